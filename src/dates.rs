@@ -1,0 +1,113 @@
+//! Dates: unix seconds to and from HTTP-date (RFC 9110 §5.6.7), and to
+//! ISO 8601 for `latch sessions`. The calendar arithmetic is Howard
+//! Hinnant's `days_from_civil` / `civil_from_days` (proleptic Gregorian).
+
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Unix seconds as IMF-fixdate, the one HTTP-date form a sender may use
+/// (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(unix: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil(unix);
+    let weekday = DAYS[((unix / 86_400) % 7) as usize];
+    format!(
+        "{weekday}, {d:02} {} {y} {h:02}:{mi:02}:{s:02} GMT",
+        MONTHS[mo - 1]
+    )
+}
+
+/// Unix seconds as ISO 8601 UTC: `1994-11-06T08:49:37Z`.
+pub fn iso8601(unix: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil(unix);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// Parses an IMF-fixdate; `None` for anything else. RFC 9110 §5.6.7 asks
+/// recipients to also accept two obsolete formats; a client that sends one
+/// in `If-Modified-Since` simply gets a full 200 instead of a 304.
+pub fn parse_http_date(text: &str) -> Option<u64> {
+    let mut parts = text.strip_suffix(" GMT")?.split(' ');
+    let weekday = parts.next()?.strip_suffix(',')?;
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month_name = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == month_name)? as u64 + 1;
+    let year: u64 = parts.next()?.parse().ok()?;
+    let mut clock = parts.next()?.split(':').map(|n| n.parse::<u64>().ok());
+    let (h, mi, s) = (clock.next()??, clock.next()??, clock.next()??);
+    if parts.next().is_some() || !DAYS.contains(&weekday) || day == 0 || day > 31 || year < 1970 {
+        return None;
+    }
+    if h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+fn civil(unix: u64) -> (u64, usize, u64, u64, u64, u64) {
+    let (days, secs) = (unix / 86_400, unix % 86_400);
+    let (y, m, d) = civil_from_days(days);
+    (y, m as usize, d, secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// Days since 1970-01-01 to (year, month 1-12, day 1-31).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+/// (year >= 1970, month, day) to days since 1970-01-01.
+fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y % 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).saturating_sub(719_468)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_the_rfc_example() {
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(iso8601(784_111_777), "1994-11-06T08:49:37Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn parses_what_it_formats() {
+        for t in [0, 784_111_777, 951_782_400, 1_798_761_599, 4_102_444_800] {
+            assert_eq!(parse_http_date(&http_date(t)), Some(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn refuses_other_shapes() {
+        for bad in [
+            "",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 06 Nov 1994 08:49:37:00 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Everything that can stop a request short, and the one place that turns
+//! each into an HTTP status. The service never hands hyper an `Err` (which
+//! would close the connection with no status line at all).
+
+use std::io;
+
+use hyper::header::RETRY_AFTER;
+use hyper::StatusCode;
+
+use crate::form::FormError;
+use crate::http::{insert_static, no_store, text, Response};
+
+#[derive(Debug)]
+pub enum Error {
+    /// The body was not a readable form.
+    Form(FormError),
+    /// A form field is missing or holds a value the route does not take.
+    BadField(&'static str),
+    /// The cross-origin check refused a POST.
+    CrossOrigin,
+    /// A signed-in session's POST did not carry its CSRF token.
+    Csrf,
+    /// The session store failed (disk full, read-only, permissions).
+    Storage(io::Error),
+    /// A bug: a blocking task panicked.
+    Internal(String),
+}
+
+impl From<FormError> for Error {
+    fn from(e: FormError) -> Error {
+        Error::Form(e)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Storage(e)
+    }
+}
+
+impl Error {
+    /// The response for this error. 4xx: the client can fix it; 5xx: we
+    /// must, and nothing was saved (SPEC.md: a 5xx saves no session change).
+    pub fn into_response(self) -> Response {
+        let (status, message) = match self {
+            Error::Form(FormError::UnsupportedMediaType) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "forms must be sent as application/x-www-form-urlencoded".into(),
+            ),
+            Error::Form(FormError::TooLarge) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "form bodies are limited to 16 KiB".into(),
+            ),
+            Error::Form(FormError::Timeout) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time".into(),
+            ),
+            Error::Form(FormError::Broken) => (
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read".into(),
+            ),
+            Error::BadField(why) => (StatusCode::BAD_REQUEST, why.to_string()),
+            Error::CrossOrigin => (
+                StatusCode::FORBIDDEN,
+                "cross-origin request refused (Sec-Fetch-Site / Origin do not match this site)"
+                    .into(),
+            ),
+            Error::Csrf => (
+                StatusCode::FORBIDDEN,
+                "missing or wrong CSRF token: reload the page and try again".into(),
+            ),
+            Error::Storage(e) => {
+                eprintln!("session store error: {e}");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the session store is unavailable".into(),
+                )
+            }
+            Error::Internal(why) => {
+                eprintln!("internal error: {why}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+            }
+        };
+        let mut response = text(status, format!("{} {message}\n", status.as_u16()));
+        no_store(&mut response);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            insert_static(&mut response, RETRY_AFTER, "5");
+        }
+        response
+    }
+}

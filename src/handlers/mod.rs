@@ -1,0 +1,58 @@
+//! One route's flow per file, top to bottom with early returns.
+//! What several handlers share lives here.
+
+pub mod home;
+pub mod theme;
+
+use hyper::http::request::Parts;
+
+use crate::csrf;
+use crate::error::Error;
+use crate::form::Form;
+use crate::pages::Viewer;
+use crate::redirect::safe_next;
+use crate::session::Session;
+
+/// The safe `next` of a POST: the body's field first, then the query's
+/// (as Django's `RedirectURLMixin` does), kept only if `redirect::safe_next`
+/// accepts it.
+pub fn requested_next(form: &Form, parts: &Parts) -> Option<String> {
+    let query = Form::from_query(&parts.uri);
+    form.get("next")
+        .or_else(|| query.get("next"))
+        .and_then(safe_next)
+}
+
+/// A signed-in session's state-changing POST must carry the session's CSRF
+/// token, as the form field `csrf_token` or the header `X-CSRF-Token`
+/// (OWASP "Synchronizer Token Pattern"), compared in constant time.
+/// Sessions without a sign-in have nothing worth forging, and the
+/// cross-origin check still covers them.
+pub fn check_csrf(session: Option<&Session>, form: &Form, parts: &Parts) -> Result<(), Error> {
+    let Some(session) = session.filter(|s| s.record.user().is_some()) else {
+        return Ok(());
+    };
+    let given = form
+        .get("csrf_token")
+        .or_else(|| {
+            parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+        })
+        .unwrap_or_default();
+    match session.record.csrf_token() {
+        Some(expected) if csrf::matches(expected, given) => Ok(()),
+        _ => Err(Error::Csrf),
+    }
+}
+
+/// What a page needs to know about the session it is rendered for.
+pub fn viewer(session: Option<&Session>) -> Viewer<'_> {
+    let record = session.map(|s| &s.record);
+    Viewer {
+        user: record.and_then(|r| r.user()),
+        csrf: record.and_then(|r| r.csrf_token()),
+        theme: record.and_then(|r| r.theme()).unwrap_or("auto"),
+    }
+}

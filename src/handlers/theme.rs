@@ -1,0 +1,57 @@
+//! `POST /theme`: non-auth data in the session, so a person can see a
+//! session at work without signing in.
+
+use std::sync::Arc;
+
+use hyper::http::request::Parts;
+
+use crate::app::{blocking, App};
+use crate::error::Error;
+use crate::form::Form;
+use crate::handlers::{check_csrf, requested_next};
+use crate::http::{see_other, set_cookie, Response};
+use crate::session::{self, Record, THEME};
+
+/// 1. `theme` must be `light` or `dark` (400 otherwise).
+/// 2. A signed-in session must send its CSRF token (403 otherwise).
+/// 3. Store the theme in the session as it is on disk now; when there is no
+///    session (or it ended while this request ran), create one and set its
+///    cookie.
+/// 4. 303 to the safe `next`, else `/`.
+pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response, Error> {
+    // 1.
+    let theme = match form.get("theme") {
+        Some(t @ ("light" | "dark")) => t.to_owned(),
+        _ => return Err(Error::BadField("theme must be light or dark")),
+    };
+    // 2.
+    let session = app.session(&parts.headers).await?;
+    check_csrf(session.as_ref(), form, parts)?;
+    // 3.
+    let now = session::now();
+    let store_app = Arc::clone(app);
+    let id = session.map(|s| s.id);
+    let created = blocking(move || {
+        let app = store_app;
+        if let Some(id) = id {
+            if app
+                .store
+                .modify(&id, now, |r| r.set_str(THEME, &theme))?
+                .is_some()
+            {
+                return Ok(None);
+            }
+        }
+        let mut record = Record::new(now, app.config.session_ttl, app.config.idle_timeout);
+        record.set_str(THEME, &theme);
+        let id = app.store.create(&record)?;
+        Ok(Some((id, record.max_age(now))))
+    })
+    .await??;
+    // 4.
+    let mut response = see_other(requested_next(form, parts).as_deref().unwrap_or("/"));
+    if let Some((id, max_age)) = created {
+        set_cookie(&mut response, app.cookie.set(id.as_str(), max_age));
+    }
+    Ok(response)
+}

@@ -1,0 +1,26 @@
+//! latch: a single-binary HTTP server, written directly on hyper 1.x, that
+//! signs people in and out with sessions kept as JSON files on disk.
+//!
+//! Reading order for a learner: `server` (sockets) → `app` (one request) →
+//! `router` → `handlers/*` (one route each), with the mechanics each
+//! handler uses in their own files: `cookies`, `form`, `redirect`,
+//! `origin`, `csrf`, `session`, `session_store`, `static_files`, `http`.
+
+pub mod app;
+pub mod cli;
+pub mod cookies;
+pub mod csrf;
+pub mod dates;
+pub mod encoding;
+pub mod error;
+pub mod form;
+pub mod handlers;
+pub mod http;
+pub mod origin;
+pub mod pages;
+pub mod redirect;
+pub mod router;
+pub mod server;
+pub mod session;
+pub mod session_store;
+pub mod static_files;

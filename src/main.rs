@@ -1,0 +1,98 @@
+//! `latch`: pick the subcommand, run it, map errors to exit codes
+//! (2: a bad command line; 1: anything else that stops us).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use latch::app::App;
+use latch::cli::{self, Command, Config};
+use latch::dates::iso8601;
+use latch::session::now;
+use latch::session_store::Store;
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os().skip(1), |key| std::env::var(key).ok()) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            Ok(())
+        }
+        Command::Serve(config) => serve(config),
+        Command::Sessions {
+            sessions,
+            idle_timeout,
+        } => list_sessions(&Store::at(&sessions, idle_timeout)),
+        Command::ClearSessions {
+            sessions,
+            idle_timeout,
+        } => Store::at(&sessions, idle_timeout)
+            .sweep(now())
+            .map(|removed| println!("{removed}"))
+            .map_err(|e| format!("cannot clear {}: {e}", sessions.display())),
+        Command::AddUser { .. } | Command::DelUser { .. } => {
+            Err("user management is not built yet".into())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("latch: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    let store = Store::open(&config.sessions, config.idle_timeout)
+        .map_err(|e| format!("cannot use sessions dir {}: {e}", config.sessions.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let app = App::new(config, store);
+        if app.www_root.is_none() {
+            eprintln!(
+                "www dir {} not found: serving built-in pages only",
+                app.config.www.display()
+            );
+        }
+        eprintln!("latch listening on http://{addr}");
+        latch::server::serve(Arc::new(app), listener)
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// `latch sessions`: one line per live session. The file name prefix
+/// identifies it; the id (the cookie) is never shown, since the store
+/// cannot know it.
+fn list_sessions(store: &Store) -> Result<(), String> {
+    let sessions = store
+        .list(now())
+        .map_err(|e| format!("cannot list sessions: {e}"))?;
+    println!(
+        "{:<14} {:<20} {:<20} {:<20}",
+        "FILE", "USER", "CREATED", "EXPIRES"
+    );
+    for s in sessions {
+        println!(
+            "{:<14} {:<20} {:<20} {:<20}",
+            s.file_prefix,
+            s.user.as_deref().unwrap_or("-"),
+            iso8601(s.created),
+            iso8601(s.expires)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! Routing: a pure function from method and path to what should answer.
+//! No I/O here, so every rule is testable as a table.
+
+use hyper::Method;
+
+/// What answers a request.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Route {
+    Home,
+    Healthz,
+    LoginForm,
+    Login,
+    Account,
+    Logout,
+    Theme,
+    /// Any other path: a file under the www dir, or 404.
+    Static,
+    /// `OPTIONS` on a known path: 204 with this `Allow` value.
+    Options(&'static str),
+    /// A known path, a method it does not take: 405 with this `Allow` value.
+    MethodNotAllowed(&'static str),
+}
+
+/// The application's own paths, each with the `Allow` value that lists its
+/// methods (RFC 9110 §10.2.1). GET implies HEAD (RFC 9110 §9.3.2).
+const ENDPOINTS: &[(&str, &str)] = &[
+    ("/", "GET, HEAD, OPTIONS"),
+    ("/healthz", "GET, HEAD, OPTIONS"),
+    ("/login", "GET, HEAD, POST, OPTIONS"),
+    ("/account", "GET, HEAD, OPTIONS"),
+    ("/logout", "POST, OPTIONS"),
+    ("/theme", "POST, OPTIONS"),
+];
+
+/// Routes `method` and `path` (the path without its query).
+///
+/// 1. A path latch does not own is static: the www dir decides.
+/// 2. `OPTIONS` answers with the path's methods (RFC 9110 §9.3.7).
+/// 3. A method the path takes goes to its handler; HEAD goes wherever GET
+///    goes, and the body is dropped on the way out.
+/// 4. Any other method is 405 with `Allow` (RFC 9110 §15.5.6).
+pub fn route(method: &Method, path: &str) -> Route {
+    // 1.
+    let Some(&(_, allow)) = ENDPOINTS.iter().find(|(p, _)| *p == path) else {
+        return Route::Static;
+    };
+    // 2.
+    if method == Method::OPTIONS {
+        return Route::Options(allow);
+    }
+    // 3.
+    let get = method == Method::GET || method == Method::HEAD;
+    let post = method == Method::POST;
+    match (path, get, post) {
+        ("/", true, _) => Route::Home,
+        ("/healthz", true, _) => Route::Healthz,
+        ("/login", true, _) => Route::LoginForm,
+        ("/login", _, true) => Route::Login,
+        ("/account", true, _) => Route::Account,
+        ("/logout", _, true) => Route::Logout,
+        ("/theme", _, true) => Route::Theme,
+        // 4.
+        _ => Route::MethodNotAllowed(allow),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(name: &str) -> Method {
+        Method::from_bytes(name.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn known_paths_route_by_method() {
+        let table = [
+            ("GET", "/", Route::Home),
+            ("HEAD", "/", Route::Home),
+            ("GET", "/healthz", Route::Healthz),
+            ("GET", "/login", Route::LoginForm),
+            ("HEAD", "/login", Route::LoginForm),
+            ("POST", "/login", Route::Login),
+            ("GET", "/account", Route::Account),
+            ("POST", "/logout", Route::Logout),
+            ("POST", "/theme", Route::Theme),
+        ];
+        for (method, path, want) in table {
+            assert_eq!(route(&m(method), path), want, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn logout_takes_only_post() {
+        for method in ["GET", "HEAD", "PUT", "DELETE", "PATCH", "BREW"] {
+            assert_eq!(
+                route(&m(method), "/logout"),
+                Route::MethodNotAllowed("POST, OPTIONS"),
+                "{method}"
+            );
+        }
+        assert_eq!(
+            route(&Method::OPTIONS, "/logout"),
+            Route::Options("POST, OPTIONS")
+        );
+    }
+
+    #[test]
+    fn wrong_methods_on_pages_list_get_and_head() {
+        assert_eq!(
+            route(&Method::POST, "/"),
+            Route::MethodNotAllowed("GET, HEAD, OPTIONS")
+        );
+        assert_eq!(
+            route(&Method::DELETE, "/login"),
+            Route::MethodNotAllowed("GET, HEAD, POST, OPTIONS")
+        );
+    }
+
+    #[test]
+    fn other_paths_are_static_whatever_the_method() {
+        for path in [
+            "/style.css",
+            "/logout/",
+            "/LOGOUT",
+            "/login.html",
+            "//",
+            "/healthz/x",
+        ] {
+            assert_eq!(route(&Method::GET, path), Route::Static, "{path}");
+        }
+        assert_eq!(route(&Method::POST, "/nope"), Route::Static);
+    }
+}

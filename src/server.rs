@@ -1,0 +1,110 @@
+//! The server: bind, accept, serve each connection on its own task, and
+//! shut down gracefully. The wiring follows hyper-util's `server.rs` and
+//! `server_graceful.rs` examples.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::app::{self, App};
+
+/// A client must send its whole request head within this time, however
+/// slowly it trickles in (slowloris); the same timer closes a keep-alive
+/// connection that sits idle this long before its next request.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for requests in flight before giving up.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How often expired session files are swept.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+///
+/// 1. Accept a connection. An accept error (EMFILE when out of file
+///    descriptors, a connection reset before accept) is logged and the
+///    loop goes on: one bad moment must not stop the server.
+/// 2. Wrap the socket for hyper (`TokioIo`) and serve it on its own task,
+///    HTTP/1.1 with keep-alive, or HTTP/2 when the client speaks it (h2c).
+/// 3. On a signal: stop accepting, let each connection finish the request
+///    it is on, and return.
+pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    tokio::spawn(sweep_forever(Arc::clone(&app)));
+    let mut signal = std::pin::pin!(shutdown_signal());
+    loop {
+        let (stream, _peer) = tokio::select! {
+            // 1.
+            accepted = listener.accept() => match accepted {
+                Ok(connection) => connection,
+                Err(e) => {
+                    eprintln!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            // 3.
+            () = &mut signal => break,
+        };
+        // 2.
+        let app = Arc::clone(&app);
+        let service = service_fn(move |request| app::handle(Arc::clone(&app), request));
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that resets or times out is its own business.
+            let _ = connection.await;
+        });
+    }
+    // 3.
+    drop(listener);
+    eprintln!("shutting down: finishing requests in flight");
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        eprintln!("shutdown: gave up waiting for open connections");
+    }
+    Ok(())
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM (`kill`, systemd).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term =
+        signal(SignalKind::terminate()).expect("installing a SIGTERM handler cannot fail on Unix");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Removes expired session files now and then, off the async workers.
+async fn sweep_forever(app: Arc<App>) {
+    let mut interval = tokio::time::interval(SWEEP_INTERVAL);
+    loop {
+        interval.tick().await;
+        let app = Arc::clone(&app);
+        match app::blocking(move || app.store.sweep(crate::session::now())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => {
+                eprintln!("sweep: removed {removed} expired or unreadable session files")
+            }
+            Ok(Err(e)) => eprintln!("sweep failed: {e}"),
+            Err(e) => eprintln!("sweep failed: {e:?}"),
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The session: its id (what the cookie carries) and its record (what the
+//! file holds). Pure: no I/O here; `session_store` reads and writes records.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::encoding::{base64url, is_base64url_char};
+
+/// The key of the signed-in user's name. Every key starting with
+/// `AUTH_PREFIX` is an auth field, removed at logout.
+pub const AUTH_USER: &str = "_auth_user";
+/// The key binding the session to the user's password hash.
+pub const AUTH_HASH: &str = "_auth_hash";
+/// The key of the login time (unix seconds).
+pub const AUTH_TIME: &str = "_auth_time";
+pub const AUTH_PREFIX: &str = "_auth_";
+/// The key of the session's CSRF token.
+pub const CSRF: &str = "_csrf";
+/// The key of the one piece of non-auth data latch itself stores.
+pub const THEME: &str = "theme";
+
+/// Seconds since the Unix epoch: every time in a session file is one.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// 32 bytes from the operating system's random source (getrandom(2) on
+/// Linux). Ids and tokens must be unguessable; if the OS cannot provide
+/// randomness there is no safe fallback, so latch stops.
+pub fn random_32() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .expect("the OS random source failed: no unguessable id can be made");
+    bytes
+}
+
+/// A session id: 32 random bytes as 43 base64url characters (256 bits,
+/// well over OWASP's 64-bit floor).
+///
+/// The only ways to get one are `generate` and `parse`, and `parse` accepts
+/// exactly that shape, so a `SessionId` can never hold `/`, `..` or NUL: it
+/// is safe to derive a file name from (gorilla/sessions #275).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub const LEN: usize = 43;
+
+    pub fn generate() -> SessionId {
+        SessionId(base64url(&random_32()))
+    }
+
+    /// `Some` only for exactly 43 base64url characters. Anything else from a
+    /// cookie is treated as no session, without touching the disk.
+    pub fn parse(value: &str) -> Option<SessionId> {
+        let well_formed = value.len() == Self::LEN && value.bytes().all(is_base64url_char);
+        // 43 characters carry 258 bits; the last character of a real id only
+        // uses its top 4 bits, so reject spellings `generate` never makes.
+        // One id, one spelling: no two cookie values name the same session.
+        let canonical = value
+            .bytes()
+            .last()
+            .is_some_and(|c| base64_value(c).is_some_and(|v| v & 0b11 == 0));
+        (well_formed && canonical).then(|| SessionId(value.to_owned()))
+    }
+
+    /// The cookie value. Never log it: it is a bearer credential.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn base64_value(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'-' => Some(62),
+        b'_' => Some(63),
+        _ => None,
+    }
+}
+
+/// Deliberately opaque, so an id cannot end up in a log by `{:?}`.
+impl std::fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionId(…)")
+    }
+}
+
+/// A live session: the id from the cookie and the record from its file.
+#[derive(Debug)]
+pub struct Session {
+    pub id: SessionId,
+    pub record: Record,
+}
+
+/// The JSON in a session file:
+/// `{"v":1,"created":…,"expires":…,"seen":…,"data":{…}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Format version; a file with any other is treated as unreadable.
+    pub v: u32,
+    /// When the session was created (unix s).
+    pub created: u64,
+    /// Absolute expiry (unix s): the session is dead from this second on.
+    pub expires: u64,
+    /// Last use (unix s), kept only with `--idle-timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<u64>,
+    pub data: Map<String, Value>,
+}
+
+impl Record {
+    pub const VERSION: u32 = 1;
+
+    /// A fresh record living `ttl` seconds, with a new CSRF token.
+    pub fn new(now: u64, ttl: u64, idle_timeout: u64) -> Record {
+        let mut data = Map::new();
+        data.insert(CSRF.into(), Value::String(crate::csrf::new_token()));
+        Record {
+            v: Self::VERSION,
+            created: now,
+            expires: now.saturating_add(ttl),
+            seen: (idle_timeout > 0).then_some(now),
+            data,
+        }
+    }
+
+    /// Dead by its absolute expiry, or (with an idle timeout) by disuse.
+    pub fn is_expired(&self, now: u64, idle_timeout: u64) -> bool {
+        let idle_deadline = self
+            .seen
+            .unwrap_or(self.created)
+            .saturating_add(idle_timeout);
+        now >= self.expires || (idle_timeout > 0 && now >= idle_deadline)
+    }
+
+    /// Seconds until `expires`: the cookie's `Max-Age`, so the browser
+    /// forgets the cookie when the server forgets the session.
+    pub fn max_age(&self, now: u64) -> u64 {
+        self.expires.saturating_sub(now)
+    }
+
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.data.get(key).and_then(Value::as_str)
+    }
+
+    pub fn set_str(&mut self, key: &str, value: &str) {
+        self.data.insert(key.into(), Value::String(value.into()));
+    }
+
+    /// The signed-in user's name, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.get_str(AUTH_USER)
+    }
+
+    /// The session's CSRF token, if it has one.
+    pub fn csrf_token(&self) -> Option<&str> {
+        self.get_str(CSRF)
+    }
+
+    /// Replaces the CSRF token: at login and at logout, so a token seen
+    /// under one identity is worthless under the next.
+    pub fn renew_csrf(&mut self) {
+        self.set_str(CSRF, &crate::csrf::new_token());
+    }
+
+    /// Removes every `_auth_` field; the rest of the data stays.
+    pub fn remove_auth(&mut self) {
+        self.data.retain(|key, _| !key.starts_with(AUTH_PREFIX));
+    }
+
+    /// True when nothing but the CSRF token is left: nothing worth keeping.
+    pub fn holds_only_csrf(&self) -> bool {
+        self.data.keys().all(|key| key == CSRF)
+    }
+
+    /// The theme, if one was chosen and is one latch knows.
+    pub fn theme(&self) -> Option<&'static str> {
+        match self.get_str(THEME) {
+            Some("dark") => Some("dark"),
+            Some("light") => Some("light"),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_parse_back() {
+        for _ in 0..100 {
+            let id = SessionId::generate();
+            assert_eq!(id.as_str().len(), 43);
+            assert_eq!(SessionId::parse(id.as_str()), Some(id));
+        }
+    }
+
+    #[test]
+    fn generated_ids_differ() {
+        assert_ne!(SessionId::generate(), SessionId::generate());
+    }
+
+    #[test]
+    fn malformed_ids_are_refused() {
+        let good = "A".repeat(43);
+        assert!(SessionId::parse(&good).is_some());
+        for bad in [
+            String::new(),
+            "A".repeat(42),
+            "A".repeat(44),
+            format!("{}=", "A".repeat(42)),
+            format!("../{}", "A".repeat(40)),
+            format!("{}/", "A".repeat(42)),
+            format!("{}\0", "A".repeat(42)),
+            format!("{}+", "A".repeat(42)),
+            format!("{}é", "A".repeat(41)),
+            "../../etc/passwd".into(),
+            "a\\b\\c".into(),
+        ] {
+            assert!(SessionId::parse(&bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn non_canonical_last_characters_are_refused() {
+        // 'B' (value 1) sets bits a 32-byte id never has.
+        assert!(SessionId::parse(&format!("{}B", "A".repeat(42))).is_none());
+        assert!(SessionId::parse(&format!("{}E", "A".repeat(42))).is_some());
+    }
+
+    #[test]
+    fn debug_never_shows_the_id() {
+        let id = SessionId::generate();
+        assert!(!format!("{id:?}").contains(id.as_str()));
+    }
+
+    #[test]
+    fn record_serializes_in_the_spec_shape() {
+        let mut r = Record::new(100, 50, 0);
+        r.data.clear();
+        r.set_str(THEME, "dark");
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"v":1,"created":100,"expires":150,"data":{"theme":"dark"}}"#
+        );
+    }
+
+    #[test]
+    fn expiry_is_absolute_and_optionally_idle() {
+        let mut r = Record::new(100, 50, 0);
+        assert!(!r.is_expired(149, 0));
+        assert!(r.is_expired(150, 0));
+        r.seen = Some(120);
+        assert!(!r.is_expired(129, 10));
+        assert!(r.is_expired(130, 10));
+        assert_eq!(r.max_age(110), 40);
+        assert_eq!(r.max_age(999), 0);
+    }
+
+    #[test]
+    fn remove_auth_keeps_other_data() {
+        let mut r = Record::new(0, 10, 0);
+        r.set_str(AUTH_USER, "alice");
+        r.set_str(AUTH_HASH, "h");
+        r.set_str("_auth_extra", "x");
+        r.set_str(THEME, "dark");
+        r.remove_auth();
+        let mut keys: Vec<_> = r.data.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, [CSRF, THEME]);
+        assert!(!r.holds_only_csrf());
+        r.data.remove(THEME);
+        assert!(r.holds_only_csrf());
+    }
+}
