@@ -36,7 +36,13 @@ pub fn parse_http_date(text: &str) -> Option<u64> {
     let year: u64 = parts.next()?.parse().ok()?;
     let mut clock = parts.next()?.split(':').map(|n| n.parse::<u64>().ok());
     let (h, mi, s) = (clock.next()??, clock.next()??, clock.next()??);
-    if parts.next().is_some() || clock.next().is_some() || !DAYS.contains(&weekday) || day == 0 || day > 31 || year < 1970 {
+    if parts.next().is_some()
+        || clock.next().is_some()
+        || !DAYS.contains(&weekday)
+        || day == 0
+        || day > 31
+        || year < 1970
+    {
         return None;
     }
     if h > 23 || mi > 59 || s > 60 {

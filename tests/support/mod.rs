@@ -1,0 +1,409 @@
+//! Test support: start the real `latch` binary on 127.0.0.1:0 with temp
+//! dirs, and speak raw HTTP/1.1 to it over TCP. No mocks, no HTTP client
+//! library: what the tests send and read is what goes over the wire.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Every wait in the tests is bounded by this.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).unwrap();
+        let path =
+            std::env::temp_dir().join(format!("latch-test-{}", latch::encoding::hex(&bytes)));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The path of the built `latch` binary.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_latch")
+}
+
+/// The repository's own www dir.
+pub fn repo_www() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("www")
+}
+
+/// A running `latch serve`, killed (and reaped) on drop.
+pub struct Server {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    stderr: Arc<Mutex<String>>,
+    pub stdout: Arc<Mutex<String>>,
+}
+
+/// How to start a server: extra flags and environment on top of the
+/// defaults (temp sessions dir, temp users file, the repo's www).
+#[derive(Default)]
+pub struct Options {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Keep a sessions dir from an earlier server.
+    pub dir: Option<TempDir>,
+}
+
+impl Server {
+    pub fn start(args: &[&str]) -> Server {
+        Server::start_with(Options {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            ..Options::default()
+        })
+    }
+
+    pub fn start_with(options: Options) -> Server {
+        let dir = options.dir.unwrap_or_else(TempDir::new);
+        let mut command = Command::new(binary());
+        command
+            .arg("serve")
+            .arg("--addr=127.0.0.1:0")
+            .arg(format!(
+                "--sessions={}",
+                dir.path().join("sessions").display()
+            ))
+            .arg(format!(
+                "--users={}",
+                dir.path().join("users.htpasswd").display()
+            ))
+            .arg(format!("--www={}", repo_www().display()))
+            .args(&options.args)
+            .envs(options.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("the latch binary starts");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let err_pipe = child.stderr.take().unwrap();
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("latch listening on http://") {
+                    let _ = tx.send(addr.to_string());
+                }
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let out_pipe = child.stdout.take().unwrap();
+        let sink = Arc::clone(&stdout);
+        std::thread::spawn(move || {
+            for line in BufReader::new(out_pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(TIMEOUT) {
+            Ok(addr) => addr.parse().unwrap(),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("server did not start: {}", stderr.lock().unwrap());
+            }
+        };
+        Server {
+            child: Some(child),
+            addr,
+            dir,
+            stderr,
+            stdout,
+        }
+    }
+
+    pub fn sessions_dir(&self) -> PathBuf {
+        self.dir.path().join("sessions")
+    }
+
+    pub fn users_file(&self) -> PathBuf {
+        self.dir.path().join("users.htpasswd")
+    }
+
+    /// What the server wrote to standard error so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends raw bytes on a new connection and reads one response.
+    pub fn raw(&self, request: &[u8]) -> Response {
+        let mut stream = self.connect();
+        stream.write_all(request).unwrap();
+        read_response(&mut stream)
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect_timeout(&self.addr, TIMEOUT).unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        stream
+    }
+
+    /// `GET path` with an optional `Cookie` header.
+    pub fn get(&self, path: &str, cookie: Option<&str>) -> Response {
+        self.send("GET", path, cookie, &[], "")
+    }
+
+    /// A same-origin form POST (no Origin, no Sec-Fetch-Site: a non-browser
+    /// client, which the cross-origin check allows).
+    pub fn post(&self, path: &str, cookie: Option<&str>, body: &str) -> Response {
+        let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+        self.send("POST", path, cookie, &headers, body)
+    }
+
+    /// Any request, with extra headers, on its own connection.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Response {
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
+        if let Some(cookie) = cookie {
+            request.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !body.is_empty() || method == "POST" {
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        self.raw(request.as_bytes())
+    }
+
+    /// Every `*.json` session file, sorted.
+    pub fn session_files(&self) -> Vec<PathBuf> {
+        session_files(&self.sessions_dir())
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server still running");
+        signal(&child, "TERM");
+        wait_bounded(&mut child)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+pub fn wait_bounded(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process did not exit in time");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn session_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// The file a session id is stored in: hex SHA-256 of the id, `.json`.
+pub fn session_file_for(dir: &Path, id: &str) -> PathBuf {
+    use sha2::Digest;
+    dir.join(format!(
+        "{}.json",
+        latch::encoding::hex(&sha2::Sha256::digest(id.as_bytes()))
+    ))
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug)]
+pub struct Response {
+    pub status_line: String,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The value the response's `Set-Cookie` gives cookie `name`, if any.
+    pub fn set_cookie_value(&self, name: &str) -> Option<String> {
+        self.headers_named("set-cookie")
+            .into_iter()
+            .find_map(|line| {
+                let (pair, _) = line.split_once(';').unwrap_or((line, ""));
+                let (n, v) = pair.split_once('=')?;
+                (n == name).then(|| v.to_string())
+            })
+    }
+}
+
+/// Reads one response: the head, then a body of `Content-Length` bytes,
+/// or (without one) everything until the server closes.
+pub fn read_response(stream: &mut TcpStream) -> Response {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i;
+        }
+        let n = stream
+            .read(&mut chunk)
+            .expect("response head within the timeout");
+        assert!(
+            n > 0,
+            "connection closed before a response head: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8(buf[..head_end].to_vec()).expect("ASCII head");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap().to_string();
+    let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.trim().to_string(), v.trim().to_string())
+        })
+        .collect();
+    let mut body = buf[head_end + 4..].to_vec();
+    let length = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.parse::<usize>().unwrap());
+    let bodiless = status == 304 || status == 204 || status_line.is_empty();
+    match length {
+        _ if bodiless => {}
+        Some(len) => {
+            while body.len() < len {
+                let n = stream.read(&mut chunk).expect("body within the timeout");
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        }
+        None => {
+            let _ = stream.read_to_end(&mut body);
+        }
+    }
+    Response {
+        status_line,
+        status,
+        headers,
+        body,
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Runs `latch` with arguments and stdin, bounded; returns (status, stdout, stderr).
+pub fn run_cli(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(binary())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let status = wait_bounded(&mut child);
+    let mut out = String::new();
+    let mut err = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code().unwrap_or(-1), out, err)
+}
