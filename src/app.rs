@@ -15,33 +15,37 @@ use hyper::{Method, Request, StatusCode};
 
 use crate::cli::Config;
 use crate::cookies::{self, SessionCookie};
+use crate::csrf;
 use crate::error::Error;
 use crate::form::{self, Form};
 use crate::handlers;
 use crate::http::{self, Response};
 use crate::origin;
 use crate::router::{route, Route};
-use crate::session::{self, Session, SessionId};
+use crate::session::{self, Record, Session, SessionId, AUTH_HASH};
 use crate::session_store::Store;
 use crate::static_files;
+use crate::users::{session_auth_hash, UsersFile};
 
-/// What every request can reach: configuration and the session store.
+/// What every request can reach: configuration, users and the session store.
 pub struct App {
     pub config: Config,
     pub store: Store,
+    pub users: UsersFile,
     pub cookie: SessionCookie,
     /// The www dir, canonicalized once at start; `None` when it is missing.
     pub www_root: Option<PathBuf>,
 }
 
 impl App {
-    pub fn new(config: Config, store: Store) -> App {
+    pub fn new(config: Config, store: Store, users: UsersFile) -> App {
         let www_root = std::fs::canonicalize(&config.www).ok();
         App {
             cookie: SessionCookie {
                 secure: config.secure_cookies,
             },
             store,
+            users,
             www_root,
             config,
         }
@@ -55,9 +59,15 @@ impl App {
     /// 2. Load its file. A well-formed id with no live file is no session
     ///    too: latch never adopts an id it did not issue (OWASP "strict
     ///    session management").
-    /// 3. With `--idle-timeout`, record this use, but only when the last
+    /// 3. A signed-in session whose `_auth_hash` no longer matches its user
+    ///    (password changed, user removed, "sign out everywhere") is signed
+    ///    out now, in its file too.
+    /// 4. With `--idle-timeout`, record this use, but only when the last
     ///    recorded one is older than a tenth of the timeout, so that most
     ///    reads stay reads.
+    ///
+    /// Steps 3 and 4 write through `Store::modify`, which re-checks under
+    /// the session's lock: a concurrent logout is never undone.
     ///
     /// The file is read on the async worker: it is a few hundred bytes,
     /// almost always in the page cache, and a thread hop would cost more.
@@ -73,19 +83,48 @@ impl App {
             return Ok(None);
         };
         // 3.
+        let stale_auth = !self.auth_is_current(&record);
+        // 4.
         let idle = self.store.idle_timeout();
         let last_seen = record.seen.unwrap_or(record.created);
-        if idle > 0 && now.saturating_sub(last_seen) >= (idle / 10).max(1) {
-            let app = Arc::clone(self);
-            let refreshed = blocking(move || {
-                app.store
-                    .modify(&id, now, |r| r.seen = Some(now))
-                    .map(|m| m.map(|(r, ())| (id, r)))
-            })
-            .await??;
-            return Ok(refreshed.map(|(id, record)| Session { id, record }));
+        let touch = idle > 0 && now.saturating_sub(last_seen) >= (idle / 10).max(1);
+        if !stale_auth && !touch {
+            return Ok(Some(Session { id, record }));
         }
-        Ok(Some(Session { id, record }))
+        let app = Arc::clone(self);
+        let updated = blocking(move || {
+            let changed = app.store.modify(&id, now, |r| {
+                if !app.auth_is_current(r) {
+                    eprintln!(
+                        "signed out user={}: password changed, user removed or signed out everywhere",
+                        r.user().unwrap_or("-")
+                    );
+                    r.remove_auth();
+                    r.renew_csrf();
+                }
+                if idle > 0 {
+                    r.seen = Some(now);
+                }
+            })?;
+            Ok(changed.map(|(record, ())| Session { id, record }))
+        })
+        .await??;
+        Ok(updated)
+    }
+
+    /// Whether a session's sign-in still stands: true when no one is signed
+    /// in; otherwise its `_auth_hash` must equal the one computed from the
+    /// user's current password hash and epoch (compared in constant time).
+    pub fn auth_is_current(&self, record: &Record) -> bool {
+        let Some(user) = record.user() else {
+            return true;
+        };
+        let users = self.users.snapshot();
+        let Some(password_hash) = users.hash_of(user) else {
+            return false;
+        };
+        let expected = session_auth_hash(password_hash, self.store.epoch(user));
+        csrf::matches(&expected, record.get_str(AUTH_HASH).unwrap_or_default())
     }
 }
 
@@ -116,7 +155,16 @@ async fn dispatch(app: &Arc<App>, request: Request<Incoming>) -> Result<Response
             let form = read_post(&parts, body).await?;
             handlers::theme::post(app, &parts, &form).await
         }
-        Route::LoginForm | Route::Login | Route::Account | Route::Logout => Ok(http::not_found()),
+        Route::LoginForm => handlers::login::get(app, &parts).await,
+        Route::Login => {
+            let form = read_post(&parts, body).await?;
+            handlers::login::post(app, &parts, &form).await
+        }
+        Route::Account => handlers::account::get(app, &parts).await,
+        Route::Logout => {
+            let form = read_post(&parts, body).await?;
+            handlers::logout::post(app, &parts, &form).await
+        }
     }
 }
 

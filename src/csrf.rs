@@ -11,7 +11,8 @@ pub fn new_token() -> String {
     base64url(&random_32())
 }
 
-/// Whether the token a request sent equals the session's.
+/// Whether the token a request sent equals the session's (also used for
+/// any other secret compared with what a client or file holds).
 ///
 /// The comparison takes the same time wherever the first differing byte
 /// is, so response timing cannot reveal a token byte by byte (the `subtle`

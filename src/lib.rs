@@ -24,3 +24,4 @@ pub mod server;
 pub mod session;
 pub mod session_store;
 pub mod static_files;
+pub mod users;

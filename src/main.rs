@@ -1,6 +1,7 @@
 //! `latch`: pick the subcommand, run it, map errors to exit codes
 //! (2: a bad command line; 1: anything else that stops us).
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use latch::cli::{self, Command, Config};
 use latch::dates::iso8601;
 use latch::session::now;
 use latch::session_store::Store;
+use latch::users::{self, Users, UsersFile};
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args_os().skip(1), |key| std::env::var(key).ok()) {
@@ -35,9 +37,8 @@ fn main() -> ExitCode {
             .sweep(now())
             .map(|removed| println!("{removed}"))
             .map_err(|e| format!("cannot clear {}: {e}", sessions.display())),
-        Command::AddUser { .. } | Command::DelUser { .. } => {
-            Err("user management is not built yet".into())
-        }
+        Command::AddUser { name, users } => add_user(&name, &users),
+        Command::DelUser { name, users } => del_user(&name, &users),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,6 +50,10 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> Result<(), String> {
+    if !config.users.exists() {
+        bootstrap_users(&config.users)?;
+    }
+    let users = UsersFile::open(&config.users)?;
     let store = Store::open(&config.sessions, config.idle_timeout)
         .map_err(|e| format!("cannot use sessions dir {}: {e}", config.sessions.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -60,7 +65,7 @@ fn serve(config: Config) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let app = App::new(config, store);
+        let app = App::new(config, store, users);
         if app.www_root.is_none() {
             eprintln!(
                 "www dir {} not found: serving built-in pages only",
@@ -94,5 +99,62 @@ fn list_sessions(store: &Store) -> Result<(), String> {
             iso8601(s.expires)
         );
     }
+    Ok(())
+}
+
+/// First run: no users file yet. Create one with `admin` and a random
+/// password, and show that password this once: it is stored only hashed.
+fn bootstrap_users(path: &Path) -> Result<(), String> {
+    let password = users::random_password();
+    let mut users = Users::default();
+    users.set("admin", users::hash_password(&password));
+    users
+        .save(path)
+        .map_err(|e| format!("cannot create users file {}: {e}", path.display()))?;
+    println!(
+        "first run: created users file {} with user admin",
+        path.display()
+    );
+    println!("admin password: {password}");
+    Ok(())
+}
+
+/// `latch adduser NAME`: the password is the first line of standard input,
+/// so it never appears in the process list or the shell history.
+fn add_user(name: &str, path: &Path) -> Result<(), String> {
+    users::check_name(name)?;
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err("empty password: write it as the first line of standard input".into());
+    }
+    let mut users = if path.exists() {
+        Users::load(path)?
+    } else {
+        Users::default()
+    };
+    let replaced = users.hash_of(name).is_some();
+    users.set(name, users::hash_password(password));
+    users
+        .save(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let verb = if replaced { "updated" } else { "added" };
+    println!("{verb} user {name} in {}", path.display());
+    Ok(())
+}
+
+/// `latch deluser NAME`.
+fn del_user(name: &str, path: &Path) -> Result<(), String> {
+    let mut users = Users::load(path)?;
+    if !users.remove(name) {
+        return Err(format!("no user {name} in {}", path.display()));
+    }
+    users
+        .save(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("removed user {name} from {}", path.display());
     Ok(())
 }

@@ -114,6 +114,46 @@ pub fn home(viewer: &Viewer) -> String {
     layout("Home", viewer, &main)
 }
 
+/// `GET /login` and a failed `POST /login`: the form, carrying the safe
+/// `next` through, with an error when the last try failed.
+pub fn login(viewer: &Viewer, next: Option<&str>, username: &str, error: Option<&str>) -> String {
+    let error = error.map_or_else(String::new, |e| {
+        format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape_html(e))
+    });
+    let next = next.map_or_else(String::new, |n| {
+        format!(
+            "<input type=\"hidden\" name=\"next\" value=\"{}\">\n",
+            escape_html(n)
+        )
+    });
+    let main = format!(
+        "<h1>Sign in</h1>\n{error}<form method=\"post\" action=\"/login\">\n{next}\
+         <label for=\"username\">User name</label>\n\
+         <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" autocomplete=\"username\" required autofocus>\n\
+         <label for=\"password\">Password</label>\n\
+         <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\n\
+         <p><button type=\"submit\">Sign in</button></p>\n</form>\n",
+        username = escape_html(username),
+    );
+    layout("Sign in", viewer, &main)
+}
+
+/// `GET /account`: the protected page.
+pub fn account(viewer: &Viewer, user: &str, signed_in_at: &str) -> String {
+    let token = hidden_csrf(viewer.csrf);
+    let main = format!(
+        "<h1>Your account</h1>\n<dl>\n<dt>User</dt><dd id=\"user\">{user}</dd>\n\
+         <dt>Signed in</dt><dd id=\"signed-in-at\">{at}</dd>\n</dl>\n\
+         <p>This page is sent with <code>Cache-Control: no-store</code>: after you sign out,\n\
+         Back shows no copy of it; the browser asks again and is sent to the sign-in page.</p>\n\
+         <form method=\"post\" action=\"/logout\">{token}<button type=\"submit\" id=\"logout\">Sign out</button></form>\n{theme}",
+        user = escape_html(user),
+        at = escape_html(signed_in_at),
+        theme = theme_form(viewer, "/account"),
+    );
+    layout("Account", viewer, &main)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +177,18 @@ mod tests {
         assert!(!page.contains("<img src=x"));
         assert!(!page.contains("\"><script>"));
         assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    }
+
+    #[test]
+    fn the_login_form_escapes_what_it_echoes() {
+        let viewer = Viewer {
+            user: None,
+            csrf: None,
+            theme: "auto",
+        };
+        let page = login(&viewer, Some("/a\"><script>"), "\"><b>", Some("<i>"));
+        assert!(!page.contains("<script>") && !page.contains("<b>") && !page.contains("<i>"));
+        assert!(page.contains("value=\"/a&quot;&gt;&lt;script&gt;\""));
     }
 
     #[test]

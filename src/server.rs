@@ -20,6 +20,8 @@ use crate::app::{self, App};
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for requests in flight before giving up.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How often the users file is checked for changes (SPEC.md: within 5 s).
+pub const USERS_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 /// How often expired session files are swept.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -42,6 +44,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     tokio::spawn(sweep_forever(Arc::clone(&app)));
+    tokio::spawn(watch_users(Arc::clone(&app)));
     let mut signal = std::pin::pin!(shutdown_signal());
     loop {
         let (stream, _peer) = tokio::select! {
@@ -106,5 +109,20 @@ async fn sweep_forever(app: Arc<App>) {
             Ok(Err(e)) => eprintln!("sweep failed: {e}"),
             Err(e) => eprintln!("sweep failed: {e:?}"),
         }
+    }
+}
+
+/// Reloads the users file when it changes, so `adduser`, `deluser` or an
+/// editor take effect without a restart.
+async fn watch_users(app: Arc<App>) {
+    let mut interval = tokio::time::interval(USERS_CHECK_INTERVAL);
+    loop {
+        interval.tick().await;
+        let app = Arc::clone(&app);
+        let _ = app::blocking(move || {
+            app.users.refresh();
+            Ok(())
+        })
+        .await;
     }
 }

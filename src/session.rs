@@ -170,6 +170,20 @@ impl Record {
         self.set_str(CSRF, &crate::csrf::new_token());
     }
 
+    /// Signs `user` in: the auth fields, and a new CSRF token (Django's
+    /// `rotate_token` at login), so a token planted before login is dead.
+    pub fn sign_in(&mut self, user: &str, auth_hash: &str, now: u64) {
+        self.set_str(AUTH_USER, user);
+        self.set_str(AUTH_HASH, auth_hash);
+        self.data.insert(AUTH_TIME.into(), Value::from(now));
+        self.renew_csrf();
+    }
+
+    /// When the user signed in (unix s), if someone is signed in.
+    pub fn auth_time(&self) -> Option<u64> {
+        self.data.get(AUTH_TIME).and_then(Value::as_u64)
+    }
+
     /// Removes every `_auth_` field; the rest of the data stays.
     pub fn remove_auth(&mut self) {
         self.data.retain(|key, _| !key.starts_with(AUTH_PREFIX));

@@ -17,6 +17,7 @@
 //! The functions block (file I/O, fsync): async callers run them with
 //! `tokio::task::spawn_blocking`.
 
+use std::collections::HashMap;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -39,10 +40,25 @@ const TEMP_MAX_AGE: Duration = Duration::from_secs(600);
 /// sessions there are.
 const LOCK_STRIPES: usize = 64;
 
+/// The file of per-user "sign out everywhere" epochs, beside the sessions.
+const EPOCHS_FILE: &str = ".epochs.json";
+
 pub struct Store {
     dir: PathBuf,
     idle_timeout: u64,
     locks: Vec<Mutex<()>>,
+    epochs: Mutex<HashMap<String, u64>>,
+}
+
+/// What `rotate` did.
+#[derive(Debug)]
+pub enum Rotated {
+    /// There was no live session: nothing was written.
+    Gone,
+    /// The data moved to this new id; the old file is deleted.
+    Moved(SessionId, Record),
+    /// Nothing was worth keeping: the old file is deleted, no new one made.
+    Deleted,
 }
 
 /// One line of `latch sessions`.
@@ -100,6 +116,7 @@ impl Store {
         }
         let store = Store::at(dir, idle_timeout);
         store.remove_temp_files(Duration::ZERO)?;
+        *store.epochs.lock().unwrap_or_else(|p| p.into_inner()) = store.read_epochs()?;
         Ok(store)
     }
 
@@ -111,6 +128,24 @@ impl Store {
             dir: dir.to_path_buf(),
             idle_timeout,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            epochs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Reads the epochs file. A damaged one stops the server rather than
+    /// being ignored, since ignoring it would sign back in every session
+    /// that a "sign out everywhere" ended.
+    fn read_epochs(&self) -> io::Result<HashMap<String, u64>> {
+        let path = self.dir.join(EPOCHS_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(HashMap::new()),
+            Err(e) => Err(e),
         }
     }
 
@@ -159,25 +194,51 @@ impl Store {
         Ok(Some((record, out)))
     }
 
-    /// Applies `change` and moves the session to a fresh id: the new file is
-    /// written, then the old one deleted (OWASP: renew the id on any change
-    /// of privilege). A copy of the old cookie is then worth nothing.
-    /// `Ok(None)` (and nothing written) when the session is gone.
-    pub fn rotate<T>(
+    /// Applies `change` to the session as it is on disk now, then moves it
+    /// to a fresh id (OWASP: renew the id on any change of privilege), or,
+    /// when `change` returns false (nothing left worth keeping), deletes it.
+    /// Either way the old file is gone, so a copy of the old cookie is
+    /// worth nothing. The new file is written before the old is deleted: a
+    /// crash between the two leaves an orphan to expire, never no session.
+    pub fn rotate(
         &self,
         id: &SessionId,
         now: u64,
-        change: impl FnOnce(&mut Record) -> T,
-    ) -> io::Result<Option<(SessionId, Record, T)>> {
+        change: impl FnOnce(&mut Record) -> bool,
+    ) -> io::Result<Rotated> {
         let old = FileKey::of(id);
         let _guard = self.lock(&old);
         let Some(Inspected::Live(mut record)) = self.inspect(&old, now)? else {
-            return Ok(None);
+            return Ok(Rotated::Gone);
         };
-        let out = change(&mut record);
-        let new_id = self.create(&record)?;
+        let keep = change(&mut record);
+        let rotated = if keep {
+            Rotated::Moved(self.create(&record)?, record)
+        } else {
+            Rotated::Deleted
+        };
         self.unlink(&old)?;
-        Ok(Some((new_id, record, out)))
+        Ok(rotated)
+    }
+
+    /// The user's "sign out everywhere" epoch: 0 until the first time.
+    pub fn epoch(&self, user: &str) -> u64 {
+        let epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
+        epochs.get(user).copied().unwrap_or(0)
+    }
+
+    /// Advances the user's epoch, durably. Sessions bind to the epoch
+    /// through `_auth_hash`, so this one small write signs out every session
+    /// of the user, however many files there are.
+    pub fn bump_epoch(&self, user: &str) -> io::Result<u64> {
+        let mut epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = epochs.clone();
+        let epoch = next.get(user).copied().unwrap_or(0) + 1;
+        next.insert(user.to_owned(), epoch);
+        let json = serde_json::to_vec(&next).map_err(io::Error::other)?;
+        self.write_file(&self.dir.join(EPOCHS_FILE), &json)?;
+        *epochs = next;
+        Ok(epoch)
     }
 
     /// Deletes the session's file; `Ok(false)` if there was none.
@@ -275,6 +336,10 @@ impl Store {
     /// full disk is a 503, never a silent loss as in Django's file backend).
     fn write(&self, key: &FileKey, record: &Record) -> io::Result<()> {
         let json = serde_json::to_vec(record).map_err(io::Error::other)?;
+        self.write_file(&self.path(key), &json)
+    }
+
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         let temp = self
             .dir
             .join(format!("{TEMP_PREFIX}{}", hex(&random_32()[..8])));
@@ -285,11 +350,11 @@ impl Store {
                 .create_new(true)
                 .mode(0o600)
                 .open(&temp)?;
-            file.write_all(&json)?;
+            file.write_all(bytes)?;
             // 2.
             file.sync_data()?;
             // 3.
-            fs::rename(&temp, self.path(key))?;
+            fs::rename(&temp, path)?;
             // 4.
             self.sync_dir()
         })();

@@ -6,7 +6,7 @@ use std::fs::{self, File};
 use std::time::{Duration, SystemTime};
 
 use latch::session::{Record, SessionId, THEME};
-use latch::session_store::Store;
+use latch::session_store::{Rotated, Store};
 use serde_json::json;
 use support::TempDir;
 
@@ -88,10 +88,15 @@ fn rotate_moves_the_data_to_a_new_id_and_deletes_the_old_file() {
     let mut first = record();
     first.set_str(THEME, "dark");
     let old = store.create(&first).unwrap();
-    let (new, moved, ()) = store
-        .rotate(&old, NOW, |r| r.set_str("x", "y"))
-        .unwrap()
+    let rotated = store
+        .rotate(&old, NOW, |r| {
+            r.set_str("x", "y");
+            true
+        })
         .unwrap();
+    let Rotated::Moved(new, moved) = rotated else {
+        panic!("expected a move, got {rotated:?}");
+    };
     assert_ne!(new, old);
     assert_eq!(store.load(&old, NOW).unwrap(), None);
     let loaded = store.load(&new, NOW).unwrap().unwrap();
@@ -103,7 +108,47 @@ fn rotate_moves_the_data_to_a_new_id_and_deletes_the_old_file() {
     );
     assert_eq!(fs::read_dir(dir.path().join("s")).unwrap().count(), 1);
     // A second rotate of the old id finds nothing.
-    assert!(store.rotate(&old, NOW, |_| ()).unwrap().is_none());
+    assert!(matches!(
+        store.rotate(&old, NOW, |_| true).unwrap(),
+        Rotated::Gone
+    ));
+}
+
+#[test]
+fn rotate_deletes_when_nothing_is_worth_keeping() {
+    let dir = TempDir::new();
+    let store = store(&dir);
+    let id = store.create(&record()).unwrap();
+    assert!(matches!(
+        store.rotate(&id, NOW, |_| false).unwrap(),
+        Rotated::Deleted
+    ));
+    assert_eq!(store.load(&id, NOW).unwrap(), None);
+    assert_eq!(fs::read_dir(dir.path().join("s")).unwrap().count(), 0);
+}
+
+#[test]
+fn epochs_survive_a_restart() {
+    let dir = TempDir::new();
+    {
+        let store = store(&dir);
+        assert_eq!(store.epoch("alice"), 0);
+        assert_eq!(store.bump_epoch("alice").unwrap(), 1);
+        assert_eq!(store.bump_epoch("alice").unwrap(), 2);
+    }
+    let store = store(&dir);
+    assert_eq!((store.epoch("alice"), store.epoch("bob")), (2, 0));
+    // The epochs file is not a session file: sweeps and listings skip it.
+    assert_eq!(store.sweep(NOW).unwrap(), 0);
+    assert!(store.list(NOW).unwrap().is_empty());
+}
+
+#[test]
+fn a_damaged_epochs_file_stops_the_store_from_opening() {
+    let dir = TempDir::new();
+    drop(store(&dir));
+    fs::write(dir.path().join("s/.epochs.json"), b"{oops").unwrap();
+    assert!(Store::open(&dir.path().join("s"), 0).is_err());
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! One route's flow per file, top to bottom with early returns.
 //! What several handlers share lives here.
 
+pub mod account;
 pub mod home;
+pub mod login;
+pub mod logout;
 pub mod theme;
 
 use hyper::http::request::Parts;

@@ -1,0 +1,106 @@
+//! `GET /login` and `POST /login`: signing in.
+
+use std::sync::Arc;
+
+use hyper::http::request::Parts;
+use hyper::StatusCode;
+
+use crate::app::{blocking, App};
+use crate::error::Error;
+use crate::form::Form;
+use crate::handlers::{requested_next, viewer};
+use crate::http::{html, see_other, set_cookie, Response};
+use crate::pages;
+use crate::redirect::safe_next;
+use crate::session::{self, Record, Session};
+use crate::session_store::Rotated;
+use crate::users::{self, session_auth_hash};
+
+/// The form, carrying a safe `next` from the query into a hidden field.
+pub async fn get(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
+    let session = app.session(&parts.headers).await?;
+    let next = Form::from_query(&parts.uri).get("next").and_then(safe_next);
+    let page = pages::login(&viewer(session.as_ref()), next.as_deref(), "", None);
+    Ok(html(StatusCode::OK, page))
+}
+
+/// 1. The cross-origin check has already run (every POST, in `app`).
+/// 2. Check the password off the async workers. An unknown user name is
+///    checked against a decoy hash, so a miss takes as long as a wrong
+///    password and timing does not reveal which names exist.
+/// 3. Wrong: 422 with the form and an error. Nothing is granted and the
+///    session is left as it was.
+/// 4. Right: sign in under a fresh session id (OWASP: renew the id at
+///    login, against session fixation). The old file is deleted; its
+///    non-auth data comes along unless it was another user's session.
+/// 5. 303 to the safe `next`, else `/account`, with the new cookie.
+pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response, Error> {
+    let username = form.get("username").unwrap_or_default().to_owned();
+    let password = form.get("password").unwrap_or_default().to_owned();
+    let next = requested_next(form, parts);
+    let session = app.session(&parts.headers).await?;
+    // 2.
+    let users = app.users.snapshot();
+    let password_hash = users.hash_of(&username).map(str::to_owned);
+    let checked_hash = password_hash
+        .clone()
+        .unwrap_or_else(|| app.users.decoy_hash.clone());
+    let password_ok = blocking(move || Ok(users::verify(&password, &checked_hash))).await??;
+    // 3.
+    let Some(password_hash) = password_hash.filter(|_| password_ok) else {
+        eprintln!("login failed user={}", loggable(&username));
+        let error = Some("Wrong user name or password.");
+        let page = pages::login(&viewer(session.as_ref()), next.as_deref(), &username, error);
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page));
+    };
+    // 4.
+    let auth_hash = session_auth_hash(&password_hash, app.store.epoch(&username));
+    let (id, max_age) = sign_in(app, session, username.clone(), auth_hash).await?;
+    eprintln!("login user={username}");
+    // 5.
+    let mut response = see_other(next.as_deref().unwrap_or("/account"));
+    set_cookie(&mut response, app.cookie.set(id.as_str(), max_age));
+    Ok(response)
+}
+
+/// Moves the session (or a new one) to a fresh id with `user` signed in;
+/// returns the new id and the cookie's `Max-Age`. A sign-in starts a new
+/// lifetime: `created` and `expires` are reset.
+async fn sign_in(
+    app: &Arc<App>,
+    session: Option<Session>,
+    user: String,
+    auth_hash: String,
+) -> Result<(session::SessionId, u64), Error> {
+    let app = Arc::clone(app);
+    let now = session::now();
+    blocking(move || {
+        let (ttl, idle) = (app.config.session_ttl, app.config.idle_timeout);
+        let fresh = Record::new(now, ttl, idle);
+        let start = |r: &mut Record| {
+            if r.user().is_some_and(|previous| previous != user) {
+                r.data.clear();
+            }
+            r.remove_auth();
+            (r.created, r.expires, r.seen) = (fresh.created, fresh.expires, fresh.seen);
+            r.sign_in(&user, &auth_hash, now);
+            true
+        };
+        if let Some(old) = session {
+            if let Rotated::Moved(id, record) = app.store.rotate(&old.id, now, start)? {
+                return Ok((id, record.max_age(now)));
+            }
+        }
+        let mut record = fresh.clone();
+        record.sign_in(&user, &auth_hash, now);
+        Ok((app.store.create(&record)?, record.max_age(now)))
+    })
+    .await?
+    .map_err(Error::Storage)
+}
+
+/// A user name as it may appear in a log line: whatever a client typed,
+/// with control characters escaped so it cannot forge log lines.
+fn loggable(name: &str) -> String {
+    name.chars().take(64).flat_map(char::escape_debug).collect()
+}

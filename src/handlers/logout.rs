@@ -1,0 +1,122 @@
+//! `POST /logout`: the centre of latch. Read it beside SPEC.md's "Logout"
+//! section; the numbered comments are its steps, in its order.
+//!
+//! Why each piece is there:
+//! - POST only (the router answers 405 to the rest): a GET must be safe
+//!   (RFC 9110 §9.2.1), and a logout link can be fired by a prefetcher or
+//!   by an `<img>` on someone else's page (Django removed GET logout in 5.0).
+//! - A new session id even when the data stays, so a copied cookie is dead
+//!   and the browser sees its cookie change (OWASP Session Management).
+//! - The change is on disk before the answer leaves (express-session #526),
+//!   and an in-flight request cannot write the sign-in back (#632): see
+//!   `Store::rotate`.
+
+use std::sync::Arc;
+
+use hyper::header::{HeaderName, CACHE_CONTROL};
+use hyper::http::request::Parts;
+
+use crate::app::{blocking, App};
+use crate::error::Error;
+use crate::form::Form;
+use crate::handlers::{check_csrf, requested_next};
+use crate::http::{insert_static, see_other, set_cookie, Response};
+use crate::session;
+use crate::session_store::Rotated;
+
+/// `scope=this` or `scope=all`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    This,
+    All,
+}
+
+pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response, Error> {
+    // 1. Cross-origin check: `app::read_post` refused a cross-origin POST
+    //    with 403 before this handler ran (it guards every POST).
+
+    // 5. (decided first, used by every answer below) The target: the safe
+    //    `next` (body, then query), else `--logout-redirect`.
+    let target = requested_next(form, parts).unwrap_or_else(|| app.config.logout_redirect.clone());
+    let session = app.session(&parts.headers).await?;
+
+    // 6. No signed-in session: the same 303, and nothing changes; an
+    //    anonymous session's file stays as it is, in flush mode too.
+    let Some(session) = session.filter(|s| s.record.user().is_some()) else {
+        return Ok(answer(&target));
+    };
+    let user = session.record.user().unwrap_or_default().to_owned();
+
+    // 2. A signed-in session must send its CSRF token (form field
+    //    `csrf_token` or header `X-CSRF-Token`), compared in constant
+    //    time; otherwise 403 and nothing changes.
+    check_csrf(Some(&session), form, parts)?;
+
+    // 3. Remove every `_auth_` field and replace `_csrf`, then either move
+    //    what remains to a fresh id ("keep"), or, with `--logout-flush` or
+    //    when only `_csrf` would remain, delete the file ("flush").
+    // 4. `scope=all`: advance the user's epoch first, which ends every
+    //    other session of the user at their next request, at the cost of
+    //    one small write however many sessions exist.
+    // 8. Both happen in the store, which fsyncs before returning: the
+    //    change is durable before the response below is sent.
+    let scope = if form.get("scope") == Some("all") {
+        Scope::All
+    } else {
+        Scope::This
+    };
+    let flush_always = app.config.logout_flush;
+    let now = session::now();
+    let store_app = Arc::clone(app);
+    let (rotated, epoch_user) = (session.id, user.clone());
+    let rotated = blocking(move || {
+        if scope == Scope::All {
+            store_app.store.bump_epoch(&epoch_user)?;
+        }
+        store_app.store.rotate(&rotated, now, |record| {
+            record.remove_auth();
+            record.renew_csrf();
+            !flush_always && !record.holds_only_csrf()
+        })
+    })
+    .await??;
+
+    // 5. 303 See Other to the target, never cached, asking the browser to
+    //    drop what it cached for this site; plus the cookie change of step 3.
+    let mut response = answer(&target);
+    let mode = match rotated {
+        Rotated::Moved(id, record) => {
+            set_cookie(
+                &mut response,
+                app.cookie.set(id.as_str(), record.max_age(now)),
+            );
+            "keep"
+        }
+        Rotated::Deleted => {
+            set_cookie(&mut response, app.cookie.removal());
+            "flush"
+        }
+        // A concurrent logout got there first: it logged, it set the cookie.
+        Rotated::Gone => return Ok(response),
+    };
+
+    // 7. One audit line per signed-in logout.
+    let scope = if scope == Scope::All { "all" } else { "this" };
+    eprintln!("logout user={user} scope={scope} mode={mode}");
+    Ok(response)
+}
+
+/// Every logout answer: `303 See Other` to `target` (RFC 9110 §15.4.4),
+/// `Cache-Control: no-store` (RFC 9111 §5.2.2.5), and
+/// `Clear-Site-Data: "cache"` (W3C Clear Site Data §3.1), so the browser
+/// also drops pages it cached while signed in.
+fn answer(target: &str) -> Response {
+    let mut response = see_other(target);
+    insert_static(&mut response, CACHE_CONTROL, "no-store");
+    insert_static(
+        &mut response,
+        HeaderName::from_static("clear-site-data"),
+        "\"cache\"",
+    );
+    response
+}
