@@ -150,6 +150,32 @@ impl Server {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Waits (bounded) until standard error holds `needle`; the server
+    /// writes a log line before it answers, but the pipe is read by a
+    /// thread of ours, which may lag behind.
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + TIMEOUT;
+        while Instant::now() < deadline {
+            if self.stderr().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    /// Makes sure every log line of the requests answered so far has been
+    /// read: a failed login with a unique name logs a line, and standard
+    /// error keeps order, so once that line is in, all earlier ones are.
+    pub fn log_barrier(&self) {
+        let mut bytes = [0u8; 6];
+        getrandom::fill(&mut bytes).unwrap();
+        let marker = format!("barrier{}", latch::encoding::hex(&bytes));
+        let response = self.post("/login", None, &format!("username={marker}&password=x"));
+        assert_eq!(response.status, 422);
+        assert!(self.wait_for_log(&format!("user={marker}")), "log barrier");
+    }
+
     /// Sends raw bytes on a new connection and reads one response.
     pub fn raw(&self, request: &[u8]) -> Response {
         let mut stream = self.connect();
@@ -406,4 +432,74 @@ pub fn run_cli(args: &[&str], stdin: &str) -> (i32, String, String) {
         .read_to_string(&mut err)
         .unwrap();
     (status.code().unwrap_or(-1), out, err)
+}
+
+impl Server {
+    /// A server whose users file holds these users (argon2id, as
+    /// `latch adduser` writes them), with extra flags.
+    pub fn with_users(users: &[(&str, &str)], args: &[&str]) -> Server {
+        let dir = TempDir::new();
+        write_users(&dir.path().join("users.htpasswd"), users);
+        Server::start_with(Options {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            dir: Some(dir),
+            ..Options::default()
+        })
+    }
+
+    /// Signs in through `POST /login` and returns the new session id.
+    pub fn login(&self, user: &str, password: &str) -> String {
+        self.login_with(user, password, None)
+    }
+
+    /// Signs in carrying an existing session cookie; returns the new id.
+    pub fn login_with(&self, user: &str, password: &str, cookie: Option<&str>) -> String {
+        let body = format!("username={user}&password={password}");
+        let response = self.post("/login", cookie, &body);
+        assert_eq!(response.status, 303, "login as {user}: {}", response.text());
+        response
+            .headers_named("set-cookie")
+            .iter()
+            .find_map(|line| {
+                let (pair, _) = line.split_once(';')?;
+                let (_, value) = pair.split_once('=')?;
+                Some(value.to_string())
+            })
+            .expect("a login sets the session cookie")
+    }
+
+    /// The CSRF token the account page embeds for this session cookie.
+    pub fn csrf_token(&self, cookie: &str) -> String {
+        let page = self.get("/account", Some(cookie)).text();
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = page
+            .find(marker)
+            .expect("the account page has a logout form")
+            + marker.len();
+        page[start..start + 43].to_string()
+    }
+
+    /// The parsed JSON of the session file for `id`, if there is one.
+    pub fn session_json(&self, id: &str) -> Option<serde_json::Value> {
+        let bytes = std::fs::read(session_file_for(&self.sessions_dir(), id)).ok()?;
+        Some(serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// Whether `GET /account` with this cookie shows the account page.
+    pub fn is_signed_in(&self, cookie: &str) -> bool {
+        match self.get("/account", Some(cookie)).status {
+            200 => true,
+            303 => false,
+            other => panic!("GET /account answered {other}"),
+        }
+    }
+}
+
+/// Writes a users file with these users (argon2id hashes).
+pub fn write_users(path: &Path, users: &[(&str, &str)]) {
+    let mut file = latch::users::Users::default();
+    for (name, password) in users {
+        file.set(name, latch::users::hash_password(password));
+    }
+    file.save(path).unwrap();
 }

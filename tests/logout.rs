@@ -1,0 +1,473 @@
+//! `POST /logout`, step by step as SPEC.md numbers it. Each test names the
+//! step it holds the server to.
+
+mod support;
+
+use support::{session_file_for, Server};
+
+const ALICE: (&str, &str) = ("alice", "wonderland");
+const BOB: (&str, &str) = ("bob", "builder");
+
+fn logout(server: &Server, id: &str, body: &str) -> support::Response {
+    server.post("/logout", Some(&format!("sid={id}")), body)
+}
+
+fn signed_in(server: &Server) -> (String, String) {
+    let id = server.login(ALICE.0, ALICE.1);
+    let token = server.csrf_token(&format!("sid={id}"));
+    (id, token)
+}
+
+fn auth_keys(json: &serde_json::Value) -> Vec<String> {
+    json["data"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("_auth_"))
+        .cloned()
+        .collect()
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+// Methods.
+
+#[test]
+fn logout_by_get_head_put_delete_is_405_with_allow_post_and_the_user_stays_signed_in() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (id, token) = signed_in(&server);
+    let cookie = format!("sid={id}");
+    for method in ["GET", "HEAD", "PUT", "DELETE", "PATCH"] {
+        let response = server.send(
+            method,
+            "/logout",
+            Some(&cookie),
+            &[("X-CSRF-Token", &token)],
+            "",
+        );
+        assert_eq!(response.status, 405, "{method}");
+        assert_eq!(response.header("allow"), Some("POST, OPTIONS"), "{method}");
+    }
+    assert!(server.is_signed_in(&cookie));
+}
+
+#[test]
+fn options_on_logout_is_204_with_allow() {
+    let server = Server::start(&[]);
+    let response = server.send("OPTIONS", "/logout", None, &[], "");
+    assert_eq!(response.status, 204);
+    assert_eq!(response.header("allow"), Some("POST, OPTIONS"));
+}
+
+// Step 1: the cross-origin check.
+
+#[test]
+fn step1_a_cross_origin_logout_is_403_and_changes_nothing() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (id, token) = signed_in(&server);
+    let cookie = format!("sid={id}");
+    let before = server.session_json(&id).unwrap();
+    let body = format!("csrf_token={token}");
+    let host_origin = format!("http://{}", server.addr);
+    for headers in [
+        vec![("Sec-Fetch-Site", "cross-site")],
+        vec![("Sec-Fetch-Site", "same-site")],
+        vec![("Origin", "http://evil.example")],
+        vec![("Origin", "null")],
+        vec![
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Origin", host_origin.as_str()),
+        ],
+    ] {
+        let mut all = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        all.extend(headers.iter().copied());
+        let response = server.send("POST", "/logout", Some(&cookie), &all, &body);
+        assert_eq!(response.status, 403, "{headers:?}");
+        assert_eq!(response.header("set-cookie"), None);
+    }
+    assert_eq!(server.session_json(&id).unwrap(), before);
+    assert!(server.is_signed_in(&cookie));
+    server.log_barrier();
+    assert_eq!(count(&server.stderr(), "logout user="), 0);
+}
+
+#[test]
+fn step1_same_origin_browsers_and_plain_clients_pass() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let host_origin = format!("http://{}", server.addr);
+    for headers in [
+        vec![("Sec-Fetch-Site", "same-origin")],
+        vec![("Sec-Fetch-Site", "none")],
+        vec![("Origin", host_origin.as_str())],
+        vec![],
+    ] {
+        let (id, token) = signed_in(&server);
+        let mut all = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        all.extend(headers.iter().copied());
+        let body = format!("csrf_token={token}");
+        let response = server.send("POST", "/logout", Some(&format!("sid={id}")), &all, &body);
+        assert_eq!(response.status, 303, "{headers:?}");
+    }
+}
+
+// Step 2: the CSRF token.
+
+#[test]
+fn step2_a_missing_or_wrong_token_is_403_and_the_user_stays_signed_in() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (id, token) = signed_in(&server);
+    let cookie = format!("sid={id}");
+    let mut wrong = token.clone().into_bytes();
+    wrong[0] = if wrong[0] == b'A' { b'B' } else { b'A' };
+    let wrong = String::from_utf8(wrong).unwrap();
+    for body in [
+        String::new(),
+        "csrf_token=".into(),
+        format!("csrf_token={wrong}"),
+        format!("csrf_token={}", &token[..42]),
+        format!("csrf_token={token}x"),
+    ] {
+        let response = logout(&server, &id, &body);
+        assert_eq!(response.status, 403, "{body}");
+    }
+    assert!(server.is_signed_in(&cookie));
+    assert!(server.session_json(&id).is_some());
+}
+
+#[test]
+fn step2_the_token_may_come_in_the_x_csrf_token_header() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (id, token) = signed_in(&server);
+    let cookie = format!("sid={id}");
+    let response = server.send(
+        "POST",
+        "/logout",
+        Some(&cookie),
+        &[("X-CSRF-Token", &token)],
+        "",
+    );
+    assert_eq!(response.status, 303);
+    assert!(!server.is_signed_in(&cookie));
+}
+
+// Step 3: keep and flush.
+
+#[test]
+fn step3_keep_moves_non_auth_data_to_a_fresh_id_and_deletes_the_old_file() {
+    let server = Server::with_users(&[ALICE], &["--session-ttl", "5000"]);
+    let (id, token) = signed_in(&server);
+    let cookie = format!("sid={id}");
+    assert_eq!(
+        server
+            .post(
+                "/theme",
+                Some(&cookie),
+                &format!("theme=dark&csrf_token={token}")
+            )
+            .status,
+        303
+    );
+    let before = server.session_json(&id).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let response = logout(&server, &id, &format!("csrf_token={token}"));
+    assert_eq!(response.status, 303);
+    let new_id = response
+        .set_cookie_value("sid")
+        .expect("keep mode sets a new cookie");
+    assert_ne!(new_id, id);
+    assert!(
+        !session_file_for(&server.sessions_dir(), &id).exists(),
+        "old file deleted"
+    );
+    let after = server
+        .session_json(&new_id)
+        .expect("new file written before the answer");
+    assert!(auth_keys(&after).is_empty(), "{after}");
+    assert_eq!(after["data"]["theme"], "dark");
+    assert_ne!(
+        after["data"]["_csrf"], before["data"]["_csrf"],
+        "_csrf replaced"
+    );
+    assert_eq!(after["created"], before["created"]);
+    assert_eq!(after["expires"], before["expires"]);
+    // The cookie's Max-Age counts down to the kept expiry.
+    let line = response.header("set-cookie").unwrap();
+    let max_age: u64 = line.rsplit("Max-Age=").next().unwrap().parse().unwrap();
+    assert!((4990..5000).contains(&max_age), "{line}");
+    assert!(line.starts_with(&format!(
+        "sid={new_id}; Path=/; HttpOnly; SameSite=Lax; Max-Age="
+    )));
+    // The old cookie is worth nothing; the new one keeps the theme, signed out.
+    assert!(!server.is_signed_in(&cookie));
+    let page = server.get("/", Some(&format!("sid={new_id}"))).text();
+    assert!(page.contains("data-theme=\"dark\"") && page.contains("not signed in"));
+    assert!(server.wait_for_log("logout user=alice scope=this mode=keep"));
+}
+
+#[test]
+fn step3_keep_with_nothing_but_csrf_left_is_a_flush() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (id, token) = signed_in(&server);
+    let response = logout(&server, &id, &format!("csrf_token={token}"));
+    assert_eq!(
+        response.header("set-cookie"),
+        Some("sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+    );
+    assert!(server.session_files().is_empty());
+    assert!(server.wait_for_log("logout user=alice scope=this mode=flush"));
+}
+
+#[test]
+fn step3_flush_deletes_the_file_and_sends_the_removal_cookie() {
+    let server = Server::with_users(&[ALICE], &["--logout-flush"]);
+    let (id, token) = signed_in(&server);
+    let cookie = format!("sid={id}");
+    server.post(
+        "/theme",
+        Some(&cookie),
+        &format!("theme=dark&csrf_token={token}"),
+    );
+    let response = logout(&server, &id, &format!("csrf_token={token}"));
+    assert_eq!(response.status, 303);
+    assert_eq!(
+        response.headers_named("set-cookie"),
+        vec!["sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"]
+    );
+    assert!(
+        server.session_files().is_empty(),
+        "theme is gone with the file"
+    );
+    assert!(server.wait_for_log("logout user=alice scope=this mode=flush"));
+}
+
+#[test]
+fn step3_the_removal_cookie_repeats_secure_and_the_host_prefix() {
+    let server = Server::with_users(&[ALICE], &["--logout-flush", "--secure-cookies"]);
+    let response = server.post("/login", None, "username=alice&password=wonderland");
+    let id = response.set_cookie_value("__Host-sid").unwrap();
+    let cookie = format!("__Host-sid={id}");
+    let token = server.csrf_token(&cookie);
+    let response = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+    assert_eq!(
+        response.header("set-cookie"),
+        Some("__Host-sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")
+    );
+}
+
+// Step 4: scope=all.
+
+#[test]
+fn step4_scope_all_signs_out_every_session_of_the_user_and_no_one_else() {
+    let server = Server::with_users(&[ALICE, BOB], &[]);
+    let (first, token) = signed_in(&server);
+    let second = server.login(ALICE.0, ALICE.1);
+    let bobs = server.login(BOB.0, BOB.1);
+    let response = logout(&server, &first, &format!("csrf_token={token}&scope=all"));
+    assert_eq!(response.status, 303);
+    assert!(!server.is_signed_in(&format!("sid={first}")));
+    assert!(!server.is_signed_in(&format!("sid={second}")));
+    assert!(server.is_signed_in(&format!("sid={bobs}")));
+    assert!(server.wait_for_log("logout user=alice scope=all mode=flush"));
+    // The other session's file lost its auth fields on its next request.
+    if let Some(json) = server.session_json(&second) {
+        assert!(auth_keys(&json).is_empty(), "{json}");
+    }
+    // Alice can sign in again afterwards.
+    let again = server.login(ALICE.0, ALICE.1);
+    assert!(server.is_signed_in(&format!("sid={again}")));
+}
+
+#[test]
+fn step4_scope_this_leaves_the_users_other_sessions_alone() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (first, token) = signed_in(&server);
+    let second = server.login(ALICE.0, ALICE.1);
+    logout(&server, &first, &format!("csrf_token={token}"));
+    assert!(server.is_signed_in(&format!("sid={second}")));
+}
+
+// Step 5: the answer.
+
+#[test]
+fn step5_the_answer_is_303_no_store_clear_site_data_to_the_default() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (id, token) = signed_in(&server);
+    let response = logout(&server, &id, &format!("csrf_token={token}"));
+    assert_eq!(response.status_line, "HTTP/1.1 303 See Other");
+    assert_eq!(response.header("location"), Some("/"));
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    assert_eq!(response.header("clear-site-data"), Some("\"cache\""));
+}
+
+#[test]
+fn step5_a_safe_next_wins_body_first_then_query() {
+    let server = Server::with_users(&[ALICE], &["--logout-redirect", "/logged-out.html"]);
+    let cases = [
+        ("/logout", "", "/logged-out.html"),
+        ("/logout?next=/login", "", "/login"),
+        (
+            "/logout?next=/from-query",
+            "next=%2Ffrom-body",
+            "/from-body",
+        ),
+        (
+            "/logout",
+            "next=%2Fview%2F%3Fparam%3Dhttp%3A%2F%2Fexample.com",
+            "/view/?param=http://example.com",
+        ),
+        ("/logout", "next=%2F%257Euser%2F", "/%7Euser/"),
+    ];
+    for (path, extra, want) in cases {
+        let (id, token) = signed_in(&server);
+        let body = format!("csrf_token={token}&{extra}");
+        let response = server.post(path, Some(&format!("sid={id}")), &body);
+        assert_eq!(response.header("location"), Some(want), "{path} {extra}");
+    }
+}
+
+#[test]
+fn step5_unsafe_next_spellings_fall_back_to_the_default_and_still_log_out() {
+    // Django's test_security_check and URLHasAllowedHostAndSchemeTests lists.
+    let server = Server::with_users(&[ALICE], &["--logout-redirect", "/bye"]);
+    let hostile = [
+        "http://example.com",
+        "http:///example.com",
+        "https://example.com",
+        "ftp://example.com",
+        "///example.com",
+        "//example.com",
+        "javascript:alert(\"XSS\")",
+        "\\\\example.com",
+        "/\\example.com",
+        "\\/example.com",
+        "/\\/example.com",
+        "http:/\\//example.com",
+        "\njavascript:alert(x)",
+        "\x08//example.com",
+        "http://testserver\\@example.com",
+        "http:999999999",
+        "/%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "view/?param=//example.com",
+    ];
+    for next in hostile {
+        let (id, token) = signed_in(&server);
+        let encoded = latch::encoding::percent_encode(next);
+        let response = logout(&server, &id, &format!("csrf_token={token}&next={encoded}"));
+        assert_eq!(response.header("location"), Some("/bye"), "{next:?}");
+        assert!(!server.is_signed_in(&format!("sid={id}")), "{next:?}");
+    }
+    let long = format!("/{}", "a".repeat(2048));
+    let (id, token) = signed_in(&server);
+    let response = logout(&server, &id, &format!("csrf_token={token}&next={long}"));
+    assert_eq!(response.header("location"), Some("/bye"));
+}
+
+// Step 6: no signed-in session.
+
+#[test]
+fn step6_without_a_session_the_answer_is_the_same_303_and_no_cookie() {
+    let server = Server::start(&[]);
+    let response = server.post("/logout", None, "");
+    assert_eq!(response.status, 303);
+    assert_eq!(response.header("location"), Some("/"));
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    assert_eq!(response.header("set-cookie"), None);
+    assert!(server.session_files().is_empty());
+}
+
+#[test]
+fn step6_an_anonymous_session_is_left_exactly_as_it_was_even_in_flush_mode() {
+    let server = Server::start(&["--logout-flush"]);
+    let id = server
+        .post("/theme", None, "theme=dark")
+        .set_cookie_value("sid")
+        .unwrap();
+    let file = session_file_for(&server.sessions_dir(), &id);
+    let before = std::fs::read(&file).unwrap();
+    let response = logout(&server, &id, "");
+    assert_eq!(response.status, 303);
+    assert_eq!(response.header("set-cookie"), None);
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    server.log_barrier();
+    assert_eq!(count(&server.stderr(), "logout user="), 0);
+}
+
+// Step 7: one log line.
+
+#[test]
+fn step7_one_log_line_per_signed_in_logout_and_none_for_a_replay() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (id, token) = signed_in(&server);
+    let body = format!("csrf_token={token}");
+    assert_eq!(logout(&server, &id, &body).status, 303);
+    assert_eq!(
+        logout(&server, &id, &body).status,
+        303,
+        "a replay is an anonymous logout"
+    );
+    server.log_barrier();
+    assert_eq!(
+        count(&server.stderr(), "logout user=alice scope=this mode="),
+        1
+    );
+}
+
+// Step 8: durable before the answer.
+
+#[test]
+fn step8_the_change_is_on_disk_when_the_answer_arrives() {
+    let server = Server::with_users(&[ALICE], &[]);
+    for _ in 0..5 {
+        let (id, token) = signed_in(&server);
+        server.post(
+            "/theme",
+            Some(&format!("sid={id}")),
+            &format!("theme=light&csrf_token={token}"),
+        );
+        let response = logout(&server, &id, &format!("csrf_token={token}"));
+        // Checked the instant the response is read: no later save can be pending.
+        assert!(!session_file_for(&server.sessions_dir(), &id).exists());
+        let new_id = response.set_cookie_value("sid").unwrap();
+        assert!(auth_keys(&server.session_json(&new_id).unwrap()).is_empty());
+    }
+}
+
+// The guarantee: a logout is never undone.
+
+#[test]
+fn a_logout_is_never_undone_by_requests_racing_it() {
+    let server = Server::with_users(&[ALICE], &[]);
+    for round in 0..30 {
+        let (id, token) = signed_in(&server);
+        let cookie = format!("sid={id}");
+        let theme_body = format!("theme=dark&csrf_token={token}");
+        let logout_body = format!("csrf_token={token}");
+        std::thread::scope(|scope| {
+            for worker in 0..6 {
+                let (server, cookie, theme_body, logout_body) =
+                    (&server, &cookie, &theme_body, &logout_body);
+                scope.spawn(move || match (worker + round) % 6 {
+                    0 | 3 => {
+                        assert!(server.post("/logout", Some(cookie), logout_body).status < 500)
+                    }
+                    1 | 4 => assert!(server.post("/theme", Some(cookie), theme_body).status < 500),
+                    _ => assert!(server.get("/account", Some(cookie)).status < 500),
+                });
+            }
+        });
+        assert!(!server.is_signed_in(&cookie), "round {round}");
+        for file in server.session_files() {
+            let json: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+            assert!(
+                auth_keys(&json).is_empty(),
+                "round {round}: {} signed in again: {json}",
+                file.display()
+            );
+        }
+    }
+}
