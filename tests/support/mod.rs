@@ -183,6 +183,36 @@ impl Server {
         read_response(&mut stream)
     }
 
+    /// Sends raw bytes on a new connection and returns every byte the
+    /// server writes until it closes the connection (or resets it): for
+    /// checking that nothing follows a head, or that a bad request is
+    /// answered by a close.
+    pub fn raw_until_close(&self, request: &[u8]) -> Vec<u8> {
+        let mut stream = self.connect();
+        stream.write_all(request).unwrap();
+        let mut bytes = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match stream.read(&mut chunk) {
+                Ok(0) => return bytes,
+                Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    panic!(
+                        "the server neither answered nor closed in time; got {:?}",
+                        String::from_utf8_lossy(&bytes)
+                    )
+                }
+                // A reset after (or instead of) an answer: keep what arrived.
+                Err(_) => return bytes,
+            }
+        }
+    }
+
     pub fn connect(&self) -> TcpStream {
         let stream = TcpStream::connect_timeout(&self.addr, TIMEOUT).unwrap();
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();

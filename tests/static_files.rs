@@ -1,0 +1,346 @@
+//! Static files on the wire (SPEC.md, "Static files (www)"): types and
+//! validators, conditional requests (RFC 9110 §13.1-13.2), GET and HEAD
+//! only, and containment: no spelling of a path, and no symlink, reaches a
+//! file outside the www dir.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::PathBuf;
+
+use support::{Response, Server, TempDir};
+
+/// What the file outside www holds; no response may ever contain it.
+const SECRET: &str = "SECRET-OUTSIDE-WWW";
+const STYLE: &str = "body { color: teal; }\n";
+const A_TXT: &str = "plain text from www\n";
+const DOCS_INDEX: &str = "<!doctype html><p>DOCS-INDEX</p>\n";
+const WWW_INDEX: &str = "<!doctype html><p>WWW-INDEX</p>\n";
+
+/// A server whose www dir is a fresh temp dir laid out as:
+///
+/// ```text
+/// <root>/secret.txt                    outside www
+/// <root>/outside/secret.txt            outside www
+/// <root>/www/index.html, style.css, a.txt, .hidden, docs/index.html
+/// <root>/www/link-to-secret.txt     -> <root>/secret.txt
+/// <root>/www/link-to-outside-dir    -> <root>/outside
+/// ```
+struct Site {
+    server: Server,
+    www: PathBuf,
+    // Dropped after `server`: removes the files once the server is gone.
+    _root: TempDir,
+}
+
+impl Site {
+    fn start() -> Site {
+        let root = TempDir::new();
+        let www = root.path().join("www");
+        fs::create_dir_all(www.join("docs")).unwrap();
+        fs::create_dir_all(root.path().join("outside")).unwrap();
+        fs::write(root.path().join("secret.txt"), SECRET).unwrap();
+        fs::write(root.path().join("outside/secret.txt"), SECRET).unwrap();
+        fs::write(www.join("index.html"), WWW_INDEX).unwrap();
+        fs::write(www.join("style.css"), STYLE).unwrap();
+        fs::write(www.join("a.txt"), A_TXT).unwrap();
+        fs::write(www.join(".hidden"), SECRET).unwrap();
+        fs::write(www.join("docs/index.html"), DOCS_INDEX).unwrap();
+        symlink(
+            root.path().join("secret.txt"),
+            www.join("link-to-secret.txt"),
+        )
+        .unwrap();
+        symlink(root.path().join("outside"), www.join("link-to-outside-dir")).unwrap();
+        let server = Server::start(&[&format!("--www={}", www.display())]);
+        Site {
+            server,
+            www,
+            _root: root,
+        }
+    }
+
+    fn get(&self, path: &str) -> Response {
+        self.server.get(path, None)
+    }
+
+    fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.server.send("GET", path, None, headers, "")
+    }
+
+    /// `GET target` written byte for byte, so nothing on the client side
+    /// normalizes the path.
+    fn raw_get(&self, target: &[u8]) -> Response {
+        let mut request = b"GET ".to_vec();
+        request.extend_from_slice(target);
+        request.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        self.server.raw(&request)
+    }
+}
+
+/// An IMF-fixdate long before any file in these tests was written.
+const LONG_AGO: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
+
+#[test]
+fn a_file_is_served_with_its_type_length_and_validators() {
+    let site = Site::start();
+    for (path, content_type, body) in [
+        ("/style.css", "text/css; charset=utf-8", STYLE),
+        ("/a.txt", "text/plain; charset=utf-8", A_TXT),
+        ("/docs/index.html", "text/html; charset=utf-8", DOCS_INDEX),
+    ] {
+        let response = site.get(path);
+        assert_eq!(response.status_line, "HTTP/1.1 200 OK", "{path}");
+        assert_eq!(
+            response.header("content-type"),
+            Some(content_type),
+            "{path}"
+        );
+        let length = body.len().to_string();
+        assert_eq!(
+            response.header("content-length"),
+            Some(length.as_str()),
+            "{path}"
+        );
+        assert_eq!(response.text(), body, "{path}");
+        assert_eq!(
+            response.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert!(response.header("etag").is_some(), "{path}: ETag");
+        assert!(
+            response.header("last-modified").is_some(),
+            "{path}: Last-Modified"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_extension_is_served_as_opaque_bytes() {
+    let site = Site::start();
+    fs::write(site.www.join("data.bin"), [0u8, 1, 2, 255]).unwrap();
+    let response = site.get("/data.bin");
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(response.body, [0u8, 1, 2, 255]);
+}
+
+#[test]
+fn if_none_match_with_the_etag_is_304() {
+    let site = Site::start();
+    let etag = site.get("/a.txt").header("etag").unwrap().to_string();
+    let response = site.get_with("/a.txt", &[("If-None-Match", &etag)]);
+    assert_eq!(response.status_line, "HTTP/1.1 304 Not Modified");
+    assert_eq!(response.header("etag"), Some(etag.as_str()));
+}
+
+#[test]
+fn if_none_match_with_the_weak_etag_is_304() {
+    let site = Site::start();
+    let etag = site.get("/a.txt").header("etag").unwrap().to_string();
+    let weak = format!("W/{etag}");
+    let response = site.get_with("/a.txt", &[("If-None-Match", &weak)]);
+    assert_eq!(response.status, 304);
+}
+
+#[test]
+fn if_none_match_star_is_304() {
+    let site = Site::start();
+    let response = site.get_with("/a.txt", &[("If-None-Match", "*")]);
+    assert_eq!(response.status, 304);
+}
+
+#[test]
+fn if_none_match_with_another_etag_is_200() {
+    let site = Site::start();
+    let response = site.get_with("/a.txt", &[("If-None-Match", "\"not-this-one\"")]);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), A_TXT);
+}
+
+#[test]
+fn if_modified_since_equal_to_last_modified_is_304() {
+    let site = Site::start();
+    let modified = site
+        .get("/a.txt")
+        .header("last-modified")
+        .unwrap()
+        .to_string();
+    let response = site.get_with("/a.txt", &[("If-Modified-Since", &modified)]);
+    assert_eq!(response.status, 304);
+    assert_eq!(response.header("last-modified"), Some(modified.as_str()));
+}
+
+#[test]
+fn if_modified_since_an_older_date_is_200() {
+    let site = Site::start();
+    let response = site.get_with("/a.txt", &[("If-Modified-Since", LONG_AGO)]);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), A_TXT);
+}
+
+#[test]
+fn a_non_matching_if_none_match_wins_over_a_matching_if_modified_since() {
+    // RFC 9110 §13.1.3: a recipient must ignore If-Modified-Since when the
+    // request carries If-None-Match.
+    let site = Site::start();
+    let modified = site
+        .get("/a.txt")
+        .header("last-modified")
+        .unwrap()
+        .to_string();
+    let response = site.get_with(
+        "/a.txt",
+        &[
+            ("If-None-Match", "\"not-this-one\""),
+            ("If-Modified-Since", &modified),
+        ],
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), A_TXT);
+}
+
+#[test]
+fn a_directory_path_with_a_slash_serves_its_index_html() {
+    let site = Site::start();
+    let response = site.get("/docs/");
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(response.text(), DOCS_INDEX);
+}
+
+#[test]
+fn root_is_the_home_page_not_www_index_html() {
+    let site = Site::start();
+    let response = site.get("/");
+    assert_eq!(response.status, 200);
+    assert!(!response.text().contains("WWW-INDEX"));
+    assert!(response.text().contains("href=\"/login\""));
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+}
+
+#[test]
+fn head_on_a_file_sends_its_length_and_no_body() {
+    let site = Site::start();
+    let bytes = site
+        .server
+        .raw_until_close(b"HEAD /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let text = String::from_utf8(bytes).unwrap();
+    let (head, after) = text.split_once("\r\n\r\n").expect("a complete head");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        lower.contains(&format!("\r\ncontent-length: {}\r\n", A_TXT.len())),
+        "{head}"
+    );
+    assert!(lower.contains("\r\netag: "), "{head}");
+    assert!(lower.contains("\r\ncontent-type: text/plain"), "{head}");
+    assert_eq!(after, "", "HEAD sent a body");
+}
+
+#[test]
+fn post_to_an_existing_file_is_405_with_allow_get_head_options() {
+    let site = Site::start();
+    let response = site.server.post("/a.txt", None, "");
+    assert_eq!(response.status_line, "HTTP/1.1 405 Method Not Allowed");
+    assert_eq!(response.header("allow"), Some("GET, HEAD, OPTIONS"));
+}
+
+#[test]
+fn options_on_a_file_is_204_with_allow_get_head_options() {
+    let site = Site::start();
+    let response = site.server.send("OPTIONS", "/a.txt", None, &[], "");
+    assert_eq!(response.status, 204);
+    assert_eq!(response.header("allow"), Some("GET, HEAD, OPTIONS"));
+}
+
+#[test]
+fn post_to_a_missing_file_is_404() {
+    let site = Site::start();
+    let response = site.server.post("/missing.txt", None, "");
+    assert_eq!(response.status, 404);
+}
+
+#[test]
+fn every_spelling_of_a_path_out_of_www_is_404() {
+    let site = Site::start();
+    for target in [
+        &b"/../secret.txt"[..],
+        b"/%2e%2e/secret.txt",
+        b"/%2E%2E/secret.txt",
+        b"/.%2e/secret.txt",
+        b"/..%2fsecret.txt",
+        b"/docs/..%2f..%2fsecret.txt",
+        b"/docs/../../secret.txt",
+        b"/..%5csecret.txt",
+        b"/..\\secret.txt",
+        b"/docs\\..\\..\\secret.txt",
+        b"/%00",
+        b"/a.txt%00.html",
+        b"//etc/passwd",
+        b"/link-to-secret.txt",
+        b"/link-to-outside-dir/secret.txt",
+        b"/.hidden",
+        b"/docs/%2e%2e/%2e%2e/secret.txt",
+    ] {
+        let shown = String::from_utf8_lossy(target);
+        let response = site.raw_get(target);
+        assert_eq!(response.status, 404, "{shown}");
+        assert!(!response.text().contains(SECRET), "{shown} leaked the file");
+    }
+}
+
+#[test]
+fn a_raw_nul_in_a_file_path_is_400_or_404() {
+    let site = Site::start();
+    let response = site.raw_get(b"/a.txt\0.html");
+    assert!(
+        [400, 404].contains(&response.status),
+        "{}",
+        response.status_line
+    );
+    assert!(!response.text().contains(A_TXT));
+}
+
+#[test]
+fn a_symlink_inside_www_to_a_file_inside_www_is_served() {
+    // The symlink check is about where a link points, not that it is one.
+    let site = Site::start();
+    symlink(site.www.join("a.txt"), site.www.join("alias.txt")).unwrap();
+    let response = site.get("/alias.txt");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), A_TXT);
+}
+
+#[test]
+fn a_missing_www_dir_still_serves_the_pages_and_the_built_in_stylesheet() {
+    let root = TempDir::new();
+    let missing = root.path().join("no-such-www");
+    let server = Server::start(&[&format!("--www={}", missing.display())]);
+
+    let home = server.get("/", None);
+    assert_eq!(home.status, 200);
+    assert_eq!(
+        home.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(home.text().contains("<html"));
+
+    let style = server.get("/style.css", None);
+    assert_eq!(style.status, 200);
+    assert_eq!(
+        style.header("content-type"),
+        Some("text/css; charset=utf-8")
+    );
+    assert!(!style.body.is_empty());
+
+    assert_eq!(server.get("/a.txt", None).status, 404);
+}
