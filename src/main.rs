@@ -64,7 +64,6 @@ fn serve(config: Config) -> Result<(), String> {
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let app = App::new(config, store, users);
         if app.www_root.is_none() {
             eprintln!(
@@ -72,7 +71,6 @@ fn serve(config: Config) -> Result<(), String> {
                 app.config.www.display()
             );
         }
-        eprintln!("latch listening on http://{addr}");
         latch::server::serve(Arc::new(app), listener)
             .await
             .map_err(|e| e.to_string())

@@ -42,10 +42,15 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
+    // Signal handlers first: until they are installed, SIGTERM's default
+    // action kills the process, and a supervisor may send it any time after
+    // it sees the address.
+    let signal = shutdown_signal()?;
+    let mut signal = std::pin::pin!(signal);
+    eprintln!("latch listening on http://{}", listener.local_addr()?);
     let graceful = GracefulShutdown::new();
     tokio::spawn(sweep_forever(Arc::clone(&app)));
     tokio::spawn(watch_users(Arc::clone(&app)));
-    let mut signal = std::pin::pin!(shutdown_signal());
     loop {
         let (stream, _peer) = tokio::select! {
             // 1.
@@ -84,15 +89,18 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
     Ok(())
 }
 
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM (`kill`, systemd).
-async fn shutdown_signal() {
+/// Installs the SIGINT (Ctrl-C) and SIGTERM (`kill`, systemd) handlers now,
+/// and returns a future that resolves on the first of them.
+fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term =
-        signal(SignalKind::terminate()).expect("installing a SIGTERM handler cannot fail on Unix");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }
 
 /// Removes expired session files now and then, off the async workers.
