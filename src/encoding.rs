@@ -72,9 +72,15 @@ fn hex_value(c: u8) -> Option<u8> {
 /// Percent-encodes everything but RFC 3986 "unreserved" characters
 /// (§2.3), so the result is safe inside a query string.
 pub fn percent_encode(input: &str) -> String {
+    percent_encode_except(input, |_| false)
+}
+
+/// Percent-encodes every byte except unreserved characters and those for
+/// which `keep` is true (RFC 3986 §2.1: `%` and two uppercase hex digits).
+pub fn percent_encode_except(input: &str, keep: impl Fn(u8) -> bool) -> String {
     let mut out = String::with_capacity(input.len());
     for &b in input.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || keep(b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

@@ -7,6 +7,7 @@
 //! `origin`, `csrf`, `session`, `session_store`, `static_files`, `http`.
 
 pub mod app;
+pub mod atomic_file;
 pub mod cli;
 pub mod cookies;
 pub mod csrf;

@@ -2,7 +2,7 @@
 //! a `Location` header without becoming an open redirect (OWASP "Unvalidated
 //! Redirects and Forwards"; Django's `url_has_allowed_host_and_scheme`).
 
-use crate::encoding::percent_decode;
+use crate::encoding::{percent_decode, percent_encode_except};
 
 /// Longest `next` accepted, after the second decoding; the same cap Django
 /// added for CVE-2025-27556.
@@ -59,16 +59,7 @@ fn is_control(b: u8) -> bool {
 /// spaces, quotes, C1 controls) and leaves everything else, including
 /// existing `%XX` escapes, as it is (RFC 3986 §2.1, RFC 9110 §10.2.2).
 fn to_location(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for &b in path.as_bytes() {
-        let keep = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%#[]".contains(&b);
-        if keep {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encode_except(path, |b| b"!$&'()*+,;=:@/?%#[]".contains(&b))
 }
 
 #[cfg(test)]

@@ -18,20 +18,19 @@
 //! `tokio::task::spawn_blocking`.
 
 use std::collections::HashMap;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, DirBuilder};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use crate::atomic_file::{self, TEMP_PREFIX};
 use crate::encoding::hex;
-use crate::session::{random_32, Record, SessionId};
+use crate::session::{Record, SessionId};
 
-/// Temporary files start with this; they never end in `.json`.
-const TEMP_PREFIX: &str = ".tmp-";
 /// A temporary file older than this is a crash's leftover, not a write in
 /// progress (a write takes milliseconds).
 const TEMP_MAX_AGE: Duration = Duration::from_secs(600);
@@ -236,7 +235,7 @@ impl Store {
         let epoch = next.get(user).copied().unwrap_or(0) + 1;
         next.insert(user.to_owned(), epoch);
         let json = serde_json::to_vec(&next).map_err(io::Error::other)?;
-        self.write_file(&self.dir.join(EPOCHS_FILE), &json)?;
+        atomic_file::write(&self.dir.join(EPOCHS_FILE), &json)?;
         *epochs = next;
         Ok(epoch)
     }
@@ -324,44 +323,10 @@ impl Store {
         }
     }
 
-    /// Writes `record` atomically and durably (the classic sequence, see
-    /// rename(2) and fsync(2)):
-    /// 1. write a new temporary file, 0600, in the same directory (a rename
-    ///    is atomic only within one file system);
-    /// 2. fsync it, so its contents are on disk before its name is;
-    /// 3. rename it over the session file: readers see old or new, never half;
-    /// 4. fsync the directory, so the rename itself survives a crash.
-    ///
-    /// On failure the temporary file is removed and the error returned (a
-    /// full disk is a 503, never a silent loss as in Django's file backend).
+    /// Writes `record` atomically and durably (see `atomic_file::write`).
     fn write(&self, key: &FileKey, record: &Record) -> io::Result<()> {
         let json = serde_json::to_vec(record).map_err(io::Error::other)?;
-        self.write_file(&self.path(key), &json)
-    }
-
-    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let temp = self
-            .dir
-            .join(format!("{TEMP_PREFIX}{}", hex(&random_32()[..8])));
-        let result = (|| {
-            // 1.
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&temp)?;
-            file.write_all(bytes)?;
-            // 2.
-            file.sync_data()?;
-            // 3.
-            fs::rename(&temp, path)?;
-            // 4.
-            self.sync_dir()
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        result
+        atomic_file::write(&self.path(key), &json)
     }
 
     /// Unlinks a session file durably; `Ok(false)` if it was already gone.
@@ -374,7 +339,7 @@ impl Store {
     }
 
     fn sync_dir(&self) -> io::Result<()> {
-        File::open(&self.dir)?.sync_all()
+        atomic_file::sync_dir(&self.dir)
     }
 
     /// Removes temporary files older than `min_age`; returns how many.

@@ -2,15 +2,15 @@
 //! (what `latch adduser` writes) and bcrypt (what `htpasswd -B` writes).
 
 use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io;
 use std::path::Path;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use sha2::{Digest, Sha256};
 
+use crate::atomic_file;
 use crate::encoding::{base64url, hex};
 use crate::session::random_32;
 
@@ -111,37 +111,15 @@ impl Users {
         self.entries.is_empty()
     }
 
-    /// Writes the file atomically with mode 0600: temporary file in the
-    /// same directory, fsync, rename. A running server never reads half.
+    /// Writes the file atomically with mode 0600 (see `atomic_file`): a
+    /// running server never reads half of it.
     pub fn save(&self, path: &Path) -> io::Result<()> {
-        let mut text = String::new();
-        for (name, hash) in &self.entries {
-            text.push_str(&format!("{name}:{hash}\n"));
-        }
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = dir.join(format!(".{file_name}.tmp-{}", hex(&random_32()[..8])));
-        let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&temp)?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
-            fs::rename(&temp, path)?;
-            fs::File::open(dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        result
+        let text: String = self
+            .entries
+            .iter()
+            .map(|(name, hash)| format!("{name}:{hash}\n"))
+            .collect();
+        atomic_file::write(path, text.as_bytes())
     }
 }
 
