@@ -5,13 +5,16 @@
 
 use std::convert::Infallible;
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use hyper::body::Incoming;
 use hyper::header::HeaderMap;
 use hyper::http::request::Parts;
 use hyper::{Method, Request, StatusCode};
+use tokio::sync::Semaphore;
 
 use crate::cli::Config;
 use crate::cookies::{self, SessionCookie};
@@ -23,8 +26,9 @@ use crate::http::{self, Response};
 use crate::origin;
 use crate::router::{route, Route};
 use crate::session::{self, Record, Session, SessionId, AUTH_HASH};
-use crate::session_store::Store;
+use crate::session_store::{file_prefix, Store};
 use crate::static_files;
+use crate::throttle::Throttle;
 use crate::users::{session_auth_hash, UsersFile};
 
 /// What every request can reach: configuration, users and the session store.
@@ -32,6 +36,11 @@ pub struct App {
     pub config: Config,
     pub store: Store,
     pub users: UsersFile,
+    pub throttle: Throttle,
+    /// Password checks running at once: one per core. A login flood then
+    /// queues here instead of taking every core (and 19 MiB per check)
+    /// from the other requests.
+    pub hashing: Semaphore,
     pub cookie: SessionCookie,
     /// The www dir, canonicalized once at start; `None` when it is missing.
     pub www_root: Option<PathBuf>,
@@ -46,6 +55,8 @@ impl App {
             },
             store,
             users,
+            throttle: Throttle::new(config.login_throttle),
+            hashing: Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
             www_root,
             config,
         }
@@ -129,20 +140,59 @@ impl App {
 }
 
 /// hyper's entry point. The error type is `Infallible`: every failure is
-/// answered with a status line.
-pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Result<Response, Infallible> {
-    let is_head = request.method() == Method::HEAD;
-    let response = dispatch(&app, request)
+/// answered with a status line. Each request leaves one access-log line.
+pub async fn handle(
+    app: Arc<App>,
+    client: SocketAddr,
+    request: Request<Incoming>,
+) -> Result<Response, Infallible> {
+    let started = Instant::now();
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let session = session_file_prefix(&app, request.headers());
+    let response = dispatch(&app, client.ip(), request)
         .await
         .unwrap_or_else(Error::into_response);
-    Ok(if is_head {
+    access_log(&method, &path, response.status(), started, client, &session);
+    Ok(if method == Method::HEAD {
         http::strip_body_for_head(response)
     } else {
         response
     })
 }
 
-async fn dispatch(app: &Arc<App>, request: Request<Incoming>) -> Result<Response, Error> {
+/// One line per request on standard error: method, path (never the query,
+/// which may hold a `next` or worse), status, duration, client address, and
+/// the first hex digits of the session's file name. Never a cookie value,
+/// a password or a token.
+fn access_log(
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    started: Instant,
+    client: SocketAddr,
+    session: &str,
+) {
+    let path: String = path.chars().take(200).collect();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    eprintln!(
+        "access {method} {path} {} {ms:.1}ms client={} session={session}",
+        status.as_u16(),
+        client.ip()
+    );
+}
+
+/// The file-name prefix of the session the request's cookie names, or `-`.
+fn session_file_prefix(app: &App, headers: &HeaderMap) -> String {
+    cookies::values(headers, app.cookie.name())
+        .find_map(SessionId::parse)
+        .map_or_else(|| "-".into(), |id| file_prefix(&id))
+}
+
+async fn dispatch(
+    app: &Arc<App>,
+    client: IpAddr,
+    request: Request<Incoming>,
+) -> Result<Response, Error> {
     let route = route(request.method(), request.uri().path());
     let (parts, body) = request.into_parts();
     match route {
@@ -158,7 +208,7 @@ async fn dispatch(app: &Arc<App>, request: Request<Incoming>) -> Result<Response
         Route::LoginForm => handlers::login::get(app, &parts).await,
         Route::Login => {
             let form = read_post(&parts, body).await?;
-            handlers::login::post(app, &parts, &form).await
+            handlers::login::post(app, client, &parts, &form).await
         }
         Route::Account => handlers::account::get(app, &parts).await,
         Route::Logout => {

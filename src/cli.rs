@@ -32,6 +32,7 @@ serve flags (environment variable, default):
   --secure-cookies         LATCH_SECURE_COOKIES=1 off: on means __Host-sid and Secure
   --idle-timeout SECONDS   LATCH_IDLE_TIMEOUT     0 (off)
   --login-throttle N       LATCH_LOGIN_THROTTLE   5 (0: off)
+  --max-connections N      LATCH_MAX_CONNECTIONS  512 (more are answered 503 and closed)
   -h, --help               this text
 ";
 
@@ -72,6 +73,8 @@ pub struct Config {
     pub secure_cookies: bool,
     pub idle_timeout: u64,
     pub login_throttle: u32,
+    /// Open connections served at once; more are refused.
+    pub max_connections: usize,
 }
 
 /// A bad command line, as the one line to print.
@@ -117,6 +120,9 @@ pub fn parse(
             Long("secure-cookies") => config.secure_cookies = true,
             Long("idle-timeout") => {
                 config.idle_timeout = parse_number("--idle-timeout", &text(&mut parser)?)?;
+            }
+            Long("max-connections") => {
+                config.max_connections = parse_positive("--max-connections", &text(&mut parser)?)?;
             }
             Long("login-throttle") => {
                 config.login_throttle = parse_number("--login-throttle", &text(&mut parser)?)?;
@@ -179,6 +185,7 @@ impl Config {
             secure_cookies: false,
             idle_timeout: 0,
             login_throttle: 5,
+            max_connections: 512,
         };
         if let Some(v) = env("LATCH_ADDR") {
             c.addr = parse_addr("LATCH_ADDR", &v)?;
@@ -206,6 +213,9 @@ impl Config {
         }
         if let Some(v) = env("LATCH_IDLE_TIMEOUT") {
             c.idle_timeout = parse_number("LATCH_IDLE_TIMEOUT", &v)?;
+        }
+        if let Some(v) = env("LATCH_MAX_CONNECTIONS") {
+            c.max_connections = parse_positive("LATCH_MAX_CONNECTIONS", &v)?;
         }
         if let Some(v) = env("LATCH_LOGIN_THROTTLE") {
             c.login_throttle = parse_number("LATCH_LOGIN_THROTTLE", &v)?;
@@ -245,9 +255,16 @@ fn parse_number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, Usag
 }
 
 fn parse_ttl(flag: &str, value: &str) -> Result<u64, UsageError> {
+    parse_positive(flag, value)
+}
+
+fn parse_positive<T: std::str::FromStr + PartialEq + Default>(
+    flag: &str,
+    value: &str,
+) -> Result<T, UsageError> {
     match parse_number(flag, value)? {
-        0 => Err(bad(flag, value, "a number of seconds, 1 or more")),
-        seconds => Ok(seconds),
+        n if n == T::default() => Err(bad(flag, value, "a whole number, 1 or more")),
+        n => Ok(n),
     }
 }
 

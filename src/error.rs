@@ -4,11 +4,11 @@
 
 use std::io;
 
-use hyper::header::RETRY_AFTER;
+use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::StatusCode;
 
 use crate::form::FormError;
-use crate::http::{insert_static, no_store, text, Response};
+use crate::http::{no_store, text, Response};
 
 #[derive(Debug)]
 pub enum Error {
@@ -20,6 +20,10 @@ pub enum Error {
     CrossOrigin,
     /// A signed-in session's POST did not carry its CSRF token.
     Csrf,
+    /// Too many failed logins from this client (seconds to wait).
+    Throttled(u64),
+    /// Every password-hashing slot stayed busy too long.
+    Busy,
     /// The session store failed (disk full, read-only, permissions).
     Storage(io::Error),
     /// A bug: a blocking task panicked.
@@ -42,6 +46,11 @@ impl Error {
     /// The response for this error. 4xx: the client can fix it; 5xx: we
     /// must, and nothing was saved (SPEC.md: a 5xx saves no session change).
     pub fn into_response(self) -> Response {
+        let retry_after = match &self {
+            Error::Throttled(seconds) => Some(*seconds),
+            Error::Busy | Error::Storage(_) => Some(5),
+            _ => None,
+        };
         let (status, message) = match self {
             Error::Form(FormError::UnsupportedMediaType) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -69,6 +78,14 @@ impl Error {
                 StatusCode::FORBIDDEN,
                 "missing or wrong CSRF token: reload the page and try again".into(),
             ),
+            Error::Throttled(seconds) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many failed sign-ins; try again in {seconds} seconds"),
+            ),
+            Error::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many sign-ins at once; try again shortly".into(),
+            ),
             Error::Storage(e) => {
                 eprintln!("session store error: {e}");
                 (
@@ -83,8 +100,11 @@ impl Error {
         };
         let mut response = text(status, format!("{} {message}\n", status.as_u16()));
         no_store(&mut response);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            insert_static(&mut response, RETRY_AFTER, "5");
+        // Retry-After (RFC 9110 §10.2.3) tells a client when to come back.
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

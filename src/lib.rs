@@ -25,4 +25,5 @@ pub mod server;
 pub mod session;
 pub mod session_store;
 pub mod static_files;
+pub mod throttle;
 pub mod users;

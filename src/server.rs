@@ -10,7 +10,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 use crate::app::{self, App};
 
@@ -30,8 +31,11 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// 1. Accept a connection. An accept error (EMFILE when out of file
 ///    descriptors, a connection reset before accept) is logged and the
 ///    loop goes on: one bad moment must not stop the server.
-/// 2. Wrap the socket for hyper (`TokioIo`) and serve it on its own task,
-///    HTTP/1.1 with keep-alive, or HTTP/2 when the client speaks it (h2c).
+/// 2. Past `--max-connections` open connections, answer 503 and close, so a
+///    flood of idle or slow clients runs into our limit before it runs the
+///    process out of file descriptors. Otherwise wrap the socket for hyper
+///    (`TokioIo`) and serve it on its own task, HTTP/1.1 with keep-alive,
+///    or HTTP/2 when the client speaks it (h2c).
 /// 3. On a signal: stop accepting, let each connection finish the request
 ///    it is on, and return.
 pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
@@ -49,10 +53,11 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
     let mut signal = std::pin::pin!(signal);
     eprintln!("latch listening on http://{}", listener.local_addr()?);
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(app.config.max_connections));
     tokio::spawn(sweep_forever(Arc::clone(&app)));
     tokio::spawn(watch_users(Arc::clone(&app)));
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             // 1.
             accepted = listener.accept() => match accepted {
                 Ok(connection) => connection,
@@ -66,8 +71,12 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
             () = &mut signal => break,
         };
         // 2.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tokio::spawn(refuse(stream));
+            continue;
+        };
         let app = Arc::clone(&app);
-        let service = service_fn(move |request| app::handle(Arc::clone(&app), request));
+        let service = service_fn(move |request| app::handle(Arc::clone(&app), peer, request));
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
@@ -75,6 +84,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
         tokio::spawn(async move {
             // A client that resets or times out is its own business.
             let _ = connection.await;
+            drop(slot);
         });
     }
     // 3.
@@ -87,6 +97,16 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
         eprintln!("shutdown: gave up waiting for open connections");
     }
     Ok(())
+}
+
+/// Turns away a connection over the limit: a complete 503 (RFC 9110
+/// §15.6.4) the client can show, written with a short deadline, then close.
+async fn refuse(mut stream: TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
+        Content-Type: text/plain; charset=utf-8\r\nContent-Length: 30\r\nConnection: close\r\n\r\n\
+        503 too many open connections\n";
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
 }
 
 /// Installs the SIGINT (Ctrl-C) and SIGTERM (`kill`, systemd) handlers now,

@@ -378,6 +378,12 @@ impl Store {
     }
 }
 
+/// The first 8 hex digits of the session's file name: enough to find the
+/// file, useless as a cookie. For log lines.
+pub fn file_prefix(id: &SessionId) -> String {
+    hex(&FileKey::of(id).0[..4])
+}
+
 /// A corrupt file is no session, and an operator should hear about it.
 /// Only the file name prefix is logged: the file name is not the cookie.
 fn log_unreadable(key: &FileKey, why: &str) {

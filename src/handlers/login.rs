@@ -1,6 +1,8 @@
 //! `GET /login` and `POST /login`: signing in.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::http::request::Parts;
 use hyper::StatusCode;
@@ -14,7 +16,11 @@ use crate::pages;
 use crate::redirect::safe_next;
 use crate::session::{self, Record, Session};
 use crate::session_store::Rotated;
+use crate::throttle::Verdict;
 use crate::users::{self, session_auth_hash};
+
+/// How long a login waits for a free password-hashing slot.
+const HASHING_WAIT: Duration = Duration::from_secs(10);
 
 /// The form, carrying a safe `next` from the query into a hidden field.
 pub async fn get(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
@@ -24,8 +30,10 @@ pub async fn get(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
     Ok(html(StatusCode::OK, page))
 }
 
-/// 1. The cross-origin check has already run (every POST, in `app`).
-/// 2. Check the password off the async workers. An unknown user name is
+/// 1. The cross-origin check has already run (every POST, in `app`); then
+///    the throttle: past too many failures, 429 without checking anything.
+/// 2. Check the password off the async workers, one check per core at a
+///    time (waiting at most `HASHING_WAIT`, else 503). An unknown user name is
 ///    checked against a decoy hash, so a miss takes as long as a wrong
 ///    password and timing does not reveal which names exist.
 /// 3. Wrong: 422 with the form and an error. Nothing is granted and the
@@ -34,10 +42,25 @@ pub async fn get(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
 ///    login, against session fixation). The old file is deleted; its
 ///    non-auth data comes along unless it was another user's session.
 /// 5. 303 to the safe `next`, else `/account`, with the new cookie.
-pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response, Error> {
+pub async fn post(
+    app: &Arc<App>,
+    client: IpAddr,
+    parts: &Parts,
+    form: &Form,
+) -> Result<Response, Error> {
     let username = form.get("username").unwrap_or_default().to_owned();
     let password = form.get("password").unwrap_or_default().to_owned();
     let next = requested_next(form, parts);
+    // 1.
+    if let Verdict::Throttled { retry_after } =
+        app.throttle.check(client, &username, session::now())
+    {
+        eprintln!(
+            "login throttled user={} client={client}",
+            loggable(&username)
+        );
+        return Err(Error::Throttled(retry_after));
+    }
     let session = app.session(&parts.headers).await?;
     // 2.
     let users = app.users.snapshot();
@@ -45,9 +68,15 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     let checked_hash = password_hash
         .clone()
         .unwrap_or_else(|| app.users.decoy_hash.clone());
+    let permit = tokio::time::timeout(HASHING_WAIT, app.hashing.acquire())
+        .await
+        .map_err(|_| Error::Busy)?
+        .map_err(|_| Error::Busy)?;
     let password_ok = blocking(move || Ok(users::verify(&password, &checked_hash))).await??;
+    drop(permit);
     // 3.
     let Some(password_hash) = password_hash.filter(|_| password_ok) else {
+        app.throttle.failed(client, &username, session::now());
         eprintln!("login failed user={}", loggable(&username));
         let error = Some("Wrong user name or password.");
         let page = pages::login(&viewer(session.as_ref()), next.as_deref(), &username, error);
@@ -56,6 +85,7 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     // 4.
     let auth_hash = session_auth_hash(&password_hash, app.store.epoch(&username));
     let (id, max_age) = sign_in(app, session, username.clone(), auth_hash).await?;
+    app.throttle.succeeded(client, &username);
     eprintln!("login user={username}");
     // 5.
     let mut response = see_other(next.as_deref().unwrap_or("/account"));
