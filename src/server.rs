@@ -23,7 +23,7 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// How often the users file is checked for changes (SPEC.md: within 5 s).
 pub const USERS_CHECK_INTERVAL: Duration = Duration::from_secs(2);
-/// How often expired session files are swept.
+/// How often expired session files are swept, at most.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
@@ -123,9 +123,17 @@ fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-/// Removes expired session files now and then, off the async workers.
+/// Removes expired session files now and then, off the async workers:
+/// every minute, or every half lifetime when sessions live shorter than
+/// two minutes, so no dead file lingers much longer than it lived.
 async fn sweep_forever(app: Arc<App>) {
-    let mut interval = tokio::time::interval(SWEEP_INTERVAL);
+    let config = &app.config;
+    let shortest = match config.idle_timeout {
+        0 => config.session_ttl,
+        idle => idle.min(config.session_ttl),
+    };
+    let every = SWEEP_INTERVAL.min(Duration::from_secs((shortest / 2).max(1)));
+    let mut interval = tokio::time::interval(every);
     loop {
         interval.tick().await;
         let app = Arc::clone(&app);

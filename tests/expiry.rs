@@ -1,0 +1,98 @@
+//! Absolute and idle expiry over the wire (SPEC.md, Sessions).
+
+mod support;
+
+use std::time::Duration;
+
+use support::{session_file_for, Server};
+
+fn new_session(server: &Server) -> String {
+    server
+        .post("/theme", None, "theme=dark")
+        .set_cookie_value("sid")
+        .unwrap()
+}
+
+fn theme_of(server: &Server, id: &str) -> bool {
+    server
+        .get("/", Some(&format!("sid={id}")))
+        .text()
+        .contains("data-theme=\"dark\"")
+}
+
+#[test]
+fn an_idle_session_expires_and_its_file_is_deleted() {
+    let server = Server::start(&["--idle-timeout", "2"]);
+    let id = new_session(&server);
+    let file = session_file_for(&server.sessions_dir(), &id);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(
+        json["seen"].is_u64(),
+        "idle sessions record their last use: {json}"
+    );
+    std::thread::sleep(Duration::from_millis(3100));
+    assert!(!theme_of(&server, &id));
+    assert!(!file.exists());
+}
+
+#[test]
+fn a_session_in_use_outlives_its_idle_timeout() {
+    let server = Server::start(&["--idle-timeout", "2"]);
+    let id = new_session(&server);
+    for _ in 0..8 {
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(theme_of(&server, &id));
+    }
+}
+
+#[test]
+fn reads_stay_reads_until_a_tenth_of_the_idle_timeout_has_passed() {
+    let server = Server::start(&["--idle-timeout", "600"]);
+    let id = new_session(&server);
+    let file = session_file_for(&server.sessions_dir(), &id);
+    let before = std::fs::read(&file).unwrap();
+    for _ in 0..5 {
+        assert!(theme_of(&server, &id));
+    }
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "no write for a fresh session"
+    );
+}
+
+#[test]
+fn the_sweeper_and_clearsessions_agree_on_idle_expiry() {
+    let server = Server::start(&["--idle-timeout", "1"]);
+    let id = new_session(&server);
+    std::thread::sleep(Duration::from_millis(2100));
+    let dir = server.sessions_dir();
+    let dir = dir.to_str().unwrap();
+    // Without the idle timeout the session is still live by its 14-day ttl...
+    let (_, listed, _) = support::run_cli(&["sessions", "--sessions", dir], "");
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    // ...with it, it is expired, and clearsessions removes it.
+    let (status, out, _) = support::run_cli(
+        &["clearsessions", "--sessions", dir, "--idle-timeout", "1"],
+        "",
+    );
+    assert_eq!((status, out.trim()), (0, "1"));
+    assert!(!session_file_for(&server.sessions_dir(), &id).exists());
+}
+
+#[test]
+fn the_background_sweeper_removes_expired_files_without_any_request() {
+    let server = Server::start(&["--session-ttl", "1"]);
+    let id = new_session(&server);
+    let file = session_file_for(&server.sessions_dir(), &id);
+    assert!(file.exists());
+    let deadline = std::time::Instant::now() + Duration::from_secs(6);
+    while file.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweeper never came"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(server.wait_for_log("sweep: removed 1"));
+}
