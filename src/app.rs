@@ -102,6 +102,13 @@ impl App {
         if !stale_auth && !touch {
             return Ok(Some(Session { id, record }));
         }
+        let mut fallback = Session {
+            id: id.clone(),
+            record: record.clone(),
+        };
+        if stale_auth {
+            fallback.record.remove_auth();
+        }
         let app = Arc::clone(self);
         let updated = blocking(move || {
             let changed = app.store.modify(&id, now, |r| {
@@ -119,8 +126,17 @@ impl App {
             })?;
             Ok(changed.map(|(record, ())| Session { id, record }))
         })
-        .await??;
-        Ok(updated)
+        .await?;
+        // A write that fails here (disk full, read-only) must not fail a
+        // read: the sign-in check above holds without it, so the request
+        // goes on with the change made in memory only.
+        updated.or_else(|e| {
+            eprintln!(
+                "session {} not updated, serving from memory: {e}",
+                file_prefix(&fallback.id)
+            );
+            Ok(Some(fallback))
+        })
     }
 
     /// Whether a session's sign-in still stands: true when no one is signed

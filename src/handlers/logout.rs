@@ -56,8 +56,12 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     //    what remains to a fresh id ("keep"), or, with `--logout-flush` or
     //    when only `_csrf` would remain, delete the file ("flush").
     // 4. `scope=all`: advance the user's epoch first, which ends every
-    //    other session of the user at their next request, at the cost of
-    //    one small write however many sessions exist.
+    //    session of the user (this one too) at their next request, at the
+    //    cost of one small write however many sessions exist. That write is
+    //    the commit point: if it fails, 503 and nothing changed; once it is
+    //    done, the user is signed out everywhere, so a failure to move this
+    //    session afterwards must not turn the answer into a 5xx. Its file,
+    //    void already, is dropped with the cookie and expires in time.
     // 8. Both happen in the store, which fsyncs before returning: the
     //    change is durable before the response below is sent.
     let scope = if form.get("scope") == Some("all") {
@@ -73,11 +77,18 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
         if scope == Scope::All {
             store_app.store.bump_epoch(&epoch_user)?;
         }
-        store_app.store.rotate(&rotated, now, |record| {
+        let moved = store_app.store.rotate(&rotated, now, |record| {
             record.remove_auth();
             record.renew_csrf();
             !flush_always && !record.holds_only_csrf()
-        })
+        });
+        match moved {
+            Err(e) if scope == Scope::All => {
+                eprintln!("logout user={epoch_user}: signed out everywhere, but this session's file was not moved: {e}");
+                Ok(Rotated::Deleted)
+            }
+            other => other,
+        }
     })
     .await??;
 

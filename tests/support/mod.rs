@@ -193,7 +193,7 @@ impl Server {
         let mut bytes = Vec::new();
         let mut chunk = [0u8; 4096];
         loop {
-            match stream.read(&mut chunk) {
+            match read_retrying(&mut stream, &mut chunk) {
                 Ok(0) => return bytes,
                 Ok(n) => bytes.extend_from_slice(&chunk[..n]),
                 Err(e)
@@ -378,9 +378,7 @@ pub fn read_response(stream: &mut TcpStream) -> Response {
         if let Some(i) = find(&buf, b"\r\n\r\n") {
             break i;
         }
-        let n = stream
-            .read(&mut chunk)
-            .expect("response head within the timeout");
+        let n = read_retrying(stream, &mut chunk).expect("response head within the timeout");
         assert!(
             n > 0,
             "connection closed before a response head: {:?}",
@@ -408,7 +406,7 @@ pub fn read_response(stream: &mut TcpStream) -> Response {
         _ if bodiless => {}
         Some(len) => {
             while body.len() < len {
-                let n = stream.read(&mut chunk).expect("body within the timeout");
+                let n = read_retrying(stream, &mut chunk).expect("body within the timeout");
                 if n == 0 {
                     break;
                 }
@@ -424,6 +422,17 @@ pub fn read_response(stream: &mut TcpStream) -> Response {
         status,
         headers,
         body,
+    }
+}
+
+/// `read`, retried when a signal interrupts it (EINTR): a plain `read`
+/// returns `Interrupted` instead of retrying, as `read_exact` would.
+fn read_retrying(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }
 
