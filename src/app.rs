@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hyper::body::Incoming;
-use hyper::header::HeaderMap;
+use hyper::header::{HeaderMap, HOST};
 use hyper::http::request::Parts;
-use hyper::{Method, Request, StatusCode};
+use hyper::{Method, Request, StatusCode, Version};
 use tokio::sync::Semaphore;
 
 use crate::cli::Config;
@@ -204,11 +204,22 @@ fn session_file_prefix(app: &App, headers: &HeaderMap) -> String {
         .map_or_else(|| "-".into(), |id| file_prefix(&id))
 }
 
+/// 1. HTTP/1.1 requires `Host` (RFC 9112 §3.2: "MUST respond with 400"),
+///    and the cross-origin check compares against it.
+/// 2. Route, and hand the request to its handler; POST bodies pass
+///    `read_post` first.
 async fn dispatch(
     app: &Arc<App>,
     client: IpAddr,
     request: Request<Incoming>,
 ) -> Result<Response, Error> {
+    // 1.
+    if request.version() == Version::HTTP_11 && !request.headers().contains_key(HOST) {
+        return Err(Error::BadRequest(
+            "HTTP/1.1 requests must carry a Host header",
+        ));
+    }
+    // 2.
     let route = route(request.method(), request.uri().path());
     let (parts, body) = request.into_parts();
     match route {

@@ -14,8 +14,9 @@ use crate::http::{no_store, text, Response};
 pub enum Error {
     /// The body was not a readable form.
     Form(FormError),
-    /// A form field is missing or holds a value the route does not take.
-    BadField(&'static str),
+    /// A request latch will not act on: a form field with a value the route
+    /// does not take, a missing `Host`.
+    BadRequest(&'static str),
     /// The cross-origin check refused a POST.
     CrossOrigin,
     /// A signed-in session's POST did not carry its CSRF token.
@@ -64,11 +65,15 @@ impl Error {
                 StatusCode::REQUEST_TIMEOUT,
                 "the request body did not arrive in time".into(),
             ),
+            Error::Form(FormError::UnknownTransferCoding) => (
+                StatusCode::BAD_REQUEST,
+                "only the chunked transfer coding is understood".into(),
+            ),
             Error::Form(FormError::Broken) => (
                 StatusCode::BAD_REQUEST,
                 "the request body could not be read".into(),
             ),
-            Error::BadField(why) => (StatusCode::BAD_REQUEST, why.to_string()),
+            Error::BadRequest(why) => (StatusCode::BAD_REQUEST, why.to_string()),
             Error::CrossOrigin => (
                 StatusCode::FORBIDDEN,
                 "cross-origin request refused (Sec-Fetch-Site / Origin do not match this site)"

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 
 use crate::encoding::percent_decode;
 
@@ -33,6 +33,8 @@ pub enum FormError {
     TooLarge,
     /// 408: the body did not arrive in time (RFC 9110 §15.5.9).
     Timeout,
+    /// 400: a transfer coding other than `chunked` (RFC 9112 §6.1).
+    UnknownTransferCoding,
     /// 400: the connection broke or the framing was invalid mid-body.
     Broken,
 }
@@ -85,7 +87,9 @@ fn decode_component(raw: &[u8]) -> String {
 ///
 /// 1. A `Content-Type` other than urlencoded is refused (415). A request
 ///    with no `Content-Type` and no body is an empty form: that is how
-///    `curl -X POST` or a `fetch` with only a header token looks.
+///    `curl -X POST` or a `fetch` with only a header token looks. A
+///    transfer coding other than `chunked` (which hyper decodes) is refused
+///    (400): hyper would pass, say, gzip bytes on undecoded (RFC 9112 §6.1).
 /// 2. A declared `Content-Length` over the limit is refused before reading.
 /// 3. The body is read through a byte limit (for chunked bodies, whose size
 ///    is unknown up front) and a time limit.
@@ -95,6 +99,13 @@ pub async fn read(headers: &HeaderMap, body: Incoming) -> Result<Form, FormError
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     // 1.
+    let codings = headers.get_all(TRANSFER_ENCODING).iter();
+    let only_chunked = codings
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .all(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+    if !only_chunked {
+        return Err(FormError::UnknownTransferCoding);
+    }
     match headers.get(CONTENT_TYPE) {
         Some(value) if is_urlencoded(value.as_bytes()) => {}
         None if declared_len.unwrap_or(0) == 0 => {}

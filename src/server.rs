@@ -19,6 +19,10 @@ use crate::app::{self, App};
 /// slowly it trickles in (slowloris); the same timer closes a keep-alive
 /// connection that sits idle this long before its next request.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request head latch reads; a larger one is answered 431
+/// (RFC 6585 §5) by hyper. hyper's default (about 400 KiB) is generous for
+/// a server whose largest legitimate header is a cookie of a few dozen bytes.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for requests in flight before giving up.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// How often the users file is checked for changes (SPEC.md: within 5 s).
@@ -44,6 +48,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     // Signal handlers first: until they are installed, SIGTERM's default

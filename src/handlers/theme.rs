@@ -22,7 +22,7 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     // 1.
     let theme = match form.get("theme") {
         Some(t @ ("light" | "dark")) => t.to_owned(),
-        _ => return Err(Error::BadField("theme must be light or dark")),
+        _ => return Err(Error::BadRequest("theme must be light or dark")),
     };
     // 2.
     let session = app.session(&parts.headers).await?;
