@@ -5,13 +5,11 @@
 
 mod support;
 
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{binary, run_cli, wait_bounded, Options, Response, Server, TempDir, TIMEOUT};
+use support::{run_cli, Options, Response, Server, TempDir, TIMEOUT};
 
 /// The spec promises a running server sees a changed users file within
 /// 5 seconds; polls give it that plus a margin for a loaded machine.
@@ -333,24 +331,20 @@ fn assert_refused_at_line_2(entry: &str) {
     let dir = TempDir::new();
     let users = users_path(&dir);
     std::fs::write(&users, format!("bob:{BCRYPT_2Y_SECRET}\n{entry}\n")).unwrap();
-    let mut child = Command::new(binary())
-        .args(["serve", "--addr", "127.0.0.1:0", "--users", text_of(&users)])
-        .args(["--sessions", text_of(&dir.path().join("sessions"))])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the latch binary starts");
-    let status = wait_bounded(&mut child);
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-
-    assert_eq!(status.code(), Some(1), "{entry}: {err}");
+    let sessions = dir.path().join("sessions");
+    let (status, _, err) = run_cli(
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--users",
+            text_of(&users),
+            "--sessions",
+            text_of(&sessions),
+        ],
+        "",
+    );
+    assert_eq!(status, 1, "{entry}: {err}");
     assert!(err.contains("line 2"), "{entry}: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert!(!err.contains("listening"), "{err}");
