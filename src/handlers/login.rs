@@ -67,7 +67,7 @@ pub async fn post(
     let password_hash = users.hash_of(&username).map(str::to_owned);
     let checked_hash = password_hash
         .clone()
-        .unwrap_or_else(|| app.users.decoy_hash.clone());
+        .unwrap_or_else(|| users::DECOY_HASH.to_owned());
     let permit = tokio::time::timeout(HASHING_WAIT, app.hashing.acquire())
         .await
         .map_err(|_| Error::Busy)?
