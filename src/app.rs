@@ -113,7 +113,7 @@ impl App {
         let updated = blocking(move || {
             let changed = app.store.modify(&id, now, |r| {
                 if !app.auth_is_current(r) {
-                    eprintln!(
+                    log_event!(
                         "signed out user={}: password changed, user removed or signed out everywhere",
                         r.user().unwrap_or("-")
                     );
@@ -131,7 +131,7 @@ impl App {
         // read: the sign-in check above holds without it, so the request
         // goes on with the change made in memory only.
         updated.or_else(|e| {
-            eprintln!(
+            log_event!(
                 "session {} not updated, serving from memory: {e}",
                 file_prefix(&fallback.id)
             );
@@ -190,11 +190,11 @@ fn access_log(
 ) {
     let path: String = path.chars().take(200).collect();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    eprintln!(
+    crate::log::access(format_args!(
         "access {method} {path} {} {ms:.1}ms client={} session={session}",
         status.as_u16(),
         client.ip()
-    );
+    ));
 }
 
 /// The file-name prefix of the session the request's cookie names, or `-`.

@@ -92,14 +92,14 @@ impl Error {
                 "too many sign-ins at once; try again shortly".into(),
             ),
             Error::Storage(e) => {
-                eprintln!("session store error: {e}");
+                log_event!("session store error: {e}");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the session store is unavailable".into(),
                 )
             }
             Error::Internal(why) => {
-                eprintln!("internal error: {why}");
+                log_event!("internal error: {why}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
             }
         };

@@ -6,6 +6,14 @@
 //! handler uses in their own files: `cookies`, `form`, `redirect`,
 //! `origin`, `csrf`, `session`, `session_store`, `static_files`, `http`.
 
+/// `log_event!("…")`: one event line on standard error, written at once
+/// (see `log`).
+macro_rules! log_event {
+    ($($arg:tt)*) => {
+        $crate::log::event(format_args!($($arg)*))
+    };
+}
+
 pub mod app;
 pub mod atomic_file;
 pub mod cli;
@@ -17,6 +25,8 @@ pub mod error;
 pub mod form;
 pub mod handlers;
 pub mod http;
+pub mod log;
+pub mod memory;
 pub mod origin;
 pub mod pages;
 pub mod redirect;

@@ -13,6 +13,7 @@ use latch::session_store::Store;
 use latch::users::{self, Users, UsersFile};
 
 fn main() -> ExitCode {
+    latch::memory::return_large_blocks_to_the_system();
     let command = match cli::parse(std::env::args_os().skip(1), |key| std::env::var(key).ok()) {
         Ok(command) => command,
         Err(e) => {

@@ -56,18 +56,19 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
     // it sees the address.
     let signal = shutdown_signal()?;
     let mut signal = std::pin::pin!(signal);
-    eprintln!("latch listening on http://{}", listener.local_addr()?);
+    log_event!("latch listening on http://{}", listener.local_addr()?);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(app.config.max_connections));
     tokio::spawn(sweep_forever(Arc::clone(&app)));
     tokio::spawn(watch_users(Arc::clone(&app)));
+    tokio::spawn(flush_log_forever());
     loop {
         let (stream, peer) = tokio::select! {
             // 1.
             accepted = listener.accept() => match accepted {
                 Ok(connection) => connection,
                 Err(e) => {
-                    eprintln!("accept failed: {e}");
+                    log_event!("accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -76,6 +77,9 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
             () = &mut signal => break,
         };
         // 2.
+        // Small responses go out at once, not held back by Nagle's algorithm
+        // waiting for an ACK the client delays (RFC 896, RFC 1122 §4.2.3.2).
+        let _ = stream.set_nodelay(true);
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             tokio::spawn(refuse(stream));
             continue;
@@ -94,13 +98,14 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
     }
     // 3.
     drop(listener);
-    eprintln!("shutting down: finishing requests in flight");
+    log_event!("shutting down: finishing requests in flight");
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()
     {
-        eprintln!("shutdown: gave up waiting for open connections");
+        log_event!("shutdown: gave up waiting for open connections");
     }
+    crate::log::flush();
     Ok(())
 }
 
@@ -145,11 +150,20 @@ async fn sweep_forever(app: Arc<App>) {
         match app::blocking(move || app.store.sweep(crate::session::now())).await {
             Ok(Ok(0)) => {}
             Ok(Ok(removed)) => {
-                eprintln!("sweep: removed {removed} expired or unreadable session files")
+                log_event!("sweep: removed {removed} expired or unreadable session files")
             }
-            Ok(Err(e)) => eprintln!("sweep failed: {e}"),
-            Err(e) => eprintln!("sweep failed: {e:?}"),
+            Ok(Err(e)) => log_event!("sweep failed: {e}"),
+            Err(e) => log_event!("sweep failed: {e:?}"),
         }
+    }
+}
+
+/// Writes out gathered access-log lines now and then (see `log`).
+async fn flush_log_forever() {
+    let mut interval = tokio::time::interval(crate::log::FLUSH_INTERVAL);
+    loop {
+        interval.tick().await;
+        crate::log::flush();
     }
 }
 

@@ -387,7 +387,7 @@ pub fn file_prefix(id: &SessionId) -> String {
 /// A corrupt file is no session, and an operator should hear about it.
 /// Only the file name prefix is logged: the file name is not the cookie.
 fn log_unreadable(key: &FileKey, why: &str) {
-    eprintln!(
+    log_event!(
         "session file {}… unreadable, treated as no session: {why}",
         hex(&key.0[..6])
     );

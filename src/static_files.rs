@@ -64,7 +64,7 @@ pub async fn respond(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
             None => return Ok(not_found()),
         },
         Err(e) => {
-            eprintln!("www: cannot read {}: {e}", parts.uri.path());
+            log_event!("www: cannot read {}: {e}", parts.uri.path());
             return Ok(not_found());
         }
     };

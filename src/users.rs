@@ -272,12 +272,12 @@ impl UsersFile {
             Some(_) => match Users::load(&self.path) {
                 Ok(users) => users,
                 Err(e) => {
-                    eprintln!("users file not reloaded, keeping the previous users: {e}");
+                    log_event!("users file not reloaded, keeping the previous users: {e}");
                     return;
                 }
             },
         };
-        eprintln!("users file reloaded: {} users", users.len());
+        log_event!("users file reloaded: {} users", users.len());
         *self.current.write().unwrap_or_else(|p| p.into_inner()) =
             (now, std::sync::Arc::new(users));
     }

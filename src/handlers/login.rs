@@ -55,7 +55,7 @@ pub async fn post(
     if let Verdict::Throttled { retry_after } =
         app.throttle.check(client, &username, session::now())
     {
-        eprintln!(
+        log_event!(
             "login throttled user={} client={client}",
             loggable(&username)
         );
@@ -77,7 +77,7 @@ pub async fn post(
     // 3.
     let Some(password_hash) = password_hash.filter(|_| password_ok) else {
         app.throttle.failed(client, &username, session::now());
-        eprintln!("login failed user={}", loggable(&username));
+        log_event!("login failed user={}", loggable(&username));
         let error = Some("Wrong user name or password.");
         let page = pages::login(&viewer(session.as_ref()), next.as_deref(), &username, error);
         return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page));
@@ -86,7 +86,7 @@ pub async fn post(
     let auth_hash = session_auth_hash(&password_hash, app.store.epoch(&username));
     let (id, max_age) = sign_in(app, session, username.clone(), auth_hash).await?;
     app.throttle.succeeded(client, &username);
-    eprintln!("login user={username}");
+    log_event!("login user={username}");
     // 5.
     let mut response = see_other(next.as_deref().unwrap_or("/account"));
     set_cookie(&mut response, app.cookie.set(id.as_str(), max_age));

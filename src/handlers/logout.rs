@@ -84,7 +84,7 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
         });
         match moved {
             Err(e) if scope == Scope::All => {
-                eprintln!("logout user={epoch_user}: signed out everywhere, but this session's file was not moved: {e}");
+                log_event!("logout user={epoch_user}: signed out everywhere, but this session's file was not moved: {e}");
                 Ok(Rotated::Deleted)
             }
             other => other,
@@ -113,7 +113,7 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
 
     // 7. One audit line per signed-in logout.
     let scope = if scope == Scope::All { "all" } else { "this" };
-    eprintln!("logout user={user} scope={scope} mode={mode}");
+    log_event!("logout user={user} scope={scope} mode={mode}");
     Ok(response)
 }
 

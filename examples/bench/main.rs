@@ -1,0 +1,367 @@
+//! latch's benchmark: every workload of issue #5 against the release binary
+//! and, in the same run, a bare hyper server as the physical limit.
+//!
+//! `cargo run --release --example bench [-- --seconds 10 --connections 64]`
+//!
+//! It builds the release `latch` and the `hello` example, starts each
+//! server on 127.0.0.1:0 with a fresh directory under `target/bench/`,
+//! drives it with `load::run` (a closed loop per connection on hyper's
+//! client), and prints one table. It is a measurement, not a test: it
+//! never fails on slowness. Ratios are what to read: this machine is shared
+//! and its absolute numbers drift from run to run.
+
+mod disk;
+mod load;
+mod servers;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use load::{request, run, MakeRequest, Stats};
+use servers::{login, start_to_first_answer, Process, Site};
+
+struct Options {
+    seconds: u64,
+    connections: usize,
+    /// Workload letters to run (`--only ad`); the baseline always runs.
+    only: Option<String>,
+}
+
+impl Options {
+    fn wants(&self, letter: char) -> bool {
+        self.only.as_ref().is_none_or(|only| only.contains(letter))
+    }
+}
+
+struct Row {
+    name: &'static str,
+    rate: f64,
+    p50: f64,
+    p99: f64,
+    versus: String,
+    rss_mib: f64,
+}
+
+fn main() {
+    let options = parse_options();
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    build(&repo);
+    let latch = repo.join("target/release/latch");
+    let hello = repo.join("target/release/examples/hello");
+    let root = repo.join("target/bench");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let users = root.join("users.htpasswd");
+    let password_hash = servers::write_users(&users);
+    let www = repo.join("www");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let duration = Duration::from_secs(options.seconds);
+    let conns = options.connections;
+    let drive = |addr, expect, make: MakeRequest| {
+        runtime.block_on(run(addr, conns, duration, expect, make))
+    };
+
+    println!(
+        "latch benchmark: {} cores, {conns} connections, {}s per workload, closed loop on hyper's client",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        options.seconds
+    );
+    let mut rows = Vec::new();
+
+    // Baseline: bare hyper, same wiring, no work.
+    let base_server = Process::start(&hello, &["127.0.0.1:0".into()]);
+    let base = drive(base_server.addr, 200, fixed(get("/", None)));
+    let base_rate = base.rate();
+    rows.push(row(
+        "bare hyper hello (baseline)",
+        &base,
+        "1.00".into(),
+        &base_server,
+    ));
+    drop(base_server);
+
+    if "abcfg".chars().any(|w| options.wants(w)) {
+        // One server; one session per connection, made through POST /login.
+        let site = Site::new(&root, "a", &users);
+        let server = Process::start(&latch, &site.args(&www, &[]));
+        let cookies: Arc<Vec<String>> = Arc::new((0..conns).map(|_| login(server.addr)).collect());
+        // (a) GET /account, signed in: the session read path.
+        server.reset_peak_rss();
+        let account = drive(server.addr, 200, per_connection_get("/account", &cookies));
+        let account_p99 = account.percentile_ms(99.0);
+        if options.wants('a') {
+            rows.push(row(
+                "(a) GET /account signed in",
+                &account,
+                ratio(account.rate(), base_rate),
+                &server,
+            ));
+        }
+        // (b) GET / anonymous; (c) a static file.
+        if options.wants('b') {
+            let home = drive(server.addr, 200, fixed(get("/", None)));
+            rows.push(row(
+                "(b) GET / anonymous",
+                &home,
+                ratio(home.rate(), base_rate),
+                &server,
+            ));
+        }
+        if options.wants('c') {
+            let file = drive(server.addr, 200, fixed(get("/style.css", None)));
+            rows.push(row(
+                "(c) GET /style.css",
+                &file,
+                ratio(file.rate(), base_rate),
+                &server,
+            ));
+        }
+        // (g) GET /account while 16 more connections hammer POST /login.
+        if options.wants('g') {
+            let flooded = runtime.block_on(async {
+                let wrong = post("/login", None, "username=bench&password=wrong".into());
+                let flood = run(server.addr, 16, duration, 422, fixed(wrong));
+                let pages = run(
+                    server.addr,
+                    conns,
+                    duration,
+                    200,
+                    per_connection_get("/account", &cookies),
+                );
+                tokio::join!(pages, flood).0
+            });
+            let versus = format!(
+                "p99 x{:.1} of (a)",
+                flooded.percentile_ms(99.0) / account_p99
+            );
+            rows.push(row(
+                "(g) GET /account under a login flood",
+                &flooded,
+                versus,
+                &server,
+            ));
+        }
+        // (f) POST /login: argon2id, one check per core at a time.
+        if options.wants('f') {
+            let form = format!("username={}&password={}", servers::USER, servers::PASSWORD);
+            let logins = drive(server.addr, 303, fixed(post("/login", None, form)));
+            let per_core = format!("{:.0}/s per core", logins.rate() / cores());
+            rows.push(row(
+                "(f) POST /login (argon2id m=19MiB t=2 p=1)",
+                &logins,
+                per_core,
+                &server,
+            ));
+        }
+    }
+
+    if "die".chars().any(|w| options.wants(w)) {
+        // (i) The disk's durable write ceiling at the same concurrency.
+        let (ceiling, p50, p99) = disk::ceiling(&root.join("disk"), conns, duration);
+        rows.push(Row {
+            name: "(i) disk: temp+fsync+rename+fsync dir",
+            rate: ceiling,
+            p50,
+            p99,
+            versus: "1.00 of (i)".into(),
+            rss_mib: f64::NAN,
+        });
+        // (d) and (e) POST /logout, each request a different signed-in session.
+        for (letter, name, extra) in [
+            ('d', "(d) POST /logout keep", &[][..]),
+            (
+                'e',
+                "(e) POST /logout --logout-flush",
+                &["--logout-flush"][..],
+            ),
+        ] {
+            if !options.wants(letter) {
+                continue;
+            }
+            let site = Site::new(&root, &name[..3], &users);
+            let budget = ((ceiling * options.seconds as f64) as usize * 3).clamp(2_000, 200_000);
+            let sessions = Arc::new(site.write_sessions(budget, &password_hash));
+            let server = Process::start(&latch, &site.args(&www, extra));
+            server.reset_peak_rss();
+            let logouts = drive(server.addr, 303, one_session_each(&sessions));
+            rows.push(row(
+                name,
+                &logouts,
+                ratio_of(logouts.rate(), ceiling, "(i)"),
+                &server,
+            ));
+        }
+    }
+
+    if options.wants('h') {
+        // (h) GET /account with 1,000 and with 100,000 session files around.
+        let mut thousand_rate = f64::NAN;
+        for (name, files) in [
+            ("(h) GET /account, 1,000 files", 1_000),
+            ("(h) GET /account, 100,000 files", 100_000),
+        ] {
+            let site = Site::new(&root, &name[..3], &users);
+            let sessions = site.write_sessions(files, &password_hash);
+            let cookies: Arc<Vec<String>> =
+                Arc::new(sessions.into_iter().take(conns).map(|(c, _)| c).collect());
+            let server = Process::start(&latch, &site.args(&www, &[]));
+            server.reset_peak_rss();
+            let stats = drive(server.addr, 200, per_connection_get("/account", &cookies));
+            let versus = if files == 1_000 {
+                thousand_rate = stats.rate();
+                ratio(stats.rate(), base_rate)
+            } else {
+                ratio_of(stats.rate(), thousand_rate, "1k files")
+            };
+            rows.push(row(name, &stats, versus, &server));
+        }
+    }
+
+    print_table(&rows);
+    let site = Site::new(&root, "start", &users);
+    let starts: Vec<f64> = (0..5)
+        .map(|_| start_to_first_answer(&latch, &site.args(&www, &[])))
+        .collect();
+    let best = starts.iter().cloned().fold(f64::INFINITY, f64::min);
+    let size = std::fs::metadata(&latch).map_or(0, |m| m.len());
+    println!();
+    println!(
+        "release binary (stripped): {:.2} MiB",
+        size as f64 / 1024.0 / 1024.0
+    );
+    println!("start to first answered request: best {best:.1} ms of 5 (all: {starts:.1?})");
+    println!("peak RSS: the server's VmHWM, reset after setup (/proc/PID/clear_refs), so it covers the load only");
+    println!("(d), (e), (h): sessions written straight to disk as latch writes them; (a): through POST /login");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
+}
+
+fn parse_options() -> Options {
+    let mut options = Options {
+        seconds: 10,
+        connections: 64,
+        only: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = args.next();
+        let number = value.as_deref().and_then(|v| v.parse::<u64>().ok());
+        match (arg.as_str(), number) {
+            ("--seconds", Some(v)) => options.seconds = v,
+            ("--connections", Some(v)) => options.connections = v as usize,
+            ("--only", _) if value.is_some() => options.only = value,
+            _ => {
+                eprintln!(
+                    "usage: cargo run --release --example bench [-- --seconds N --connections N --only abcdefghi]"
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+    options
+}
+
+/// Builds what is measured, so the numbers are never of a stale binary.
+fn build(repo: &Path) {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--bin", "latch", "--example", "hello"])
+        .current_dir(repo)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the release build failed");
+}
+
+/// A request's parts: method, path, cookie, form body.
+type Parts = (&'static str, &'static str, Option<String>, Option<String>);
+
+fn get(path: &'static str, cookie: Option<String>) -> Parts {
+    ("GET", path, cookie, None)
+}
+
+fn post(path: &'static str, cookie: Option<String>, form: String) -> Parts {
+    ("POST", path, cookie, Some(form))
+}
+
+/// The same request over and over.
+fn fixed(parts: Parts) -> MakeRequest {
+    let (method, path, cookie, form) = parts;
+    Arc::new(move |_| Some(request(method, path, cookie.as_deref(), form.clone())))
+}
+
+/// `GET path` with connection `c`'s own cookie.
+fn per_connection_get(path: &'static str, cookies: &Arc<Vec<String>>) -> MakeRequest {
+    let cookies = Arc::clone(cookies);
+    Arc::new(move |c| {
+        Some(request(
+            "GET",
+            path,
+            Some(&cookies[c % cookies.len()]),
+            None,
+        ))
+    })
+}
+
+/// `POST /logout` with the next unused session, until they run out.
+fn one_session_each(sessions: &Arc<Vec<(String, String)>>) -> MakeRequest {
+    let sessions = Arc::clone(sessions);
+    let next = Arc::new(AtomicUsize::new(0));
+    Arc::new(move |_| {
+        let (cookie, token) = sessions.get(next.fetch_add(1, Ordering::Relaxed))?;
+        Some(request(
+            "POST",
+            "/logout",
+            Some(cookie),
+            Some(format!("csrf_token={token}")),
+        ))
+    })
+}
+
+fn ratio(rate: f64, base: f64) -> String {
+    format!("{:.2}", rate / base)
+}
+
+fn ratio_of(rate: f64, base: f64, of: &str) -> String {
+    format!("{:.2} of {of}", rate / base)
+}
+
+fn row(name: &'static str, stats: &Stats, versus: String, server: &Process) -> Row {
+    if stats.errors > 0 {
+        eprintln!("{name}: {} errors", stats.errors);
+    }
+    Row {
+        name,
+        rate: stats.rate(),
+        p50: stats.percentile_ms(50.0),
+        p99: stats.percentile_ms(99.0),
+        versus,
+        rss_mib: server.peak_rss_mib(),
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "| {:<42} | {:>10} | {:>8} | {:>8} | {:<18} | {:>9} |",
+        "workload", "req/s", "p50 ms", "p99 ms", "vs", "peak RSS"
+    );
+    println!(
+        "|{:-<44}|{:->12}|{:->10}|{:->10}|{:-<20}|{:->11}|",
+        "", "", "", "", "", ""
+    );
+    for r in rows {
+        let rss = if r.rss_mib.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{:.1} MiB", r.rss_mib)
+        };
+        println!(
+            "| {:<42} | {:>10.0} | {:>8.2} | {:>8.2} | {:<18} | {:>9} |",
+            r.name, r.rate, r.p50, r.p99, r.versus, rss
+        );
+    }
+}

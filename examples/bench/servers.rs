@@ -1,0 +1,194 @@
+//! The processes under test and their setup: the release `latch` binary,
+//! the bare hyper `hello` example, users, and signed-in sessions.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use latch::encoding::hex;
+use latch::session::{Record, SessionId, THEME};
+use latch::users::{session_auth_hash, Users};
+
+pub const USER: &str = "bench";
+pub const PASSWORD: &str = "bench-password";
+
+/// A server process, killed on drop.
+pub struct Process {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Process {
+    /// Starts `binary args…` and waits (at most 10 s) for its
+    /// `… listening on http://ADDR` line on standard error.
+    pub fn start(binary: &Path, args: &[String]) -> Process {
+        let mut child = Command::new(binary)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Read every line (so the pipe never fills), announce the first.
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some((_, addr)) = line.split_once(" listening on http://") {
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the server announces its address")
+            .parse()
+            .unwrap();
+        Process { child, addr }
+    }
+
+    /// Resets the kernel's peak-RSS mark to the current RSS (proc(5),
+    /// `/proc/PID/clear_refs`, value 5), so a later reading covers only
+    /// what happened after setup.
+    pub fn reset_peak_rss(&self) {
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+    }
+
+    /// Peak resident memory so far (VmHWM), in MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(f64::NAN);
+        kib / 1024.0
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh directory for one server: `sessions/` and the users file.
+pub struct Site {
+    pub root: PathBuf,
+}
+
+impl Site {
+    pub fn new(parent: &Path, name: &str, users: &Path) -> Site {
+        let root = parent.join(name);
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("sessions")).unwrap();
+        std::fs::copy(users, root.join("users.htpasswd")).unwrap();
+        Site { root }
+    }
+
+    pub fn sessions(&self) -> PathBuf {
+        self.root.join("sessions")
+    }
+
+    /// `latch serve` flags for this site, plus `extra`.
+    pub fn args(&self, www: &Path, extra: &[&str]) -> Vec<String> {
+        let mut args = vec![
+            "serve".to_string(),
+            "--addr=127.0.0.1:0".into(),
+            format!("--sessions={}", self.sessions().display()),
+            format!("--users={}", self.root.join("users.htpasswd").display()),
+            format!("--www={}", www.display()),
+            "--login-throttle=0".into(),
+            "--max-connections=4096".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// Writes `count` signed-in sessions of `USER` straight into the
+    /// sessions dir, byte for byte as latch writes them (the same `Record`
+    /// type and serializer, file named by the id's SHA-256, mode 0600), but
+    /// without fsync: setting up tens of thousands through `POST /login`
+    /// would take argon2's 30 ms each. Returns (cookie, csrf token) pairs.
+    pub fn write_sessions(&self, count: usize, password_hash: &str) -> Vec<(String, String)> {
+        let dir = self.sessions();
+        let now = latch::session::now();
+        let auth_hash = session_auth_hash(password_hash, 0);
+        (0..count)
+            .map(|_| {
+                let id = SessionId::generate();
+                let mut record = Record::new(now, 3600, 0);
+                record.sign_in(USER, &auth_hash, now);
+                // A theme to keep, so a default logout moves the session
+                // to a new file instead of deleting it.
+                record.set_str(THEME, "dark");
+                let name = format!("{}.json", hex(&Sha256::digest(id.as_str().as_bytes())));
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(dir.join(name))
+                    .unwrap();
+                file.write_all(&serde_json::to_vec(&record).unwrap())
+                    .unwrap();
+                (
+                    format!("sid={}", id.as_str()),
+                    record.csrf_token().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A users file with `USER`, and its password hash.
+pub fn write_users(path: &Path) -> String {
+    let hash = latch::users::hash_password(PASSWORD);
+    let mut users = Users::default();
+    users.set(USER, hash.clone());
+    users.save(path).unwrap();
+    hash
+}
+
+/// Signs in through the real `POST /login` (a blocking one-off client) and
+/// returns the session cookie.
+pub fn login(addr: SocketAddr) -> String {
+    let body = format!("username={USER}&password={PASSWORD}");
+    let request = format!(
+        "POST /login HTTP/1.1\r\nHost: bench.local\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reply = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut reply).unwrap();
+    let line = reply
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: sid="))
+        .unwrap_or_else(|| panic!("login failed: {reply}"));
+    line["set-cookie: ".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Time from spawning `latch` to its first answered request, in ms.
+pub fn start_to_first_answer(binary: &Path, args: &[String]) -> f64 {
+    let spawned = Instant::now();
+    let process = Process::start(binary, args);
+    let mut stream = TcpStream::connect(process.addr).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: bench.local\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    spawned.elapsed().as_secs_f64() * 1000.0
+}
