@@ -189,9 +189,9 @@ fn access_log(
     session: &str,
 ) {
     let path: String = path.chars().take(200).collect();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let micros = started.elapsed().as_micros();
     crate::log::access(format_args!(
-        "access {method} {path} {} {ms:.1}ms client={} session={session}",
+        "access {method} {path} {} {micros}us client={} session={session}",
         status.as_u16(),
         client.ip()
     ));

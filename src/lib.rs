@@ -33,6 +33,7 @@ pub mod redirect;
 pub mod router;
 pub mod server;
 pub mod session;
+pub mod session_cache;
 pub mod session_store;
 pub mod static_files;
 pub mod throttle;

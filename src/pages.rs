@@ -17,6 +17,9 @@ pub struct Viewer<'a> {
 /// Escapes the five characters that can end an HTML text node or a quoted
 /// attribute value (OWASP XSS Prevention Cheat Sheet, rule #1 and #2).
 pub fn escape_html(text: &str) -> String {
+    if !text.contains(['&', '<', '>', '"', '\'']) {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::atomic_file::{self, TEMP_PREFIX};
 use crate::encoding::hex;
 use crate::session::{Record, SessionId};
+use crate::session_cache::{FileVersion, SessionCache};
 
 /// A temporary file older than this is a crash's leftover, not a write in
 /// progress (a write takes milliseconds).
@@ -47,6 +48,7 @@ pub struct Store {
     idle_timeout: u64,
     locks: Vec<Mutex<()>>,
     epochs: Mutex<HashMap<String, u64>>,
+    cache: SessionCache,
 }
 
 /// What `rotate` did.
@@ -128,6 +130,7 @@ impl Store {
             idle_timeout,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             epochs: Mutex::new(HashMap::new()),
+            cache: SessionCache::default(),
         }
     }
 
@@ -155,7 +158,7 @@ impl Store {
     /// The session `id`, if it is live. See the module contract.
     pub fn load(&self, id: &SessionId, now: u64) -> io::Result<Option<Record>> {
         let key = FileKey::of(id);
-        match self.inspect(&key, now)? {
+        match self.inspect_cached(&key, now)? {
             Some(Inspected::Live(record)) => Ok(Some(record)),
             Some(Inspected::Expired) => {
                 self.delete_if_dead(&key, now)?;
@@ -290,10 +293,28 @@ impl Store {
         Ok(listings)
     }
 
+    /// `inspect` for the read path of a request: one `stat`, and the file is
+    /// read only when it changed since it was last read (see `session_cache`).
+    fn inspect_cached(&self, key: &FileKey, now: u64) -> io::Result<Option<Inspected>> {
+        let version = match fs::metadata(self.path(key)) {
+            Ok(meta) => FileVersion::of(&meta),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.cache.forget(&key.0);
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        match self.cache.get(&key.0, version) {
+            Some(record) => Ok(Some(self.judge(record, now))),
+            None => self.inspect(key, now),
+        }
+    }
+
     /// Reads and judges one session file; `Ok(None)` when there is none.
+    /// A record that parses is remembered with the version it was read from.
     fn inspect(&self, key: &FileKey, now: u64) -> io::Result<Option<Inspected>> {
-        let bytes = match fs::read(self.path(key)) {
-            Ok(bytes) => bytes,
+        let (bytes, version) = match read_small_file(&self.path(key)) {
+            Ok(read) => read,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
@@ -308,10 +329,16 @@ impl Store {
                 return Ok(Some(Inspected::Unreadable));
             }
         };
+        self.cache.insert(key.0, version, record.clone());
+        Ok(Some(self.judge(record, now)))
+    }
+
+    fn judge(&self, record: Record, now: u64) -> Inspected {
         if record.is_expired(now, self.idle_timeout) {
-            return Ok(Some(Inspected::Expired));
+            Inspected::Expired
+        } else {
+            Inspected::Live(record)
         }
-        Ok(Some(Inspected::Live(record)))
     }
 
     /// Deletes the file if, re-read under its lock, it is still expired.
@@ -326,11 +353,13 @@ impl Store {
     /// Writes `record` atomically and durably (see `atomic_file::write`).
     fn write(&self, key: &FileKey, record: &Record) -> io::Result<()> {
         let json = serde_json::to_vec(record).map_err(io::Error::other)?;
+        self.cache.forget(&key.0);
         atomic_file::write(&self.path(key), &json)
     }
 
     /// Unlinks a session file durably; `Ok(false)` if it was already gone.
     fn unlink(&self, key: &FileKey) -> io::Result<bool> {
+        self.cache.forget(&key.0);
         match fs::remove_file(self.path(key)) {
             Ok(()) => self.sync_dir().map(|()| true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -376,6 +405,30 @@ impl Store {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Reads a file expected to be small (a session is a few hundred bytes),
+/// with the version of the file it read: open, `fstat`, one read, close.
+/// `fs::read` would make five calls (it also reads once more to see the
+/// end). A read that returns less than asked for has met the end of a
+/// regular file; only a file that fills the buffer is read on to its end.
+fn read_small_file(path: &Path) -> io::Result<(Vec<u8>, FileVersion)> {
+    use std::io::Read;
+    const EXPECTED_MAX: usize = 4096;
+    let mut file = fs::File::open(path)?;
+    let version = FileVersion::of(&file.metadata()?);
+    let mut bytes = vec![0; EXPECTED_MAX];
+    let n = loop {
+        match file.read(&mut bytes) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other?,
+        }
+    };
+    bytes.truncate(n);
+    if n == EXPECTED_MAX {
+        file.read_to_end(&mut bytes)?;
+    }
+    Ok((bytes, version))
 }
 
 /// The first 8 hex digits of the session's file name: enough to find the

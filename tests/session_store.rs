@@ -234,3 +234,34 @@ fn list_shows_live_sessions_with_their_user() {
     users.sort();
     assert_eq!(users, vec![None, Some("alice".to_string())]);
 }
+
+#[test]
+fn an_outside_edit_is_seen_by_the_next_load_despite_the_cache() {
+    let dir = TempDir::new();
+    let store = store(&dir);
+    let mut first = record();
+    first.set_str(THEME, "dark");
+    let id = store.create(&first).unwrap();
+    assert_eq!(
+        store.load(&id, NOW).unwrap().unwrap().get_str(THEME),
+        Some("dark")
+    );
+    // Rewrite the file in place, same size, as an editor might.
+    let file = fs::read_dir(dir.path().join("s"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"dark\"", "\"lite\"");
+    fs::write(&file, text).unwrap();
+    assert_eq!(
+        store.load(&id, NOW).unwrap().unwrap().get_str(THEME),
+        Some("lite")
+    );
+    // Corrupt it: no session, whatever was read before.
+    fs::write(&file, b"{").unwrap();
+    assert_eq!(store.load(&id, NOW).unwrap(), None);
+}

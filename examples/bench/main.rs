@@ -48,7 +48,10 @@ fn main() {
     let options = parse_options();
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     build(&repo);
-    let latch = repo.join("target/release/latch");
+    // LATCH_BENCH_BINARY=target/profiling/latch runs the build with symbols,
+    // for `perf record -p PID` while a workload runs.
+    let latch = std::env::var_os("LATCH_BENCH_BINARY")
+        .map_or_else(|| repo.join("target/release/latch"), PathBuf::from);
     let hello = repo.join("target/release/examples/hello");
     let root = repo.join("target/bench");
     let _ = std::fs::remove_dir_all(&root);
