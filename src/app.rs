@@ -21,6 +21,7 @@ use crate::cookies::{self, SessionCookie};
 use crate::csrf;
 use crate::error::Error;
 use crate::form::{self, Form};
+use crate::forwarded::client_address;
 use crate::handlers;
 use crate::http::{self, Response};
 use crate::origin;
@@ -159,13 +160,14 @@ impl App {
 /// answered with a status line. Each request leaves one access-log line.
 pub async fn handle(
     app: Arc<App>,
-    client: SocketAddr,
+    peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response, Infallible> {
     let started = Instant::now();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let session = session_file_prefix(&app, request.headers());
-    let response = dispatch(&app, client.ip(), request)
+    let client = client_address(peer.ip(), app.config.trusted_proxy, request.headers());
+    let response = dispatch(&app, client, request)
         .await
         .unwrap_or_else(Error::into_response);
     access_log(&method, &path, response.status(), started, client, &session);
@@ -185,7 +187,7 @@ fn access_log(
     path: &str,
     status: StatusCode,
     started: Instant,
-    client: SocketAddr,
+    client: IpAddr,
     session: &str,
 ) {
     let path: String = path.chars().take(200).collect();
@@ -193,7 +195,7 @@ fn access_log(
     crate::log::access(format_args!(
         "access {method} {path} {} {micros}us client={} session={session}",
         status.as_u16(),
-        client.ip()
+        client
     ));
 }
 

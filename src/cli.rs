@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use lexopt::prelude::*;
@@ -33,6 +33,7 @@ serve flags (environment variable, default):
   --idle-timeout SECONDS   LATCH_IDLE_TIMEOUT     0 (off)
   --login-throttle N       LATCH_LOGIN_THROTTLE   5 (0: off)
   --max-connections N      LATCH_MAX_CONNECTIONS  512 (more are answered 503 and closed)
+  --trusted-proxy IP       LATCH_TRUSTED_PROXY    none: X-Forwarded-For is believed only from this address
   -h, --help               this text
 ";
 
@@ -75,6 +76,8 @@ pub struct Config {
     pub login_throttle: u32,
     /// Open connections served at once; more are refused.
     pub max_connections: usize,
+    /// The reverse proxy whose `X-Forwarded-For` names the client.
+    pub trusted_proxy: Option<IpAddr>,
 }
 
 /// A bad command line, as the one line to print.
@@ -120,6 +123,9 @@ pub fn parse(
             Long("secure-cookies") => config.secure_cookies = true,
             Long("idle-timeout") => {
                 config.idle_timeout = parse_number("--idle-timeout", &text(&mut parser)?)?;
+            }
+            Long("trusted-proxy") => {
+                config.trusted_proxy = Some(parse_ip("--trusted-proxy", &text(&mut parser)?)?);
             }
             Long("max-connections") => {
                 config.max_connections = parse_positive("--max-connections", &text(&mut parser)?)?;
@@ -186,6 +192,7 @@ impl Config {
             idle_timeout: 0,
             login_throttle: 5,
             max_connections: 512,
+            trusted_proxy: None,
         };
         if let Some(v) = env("LATCH_ADDR") {
             c.addr = parse_addr("LATCH_ADDR", &v)?;
@@ -213,6 +220,9 @@ impl Config {
         }
         if let Some(v) = env("LATCH_IDLE_TIMEOUT") {
             c.idle_timeout = parse_number("LATCH_IDLE_TIMEOUT", &v)?;
+        }
+        if let Some(v) = env("LATCH_TRUSTED_PROXY") {
+            c.trusted_proxy = Some(parse_ip("LATCH_TRUSTED_PROXY", &v)?);
         }
         if let Some(v) = env("LATCH_MAX_CONNECTIONS") {
             c.max_connections = parse_positive("LATCH_MAX_CONNECTIONS", &v)?;
@@ -246,6 +256,12 @@ fn parse_addr(flag: &str, value: &str) -> Result<SocketAddr, UsageError> {
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| bad(flag, value, "HOST:PORT, such as 127.0.0.1:8080"))
+}
+
+fn parse_ip(flag: &str, value: &str) -> Result<IpAddr, UsageError> {
+    value
+        .parse()
+        .map_err(|_| bad(flag, value, "an IP address, such as 127.0.0.1"))
 }
 
 fn parse_number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, UsageError> {

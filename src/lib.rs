@@ -23,6 +23,7 @@ pub mod dates;
 pub mod encoding;
 pub mod error;
 pub mod form;
+pub mod forwarded;
 pub mod handlers;
 pub mod http;
 pub mod log;

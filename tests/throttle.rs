@@ -108,3 +108,56 @@ fn pages_keep_answering_while_logins_are_hammered() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
 }
+
+#[test]
+fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart() {
+    let server = Server::with_users(
+        &[ALICE],
+        &["--login-throttle", "1", "--trusted-proxy", "127.0.0.1"],
+    );
+    let from = |client: &str, password: &str| {
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Forwarded-For", client),
+        ];
+        let body = format!("username=alice&password={password}");
+        server.send("POST", "/login", None, &headers, &body).status
+    };
+    assert_eq!(from("203.0.113.1", "wrong"), 422);
+    assert_eq!(from("203.0.113.1", "wonderland"), 429);
+    // Another client behind the same proxy is not locked out...
+    assert_eq!(from("203.0.113.2", "wonderland"), 303);
+    // ...and a client cannot dodge its count by prepending an address:
+    // only the entry the proxy appended counts.
+    assert_eq!(from("198.51.100.9, 203.0.113.1", "wonderland"), 429);
+    assert!(server.wait_for_log("client=203.0.113.2"));
+}
+
+#[test]
+fn without_trusted_proxy_x_forwarded_for_is_ignored() {
+    let server = Server::with_users(&[ALICE], &["--login-throttle", "1"]);
+    let headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("X-Forwarded-For", "203.0.113.1"),
+    ];
+    let wrong = server.send(
+        "POST",
+        "/login",
+        None,
+        &headers,
+        "username=alice&password=x",
+    );
+    assert_eq!(wrong.status, 422);
+    let other = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("X-Forwarded-For", "203.0.113.2"),
+    ];
+    let response = server.send(
+        "POST",
+        "/login",
+        None,
+        &other,
+        "username=alice&password=wonderland",
+    );
+    assert_eq!(response.status, 429, "both count as 127.0.0.1");
+}

@@ -1,0 +1,81 @@
+//! The client's address behind a reverse proxy.
+//!
+//! Behind nginx or Caddy every connection comes from the proxy, so login
+//! throttling would count every client as one. The proxy names the real
+//! client in `X-Forwarded-For`, appending the address it saw to whatever
+//! the client sent (a client can put anything there). So latch believes
+//! the header only when the connection comes from the proxy it was told to
+//! trust (`--trusted-proxy`), and then only its last entry: the one that
+//! proxy wrote (MDN, "X-Forwarded-For: security and privacy concerns").
+
+use std::net::IpAddr;
+
+use hyper::header::HeaderMap;
+
+/// The address to count a request under.
+pub fn client_address(peer: IpAddr, trusted_proxy: Option<IpAddr>, headers: &HeaderMap) -> IpAddr {
+    if trusted_proxy != Some(peer) {
+        return peer;
+    }
+    last_forwarded_for(headers).unwrap_or(peer)
+}
+
+/// The last address in the last `X-Forwarded-For` field, if it parses.
+fn last_forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let last_field = headers.get_all("x-forwarded-for").iter().next_back()?;
+    let last_entry = last_field.to_str().ok()?.rsplit(',').next()?;
+    last_entry.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    const PROXY: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    const CLIENT: &str = "203.0.113.7";
+
+    fn forwarded(values: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("x-forwarded-for", HeaderValue::from_static(v));
+        }
+        headers
+    }
+
+    #[test]
+    fn without_a_trusted_proxy_the_header_is_ignored() {
+        let h = forwarded(&[CLIENT]);
+        assert_eq!(client_address(PROXY, None, &h), PROXY);
+    }
+
+    #[test]
+    fn from_the_trusted_proxy_the_last_entry_counts() {
+        let h = forwarded(&["198.51.100.1, 203.0.113.7"]);
+        assert_eq!(
+            client_address(PROXY, Some(PROXY), &h),
+            CLIENT.parse::<IpAddr>().unwrap()
+        );
+        let split = forwarded(&["198.51.100.1", "203.0.113.7"]);
+        assert_eq!(
+            client_address(PROXY, Some(PROXY), &split),
+            CLIENT.parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn from_anyone_else_the_header_is_ignored() {
+        let other: IpAddr = "192.0.2.9".parse().unwrap();
+        let h = forwarded(&[CLIENT]);
+        assert_eq!(client_address(other, Some(PROXY), &h), other);
+    }
+
+    #[test]
+    fn garbage_falls_back_to_the_peer() {
+        for v in ["", "not-an-ip", "203.0.113.7:80", "unknown"] {
+            let h = forwarded(&[v]);
+            assert_eq!(client_address(PROXY, Some(PROXY), &h), PROXY, "{v:?}");
+        }
+        assert_eq!(client_address(PROXY, Some(PROXY), &HeaderMap::new()), PROXY);
+    }
+}
