@@ -30,6 +30,7 @@ use crate::session::{self, Record, Session, SessionId, AUTH_HASH};
 use crate::session_store::{file_prefix, Store};
 use crate::static_files;
 use crate::throttle::Throttle;
+use crate::trace;
 use crate::users::{session_auth_hash, UsersFile};
 
 /// What every request can reach: configuration, users and the session store.
@@ -87,13 +88,36 @@ impl App {
         // 1.
         let Some(id) = cookies::values(headers, self.cookie.name()).find_map(SessionId::parse)
         else {
+            trace::row("session", || {
+                match cookies::values(headers, self.cookie.name()).next() {
+                    None => format!("no {} cookie: no session", self.cookie.name()),
+                    Some(value) => format!(
+                        "{}={} is not a well-formed id: no session, disk untouched",
+                        self.cookie.name(),
+                        trace::short(value)
+                    ),
+                }
+            });
             return Ok(None);
         };
         // 2.
         let now = session::now();
         let Some(record) = self.store.load(&id, now)? else {
+            trace::row("session", || {
+                format!(
+                    "{}.json: no live file (missing, expired or unreadable): no session",
+                    file_prefix(&id)
+                )
+            });
             return Ok(None);
         };
+        trace::row("session", || {
+            format!(
+                "loaded {}.json\n{}",
+                file_prefix(&id),
+                trace::record_json(&record)
+            )
+        });
         // 3.
         let stale_auth = !self.auth_is_current(&record);
         // 4.
@@ -128,6 +152,12 @@ impl App {
             Ok(changed.map(|(record, ())| Session { id, record }))
         })
         .await?;
+        trace::row("session", || {
+            match (stale_auth, idle > 0) {
+            (true, _) => format!("sign-in void (_auth_hash no longer matches the user): auth fields removed, {}.json rewritten", file_prefix(&fallback.id)),
+            (false, _) => format!("last use recorded (seen={now}): {}.json rewritten", file_prefix(&fallback.id)),
+        }
+        });
         // A write that fails here (disk full, read-only) must not fail a
         // read: the sign-in check above holds without it, so the request
         // goes on with the change made in memory only.
@@ -167,15 +197,87 @@ pub async fn handle(
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let session = session_file_prefix(&app, request.headers());
     let client = client_address(peer.ip(), app.config.trusted_proxy, request.headers());
-    let response = dispatch(&app, client, request)
-        .await
-        .unwrap_or_else(Error::into_response);
+    let response = if app.config.trace {
+        let (response, rows) = trace::collect(traced(&app, client, request)).await;
+        log_event!("{}", trace::render(&format!("{method} {path}"), &rows));
+        response
+    } else {
+        answer(&app, client, request).await
+    };
     access_log(&method, &path, response.status(), started, client, &session);
-    Ok(if method == Method::HEAD {
+    Ok(response)
+}
+
+/// The response to one request, errors turned into statuses, HEAD without
+/// a body.
+async fn answer(app: &Arc<App>, client: IpAddr, request: Request<Incoming>) -> Response {
+    let is_head = request.method() == Method::HEAD;
+    let response = dispatch(app, client, request).await.unwrap_or_else(|e| {
+        trace::row("error", || format!("{e:?}"));
+        e.into_response()
+    });
+    if is_head {
         http::strip_body_for_head(response)
     } else {
         response
-    })
+    }
+}
+
+/// `answer`, with the request and the response in the trace table.
+async fn traced(app: &Arc<App>, client: IpAddr, request: Request<Incoming>) -> Response {
+    trace::row("request", || trace_request(&request, client));
+    let response = answer(app, client, request).await;
+    trace::row("response", || trace_response(&response));
+    response
+}
+
+/// The request line and the headers latch looks at, secrets shortened.
+fn trace_request(request: &Request<Incoming>, client: IpAddr) -> String {
+    let mut text = format!(
+        "{} {} {:?} from {client}",
+        request.method(),
+        request.uri(),
+        request.version()
+    );
+    for name in [
+        "host",
+        "cookie",
+        "content-type",
+        "content-length",
+        "transfer-encoding",
+        "origin",
+        "sec-fetch-site",
+        "x-csrf-token",
+        "x-forwarded-for",
+        "if-none-match",
+        "if-modified-since",
+    ] {
+        for value in request.headers().get_all(name) {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            let shown = match name {
+                "cookie" => trace::cookie_line(&value),
+                "x-csrf-token" => trace::short(&value),
+                _ => value.into_owned(),
+            };
+            text.push_str(&format!("\n{name}: {shown}"));
+        }
+    }
+    text
+}
+
+/// The status line and every header, `Set-Cookie` values shortened.
+fn trace_response(response: &Response) -> String {
+    let mut text = format!("HTTP/1.1 {}", response.status());
+    for (name, value) in response.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let shown = if name == hyper::header::SET_COOKIE {
+            trace::cookie_line(&value)
+        } else {
+            value.into_owned()
+        };
+        text.push_str(&format!("\n{name}: {shown}"));
+    }
+    text
 }
 
 /// One line per request on standard error: method, path (never the query,
@@ -252,11 +354,35 @@ async fn dispatch(
 /// 2. the form body, within its size, type and time limits (413, 415, 408).
 async fn read_post(parts: &Parts, body: Incoming) -> Result<Form, Error> {
     // 1.
-    if !origin::is_allowed(&parts.headers) {
+    let verdict = origin::check(&parts.headers);
+    trace::row("origin", || match verdict {
+        Ok(why) => format!("cross-origin check passed: {why}"),
+        Err(why) => format!("cross-origin check refused: {why} → 403"),
+    });
+    if verdict.is_err() {
         return Err(Error::CrossOrigin);
     }
     // 2.
-    Ok(form::read(&parts.headers, body).await?)
+    let form = form::read(&parts.headers, body).await?;
+    trace::row("form", || trace_form(&form));
+    Ok(form)
+}
+
+/// The form's fields; the password hidden, the CSRF token shortened.
+fn trace_form(form: &Form) -> String {
+    let fields: Vec<String> = form
+        .fields()
+        .map(|(name, value)| match name {
+            "password" => format!("{name}=(hidden)"),
+            "csrf_token" => format!("{name}={}", trace::short(value)),
+            _ => format!("{name}={value}"),
+        })
+        .collect();
+    if fields.is_empty() {
+        "(empty)".into()
+    } else {
+        fields.join(" ")
+    }
 }
 
 /// Runs blocking file work (writes with fsync, directory scans) on tokio's

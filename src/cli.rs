@@ -33,6 +33,7 @@ serve flags (environment variable, default):
   --idle-timeout SECONDS   LATCH_IDLE_TIMEOUT     0 (off)
   --login-throttle N       LATCH_LOGIN_THROTTLE   5 (0: off)
   --max-connections N      LATCH_MAX_CONNECTIONS  512 (more are answered 503 and closed)
+  --trace                  LATCH_TRACE=1          off: a step table per request on stderr
   --trusted-proxy IP       LATCH_TRUSTED_PROXY    none: X-Forwarded-For is believed only from this address
   -h, --help               this text
 ";
@@ -78,6 +79,8 @@ pub struct Config {
     pub max_connections: usize,
     /// The reverse proxy whose `X-Forwarded-For` names the client.
     pub trusted_proxy: Option<IpAddr>,
+    /// Print a step table for every request (`trace`).
+    pub trace: bool,
 }
 
 /// A bad command line, as the one line to print.
@@ -120,6 +123,7 @@ pub fn parse(
                 config.logout_redirect = parse_redirect("--logout-redirect", &text(&mut parser)?)?;
             }
             Long("logout-flush") => config.logout_flush = true,
+            Long("trace") => config.trace = true,
             Long("secure-cookies") => config.secure_cookies = true,
             Long("idle-timeout") => {
                 config.idle_timeout = parse_number("--idle-timeout", &text(&mut parser)?)?;
@@ -193,6 +197,7 @@ impl Config {
             login_throttle: 5,
             max_connections: 512,
             trusted_proxy: None,
+            trace: false,
         };
         if let Some(v) = env("LATCH_ADDR") {
             c.addr = parse_addr("LATCH_ADDR", &v)?;
@@ -220,6 +225,9 @@ impl Config {
         }
         if let Some(v) = env("LATCH_IDLE_TIMEOUT") {
             c.idle_timeout = parse_number("LATCH_IDLE_TIMEOUT", &v)?;
+        }
+        if let Some(v) = env("LATCH_TRACE") {
+            c.trace = parse_switch("LATCH_TRACE", &v)?;
         }
         if let Some(v) = env("LATCH_TRUSTED_PROXY") {
             c.trusted_proxy = Some(parse_ip("LATCH_TRUSTED_PROXY", &v)?);

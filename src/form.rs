@@ -65,6 +65,11 @@ impl Form {
         Form::parse(uri.query().unwrap_or_default().as_bytes())
     }
 
+    /// Every field, in order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     /// The first value of `name`; later duplicates are ignored, so a field
     /// cannot be overridden by appending another copy of it.
     pub fn get(&self, name: &str) -> Option<&str> {

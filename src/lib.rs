@@ -38,4 +38,5 @@ pub mod session_cache;
 pub mod session_store;
 pub mod static_files;
 pub mod throttle;
+pub mod trace;
 pub mod users;

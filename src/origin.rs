@@ -14,17 +14,30 @@ use hyper::header::{HeaderMap, HOST, ORIGIN};
 /// 3. With neither, the client is not a browser (curl, a script), which no
 ///    other site can drive with a user's cookies: allowed.
 pub fn is_allowed(headers: &HeaderMap) -> bool {
+    check(headers).is_ok()
+}
+
+/// `is_allowed`, with the reason: `Ok(why)` or `Err(why)` (for `--trace`).
+pub fn check(headers: &HeaderMap) -> Result<&'static str, &'static str> {
     // 1.
     if let Some(site) = headers.get("sec-fetch-site") {
-        return matches!(site.as_bytes(), b"same-origin" | b"none");
+        return match site.as_bytes() {
+            b"same-origin" => Ok("Sec-Fetch-Site: same-origin"),
+            b"none" => Ok("Sec-Fetch-Site: none (typed or bookmarked)"),
+            _ => Err("Sec-Fetch-Site names another site"),
+        };
     }
     // 2.
     if let Some(origin) = headers.get(ORIGIN) {
         let host = headers.get(HOST).map(|h| h.as_bytes());
-        return host.is_some() && origin_host(origin.as_bytes()) == host;
+        return if host.is_some() && origin_host(origin.as_bytes()) == host {
+            Ok("no Sec-Fetch-Site; Origin matches Host")
+        } else {
+            Err("no Sec-Fetch-Site; Origin does not match Host")
+        };
     }
     // 3.
-    true
+    Ok("neither Sec-Fetch-Site nor Origin: not a browser")
 }
 
 /// The `host[:port]` of a serialized origin `scheme://host[:port]`

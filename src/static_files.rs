@@ -21,6 +21,7 @@ use crate::dates::{http_date, parse_http_date};
 use crate::encoding::percent_decode;
 use crate::error::Error;
 use crate::http::{method_not_allowed, not_found, options, response, Response};
+use crate::trace;
 
 /// The methods a static file takes.
 const ALLOW: &str = "GET, HEAD, OPTIONS";
@@ -75,7 +76,21 @@ pub async fn respond(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
         _ => return Ok(method_not_allowed(ALLOW)),
     }
     // 4.
-    if not_modified(&parts.headers, &file) {
+    let fresh = not_modified(&parts.headers, &file);
+    trace::row("static", || {
+        let verdict = if fresh {
+            "the client's copy is current: 304"
+        } else {
+            "200 with the file"
+        };
+        format!(
+            "{} ({} bytes, ETag {}): {verdict}",
+            parts.uri.path(),
+            file.bytes.len(),
+            file.etag
+        )
+    });
+    if fresh {
         return Ok(with_validators(
             response(StatusCode::NOT_MODIFIED, ""),
             &file,

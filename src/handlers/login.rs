@@ -15,8 +15,9 @@ use crate::http::{html, see_other, set_cookie, Response};
 use crate::pages;
 use crate::redirect::safe_next;
 use crate::session::{self, Record, Session};
-use crate::session_store::Rotated;
+use crate::session_store::{file_prefix, Rotated};
 use crate::throttle::Verdict;
+use crate::trace;
 use crate::users::{self, session_auth_hash};
 
 /// How long a login waits for a free password-hashing slot.
@@ -59,8 +60,12 @@ pub async fn post(
             "login throttled user={} client={client}",
             loggable(&username)
         );
+        trace::row("throttle", || {
+            format!("too many failures for {client}: 429, password not checked")
+        });
         return Err(Error::Throttled(retry_after));
     }
+    trace::row("throttle", || format!("{client} may try"));
     let session = app.session(&parts.headers).await?;
     // 2.
     let users = app.users.snapshot();
@@ -74,6 +79,15 @@ pub async fn post(
         .map_err(|_| Error::Busy)?;
     let password_ok = blocking(move || Ok(users::verify(&password, &checked_hash))).await??;
     drop(permit);
+    trace::row("password", || {
+        match (users.hash_of(&username).is_some(), password_ok) {
+            (true, true) => format!("matches {username}'s hash (checked on a blocking thread)"),
+            (true, false) => format!("does not match {username}'s hash"),
+            (false, _) => {
+                "no such user: checked against the decoy hash, so the miss takes as long".into()
+            }
+        }
+    });
     // 3.
     let Some(password_hash) = password_hash.filter(|_| password_ok) else {
         app.throttle.failed(client, &username, session::now());
@@ -84,7 +98,15 @@ pub async fn post(
     };
     // 4.
     let auth_hash = session_auth_hash(&password_hash, app.store.epoch(&username));
+    let old = session.as_ref().map(|s| file_prefix(&s.id));
     let (id, max_age) = sign_in(app, session, username.clone(), auth_hash).await?;
+    trace::row("disk", || match &old {
+        Some(old) => format!(
+            "{}.json written (fresh id, signed in, new _csrf); {old}.json deleted",
+            file_prefix(&id)
+        ),
+        None => format!("{}.json written (fresh id, signed in)", file_prefix(&id)),
+    });
     app.throttle.succeeded(client, &username);
     log_event!("login user={username}");
     // 5.

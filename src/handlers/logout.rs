@@ -22,7 +22,8 @@ use crate::form::Form;
 use crate::handlers::{check_csrf, requested_next};
 use crate::http::{insert_static, see_other, set_cookie, Response};
 use crate::session;
-use crate::session_store::Rotated;
+use crate::session_store::{file_prefix, Rotated};
+use crate::trace;
 
 /// `scope=this` or `scope=all`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -38,11 +39,18 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     // 5. (decided first, used by every answer below) The target: the safe
     //    `next` (body, then query), else `--logout-redirect`.
     let target = requested_next(form, parts).unwrap_or_else(|| app.config.logout_redirect.clone());
+    trace::row("logout 1", || {
+        "cross-origin check passed (app::read_post, every POST)".into()
+    });
     let session = app.session(&parts.headers).await?;
 
     // 6. No signed-in session: the same 303, and nothing changes; an
     //    anonymous session's file stays as it is, in flush mode too.
     let Some(session) = session.filter(|s| s.record.user().is_some()) else {
+        trace::row("logout 5", || format!("303 to {target}"));
+        trace::row("logout 6", || {
+            "no signed-in session: the same 303, nothing changes".into()
+        });
         return Ok(answer(&target));
     };
     let user = session.record.user().unwrap_or_default().to_owned();
@@ -50,6 +58,9 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     // 2. A signed-in session must send its CSRF token (form field
     //    `csrf_token` or header `X-CSRF-Token`), compared in constant
     //    time; otherwise 403 and nothing changes.
+    trace::row("logout 2", || {
+        "signed in: the CSRF token is required".into()
+    });
     check_csrf(Some(&session), form, parts)?;
 
     // 3. Remove every `_auth_` field and replace `_csrf`, then either move
@@ -72,6 +83,7 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     let flush_always = app.config.logout_flush;
     let now = session::now();
     let store_app = Arc::clone(app);
+    let old_file = file_prefix(&session.id);
     let (rotated, epoch_user) = (session.id, user.clone());
     let rotated = blocking(move || {
         if scope == Scope::All {
@@ -94,6 +106,27 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
 
     // 5. 303 See Other to the target, never cached, asking the browser to
     //    drop what it cached for this site; plus the cookie change of step 3.
+    trace::row("logout 3", || match &rotated {
+        Rotated::Moved(id, record) => format!(
+            "keep: _auth_* removed, _csrf replaced, moved to {}.json; {old_file}.json deleted\n{}",
+            file_prefix(id),
+            trace::record_json(record)
+        ),
+        Rotated::Deleted => format!("flush: {old_file}.json deleted, the cookie removed"),
+        Rotated::Gone => "a concurrent logout got there first: nothing left to do".into(),
+    });
+    trace::row("logout 4", || match scope {
+        Scope::All => {
+            format!("scope=all: {user}'s epoch advanced, every other session of theirs is void")
+        }
+        Scope::This => "scope=this: other sessions untouched".into(),
+    });
+    trace::row("logout 5", || {
+        format!("303 to {target}, no-store, Clear-Site-Data: \"cache\"")
+    });
+    trace::row("logout 6", || {
+        format!("{user} was signed in: this is not the anonymous case")
+    });
     let mut response = answer(&target);
     let mode = match rotated {
         Rotated::Moved(id, record) => {
@@ -113,6 +146,12 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
 
     // 7. One audit line per signed-in logout.
     let scope = if scope == Scope::All { "all" } else { "this" };
+    trace::row("logout 7", || {
+        format!("log: logout user={user} scope={scope} mode={mode}")
+    });
+    trace::row("logout 8", || {
+        "durable: every file change was fsynced, with its directory, before this answer".into()
+    });
     log_event!("logout user={user} scope={scope} mode={mode}");
     Ok(response)
 }

@@ -15,6 +15,7 @@ use crate::form::Form;
 use crate::pages::Viewer;
 use crate::redirect::safe_next;
 use crate::session::Session;
+use crate::trace;
 
 /// The safe `next` of a POST: the body's field first, then the query's
 /// (as Django's `RedirectURLMixin` does), kept only if `redirect::safe_next`
@@ -33,6 +34,9 @@ pub fn requested_next(form: &Form, parts: &Parts) -> Option<String> {
 /// cross-origin check still covers them.
 pub fn check_csrf(session: Option<&Session>, form: &Form, parts: &Parts) -> Result<(), Error> {
     let Some(session) = session.filter(|s| s.record.user().is_some()) else {
+        trace::row("csrf", || {
+            "not signed in: no token needed (the cross-origin check covers it)".into()
+        });
         return Ok(());
     };
     let given = form
@@ -44,9 +48,22 @@ pub fn check_csrf(session: Option<&Session>, form: &Form, parts: &Parts) -> Resu
                 .and_then(|v| v.to_str().ok())
         })
         .unwrap_or_default();
-    match session.record.csrf_token() {
-        Some(expected) if csrf::matches(expected, given) => Ok(()),
-        _ => Err(Error::Csrf),
+    let matched = session
+        .record
+        .csrf_token()
+        .is_some_and(|expected| csrf::matches(expected, given));
+    trace::row("csrf", || match matched {
+        true => format!(
+            "token {} equals the session's _csrf (constant-time compare)",
+            trace::short(given)
+        ),
+        false if given.is_empty() => "no csrf_token field or X-CSRF-Token header → 403".into(),
+        false => format!("token {} does not equal _csrf → 403", trace::short(given)),
+    });
+    if matched {
+        Ok(())
+    } else {
+        Err(Error::Csrf)
     }
 }
 

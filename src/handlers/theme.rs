@@ -11,6 +11,8 @@ use crate::form::Form;
 use crate::handlers::{check_csrf, requested_next};
 use crate::http::{see_other, set_cookie, Response};
 use crate::session::{self, Record, THEME};
+use crate::session_store::file_prefix;
+use crate::trace;
 
 /// 1. `theme` must be `light` or `dark` (400 otherwise).
 /// 2. A signed-in session must send its CSRF token (403 otherwise).
@@ -31,6 +33,7 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     let now = session::now();
     let store_app = Arc::clone(app);
     let id = session.map(|s| s.id);
+    let existing = id.as_ref().map(file_prefix);
     let created = blocking(move || {
         let app = store_app;
         if let Some(id) = id {
@@ -48,6 +51,16 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
         Ok(Some((id, record.max_age(now))))
     })
     .await??;
+    trace::row("disk", || match (&created, &existing) {
+        (None, Some(file)) => {
+            format!("{file}.json rewritten with the theme (under its lock, as it is on disk now)")
+        }
+        (Some((id, _)), _) => format!(
+            "new session {}.json created with the theme",
+            file_prefix(id)
+        ),
+        (None, None) => String::new(),
+    });
     // 4.
     let mut response = see_other(requested_next(form, parts).as_deref().unwrap_or("/"));
     if let Some((id, max_age)) = created {
