@@ -57,6 +57,7 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     // 2. A signed-in session must send its CSRF token (form field
     //    `csrf_token` or header `X-CSRF-Token`), compared in constant
     //    time; otherwise 403 and nothing changes.
+    trace::row("logout 2", || "signed in: its CSRF token must match".into());
     check_csrf(Some(&session), form, parts)?;
 
     // 3., 4. and 8.: see `end_sign_in`.
@@ -157,8 +158,8 @@ fn answer(target: &str) -> Response {
     response
 }
 
-/// The `--trace` rows of a signed-in logout, in SPEC.md's order (the CSRF
-/// check of step 2 writes its own row).
+/// The `--trace` rows of steps 3 to 8 of a signed-in logout, in SPEC.md's
+/// order.
 fn trace_steps(outcome: &Rotated, old_file: &str, user: &str, scope: Scope, target: &str) {
     trace::row("logout 3", || match outcome {
         Rotated::Moved(id, record) => format!(
