@@ -1,0 +1,566 @@
+//! A real browser against the real binary: headless Chromium, driven through
+//! chromedriver (W3C WebDriver), signs in with the form, changes the theme,
+//! presses the logout button, then goes Back and reloads.
+//!
+//! The wire tests prove what latch sends; this proves what a browser does with
+//! it. After a logout, Back must not bring the account page back from the
+//! back/forward cache or the HTTP cache: `Cache-Control: no-store` on the page,
+//! the session cookie changing (or being removed) and `Clear-Site-Data:
+//! "cache"` on the logout answer make Chromium ask the server again, and the
+//! server answers with the sign-in page.
+//!
+//! Needs `chromium` and `chromedriver` on `PATH` (Debian: `apt-get install
+//! chromium chromium-driver`; `.ci/run` installs them). Without them these
+//! tests fail, in CI and on a developer machine alike: a browser test that is
+//! skipped and counted as passed hides exactly the regressions it exists for.
+
+mod support;
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use support::{Server, TempDir, TIMEOUT};
+
+/// Starting Chromium on a busy 2-core machine can take a while; every other
+/// wait uses `TIMEOUT`.
+const BROWSER_START: Duration = Duration::from_secs(30);
+
+/// The flags the issue asks for: no sandbox (CI runs as root), no GPU, and
+/// nothing that talks to the network behind the test's back.
+const CHROMIUM_ARGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+];
+
+/// One browser at a time: two Chromiums on a shared 2-core machine only make
+/// each other slow, and every wait here is bounded.
+static ONE_BROWSER: Mutex<()> = Mutex::new(());
+
+#[test]
+fn back_after_logout_shows_the_sign_in_page_and_keep_mode_keeps_the_theme() {
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Server::with_users(&[("alice", "pw")], &[]);
+    let browser = Browser::start();
+
+    let signed_in_sid = sign_in_and_choose_dark(&browser, &server);
+    log_out(&browser);
+
+    // The old file is gone; the theme moved to a fresh id with no auth fields.
+    let sid = browser
+        .cookie("sid")
+        .expect("keep mode gives the browser a new session cookie");
+    assert_ne!(sid, signed_in_sid, "the session id changes at logout");
+    let moved = support::session_file_for(&server.sessions_dir(), &sid);
+    assert_eq!(
+        server.session_files(),
+        vec![moved],
+        "only the new id's file"
+    );
+    let data = only_session_data(&server);
+    assert_eq!(data["theme"], "dark", "keep mode keeps non-auth data");
+    assert_no_auth_fields(&data);
+    assert!(
+        server
+            .stderr()
+            .contains("logout user=alice scope=this mode=keep"),
+        "{}",
+        server.stderr()
+    );
+
+    let page = back_and_reload(&browser, &server);
+    assert_eq!(
+        page.theme, "dark",
+        "the theme survives the logout: {page:#?}"
+    );
+    assert_no_auth_fields(&only_session_data(&server));
+}
+
+#[test]
+fn back_after_logout_shows_the_sign_in_page_and_flush_mode_drops_the_theme() {
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Server::with_users(&[("alice", "pw")], &["--logout-flush"]);
+    let browser = Browser::start();
+
+    sign_in_and_choose_dark(&browser, &server);
+    log_out(&browser);
+
+    // The file is deleted and the removal cookie (`Max-Age=0`) honoured.
+    assert_eq!(browser.cookie("sid"), None, "flush mode removes the cookie");
+    assert_eq!(server.session_files(), Vec::<PathBuf>::new());
+    assert!(
+        server
+            .stderr()
+            .contains("logout user=alice scope=this mode=flush"),
+        "{}",
+        server.stderr()
+    );
+
+    let page = back_and_reload(&browser, &server);
+    assert_eq!(
+        page.theme, "auto",
+        "flush mode forgets the theme: {page:#?}"
+    );
+    // Back and reload were GETs, which never create a session file.
+    assert_eq!(server.session_files(), Vec::<PathBuf>::new());
+}
+
+/// Signs in as alice through the form, lands on `/account`, presses "dark".
+/// Returns the signed-in session id.
+fn sign_in_and_choose_dark(browser: &Browser, server: &Server) -> String {
+    browser.goto(&format!("http://{}/login", server.addr));
+    browser.wait_for("the sign-in form", |p| p.path == "/login");
+    browser.type_into("#username", "alice");
+    browser.type_into("#password", "pw");
+    browser.click("main form[action=\"/login\"] button[type=\"submit\"]");
+    let page = browser.wait_for("the account page", |p| p.path == "/account");
+    assert_eq!(page.user.as_deref(), Some("alice"), "{page:#?}");
+    assert_eq!(page.theme, "auto", "no theme chosen yet: {page:#?}");
+
+    browser.click("form.theme button[name=\"theme\"][value=\"dark\"]");
+    let page = browser.wait_for("the account page, dark", |p| {
+        p.path == "/account" && p.theme == "dark"
+    });
+    assert_eq!(page.user.as_deref(), Some("alice"), "{page:#?}");
+
+    let data = only_session_data(server);
+    assert_eq!(data["_auth_user"], "alice");
+    assert_eq!(data["theme"], "dark");
+    browser
+        .cookie("sid")
+        .expect("a signed-in browser holds the session cookie")
+}
+
+/// Presses the logout button on the account page and lands on `/`, the
+/// default `--logout-redirect`, signed out.
+fn log_out(browser: &Browser) {
+    browser.click("#logout");
+    let page = browser.wait_for("the home page after logout", |p| p.path == "/");
+    assert!(
+        page.text.contains("You are not signed in"),
+        "the home page says so: {page:#?}"
+    );
+    assert!(!page.text.contains("alice"), "{page:#?}");
+}
+
+/// Goes Back to the account page's history entry, then reloads. The browser
+/// must ask the server again (no copy from a cache) and be sent to sign in.
+fn back_and_reload(browser: &Browser, server: &Server) -> Page {
+    browser.back();
+    let page = browser.wait_for("the sign-in page after Back", |p| p.path == "/login");
+    assert_signed_out_sign_in_page(&page);
+    // Until Back, every request for /account was signed in (200): this 303
+    // is Back asking the server again instead of showing a cached copy.
+    assert!(
+        server.wait_for_log("access GET /account 303"),
+        "Back asked the server for /account again: {}",
+        server.stderr()
+    );
+
+    browser.refresh();
+    let page = browser.wait_for("the sign-in page after reload", |p| p.path == "/login");
+    assert_signed_out_sign_in_page(&page);
+    page
+}
+
+/// Where `GET /account` sends a signed-out browser: SPEC.md's
+/// `303 /login?next=%2Faccount`, showing the form and no account data.
+fn assert_signed_out_sign_in_page(page: &Page) {
+    assert!(
+        page.url.ends_with("/login?next=%2Faccount"),
+        "redirected to sign in, back to /account after: {page:#?}"
+    );
+    assert_eq!(page.user, None, "no account page: {page:#?}");
+    assert!(page.title.starts_with("Sign in"), "{page:#?}");
+    assert!(!page.text.contains("alice"), "{page:#?}");
+}
+
+/// The `data` of the one session file on disk.
+fn only_session_data(server: &Server) -> Value {
+    let files = server.session_files();
+    assert_eq!(files.len(), 1, "one session file: {files:?}");
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let mut record: Value = serde_json::from_slice(&bytes).unwrap();
+    record["data"].take()
+}
+
+fn assert_no_auth_fields(data: &Value) {
+    let keys: Vec<&String> = data
+        .as_object()
+        .expect("data is an object")
+        .keys()
+        .collect();
+    assert!(
+        keys.iter().all(|k| !k.starts_with("_auth_")),
+        "no auth fields after logout: {keys:?}"
+    );
+}
+
+/// What the test looks at on the current page, read in one round trip.
+#[derive(Debug)]
+struct Page {
+    url: String,
+    path: String,
+    /// `<html data-theme>`: `light`, `dark` or `auto`.
+    theme: String,
+    title: String,
+    /// The visible text of the body.
+    text: String,
+    /// The account page's `<dd id="user">`, when the page has one.
+    user: Option<String>,
+}
+
+const READ_PAGE: &str = "const user = document.getElementById('user');
+return {
+  url: location.href,
+  path: location.pathname,
+  theme: document.documentElement.dataset.theme || '',
+  title: document.title,
+  text: document.body ? document.body.innerText : '',
+  user: user ? user.textContent : null,
+};";
+
+impl Page {
+    fn from_json(value: &Value) -> Option<Page> {
+        let text = |key: &str| value[key].as_str().map(str::to_owned);
+        Some(Page {
+            url: text("url")?,
+            path: text("path")?,
+            theme: text("theme")?,
+            title: text("title")?,
+            text: text("text")?,
+            user: text("user"),
+        })
+    }
+}
+
+/// chromedriver and the Chromium it starts, driven synchronously: each call
+/// runs one bounded WebDriver exchange on the guard's own runtime. On drop
+/// (also when a test panics) the WebDriver session is closed, which makes
+/// chromedriver end its Chromium; then chromedriver is killed, and any
+/// process still using this guard's profile dir is killed too.
+struct Browser {
+    runtime: tokio::runtime::Runtime,
+    client: Option<Client>,
+    driver: Child,
+    /// Holds Chromium's `--user-data-dir` and chromedriver's log.
+    dir: TempDir,
+    started: Instant,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let chromium = installed("chromium");
+        let chromedriver = installed("chromedriver");
+        let dir = TempDir::new();
+        let started = Instant::now();
+        let (driver, port) = start_chromedriver(&chromedriver, dir.path());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut browser = Browser {
+            runtime,
+            client: None,
+            driver,
+            dir,
+            started,
+        };
+        browser.connect(port, &chromium);
+        browser.note("browser started");
+        browser
+    }
+
+    /// Opens the WebDriver session, which starts Chromium with a fresh
+    /// profile, and page-load and script timeouts below our own `TIMEOUT`,
+    /// so that a hung page is reported by chromedriver.
+    fn connect(&mut self, port: u16, chromium: &Path) {
+        let profile = self.dir.path().join("profile");
+        let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| a.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": chromium, "args": args },
+            "timeouts": { "pageLoad": 8_000, "script": 8_000, "implicit": 0 },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object literal")
+        };
+        let webdriver = format!("http://127.0.0.1:{port}");
+        // Plain HTTP to chromedriver on loopback: no TLS connector needed.
+        // hyper-util is a dependency of latch; fantoccini turns on the
+        // `client-legacy` feature this connector lives behind.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let connect = async {
+            ClientBuilder::new(connector)
+                .capabilities(capabilities)
+                .connect(&webdriver)
+                .await
+        };
+        match within(&self.runtime, BROWSER_START, connect) {
+            Some(Ok(client)) => self.client = Some(client),
+            Some(Err(e)) => panic!("{}", cannot_start(&format!("{e}"), self.dir.path())),
+            None => panic!(
+                "{}",
+                cannot_start(
+                    &format!("no session within {BROWSER_START:?}"),
+                    self.dir.path()
+                )
+            ),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        self.client.as_ref().expect("connected in start")
+    }
+
+    /// Runs one WebDriver exchange, bounded by `TIMEOUT`; panics naming
+    /// `what` on an error or on the deadline.
+    fn run<T, E: std::fmt::Display>(
+        &self,
+        what: &str,
+        exchange: impl std::future::Future<Output = Result<T, E>>,
+    ) -> T {
+        match within(&self.runtime, TIMEOUT, exchange) {
+            Some(Ok(value)) => value,
+            Some(Err(e)) => panic!("{what}: {e}"),
+            None => panic!("{what}: no answer within {TIMEOUT:?}"),
+        }
+    }
+
+    fn goto(&self, url: &str) {
+        self.run(&format!("open {url}"), self.client().goto(url));
+    }
+
+    fn back(&self) {
+        self.run("go back", self.client().back());
+        self.note("pressed Back");
+    }
+
+    fn refresh(&self) {
+        self.run("reload", self.client().refresh());
+        self.note("reloaded");
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        self.run(&format!("type into {css}"), async {
+            self.client()
+                .find(Locator::Css(css))
+                .await?
+                .send_keys(text)
+                .await
+        });
+    }
+
+    fn click(&self, css: &str) {
+        self.run(&format!("click {css}"), async {
+            self.client().find(Locator::Css(css)).await?.click().await
+        });
+        self.note(&format!("clicked {css}"));
+    }
+
+    /// The value of cookie `name` as the browser holds it for this site.
+    fn cookie(&self, name: &str) -> Option<String> {
+        let cookies = self.run("read cookies", self.client().get_all_cookies());
+        cookies
+            .iter()
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned())
+    }
+
+    /// Reads the page until `ready` holds, bounded by `TIMEOUT`. A read that
+    /// fails while a navigation replaces the document is retried.
+    fn wait_for(&self, what: &str, ready: impl Fn(&Page) -> bool) -> Page {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut last = String::from("nothing read yet");
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let read = self.client().execute(READ_PAGE, vec![]);
+            match within(&self.runtime, left, read) {
+                Some(Ok(value)) => match Page::from_json(&value) {
+                    Some(page) if ready(&page) => {
+                        self.note(&format!(
+                            "{what}: {} (theme {}, user {:?})",
+                            page.url, page.theme, page.user
+                        ));
+                        return page;
+                    }
+                    Some(page) => last = format!("{page:#?}"),
+                    None => last = format!("an unexpected reading: {value}"),
+                },
+                Some(Err(e)) => last = format!("an error: {e}"),
+                None => last = "no answer".into(),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("waited {TIMEOUT:?} for {what}; last saw {last}");
+    }
+
+    /// Prints a step with the time since the browser started; shown by
+    /// `cargo test --test browser -- --nocapture`, and with a failure.
+    fn note(&self, step: &str) {
+        let ms = self.started.elapsed().as_millis();
+        println!("{ms:>6} ms  {step}");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = within(&self.runtime, TIMEOUT, client.close());
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        kill_processes_using(self.dir.path());
+    }
+}
+
+/// Runs `future` on `runtime` for at most `limit`; `None` when time ran out.
+fn within<F: std::future::Future>(
+    runtime: &tokio::runtime::Runtime,
+    limit: Duration,
+    future: F,
+) -> Option<F::Output> {
+    // Inside `async`: tokio's timer can only be created within the runtime.
+    runtime.block_on(async { tokio::time::timeout(limit, future).await.ok() })
+}
+
+/// The full path of `program` on `PATH`; fails the test when it is missing.
+fn installed(program: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if let Some(found) = std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+    {
+        return found;
+    }
+    let install = "apt-get install chromium chromium-driver";
+    if std::env::var_os("CI").is_some() {
+        panic!("CI: `{program}` is not on PATH; .ci/run installs it with `{install}`");
+    }
+    panic!(
+        "`{program}` is not on PATH: the browser tests need chromium and chromedriver; \
+         on Debian or Ubuntu: `sudo {install}` (or run .ci/run as root, which does)"
+    );
+}
+
+/// Starts chromedriver on a free loopback port and waits (bounded) until
+/// its `/status` says it is ready. A port picked free can be taken before
+/// chromedriver binds it, so a driver that exits early is tried again.
+fn start_chromedriver(chromedriver: &Path, dir: &Path) -> (Child, u16) {
+    let log_path = dir.join("chromedriver.log");
+    for _attempt in 0..3 {
+        let port = free_port();
+        let log = File::create(&log_path).unwrap();
+        let mut driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            // Chromium's own standard error goes to the log too, for the
+            // failure message when it cannot start.
+            .arg("--enable-chrome-logs")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}", cannot_start(&format!("chromedriver: {e}"), dir)));
+        let deadline = Instant::now() + TIMEOUT;
+        while Instant::now() < deadline {
+            if driver.try_wait().unwrap().is_some() {
+                break;
+            }
+            if chromedriver_ready(port) {
+                return (driver, port);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = driver.kill();
+        let _ = driver.wait();
+    }
+    panic!("{}", cannot_start("chromedriver never became ready", dir));
+}
+
+/// `GET /status` over raw HTTP: `"ready":true` once it takes sessions.
+/// chromedriver keeps the connection open despite `Connection: close`, so
+/// this reads until the body says ready, not until the end of the stream.
+fn chromedriver_ready(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request =
+        format!("GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+        answer.extend_from_slice(&chunk[..n]);
+        if String::from_utf8_lossy(&answer).contains("\"ready\":true") {
+            return true;
+        }
+    }
+    false
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The failure message when the browser cannot start, with chromedriver's log.
+fn cannot_start(reason: &str, dir: &Path) -> String {
+    let log = std::fs::read_to_string(dir.join("chromedriver.log")).unwrap_or_default();
+    let ci = if std::env::var_os("CI").is_some() {
+        "CI must run the browser tests: this is a failure, not a skip"
+    } else {
+        "is this a machine where headless Chromium can run?"
+    };
+    format!("the browser did not start: {reason}\n{ci}\nchromedriver log:\n{log}")
+}
+
+/// Kills (and waits, bounded) every process whose command line names `dir`:
+/// the Chromium started with `--user-data-dir` under it, if closing the
+/// session and killing chromedriver left it running. Only this guard's
+/// processes match: the dir's name is random.
+fn kill_processes_using(dir: &Path) {
+    let needle = dir.to_string_lossy().into_owned();
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let pids = pids_naming(&needle);
+        if pids.is_empty() || Instant::now() > deadline {
+            return;
+        }
+        for pid in pids {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn pids_naming(needle: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(needle))
+        })
+        .collect()
+}
