@@ -12,9 +12,12 @@ use std::net::IpAddr;
 
 use hyper::header::HeaderMap;
 
-/// The address to count a request under.
+/// The address to count a request under. On a dual-stack listener
+/// (`--addr [::]:8080`) an IPv4 peer arrives as `::ffff:127.0.0.1`; both
+/// sides are compared in their canonical form, so `127.0.0.1` matches it.
 pub fn client_address(peer: IpAddr, trusted_proxy: Option<IpAddr>, headers: &HeaderMap) -> IpAddr {
-    if trusted_proxy != Some(peer) {
+    let peer = peer.to_canonical();
+    if trusted_proxy.map(|proxy| proxy.to_canonical()) != Some(peer) {
         return peer;
     }
     last_forwarded_for(headers).unwrap_or(peer)
@@ -68,6 +71,18 @@ mod tests {
         let other: IpAddr = "192.0.2.9".parse().unwrap();
         let h = forwarded(&[CLIENT]);
         assert_eq!(client_address(other, Some(PROXY), &h), other);
+    }
+
+    #[test]
+    fn an_ipv4_mapped_peer_matches_its_ipv4_proxy() {
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let h = forwarded(&[CLIENT]);
+        assert_eq!(
+            client_address(mapped, Some(PROXY), &h),
+            CLIENT.parse::<IpAddr>().unwrap()
+        );
+        // And without a proxy, it is logged and counted as plain IPv4.
+        assert_eq!(client_address(mapped, None, &h), PROXY);
     }
 
     #[test]
