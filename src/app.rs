@@ -153,10 +153,12 @@ impl App {
         })
         .await?;
         trace::row("session", || {
-            match (stale_auth, idle > 0) {
-            (true, _) => format!("sign-in void (_auth_hash no longer matches the user): auth fields removed, {}.json rewritten", file_prefix(&fallback.id)),
-            (false, _) => format!("last use recorded (seen={now}): {}.json rewritten", file_prefix(&fallback.id)),
-        }
+            let file = file_prefix(&fallback.id);
+            if stale_auth {
+                format!("sign-in void (_auth_hash no longer matches the user): auth fields removed, {file}.json rewritten")
+            } else {
+                format!("last use recorded (seen={now}): {file}.json rewritten")
+            }
         });
         // A write that fails here (disk full, read-only) must not fail a
         // read: the sign-in check above holds without it, so the request

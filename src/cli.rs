@@ -117,7 +117,7 @@ pub fn parse(
             Long("www") => config.www = parser.value()?.into(),
             Long("users") => config.users = parser.value()?.into(),
             Long("session-ttl") => {
-                config.session_ttl = parse_ttl("--session-ttl", &text(&mut parser)?)?;
+                config.session_ttl = parse_positive("--session-ttl", &text(&mut parser)?)?;
             }
             Long("logout-redirect") => {
                 config.logout_redirect = parse_redirect("--logout-redirect", &text(&mut parser)?)?;
@@ -212,7 +212,7 @@ impl Config {
             c.users = v.into();
         }
         if let Some(v) = env("LATCH_SESSION_TTL") {
-            c.session_ttl = parse_ttl("LATCH_SESSION_TTL", &v)?;
+            c.session_ttl = parse_positive("LATCH_SESSION_TTL", &v)?;
         }
         if let Some(v) = env("LATCH_LOGOUT_REDIRECT") {
             c.logout_redirect = parse_redirect("LATCH_LOGOUT_REDIRECT", &v)?;
@@ -276,10 +276,6 @@ fn parse_number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, Usag
     value
         .parse()
         .map_err(|_| bad(flag, value, "a whole number, 0 or more"))
-}
-
-fn parse_ttl(flag: &str, value: &str) -> Result<u64, UsageError> {
-    parse_positive(flag, value)
 }
 
 fn parse_positive<T: std::str::FromStr + PartialEq + Default>(

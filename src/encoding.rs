@@ -24,9 +24,22 @@ pub fn base64url(bytes: &[u8]) -> String {
     out
 }
 
+/// The 6-bit value of a base64url character (RFC 4648 §5, Table 2), or
+/// `None` for a character outside the alphabet.
+pub fn base64url_value(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'-' => Some(62),
+        b'_' => Some(63),
+        _ => None,
+    }
+}
+
 /// True for the 64 characters of the base64url alphabet.
 pub fn is_base64url_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+    base64url_value(c).is_some()
 }
 
 /// Encodes bytes as lowercase hex.
@@ -104,6 +117,15 @@ mod tests {
         assert_eq!(base64url(b"fooba"), "Zm9vYmE");
         assert_eq!(base64url(b"foobar"), "Zm9vYmFy");
         assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn every_character_maps_back_to_its_value() {
+        for (value, &c) in BASE64URL.iter().enumerate() {
+            assert_eq!(base64url_value(c), Some(value as u8));
+        }
+        assert_eq!(base64url_value(b'='), None);
+        assert_eq!(base64url_value(b'+'), None);
     }
 
     #[test]

@@ -13,11 +13,8 @@ use hyper::header::{HeaderMap, HOST, ORIGIN};
 ///    browsers) must name our own `Host`; `Origin: null` never does.
 /// 3. With neither, the client is not a browser (curl, a script), which no
 ///    other site can drive with a user's cookies: allowed.
-pub fn is_allowed(headers: &HeaderMap) -> bool {
-    check(headers).is_ok()
-}
-
-/// `is_allowed`, with the reason: `Ok(why)` or `Err(why)` (for `--trace`).
+///
+/// `Ok(why)` when allowed, `Err(why)` when refused; `why` is for `--trace`.
 pub fn check(headers: &HeaderMap) -> Result<&'static str, &'static str> {
     // 1.
     if let Some(site) = headers.get("sec-fetch-site") {
@@ -53,6 +50,10 @@ fn origin_host(origin: &[u8]) -> Option<&[u8]> {
 mod tests {
     use super::*;
     use hyper::header::HeaderValue;
+
+    fn is_allowed(headers: &HeaderMap) -> bool {
+        check(headers).is_ok()
+    }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::encoding::{base64url, is_base64url_char};
+use crate::encoding::{base64url, base64url_value, is_base64url_char};
 
 /// The key of the signed-in user's name. Every key starting with
 /// `AUTH_PREFIX` is an auth field, removed at logout.
@@ -64,24 +64,13 @@ impl SessionId {
         let canonical = value
             .bytes()
             .last()
-            .is_some_and(|c| base64_value(c).is_some_and(|v| v & 0b11 == 0));
+            .is_some_and(|c| base64url_value(c).is_some_and(|v| v & 0b11 == 0));
         (well_formed && canonical).then(|| SessionId(value.to_owned()))
     }
 
     /// The cookie value. Never log it: it is a bearer credential.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-fn base64_value(c: u8) -> Option<u8> {
-    match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'-' => Some(62),
-        b'_' => Some(63),
-        _ => None,
     }
 }
 

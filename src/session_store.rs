@@ -22,7 +22,7 @@ use std::fs::{self, DirBuilder};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
@@ -47,7 +47,8 @@ pub struct Store {
     dir: PathBuf,
     idle_timeout: u64,
     locks: Vec<Mutex<()>>,
-    epochs: Mutex<HashMap<String, u64>>,
+    /// Read on every signed-in request, written at "sign out everywhere".
+    epochs: RwLock<HashMap<String, u64>>,
     cache: SessionCache,
 }
 
@@ -117,7 +118,7 @@ impl Store {
         }
         let store = Store::at(dir, idle_timeout);
         store.remove_temp_files(Duration::ZERO)?;
-        *store.epochs.lock().unwrap_or_else(|p| p.into_inner()) = store.read_epochs()?;
+        *store.epochs.write().unwrap_or_else(|p| p.into_inner()) = store.read_epochs()?;
         Ok(store)
     }
 
@@ -129,7 +130,7 @@ impl Store {
             dir: dir.to_path_buf(),
             idle_timeout,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
-            epochs: Mutex::new(HashMap::new()),
+            epochs: RwLock::new(HashMap::new()),
             cache: SessionCache::default(),
         }
     }
@@ -225,7 +226,7 @@ impl Store {
 
     /// The user's "sign out everywhere" epoch: 0 until the first time.
     pub fn epoch(&self, user: &str) -> u64 {
-        let epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
+        let epochs = self.epochs.read().unwrap_or_else(|p| p.into_inner());
         epochs.get(user).copied().unwrap_or(0)
     }
 
@@ -233,7 +234,7 @@ impl Store {
     /// through `_auth_hash`, so this one small write signs out every session
     /// of the user, however many files there are.
     pub fn bump_epoch(&self, user: &str) -> io::Result<u64> {
-        let mut epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut epochs = self.epochs.write().unwrap_or_else(|p| p.into_inner());
         let mut next = epochs.clone();
         let epoch = next.get(user).copied().unwrap_or(0) + 1;
         next.insert(user.to_owned(), epoch);

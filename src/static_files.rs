@@ -5,7 +5,7 @@
 use std::fs::{self, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use std::sync::Arc;
 
@@ -191,7 +191,7 @@ pub fn find(root: &Path, relative: &Path) -> io::Result<Option<StaticFile>> {
         return Ok(None);
     }
     let bytes = fs::read(&real)?;
-    let modified = Some(modified_secs(&meta));
+    let modified = Some(modified(&meta).as_secs());
     Ok(Some(StaticFile {
         etag: etag(&meta),
         content_type: content_type(&real),
@@ -208,23 +208,19 @@ fn is_miss(e: &io::Error) -> bool {
     )
 }
 
-fn modified_secs(meta: &Metadata) -> u64 {
+/// Time of last modification since the Unix epoch (zero if unknown).
+fn modified(meta: &Metadata) -> Duration {
     meta.modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs())
+        .unwrap_or_default()
 }
 
 /// A strong entity tag (RFC 9110 §8.8.3) from size and modification time
 /// (nanoseconds), the way nginx and Apache derive theirs: it changes when
 /// the file does, without reading or hashing it.
 fn etag(meta: &Metadata) -> String {
-    let nanos = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    format!("\"{:x}-{:x}\"", meta.len(), nanos)
+    format!("\"{:x}-{:x}\"", meta.len(), modified(meta).as_nanos())
 }
 
 /// Whether the client's cached copy is current, so a 304 can answer

@@ -32,11 +32,6 @@ pub fn row(label: &str, detail: impl FnOnce() -> String) {
     let _ = ROWS.try_with(|rows| rows.borrow_mut().push((label.to_owned(), detail())));
 }
 
-/// Whether this request is traced.
-pub fn on() -> bool {
-    ROWS.try_with(|_| ()).is_ok()
-}
-
 /// The first four characters of a secret and an ellipsis: enough to tell
 /// two apart in a trace, far too little to use.
 pub fn short(secret: &str) -> String {
@@ -120,6 +115,19 @@ mod tests {
             called = true;
             String::new()
         });
-        assert!(!called && !on());
+        assert!(!called);
+    }
+
+    #[tokio::test]
+    async fn rows_inside_a_traced_request_are_collected_in_order() {
+        let ((), rows) = collect(async {
+            row("one", || "a".into());
+            row("two", || "b".into());
+        })
+        .await;
+        assert_eq!(
+            rows,
+            vec![("one".into(), "a".into()), ("two".into(), "b".into())]
+        );
     }
 }

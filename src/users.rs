@@ -4,7 +4,8 @@
 use std::fmt;
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -212,8 +213,8 @@ pub fn session_auth_hash(password_hash: &str, epoch: u64) -> String {
 /// on disk, so `adduser`, `deluser`, `htpasswd` or an editor take effect
 /// without a restart.
 pub struct UsersFile {
-    path: std::path::PathBuf,
-    current: std::sync::RwLock<(Option<FileStamp>, std::sync::Arc<Users>)>,
+    path: PathBuf,
+    current: RwLock<(Option<FileStamp>, Arc<Users>)>,
 }
 
 /// Verified against when the user name is unknown, so that a miss costs
@@ -249,14 +250,14 @@ impl UsersFile {
         let users = Users::load(path)?;
         Ok(UsersFile {
             path: path.to_path_buf(),
-            current: std::sync::RwLock::new((before, std::sync::Arc::new(users))),
+            current: RwLock::new((before, Arc::new(users))),
         })
     }
 
     /// The users as last loaded.
-    pub fn snapshot(&self) -> std::sync::Arc<Users> {
+    pub fn snapshot(&self) -> Arc<Users> {
         let guard = self.current.read().unwrap_or_else(|p| p.into_inner());
-        std::sync::Arc::clone(&guard.1)
+        Arc::clone(&guard.1)
     }
 
     /// Reloads the file if it changed since the last look. A file that
@@ -278,8 +279,7 @@ impl UsersFile {
             },
         };
         log_event!("users file reloaded: {} users", users.len());
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) =
-            (now, std::sync::Arc::new(users));
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = (now, Arc::new(users));
     }
 }
 

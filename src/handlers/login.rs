@@ -70,6 +70,7 @@ pub async fn post(
     // 2.
     let users = app.users.snapshot();
     let password_hash = users.hash_of(&username).map(str::to_owned);
+    let known_user = password_hash.is_some();
     let checked_hash = password_hash
         .clone()
         .unwrap_or_else(|| users::DECOY_HASH.to_owned());
@@ -79,13 +80,11 @@ pub async fn post(
         .map_err(|_| Error::Busy)?;
     let password_ok = blocking(move || Ok(users::verify(&password, &checked_hash))).await??;
     drop(permit);
-    trace::row("password", || {
-        match (users.hash_of(&username).is_some(), password_ok) {
-            (true, true) => format!("matches {username}'s hash (checked on a blocking thread)"),
-            (true, false) => format!("does not match {username}'s hash"),
-            (false, _) => {
-                "no such user: checked against the decoy hash, so the miss takes as long".into()
-            }
+    trace::row("password", || match (known_user, password_ok) {
+        (true, true) => format!("matches {username}'s hash (checked on a blocking thread)"),
+        (true, false) => format!("does not match {username}'s hash"),
+        (false, _) => {
+            "no such user: checked against the decoy hash, so the miss takes as long".into()
         }
     });
     // 3.

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use hyper::header::{HeaderName, CACHE_CONTROL};
+use hyper::header::HeaderName;
 use hyper::http::request::Parts;
 
 use crate::app::{blocking, App};
@@ -144,12 +144,11 @@ async fn end_sign_in(
 }
 
 /// Every logout answer: `303 See Other` to `target` (RFC 9110 §15.4.4),
-/// `Cache-Control: no-store` (RFC 9111 §5.2.2.5), and
-/// `Clear-Site-Data: "cache"` (W3C Clear Site Data §3.1), so the browser
-/// also drops pages it cached while signed in.
+/// which `see_other` already marks `Cache-Control: no-store` (RFC 9111
+/// §5.2.2.5), plus `Clear-Site-Data: "cache"` (W3C Clear Site Data §3.1), so
+/// the browser also drops pages it cached while signed in.
 fn answer(target: &str) -> Response {
     let mut response = see_other(target);
-    insert_static(&mut response, CACHE_CONTROL, "no-store");
     insert_static(
         &mut response,
         HeaderName::from_static("clear-site-data"),
