@@ -694,8 +694,7 @@ fn a_logout_that_cannot_be_written_is_503_and_the_user_stays_signed_in() {
     let cookie = format!("sid={id}");
     let token = server.csrf_token(&cookie);
     // A theme makes this a "keep" logout: the data moves to a new file.
-    let body = format!("theme=dark&csrf_token={token}");
-    assert_eq!(server.post("/theme", Some(&cookie), &body).status, 303);
+    assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
     let file = session_file_for(dir, &id);
     let before = fs::read(&file).unwrap();
     let files = session_files(dir);
@@ -730,8 +729,7 @@ fn a_scope_all_logout_is_committed_by_its_epoch_even_when_the_session_cannot_mov
     let other = server.login(ALICE.0, ALICE.1);
     let cookie = format!("sid={id}");
     let token = server.csrf_token(&cookie);
-    let body = format!("theme=dark&csrf_token={token}");
-    assert_eq!(server.post("/theme", Some(&cookie), &body).status, 303);
+    assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
 
     // Room for exactly one small file: the epoch write fits, the moved
     // session does not.

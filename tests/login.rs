@@ -145,11 +145,7 @@ fn login_as_another_user_drops_the_previous_users_data() {
     let server = Server::with_users(&[ALICE, BOB], &[]);
     let alices = server.login(ALICE.0, ALICE.1);
     let token = server.csrf_token(&format!("sid={alices}"));
-    server.post(
-        "/theme",
-        Some(&format!("sid={alices}")),
-        &format!("theme=dark&csrf_token={token}"),
-    );
+    server.set_theme(&format!("sid={alices}"), &token, "dark");
     let bobs = server.login_with(BOB.0, BOB.1, Some(&format!("sid={alices}")));
     let json = server.session_json(&bobs).unwrap();
     assert_eq!(json["data"]["_auth_user"], "bob");
@@ -162,11 +158,7 @@ fn logging_in_again_as_the_same_user_still_cycles_the_id_and_keeps_data() {
     let server = Server::with_users(&[ALICE], &[]);
     let first = server.login(ALICE.0, ALICE.1);
     let token = server.csrf_token(&format!("sid={first}"));
-    server.post(
-        "/theme",
-        Some(&format!("sid={first}")),
-        &format!("theme=light&csrf_token={token}"),
-    );
+    server.set_theme(&format!("sid={first}"), &token, "light");
     let second = server.login_with(ALICE.0, ALICE.1, Some(&format!("sid={first}")));
     assert_ne!(first, second);
     assert_eq!(
@@ -185,16 +177,7 @@ fn a_signed_in_theme_change_needs_the_csrf_token() {
         403
     );
     let token = server.csrf_token(&cookie);
-    assert_eq!(
-        server
-            .post(
-                "/theme",
-                Some(&cookie),
-                &format!("theme=dark&csrf_token={token}")
-            )
-            .status,
-        303
-    );
+    assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
 }
 
 #[test]

@@ -159,16 +159,7 @@ fn step3_keep_moves_non_auth_data_to_a_fresh_id_and_deletes_the_old_file() {
     let server = Server::with_users(&[ALICE], &["--session-ttl", "5000"]);
     let (id, token) = signed_in(&server);
     let cookie = format!("sid={id}");
-    assert_eq!(
-        server
-            .post(
-                "/theme",
-                Some(&cookie),
-                &format!("theme=dark&csrf_token={token}")
-            )
-            .status,
-        303
-    );
+    assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
     let before = server.session_json(&id).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
 
@@ -225,11 +216,7 @@ fn step3_flush_deletes_the_file_and_sends_the_removal_cookie() {
     let server = Server::with_users(&[ALICE], &["--logout-flush"]);
     let (id, token) = signed_in(&server);
     let cookie = format!("sid={id}");
-    server.post(
-        "/theme",
-        Some(&cookie),
-        &format!("theme=dark&csrf_token={token}"),
-    );
+    server.set_theme(&cookie, &token, "dark");
     let response = logout(&server, &id, &format!("csrf_token={token}"));
     assert_eq!(response.status, 303);
     assert_eq!(
@@ -423,11 +410,7 @@ fn step8_the_change_is_on_disk_when_the_answer_arrives() {
     let server = Server::with_users(&[ALICE], &[]);
     for _ in 0..5 {
         let (id, token) = signed_in(&server);
-        server.post(
-            "/theme",
-            Some(&format!("sid={id}")),
-            &format!("theme=light&csrf_token={token}"),
-        );
+        server.set_theme(&format!("sid={id}"), &token, "light");
         let response = logout(&server, &id, &format!("csrf_token={token}"));
         // Checked the instant the response is read: no later save can be pending.
         assert!(!session_file_for(&server.sessions_dir(), &id).exists());

@@ -16,11 +16,7 @@ fn a_traced_login_account_logout_run_shows_each_step_and_no_secret() {
     let id = login.set_cookie_value("sid").unwrap();
     let cookie = format!("sid={id}");
     let token = server.csrf_token(&cookie);
-    server.post(
-        "/theme",
-        Some(&cookie),
-        &format!("theme=dark&csrf_token={token}"),
-    );
+    server.set_theme(&cookie, &token, "dark");
     let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
     let new_id = logout.set_cookie_value("sid").unwrap();
     assert!(server.wait_for_log("trace POST /logout"));

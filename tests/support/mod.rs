@@ -504,6 +504,16 @@ impl Server {
             .expect("a login sets the session cookie")
     }
 
+    /// `POST /theme` as a signed-in page sends it: the theme and the
+    /// session's CSRF token.
+    pub fn set_theme(&self, cookie: &str, token: &str, theme: &str) -> Response {
+        self.post(
+            "/theme",
+            Some(cookie),
+            &format!("theme={theme}&csrf_token={token}"),
+        )
+    }
+
     /// The CSRF token the account page embeds for this session cookie.
     pub fn csrf_token(&self, cookie: &str) -> String {
         let page = self.get("/account", Some(cookie)).text();
