@@ -35,6 +35,11 @@ struct Site {
 }
 
 impl Site {
+    /// The `Last-Modified` a plain GET of `path` answers with.
+    fn last_modified(&self, path: &str) -> String {
+        self.get(path).header("last-modified").unwrap().to_string()
+    }
+
     fn start() -> Site {
         let root = TempDir::new();
         let www = root.path().join("www");
@@ -166,11 +171,7 @@ fn if_none_match_with_another_etag_is_200() {
 #[test]
 fn if_modified_since_equal_to_last_modified_is_304() {
     let site = Site::start();
-    let modified = site
-        .get("/a.txt")
-        .header("last-modified")
-        .unwrap()
-        .to_string();
+    let modified = site.last_modified("/a.txt");
     let response = site.get_with("/a.txt", &[("If-Modified-Since", &modified)]);
     assert_eq!(response.status, 304);
     assert_eq!(response.header("last-modified"), Some(modified.as_str()));
@@ -189,11 +190,7 @@ fn a_non_matching_if_none_match_wins_over_a_matching_if_modified_since() {
     // RFC 9110 §13.1.3: a recipient must ignore If-Modified-Since when the
     // request carries If-None-Match.
     let site = Site::start();
-    let modified = site
-        .get("/a.txt")
-        .header("last-modified")
-        .unwrap()
-        .to_string();
+    let modified = site.last_modified("/a.txt");
     let response = site.get_with(
         "/a.txt",
         &[
