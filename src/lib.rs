@@ -12,6 +12,7 @@ pub mod log;
 
 pub mod app;
 pub mod atomic_file;
+pub mod body;
 pub mod cli;
 pub mod cookies;
 pub mod csrf;
