@@ -47,7 +47,9 @@ impl hyper::body::Body for Body {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match self.get_mut() {
-            Body::Full(full) => Pin::new(full).poll_frame(cx).map_err(|never| match never {}),
+            Body::Full(full) => Pin::new(full)
+                .poll_frame(cx)
+                .map_err(|never| match never {}),
             Body::File(file) => file.poll_next_chunk(cx),
         }
     }

@@ -21,9 +21,7 @@ use crate::body::{Body, FileBody};
 use crate::dates::{http_date, parse_http_date};
 use crate::encoding::percent_decode;
 use crate::error::Error;
-use crate::http::{
-    method_not_allowed, not_found, options, permanent_redirect, response, Response,
-};
+use crate::http::{method_not_allowed, not_found, options, permanent_redirect, response, Response};
 use crate::log::{cut, MAX_PATH};
 use crate::trace;
 

@@ -154,6 +154,10 @@ async fn sign_in(
 /// with control characters escaped so it cannot forge log lines.
 fn loggable(name: &str) -> String {
     let max = crate::log::MAX_VALUE;
-    let escaped: String = name.chars().take(max).flat_map(char::escape_debug).collect();
+    let escaped: String = name
+        .chars()
+        .take(max)
+        .flat_map(char::escape_debug)
+        .collect();
     crate::log::cut(&escaped, max).into_owned()
 }
