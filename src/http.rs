@@ -19,7 +19,8 @@ pub fn response(status: StatusCode, body: impl Into<Bytes>) -> Response {
     response
 }
 
-/// An HTML page latch rendered, with the headers SPEC.md puts on every one:
+/// An HTML page latch rendered, with the headers every one carries
+/// (docs/contract.md, "Every response"):
 /// - `Cache-Control: no-store`: a page about a session must not be kept by
 ///   any cache, nor shown again from one after logout (RFC 9111 §5.2.2.5);
 /// - `Content-Security-Policy`: scripts, styles and frames only from

@@ -84,7 +84,7 @@ pub async fn respond(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
     let file = match found {
         Found::File(file) => file,
         Found::Directory => return Ok(to_directory(&parts.uri)),
-        Found::Missing => return Ok(not_found()),
+        Found::Missing => return Ok(not_found()), // answered at 2. already
     };
     // 5.
     let fresh = not_modified(&parts.headers, &file);
