@@ -294,7 +294,9 @@ fn access_log(
     client: IpAddr,
     session: &str,
 ) {
-    let path: String = path.chars().take(200).collect();
+    // A client chooses both, so both are cut (see `log`).
+    let method = crate::log::cut(method.as_str(), crate::log::MAX_VALUE);
+    let path = crate::log::cut(path, crate::log::MAX_PATH);
     let micros = started.elapsed().as_micros();
     crate::log::access(format_args!(
         "access {method} {path} {} {micros}us client={} session={session}",

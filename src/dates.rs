@@ -27,28 +27,51 @@ pub fn iso8601(unix: u64) -> String {
 /// Parses an IMF-fixdate; `None` for anything else. RFC 9110 §5.6.7 asks
 /// recipients to also accept two obsolete formats; a client that sends one
 /// in `If-Modified-Since` simply gets a full 200 instead of a 304.
+///
+/// Every number is held to the grammar's digit count (`day = 2DIGIT`,
+/// `year = 4DIGIT`, each clock field 2DIGIT), so no header value, however
+/// many digits it carries, can make the arithmetic below overflow; a date
+/// that does not exist (31 Feb, year 0, before 1970) is `None` too, and
+/// the caller treats the header as absent.
 pub fn parse_http_date(text: &str) -> Option<u64> {
     let mut parts = text.strip_suffix(" GMT")?.split(' ');
     let weekday = parts.next()?.strip_suffix(',')?;
-    let day: u64 = parts.next()?.parse().ok()?;
+    let day = digits(parts.next()?, 2)?;
     let month_name = parts.next()?;
     let month = MONTHS.iter().position(|m| *m == month_name)? as u64 + 1;
-    let year: u64 = parts.next()?.parse().ok()?;
-    let mut clock = parts.next()?.split(':').map(|n| n.parse::<u64>().ok());
+    let year = digits(parts.next()?, 4)?;
+    let mut clock = parts.next()?.split(':').map(|n| digits(n, 2));
     let (h, mi, s) = (clock.next()??, clock.next()??, clock.next()??);
-    if parts.next().is_some()
-        || clock.next().is_some()
-        || !DAYS.contains(&weekday)
-        || day == 0
-        || day > 31
-        || year < 1970
-    {
+    if parts.next().is_some() || clock.next().is_some() || !DAYS.contains(&weekday) {
+        return None;
+    }
+    if year < 1970 || day == 0 || day > days_in_month(year, month) {
         return None;
     }
     if h > 23 || mi > 59 || s > 60 {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+/// A field of exactly `count` ASCII digits, as a number; `None` otherwise
+/// (`u64::from_str` would also take a `+` sign, and any length).
+fn digits(field: &str, count: usize) -> Option<u64> {
+    if field.len() != count || !field.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    field.parse().ok()
+}
+
+/// Days in `month` (1-12) of `year`, Gregorian leap years included.
+fn days_in_month(year: u64, month: u64) -> u64 {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 fn civil(unix: u64) -> (u64, usize, u64, u64, u64, u64) {
@@ -71,7 +94,8 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (y, m, d)
 }
 
-/// (year >= 1970, month, day) to days since 1970-01-01.
+/// (year 1970-9999, month, day) to days since 1970-01-01. The bounds keep
+/// every product far below `u64::MAX`; `parse_http_date` ensures them.
 fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y / 400;
@@ -112,8 +136,62 @@ mod tests {
             "Sun, 06 Nov 1994 25:49:37 GMT",
             "Sun, 06 Nov 1994 08:49 GMT",
             "Sun, 06 Nov 1994 08:49:37:00 GMT",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 94 08:49:37 GMT",
+            "Sun, +6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 8:49:37 GMT",
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn years_of_any_length_are_refused_not_overflowed() {
+        for bad in [
+            "Sun, 06 Nov 99999999999999999999 08:49:37 GMT",
+            "Sun, 06 Nov 18446744073709551615 08:49:37 GMT",
+            "Sun, 06 Nov 9999999999999999999 08:49:37 GMT",
+            "Sun, 06 Nov 0000 08:49:37 GMT",
+            "Sun, 06 Nov 0 08:49:37 GMT",
+            "Sun, 06 Nov 1969 23:59:59 GMT",
+            "Sun, 06 Nov 10000 08:49:37 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn other_fields_with_too_many_digits_are_refused() {
+        for bad in [
+            "Sun, 18446744073709551616 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 18446744073709551615:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:99999999999999999999 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn days_that_do_not_exist_are_refused() {
+        assert_eq!(parse_http_date("Thu, 31 Feb 2000 00:00:00 GMT"), None);
+        assert_eq!(parse_http_date("Sat, 29 Feb 2100 00:00:00 GMT"), None);
+        assert_eq!(parse_http_date("Sun, 31 Apr 2001 00:00:00 GMT"), None);
+        assert!(parse_http_date("Tue, 29 Feb 2000 00:00:00 GMT").is_some());
+        assert!(parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT").is_some());
+    }
+
+    #[test]
+    fn the_last_date_the_grammar_allows_parses() {
+        let last = parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT");
+        assert_eq!(last, Some(253_402_300_799));
+        assert_eq!(http_date(253_402_300_799), "Fri, 31 Dec 9999 23:59:59 GMT");
+    }
+
+    #[test]
+    fn any_unix_time_formats_without_a_panic() {
+        for t in [u64::MAX, u64::MAX - 1, u64::MAX / 2, 253_402_300_800] {
+            assert!(http_date(t).ends_with(" GMT"), "{t}");
+            assert!(iso8601(t).ends_with('Z'), "{t}");
         }
     }
 }

@@ -2,7 +2,6 @@
 //! what it does and the RFC section that defines it.
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{
     HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
     CONTENT_TYPE, LOCATION, REFERRER_POLICY, SET_COOKIE, VARY, X_CONTENT_TYPE_OPTIONS,
@@ -10,17 +9,18 @@ use hyper::header::{
 };
 use hyper::StatusCode;
 
-pub type Body = Full<Bytes>;
+pub use crate::body::Body;
 pub type Response = hyper::Response<Body>;
 
 /// A response with `status` and `body`, nothing else.
 pub fn response(status: StatusCode, body: impl Into<Bytes>) -> Response {
-    let mut response = hyper::Response::new(Full::new(body.into()));
+    let mut response = hyper::Response::new(Body::full(body));
     *response.status_mut() = status;
     response
 }
 
-/// An HTML page latch rendered, with the headers SPEC.md puts on every one:
+/// An HTML page latch rendered, with the headers every one carries
+/// (docs/contract.md, "Every response"):
 /// - `Cache-Control: no-store`: a page about a session must not be kept by
 ///   any cache, nor shown again from one after logout (RFC 9111 §5.2.2.5);
 /// - `Content-Security-Policy`: scripts, styles and frames only from
@@ -67,6 +67,16 @@ pub fn see_other(location: &str) -> Response {
     let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
     response.headers_mut().insert(LOCATION, value);
     no_store(&mut response);
+    response
+}
+
+/// 308 Permanent Redirect (RFC 9110 §15.4.9): "this resource lives at
+/// that URL now, ask there with the same method". `location` must already
+/// be a local path.
+pub fn permanent_redirect(location: &str) -> Response {
+    let mut response = text(StatusCode::PERMANENT_REDIRECT, "");
+    let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
+    response.headers_mut().insert(LOCATION, value);
     response
 }
 
@@ -130,5 +140,5 @@ pub fn strip_body_for_head(response: Response) -> Response {
     if !parts.headers.contains_key(CONTENT_LENGTH) && parts.status != StatusCode::NO_CONTENT {
         parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
     }
-    hyper::Response::from_parts(parts, Full::new(Bytes::new()))
+    hyper::Response::from_parts(parts, Body::empty())
 }

@@ -6,16 +6,13 @@
 //! handler uses in their own files: `cookies`, `form`, `redirect`,
 //! `origin`, `csrf`, `session`, `session_store`, `static_files`, `http`.
 
-/// `log_event!("…")`: one event line on standard error, written at once
-/// (see `log`).
-macro_rules! log_event {
-    ($($arg:tt)*) => {
-        $crate::log::event(format_args!($($arg)*))
-    };
-}
+// First: it declares `log_event!`, which the modules below use.
+#[macro_use]
+pub mod log;
 
 pub mod app;
 pub mod atomic_file;
+pub mod body;
 pub mod cli;
 pub mod cookies;
 pub mod csrf;
@@ -26,7 +23,6 @@ pub mod form;
 pub mod forwarded;
 pub mod handlers;
 pub mod http;
-pub mod log;
 pub mod memory;
 pub mod origin;
 pub mod pages;

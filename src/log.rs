@@ -7,11 +7,30 @@
 //!
 //! Every event line first writes out the access lines gathered before it,
 //! so the log keeps the order in which things happened.
+//!
+//! A value a client chose (a path, a method, a user name) passes `cut`
+//! before it reaches a line: one request must not be able to write more
+//! than about a kilobyte of log, or a few connections could fill a disk
+//! (a 60 KiB path, logged whole, made 8 connections write 200 MiB/s).
 
 use std::fmt::{Arguments, Write as _};
 use std::io::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
+
+/// `log_event!("…")`: one event line on standard error, written at once
+/// (see `event`). Declared here, and the module first in `lib.rs`, so that
+/// every module after it can use it.
+macro_rules! log_event {
+    ($($arg:tt)*) => {
+        $crate::log::event(format_args!($($arg)*))
+    };
+}
+
+/// The longest path `cut` lets through to a log line, in bytes.
+pub const MAX_PATH: usize = 200;
+/// The longest other client-chosen value (a method, a user name), in bytes.
+pub const MAX_VALUE: usize = 64;
 
 /// How long an access line may wait in memory.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
@@ -19,6 +38,20 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 const MAX_BUFFERED: usize = 32 * 1024;
 
 static BUFFER: Mutex<String> = Mutex::new(String::new());
+
+/// `text` as it may appear in a log line: at most `max` bytes, cut on a
+/// character boundary, the cut marked with `…` (so a cut value never
+/// passes for the whole one).
+pub fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end]).into()
+}
 
 /// Gathers one access line.
 pub fn access(line: Arguments) {
@@ -53,4 +86,32 @@ fn write_out(buffer: &mut String) {
 
 fn lock() -> std::sync::MutexGuard<'static, String> {
     BUFFER.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_values_pass_whole() {
+        assert_eq!(cut("/style.css", MAX_PATH), "/style.css");
+        assert_eq!(cut("", 0), "");
+        assert_eq!(cut("abc", 3), "abc");
+    }
+
+    #[test]
+    fn long_values_are_cut_and_marked() {
+        assert_eq!(cut("abcdef", 3), "abc…");
+        assert_eq!(cut("abc", 0), "…");
+        let long = "a".repeat(60 * 1024);
+        assert_eq!(cut(&long, MAX_PATH).len(), MAX_PATH + "…".len());
+    }
+
+    #[test]
+    fn a_cut_never_splits_a_character() {
+        // "é" is two bytes: a cut at 3 would fall inside the second one.
+        assert_eq!(cut("éé", 3), "é…");
+        assert_eq!(cut("€", 2), "…");
+        assert_eq!(cut("a€", 3), "a…");
+    }
 }

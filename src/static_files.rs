@@ -2,25 +2,27 @@
 //! conditional requests (RFC 9110 §8.8, §13.1-13.2), and containment: no
 //! spelling of a path may reach a file outside the dir.
 
-use std::fs::{self, Metadata};
+use std::fs::{self, File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use std::sync::Arc;
-
+use bytes::Bytes;
 use hyper::header::{
     HeaderMap, HeaderValue, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
     X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::http::request::Parts;
-use hyper::{Method, StatusCode};
+use hyper::{Method, StatusCode, Uri};
 
 use crate::app::{blocking, App};
+use crate::body::{Body, FileBody};
 use crate::dates::{http_date, parse_http_date};
 use crate::encoding::percent_decode;
 use crate::error::Error;
-use crate::http::{method_not_allowed, not_found, options, response, Response};
+use crate::http::{method_not_allowed, not_found, options, permanent_redirect, response, Response};
+use crate::log::{cut, MAX_PATH};
 use crate::trace;
 
 /// The methods a static file takes.
@@ -47,28 +49,31 @@ const BUILT_IN: &[(&str, &str, &[u8])] = &[
 /// 2. Find the file under www (or built in), or 404: a miss is a 404
 ///    whatever the method, so probing methods reveals nothing.
 /// 3. GET and HEAD only (405 with `Allow`; OPTIONS lists them).
-/// 4. 304 when the client's copy is current, else 200 with the file.
+/// 4. A directory named without its slash: 308 to the name with it.
+/// 5. 304 when the client's copy is current, else 200 with the file,
+///    streamed. A HEAD or a 304 drops the open file unread.
 pub async fn respond(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
+    let path = parts.uri.path();
     // 1.
-    let Some(relative) = relative_path(parts.uri.path()) else {
+    let Some(relative) = relative_path(path) else {
         return Ok(not_found());
     };
     // 2.
     let on_disk = match app.www_root.clone() {
         Some(root) => blocking(move || find(&root, &relative)).await?,
-        None => Ok(None),
+        None => Ok(Found::Missing),
     };
-    let file = match on_disk {
-        Ok(Some(file)) => file,
-        Ok(None) => match built_in(parts.uri.path()) {
-            Some(file) => file,
-            None => return Ok(not_found()),
-        },
+    let found = match on_disk {
+        Ok(Found::Missing) => built_in(path).map_or(Found::Missing, Found::File),
+        Ok(found) => found,
         Err(e) => {
-            log_event!("www: cannot read {}: {e}", parts.uri.path());
-            return Ok(not_found());
+            log_event!("www: cannot read {}: {e}", cut(path, MAX_PATH));
+            Found::Missing
         }
     };
+    if let Found::Missing = found {
+        return Ok(not_found());
+    }
     // 3.
     match parts.method {
         Method::GET | Method::HEAD => {}
@@ -76,17 +81,23 @@ pub async fn respond(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
         _ => return Ok(method_not_allowed(ALLOW)),
     }
     // 4.
+    let file = match found {
+        Found::File(file) => file,
+        Found::Directory => return Ok(to_directory(&parts.uri)),
+        Found::Missing => return Ok(not_found()), // answered at 2. already
+    };
+    // 5.
     let fresh = not_modified(&parts.headers, &file);
     trace::row("static", || {
         let verdict = if fresh {
-            "the client's copy is current: 304"
+            "the client's copy is current: 304 (the file is not read)"
         } else {
-            "200 with the file"
+            "200 with the file, streamed"
         };
         format!(
             "{} ({} bytes, ETag {}): {verdict}",
-            parts.uri.path(),
-            file.bytes.len(),
+            cut(path, MAX_PATH),
+            file.length,
             file.etag
         )
     });
@@ -96,11 +107,37 @@ pub async fn respond(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
             &file,
         ));
     }
-    let mut ok = with_validators(response(StatusCode::OK, file.bytes.clone()), &file);
+    let mut ok = with_validators(response(StatusCode::OK, ""), &file);
     let h = ok.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(file.content_type));
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    *ok.body_mut() = file.body();
     Ok(ok)
+}
+
+/// The answer to `/dir` when `dir` is a directory: 308 to `/dir/`, the
+/// query kept (RFC 9110 §15.4.9), as every web server does, so that the
+/// index page's relative links resolve inside the directory.
+///
+/// The target is the request's own path plus `/`, and that path passed
+/// `relative_path`: it starts with `/` and a non-empty segment holding no
+/// `/` or `\` in any spelling, so it can never read as `//host` or
+/// `/\host` (a network-path reference, RFC 3986 §4.2): the redirect stays
+/// on this site. `/dir/` itself, when `dir/index.html` is a directory,
+/// gets a 404 rather than a redirect to `/dir//`.
+fn to_directory(uri: &Uri) -> Response {
+    let path = uri.path();
+    if path.ends_with('/') {
+        return not_found();
+    }
+    let location = match uri.query() {
+        Some(query) => format!("{path}/?{query}"),
+        None => format!("{path}/"),
+    };
+    trace::row("static", || {
+        format!("a directory: 308 to {}", cut(&location, MAX_PATH))
+    });
+    permanent_redirect(&location)
 }
 
 /// `ETag` and `Last-Modified`, sent with a 200 and repeated with a 304
@@ -122,21 +159,53 @@ fn built_in(path: &str) -> Option<StaticFile> {
     let &(_, content_type, bytes) = BUILT_IN.iter().find(|(p, _, _)| *p == path)?;
     let digest = crate::encoding::hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)[..8]);
     Some(StaticFile {
-        bytes: bytes.to_vec(),
+        contents: Contents::BuiltIn(bytes),
+        length: bytes.len() as u64,
         content_type,
         etag: format!("\"built-in-{digest}\""),
         modified: None,
     })
 }
 
-/// A file found under the www dir.
+/// What a path names under the www dir. Expected misses are values, not
+/// errors (as in hyper-staticfile's `resolve.rs`).
+pub enum Found {
+    File(StaticFile),
+    /// A directory (`/dir` asked for without its slash).
+    Directory,
+    /// Nothing latch will serve: no such file, outside www, or not a
+    /// regular file.
+    Missing,
+}
+
+/// A file to serve: its validators and type come from its metadata, and
+/// its contents are read only if a 200 with a body is sent.
 pub struct StaticFile {
-    pub bytes: Vec<u8>,
+    pub contents: Contents,
+    /// The `Content-Length`.
+    pub length: u64,
     pub content_type: &'static str,
     pub etag: String,
     /// Modification time, unix seconds (the `Last-Modified` value); `None`
     /// for a built-in file, whose version is the binary's.
     pub modified: Option<u64>,
+}
+
+pub enum Contents {
+    /// Opened under www, not yet read.
+    Disk(File),
+    /// Carried in the binary.
+    BuiltIn(&'static [u8]),
+}
+
+impl StaticFile {
+    /// The 200's body: a file on disk streamed, a built-in one as it is.
+    fn body(self) -> Body {
+        match self.contents {
+            Contents::Disk(file) => Body::File(FileBody::new(file, self.length)),
+            Contents::BuiltIn(bytes) => Body::full(Bytes::from_static(bytes)),
+        }
+    }
 }
 
 /// Turns a raw URL path into a path relative to the www dir, or `None`.
@@ -173,38 +242,50 @@ pub fn relative_path(raw_path: &str) -> Option<PathBuf> {
     Some(path)
 }
 
-/// The regular file at `relative` under `root` (already canonical), or
-/// `Ok(None)`: not there, a directory, or (through a symlink) outside
-/// `root`. Resolving the real path and checking it is still inside is
-/// what makes a symlink that points out of www a 404.
-pub fn find(root: &Path, relative: &Path) -> io::Result<Option<StaticFile>> {
+/// What `relative` names under `root` (already canonical).
+///
+/// 1. Resolve the real path, symlinks followed, and check it is still
+///    inside `root`: that is what makes a symlink out of www a 404.
+/// 2. A directory is `Directory`; anything but a regular file (a FIFO, a
+///    device) is `Missing`, and is never opened (opening a FIFO blocks).
+/// 3. Open the file, and take the validators from the open file, so they
+///    describe the very bytes that will be sent. Opening reads nothing.
+pub fn find(root: &Path, relative: &Path) -> io::Result<Found> {
+    // 1.
     let real = match fs::canonicalize(root.join(relative)) {
         Ok(real) => real,
-        Err(e) if is_miss(&e) => return Ok(None),
+        Err(e) if is_miss(&e) => return Ok(Found::Missing),
         Err(e) => return Err(e),
     };
     if !real.starts_with(root) {
-        return Ok(None);
+        return Ok(Found::Missing);
     }
+    // 2.
     let meta = fs::metadata(&real)?;
-    if !meta.is_file() {
-        return Ok(None);
+    if meta.is_dir() {
+        return Ok(Found::Directory);
     }
-    let bytes = fs::read(&real)?;
-    let modified = Some(modified(&meta).as_secs());
-    Ok(Some(StaticFile {
+    if !meta.is_file() {
+        return Ok(Found::Missing);
+    }
+    // 3.
+    let file = File::open(&real)?;
+    let meta = file.metadata()?;
+    Ok(Found::File(StaticFile {
         etag: etag(&meta),
         content_type: content_type(&real),
-        bytes,
-        modified,
+        length: meta.len(),
+        modified: Some(modified(&meta).as_secs()),
+        contents: Contents::Disk(file),
     }))
 }
 
-/// Expected misses: nothing there, or a file used as a directory.
+/// Expected misses: nothing there, a file used as a directory, or a name
+/// too long for the file system (`ENAMETOOLONG`: no file can have it).
 fn is_miss(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename
     )
 }
 

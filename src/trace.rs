@@ -11,6 +11,8 @@
 use std::cell::RefCell;
 use std::future::Future;
 
+use crate::log::cut;
+
 tokio::task_local! {
     static ROWS: RefCell<Vec<(String, String)>>;
 }
@@ -72,15 +74,20 @@ pub fn record_json(record: &crate::session::Record) -> String {
     serde_json::to_string(&shown).unwrap_or_default()
 }
 
-/// The table: one numbered row per line, labels in a column.
+/// The longest line of the table, in bytes: a request line or a header
+/// value is the client's to choose, and the log must stay bounded.
+const MAX_LINE: usize = 256;
+
+/// The table: one numbered row per line, labels in a column, each line cut
+/// to `MAX_LINE`.
 pub fn render(title: &str, rows: &[(String, String)]) -> String {
-    let mut out = format!("trace {title}\n");
+    let mut out = format!("trace {}\n", cut(title, MAX_LINE));
     for (n, (label, detail)) in rows.iter().enumerate() {
-        let mut lines = detail.lines();
+        let mut lines = detail.lines().map(|line| cut(line, MAX_LINE));
         out.push_str(&format!(
             "  {:>2}  {label:<12} {}\n",
             n + 1,
-            lines.next().unwrap_or("")
+            lines.next().unwrap_or_default()
         ));
         for more in lines {
             out.push_str(&format!("      {:<12} {more}\n", ""));
@@ -106,6 +113,18 @@ mod tests {
             cookie_line("theme=dark; sid=abcdefgh"),
             "theme=dark…; sid=abcd…"
         );
+    }
+
+    #[test]
+    fn every_line_of_the_table_is_bounded() {
+        let long = "x".repeat(60 * 1024);
+        let rows = vec![("request".to_owned(), format!("GET /{long}\nhost: {long}"))];
+        let table = render(&format!("GET /{long}"), &rows);
+        assert_eq!(table.lines().count(), 3, "{table}");
+        for line in table.lines() {
+            assert!(line.len() < MAX_LINE + 32, "{line}");
+            assert!(line.ends_with('…'), "{line}");
+        }
     }
 
     #[test]

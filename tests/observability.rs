@@ -1,5 +1,6 @@
 //! What latch writes to standard error: one access line per request, the
-//! login and logout audit lines, and never a secret.
+//! login and logout audit lines, never a secret, and never more than about
+//! a kilobyte for one request, whatever the client sends.
 
 mod support;
 
@@ -89,4 +90,98 @@ fn every_request_gets_exactly_one_access_line() {
         .any(|l| l.starts_with("access GET /missing 404 ")));
     assert!(access.iter().any(|l| l.starts_with("access DELETE / 405 ")));
     assert!(access.iter().all(|l| l.contains("session=-")));
+}
+
+/// About a kilobyte: what one request may make latch write to its log.
+const LOG_BUDGET: usize = 1024;
+
+/// What the log gained while `request` ran, without the log barrier's own
+/// lines: the log is read up to a barrier before and after.
+fn log_written_by(server: &Server, request: impl FnOnce()) -> String {
+    server.log_barrier();
+    let before = server.stderr().len();
+    request();
+    server.log_barrier();
+    let log = server.stderr();
+    log[before..]
+        .lines()
+        .filter(|l| !l.contains("user=barrier") && !l.starts_with("access POST /login 422 "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn a_path_with_a_60_kib_segment_writes_at_most_about_a_kilobyte_of_log() {
+    let server = Server::start(&[]);
+    let segment = "a".repeat(60 * 1024);
+    let written = log_written_by(&server, || {
+        let response = server.get(&format!("/long-{segment}"), None);
+        assert_eq!(response.status, 404);
+    });
+    assert!(
+        written.len() <= LOG_BUDGET,
+        "{} bytes:\n{written}",
+        written.len()
+    );
+    // The request is logged, its path cut and marked as cut.
+    let line = written
+        .lines()
+        .find(|l| l.starts_with("access GET /long-aaaa"))
+        .unwrap_or_else(|| panic!("no access line:\n{written}"));
+    assert!(line.contains("… 404 "), "{line}");
+}
+
+#[test]
+fn a_long_method_writes_at_most_about_a_kilobyte_of_log() {
+    let server = Server::start(&[]);
+    let method = "X".repeat(4 * 1024);
+    let written = log_written_by(&server, || {
+        let response = server.send(&method, "/missing", None, &[], "");
+        assert!(response.status >= 400, "{}", response.status_line);
+    });
+    assert!(
+        written.len() <= LOG_BUDGET,
+        "{} bytes:\n{written}",
+        written.len()
+    );
+    assert!(written.contains("access XXXX"), "{written}");
+}
+
+#[test]
+fn a_long_user_name_writes_at_most_about_a_kilobyte_of_log() {
+    let server = Server::start(&[]);
+    // A newline and U+10FFFF, both escaped in the log (to `\n` and
+    // `\u{10ffff}`): the escaping must not undo the cut. (The request's
+    // access line is left out with the barrier's; it holds no user name.)
+    let name = "n%0A%F4%8F%BF%BF".repeat(800);
+    let written = log_written_by(&server, || {
+        let response = server.post("/login", None, &format!("username={name}&password=x"));
+        assert_eq!(response.status, 422);
+    });
+    assert!(
+        written.len() <= LOG_BUDGET,
+        "{} bytes:\n{written}",
+        written.len()
+    );
+    assert!(written.contains("login failed user=n\\n"), "{written}");
+}
+
+#[test]
+fn with_trace_every_line_of_a_request_with_a_60_kib_segment_is_cut() {
+    let server = Server::start(&["--trace"]);
+    let segment = "b".repeat(60 * 1024);
+    let written = log_written_by(&server, || {
+        let response = server.send(
+            "GET",
+            &format!("/long-{segment}"),
+            None,
+            &[("If-None-Match", &segment[..1024])],
+            "",
+        );
+        assert_eq!(response.status, 404);
+    });
+    assert!(written.contains("trace GET /long-bbbb"), "{written}");
+    for line in written.lines() {
+        assert!(line.len() <= 512, "a line of {} bytes:\n{line}", line.len());
+    }
 }

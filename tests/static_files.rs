@@ -1,7 +1,8 @@
-//! Static files on the wire (SPEC.md, "Static files (www)"): types and
-//! validators, conditional requests (RFC 9110 §13.1-13.2), GET and HEAD
-//! only, and containment: no spelling of a path, and no symlink, reaches a
-//! file outside the www dir.
+//! Static files on the wire (docs/contract.md, "Static files (www)"):
+//! types and validators, conditional requests (RFC 9110 §13.1-13.2), GET
+//! and HEAD only, files streamed and left unread by HEAD and 304, `/dir` to
+//! `/dir/`, and containment: no spelling of a path, and no symlink, reaches
+//! a file outside the www dir.
 
 mod support;
 
@@ -340,4 +341,163 @@ fn a_missing_www_dir_still_serves_the_pages_and_the_built_in_stylesheet() {
     assert!(!style.body.is_empty());
 
     assert_eq!(server.get("/a.txt", None).status, 404);
+}
+
+/// 16 MiB whose every 64 KiB chunk differs from the others, so a chunk
+/// sent twice, skipped or out of order shows.
+fn large_file() -> Vec<u8> {
+    (0u32..16 << 20)
+        .map(|i| (i ^ (i >> 8) ^ (i >> 16)) as u8)
+        .collect()
+}
+
+/// A site with `large.bin` (16 MiB) in its www dir.
+fn site_with_a_large_file() -> (Site, Vec<u8>) {
+    let site = Site::start();
+    let bytes = large_file();
+    fs::write(site.www.join("large.bin"), &bytes).unwrap();
+    (site, bytes)
+}
+
+/// Far below the 16 MiB file: what a request head and a few small reads
+/// (the users file, a directory scan) may cost the server.
+const READ_BUDGET: u64 = 1 << 20;
+
+#[test]
+fn a_16_mib_file_is_sent_byte_exact_with_its_length() {
+    let (site, bytes) = site_with_a_large_file();
+    let response = site.get("/large.bin");
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-length"),
+        Some(bytes.len().to_string().as_str())
+    );
+    assert_eq!(response.body.len(), bytes.len());
+    assert!(response.body == bytes, "the body differs from the file");
+}
+
+#[test]
+fn head_of_a_16_mib_file_reads_none_of_it() {
+    let (site, bytes) = site_with_a_large_file();
+    let before = site.server.bytes_read();
+    let response = site.server.send("HEAD", "/large.bin", None, &[], "");
+    let read = site.server.bytes_read() - before;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-length"),
+        Some(bytes.len().to_string().as_str())
+    );
+    assert!(read < READ_BUDGET, "HEAD read {read} bytes");
+
+    // The measure sees file reads: a GET reads the whole file.
+    let before = site.server.bytes_read();
+    assert_eq!(site.get("/large.bin").body.len(), bytes.len());
+    let read = site.server.bytes_read() - before;
+    assert!(read >= bytes.len() as u64, "GET read only {read} bytes");
+}
+
+#[test]
+fn a_304_for_a_16_mib_file_reads_none_of_it() {
+    let (site, _) = site_with_a_large_file();
+    let head = site.server.send("HEAD", "/large.bin", None, &[], "");
+    let etag = head.header("etag").unwrap().to_string();
+    let modified = head.header("last-modified").unwrap().to_string();
+    for validator in [
+        ("If-None-Match", etag.as_str()),
+        ("If-Modified-Since", &modified),
+    ] {
+        let before = site.server.bytes_read();
+        let response = site.get_with("/large.bin", &[validator]);
+        let read = site.server.bytes_read() - before;
+        assert_eq!(response.status, 304, "{validator:?}");
+        assert!(
+            read < READ_BUDGET,
+            "{validator:?}: the 304 read {read} bytes"
+        );
+    }
+}
+
+#[test]
+fn a_directory_without_its_slash_is_308_to_the_slash() {
+    let site = Site::start();
+    let response = site.get("/docs");
+    assert_eq!(response.status_line, "HTTP/1.1 308 Permanent Redirect");
+    assert_eq!(response.header("location"), Some("/docs/"));
+    let head = site.server.send("HEAD", "/docs", None, &[], "");
+    assert_eq!(head.status, 308);
+    assert_eq!(head.header("location"), Some("/docs/"));
+    // Where it leads: the directory's index.
+    assert_eq!(site.get("/docs/").text(), DOCS_INDEX);
+}
+
+#[test]
+fn a_directory_redirect_keeps_the_query() {
+    let site = Site::start();
+    let response = site.get("/docs?page=2&q=a%20b");
+    assert_eq!(response.status, 308);
+    assert_eq!(response.header("location"), Some("/docs/?page=2&q=a%20b"));
+}
+
+#[test]
+fn a_nested_directory_redirect_keeps_the_whole_path() {
+    let site = Site::start();
+    fs::create_dir_all(site.www.join("docs/guide")).unwrap();
+    let response = site.get("/docs/guide?x");
+    assert_eq!(response.status, 308);
+    assert_eq!(response.header("location"), Some("/docs/guide/?x"));
+}
+
+#[test]
+fn no_directory_redirect_points_off_the_site_or_out_of_www() {
+    let site = Site::start();
+    fs::create_dir_all(site.www.join("evil.example")).unwrap();
+    for target in [
+        &b"//evil.example"[..],
+        b"///evil.example",
+        b"/%2fevil.example",
+        b"/%2Fevil.example",
+        b"/\\evil.example",
+        b"/%5cevil.example",
+        b"/./evil.example",
+        b"/docs/../evil.example",
+        b"/link-to-outside-dir",
+    ] {
+        let shown = String::from_utf8_lossy(target);
+        let response = site.raw_get(target);
+        assert!(
+            [400, 404].contains(&response.status),
+            "{shown}: {}",
+            response.status_line
+        );
+        assert_eq!(response.header("location"), None, "{shown}");
+    }
+    // The plain spelling is a local redirect.
+    let response = site.get("/evil.example");
+    assert_eq!(response.header("location"), Some("/evil.example/"));
+}
+
+#[test]
+fn post_to_a_directory_is_405_not_a_redirect() {
+    let site = Site::start();
+    let response = site.server.post("/docs", None, "");
+    assert_eq!(response.status, 405);
+    assert_eq!(response.header("location"), None);
+}
+
+#[test]
+fn if_modified_since_with_a_year_of_many_digits_is_a_plain_200() {
+    let site = Site::start();
+    for year in [
+        "99999999999999999999",
+        "18446744073709551615",
+        "9999999999999999999",
+        "0000",
+        "0",
+    ] {
+        let date = format!("Sun, 06 Nov {year} 08:49:37 GMT");
+        let response = site.get_with("/a.txt", &[("If-Modified-Since", &date)]);
+        assert_eq!(response.status, 200, "{date}");
+        assert_eq!(response.text(), A_TXT, "{date}");
+    }
+    assert_eq!(site.get("/a.txt").status, 200, "the server still answers");
 }

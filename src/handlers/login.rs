@@ -153,5 +153,11 @@ async fn sign_in(
 /// A user name as it may appear in a log line: whatever a client typed,
 /// with control characters escaped so it cannot forge log lines.
 fn loggable(name: &str) -> String {
-    name.chars().take(64).flat_map(char::escape_debug).collect()
+    let max = crate::log::MAX_VALUE;
+    let escaped: String = name
+        .chars()
+        .take(max)
+        .flat_map(char::escape_debug)
+        .collect();
+    crate::log::cut(&escaped, max).into_owned()
 }

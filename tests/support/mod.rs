@@ -549,3 +549,21 @@ pub fn write_users(path: &Path, users: &[(&str, &str)]) {
     }
     file.save(path).unwrap();
 }
+
+impl Server {
+    /// The server process's id, for reading `/proc/<pid>/…`.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server still running").id()
+    }
+
+    /// Bytes the server process has read so far through `read(2)` and its
+    /// kin, files and sockets alike: `rchar` in `/proc/<pid>/io` (proc(5)).
+    pub fn bytes_read(&self) -> u64 {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.pid())).unwrap();
+        io.lines()
+            .find_map(|line| line.strip_prefix("rchar: "))
+            .expect("/proc/<pid>/io has an rchar line")
+            .parse()
+            .unwrap()
+    }
+}
