@@ -82,6 +82,7 @@ fn users_file(path: &Path, report: &mut Report) {
     }
     match users.len() {
         0 if clean => report.problem(format!("{name}: holds no user, so nobody can sign in")),
+        1 => report.fine(format!("{name}: 1 user, mode {mode:04o}")),
         count => report.fine(format!("{name}: {count} users, mode {mode:04o}")),
     }
 }
