@@ -32,8 +32,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Serve(config) => serve(config),
-        Command::Check(config) => return check(&config),
-        // `users` is for telling a void sign-in from a standing one.
+        Command::Check(config) => return check_config(&config),
         Command::Sessions {
             sessions,
             idle_timeout,
@@ -51,7 +50,7 @@ fn main() -> ExitCode {
         Command::AddUser { name, users } => add_user(&name, &users),
         Command::DelUser { name, users } => del_user(&name, &users),
         Command::Users { users } => list_users(&users),
-        Command::CheckPassword { name, users } => return check_password(&name, &users),
+        Command::CheckPassword { name, users } => check_password(&name, &users),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -189,33 +188,22 @@ fn list_users(path: &Path) -> Result<(), String> {
 /// `latch checkpassword NAME`, as `htpasswd -v`: exit 0 when the password
 /// is right, 1 when it is wrong or cannot be checked; the verdict goes to
 /// standard error, leaving standard output empty for scripts.
-fn check_password(name: &str, path: &Path) -> ExitCode {
-    let verdict = (|| {
-        let users = Users::load(path)?;
-        let hash = users
-            .hash_of(name)
-            .ok_or_else(|| format!("no user {name} in {}", path.display()))?;
-        let password = password::read(Ask::Once)?;
-        match users::verify(&password, hash) {
-            true => Ok(format!("password for user {name} is correct")),
-            false => Err(format!("password for user {name} is wrong")),
-        }
-    })();
-    match verdict {
-        Ok(message) => {
-            eprintln!("latch: {message}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("latch: {message}");
-            ExitCode::FAILURE
-        }
+fn check_password(name: &str, path: &Path) -> Result<(), String> {
+    let users = Users::load(path)?;
+    let hash = users
+        .hash_of(name)
+        .ok_or_else(|| format!("no user {name} in {}", path.display()))?;
+    let password = password::read(Ask::Once)?;
+    if !users::verify(&password, hash) {
+        return Err(format!("password for user {name} is wrong"));
     }
+    eprintln!("latch: password for user {name} is correct");
+    Ok(())
 }
 
 /// `latch check`: what is fine on standard output, each problem on
 /// standard error; exit 1 if there is any problem.
-fn check(config: &Config) -> ExitCode {
+fn check_config(config: &Config) -> ExitCode {
     let report = check::run(config);
     for line in &report.fine {
         println!("{line}");

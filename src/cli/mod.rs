@@ -232,6 +232,9 @@ pub fn parse(
     let mut positional = words.positional.into_iter();
     let first = positional.next();
     if first.as_deref() == Some("help") {
+        if let Some((flag, _)) = words.flags.first() {
+            return Err(UsageError::new(format!("help does not take {}", flag.name)));
+        }
         return help_for(positional.next(), positional.next());
     }
     let verb = match &first {
@@ -458,6 +461,7 @@ mod tests {
                 "--session-ttl",
             ),
             (vec!["help", "frobnicate"], vec![], "frobnicate"),
+            (vec!["help", "--users", "u"], vec![], "--users"),
         ] {
             let err = run(&args, &env).unwrap_err().to_string();
             assert!(err.contains(needle), "{err} should name {needle}");
