@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use latch::app::App;
-use latch::cli::{self, Command, Config};
+use latch::cli::password::{self, Ask};
+use latch::cli::{self, check, help, Command, Config};
 use latch::dates::iso8601;
 use latch::session::now;
 use latch::session_store::Store;
@@ -22,24 +23,34 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
-        Command::Help => {
-            print!("{}", cli::USAGE);
+        Command::Help(verb) => {
+            print!("{}", help::usage(verb));
+            Ok(())
+        }
+        Command::Version => {
+            println!("{}", help::version());
             Ok(())
         }
         Command::Serve(config) => serve(config),
+        Command::Check(config) => return check_config(&config),
         Command::Sessions {
             sessions,
             idle_timeout,
-        } => list_sessions(&Store::at(&sessions, idle_timeout)),
+            users: _,
+        } => sessions_dir(&sessions).and_then(|dir| list_sessions(&Store::at(dir, idle_timeout))),
         Command::ClearSessions {
             sessions,
             idle_timeout,
-        } => Store::at(&sessions, idle_timeout)
-            .sweep(now())
-            .map(|removed| println!("{removed}"))
-            .map_err(|e| format!("cannot clear {}: {e}", sessions.display())),
+        } => sessions_dir(&sessions).and_then(|dir| {
+            Store::at(dir, idle_timeout)
+                .sweep(now())
+                .map(|removed| println!("{removed}"))
+                .map_err(|e| format!("cannot clear {}: {e}", dir.display()))
+        }),
         Command::AddUser { name, users } => add_user(&name, &users),
         Command::DelUser { name, users } => del_user(&name, &users),
+        Command::Users { users } => list_users(&users),
+        Command::CheckPassword { name, users } => check_password(&name, &users),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -50,7 +61,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--sessions` as a directory; a Redis URL is refused until that store
+/// exists, rather than taken for a directory named `redis:`.
+fn sessions_dir(sessions: &Path) -> Result<&Path, String> {
+    match cli::is_redis_url(sessions) {
+        true => Err(format!(
+            "--sessions {}: the redis store is not built yet",
+            sessions.display()
+        )),
+        false => Ok(sessions),
+    }
+}
+
 fn serve(config: Config) -> Result<(), String> {
+    sessions_dir(&config.sessions)?;
     if !config.users.exists() {
         bootstrap_users(&config.users)?;
     }
@@ -118,25 +142,19 @@ fn bootstrap_users(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `latch adduser NAME`: the password is the first line of standard input,
-/// so it never appears in the process list or the shell history.
+/// `latch adduser NAME`: the password is asked for twice at a terminal,
+/// or is the first line of standard input, so it never appears in the
+/// process list or the shell history.
 fn add_user(name: &str, path: &Path) -> Result<(), String> {
     users::check_name(name)?;
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
-    let password = line.trim_end_matches(['\n', '\r']);
-    if password.is_empty() {
-        return Err("empty password: write it as the first line of standard input".into());
-    }
+    let password = password::read(Ask::Twice)?;
     let mut users = if path.exists() {
         Users::load(path)?
     } else {
         Users::default()
     };
     let replaced = users.hash_of(name).is_some();
-    users.set(name, users::hash_password(password));
+    users.set(name, users::hash_password(&password));
     users
         .save(path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -156,4 +174,55 @@ fn del_user(name: &str, path: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     println!("removed user {name} from {}", path.display());
     Ok(())
+}
+
+/// `latch users`: the names, one a line; never a hash.
+fn list_users(path: &Path) -> Result<(), String> {
+    let users = Users::load(path)?;
+    for name in users.names() {
+        println!("{name}");
+    }
+    Ok(())
+}
+
+/// `latch checkpassword NAME`, as `htpasswd -v`: exit 0 when the password
+/// is right, 1 when it is wrong or cannot be checked; the verdict goes to
+/// standard error, leaving standard output empty for scripts.
+fn check_password(name: &str, path: &Path) -> Result<(), String> {
+    let users = Users::load(path)?;
+    let hash = users
+        .hash_of(name)
+        .ok_or_else(|| format!("no user {name} in {}", path.display()))?;
+    let password = password::read(Ask::Once)?;
+    if !users::verify(&password, hash) {
+        return Err(format!("password for user {name} is wrong"));
+    }
+    eprintln!("latch: password for user {name} is correct");
+    Ok(())
+}
+
+/// `latch check`: what is fine on standard output, each problem on
+/// standard error; exit 1 if there is any problem.
+fn check_config(config: &Config) -> ExitCode {
+    let report = check::run(config);
+    for line in &report.fine {
+        println!("{line}");
+    }
+    for problem in &report.problems {
+        eprintln!("latch check: {problem}");
+    }
+    match report.problems.len() {
+        0 => {
+            println!("ok");
+            ExitCode::SUCCESS
+        }
+        1 => {
+            eprintln!("latch check: 1 problem");
+            ExitCode::FAILURE
+        }
+        n => {
+            eprintln!("latch check: {n} problems");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -104,6 +104,15 @@ impl Users {
         self.entries.len() != before
     }
 
+    /// Each user name once, in file order; never a hash (`latch users`).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let mut seen = std::collections::HashSet::new();
+        self.entries
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .filter(move |name| seen.insert(*name))
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

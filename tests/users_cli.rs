@@ -1,4 +1,4 @@
-//! The users file and its commands (SPEC.md, Command line and Users file):
+//! The users file and its commands (contract: Commands, Users file):
 //! `adduser` and `deluser` on real files, a running server picking up their
 //! changes, bcrypt from `htpasswd -B`, refused hash schemes, the first-run
 //! admin, and login timing that does not reveal which names exist.

@@ -1,0 +1,305 @@
+//! `latch check`: would `latch serve` start, and serve what the operator
+//! meant, with this configuration? Run it before a restart. It reads what
+//! serve would read and changes nothing (the one exception: a probe file,
+//! created and removed at once, to learn whether the sessions dir is
+//! writable; its name is a temporary file's, which a server removes if it
+//! is ever left behind).
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, ErrorKind};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use super::{is_redis_url, Config};
+use crate::atomic_file::TEMP_PREFIX;
+use crate::encoding::hex;
+use crate::session::random_32;
+use crate::users::Users;
+
+/// What `check` found: lines that are fine, and problems, each naming the
+/// thing it is about.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub fine: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+impl Report {
+    fn fine(&mut self, line: String) {
+        self.fine.push(line);
+    }
+
+    fn problem(&mut self, line: String) {
+        self.problems.push(line);
+    }
+}
+
+/// Checks, in order: the users file, the sessions store, the www dir and
+/// the address.
+pub fn run(config: &Config) -> Report {
+    let mut report = Report::default();
+    users_file(&config.users, &mut report);
+    if is_redis_url(&config.sessions) {
+        redis_url(&config.sessions.to_string_lossy(), &mut report);
+    } else {
+        sessions_dir(&config.sessions, &mut report);
+    }
+    www_dir(&config.www, &mut report);
+    // The parser has resolved it already; a running server holds the
+    // port, so trying to bind it here would only give a false alarm.
+    report.fine(format!("addr {}", config.addr));
+    report
+}
+
+/// Readable, owner-only (it holds password hashes), every line usable,
+/// at least one user.
+fn users_file(path: &Path, report: &mut Report) {
+    let name = format!("users file {}", path.display());
+    let meta = match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => meta,
+        Ok(_) => return report.problem(format!("{name}: not a regular file")),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return report.problem(format!(
+                "{name}: does not exist (serve would create it with a new admin user)"
+            ))
+        }
+        Err(e) => return report.problem(format!("{name}: {e}")),
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        report.problem(format!(
+            "{name}: mode {mode:04o} lets others read the password hashes (chmod 600 it)"
+        ));
+    }
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => return report.problem(format!("{name}: cannot read: {e}")),
+    };
+    let (users, line_problems) = parse_users(&text);
+    let clean = line_problems.is_empty();
+    for problem in line_problems {
+        report.problem(format!("{name}: {problem}"));
+    }
+    match users.len() {
+        0 if clean => report.problem(format!("{name}: holds no user, so nobody can sign in")),
+        1 => report.fine(format!("{name}: 1 user, mode {mode:04o}")),
+        count => report.fine(format!("{name}: {count} users, mode {mode:04o}")),
+    }
+}
+
+/// The users in `text` and a `line N: why` for each line latch cannot use.
+///
+/// `Users::parse` stops at the first unusable line today; once it returns
+/// every usable user with every unusable line as `(Users, Vec<LineProblem>)`,
+/// this body becomes
+/// `let (users, problems) = Users::parse(text);
+///  (users, problems.iter().map(ToString::to_string).collect())`.
+fn parse_users(text: &str) -> (Users, Vec<String>) {
+    match Users::parse(text) {
+        Ok(users) => (users, Vec::new()),
+        Err(problem) => (Users::default(), vec![problem.to_string()]),
+    }
+}
+
+/// Exists and is a writable directory, or can be created. Wider than
+/// owner-only is fine: serve tightens it to 0700 at start.
+fn sessions_dir(path: &Path, report: &mut Report) {
+    let name = format!("sessions dir {}", path.display());
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            let mode = meta.permissions().mode() & 0o777;
+            if let Err(e) = probe_writable(path) {
+                return report.problem(format!("{name}: not writable: {e}"));
+            }
+            let note = match mode & 0o077 {
+                0 => String::new(),
+                _ => " (serve tightens it to 0700 at start)".to_owned(),
+            };
+            report.fine(format!("{name}: writable, mode {mode:04o}{note}"));
+        }
+        Ok(_) => report.problem(format!("{name}: not a directory")),
+        Err(e) if e.kind() == ErrorKind::NotFound => match creatable(path) {
+            Ok(()) => report.fine(format!("{name}: serve will create it, mode 0700")),
+            Err(e) => report.problem(format!("{name}: does not exist and cannot be created: {e}")),
+        },
+        Err(e) => report.problem(format!("{name}: {e}")),
+    }
+}
+
+/// Creates and removes a file in `dir`: the only sure test, since mode
+/// bits say nothing of a read-only mount, and nothing at all to root.
+fn probe_writable(dir: &Path) -> io::Result<()> {
+    let probe = dir.join(format!("{TEMP_PREFIX}check-{}", hex(&random_32()[..8])));
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&probe)?;
+    fs::remove_file(&probe)
+}
+
+/// Whether the nearest existing ancestor is a directory we can write in.
+fn creatable(path: &Path) -> io::Result<()> {
+    let ancestor = path
+        .ancestors()
+        .skip(1)
+        .map(|a| {
+            if a.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                a
+            }
+        })
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("."));
+    if !ancestor.is_dir() {
+        let why = format!("{} is not a directory", ancestor.display());
+        return Err(io::Error::new(ErrorKind::NotADirectory, why));
+    }
+    probe_writable(ancestor)
+}
+
+/// The URL is only parsed: the Redis store is not built yet, so serve
+/// cannot use it, which is itself a problem.
+fn redis_url(url: &str, report: &mut Report) {
+    let name = format!("sessions URL {}", redacted(url));
+    match parse_redis_url(url) {
+        Ok(()) => report.problem(format!("{name}: the redis store is not built yet")),
+        Err(why) => report.problem(format!("{name}: {why}")),
+    }
+}
+
+/// `redis://[user:password@]HOST[:PORT][/DB]`, the same with `rediss://`
+/// (TLS), or `redis+unix:///PATH?db=N`.
+fn parse_redis_url(url: &str) -> Result<(), String> {
+    if let Some(rest) = url.strip_prefix("redis+unix://") {
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if !path.starts_with('/') {
+            return Err("expected redis+unix:///ABSOLUTE/PATH?db=N".into());
+        }
+        return query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .try_for_each(|pair| match pair.split_once('=') {
+                Some(("db", db)) => number("db", db),
+                _ => Ok(()),
+            });
+    }
+    let rest = url
+        .strip_prefix("redis://")
+        .or_else(|| url.strip_prefix("rediss://"))
+        .ok_or("expected redis://, rediss:// or redis+unix://")?;
+    let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (host, port) = split_host_port(host_port);
+    if host.is_empty() {
+        return Err("no host".into());
+    }
+    if !port.is_empty() && port.parse::<u16>().map_or(true, |p| p == 0) {
+        return Err(format!("port '{port}' is not a port number"));
+    }
+    match db {
+        "" => Ok(()),
+        db => number("database", db),
+    }
+}
+
+/// `HOST:PORT`, `HOST`, `[IPV6]:PORT` or `[IPV6]` to host and port.
+fn split_host_port(text: &str) -> (&str, &str) {
+    match text.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':').unwrap_or(after)),
+            None => ("", ""),
+        },
+        None => text.rsplit_once(':').unwrap_or((text, "")),
+    }
+}
+
+fn number(what: &str, value: &str) -> Result<(), String> {
+    match value.parse::<u32>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!("{what} '{value}' is not a number")),
+    }
+}
+
+/// The URL with any password (`user:PASSWORD@`, or `pass=` in a unix
+/// socket URL's query) replaced by `***`: check's output may be pasted
+/// into a ticket.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let mut out = match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        None => format!("{scheme}://{rest}"),
+    };
+    if !query.is_empty() {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key @ ("pass" | "password"), _)) => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{out}?{}", pairs.join("&"));
+    }
+    out
+}
+
+/// Serve runs without it (built-in pages only), but a www dir that is
+/// configured and missing is most likely a typo.
+fn www_dir(path: &Path, report: &mut Report) {
+    let name = format!("www dir {}", path.display());
+    match fs::read_dir(path) {
+        Ok(_) => report.fine(name),
+        Err(e) if e.kind() == ErrorKind::NotFound => report.problem(format!(
+            "{name}: not found (serve would show its built-in pages only)"
+        )),
+        Err(e) => report.problem(format!("{name}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_urls_are_parsed() {
+        for good in [
+            "redis://localhost",
+            "redis://127.0.0.1:6379/0",
+            "rediss://user:p%40ss@cache.example:6380/2",
+            "redis://[::1]:6379",
+            "redis://[::1]",
+            "redis+unix:///run/redis.sock?db=3",
+        ] {
+            assert_eq!(parse_redis_url(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "redis://",
+            "redis://host:port/0",
+            "redis://host:6379/zero",
+            "redis://:pw@:6379",
+            "redis+unix://relative.sock",
+            "redis+unix:///run/redis.sock?db=x",
+        ] {
+            assert!(parse_redis_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_password_in_a_url_is_never_shown() {
+        assert_eq!(redacted("redis://u:hunter2@h:1/0"), "redis://u:***@h:1/0");
+        assert_eq!(redacted("rediss://:hunter2@h"), "rediss://:***@h");
+        assert_eq!(redacted("redis://h:1/0"), "redis://h:1/0");
+        assert_eq!(
+            redacted("redis+unix:///r.sock?db=1&pass=hunter2"),
+            "redis+unix:///r.sock?db=1&pass=***"
+        );
+    }
+}

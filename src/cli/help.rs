@@ -1,0 +1,126 @@
+//! The usage text, generated from the command list (`Verb::about`) and the
+//! flag table (`FLAGS`): nothing here names a flag, so the help cannot
+//! drift from what the parser reads.
+
+use super::{flags, Verb};
+
+/// Where a flag's help text starts.
+const HELP_COLUMN: usize = 28;
+/// Help text is wrapped to stay within this many columns.
+const WIDTH: usize = 80;
+
+/// `latch --help`, or `latch COMMAND --help` when `verb` is given.
+pub fn usage(verb: Option<Verb>) -> String {
+    match verb {
+        None => overview(),
+        Some(verb) => of_command(verb),
+    }
+}
+
+/// `latch VERSION`, from Cargo.toml.
+pub fn version() -> String {
+    format!("latch {}", env!("CARGO_PKG_VERSION"))
+}
+
+fn overview() -> String {
+    let mut out = format!(
+        "{}: signs people in and out, with sessions kept as JSON files\n\n\
+         usage: latch [COMMAND] [NAME] [FLAGS]\n\ncommands:\n",
+        version()
+    );
+    for verb in Verb::ALL {
+        let about = verb.about();
+        out += &row(&synopsis(verb), about.summary);
+    }
+    out += &row("help [COMMAND]", "this text, or one command's");
+    out += "\n";
+    out += &flag_list(Verb::Serve);
+    out += "\n`latch help COMMAND` (or `latch COMMAND --help`) lists a command's own flags.\n";
+    out
+}
+
+fn of_command(verb: Verb) -> String {
+    let about = verb.about();
+    let mut out = format!("usage: latch {} [FLAGS]\n\n", synopsis(verb));
+    out += &wrap(about.details, 0).join("\n");
+    out += "\n\n";
+    out += &flag_list(verb);
+    out
+}
+
+/// `adduser NAME`.
+fn synopsis(verb: Verb) -> String {
+    let about = verb.about();
+    match about.operand {
+        Some(operand) => format!("{} {operand}", about.name),
+        None => about.name.to_owned(),
+    }
+}
+
+/// Every flag `verb` takes: the flag and its help, then its variable and
+/// default on the line below.
+fn flag_list(verb: Verb) -> String {
+    let mut out = format!("{verb} flags (a flag beats its variable, which beats the default):\n");
+    for flag in flags::of(verb) {
+        let spelled = match flag.value {
+            Some(value) => format!("{} {value}", flag.name),
+            None => flag.name.to_owned(),
+        };
+        out += &row(&spelled, flag.help);
+        let source = format!("env {}, default {}", flag.env_text(), flag.default_text());
+        out += &row("", &source);
+    }
+    out += &row("-h, --help", "this text");
+    out += &row("-V, --version", "latch's version");
+    out
+}
+
+/// One row of a two-column list, the right column wrapped.
+fn row(left: &str, right: &str) -> String {
+    let mut out = format!("  {left:<width$}", width = HELP_COLUMN - 2);
+    if left.len() > HELP_COLUMN - 3 {
+        out.push('\n');
+        out += &" ".repeat(HELP_COLUMN);
+    }
+    out += &wrap(right, HELP_COLUMN).join(&format!("\n{}", " ".repeat(HELP_COLUMN)));
+    out.push('\n');
+    out
+}
+
+/// `text` as lines that fit within `WIDTH` after `indent` columns.
+fn wrap(text: &str, indent: usize) -> Vec<String> {
+    let room = WIDTH - indent;
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.len() + 1 + word.len() <= room => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_line_is_wider_than_80_columns() {
+        for verb in [None].into_iter().chain(Verb::ALL.map(Some)) {
+            for line in usage(verb).lines() {
+                assert!(line.len() <= WIDTH, "{verb:?}: {line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_commands_help_lists_only_its_flags() {
+        let text = usage(Some(Verb::AddUser));
+        assert!(text.contains("--users FILE"));
+        assert!(!text.contains("--addr"));
+        assert!(text.starts_with("usage: latch adduser NAME [FLAGS]\n"));
+    }
+}
