@@ -131,7 +131,7 @@ fn add_user(name: &str, path: &Path) -> Result<(), String> {
         return Err("empty password: write it as the first line of standard input".into());
     }
     let mut users = if path.exists() {
-        Users::load(path)?
+        Users::load(path)?.0
     } else {
         Users::default()
     };
@@ -147,7 +147,7 @@ fn add_user(name: &str, path: &Path) -> Result<(), String> {
 
 /// `latch deluser NAME`.
 fn del_user(name: &str, path: &Path) -> Result<(), String> {
-    let mut users = Users::load(path)?;
+    let (mut users, _) = Users::load(path)?;
     if !users.remove(name) {
         return Err(format!("no user {name} in {}", path.display()));
     }
