@@ -244,7 +244,11 @@ mod tests {
         t.admit(A, "alice", 100);
         t.succeeded(A, "alice");
         assert_eq!(t.admit(A, "alice", 100), Verdict::Admitted);
-        assert_eq!(t.lock().clients[&A].attempts, 2, "one failure, one checking");
+        assert_eq!(
+            t.lock().clients[&A].attempts,
+            2,
+            "one failure, one checking"
+        );
     }
 
     #[test]
@@ -254,12 +258,18 @@ mod tests {
         assert_eq!(client_key(v6("2001:db8:1:2::1")), key);
         assert_ne!(client_key(v6("2001:db8:1:3::1")), key);
         let t = Throttle::new(1);
-        assert_eq!(t.admit(v6("2001:db8:1:2::1"), "alice", 100), Verdict::Admitted);
+        assert_eq!(
+            t.admit(v6("2001:db8:1:2::1"), "alice", 100),
+            Verdict::Admitted
+        );
         assert!(matches!(
             t.admit(v6("2001:db8:1:2:ffff::9"), "alice", 100),
             Verdict::Throttled { .. }
         ));
-        assert_eq!(t.admit(v6("2001:db8:1:3::1"), "alice", 100), Verdict::Admitted);
+        assert_eq!(
+            t.admit(v6("2001:db8:1:3::1"), "alice", 100),
+            Verdict::Admitted
+        );
     }
 
     #[test]

@@ -327,7 +327,11 @@ mod tests {
         users.set("bob", fresh.clone());
         assert_eq!(
             users.lines,
-            ["# keep me".to_string(), format!("bob:{fresh}"), "zed:plain".into()]
+            [
+                "# keep me".to_string(),
+                format!("bob:{fresh}"),
+                "zed:plain".into()
+            ]
         );
         assert_eq!(users.hash_of("bob"), Some(fresh.as_str()));
         users.set("carol", fresh.clone());

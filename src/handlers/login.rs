@@ -67,7 +67,12 @@ pub async fn post(
         trace::row("throttle", || {
             format!("too many attempts from {client}: 429, password not checked")
         });
-        return Ok(throttled(session.as_ref(), next.as_deref(), &username, retry_after));
+        return Ok(throttled(
+            session.as_ref(),
+            next.as_deref(),
+            &username,
+            retry_after,
+        ));
     }
     trace::row("throttle", || format!("{client} may try: attempt counted"));
     // 2.

@@ -61,10 +61,9 @@ impl Decoys {
         let mut now_used = HashMap::new();
         // 1.
         for kind in std::iter::once(DEFAULT_KIND).chain(kinds) {
-            if !now_used.contains_key(&kind) {
-                let decoy = timed.remove(&kind).unwrap_or_else(|| make_decoy(kind));
-                now_used.insert(kind, decoy);
-            }
+            now_used
+                .entry(kind)
+                .or_insert_with(|| timed.remove(&kind).unwrap_or_else(|| make_decoy(kind)));
         }
         // Kinds no longer in the file are forgotten, so the cache stays the
         // size of the file's variety.
