@@ -149,7 +149,7 @@ fn add_user(name: &str, path: &Path) -> Result<(), String> {
     users::check_name(name)?;
     let password = password::read(Ask::Twice)?;
     let mut users = if path.exists() {
-        Users::load(path)?
+        Users::load(path)?.0
     } else {
         Users::default()
     };
@@ -165,7 +165,7 @@ fn add_user(name: &str, path: &Path) -> Result<(), String> {
 
 /// `latch deluser NAME`.
 fn del_user(name: &str, path: &Path) -> Result<(), String> {
-    let mut users = Users::load(path)?;
+    let (mut users, _) = Users::load(path)?;
     if !users.remove(name) {
         return Err(format!("no user {name} in {}", path.display()));
     }
@@ -178,7 +178,7 @@ fn del_user(name: &str, path: &Path) -> Result<(), String> {
 
 /// `latch users`: the names, one a line; never a hash.
 fn list_users(path: &Path) -> Result<(), String> {
-    let users = Users::load(path)?;
+    let (users, _) = Users::load(path)?;
     for name in users.names() {
         println!("{name}");
     }
@@ -189,7 +189,7 @@ fn list_users(path: &Path) -> Result<(), String> {
 /// is right, 1 when it is wrong or cannot be checked; the verdict goes to
 /// standard error, leaving standard output empty for scripts.
 fn check_password(name: &str, path: &Path) -> Result<(), String> {
-    let users = Users::load(path)?;
+    let (users, _) = Users::load(path)?;
     let hash = users
         .hash_of(name)
         .ok_or_else(|| format!("no user {name} in {}", path.display()))?;

@@ -25,8 +25,10 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for requests in flight before giving up.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// How often the users file is checked for changes (SPEC.md: within 5 s).
-pub const USERS_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+/// How often the users file is looked at. A change is read at the look
+/// after the one that saw it (`UsersFile::refresh`), so within about 2 s
+/// (docs/contract.md, "Users file": within 5 s).
+pub const USERS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// How often expired session files are swept, at most.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 

@@ -1,137 +1,226 @@
-//! The users file: htpasswd format, one `name:hash` per line, with argon2id
-//! (what `latch adduser` writes) and bcrypt (what `htpasswd -B` writes).
+//! The users file: htpasswd format, one `name:hash` per line, read line by
+//! line (docs/contract.md, "Users file" and "Command line").
+//!
+//! - Blank lines and lines starting with `#` are skipped; a UTF-8 byte
+//!   order mark at the start is ignored; `\r\n` line ends are fine.
+//! - A line latch cannot use (no `name:hash`, a name latch does not allow, a
+//!   hash `hashes` does not accept) is a `LineProblem`: that line's user
+//!   cannot sign in, and every other line still counts.
+//! - A name on more than one line: the first line counts, as in Apache's
+//!   mod_authn_file, which stops at the first match; the later lines are
+//!   problems. If the first line is unusable, that user cannot sign in.
+//! - The lines are kept as they were read, so `adduser` and `deluser`
+//!   change only the named user's lines and write back the operator's
+//!   comments, blank lines and lines latch cannot use untouched.
 
+mod hashes;
+mod timing;
+mod watch;
+
+use std::collections::HashMap;
 use std::fmt;
-use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::path::Path;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use sha2::{Digest, Sha256};
 
 use crate::atomic_file;
 use crate::encoding::{base64url, hex};
 use crate::session::random_32;
 
-/// argon2id parameters for new hashes: 19 MiB of memory, 2 passes, 1 lane,
-/// OWASP's Password Storage Cheat Sheet minimum for argon2id. About 30 ms
-/// on one core of this machine; a Raspberry Pi 4 takes about 4x that.
-pub const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
-pub const ARGON2_PASSES: u32 = 2;
-pub const ARGON2_LANES: u32 = 1;
+pub use hashes::{
+    hash_password, verify, ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES, MAX_ARGON2_MEMORY_KIB,
+    MAX_ARGON2_WORK_KIB, MAX_BCRYPT_COST,
+};
+pub use timing::PasswordCheck;
+pub use watch::UsersFile;
 
-/// The users, by name, with their password hashes.
+/// The users of one version of the file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Users {
-    entries: Vec<(String, String)>,
+    /// Every line as read (without the BOM and the line end).
+    lines: Vec<String>,
+    /// Each name with a line, and its hash when that line is usable.
+    accounts: HashMap<String, Option<Account>>,
 }
 
-/// A users file latch cannot use, naming the line (1-based).
-#[derive(Debug, PartialEq)]
-pub struct ParseError {
+#[derive(Clone, Debug, PartialEq)]
+struct Account {
+    hash: String,
+    kind: hashes::Kind,
+}
+
+/// A line latch cannot use, and why. The reason never quotes the hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineProblem {
+    /// 1-based, as editors count.
     pub line: usize,
     pub why: String,
 }
 
-impl fmt::Display for ParseError {
+impl fmt::Display for LineProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}: {}", self.line, self.why)
     }
 }
 
 impl Users {
-    /// Parses htpasswd text. Blank lines are skipped; every other line must be
-    /// `name:hash` with a hash latch can verify. An entry latch cannot check
-    /// (`{SHA}`, `$apr1$`, DES crypt) is refused rather than silently never
-    /// matching, so the operator learns now, not at someone's failed login.
-    pub fn parse(text: &str) -> Result<Users, ParseError> {
-        let mut entries = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim_end_matches('\r');
-            if line.trim().is_empty() {
-                continue;
-            }
-            let fail = |why: &str| ParseError {
-                line: i + 1,
-                why: why.to_owned(),
+    /// Reads htpasswd text line by line. Never fails: every line latch
+    /// cannot use comes back as a problem, and the other lines stand.
+    pub fn parse(text: &str) -> (Users, Vec<LineProblem>) {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut users = Users {
+            lines: text
+                .lines()
+                .map(|l| l.trim_end_matches('\r').to_owned())
+                .collect(),
+            accounts: HashMap::new(),
+        };
+        let problems = users.index();
+        (users, problems)
+    }
+
+    /// Reads a users file. Only a file that cannot be read at all is an
+    /// error; bytes that are not UTF-8 spoil just their line.
+    pub fn load(path: &Path) -> Result<(Users, Vec<LineProblem>), String> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read users file {}: {e}", path.display()))?;
+        Ok(Users::parse(&String::from_utf8_lossy(&bytes)))
+    }
+
+    /// Rebuilds `accounts` from `lines`; returns the lines it could not use.
+    fn index(&mut self) -> Vec<LineProblem> {
+        let mut first_line = HashMap::new();
+        let mut problems = Vec::new();
+        self.accounts.clear();
+        for (i, line) in self.lines.iter().enumerate() {
+            let number = i + 1;
+            let verdict = match read_line(line) {
+                Line::Skipped => continue,
+                Line::Nameless(why) => Err(why),
+                Line::Entry(name, hash) => match first_line.get(name) {
+                    Some(first) => Err(format!(
+                        "user {name} is already on line {first}: this line is ignored (the first line for a name counts)"
+                    )),
+                    None => {
+                        first_line.insert(name.to_owned(), number);
+                        let account = hashes::recognize(hash).map(|kind| Account {
+                            hash: hash.to_owned(),
+                            kind,
+                        });
+                        self.accounts.insert(name.to_owned(), account.clone().ok());
+                        account
+                            .map(|_| ())
+                            .map_err(|why| format!("user {name}: {why}; {name} cannot sign in"))
+                    }
+                },
             };
-            let (name, hash) = line
-                .split_once(':')
-                .ok_or_else(|| fail("expected name:hash"))?;
-            if let Err(why) = check_name(name) {
-                return Err(fail(&why));
+            if let Err(why) = verdict {
+                problems.push(LineProblem { line: number, why });
             }
-            if scheme(hash).is_none() {
-                return Err(fail(&format!(
-                    "user '{name}' has an unsupported hash scheme (latch accepts $argon2id$ and bcrypt $2y$/$2b$)"
-                )));
-            }
-            entries.push((name.to_owned(), hash.to_owned()));
         }
-        Ok(Users { entries })
+        problems
     }
 
-    /// Reads and parses a users file.
-    pub fn load(path: &Path) -> Result<Users, String> {
-        let text =
-            fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Users::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
-    }
-
-    /// The password hash of `name`; the last entry wins if a name repeats.
+    /// The password hash of `name`, when its line is usable.
     pub fn hash_of(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, h)| h.as_str())
+        let account = self.accounts.get(name)?.as_ref()?;
+        Some(&account.hash)
     }
 
-    /// Adds `name`, or replaces its hash.
+    /// The kinds of hash in use, for `timing`.
+    fn kinds(&self) -> impl Iterator<Item = hashes::Kind> + '_ {
+        self.accounts.values().flatten().map(|account| account.kind)
+    }
+
+    /// Adds `name`, or gives it this hash: its first line is rewritten in
+    /// place (even one latch could not use) and its later lines removed.
     pub fn set(&mut self, name: &str, hash: String) {
-        match self.entries.iter_mut().find(|(n, _)| n == name) {
-            Some(entry) => entry.1 = hash,
-            None => self.entries.push((name.to_owned(), hash)),
+        let mut entry = Some(format!("{name}:{hash}"));
+        let mut lines = Vec::with_capacity(self.lines.len() + 1);
+        for line in self.lines.drain(..) {
+            if name_of(&line) != Some(name) {
+                lines.push(line);
+            } else if let Some(entry) = entry.take() {
+                lines.push(entry);
+            }
         }
+        lines.extend(entry);
+        self.lines = lines;
+        self.index();
     }
 
-    /// Removes `name`; false if there was no such user.
+    /// Removes every line of `name`; false if there was none.
     pub fn remove(&mut self, name: &str) -> bool {
-        let before = self.entries.len();
-        self.entries.retain(|(n, _)| n != name);
-        self.entries.len() != before
+        let before = self.lines.len();
+        self.lines.retain(|l| name_of(l) != Some(name));
+        self.index();
+        self.lines.len() != before
     }
 
-    /// Each user name once, in file order; never a hash (`latch users`).
+    /// Each user name once, in file order, whether or not its line is
+    /// usable; never a hash (`latch users`).
     pub fn names(&self) -> impl Iterator<Item = &str> {
         let mut seen = std::collections::HashSet::new();
-        self.entries
+        self.lines
             .iter()
-            .map(|(name, _)| name.as_str())
+            .filter_map(|line| name_of(line))
             .filter(move |name| seen.insert(*name))
     }
 
+    /// How many users can sign in.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.accounts.values().flatten().count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Writes the file atomically with mode 0600 (see `atomic_file`): a
     /// running server never reads half of it.
     pub fn save(&self, path: &Path) -> io::Result<()> {
-        let text: String = self
-            .entries
-            .iter()
-            .map(|(name, hash)| format!("{name}:{hash}\n"))
-            .collect();
+        let text: String = self.lines.iter().map(|l| format!("{l}\n")).collect();
         atomic_file::write(path, text.as_bytes())
     }
 }
+
+/// What one line of the file holds.
+enum Line<'a> {
+    /// Blank, or a `#` comment.
+    Skipped,
+    /// Not `name:hash` with a name latch allows: why.
+    Nameless(String),
+    /// A name and whatever follows the first `:` (trailing blanks cut).
+    Entry(&'a str, &'a str),
+}
+
+fn read_line(line: &str) -> Line<'_> {
+    if line.trim().is_empty() || line.trim_start().starts_with('#') {
+        return Line::Skipped;
+    }
+    if line.contains('\u{fffd}') {
+        return Line::Nameless("not valid UTF-8".into());
+    }
+    let Some((name, hash)) = line.split_once(':') else {
+        return Line::Nameless("expected name:hash".into());
+    };
+    if check_name(name).is_err() {
+        // The name is not quoted: a line this broken may hold anything.
+        return Line::Nameless(format!("not a valid user name before ':' ({NAME_RULE})"));
+    }
+    Line::Entry(name, hash.trim_end())
+}
+
+/// The user a line names, usable or not.
+fn name_of(line: &str) -> Option<&str> {
+    match read_line(line) {
+        Line::Entry(name, _) => Some(name),
+        _ => None,
+    }
+}
+
+const NAME_RULE: &str = "1-64 characters, no spaces, controls or ':'";
 
 /// A user name latch will store: 1 to 64 printable characters, none of
 /// them a space or `:` (the htpasswd separator), so a name is safe in a
@@ -145,55 +234,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "invalid user name {name:?}: 1-64 characters, no spaces, controls or ':'"
-        ))
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Scheme {
-    Argon2id,
-    Bcrypt,
-}
-
-fn scheme(hash: &str) -> Option<Scheme> {
-    let complete_phc = |h| PasswordHash::new(h).is_ok_and(|p| p.salt.is_some() && p.hash.is_some());
-    if hash.starts_with("$argon2id$") && complete_phc(hash) {
-        Some(Scheme::Argon2id)
-    } else if ["$2y$", "$2b$", "$2a$"].iter().any(|p| hash.starts_with(p)) && hash.len() == 60 {
-        Some(Scheme::Bcrypt)
-    } else {
-        None
-    }
-}
-
-/// A new argon2id hash of `password`, as a PHC string (`$argon2id$v=19$…`).
-pub fn hash_password(password: &str) -> String {
-    let salt = SaltString::encode_b64(&random_32()[..16]).expect("16 bytes is a valid salt length");
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .expect("argon2 with fixed, valid parameters cannot fail")
-        .to_string()
-}
-
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None)
-        .expect("the argon2 parameters are constants within range");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// Whether `password` matches `hash`. Deliberately slow (that is the point
-/// of a password hash): call it off the async workers.
-pub fn verify(password: &str, hash: &str) -> bool {
-    match scheme(hash) {
-        Some(Scheme::Argon2id) => PasswordHash::new(hash).is_ok_and(|parsed| {
-            argon2()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        }),
-        Some(Scheme::Bcrypt) => bcrypt::verify(password, hash).unwrap_or(false),
-        None => false,
+        Err(format!("invalid user name {name:?}: {NAME_RULE}"))
     }
 }
 
@@ -218,152 +259,103 @@ pub fn session_auth_hash(password_hash: &str, epoch: u64) -> String {
     hex(&digest.finalize())
 }
 
-/// The users file as the running server sees it: reloaded when it changes
-/// on disk, so `adduser`, `deluser`, `htpasswd` or an editor take effect
-/// without a restart.
-pub struct UsersFile {
-    path: PathBuf,
-    current: RwLock<(Option<FileStamp>, Arc<Users>)>,
-}
-
-/// Verified against when the user name is unknown, so that a miss costs
-/// what a wrong password costs and response times do not reveal which
-/// names exist. It is the hash of a random password nobody kept, made with
-/// the same parameters as `hash_password` (a test checks they stay equal),
-/// and its result is ignored anyway: an unknown name never signs in.
-pub const DECOY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$tXPlk3sTyoKOrWI7Zi9L3g$Avx4oahUp62GwqtzCSB87A0lwI27YCr+nOhYYBXQcFo";
-
-/// What identifies a version of the file without reading it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct FileStamp {
-    modified: std::time::SystemTime,
-    len: u64,
-    inode: u64,
-}
-
-fn stamp(path: &Path) -> Option<FileStamp> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = fs::metadata(path).ok()?;
-    Some(FileStamp {
-        modified: meta.modified().ok()?,
-        len: meta.len(),
-        inode: meta.ino(),
-    })
-}
-
-impl UsersFile {
-    /// Loads the users file; a parse error stops the server (SPEC.md).
-    pub fn open(path: &Path) -> Result<UsersFile, String> {
-        let before = stamp(path);
-        let users = Users::load(path)?;
-        Ok(UsersFile {
-            path: path.to_path_buf(),
-            current: RwLock::new((before, Arc::new(users))),
-        })
-    }
-
-    /// The users as last loaded.
-    pub fn snapshot(&self) -> Arc<Users> {
-        let guard = self.current.read().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(&guard.1)
-    }
-
-    /// Reloads the file if it changed since the last look. A file that
-    /// no longer parses is logged and the previous users are kept; a file
-    /// that was removed means no users.
-    pub fn refresh(&self) {
-        let now = stamp(&self.path);
-        if self.current.read().unwrap_or_else(|p| p.into_inner()).0 == now {
-            return;
-        }
-        let users = match now {
-            None => Users::default(),
-            Some(_) => match Users::load(&self.path) {
-                Ok(users) => users,
-                Err(e) => {
-                    log_event!("users file not reloaded, keeping the previous users: {e}");
-                    return;
-                }
-            },
-        };
-        log_event!("users file reloaded: {} users", users.len());
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = (now, Arc::new(users));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `htpasswd -nbB -C 5 bob secret`
+    const BOB: &str = "bob:$2y$05$3t7y.hLZO3x4Fc/E6QqPmeyLyUVNcYLbSy5aZfNjjIqdHVXLhNa0O";
+
+    fn lines_of(problems: &[LineProblem]) -> Vec<usize> {
+        problems.iter().map(|p| p.line).collect()
+    }
+
     #[test]
     fn parses_argon2id_and_bcrypt_entries() {
         let argon = hash_password("pw");
-        let text = format!(
-            "alice:{argon}\n\nbob:$2y$05$3t7y.hLZO3x4Fc/E6QqPmeyLyUVNcYLbSy5aZfNjjIqdHVXLhNa0O\r\n"
-        );
-        let users = Users::parse(&text).unwrap();
+        let (users, problems) = Users::parse(&format!("alice:{argon}\n\n{BOB}\r\n"));
+        assert_eq!(problems, []);
         assert_eq!(users.len(), 2);
         assert!(users.hash_of("alice").unwrap().starts_with("$argon2id$"));
+        assert!(users.hash_of("bob").unwrap().starts_with("$2y$05$"));
         assert!(users.hash_of("carol").is_none());
     }
 
     #[test]
-    fn unsupported_schemes_and_garbage_name_their_line() {
-        for (text, line) in [
-            ("a:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n", 1),
-            ("\nb:$apr1$abc$defghijklmnopqrstuv\n", 2),
-            ("c:rl.fgs8Q5aJpA\n", 1),
-            ("no colon here\n", 1),
-            (
-                ":$2y$05$3t7y.hLZO3x4Fc/E6QqPmeyLyUVNcYLbSy5aZfNjjIqdHVXLhNa0O\n",
-                1,
-            ),
-            ("d:$argon2id$garbage\n", 1),
-        ] {
-            assert_eq!(Users::parse(text).unwrap_err().line, line, "{text:?}");
+    fn a_bom_comments_and_blank_lines_are_skipped() {
+        let text = format!("\u{feff}# staff\n\n   \n  # indented comment\n{BOB}\n");
+        let (users, problems) = Users::parse(&text);
+        assert_eq!(problems, []);
+        assert!(users.hash_of("bob").is_some());
+    }
+
+    #[test]
+    fn each_unusable_line_is_a_problem_naming_its_line_and_the_rest_stands() {
+        let text = format!(
+            "a:{{SHA}}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n\
+             b:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/\n\
+             {BOB}\n\
+             c:rl.fgs8Q5aJpA\n\
+             no colon here\n\
+             :$2y$05$3t7y.hLZO3x4Fc/E6QqPmeyLyUVNcYLbSy5aZfNjjIqdHVXLhNa0O\n\
+             d:$argon2id$garbage\n\
+             bad\u{fffd}:x\n"
+        );
+        let (users, problems) = Users::parse(&text);
+        assert_eq!(lines_of(&problems), [1, 2, 4, 5, 6, 7, 8]);
+        assert_eq!(users.len(), 1);
+        assert!(users.hash_of("bob").is_some());
+        for name in ["a", "b", "c", "d"] {
+            assert!(users.hash_of(name).is_none(), "{name}");
+        }
+        assert_eq!(problems[0].to_string().split(':').next(), Some("line 1"));
+        assert!(problems[1].why.contains("$apr1$") && problems[1].why.contains("user b"));
+        for problem in &problems {
+            assert!(!problem.why.contains("qUqP5") && !problem.why.contains("HqJZ"));
+            assert!(!problem.why.contains("rl.fgs8Q5aJpA"), "{problem}");
         }
     }
 
     #[test]
-    fn argon2id_verifies_the_right_password_only() {
-        let hash = hash_password("correct horse");
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
+    fn the_first_line_for_a_name_counts_even_when_unusable() {
+        let other = "bob:$2y$05$7FezIbPqvroD/J2FvPOiG.XTGpnUF0a50BI1Xzln7AqsD08N3jQei";
+        let (users, problems) = Users::parse(&format!("{BOB}\n{other}\n"));
+        assert_eq!(users.hash_of("bob"), BOB.strip_prefix("bob:"));
+        assert_eq!(lines_of(&problems), [2]);
+        assert!(problems[0].why.contains("line 1"), "{}", problems[0]);
+
+        let (users, problems) = Users::parse(&format!("bob:$apr1$x$y\n{BOB}\n"));
+        assert_eq!(users.hash_of("bob"), None);
+        assert_eq!(lines_of(&problems), [1, 2]);
+    }
+
+    #[test]
+    fn set_rewrites_the_first_line_of_a_name_and_drops_the_later_ones() {
+        let text = format!("# keep me\nbob:$apr1$x$y\nzed:plain\n{BOB}\n");
+        let (mut users, _) = Users::parse(&text);
+        let fresh = hash_password("new");
+        users.set("bob", fresh.clone());
+        assert_eq!(
+            users.lines,
+            [
+                "# keep me".to_string(),
+                format!("bob:{fresh}"),
+                "zed:plain".into()
+            ]
         );
-        assert!(verify("correct horse", &hash));
-        assert!(!verify("wrong", &hash));
+        assert_eq!(users.hash_of("bob"), Some(fresh.as_str()));
+        users.set("carol", fresh.clone());
+        assert_eq!(users.lines.last(), Some(&format!("carol:{fresh}")));
     }
 
     #[test]
-    fn bcrypt_from_htpasswd_verifies() {
-        // `htpasswd -nbB -C 5 bob secret`
-        let hash = bcrypt::hash_with_result("secret", 5)
-            .unwrap()
-            .format_for_version(bcrypt::Version::TwoY);
-        assert!(hash.starts_with("$2y$05$"));
-        assert!(verify("secret", &hash));
-        assert!(!verify("Secret", &hash));
-    }
-
-    #[test]
-    fn the_decoy_costs_what_a_real_hash_costs() {
-        let real = hash_password("x");
-        let params = |h: &str| h.split('$').nth(3).unwrap().to_owned();
-        assert_eq!(params(DECOY_HASH), params(&real));
-        assert!(scheme(DECOY_HASH).is_some());
-        assert!(!verify("", DECOY_HASH));
-    }
-
-    #[test]
-    fn set_and_remove() {
-        let mut users = Users::default();
-        users.set("a", "h1".into());
-        users.set("a", "h2".into());
-        assert_eq!(users.hash_of("a"), Some("h2"));
-        assert!(users.remove("a"));
-        assert!(!users.remove("a"));
+    fn remove_drops_every_line_of_the_name_and_keeps_the_rest() {
+        let text = format!("# keep me\n{BOB}\n\nzed:plain\nbob:$apr1$x$y\n");
+        let (mut users, _) = Users::parse(&text);
+        assert!(users.remove("bob"));
+        assert!(!users.remove("bob"));
+        assert_eq!(users.lines, ["# keep me", "", "zed:plain"]);
+        assert_eq!(users.hash_of("bob"), None);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Signing in and the protected page (SPEC.md, Routes: /login, /account).
+//! Signing in and the protected page (docs/contract.md, Routes: /login, /account).
 
 mod support;
 

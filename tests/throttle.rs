@@ -1,7 +1,8 @@
-//! Login throttling over the wire (SPEC.md, "Login throttling").
+//! Login throttling over the wire (docs/contract.md, "Login throttling").
 
 mod support;
 
+use std::io::{Read, Write};
 use std::time::Duration;
 
 use support::Server;
@@ -27,6 +28,101 @@ fn after_n_failures_a_pair_gets_429_with_retry_after_even_with_the_right_passwor
     let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry_after), "{retry_after}");
     assert_eq!(refused.header("set-cookie"), None);
+}
+
+#[test]
+fn a_throttled_login_shows_the_sign_in_form_as_html_with_retry_after() {
+    let server = Server::with_users(&[ALICE], &["--login-throttle", "1"]);
+    assert_eq!(attempt(&server, "alice", "wrong").status, 422);
+    let body = "username=alice&password=wonderland&next=%2Fdeep";
+    let refused = server.post("/login", None, body);
+    assert_eq!(refused.status_line, "HTTP/1.1 429 Too Many Requests");
+    let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        refused.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(refused.header("cache-control"), Some("no-store"));
+    let html = refused.text();
+    assert!(html.contains("Too many failed sign-ins"), "{html}");
+    assert!(html.contains("<form method=\"post\" action=\"/login\">"));
+    assert!(html.contains("name=\"password\""));
+    assert!(html.contains("value=\"alice\""), "the name is kept");
+    assert!(html.contains("name=\"next\" value=\"/deep\""), "{html}");
+}
+
+/// The status of every response in `bytes`, one HTTP/1.1 response after
+/// another, each with a `Content-Length` body (as latch sends them).
+fn statuses(mut bytes: &[u8]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    while !bytes.is_empty() {
+        let head_end = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a whole head");
+        let head = std::str::from_utf8(&bytes[..head_end]).unwrap();
+        statuses.push(head[9..12].parse().unwrap());
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().unwrap())
+            })
+            .expect("a Content-Length");
+        bytes = &bytes[head_end + 4 + length..];
+    }
+    statuses
+}
+
+#[test]
+fn two_hundred_logins_sent_at_once_get_at_most_n_checks_and_429_for_the_rest() {
+    let server = Server::with_users(&[ALICE], &["--login-throttle", "5"]);
+    let body = "username=alice&password=wrong";
+    let request = |last: bool| {
+        format!(
+            "POST /login HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n{}\r\n{body}",
+            body.len(),
+            if last { "Connection: close\r\n" } else { "" }
+        )
+    };
+    // 25 connections with one request each, 25 with seven pipelined: 200.
+    let per_connection: Vec<usize> = (0..50).map(|i| if i % 2 == 0 { 1 } else { 7 }).collect();
+    assert_eq!(per_connection.iter().sum::<usize>(), 200);
+    let start = std::sync::Barrier::new(per_connection.len());
+    let all: Vec<u16> = std::thread::scope(|scope| {
+        let clients: Vec<_> = per_connection
+            .iter()
+            .map(|&count| {
+                let mut stream = server.connect();
+                let bytes: String = (0..count).map(|i| request(i + 1 == count)).collect();
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    stream.write_all(bytes.as_bytes()).unwrap();
+                    let mut answer = Vec::new();
+                    stream.read_to_end(&mut answer).unwrap();
+                    let got = statuses(&answer);
+                    assert_eq!(got.len(), count, "{}", String::from_utf8_lossy(&answer));
+                    got
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect()
+    });
+    let checked = all.iter().filter(|&&s| s == 422).count();
+    let refused = all.iter().filter(|&&s| s == 429).count();
+    assert!((1..=5).contains(&checked), "{checked} passwords checked");
+    assert_eq!(checked + refused, 200, "{all:?}");
+    server.log_barrier();
+    let log = server.stderr();
+    assert_eq!(log.matches("login failed user=alice").count(), checked);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The users file and its commands (contract: Commands, Users file):
 //! `adduser` and `deluser` on real files, a running server picking up their
-//! changes, bcrypt from `htpasswd -B`, refused hash schemes, the first-run
+//! changes, bcrypt from `htpasswd -B`, the first-run
 //! admin, and login timing that does not reveal which names exist.
 
 mod support;
@@ -320,54 +320,6 @@ fn a_2b_bcrypt_hash_logs_in() {
     let server = server_with_users(&format!("bob:{hash}\n"), &[]);
     assert_eq!(login(&server, "bob", "secret").status, 303);
     assert_eq!(login(&server, "bob", "wrong").status, 422);
-}
-
-// Users files latch cannot use
-
-/// Starts `latch serve` on a users file whose second line is `entry` and
-/// checks that it stops at once: exit status 1 and one error line naming
-/// line 2.
-fn assert_refused_at_line_2(entry: &str) {
-    let dir = TempDir::new();
-    let users = users_path(&dir);
-    std::fs::write(&users, format!("bob:{BCRYPT_2Y_SECRET}\n{entry}\n")).unwrap();
-    let sessions = dir.path().join("sessions");
-    let (status, _, err) = run_cli(
-        &[
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--users",
-            text_of(&users),
-            "--sessions",
-            text_of(&sessions),
-        ],
-        "",
-    );
-    assert_eq!(status, 1, "{entry}: {err}");
-    assert!(err.contains("line 2"), "{entry}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(!err.contains("listening"), "{err}");
-}
-
-#[test]
-fn a_sha1_entry_stops_the_server_naming_its_line() {
-    assert_refused_at_line_2("sha:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=");
-}
-
-#[test]
-fn an_apr1_md5_entry_stops_the_server_naming_its_line() {
-    assert_refused_at_line_2("md5:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/");
-}
-
-#[test]
-fn a_des_crypt_entry_stops_the_server_naming_its_line() {
-    assert_refused_at_line_2("des:rl.fgs8Q5aJpA");
-}
-
-#[test]
-fn a_line_without_a_colon_stops_the_server_naming_its_line() {
-    assert_refused_at_line_2("just some words");
 }
 
 // First run

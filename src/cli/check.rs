@@ -88,17 +88,9 @@ fn users_file(path: &Path, report: &mut Report) {
 }
 
 /// The users in `text` and a `line N: why` for each line latch cannot use.
-///
-/// `Users::parse` stops at the first unusable line today; once it returns
-/// every usable user with every unusable line as `(Users, Vec<LineProblem>)`,
-/// this body becomes
-/// `let (users, problems) = Users::parse(text);
-///  (users, problems.iter().map(ToString::to_string).collect())`.
 fn parse_users(text: &str) -> (Users, Vec<String>) {
-    match Users::parse(text) {
-        Ok(users) => (users, Vec::new()),
-        Err(problem) => (Users::default(), vec![problem.to_string()]),
-    }
+    let (users, problems) = Users::parse(text);
+    (users, problems.iter().map(ToString::to_string).collect())
 }
 
 /// Exists and is a writable directory, or can be created. Wider than

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::http::request::Parts;
 use hyper::StatusCode;
 
@@ -18,7 +19,7 @@ use crate::session::{self, Record, Session};
 use crate::session_store::{file_prefix, Rotated};
 use crate::throttle::Verdict;
 use crate::trace;
-use crate::users::{self, session_auth_hash};
+use crate::users::{session_auth_hash, PasswordCheck};
 
 /// How long a login waits for a free password-hashing slot.
 const HASHING_WAIT: Duration = Duration::from_secs(10);
@@ -32,16 +33,18 @@ pub async fn get(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
 }
 
 /// 1. The cross-origin check has already run (every POST, in `app`); then
-///    the throttle: past too many failures, 429 without checking anything.
+///    the throttle admits the attempt and counts it at once, or answers 429
+///    with the form and `Retry-After`, checking nothing.
 /// 2. Check the password off the async workers, one check per core at a
-///    time (waiting at most `HASHING_WAIT`, else 503). An unknown user name is
-///    checked against a decoy hash, so a miss takes as long as a wrong
-///    password and timing does not reveal which names exist.
+///    time (waiting at most `HASHING_WAIT`, else 503). A name with no usable
+///    line is checked against a decoy, and every failure is held to a floor,
+///    so that timing does not tell which names exist (`users::timing`).
 /// 3. Wrong: 422 with the form and an error. Nothing is granted and the
-///    session is left as it was.
-/// 4. Right: sign in under a fresh session id (OWASP: renew the id at
-///    login, against session fixation). The old file is deleted; its
-///    non-auth data comes along unless it was another user's session.
+///    session is left as it was; the attempt stays counted.
+/// 4. Right: the throttle takes the attempt back. Sign in under a fresh
+///    session id (OWASP: renew the id at login, against session fixation).
+///    The old file is deleted; its non-auth data comes along unless it was
+///    another user's session.
 /// 5. 303 to the safe `next`, else `/account`, with the new cookie.
 pub async fn post(
     app: &Arc<App>,
@@ -52,50 +55,44 @@ pub async fn post(
     let username = form.get("username").unwrap_or_default().to_owned();
     let password = form.get("password").unwrap_or_default().to_owned();
     let next = requested_next(form, parts);
+    let session = app.session(&parts.headers).await?;
     // 1.
     if let Verdict::Throttled { retry_after } =
-        app.throttle.check(client, &username, session::now())
+        app.throttle.admit(client, &username, session::now())
     {
         log_event!(
             "login throttled user={} client={client}",
             loggable(&username)
         );
         trace::row("throttle", || {
-            format!("too many failures for {client}: 429, password not checked")
+            format!("too many attempts from {client}: 429, password not checked")
         });
-        return Err(Error::Throttled(retry_after));
+        return Ok(throttled(
+            session.as_ref(),
+            next.as_deref(),
+            &username,
+            retry_after,
+        ));
     }
-    trace::row("throttle", || format!("{client} may try"));
-    let session = app.session(&parts.headers).await?;
+    trace::row("throttle", || format!("{client} may try: attempt counted"));
     // 2.
-    let users = app.users.snapshot();
-    let password_hash = users.hash_of(&username).map(str::to_owned);
-    let known_user = password_hash.is_some();
-    let checked_hash = password_hash
-        .clone()
-        .unwrap_or_else(|| users::DECOY_HASH.to_owned());
-    let permit = tokio::time::timeout(HASHING_WAIT, app.hashing.acquire())
-        .await
-        .map_err(|_| Error::Busy)?
-        .map_err(|_| Error::Busy)?;
-    let password_ok = blocking(move || Ok(users::verify(&password, &checked_hash))).await??;
-    drop(permit);
-    trace::row("password", || match (known_user, password_ok) {
+    let check = app.users.password_check(&username);
+    let known_user = check.is_known_user();
+    let matched = check_password(app, check, password).await?;
+    trace::row("password", || match (known_user, matched.is_some()) {
         (true, true) => format!("matches {username}'s hash (checked on a blocking thread)"),
-        (true, false) => format!("does not match {username}'s hash"),
-        (false, _) => {
-            "no such user: checked against the decoy hash, so the miss takes as long".into()
-        }
+        (true, false) => format!("does not match {username}'s hash (answered at the floor)"),
+        (false, _) => "no such user: checked against the decoy, answered at the floor".into(),
     });
     // 3.
-    let Some(password_hash) = password_hash.filter(|_| password_ok) else {
-        app.throttle.failed(client, &username, session::now());
+    let Some(password_hash) = matched else {
         log_event!("login failed user={}", loggable(&username));
         let error = Some("Wrong user name or password.");
         let page = pages::login(&viewer(session.as_ref()), next.as_deref(), &username, error);
         return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page));
     };
     // 4.
+    app.throttle.succeeded(client, &username);
     let auth_hash = session_auth_hash(&password_hash, app.store.epoch(&username));
     let old = session.as_ref().map(|s| file_prefix(&s.id));
     let (id, max_age) = sign_in(app, session, username.clone(), auth_hash).await?;
@@ -106,12 +103,55 @@ pub async fn post(
         ),
         None => format!("{}.json written (fresh id, signed in)", file_prefix(&id)),
     });
-    app.throttle.succeeded(client, &username);
     log_event!("login user={username}");
     // 5.
     let mut response = see_other(next.as_deref().unwrap_or("/account"));
     set_cookie(&mut response, app.cookie.set(id.as_str(), max_age));
     Ok(response)
+}
+
+/// 429 Too Many Requests (RFC 6585 §4) with `Retry-After` in seconds (RFC
+/// 9110 §10.2.3): the sign-in form again, saying how long to wait, so a
+/// person who mistyped once too often sees where they are.
+fn throttled(
+    session: Option<&Session>,
+    next: Option<&str>,
+    username: &str,
+    retry_after: u64,
+) -> Response {
+    let minutes = retry_after.div_ceil(60);
+    let error = format!(
+        "Too many failed sign-ins. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    );
+    let page = pages::login(&viewer(session), next, username, Some(&error));
+    let mut response = html(StatusCode::TOO_MANY_REQUESTS, page);
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+    response
+}
+
+/// Runs `check` on the blocking pool, one per core at a time; the user's
+/// hash when the password matches it. A failure is answered no sooner
+/// than the check's floor after the check began (a timer: the hashing slot
+/// is already free), so every failure takes as long as the slowest hash.
+async fn check_password(
+    app: &Arc<App>,
+    check: PasswordCheck,
+    password: String,
+) -> Result<Option<String>, Error> {
+    let permit = tokio::time::timeout(HASHING_WAIT, app.hashing.acquire())
+        .await
+        .map_err(|_| Error::Busy)?
+        .map_err(|_| Error::Busy)?;
+    let floor = tokio::time::Instant::now() + check.floor();
+    let matched = blocking(move || Ok(check.run(&password))).await??;
+    drop(permit);
+    if matched.is_none() {
+        tokio::time::sleep_until(floor).await;
+    }
+    Ok(matched)
 }
 
 /// Moves the session (or a new one) to a fresh id with `user` signed in;
