@@ -33,6 +33,7 @@ serve flags (environment variable, default):
   --idle-timeout SECONDS   LATCH_IDLE_TIMEOUT     0 (off)
   --login-throttle N       LATCH_LOGIN_THROTTLE   5 (0: off)
   --max-connections N      LATCH_MAX_CONNECTIONS  512 (more are answered 503 and closed)
+  --client-timeout SECONDS LATCH_CLIENT_TIMEOUT   10: the longest wait for a request head, a body or a reader
   --trace                  LATCH_TRACE=1          off: a step table per request on stderr
   --trusted-proxy IP       LATCH_TRUSTED_PROXY    none: X-Forwarded-For is believed only from this address
   -h, --help               this text
@@ -77,6 +78,9 @@ pub struct Config {
     pub login_throttle: u32,
     /// Open connections served at once; more are refused.
     pub max_connections: usize,
+    /// Seconds a client may take to send a request head or body, or to
+    /// take in our response, before its connection is closed (or 408).
+    pub client_timeout: u64,
     /// The reverse proxy whose `X-Forwarded-For` names the client.
     pub trusted_proxy: Option<IpAddr>,
     /// Print a step table for every request (`trace`).
@@ -133,6 +137,9 @@ pub fn parse(
             }
             Long("max-connections") => {
                 config.max_connections = parse_positive("--max-connections", &text(&mut parser)?)?;
+            }
+            Long("client-timeout") => {
+                config.client_timeout = parse_positive("--client-timeout", &text(&mut parser)?)?;
             }
             Long("login-throttle") => {
                 config.login_throttle = parse_number("--login-throttle", &text(&mut parser)?)?;
@@ -196,6 +203,7 @@ impl Config {
             idle_timeout: 0,
             login_throttle: 5,
             max_connections: 512,
+            client_timeout: 10,
             trusted_proxy: None,
             trace: false,
         };
@@ -234,6 +242,9 @@ impl Config {
         }
         if let Some(v) = env("LATCH_MAX_CONNECTIONS") {
             c.max_connections = parse_positive("LATCH_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = env("LATCH_CLIENT_TIMEOUT") {
+            c.client_timeout = parse_positive("LATCH_CLIENT_TIMEOUT", &v)?;
         }
         if let Some(v) = env("LATCH_LOGIN_THROTTLE") {
             c.login_throttle = parse_number("LATCH_LOGIN_THROTTLE", &v)?;
@@ -332,6 +343,7 @@ mod tests {
         assert_eq!(c.logout_redirect, "/");
         assert!(!c.logout_flush && !c.secure_cookies);
         assert_eq!((c.idle_timeout, c.login_throttle), (0, 5));
+        assert_eq!((c.max_connections, c.client_timeout), (512, 10));
     }
 
     #[test]
@@ -358,6 +370,7 @@ mod tests {
             (vec!["--session-ttl", "0"], vec![], "--session-ttl"),
             (vec!["--idle-timeout", "-1"], vec![], "--idle-timeout"),
             (vec!["--login-throttle", "x"], vec![], "--login-throttle"),
+            (vec!["--client-timeout", "0"], vec![], "--client-timeout"),
             (
                 vec!["--logout-redirect", "//evil.example"],
                 vec![],
