@@ -9,9 +9,9 @@ use std::convert::Infallible;
 
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 
 #[tokio::main]

@@ -117,7 +117,11 @@ impl Admission {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        let mut open = self.admission.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = self
+            .admission
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         open.total -= 1;
         if let Some(client) = self.client {
             if let Some(held) = open.by_client.get_mut(&client) {

@@ -45,7 +45,11 @@ impl<T> WriteDeadline<T> {
     ///    that the task wakes when it runs out even if the socket never
     ///    becomes writable again.
     /// 3. Run out: fail the write.
-    fn bounded<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+    fn bounded<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
         // 1.
         if poll.is_ready() {
             self.stalled = None;
