@@ -19,8 +19,8 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::app::{self, App};
-pub use admission::{client_of, Admission, Refusal, CLIENT_SHARE_DIVISOR};
-pub use write_deadline::WriteDeadline;
+use admission::Admission;
+use write_deadline::WriteDeadline;
 
 /// The largest request head latch reads; a larger one is answered 431
 /// (RFC 6585 §5) by hyper. hyper's default (about 400 KiB) is generous for
@@ -45,17 +45,16 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 ///    open connections, or past its client's share of them (`admission`).
 ///    A flood of idle clients thus runs into our limits before it runs the
 ///    process out of file descriptors, and one address cannot lock out
-///    the others.
-/// 3. Serve it on its own task as HTTP/1.1 (keep-alive) or 1.0, bounded in
-///    time by `--client-timeout` (10 s):
+///    the others. The place is given back when the connection ends.
+/// 3. Serve it on its own task as HTTP/1.1 (keep-alive) or 1.0. There is
+///    no HTTP/2: an h2c preface fails to parse, and hyper closes the
+///    connection at once. Each stage is bounded by `--client-timeout`:
 ///    - the request head: hyper's `header_read_timeout` starts when the
-///      connection opens and again after each response, before the first
-///      byte arrives (hyper PRs #3305 and #3828), and is not reset by
-///      bytes trickling in (slowloris). An h2c preface is a parse error
-///      (hyper closes the connection);
+///      connection opens and again after each response, before any byte
+///      arrives (hyper PRs #3305 and #3828), and bytes trickling in do not
+///      reset it (slowloris);
 ///    - the body: `form::read` answers 408;
-///    - our response: `WriteDeadline` fails a write that made no progress.
-///    The connection's slot is given back when its task ends.
+///    - our response: `WriteDeadline` fails a write that makes no progress.
 /// 4. On SIGINT or SIGTERM: stop accepting, let each connection finish the
 ///    request it is on (idle and silent ones close at once), and return.
 pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {

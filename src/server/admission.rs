@@ -190,3 +190,54 @@ async fn discard_until_closed(stream: &mut TcpStream) {
     let mut sink = [0u8; 4096];
     while let Ok(1..) = stream.read(&mut sink).await {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_ipv4_mapped_peer_counts_as_its_ipv4_address() {
+        assert_eq!(client_of(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(client_of(ip("192.0.2.7")), ip("192.0.2.7"));
+    }
+
+    #[test]
+    fn ipv6_peers_count_by_their_64_bit_prefix() {
+        let a = client_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd"));
+        assert_eq!(a, ip("2001:db8:1:2::"));
+        assert_eq!(a, client_of(ip("2001:db8:1:2::1")));
+        assert_ne!(a, client_of(ip("2001:db8:1:3::1")));
+    }
+
+    #[test]
+    fn one_client_holds_at_most_its_share_until_a_ticket_is_dropped() {
+        let admission = Admission::new(16, None);
+        let held: Vec<_> = (0..2)
+            .map(|_| admission.admit(ip("10.0.0.1")).unwrap())
+            .collect();
+        assert_eq!(
+            admission.admit(ip("::ffff:10.0.0.1")).err(),
+            Some(Refusal::ClientShare)
+        );
+        assert!(admission.admit(ip("10.0.0.2")).is_ok());
+        drop(held);
+        assert!(admission.admit(ip("10.0.0.1")).is_ok());
+        assert!(admission.open.lock().unwrap().by_client.is_empty());
+    }
+
+    #[test]
+    fn the_trusted_proxy_counts_only_toward_the_total() {
+        let admission = Admission::new(4, Some(ip("10.0.0.9")));
+        let held: Vec<_> = (0..4)
+            .map(|_| admission.admit(ip("::ffff:10.0.0.9")).unwrap())
+            .collect();
+        assert_eq!(admission.admit(ip("10.0.0.9")).err(), Some(Refusal::Full));
+        assert_eq!(admission.admit(ip("10.0.0.1")).err(), Some(Refusal::Full));
+        drop(held);
+        assert!(admission.admit(ip("10.0.0.1")).is_ok());
+    }
+}
