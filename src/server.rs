@@ -25,6 +25,9 @@ use write_deadline::WriteDeadline;
 /// The largest request head latch reads; a larger one is answered 431
 /// (RFC 6585 §5) by hyper. hyper's default (about 400 KiB) is generous for
 /// a server whose largest legitimate header is a cookie of a few dozen bytes.
+/// It is set twice: `max_header_size` checks every complete head, while
+/// `max_buf_size` (which also bounds the buffers) is only checked while a
+/// head is incomplete, so one large read can slip a longer head past it.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for requests in flight before giving up. Every
 /// stage of a connection is bounded by `--client-timeout` already; this
@@ -63,6 +66,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(client_timeout)
+        .max_header_size(MAX_HEAD_BYTES)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     // Signal handlers first: until they are installed, SIGTERM's and
