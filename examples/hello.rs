@@ -1,6 +1,6 @@
 //! The physical-limit baseline for the benchmark: a bare hyper 1.x server
-//! that answers every request with `hello`, wired exactly like latch
-//! (hyper-util's auto builder, `TokioIo`, one task per connection), so the
+//! that answers every request with `hello`, wired like latch (hyper's
+//! HTTP/1 builder, `TokioIo`, one task per connection), so the
 //! difference between the two is latch's own work.
 //!
 //! `cargo run --release --example hello -- 127.0.0.1:0`
@@ -9,10 +9,10 @@ use std::convert::Infallible;
 
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -30,7 +30,7 @@ async fn main() -> std::io::Result<()> {
             let service = service_fn(|_request: Request<hyper::body::Incoming>| async {
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello"))))
             });
-            let _ = auto::Builder::new(TokioExecutor::new())
+            let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

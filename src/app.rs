@@ -8,7 +8,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HOST};
@@ -312,8 +312,9 @@ fn session_file_prefix(app: &App, headers: &HeaderMap) -> String {
         .map_or_else(|| "-".into(), |id| file_prefix(&id))
 }
 
-/// 1. HTTP/1.1 requires `Host` (RFC 9112 §3.2: "MUST respond with 400"),
-///    and the cross-origin check compares against it.
+/// 1. HTTP/1.1 requires one `Host` (RFC 9112 §3.2: a request that lacks it
+///    or carries more than one "MUST" get 400), and the cross-origin check
+///    compares against it.
 /// 2. Route, and hand the request to its handler; POST bodies pass
 ///    `read_post` first.
 async fn dispatch(
@@ -327,6 +328,11 @@ async fn dispatch(
             "HTTP/1.1 requests must carry a Host header",
         ));
     }
+    if request.headers().get_all(HOST).iter().nth(1).is_some() {
+        return Err(Error::BadRequest(
+            "a request must carry one Host header, not several",
+        ));
+    }
     // 2.
     let route = route(request.method(), request.uri().path());
     let (parts, body) = request.into_parts();
@@ -337,17 +343,17 @@ async fn dispatch(
         Route::Static => static_files::respond(app, &parts).await,
         Route::Home => handlers::home::get(app, &parts).await,
         Route::Theme => {
-            let form = read_post(&parts, body).await?;
+            let form = read_post(app, &parts, body).await?;
             handlers::theme::post(app, &parts, &form).await
         }
         Route::LoginForm => handlers::login::get(app, &parts).await,
         Route::Login => {
-            let form = read_post(&parts, body).await?;
+            let form = read_post(app, &parts, body).await?;
             handlers::login::post(app, client, &parts, &form).await
         }
         Route::Account => handlers::account::get(app, &parts).await,
         Route::Logout => {
-            let form = read_post(&parts, body).await?;
+            let form = read_post(app, &parts, body).await?;
             handlers::logout::post(app, &parts, &form).await
         }
     }
@@ -356,7 +362,7 @@ async fn dispatch(
 /// The gate every POST passes before its handler runs:
 /// 1. the cross-origin check (403), before any byte of the body is read;
 /// 2. the form body, within its size, type and time limits (413, 415, 408).
-async fn read_post(parts: &Parts, body: Incoming) -> Result<Form, Error> {
+async fn read_post(app: &App, parts: &Parts, body: Incoming) -> Result<Form, Error> {
     // 1.
     let verdict = origin::check(&parts.headers);
     trace::row("origin", || match verdict {
@@ -367,7 +373,8 @@ async fn read_post(parts: &Parts, body: Incoming) -> Result<Form, Error> {
         return Err(Error::CrossOrigin);
     }
     // 2.
-    let form = form::read(&parts.headers, body).await?;
+    let time_limit = Duration::from_secs(app.config.client_timeout);
+    let form = form::read(&parts.headers, body, time_limit).await?;
     trace::row("form", || trace_form(&form));
     Ok(form)
 }

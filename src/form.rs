@@ -14,10 +14,6 @@ use crate::encoding::percent_decode;
 /// Form bodies larger than this are refused with 413 (SPEC.md, Limits).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// How long a client may take to send a body once its headers are in: a
-/// body that never finishes must not hold a connection forever.
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The decoded `name=value` fields of a form, in order.
 #[derive(Debug, Default)]
 pub struct Form {
@@ -97,8 +93,13 @@ fn decode_component(raw: &[u8]) -> String {
 ///    (400): hyper would pass, say, gzip bytes on undecoded (RFC 9112 §6.1).
 /// 2. A declared `Content-Length` over the limit is refused before reading.
 /// 3. The body is read through a byte limit (for chunked bodies, whose size
-///    is unknown up front) and a time limit.
-pub async fn read(headers: &HeaderMap, body: Incoming) -> Result<Form, FormError> {
+///    is unknown up front) and a time limit (`--client-timeout`): a body
+///    that never finishes must not hold a connection forever.
+pub async fn read(
+    headers: &HeaderMap,
+    body: Incoming,
+    time_limit: Duration,
+) -> Result<Form, FormError> {
     let declared_len = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -122,7 +123,7 @@ pub async fn read(headers: &HeaderMap, body: Incoming) -> Result<Form, FormError
     }
     // 3.
     let limited = Limited::new(body, MAX_BODY_BYTES);
-    let collected = tokio::time::timeout(BODY_READ_TIMEOUT, limited.collect())
+    let collected = tokio::time::timeout(time_limit, limited.collect())
         .await
         .map_err(|_| FormError::Timeout)?;
     let bytes: Bytes = match collected {

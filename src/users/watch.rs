@@ -115,11 +115,28 @@ impl UsersFile {
             return;
         }
         // 3.
+        if self.load(now) {
+            *unsettled = None;
+        }
+    }
+
+    /// Reads the file now, without waiting for it to hold still: SIGHUP,
+    /// the operator's word that the file is ready.
+    pub fn reload(&self) {
+        let now = stamp(&self.path);
+        let mut unsettled = self.unsettled.lock().unwrap_or_else(|p| p.into_inner());
+        if self.load(now) {
+            *unsettled = None;
+        }
+    }
+
+    /// Steps 3 to 5 of `refresh`: reads the file whose stamp is `now`;
+    /// false, and nothing changed, when it moved during the read.
+    fn load(&self, now: Option<FileStamp>) -> bool {
         let loaded = Users::load(&self.path);
         if stamp(&self.path) != now {
-            return;
+            return false;
         }
-        *unsettled = None;
         let users = match loaded {
             // 4.
             Err(why) => {
@@ -143,6 +160,7 @@ impl UsersFile {
             users: Arc::new(users),
             timing: Arc::new(timing),
         };
+        true
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {

@@ -566,4 +566,54 @@ impl Server {
             .parse()
             .unwrap()
     }
+
+    /// Sends a signal (`HUP`, `TERM`, ...) to the running server.
+    pub fn send_signal(&self, name: &str) {
+        signal(self.child.as_ref().expect("server still running"), name);
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_running(&mut self) -> bool {
+        let child = self.child.as_mut().expect("server not reaped yet");
+        child.try_wait().unwrap().is_none()
+    }
+
+    /// A connection from another loopback address (Linux routes all of
+    /// 127.0.0.0/8 to this machine): latch counts connections per client
+    /// address, and every other helper connects from 127.0.0.1.
+    pub fn connect_from(&self, source: [u8; 4]) -> TcpStream {
+        connect_with(self.addr, source, None)
+    }
+
+    /// A connection whose receive buffer is as small as the kernel allows,
+    /// so that a client that stops reading stalls the server's writes soon.
+    pub fn connect_small_receive_buffer(&self) -> TcpStream {
+        connect_with(self.addr, [127, 0, 0, 1], Some(4096))
+    }
+}
+
+/// std's `TcpStream` cannot pick its source address or size its buffers
+/// before connecting; tokio's `TcpSocket` can, and latch depends on tokio.
+fn connect_with(addr: SocketAddr, source: [u8; 4], receive_buffer: Option<u32>) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .unwrap();
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        if let Some(bytes) = receive_buffer {
+            socket.set_recv_buffer_size(bytes)?;
+        }
+        socket.bind(SocketAddr::from((source, 0)))?;
+        tokio::time::timeout(TIMEOUT, socket.connect(addr)).await?
+    });
+    let stream = stream
+        .expect("connect within the timeout")
+        .into_std()
+        .unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+    stream
 }
