@@ -28,6 +28,7 @@ pub mod handlers;
 pub mod http;
 pub mod log;
 pub mod memory;
+pub mod notice;
 pub mod origin;
 pub mod pages;
 pub mod redirect;
