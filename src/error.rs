@@ -14,6 +14,7 @@ use std::io;
 use hyper::header::{HeaderMap, HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER, VARY};
 use hyper::{Method, StatusCode};
 
+use crate::encoding::percent_decode;
 use crate::form::FormError;
 use crate::http::{html, no_store, text, Response};
 use crate::pages::{self, Viewer};
@@ -132,7 +133,7 @@ pub struct Asked {
     /// Whether the client accepts HTML (`accepts_html`).
     html: bool,
     method: Method,
-    /// The path as sent (still percent-encoded), cut to a bounded length.
+    /// The path as sent (still percent-encoded).
     path: String,
 }
 
@@ -141,8 +142,26 @@ impl Asked {
         Asked {
             html: accepts_html(headers),
             method: method.clone(),
-            path: path.chars().take(200).collect(),
+            path: path.to_owned(),
         }
+    }
+
+    /// The path as a person reads it: percent-decoded (RFC 3986 §2.1),
+    /// control characters replaced, cut to a bounded length. The page
+    /// escapes it like any other text.
+    fn shown_path(&self) -> String {
+        const SHOWN: usize = 120;
+        let decoded = percent_decode(self.path.as_bytes());
+        let decoded = String::from_utf8_lossy(&decoded);
+        let mut shown: String = decoded
+            .chars()
+            .take(SHOWN)
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect();
+        if decoded.chars().nth(SHOWN).is_some() {
+            shown.push('…');
+        }
+        shown
     }
 }
 
@@ -269,7 +288,7 @@ fn explain(
                 "Go back, reload the page and try again.".into(),
             ],
         ),
-        404 => ("Page not found", vec![format!("There is no page at {}.", asked.path)]),
+        404 => ("Page not found", vec![format!("There is no page at {}.", asked.shown_path())]),
         405 => ("Not a page to open", not_allowed(asked, allow)),
         408 => (
             "Too slow",
@@ -319,7 +338,8 @@ fn not_allowed(asked: &Asked, allow: Option<&str>) -> Vec<String> {
     let allow = allow.unwrap_or("other methods");
     let mut sentences = vec![format!(
         "{} answers to {allow}, not to {}.",
-        asked.path, asked.method
+        asked.shown_path(),
+        asked.method
     )];
     if !allow.split(", ").any(|m| m == "GET") {
         sentences.push("It is a button on this site's pages, not an address to visit.".into());
@@ -381,6 +401,15 @@ mod tests {
         assert_eq!(readable_wait(42), "42 seconds");
         assert_eq!(readable_wait(900), "15 minutes");
         assert_eq!(readable_wait(61 * 2), "3 minutes");
+    }
+
+    #[test]
+    fn the_path_is_shown_decoded_without_control_characters_and_bounded() {
+        let asked = |path: &str| Asked::of(&Method::GET, path, &HeaderMap::new());
+        assert_eq!(asked("/caf%C3%A9/%3Cb%3E").shown_path(), "/café/<b>");
+        assert_eq!(asked("/a%0Ab%00").shown_path(), "/a\u{FFFD}b\u{FFFD}");
+        let long = format!("/{}", "x".repeat(500));
+        assert_eq!(asked(&long).shown_path().chars().count(), 121);
     }
 
     #[test]
