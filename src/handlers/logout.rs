@@ -150,7 +150,6 @@ async fn end_sign_in(
 /// the browser also drops pages it cached while signed in.
 fn answer(target: &str) -> Response {
     let mut response = see_other(target);
-    crate::notice::set(&mut response, crate::notice::Notice::SignedOut);
     insert_static(
         &mut response,
         HeaderName::from_static("clear-site-data"),
