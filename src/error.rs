@@ -259,6 +259,20 @@ fn page(response: Response, asked: &Asked, viewer: &Viewer) -> Response {
     page
 }
 
+// What each error says, in words a person can act on.
+const BAD_REQUEST: &str = "latch could not make sense of that request.";
+const REFUSED: &str = "This form did not come from one of this site's pages, \
+                       or the page it came from was out of date.";
+const RELOAD: &str = "Go back, reload the page and try again.";
+const TOO_SLOW: &str = "The request took too long to arrive, so latch stopped waiting. \
+                        Please try again.";
+const TOO_LARGE: &str = "latch accepts forms of up to 16 KiB; this one was larger.";
+const UNREADABLE_FORM: &str = "This form was sent in a format latch does not read. \
+                               Please use the forms on this site's pages.";
+const TOO_MANY: &str = "Too many attempts came from your network.";
+const UNAVAILABLE: &str = "latch cannot handle this right now.";
+const FAILED: &str = "latch failed to handle this request; nothing was changed.";
+
 /// An error said for a person.
 struct Explained {
     title: &'static str,
@@ -279,41 +293,26 @@ fn explain(
     let wait = retry_after
         .and_then(|s| s.parse::<u64>().ok())
         .map_or_else(|| "a moment".to_string(), readable_wait);
-    let (title, sentences): (&'static str, Vec<String>) = match status.as_u16() {
-        400 => ("Bad request", vec!["latch could not make sense of that request.".into()]),
-        403 => (
-            "Request refused",
-            vec![
-                "This form did not come from one of this site's pages, or the page it came from was out of date.".into(),
-                "Go back, reload the page and try again.".into(),
-            ],
+    let (title, sentences): (&str, Vec<String>) = match status.as_u16() {
+        400 => ("Bad request", vec![BAD_REQUEST.into()]),
+        403 => ("Request refused", vec![REFUSED.into(), RELOAD.into()]),
+        404 => (
+            "Page not found",
+            vec![format!("There is no page at {}.", asked.shown_path())],
         ),
-        404 => ("Page not found", vec![format!("There is no page at {}.", asked.shown_path())]),
         405 => ("Not a page to open", not_allowed(asked, allow)),
-        408 => (
-            "Too slow",
-            vec!["The request took too long to arrive, so latch stopped waiting. Please try again.".into()],
-        ),
-        413 => (
-            "Form too large",
-            vec!["latch accepts forms of up to 16 KiB; this one was larger.".into()],
-        ),
-        415 => (
-            "Form not understood",
-            vec!["This form was sent in a format latch does not read. Use the forms on this site's pages.".into()],
-        ),
+        408 => ("Too slow", vec![TOO_SLOW.into()]),
+        413 => ("Form too large", vec![TOO_LARGE.into()]),
+        415 => ("Form not understood", vec![UNREADABLE_FORM.into()]),
         429 => (
             "Too many attempts",
-            vec![format!("Too many attempts came from your network. Please wait {wait}, then try again.")],
+            vec![format!("{TOO_MANY} Please wait {wait}, then try again.")],
         ),
         503 => (
             "Temporarily unavailable",
-            vec![format!("latch cannot handle this right now. Please try again in {wait}.")],
+            vec![format!("{UNAVAILABLE} Please try again in {wait}.")],
         ),
-        500..=599 => (
-            "Something went wrong",
-            vec!["latch failed to handle this request; nothing was changed.".into()],
-        ),
+        500..=599 => ("Something went wrong", vec![FAILED.into()]),
         _ => (
             "Request not handled",
             vec![format!("latch could not handle this request ({status}).")],

@@ -65,7 +65,7 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
             "new session {}.json created with the theme",
             file_prefix(id)
         ),
-        (None, None) => String::new(),
+        (None, None) => "auto and no session: nothing to store, no session created".into(),
     });
     // 4.
     let mut response = see_other(requested_next(form, parts).as_deref().unwrap_or("/"));
