@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use crate::cli::Config;
 use crate::cookies::{self, SessionCookie};
 use crate::csrf;
-use crate::error::Error;
+use crate::error::{self, Error};
 use crate::form::{self, Form};
 use crate::forwarded::client_address;
 use crate::handlers;
@@ -172,6 +172,18 @@ impl App {
         })
     }
 
+    /// The session an error page is rendered for (its theme, who is signed
+    /// in): read only, as an error answer changes no session; its sign-in
+    /// dropped (in memory) when it no longer stands; `None` when it cannot
+    /// be read.
+    fn record_for_error_page(&self, id: Option<SessionId>) -> Option<Record> {
+        let mut record = self.store.load(&id?, session::now()).ok()??;
+        if !self.auth_is_current(&record) {
+            record.remove_auth();
+        }
+        Some(record)
+    }
+
     /// Whether a session's sign-in still stands: true when no one is signed
     /// in; otherwise its `_auth_hash` must equal the one computed from the
     /// user's current password hash and epoch (compared in constant time).
@@ -210,14 +222,17 @@ pub async fn handle(
     Ok(response)
 }
 
-/// The response to one request, errors turned into statuses, HEAD without
-/// a body.
+/// The response to one request, errors turned into statuses (a page for a
+/// browser, see `error::present`), HEAD without a body.
 async fn answer(app: &Arc<App>, client: IpAddr, request: Request<Incoming>) -> Response {
     let is_head = request.method() == Method::HEAD;
+    let asked = error::Asked::of(request.method(), request.uri().path(), request.headers());
+    let id = cookies::values(request.headers(), app.cookie.name()).find_map(SessionId::parse);
     let response = dispatch(app, client, request).await.unwrap_or_else(|e| {
         trace::row("error", || format!("{e:?}"));
         e.into_response()
     });
+    let response = error::present(response, &asked, || app.record_for_error_page(id));
     if is_head {
         http::strip_body_for_head(response)
     } else {

@@ -1,14 +1,25 @@
-//! Everything that can stop a request short, and the one place that turns
-//! each into an HTTP status. The service never hands hyper an `Err` (which
-//! would close the connection with no status line at all).
+//! Everything that can stop a request short, the one place that turns
+//! each into an HTTP status, and how an error answer is shown to a person.
+//! The service never hands hyper an `Err` (which would close the connection
+//! with no status line at all).
+//!
+//! Every error answer is first a short plain-text response (status line,
+//! one sentence, its own headers such as `Allow` or `Retry-After`). When a
+//! browser asked, `page` then dresses it as an HTML page in the site's look,
+//! saying what happened and offering a way on (docs/contract.md, "Every
+//! response").
 
 use std::io;
 
-use hyper::header::{HeaderValue, RETRY_AFTER};
-use hyper::StatusCode;
+use hyper::header::{HeaderMap, HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER, VARY};
+use hyper::{Method, StatusCode};
 
+use crate::encoding::percent_decode;
 use crate::form::FormError;
-use crate::http::{no_store, text, Response};
+use crate::http::{html, no_store, text, Response};
+use crate::pages::{self, Viewer};
+use crate::redirect::safe_next;
+use crate::session::Record;
 
 #[derive(Debug)]
 pub enum Error {
@@ -45,7 +56,8 @@ impl From<io::Error> for Error {
 
 impl Error {
     /// The response for this error. 4xx: the client can fix it; 5xx: we
-    /// must, and nothing was saved (SPEC.md: a 5xx saves no session change).
+    /// must, and nothing was saved (docs/contract.md, "Sessions": a 5xx saves
+    /// no session change).
     pub fn into_response(self) -> Response {
         let retry_after = match &self {
             Error::Throttled(seconds) => Some(*seconds),
@@ -112,5 +124,301 @@ impl Error {
                 .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+/// What the error page needs from the request, taken before the request
+/// is handed on (and consumed).
+pub struct Asked {
+    /// Whether the client accepts HTML (`accepts_html`).
+    html: bool,
+    method: Method,
+    /// The path as sent (still percent-encoded).
+    path: String,
+}
+
+impl Asked {
+    pub fn of(method: &Method, path: &str, headers: &HeaderMap) -> Asked {
+        Asked {
+            html: accepts_html(headers),
+            method: method.clone(),
+            path: path.to_owned(),
+        }
+    }
+
+    /// The path as a person reads it: percent-decoded (RFC 3986 §2.1),
+    /// control characters replaced, cut to a bounded length. The page
+    /// escapes it like any other text.
+    fn shown_path(&self) -> String {
+        const SHOWN: usize = 120;
+        let decoded = percent_decode(self.path.as_bytes());
+        let decoded = String::from_utf8_lossy(&decoded);
+        let mut shown: String = decoded
+            .chars()
+            .take(SHOWN)
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect();
+        if decoded.chars().nth(SHOWN).is_some() {
+            shown.push('…');
+        }
+        shown
+    }
+}
+
+/// An error answer as the client asked for it. `response` passes through
+/// unless it is latch's terse plain-text error answer (a 4xx or 5xx; a page
+/// that is already HTML, such as the sign-in form after a wrong password,
+/// stays as it is). Such an answer varies with `Accept` (RFC 9110
+/// §12.5.5), and a client that accepts HTML gets it as a page, rendered for
+/// the request's session: `session` is called only then.
+pub fn present(
+    response: Response,
+    asked: &Asked,
+    session: impl FnOnce() -> Option<Record>,
+) -> Response {
+    let status = response.status();
+    let terse = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/plain"));
+    if !terse || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    if !asked.html {
+        let mut response = response;
+        response
+            .headers_mut()
+            .insert(VARY, HeaderValue::from_static("Accept"));
+        return response;
+    }
+    let record = session();
+    page(response, asked, &Viewer::of(record.as_ref()))
+}
+
+/// Whether the `Accept` header (RFC 9110 §12.5.1) names `text/html` (or
+/// `text/*`) with a weight above zero. Browsers name it in every page load
+/// and form post; curl (`*/*`), scripts, and clients that send no `Accept`
+/// at all get the plain-text answer, which is what a terminal wants.
+pub fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or_default().trim();
+            let html =
+                media.eq_ignore_ascii_case("text/html") || media.eq_ignore_ascii_case("text/*");
+            html && !parts.any(weight_is_zero)
+        })
+}
+
+/// `q=0` (RFC 9110 §12.4.2): "not acceptable".
+fn weight_is_zero(parameter: &str) -> bool {
+    parameter.split_once('=').is_some_and(|(name, value)| {
+        name.trim().eq_ignore_ascii_case("q") && value.trim().parse::<f32>() == Ok(0.0)
+    })
+}
+
+/// The error answer `response` as an HTML page for `viewer`: the same
+/// status and the answer's own headers (`Allow`, `Retry-After`, any
+/// `Set-Cookie`), plus the headers of every page latch renders (`http::html`:
+/// `no-store`, the CSP, `X-Frame-Options`, `Referrer-Policy`). `Vary:
+/// Accept` because the plain-text answer goes to other clients (RFC 9110
+/// §12.5.5).
+fn page(response: Response, asked: &Asked, viewer: &Viewer) -> Response {
+    let (parts, _text) = response.into_parts();
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let explained = explain(parts.status, asked, header(ALLOW), header(RETRY_AFTER));
+    let body = pages::error(
+        viewer,
+        parts.status.as_u16(),
+        explained.title,
+        &explained.sentences,
+        &explained.ways_on,
+    );
+    let mut page = html(parts.status, body);
+    // The answer's own headers stay; the page's replace the text's.
+    let own: Vec<_> = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| !page.headers().contains_key(*name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    for (name, value) in own {
+        page.headers_mut().append(name, value);
+    }
+    page.headers_mut()
+        .insert(VARY, HeaderValue::from_static("Accept, Cookie"));
+    page
+}
+
+// What each error says, in words a person can act on.
+const BAD_REQUEST: &str = "latch could not make sense of that request.";
+const REFUSED: &str = "This form did not come from one of this site's pages, \
+                       or the page it came from was out of date.";
+const RELOAD: &str = "Go back, reload the page and try again.";
+const TOO_SLOW: &str = "The request took too long to arrive, so latch stopped waiting. \
+                        Please try again.";
+const TOO_LARGE: &str = "latch accepts forms of up to 16 KiB; this one was larger.";
+const UNREADABLE_FORM: &str = "This form was sent in a format latch does not read. \
+                               Please use the forms on this site's pages.";
+const TOO_MANY: &str = "Too many attempts came from your network.";
+const UNAVAILABLE: &str = "latch cannot handle this right now.";
+const FAILED: &str = "latch failed to handle this request; nothing was changed.";
+
+/// An error said for a person.
+struct Explained {
+    title: &'static str,
+    sentences: Vec<String>,
+    /// Links, the most useful first: (href, label).
+    ways_on: Vec<(String, &'static str)>,
+}
+
+/// What happened, from the status and the answer's headers, in words a
+/// person can act on; and where to go from here.
+fn explain(
+    status: StatusCode,
+    asked: &Asked,
+    allow: Option<&str>,
+    retry_after: Option<&str>,
+) -> Explained {
+    let home = ("/".to_string(), "Go to the home page");
+    let wait = retry_after
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or_else(|| "a moment".to_string(), readable_wait);
+    let (title, sentences): (&str, Vec<String>) = match status.as_u16() {
+        400 => ("Bad request", vec![BAD_REQUEST.into()]),
+        403 => ("Request refused", vec![REFUSED.into(), RELOAD.into()]),
+        404 => (
+            "Page not found",
+            vec![format!("There is no page at {}.", asked.shown_path())],
+        ),
+        405 => ("Not a page to open", not_allowed(asked, allow)),
+        408 => ("Too slow", vec![TOO_SLOW.into()]),
+        413 => ("Form too large", vec![TOO_LARGE.into()]),
+        415 => ("Form not understood", vec![UNREADABLE_FORM.into()]),
+        429 => (
+            "Too many attempts",
+            vec![format!("{TOO_MANY} Please wait {wait}, then try again.")],
+        ),
+        503 => (
+            "Temporarily unavailable",
+            vec![format!("{UNAVAILABLE} Please try again in {wait}.")],
+        ),
+        500..=599 => ("Something went wrong", vec![FAILED.into()]),
+        _ => (
+            "Request not handled",
+            vec![format!("latch could not handle this request ({status}).")],
+        ),
+    };
+    let retry = matches!(status.as_u16(), 408 | 429 | 503);
+    let ways_on = match retry_target(asked) {
+        Some(again) if retry => vec![(again, "Try again"), home],
+        _ => vec![home],
+    };
+    Explained {
+        title,
+        sentences,
+        ways_on,
+    }
+}
+
+/// The 405 sentences: which methods the address takes, and, when GET is
+/// not one of them, that it is a button rather than an address (typing
+/// `/logout` into the address bar is the usual way here).
+fn not_allowed(asked: &Asked, allow: Option<&str>) -> Vec<String> {
+    let allow = allow.unwrap_or("other methods");
+    let mut sentences = vec![format!(
+        "{} answers to {allow}, not to {}.",
+        asked.shown_path(),
+        asked.method
+    )];
+    if !allow.split(", ").any(|m| m == "GET") {
+        sentences.push("It is a button on this site's pages, not an address to visit.".into());
+    }
+    sentences
+}
+
+/// Where "Try again" leads: the same address when it is a page (a GET or
+/// HEAD to a safe local path), else none.
+fn retry_target(asked: &Asked) -> Option<String> {
+    let page = asked.method == Method::GET || asked.method == Method::HEAD;
+    page.then(|| safe_next(&asked.path)).flatten()
+}
+
+/// A `Retry-After` in seconds, as a person says it.
+fn readable_wait(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "a second".into(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn browsers_accept_html_and_curl_does_not() {
+        for browser in [
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            "TEXT/HTML",
+            "text/*; q=0.5",
+        ] {
+            assert!(accepts_html(&accept(browser)), "{browser}");
+        }
+        for other in [
+            "*/*",
+            "application/json",
+            "text/html;q=0",
+            "text/html; q=0.000, */*",
+            "image/*",
+        ] {
+            assert!(!accepts_html(&accept(other)), "{other}");
+        }
+        assert!(!accepts_html(&HeaderMap::new()), "no Accept");
+    }
+
+    #[test]
+    fn a_wait_reads_in_seconds_then_minutes() {
+        assert_eq!(readable_wait(1), "a second");
+        assert_eq!(readable_wait(42), "42 seconds");
+        assert_eq!(readable_wait(900), "15 minutes");
+        assert_eq!(readable_wait(61 * 2), "3 minutes");
+    }
+
+    #[test]
+    fn the_path_is_shown_decoded_without_control_characters_and_bounded() {
+        let asked = |path: &str| Asked::of(&Method::GET, path, &HeaderMap::new());
+        assert_eq!(asked("/caf%C3%A9/%3Cb%3E").shown_path(), "/café/<b>");
+        assert_eq!(asked("/a%0Ab%00").shown_path(), "/a\u{FFFD}b\u{FFFD}");
+        let long = format!("/{}", "x".repeat(500));
+        assert_eq!(asked(&long).shown_path().chars().count(), 121);
+    }
+
+    #[test]
+    fn try_again_leads_back_only_to_a_safe_page() {
+        let asked = |method: Method, path: &str| Asked::of(&method, path, &HeaderMap::new());
+        assert_eq!(
+            retry_target(&asked(Method::GET, "/login")),
+            Some("/login".into())
+        );
+        assert_eq!(retry_target(&asked(Method::GET, "//evil.example")), None);
+        assert_eq!(retry_target(&asked(Method::POST, "/login")), None);
     }
 }

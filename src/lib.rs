@@ -24,6 +24,7 @@ pub mod forwarded;
 pub mod handlers;
 pub mod http;
 pub mod memory;
+pub mod notice;
 pub mod origin;
 pub mod pages;
 pub mod redirect;

@@ -4,6 +4,9 @@
 
 use std::fmt::Write;
 
+use crate::dates;
+use crate::session::Record;
+
 /// Who is looking at a page, as the page needs to know it.
 pub struct Viewer<'a> {
     /// The signed-in user's name.
@@ -12,6 +15,22 @@ pub struct Viewer<'a> {
     pub csrf: Option<&'a str>,
     /// `light` or `dark`; `auto` follows the browser's preference.
     pub theme: &'static str,
+    /// A one-time notice to show above the page (see `notice`).
+    pub notice: Option<&'static str>,
+}
+
+impl<'a> Viewer<'a> {
+    /// What a page needs to know about a session's record (`None`: no
+    /// session). The caller has already dropped a sign-in that no longer
+    /// stands.
+    pub fn of(record: Option<&'a Record>) -> Viewer<'a> {
+        Viewer {
+            user: record.and_then(|r| r.user()),
+            csrf: record.and_then(|r| r.csrf_token()),
+            theme: record.and_then(|r| r.theme()).unwrap_or("auto"),
+            notice: None,
+        }
+    }
 }
 
 /// Escapes the five characters that can end an HTML text node or a quoted
@@ -34,8 +53,15 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// The frame every page shares: head, navigation bar, then `main`.
+/// The frame every page shares: head, navigation bar, then `main`, which
+/// opens with the notice when there is one.
 pub fn layout(title: &str, viewer: &Viewer, main: &str) -> String {
+    let notice = viewer.notice.map_or_else(String::new, |text| {
+        format!(
+            "<p class=\"notice\" role=\"status\">{}</p>\n",
+            escape_html(text)
+        )
+    });
     format!(
         "<!doctype html>\n<html lang=\"en\" data-theme=\"{theme}\">\n<head>\n\
          <meta charset=\"utf-8\">\n\
@@ -44,30 +70,29 @@ pub fn layout(title: &str, viewer: &Viewer, main: &str) -> String {
          <link rel=\"stylesheet\" href=\"/style.css\">\n\
          <link rel=\"icon\" href=\"/favicon.svg\">\n\
          </head>\n<body>\n<header>\n<a class=\"brand\" href=\"/\">latch</a>\n{nav}</header>\n\
-         <main>\n{main}</main>\n</body>\n</html>\n",
+         <main>\n{notice}{main}</main>\n</body>\n</html>\n",
         theme = escape_html(viewer.theme),
         title = escape_html(title),
         nav = nav(viewer),
     )
 }
 
-/// The navigation bar: who is signed in and the logout buttons, on every
-/// page (OWASP: logout reachable from every page), or a sign-in link.
-/// Logout is a form posting to `/logout`, never a link: a GET must not
-/// change state (RFC 9110 §9.2.1), and a link can be followed by
-/// prefetchers, crawlers and `<img src>` on other sites.
+/// The navigation bar: who is signed in, their account and the one
+/// "Sign out" button, on every page (OWASP: logout reachable from every
+/// page), or a sign-in link. Logout is a form posting to `/logout`, never a
+/// link: a GET must not change state (RFC 9110 §9.2.1), and a link can be
+/// followed by prefetchers, crawlers and `<img src>` on other sites.
 fn nav(viewer: &Viewer) -> String {
     let Some(user) = viewer.user else {
         return "<nav><a href=\"/login\">Sign in</a></nav>\n".into();
     };
-    let token = hidden_csrf(viewer.csrf);
     format!(
         "<nav>\n<span>Signed in as <strong>{user}</strong></span>\n\
          <a href=\"/account\">Account</a>\n\
-         <form method=\"post\" action=\"/logout\">{token}<button type=\"submit\">Sign out</button></form>\n\
-         <form method=\"post\" action=\"/logout\">{token}<input type=\"hidden\" name=\"scope\" value=\"all\">\
-         <button type=\"submit\">Sign out everywhere</button></form>\n</nav>\n",
+         <form method=\"post\" action=\"/logout\">{token}\
+         <button type=\"submit\" id=\"logout\">Sign out</button></form>\n</nav>\n",
         user = escape_html(user),
+        token = hidden_csrf(viewer.csrf),
     )
 }
 
@@ -80,19 +105,21 @@ fn hidden_csrf(token: Option<&str>) -> String {
     })
 }
 
-/// The theme switcher: two buttons posting to `/theme`, back to `next`.
+/// The theme switcher: one button per choice posting to `/theme`, back to
+/// `next`; the current choice is marked pressed. "Auto" removes the stored
+/// choice, so the page follows the device's light or dark setting again.
 fn theme_form(viewer: &Viewer, next: &str) -> String {
     let mut html = format!(
         "<form method=\"post\" action=\"/theme\" class=\"theme\">{}\
-         <input type=\"hidden\" name=\"next\" value=\"{}\">\n<span>Theme: {}</span>\n",
+         <input type=\"hidden\" name=\"next\" value=\"{}\">\n<span>Theme</span>\n",
         hidden_csrf(viewer.csrf),
         escape_html(next),
-        escape_html(viewer.theme),
     );
-    for choice in ["light", "dark"] {
+    for (choice, label) in [("light", "Light"), ("dark", "Dark"), ("auto", "Auto")] {
+        let pressed = choice == viewer.theme;
         let _ = writeln!(
             html,
-            "<button type=\"submit\" name=\"theme\" value=\"{choice}\">{choice}</button>"
+            "<button type=\"submit\" name=\"theme\" value=\"{choice}\" aria-pressed=\"{pressed}\">{label}</button>"
         );
     }
     html.push_str("</form>\n");
@@ -110,15 +137,16 @@ pub fn home(viewer: &Viewer) -> String {
     };
     let main = format!(
         "<h1>latch</h1>\n{greeting}\
-         <p>Sessions are JSON files on the server; your browser holds only a random id.\n\
-         The theme below is kept in that session, whether or not you sign in.</p>\n{}",
+         <p>Your browser holds only a random session id; what the session remembers,\n\
+         such as the theme below, stays on the server, signed in or not.</p>\n{}",
         theme_form(viewer, "/")
     );
     layout("Home", viewer, &main)
 }
 
-/// `GET /login` and a failed `POST /login`: the form, carrying the safe
-/// `next` through, with an error when the last try failed.
+/// `GET /login`, a failed `POST /login` and a throttled one: the form,
+/// carrying the safe `next` through, with a message (wrong password, too
+/// many tries) when there is one.
 pub fn login(viewer: &Viewer, next: Option<&str>, username: &str, error: Option<&str>) -> String {
     let error = error.map_or_else(String::new, |e| {
         format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape_html(e))
@@ -130,36 +158,118 @@ pub fn login(viewer: &Viewer, next: Option<&str>, username: &str, error: Option<
         )
     });
     let main = format!(
-        "<h1>Sign in</h1>\n{error}<form method=\"post\" action=\"/login\">\n{next}\
+        "<h1>Sign in</h1>\n{error}<form method=\"post\" action=\"/login\" class=\"sign-in\">\n{next}\
          <label for=\"username\">User name</label>\n\
-         <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" autocomplete=\"username\" required autofocus>\n\
+         <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" \
+         autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required autofocus>\n\
          <label for=\"password\">Password</label>\n\
          <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\n\
-         <p><button type=\"submit\">Sign in</button></p>\n</form>\n",
+         <button type=\"submit\">Sign in</button>\n</form>\n",
         username = escape_html(username),
     );
     layout("Sign in", viewer, &main)
 }
 
-/// `GET /account`: the protected page.
-pub fn account(viewer: &Viewer, user: &str, signed_in_at: &str) -> String {
-    let token = hidden_csrf(viewer.csrf);
+/// `GET /account`: the protected page. The one "Sign out" is in the
+/// navigation bar; this page adds "Sign out everywhere" (`scope=all`).
+pub fn account(viewer: &Viewer, user: &str, signed_in_at: Option<u64>) -> String {
+    let at = signed_in_at.map_or_else(
+        || "-".into(),
+        |unix| {
+            format!(
+                "<time datetime=\"{}\">{}</time>",
+                dates::iso8601(unix),
+                readable_time(unix)
+            )
+        },
+    );
     let main = format!(
         "<h1>Your account</h1>\n<dl>\n<dt>User</dt><dd id=\"user\">{user}</dd>\n\
          <dt>Signed in</dt><dd id=\"signed-in-at\">{at}</dd>\n</dl>\n\
-         <p>This page is sent with <code>Cache-Control: no-store</code>: after you sign out,\n\
-         Back shows no copy of it; the browser asks again and is sent to the sign-in page.</p>\n\
-         <form method=\"post\" action=\"/logout\">{token}<button type=\"submit\" id=\"logout\">Sign out</button></form>\n{theme}",
+         <p>After you sign out, Back will not show this page again: your browser is told\n\
+         never to keep a copy of it.</p>\n\
+         <h2>Other devices</h2>\n\
+         <p>Signed in on another computer or phone too? This ends every sign-in of yours,\n\
+         this one included.</p>\n\
+         <form method=\"post\" action=\"/logout\">{token}\
+         <input type=\"hidden\" name=\"scope\" value=\"all\">\
+         <button type=\"submit\" id=\"logout-all\">Sign out everywhere</button></form>\n{theme}",
         user = escape_html(user),
-        at = escape_html(signed_in_at),
+        token = hidden_csrf(viewer.csrf),
         theme = theme_form(viewer, "/account"),
     );
     layout("Account", viewer, &main)
 }
 
+/// Unix seconds as a person reads them: `30 Nov 2026, 11:42 UTC`. Built
+/// from the HTTP date, whose fields are fixed (RFC 9110 §5.6.7):
+/// `Mon, 30 Nov 2026 11:42:07 GMT`.
+fn readable_time(unix: u64) -> String {
+    let date = dates::http_date(unix);
+    let fields: Vec<&str> = date.split(' ').collect();
+    match fields[..] {
+        [_, day, month, year, clock, _] => {
+            let minutes = clock.get(..5).unwrap_or(clock);
+            format!(
+                "{} {month} {year}, {minutes} UTC",
+                day.trim_start_matches('0')
+            )
+        }
+        _ => date,
+    }
+}
+
+/// An error answer a person sees: what happened in a few plain sentences,
+/// then the ways on. Everything given is text, escaped here.
+pub fn error(
+    viewer: &Viewer,
+    status: u16,
+    title: &str,
+    sentences: &[String],
+    ways_on: &[(String, &str)],
+) -> String {
+    let mut main = format!(
+        "<p class=\"status\">Error {status}</p>\n<h1>{}</h1>\n",
+        escape_html(title)
+    );
+    for sentence in sentences {
+        let _ = writeln!(main, "<p>{}</p>", escape_html(sentence));
+    }
+    main.push_str("<p class=\"way-on\">");
+    for (i, (href, label)) in ways_on.iter().enumerate() {
+        let class = if i == 0 { " class=\"primary\"" } else { "" };
+        let _ = write!(
+            main,
+            "<a href=\"{}\"{class}>{}</a> ",
+            escape_html(href),
+            escape_html(label)
+        );
+    }
+    main.push_str("</p>\n");
+    layout(title, viewer, &main)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn signed_in(user: &'static str, csrf: &'static str) -> Viewer<'static> {
+        Viewer {
+            user: Some(user),
+            csrf: Some(csrf),
+            theme: "auto",
+            notice: None,
+        }
+    }
+
+    fn anonymous() -> Viewer<'static> {
+        Viewer {
+            user: None,
+            csrf: None,
+            theme: "auto",
+            notice: None,
+        }
+    }
 
     #[test]
     fn escapes_the_five_characters() {
@@ -172,9 +282,8 @@ mod tests {
     #[test]
     fn a_hostile_user_name_is_escaped_everywhere() {
         let viewer = Viewer {
-            user: Some("<img src=x onerror=alert(1)>"),
-            csrf: Some("\"><script>"),
             theme: "dark",
+            ..signed_in("<img src=x onerror=alert(1)>", "\"><script>")
         };
         let page = home(&viewer);
         assert!(!page.contains("<img src=x"));
@@ -184,26 +293,93 @@ mod tests {
 
     #[test]
     fn the_login_form_escapes_what_it_echoes() {
-        let viewer = Viewer {
-            user: None,
-            csrf: None,
-            theme: "auto",
-        };
-        let page = login(&viewer, Some("/a\"><script>"), "\"><b>", Some("<i>"));
+        let page = login(&anonymous(), Some("/a\"><script>"), "\"><b>", Some("<i>"));
         assert!(!page.contains("<script>") && !page.contains("<b>") && !page.contains("<i>"));
         assert!(page.contains("value=\"/a&quot;&gt;&lt;script&gt;\""));
     }
 
     #[test]
+    fn the_login_form_shows_its_message_as_an_alert() {
+        let message = "Too many failed sign-ins. Try again in 15 minutes.";
+        let page = login(&anonymous(), None, "alice", Some(message));
+        assert!(page.contains(&format!("<p class=\"error\" role=\"alert\">{message}</p>")));
+        assert!(page.contains("name=\"password\""));
+    }
+
+    #[test]
     fn logout_is_a_form_not_a_link() {
-        let viewer = Viewer {
-            user: Some("alice"),
-            csrf: Some("tok"),
-            theme: "auto",
-        };
-        let page = home(&viewer);
+        let page = home(&signed_in("alice", "tok"));
         assert!(page.contains("<form method=\"post\" action=\"/logout\">"));
         assert!(!page.contains("href=\"/logout"));
-        assert!(page.contains("name=\"scope\" value=\"all\""));
+    }
+
+    #[test]
+    fn the_home_page_has_one_sign_out_and_no_sign_out_everywhere() {
+        let page = home(&signed_in("alice", "tok"));
+        assert_eq!(page.matches("action=\"/logout\"").count(), 1);
+        assert_eq!(page.matches(">Sign out</button>").count(), 1);
+        assert!(!page.contains("scope"));
+    }
+
+    #[test]
+    fn the_account_page_has_one_sign_out_and_one_sign_out_everywhere() {
+        let page = account(&signed_in("alice", "tok"), "alice", Some(1_796_038_927));
+        assert_eq!(page.matches("action=\"/logout\"").count(), 2);
+        assert_eq!(page.matches(">Sign out</button>").count(), 1);
+        assert_eq!(page.matches(">Sign out everywhere</button>").count(), 1);
+        assert_eq!(page.matches("name=\"scope\" value=\"all\"").count(), 1);
+    }
+
+    #[test]
+    fn the_login_time_reads_as_a_date_not_iso_8601() {
+        // 2026-11-30T11:42:07Z
+        let page = account(&signed_in("alice", "tok"), "alice", Some(1_796_038_927));
+        assert!(
+            page.contains("<time datetime=\"2026-11-30T11:42:07Z\">30 Nov 2026, 11:42 UTC</time>"),
+            "{page}"
+        );
+        assert_eq!(readable_time(784_111_777), "6 Nov 1994, 08:49 UTC");
+    }
+
+    #[test]
+    fn the_theme_form_offers_light_dark_and_auto_and_marks_the_current_one() {
+        let viewer = Viewer {
+            theme: "dark",
+            ..anonymous()
+        };
+        let page = home(&viewer);
+        for choice in ["light", "auto"] {
+            assert!(page.contains(&format!(
+                "name=\"theme\" value=\"{choice}\" aria-pressed=\"false\""
+            )));
+        }
+        assert!(page.contains("name=\"theme\" value=\"dark\" aria-pressed=\"true\""));
+    }
+
+    #[test]
+    fn a_notice_is_shown_once_at_the_top_of_main() {
+        let viewer = Viewer {
+            notice: Some("You have signed out."),
+            ..anonymous()
+        };
+        let page = home(&viewer);
+        assert!(
+            page.contains("<main>\n<p class=\"notice\" role=\"status\">You have signed out.</p>")
+        );
+        assert!(!home(&anonymous()).contains("class=\"notice\""));
+    }
+
+    #[test]
+    fn an_error_page_escapes_its_text_and_links() {
+        let page = error(
+            &anonymous(),
+            404,
+            "Page not found",
+            &["There is no page at /<script>alert(1)</script>.".into()],
+            &[("/\"><script>".into(), "Home")],
+        );
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains("/&lt;script&gt;alert(1)&lt;/script&gt;."));
+        assert!(page.contains("<p class=\"status\">Error 404</p>"));
     }
 }

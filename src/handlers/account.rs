@@ -6,7 +6,6 @@ use hyper::http::request::Parts;
 use hyper::StatusCode;
 
 use crate::app::App;
-use crate::dates::iso8601;
 use crate::error::Error;
 use crate::handlers::viewer;
 use crate::http::{html, see_other, Response};
@@ -28,10 +27,7 @@ pub async fn get(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
     trace::row("account", || {
         format!("signed in as {user}: the page, never cached")
     });
-    let signed_in_at = session
-        .record
-        .auth_time()
-        .map_or_else(|| "-".into(), iso8601);
-    let page = pages::account(&viewer(Some(session)), user, &signed_in_at);
+    let signed_in_at = session.record.auth_time();
+    let page = pages::account(&viewer(Some(session)), user, signed_in_at);
     Ok(html(StatusCode::OK, page))
 }

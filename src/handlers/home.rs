@@ -9,9 +9,19 @@ use crate::app::App;
 use crate::error::Error;
 use crate::handlers::viewer;
 use crate::http::{html, Response};
-use crate::pages;
+use crate::notice;
+use crate::pages::{self, Viewer};
 
+/// The page for the session, with the notice the request carries (after a
+/// logout: "You have signed out."), shown once: the answer clears it.
 pub async fn get(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
     let session = app.session(&parts.headers).await?;
-    Ok(html(StatusCode::OK, pages::home(&viewer(session.as_ref()))))
+    let shown = notice::carried(&parts.headers);
+    let viewer = Viewer {
+        notice: shown.map(notice::Notice::text),
+        ..viewer(session.as_ref())
+    };
+    let mut response = html(StatusCode::OK, pages::home(&viewer));
+    notice::clear(&mut response, shown);
+    Ok(response)
 }

@@ -13,7 +13,8 @@ use crate::error::Error;
 use crate::form::Form;
 use crate::handlers::{requested_next, viewer};
 use crate::http::{html, see_other, set_cookie, Response};
-use crate::pages;
+use crate::notice;
+use crate::pages::{self, Viewer};
 use crate::redirect::safe_next;
 use crate::session::{self, Record, Session};
 use crate::session_store::{file_prefix, Rotated};
@@ -28,8 +29,17 @@ const HASHING_WAIT: Duration = Duration::from_secs(10);
 pub async fn get(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
     let session = app.session(&parts.headers).await?;
     let next = Form::from_query(&parts.uri).get("next").and_then(safe_next);
-    let page = pages::login(&viewer(session.as_ref()), next.as_deref(), "", None);
-    Ok(html(StatusCode::OK, page))
+    let shown = notice::carried(&parts.headers);
+    let viewer = Viewer {
+        notice: shown.map(notice::Notice::text),
+        ..viewer(session.as_ref())
+    };
+    let mut response = html(
+        StatusCode::OK,
+        pages::login(&viewer, next.as_deref(), "", None),
+    );
+    notice::clear(&mut response, shown);
+    Ok(response)
 }
 
 /// 1. The cross-origin check has already run (every POST, in `app`); then

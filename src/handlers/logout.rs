@@ -88,6 +88,7 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
         // A concurrent logout got there first: it logged, it set the cookie.
         Rotated::Gone => return Ok(response),
     };
+    crate::notice::set(&mut response, crate::notice::Notice::SignedOut);
 
     // 7. One audit line per signed-in logout.
     let scope = if scope == Scope::All { "all" } else { "this" };

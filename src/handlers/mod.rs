@@ -69,10 +69,5 @@ pub fn check_csrf(session: Option<&Session>, form: &Form, parts: &Parts) -> Resu
 
 /// What a page needs to know about the session it is rendered for.
 pub fn viewer(session: Option<&Session>) -> Viewer<'_> {
-    let record = session.map(|s| &s.record);
-    Viewer {
-        user: record.and_then(|r| r.user()),
-        csrf: record.and_then(|r| r.csrf_token()),
-        theme: record.and_then(|r| r.theme()).unwrap_or("auto"),
-    }
+    Viewer::of(session.map(|s| &s.record))
 }

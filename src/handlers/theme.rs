@@ -14,17 +14,18 @@ use crate::session::{self, Record, THEME};
 use crate::session_store::file_prefix;
 use crate::trace;
 
-/// 1. `theme` must be `light` or `dark` (400 otherwise).
+/// 1. `theme` must be `light`, `dark` or `auto` (400 otherwise).
 /// 2. A signed-in session must send its CSRF token (403 otherwise).
 /// 3. Store the theme in the session as it is on disk now; when there is no
 ///    session (or it ended while this request ran), create one and set its
-///    cookie.
+///    cookie. `auto` removes the stored theme (the page then follows the
+///    browser's preference); with no session there is nothing to remove.
 /// 4. 303 to the safe `next`, else `/`.
 pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response, Error> {
     // 1.
     let theme = match form.get("theme") {
-        Some(t @ ("light" | "dark")) => t.to_owned(),
-        _ => return Err(Error::BadRequest("theme must be light or dark")),
+        Some(t @ ("light" | "dark" | "auto")) => t.to_owned(),
+        _ => return Err(Error::BadRequest("theme must be light, dark or auto")),
     };
     // 2.
     let session = app.session(&parts.headers).await?;
@@ -37,13 +38,18 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     let created = blocking(move || {
         let app = store_app;
         if let Some(id) = id {
-            if app
-                .store
-                .modify(&id, now, |r| r.set_str(THEME, &theme))?
-                .is_some()
-            {
+            let choose = |r: &mut Record| match theme.as_str() {
+                "auto" => {
+                    r.data.remove(THEME);
+                }
+                chosen => r.set_str(THEME, chosen),
+            };
+            if app.store.modify(&id, now, choose)?.is_some() {
                 return Ok(None);
             }
+        }
+        if theme == "auto" {
+            return Ok(None);
         }
         let mut record = Record::new(now, app.config.session_ttl, app.config.idle_timeout);
         record.set_str(THEME, &theme);
@@ -59,7 +65,7 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
             "new session {}.json created with the theme",
             file_prefix(id)
         ),
-        (None, None) => String::new(),
+        (None, None) => "auto and no session: nothing to store, no session created".into(),
     });
     // 4.
     let mut response = see_other(requested_next(form, parts).as_deref().unwrap_or("/"));
