@@ -18,7 +18,7 @@ usage:
   latch [serve] [FLAGS]            serve HTTP
   latch adduser NAME [--users FILE]  add or replace a user (password: first line of stdin)
   latch deluser NAME [--users FILE]  remove a user
-  latch sessions [--sessions DIR] [--idle-timeout S]       list live sessions
+  latch sessions [--sessions DIR] [--users FILE] [--idle-timeout S]  list live sessions
   latch clearsessions [--sessions DIR] [--idle-timeout S]  delete expired and unreadable session files
 
 serve flags (environment variable, default):
@@ -33,6 +33,7 @@ serve flags (environment variable, default):
   --idle-timeout SECONDS   LATCH_IDLE_TIMEOUT     0 (off)
   --login-throttle N       LATCH_LOGIN_THROTTLE   5 (0: off)
   --max-connections N      LATCH_MAX_CONNECTIONS  512 (more are answered 503 and closed)
+  --max-sessions N         LATCH_MAX_SESSIONS     100000 (session files; past it new anonymous ones get 503)
   --trace                  LATCH_TRACE=1          off: a step table per request on stderr
   --trusted-proxy IP       LATCH_TRUSTED_PROXY    none: X-Forwarded-For is believed only from this address
   -h, --help               this text
@@ -52,6 +53,7 @@ pub enum Command {
     },
     Sessions {
         sessions: PathBuf,
+        users: PathBuf,
         idle_timeout: u64,
     },
     ClearSessions {
@@ -77,6 +79,9 @@ pub struct Config {
     pub login_throttle: u32,
     /// Open connections served at once; more are refused.
     pub max_connections: usize,
+    /// Session files the dir may hold before new anonymous sessions are
+    /// refused (sign-in and existing sessions are not).
+    pub max_sessions: usize,
     /// The reverse proxy whose `X-Forwarded-For` names the client.
     pub trusted_proxy: Option<IpAddr>,
     /// Print a step table for every request (`trace`).
@@ -134,6 +139,9 @@ pub fn parse(
             Long("max-connections") => {
                 config.max_connections = parse_positive("--max-connections", &text(&mut parser)?)?;
             }
+            Long("max-sessions") => {
+                config.max_sessions = parse_positive("--max-sessions", &text(&mut parser)?)?;
+            }
             Long("login-throttle") => {
                 config.login_throttle = parse_number("--login-throttle", &text(&mut parser)?)?;
             }
@@ -171,6 +179,7 @@ fn build(
         },
         Some("sessions") => Command::Sessions {
             sessions: config.sessions,
+            users: config.users,
             idle_timeout: config.idle_timeout,
         },
         Some("clearsessions") => Command::ClearSessions {
@@ -196,6 +205,7 @@ impl Config {
             idle_timeout: 0,
             login_throttle: 5,
             max_connections: 512,
+            max_sessions: 100_000,
             trusted_proxy: None,
             trace: false,
         };
@@ -234,6 +244,9 @@ impl Config {
         }
         if let Some(v) = env("LATCH_MAX_CONNECTIONS") {
             c.max_connections = parse_positive("LATCH_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = env("LATCH_MAX_SESSIONS") {
+            c.max_sessions = parse_positive("LATCH_MAX_SESSIONS", &v)?;
         }
         if let Some(v) = env("LATCH_LOGIN_THROTTLE") {
             c.login_throttle = parse_number("LATCH_LOGIN_THROTTLE", &v)?;
