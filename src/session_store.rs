@@ -66,9 +66,11 @@ pub struct Store {
     /// and unlink, recounted by every sweep (which also catches files
     /// removed behind our back), so no request has to list the dir.
     files: AtomicUsize,
-    /// Sessions created since open; lets a sweep's recount include the
-    /// creations made while it walked.
-    created: AtomicUsize,
+    /// New session files begun and finished (written or failed) since
+    /// open: a sweep's recount adds every file not finished before its
+    /// walk began, which the walk may not have seen.
+    begun: AtomicUsize,
+    finished: AtomicUsize,
     /// Set while anonymous sessions are refused, so that the log says so
     /// once, not once per refused request.
     full: AtomicBool,
@@ -192,7 +194,8 @@ impl Store {
             idle_timeout,
             max_sessions: usize::MAX,
             files: AtomicUsize::new(0),
-            created: AtomicUsize::new(0),
+            begun: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
             full: AtomicBool::new(false),
             dir_lock: None,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
@@ -233,47 +236,49 @@ impl Store {
     /// random bytes, never one a client sent. Not capped: sign-in and the
     /// moves of `rotate` must work whatever anonymous sessions fill.
     pub fn create(&self, record: &Record) -> io::Result<SessionId> {
-        self.files.fetch_add(1, Ordering::Relaxed);
-        self.write_new(record)
+        self.create_within(usize::MAX, record)?
+            .ok_or_else(|| io::Error::other("no session file slot"))
     }
 
     /// `create` for a session with no sign-in: `Ok(None)`, and nothing
     /// written, when the dir already holds `max_sessions` session files.
     pub fn create_anonymous(&self, record: &Record) -> io::Result<Option<SessionId>> {
-        let max = self.max_sessions;
-        let admitted = self
-            .files
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < max).then_some(n + 1)
-            });
-        if admitted.is_err() {
-            if !self.full.swap(true, Ordering::Relaxed) {
-                log_event!(
-                    "sessions dir {} holds {max} session files (--max-sessions): new anonymous sessions refused until some end",
-                    self.dir.display()
-                );
-            }
-            return Ok(None);
+        let created = self.create_within(self.max_sessions, record)?;
+        let was_full = self.full.swap(created.is_none(), Ordering::Relaxed);
+        if created.is_none() && !was_full {
+            log_event!(
+                "sessions dir {} holds {} session files (--max-sessions): new anonymous sessions refused until some end",
+                self.dir.display(),
+                self.max_sessions
+            );
         }
-        self.full.store(false, Ordering::Relaxed);
-        self.write_new(record).map(Some)
+        Ok(created)
     }
 
-    /// Writes a new session whose slot in `files` is already counted.
-    fn write_new(&self, record: &Record) -> io::Result<SessionId> {
-        let id = SessionId::generate();
-        // 256 random bits: a collision with an existing file is not a
-        // possibility worth a check.
-        match self.write(&FileKey::of(&id), record) {
-            Ok(()) => {
-                self.created.fetch_add(1, Ordering::Relaxed);
-                Ok(id)
+    /// Writes `record` as a new session if the dir holds fewer than `max`
+    /// session files. `begun` is counted before `files` and `finished`
+    /// after the write, so a sweep's recount never misses it (see `sweep`).
+    fn create_within(&self, max: usize, record: &Record) -> io::Result<Option<SessionId>> {
+        self.begun.fetch_add(1, Ordering::SeqCst);
+        let admitted = self
+            .files
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            });
+        let written = match admitted {
+            Err(_) => Ok(None),
+            Ok(_) => {
+                let id = SessionId::generate();
+                // 256 random bits: a collision with an existing file is not
+                // a possibility worth a check.
+                self.write(&FileKey::of(&id), record).map(|()| Some(id))
             }
-            Err(e) => {
-                self.uncount();
-                Err(e)
-            }
+        };
+        self.finished.fetch_add(1, Ordering::SeqCst);
+        if written.is_err() {
+            self.uncount();
         }
+        written
     }
 
     /// Applies `change` to the session as it is on disk now, and writes it.
@@ -442,8 +447,8 @@ impl Store {
         if self.dir_lock.is_some() {
             self.repair();
         }
-        let created_before = self.created.load(Ordering::Relaxed);
         let mut removed = self.remove_temp_files(TEMP_MAX_AGE)?;
+        let finished_before = self.finished.load(Ordering::SeqCst);
         let (mut kept, mut signed_out) = (0, 0);
         for entry in fs::read_dir(&self.dir)? {
             let name = entry?.file_name();
@@ -461,11 +466,16 @@ impl Store {
                 }
             }
         }
-        // Files made while the walk ran may or may not have been seen: the
-        // count errs high (refusing a little early) until the next sweep.
-        let created_since = self.created.load(Ordering::Relaxed) - created_before;
+        // A file finished before the walk began is seen by it if it is
+        // still there; one finished later may or may not be, so all those
+        // are added, and files seen may have been unlinked since: the count
+        // errs high (refusing a little early) until the next sweep, never low.
+        let unseen = self
+            .begun
+            .load(Ordering::SeqCst)
+            .saturating_sub(finished_before);
         self.files
-            .store(kept + signed_out + created_since, Ordering::Relaxed);
+            .store(kept + signed_out + unseen, Ordering::Relaxed);
         if signed_out > 0 {
             log_event!("sweep: signed out {signed_out} sessions whose sign-in no longer stands");
         }
