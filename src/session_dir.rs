@@ -111,23 +111,14 @@ fn kind(meta: &Metadata) -> &'static str {
 /// returned `File` must stay open for as long as the lock is meant to last.
 pub fn lock(dir: &Path) -> io::Result<File> {
     let path = dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(O_NOFOLLOW | O_NONBLOCK)
-        .open(&path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::other(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
-    }
-    if !sys::try_lock_exclusive(&file)? {
+    // Made when missing (which needs a writable handle), then held through
+    // a read-only one: a file kept open for writing would stop an operator
+    // from remounting the file system read-only.
+    drop(open_lock_file(&path, true)?);
+    let mut held = open_lock_file(&path, false)?;
+    if !sys::try_lock_exclusive(&held)? {
         let mut holder = String::new();
-        let _ = (&mut file).take(32).read_to_string(&mut holder);
+        let _ = (&mut held).take(32).read_to_string(&mut holder);
         let holder = match holder.trim().parse::<u32>() {
             Ok(pid) => format!("process {pid}"),
             Err(_) => "another process".into(),
@@ -140,8 +131,29 @@ pub fn lock(dir: &Path) -> io::Result<File> {
             ),
         ));
     }
-    file.set_len(0)?;
-    file.write_all(format!("{}\n", std::process::id()).as_bytes())?;
+    let mut writer = open_lock_file(&path, true)?;
+    writer.set_len(0)?;
+    writer.write_all(format!("{}\n", std::process::id()).as_bytes())?;
+    Ok(held)
+}
+
+/// Opens the lock file, never through a symlink nor blocking on a FIFO,
+/// and only if it is a regular file.
+fn open_lock_file(path: &Path, write: bool) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(!write)
+        .write(write)
+        .create(write)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(O_NOFOLLOW | O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
     Ok(file)
 }
 
