@@ -549,3 +549,10 @@ pub fn write_users(path: &Path, users: &[(&str, &str)]) {
     }
     file.save(path).unwrap();
 }
+
+impl Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server is running").id()
+    }
+}
