@@ -242,7 +242,8 @@ impl App {
         if self.users.snapshot().is_empty() {
             return self.store.sweep(now, &|_| true);
         }
-        self.store.sweep(now, &|record| self.auth_is_current(record))
+        self.store
+            .sweep(now, &|record| self.auth_is_current(record))
     }
 }
 

@@ -291,7 +291,10 @@ mod tests {
         assert!(r.sign_in_stands(|_| None), "no sign-in: nothing to void");
         r.sign_in("alice", "h1", 0);
         assert!(r.sign_in_stands(|user| (user == "alice").then(|| "h1".into())));
-        assert!(!r.sign_in_stands(|_| Some("h2".into())), "password or epoch changed");
+        assert!(
+            !r.sign_in_stands(|_| Some("h2".into())),
+            "password or epoch changed"
+        );
         assert!(!r.sign_in_stands(|_| None), "user removed");
     }
 

@@ -68,7 +68,10 @@ pub fn read_regular(path: &Path, max_len: u64) -> io::Result<Found> {
     // 2.
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Ok(Found::Refused(format!("not a regular file ({})", kind(&meta))));
+        return Ok(Found::Refused(format!(
+            "not a regular file ({})",
+            kind(&meta)
+        )));
     }
     if meta.len() > max_len {
         return Ok(Found::Refused(format!(
@@ -207,10 +210,8 @@ mod tests {
     fn temp_dir() -> std::path::PathBuf {
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).unwrap();
-        let dir = std::env::temp_dir().join(format!(
-            "latch-dir-test-{}",
-            crate::encoding::hex(&bytes)
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("latch-dir-test-{}", crate::encoding::hex(&bytes)));
         prepare(&dir).unwrap();
         dir
     }
@@ -233,10 +234,7 @@ mod tests {
             );
         }
         let missing = read_regular(&dir.join("missing"), 10).map(|_| ());
-        assert_eq!(
-            missing.map_err(|e| e.kind()),
-            Err(io::ErrorKind::NotFound)
-        );
+        assert_eq!(missing.map_err(|e| e.kind()), Err(io::ErrorKind::NotFound));
         fs::remove_dir_all(dir).unwrap();
     }
 

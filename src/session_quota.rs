@@ -88,7 +88,10 @@ pub fn counted_address(address: IpAddr) -> IpAddr {
 fn make_room(windows: &mut HashMap<IpAddr, Window>, now: u64) {
     windows.retain(|_, w| now < w.started.saturating_add(WINDOW_SECS));
     if windows.len() >= MAX_ENTRIES {
-        let oldest = windows.iter().min_by_key(|(_, w)| w.started).map(|(k, _)| *k);
+        let oldest = windows
+            .iter()
+            .min_by_key(|(_, w)| w.started)
+            .map(|(k, _)| *k);
         if let Some(oldest) = oldest {
             windows.remove(&oldest);
         }
@@ -112,7 +115,11 @@ mod tests {
         assert_eq!(quota.admit(ip("192.0.2.1"), 100), Err(60));
         assert_eq!(quota.admit(ip("192.0.2.1"), 159), Err(1));
         assert_eq!(quota.admit(ip("192.0.2.1"), 160), Ok(()));
-        assert_eq!(quota.admit(ip("192.0.2.2"), 100), Ok(()), "others unaffected");
+        assert_eq!(
+            quota.admit(ip("192.0.2.2"), 100),
+            Ok(()),
+            "others unaffected"
+        );
     }
 
     #[test]

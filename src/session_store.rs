@@ -412,7 +412,9 @@ impl Store {
             Err(e)
                 if session_dir::is_out_of_space(&e) && session_dir::release_reserve(&self.dir) =>
             {
-                log_event!("sessions dir full ({e}): the space reserve released for the epochs file");
+                log_event!(
+                    "sessions dir full ({e}): the space reserve released for the epochs file"
+                );
                 let written = self.write_file(&path, &json);
                 self.fill_reserve();
                 written?;
@@ -514,7 +516,11 @@ impl Store {
     /// Every live session, oldest first, for `latch sessions`; a session
     /// whose sign-in does not stand (`sign_in_stands`) is listed with no
     /// user. It reads and deletes nothing.
-    pub fn list(&self, now: u64, sign_in_stands: &dyn Fn(&Record) -> bool) -> io::Result<Vec<Listing>> {
+    pub fn list(
+        &self,
+        now: u64,
+        sign_in_stands: &dyn Fn(&Record) -> bool,
+    ) -> io::Result<Vec<Listing>> {
         let mut listings = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
             let name = entry?.file_name();

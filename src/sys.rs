@@ -15,7 +15,10 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::raw::c_int;
 
-#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
 compile_error!("src/sys.rs declares Linux constants for x86_64 and aarch64 only");
 
 /// `open(2)`: fail with `ELOOP` if the last path component is a symlink.

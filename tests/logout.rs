@@ -469,11 +469,11 @@ fn a_dead_cookie_tossed_ahead_of_a_live_one_does_not_hide_the_sign_in() {
     let server = Server::with_users(&[ALICE], &[]);
     let (id, _) = signed_in(&server);
     let tossed = format!("sid={}; sid={id}", dead_id());
-    assert!(server.is_signed_in(&tossed), "/account sees the live session");
-    assert!(server
-        .get("/", Some(&tossed))
-        .text()
-        .contains(ALICE.0));
+    assert!(
+        server.is_signed_in(&tossed),
+        "/account sees the live session"
+    );
+    assert!(server.get("/", Some(&tossed)).text().contains(ALICE.0));
 }
 
 #[test]
@@ -500,7 +500,10 @@ fn logout_ends_every_signed_in_session_the_cookies_name() {
     let bob = server.login(BOB.0, BOB.1);
     let both = format!("sid={bob}; sid={alice}");
     // The pages show the first live session: bob's.
-    assert_eq!(server.csrf_token(&both), server.csrf_token(&format!("sid={bob}")));
+    assert_eq!(
+        server.csrf_token(&both),
+        server.csrf_token(&format!("sid={bob}"))
+    );
     // Either session's token will do: here alice's, the second one named.
     let response = server.post("/logout", Some(&both), &format!("csrf_token={alice_token}"));
     assert_eq!(response.status, 303, "{}", response.text());
@@ -542,9 +545,8 @@ fn scope_all_with_a_tossed_cookie_signs_the_user_out_everywhere_once() {
     for id in [&first, &second, &elsewhere] {
         assert!(!server.is_signed_in(&format!("sid={id}")));
     }
-    let epochs: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(server.sessions_dir().join(".epochs.json")).unwrap(),
-    )
-    .unwrap();
+    let epochs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(server.sessions_dir().join(".epochs.json")).unwrap())
+            .unwrap();
     assert_eq!(epochs["alice"], 1, "one advance for one user: {epochs}");
 }

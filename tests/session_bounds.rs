@@ -30,7 +30,9 @@ fn assert_retry_after(response: &Response, status: u16, at_most: u64) {
     assert_eq!(response.status, status, "{}", response.text());
     let retry = response.header("retry-after").unwrap_or_default();
     assert!(
-        retry.parse::<u64>().is_ok_and(|s| (1..=at_most).contains(&s)),
+        retry
+            .parse::<u64>()
+            .is_ok_and(|s| (1..=at_most).contains(&s)),
         "Retry-After {retry:?}"
     );
     assert_eq!(response.header("set-cookie"), None, "no session was made");
@@ -91,7 +93,11 @@ fn past_max_sessions_a_new_anonymous_session_is_503_while_users_still_sign_in_an
             assert_retry_after(&response, 503, 3600);
         }
     }
-    assert_eq!(server.session_files().len(), CAP, "the dir stops at the cap");
+    assert_eq!(
+        server.session_files().len(),
+        CAP,
+        "the dir stops at the cap"
+    );
 
     // Sign-in, use and sign-out all still work.
     let id = server.login(ALICE.0, ALICE.1);
@@ -101,12 +107,17 @@ fn past_max_sessions_a_new_anonymous_session_is_503_while_users_still_sign_in_an
     assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
     let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
     assert_eq!(logout.status, 303, "{}", logout.text());
-    let moved = logout.set_cookie_value("sid").expect("keep mode moves the theme");
+    let moved = logout
+        .set_cookie_value("sid")
+        .expect("keep mode moves the theme");
     assert!(!moved.is_empty());
     assert!(!server.is_signed_in(&cookie));
     // Existing anonymous sessions keep working.
     let first = format!("sid={}", anonymous[0]);
-    assert_eq!(server.post("/theme", Some(&first), "theme=light").status, 303);
+    assert_eq!(
+        server.post("/theme", Some(&first), "theme=light").status,
+        303
+    );
     assert!(server
         .get("/", Some(&first))
         .text()
@@ -127,5 +138,9 @@ fn a_session_that_ends_makes_room_for_a_new_one() {
     let token = server.csrf_token(&cookie);
     let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
     assert_eq!(logout.status, 303);
-    assert_eq!(theme_from(&server, "192.0.2.2").status, 303, "a slot was freed");
+    assert_eq!(
+        theme_from(&server, "192.0.2.2").status,
+        303,
+        "a slot was freed"
+    );
 }

@@ -357,7 +357,10 @@ fn a_sessions_dir_deleted_while_open_is_recreated_0700_by_the_next_write() {
     fs::remove_dir_all(dir.path().join("s")).unwrap();
     let id = store.create(&record()).unwrap();
     assert!(store.load(&id, NOW).unwrap().is_some());
-    let mode = fs::metadata(dir.path().join("s")).unwrap().permissions().mode();
+    let mode = fs::metadata(dir.path().join("s"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o700);
     // Its lock was made again too: no second store can take the dir.
     assert!(Store::open(&dir.path().join("s"), 0).is_err());
@@ -393,8 +396,7 @@ fn an_epoch_at_u64_max_refuses_to_advance_rather_than_wrap() {
     assert_eq!(store.epoch("alice"), u64::MAX);
     assert!(store.bump_epoch("alice").is_err());
     assert_eq!(store.epoch("alice"), u64::MAX, "not wrapped to 0");
-    let on_disk: serde_json::Value =
-        serde_json::from_slice(&fs::read(&epochs).unwrap()).unwrap();
+    let on_disk: serde_json::Value = serde_json::from_slice(&fs::read(&epochs).unwrap()).unwrap();
     assert_eq!(on_disk["alice"], json!(u64::MAX));
     assert_eq!(store.bump_epoch("bob").unwrap(), 1, "others unaffected");
 }
@@ -464,7 +466,9 @@ fn create_anonymous_refuses_past_max_sessions_and_deletions_make_room() {
     store.create(&record()).unwrap();
     assert_eq!(store.file_count(), 4);
     assert!(store.delete(&first).unwrap());
-    assert!(store.rotate(&store.create(&record()).unwrap(), NOW, |_| false).is_ok());
+    assert!(store
+        .rotate(&store.create(&record()).unwrap(), NOW, |_| false)
+        .is_ok());
     assert_eq!(store.file_count(), 3);
     assert_eq!(store.create_anonymous(&record()).unwrap(), None);
 }
@@ -499,7 +503,8 @@ fn list_is_sorted_by_created_and_shows_no_user_for_a_sign_in_that_does_not_stand
     let listed = store
         .list(NOW, &|r: &Record| r.user() != Some("bob"))
         .unwrap();
-    let rows: Vec<(u64, Option<String>)> = listed.into_iter().map(|l| (l.created, l.user)).collect();
+    let rows: Vec<(u64, Option<String>)> =
+        listed.into_iter().map(|l| (l.created, l.user)).collect();
     assert_eq!(
         rows,
         vec![

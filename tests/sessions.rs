@@ -236,7 +236,13 @@ fn concurrent_theme_posts_on_one_session_leave_one_parseable_file() {
     assert!(json["data"]["theme"] == "dark" || json["data"]["theme"] == "light");
     let leftovers = std::fs::read_dir(server.sessions_dir())
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".tmp-"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        })
         .count();
     assert_eq!(leftovers, 0, "no temporary files remain");
 }

@@ -109,7 +109,10 @@ fn a_fifo_under_a_session_name_is_no_session_and_nothing_hangs_on_it() {
     fs::create_dir(home.sessions()).unwrap();
     // One planted before the start: the server starts, and its first
     // sweep removes it without waiting on it.
-    mkfifo(&session_file_for(&home.sessions(), SessionId::generate().as_str()));
+    mkfifo(&session_file_for(
+        &home.sessions(),
+        SessionId::generate().as_str(),
+    ));
     let server = home.serve(&[]);
     assert!(server.wait_for_log("sweep: removed 1 expired or unreadable"));
     // One planted now, met by requests (the next sweep is a minute away).
@@ -129,9 +132,15 @@ fn a_fifo_under_a_session_name_is_no_session_and_nothing_hangs_on_it() {
     assert_eq!(server.get("/healthz", None).status, 200, "still serving");
     let fresh = server.post("/theme", Some(&cookie), "theme=dark");
     assert_eq!(fresh.status, 303);
-    assert_ne!(fresh.set_cookie_value("sid"), Some(forged.as_str().to_owned()));
+    assert_ne!(
+        fresh.set_cookie_value("sid"),
+        Some(forged.as_str().to_owned())
+    );
     assert!(server.wait_for_log("treated as no session: not a regular file (a FIFO)"));
-    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still there");
+    assert!(
+        fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(),
+        "still there"
+    );
     // `clearsessions` finishes (run_cli is bounded) and removes it.
     let (status, out, err) = home.cli("clearsessions");
     assert_eq!((status, out.trim()), (0, "1"), "{err}");
@@ -279,13 +288,21 @@ fn sessions_shows_a_dash_for_sign_ins_ended_by_scope_all_or_deluser() {
 
     let token = server.csrf_token(&format!("sid={ender}"));
     let body = format!("csrf_token={token}&scope=all");
-    assert_eq!(server.post("/logout", Some(&format!("sid={ender}")), &body).status, 303);
+    assert_eq!(
+        server
+            .post("/logout", Some(&format!("sid={ender}")), &body)
+            .status,
+        303
+    );
     let mut users: Vec<String> = listed(&home).into_iter().map(|(u, _)| u).collect();
     users.sort();
     assert_eq!(users, ["-", "bob"], "alice's other session is void");
 
     let users_file = home.users();
-    let (status, _, err) = run_cli(&["deluser", "bob", "--users", users_file.to_str().unwrap()], "");
+    let (status, _, err) = run_cli(
+        &["deluser", "bob", "--users", users_file.to_str().unwrap()],
+        "",
+    );
     assert_eq!(status, 0, "{err}");
     let users: Vec<String> = listed(&home).into_iter().map(|(u, _)| u).collect();
     assert_eq!(users, ["-", "-"]);

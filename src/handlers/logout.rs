@@ -17,9 +17,9 @@ use hyper::header::HeaderName;
 use hyper::http::request::Parts;
 
 use crate::app::{blocking, App};
+use crate::csrf;
 use crate::error::Error;
 use crate::form::Form;
-use crate::csrf;
 use crate::handlers::requested_next;
 use crate::http::{insert_static, see_other, set_cookie, Response};
 use crate::session::{self, Session, SessionId};
@@ -116,13 +116,19 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     for other in others {
         let user = other.record.user().unwrap_or_default().to_owned();
         // One epoch advance per user is enough.
-        let scope = if ended.contains(&user) { Scope::This } else { scope };
+        let scope = if ended.contains(&user) {
+            Scope::This
+        } else {
+            scope
+        };
         match end_sign_in(app, other.id, &user, scope, true, now).await {
             Ok(Rotated::Gone) => {}
             Ok(_) => log_event!("logout user={user} scope={} mode=flush", scope.name()),
             // The sign-out asked for (the first session) is done; this
             // one is logged, not turned into a 5xx that would hide it.
-            Err(e) => log_event!("logout user={user}: a second session named by the request was not ended: {e:?}"),
+            Err(e) => log_event!(
+                "logout user={user}: a second session named by the request was not ended: {e:?}"
+            ),
         }
         ended.push(user);
     }
