@@ -29,6 +29,7 @@ use serde_json::Value;
 use support::{session_file_for, session_files, write_users, Server, TempDir, TIMEOUT};
 
 const ALICE: (&str, &str) = ("alice", "pw");
+const BOB: (&str, &str) = ("bob", "pw");
 
 // A raw HTTP client that reports a dead server as an error.
 
@@ -486,9 +487,13 @@ struct Tmpfs {
 
 impl Tmpfs {
     fn mount() -> Tmpfs {
+        Tmpfs::mount_with("size=256k,mode=0700")
+    }
+
+    fn mount_with(options: &str) -> Tmpfs {
         let dir = TempDir::new();
         let mounted = run(Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs"])
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
             .arg(dir.path()));
         if let Err(why) = mounted {
             panic!(
@@ -538,6 +543,24 @@ impl Tmpfs {
         let _ = fs::remove_file(&probe);
         assert_eq!(write.map_err(|e| e.kind()), Err(io::ErrorKind::StorageFull));
         path
+    }
+}
+
+impl Tmpfs {
+    /// Uses up every inode with empty files, and checks that a new file
+    /// cannot be made.
+    fn fill_inodes(&self) {
+        let dir = self.path().join("inodes");
+        fs::create_dir(&dir).unwrap();
+        for i in 0.. {
+            match File::create(dir.join(i.to_string())) {
+                Ok(_) => assert!(i < 100_000, "the tmpfs has no inode limit"),
+                Err(e) if e.kind() == io::ErrorKind::StorageFull => break,
+                Err(e) => panic!("filling the inodes: {e}"),
+            }
+        }
+        let probe = fs::write(self.path().join("probe"), b"");
+        assert_eq!(probe.map_err(|e| e.kind()), Err(io::ErrorKind::StorageFull));
     }
 }
 
@@ -725,7 +748,7 @@ fn a_keep_mode_logout_on_a_full_disk_deletes_the_session_and_answers_like_a_flus
 #[test]
 fn a_scope_all_logout_on_a_full_disk_commits_and_signs_out_every_session() {
     let tmpfs = Tmpfs::mount();
-    let server = Server::with_users(&[ALICE], &[&sessions_flag(&tmpfs)]);
+    let server = Server::with_users(&[ALICE, BOB], &[&sessions_flag(&tmpfs)]);
     let id = server.login(ALICE.0, ALICE.1);
     let other = server.login(ALICE.0, ALICE.1);
     let cookie = format!("sid={id}");
@@ -734,6 +757,8 @@ fn a_scope_all_logout_on_a_full_disk_commits_and_signs_out_every_session() {
 
     // Full to the last block: the epoch write gets through on the space
     // reserve the store keeps for it.
+    let bob = server.login(BOB.0, BOB.1);
+    let bob_elsewhere = server.login(BOB.0, BOB.1);
     let filler = tmpfs.fill();
     let logout = server.post(
         "/logout",
@@ -758,6 +783,54 @@ fn a_scope_all_logout_on_a_full_disk_commits_and_signs_out_every_session() {
     // still full is a redirect to the sign-in page, not a 503.
     assert!(!server.is_signed_in(&cookie));
     assert!(!server.is_signed_in(&format!("sid={other}")));
+    // Another "sign out everywhere" on the still full disk gets through too:
+    // the reserve was refilled from what the old epochs file gave back.
+    let bob_cookie = format!("sid={bob}");
+    let bob_token = server.csrf_token(&bob_cookie);
+    let logout = server.post(
+        "/logout",
+        Some(&bob_cookie),
+        &format!("csrf_token={bob_token}&scope=all"),
+    );
+    assert_eq!(logout.status, 303, "{}", logout.text());
+    assert!(!server.is_signed_in(&format!("sid={bob_elsewhere}")));
     fs::remove_file(filler).unwrap();
     assert!(!server.is_signed_in(&format!("sid={other}")));
+    assert!(!server.is_signed_in(&format!("sid={bob_elsewhere}")));
+}
+
+#[test]
+fn sign_out_when_the_inodes_run_out_still_signs_out_this_session_and_everywhere() {
+    let tmpfs = Tmpfs::mount_with("size=1m,nr_inodes=64,mode=0700");
+    let server = Server::with_users(&[ALICE, BOB], &[&sessions_flag(&tmpfs)]);
+    let id = server.login(ALICE.0, ALICE.1);
+    let cookie = format!("sid={id}");
+    let token = server.csrf_token(&cookie);
+    assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
+    let bob = server.login(BOB.0, BOB.1);
+    let bob_elsewhere = server.login(BOB.0, BOB.1);
+    let bob_cookie = format!("sid={bob}");
+    let bob_token = server.csrf_token(&bob_cookie);
+
+    tmpfs.fill_inodes();
+    // Keep mode cannot make the new file: a flush instead.
+    let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+    assert_eq!(logout.status, 303, "{}", logout.text());
+    assert_eq!(
+        logout.header("set-cookie"),
+        Some("sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+    );
+    assert!(!server.is_signed_in(&cookie));
+    // Use up the inode that logout gave back, then sign out everywhere.
+    let _ = File::create(tmpfs.path().join("inodes").join("last"));
+    let logout = server.post(
+        "/logout",
+        Some(&bob_cookie),
+        &format!("csrf_token={bob_token}&scope=all"),
+    );
+    assert_eq!(logout.status, 303, "{}", logout.text());
+    assert!(!server.is_signed_in(&format!("sid={bob_elsewhere}")));
+    assert!(server.wait_for_log("logout user=alice scope=this mode=flush"));
+    assert!(server.wait_for_log("logout user=bob scope=all mode=flush"));
+    assert!(server.wait_for_log("space reserve released"));
 }
