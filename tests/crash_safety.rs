@@ -1,6 +1,6 @@
 //! Crash safety: the session store under the faults a real server meets.
 //!
-//! SPEC.md, "Sessions": writes are atomic (temporary file, fsync, rename),
+//! docs/contract.md, "Sessions": writes are atomic (temporary file, fsync, rename),
 //! so a crash never leaves a torn file; temporary files left by a crash are
 //! removed at the next start; a request answered with a 5xx saves no
 //! session change. "Logout", step 8: the change is durable before the 303.
@@ -325,7 +325,7 @@ fn auth_keys(json: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Every session file is whole: it parses, with the keys SPEC.md fixes.
+/// Every session file is whole: it parses, with the keys the contract fixes.
 fn assert_every_file_is_whole(dir: &Path, round: usize) {
     for path in session_files(dir) {
         let json = read_json(&path).expect("listed files exist");

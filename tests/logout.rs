@@ -1,4 +1,4 @@
-//! `POST /logout`, step by step as SPEC.md numbers it. Each test names the
+//! `POST /logout`, step by step as docs/contract.md ("Logout") numbers it. Each test names the
 //! step it holds the server to.
 
 mod support;

@@ -1,4 +1,4 @@
-//! The session contract over the wire and on disk (SPEC.md, Sessions).
+//! The session contract over the wire and on disk (docs/contract.md, "Sessions").
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! `POST /logout`: the centre of latch. Read it beside SPEC.md's "Logout"
+//! `POST /logout`: the centre of latch. Read it beside docs/contract.md's "Logout"
 //! section; the numbered comments are its steps, in its order.
 //!
 //! Why each piece is there:
@@ -112,10 +112,26 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     if let Some(mode) = mode {
         log_event!("logout user={user} scope={} mode={mode}", scope.name());
     }
-    let mut ended = vec![user];
+    end_other_sign_ins(app, others, user, scope, now).await;
+    Ok(response)
+}
+
+/// Steps 3, 4 and 7 for the other signed-in sessions a request names (a
+/// cookie tossed in beside ours): each file is deleted, whatever the mode,
+/// since the answer's one cookie belongs to the first; `scope=all`
+/// advances each user's epoch once. The sign-out asked for (the first
+/// session) is done by now, so a failure here is logged, not turned into
+/// a 5xx that would hide it.
+async fn end_other_sign_ins(
+    app: &Arc<App>,
+    others: impl Iterator<Item = Session>,
+    first_user: String,
+    scope: Scope,
+    now: u64,
+) {
+    let mut ended = vec![first_user];
     for other in others {
         let user = other.record.user().unwrap_or_default().to_owned();
-        // One epoch advance per user is enough.
         let scope = if ended.contains(&user) {
             Scope::This
         } else {
@@ -124,15 +140,12 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
         match end_sign_in(app, other.id, &user, scope, true, now).await {
             Ok(Rotated::Gone) => {}
             Ok(_) => log_event!("logout user={user} scope={} mode=flush", scope.name()),
-            // The sign-out asked for (the first session) is done; this
-            // one is logged, not turned into a 5xx that would hide it.
             Err(e) => log_event!(
-                "logout user={user}: a second session named by the request was not ended: {e:?}"
+                "logout user={user}: another session the request named was not ended: {e:?}"
             ),
         }
         ended.push(user);
     }
-    Ok(response)
 }
 
 /// Step 2. A request may name several signed-in sessions: a sibling
@@ -236,7 +249,7 @@ fn answer(target: &str) -> Response {
     response
 }
 
-/// The `--trace` rows of steps 3 to 8 of a signed-in logout, in SPEC.md's
+/// The `--trace` rows of steps 3 to 8 of a signed-in logout, in the contract's
 /// order.
 fn trace_steps(outcome: &Rotated, old_file: &str, user: &str, scope: Scope, target: &str) {
     trace::row("logout 3", || match outcome {
