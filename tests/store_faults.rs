@@ -195,9 +195,12 @@ fn a_sessions_dir_removed_while_running_is_recreated_0700_by_the_next_write() {
 
 #[test]
 fn losing_the_epochs_file_after_sign_out_everywhere_signs_no_one_back_in() {
-    let home = Home::new(&[ALICE]);
+    let home = Home::new(&[ALICE, BOB]);
     // Sessions of 16 s: the sweeper then runs every 8 s.
     let server = home.serve(&["--session-ttl", "16"]);
+    // Bob's session shows that the sessions below end by sign-out, not
+    // by age.
+    let bob = server.login(BOB.0, BOB.1);
     let ender = server.login(ALICE.0, ALICE.1);
     let checked = server.login(ALICE.0, ALICE.1);
     let untouched = server.login(ALICE.0, ALICE.1);
@@ -223,6 +226,10 @@ fn losing_the_epochs_file_after_sign_out_everywhere_signs_no_one_back_in() {
     drop(server);
     fs::remove_file(&epochs).unwrap();
     let server = home.serve(&["--session-ttl", "16"]);
+    assert!(
+        server.is_signed_in(&format!("sid={bob}")),
+        "not expired yet"
+    );
     for id in [&ender, &checked, &untouched] {
         assert!(!server.is_signed_in(&format!("sid={id}")));
     }
