@@ -18,7 +18,6 @@ use tokio::sync::Semaphore;
 
 use crate::cli::Config;
 use crate::cookies::{self, SessionCookie};
-use crate::csrf;
 use crate::error::{self, Error};
 use crate::form::{self, Form};
 use crate::forwarded::client_address;
@@ -26,12 +25,18 @@ use crate::handlers;
 use crate::http::{self, Response};
 use crate::origin;
 use crate::router::{route, Route};
-use crate::session::{self, Record, Session, SessionId, AUTH_HASH};
+use crate::session::{self, Record, Session, SessionId};
+use crate::session_quota::SessionQuota;
 use crate::session_store::{file_prefix, Store};
 use crate::static_files;
 use crate::throttle::Throttle;
 use crate::trace;
 use crate::users::{session_auth_hash, UsersFile};
+
+/// At most this many `sid` cookies of one request are looked up. A
+/// browser sends one per path or parent domain that set one, a handful at
+/// most; the bound keeps one request from costing a thousand file look-ups.
+pub const MAX_SESSION_COOKIES: usize = 16;
 
 /// What every request can reach: configuration, users and the session store.
 pub struct App {
@@ -39,6 +44,8 @@ pub struct App {
     pub store: Store,
     pub users: UsersFile,
     pub throttle: Throttle,
+    /// New anonymous sessions per client address.
+    pub quota: SessionQuota,
     /// Password checks running at once: one per core. A login flood then
     /// queues here instead of taking every core (and 19 MiB per check)
     /// from the other requests.
@@ -58,36 +65,57 @@ impl App {
             store,
             users,
             throttle: Throttle::new(config.login_throttle),
+            quota: SessionQuota::default(),
             hashing: Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
             www_root,
             config,
         }
     }
 
-    /// The request's live session, or `None`.
-    ///
-    /// 1. Take the first cookie of our name whose value is a well-formed id;
-    ///    anything else (a forged, truncated or path-like value) is no
-    ///    session, decided without touching the disk.
-    /// 2. Load its file. A well-formed id with no live file is no session
-    ///    too: latch never adopts an id it did not issue (OWASP "strict
-    ///    session management").
-    /// 3. A signed-in session whose `_auth_hash` no longer matches its user
-    ///    (password changed, user removed, "sign out everywhere") is signed
-    ///    out now, in its file too.
-    /// 4. With `--idle-timeout`, record this use, but only when the last
-    ///    recorded one is older than a tenth of the timeout, so that most
-    ///    reads stay reads.
-    ///
-    /// Steps 3 and 4 write through `Store::modify`, which re-checks under
-    /// the session's lock: a concurrent logout is never undone.
-    ///
-    /// The file is read on the async worker: it is a few hundred bytes,
-    /// almost always in the page cache, and a thread hop would cost more.
+    /// The request's live session, or `None`: the first `sid` cookie, in
+    /// header order, that names a live session (`live_session`). A cookie
+    /// that names a dead one does not hide a live one behind it: a sibling
+    /// subdomain can plant a cookie of our name ahead of ours ("cookie
+    /// tossing"; without `--secure-cookies` and its `__Host-` prefix, RFC
+    /// 6265bis §4.1.3.2, nothing stops it), and the user must not then look
+    /// signed out while their session lives on.
     pub async fn session(self: &Arc<Self>, headers: &HeaderMap) -> Result<Option<Session>, Error> {
-        // 1.
-        let Some(id) = cookies::values(headers, self.cookie.name()).find_map(SessionId::parse)
-        else {
+        for id in self.named_ids(headers) {
+            if let Some(session) = self.live_session(id).await? {
+                return Ok(Some(session));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every live session the request's `sid` cookies name, in header
+    /// order: what a logout ends.
+    pub async fn sessions(self: &Arc<Self>, headers: &HeaderMap) -> Result<Vec<Session>, Error> {
+        let mut sessions = Vec::new();
+        for id in self.named_ids(headers) {
+            if let Some(session) = self.live_session(id).await? {
+                sessions.push(session);
+            }
+        }
+        Ok(sessions)
+    }
+
+    /// The well-formed ids among the request's cookies of our name, in
+    /// order, each once, at most `MAX_SESSION_COOKIES` of them. Anything
+    /// else (a forged, truncated or path-like value) is no session, decided
+    /// without touching the disk.
+    fn named_ids(&self, headers: &HeaderMap) -> Vec<SessionId> {
+        let mut ids: Vec<SessionId> = Vec::new();
+        let well_formed = cookies::values(headers, self.cookie.name()).filter_map(SessionId::parse);
+        for id in well_formed {
+            if ids.len() == MAX_SESSION_COOKIES {
+                break;
+            }
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        if ids.is_empty() {
             trace::row("session", || {
                 match cookies::values(headers, self.cookie.name()).next() {
                     None => format!("no {} cookie: no session", self.cookie.name()),
@@ -98,9 +126,29 @@ impl App {
                     ),
                 }
             });
-            return Ok(None);
-        };
-        // 2.
+        }
+        ids
+    }
+
+    /// The session `id` names, if it is live.
+    ///
+    /// 1. Load its file. A well-formed id with no live file is no session:
+    ///    latch never adopts an id it did not issue (OWASP "strict session
+    ///    management").
+    /// 2. A signed-in session whose `_auth_hash` no longer matches its user
+    ///    (password changed, user removed, "sign out everywhere") is signed
+    ///    out now, in its file too.
+    /// 3. With `--idle-timeout`, record this use, but only when the last
+    ///    recorded one is older than a tenth of the timeout, so that most
+    ///    reads stay reads.
+    ///
+    /// Steps 2 and 3 write through `Store::modify`, which re-checks under
+    /// the session's lock: a concurrent logout is never undone.
+    ///
+    /// The file is read on the async worker: it is a few hundred bytes,
+    /// almost always in the page cache, and a thread hop would cost more.
+    async fn live_session(self: &Arc<Self>, id: SessionId) -> Result<Option<Session>, Error> {
+        // 1.
         let now = session::now();
         let Some(record) = self.store.load(&id, now)? else {
             trace::row("session", || {
@@ -118,9 +166,9 @@ impl App {
                 trace::record_json(&record)
             )
         });
-        // 3.
+        // 2.
         let stale_auth = !self.auth_is_current(&record);
-        // 4.
+        // 3.
         let idle = self.store.idle_timeout();
         let last_seen = record.seen.unwrap_or(record.created);
         let touch = idle > 0 && now.saturating_sub(last_seen) >= (idle / 10).max(1);
@@ -188,15 +236,26 @@ impl App {
     /// in; otherwise its `_auth_hash` must equal the one computed from the
     /// user's current password hash and epoch (compared in constant time).
     pub fn auth_is_current(&self, record: &Record) -> bool {
-        let Some(user) = record.user() else {
-            return true;
-        };
         let users = self.users.snapshot();
-        let Some(password_hash) = users.hash_of(user) else {
-            return false;
-        };
-        let expected = session_auth_hash(password_hash, self.store.epoch(user));
-        csrf::matches(&expected, record.get_str(AUTH_HASH).unwrap_or_default())
+        record.sign_in_stands(|user| {
+            Some(session_auth_hash(
+                users.hash_of(user)?,
+                self.store.epoch(user),
+            ))
+        })
+    }
+
+    /// One sweep of the sessions dir (`Store::sweep`), signing out in their
+    /// files the sessions whose sign-in no longer stands. While the users
+    /// file holds no user at all (missing, or emptied mid-edit), no file is
+    /// changed for it: that is far likelier a moment of an edit than every
+    /// user removed, and each request still checks its own sign-in.
+    pub fn sweep(&self, now: u64) -> io::Result<usize> {
+        if self.users.snapshot().is_empty() {
+            return self.store.sweep(now, &|_| true);
+        }
+        self.store
+            .sweep(now, &|record| self.auth_is_current(record))
     }
 }
 
@@ -359,7 +418,7 @@ async fn dispatch(
         Route::Home => handlers::home::get(app, &parts).await,
         Route::Theme => {
             let form = read_post(app, &parts, body).await?;
-            handlers::theme::post(app, &parts, &form).await
+            handlers::theme::post(app, client, &parts, &form).await
         }
         Route::LoginForm => handlers::login::get(app, &parts).await,
         Route::Login => {

@@ -36,6 +36,11 @@ pub enum Error {
     Throttled(u64),
     /// Every password-hashing slot stayed busy too long.
     Busy,
+    /// This client address made its share of new sessions this minute
+    /// (seconds to wait).
+    NewSessionsThrottled(u64),
+    /// The sessions dir holds `--max-sessions` files: no new anonymous one.
+    SessionsFull,
     /// The session store failed (disk full, read-only, permissions).
     Storage(io::Error),
     /// A bug: a blocking task panicked.
@@ -62,6 +67,10 @@ impl Error {
         let retry_after = match &self {
             Error::Throttled(seconds) => Some(*seconds),
             Error::Busy | Error::Storage(_) => Some(5),
+            Error::NewSessionsThrottled(seconds) => Some(*seconds),
+            // Room comes back as sessions end or expire; the sweeper
+            // removes expired ones every minute.
+            Error::SessionsFull => Some(60),
             _ => None,
         };
         let (status, message) = match self {
@@ -102,6 +111,15 @@ impl Error {
             Error::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many sign-ins at once; try again shortly".into(),
+            ),
+            Error::NewSessionsThrottled(seconds) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many new sessions from your address; try again in {seconds} seconds"),
+            ),
+            Error::SessionsFull => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server holds all the sessions it may; try again later (signing in still works)"
+                    .into(),
             ),
             Error::Storage(e) => {
                 log_event!("session store error: {e}");

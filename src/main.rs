@@ -35,15 +35,15 @@ fn main() -> ExitCode {
         Command::Check(config) => return check_config(&config),
         Command::Sessions {
             sessions,
+            users,
             idle_timeout,
-            users: _,
-        } => sessions_dir(&sessions).and_then(|dir| list_sessions(&Store::at(dir, idle_timeout))),
+        } => sessions_dir(&sessions).and_then(|dir| list_sessions(dir, &users, idle_timeout)),
         Command::ClearSessions {
             sessions,
             idle_timeout,
         } => sessions_dir(&sessions).and_then(|dir| {
             Store::at(dir, idle_timeout)
-                .sweep(now())
+                .and_then(|store| store.sweep(now(), &|_| true))
                 .map(|removed| println!("{removed}"))
                 .map_err(|e| format!("cannot clear {}: {e}", dir.display()))
         }),
@@ -80,7 +80,8 @@ fn serve(config: Config) -> Result<(), String> {
     }
     let users = UsersFile::open(&config.users)?;
     let store = Store::open(&config.sessions, config.idle_timeout)
-        .map_err(|e| format!("cannot use sessions dir {}: {e}", config.sessions.display()))?;
+        .map_err(|e| format!("cannot use sessions dir {}: {e}", config.sessions.display()))?
+        .with_max_sessions(config.max_sessions);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -102,18 +103,32 @@ fn serve(config: Config) -> Result<(), String> {
     })
 }
 
-/// `latch sessions`: one line per live session. The file name prefix
-/// identifies it; the id (the cookie) is never shown, since the store
-/// cannot know it.
-fn list_sessions(store: &Store) -> Result<(), String> {
-    let sessions = store
-        .list(now())
+/// `latch sessions`: one line per live session, oldest first. The file
+/// name prefix identifies it; the id (the cookie) is never shown, since
+/// the store cannot know it. The user is shown only while the sign-in
+/// stands, judged as the server judges it (users file and epochs, read
+/// only): after `deluser`, a password change or "sign out everywhere" it
+/// is `-`, as it is for a session no one signed in to.
+fn list_sessions(sessions: &Path, users: &Path, idle_timeout: u64) -> Result<(), String> {
+    let (users, _) = Users::load(users)?;
+    let store = Store::at(sessions, idle_timeout)
+        .map_err(|e| format!("cannot read sessions dir {}: {e}", sessions.display()))?;
+    let stands = |record: &latch::session::Record| {
+        record.sign_in_stands(|user| {
+            Some(users::session_auth_hash(
+                users.hash_of(user)?,
+                store.epoch(user),
+            ))
+        })
+    };
+    let listings = store
+        .list(now(), &stands)
         .map_err(|e| format!("cannot list sessions: {e}"))?;
     println!(
         "{:<14} {:<20} {:<20} {:<20}",
         "FILE", "USER", "CREATED", "EXPIRES"
     );
-    for s in sessions {
+    for s in listings {
         println!(
             "{:<14} {:<20} {:<20} {:<20}",
             s.file_prefix,

@@ -168,6 +168,23 @@ impl Record {
         self.renew_csrf();
     }
 
+    /// Whether the sign-in this record holds still stands: true when no
+    /// one is signed in; otherwise `_auth_hash` must equal the one the
+    /// signed-in user's sessions must carry now, which `expected_auth_hash`
+    /// gives for a user name (`None`: the user is gone). Compared in
+    /// constant time. The rule for `expected_auth_hash` (password hash and
+    /// "sign out everywhere" epoch) is the caller's: see
+    /// `users::session_auth_hash`.
+    pub fn sign_in_stands(&self, expected_auth_hash: impl FnOnce(&str) -> Option<String>) -> bool {
+        let Some(user) = self.user() else {
+            return true;
+        };
+        let Some(expected) = expected_auth_hash(user) else {
+            return false;
+        };
+        crate::csrf::matches(&expected, self.get_str(AUTH_HASH).unwrap_or_default())
+    }
+
     /// When the user signed in (unix s), if someone is signed in.
     pub fn auth_time(&self) -> Option<u64> {
         self.data.get(AUTH_TIME).and_then(Value::as_u64)
@@ -266,6 +283,19 @@ mod tests {
         assert!(r.is_expired(130, 10));
         assert_eq!(r.max_age(110), 40);
         assert_eq!(r.max_age(999), 0);
+    }
+
+    #[test]
+    fn a_sign_in_stands_only_while_its_auth_hash_is_the_expected_one() {
+        let mut r = Record::new(0, 10, 0);
+        assert!(r.sign_in_stands(|_| None), "no sign-in: nothing to void");
+        r.sign_in("alice", "h1", 0);
+        assert!(r.sign_in_stands(|user| (user == "alice").then(|| "h1".into())));
+        assert!(
+            !r.sign_in_stands(|_| Some("h2".into())),
+            "password or epoch changed"
+        );
+        assert!(!r.sign_in_stands(|_| None), "user removed");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Crash safety: the session store under the faults a real server meets.
 //!
-//! SPEC.md, "Sessions": writes are atomic (temporary file, fsync, rename),
+//! docs/contract.md, "Sessions": writes are atomic (temporary file, fsync, rename),
 //! so a crash never leaves a torn file; temporary files left by a crash are
 //! removed at the next start; a request answered with a 5xx saves no
 //! session change. "Logout", step 8: the change is durable before the 303.
@@ -10,7 +10,7 @@
 //! CAP_SYS_ADMIN); CI runs as root. Without it those tests fail and say so,
 //! rather than pass without testing anything: a skip that reports "ok" is a
 //! hole in the suite. Leave them out on purpose with
-//! `cargo test --test crash_safety -- --skip a_full_disk --skip a_read_only --skip a_logout_that`.
+//! `cargo test --test crash_safety -- --skip a_full_disk --skip a_read_only --skip on_a_full_disk`.
 
 mod support;
 
@@ -29,6 +29,7 @@ use serde_json::Value;
 use support::{session_file_for, session_files, write_users, Server, TempDir, TIMEOUT};
 
 const ALICE: (&str, &str) = ("alice", "pw");
+const BOB: (&str, &str) = ("bob", "pw");
 
 // A raw HTTP client that reports a dead server as an error.
 
@@ -324,7 +325,7 @@ fn auth_keys(json: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Every session file is whole: it parses, with the keys SPEC.md fixes.
+/// Every session file is whole: it parses, with the keys the contract fixes.
 fn assert_every_file_is_whole(dir: &Path, round: usize) {
     for path in session_files(dir) {
         let json = read_json(&path).expect("listed files exist");
@@ -486,9 +487,13 @@ struct Tmpfs {
 
 impl Tmpfs {
     fn mount() -> Tmpfs {
+        Tmpfs::mount_with("size=256k,mode=0700")
+    }
+
+    fn mount_with(options: &str) -> Tmpfs {
         let dir = TempDir::new();
         let mounted = run(Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs"])
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
             .arg(dir.path()));
         if let Err(why) = mounted {
             panic!(
@@ -538,6 +543,24 @@ impl Tmpfs {
         let _ = fs::remove_file(&probe);
         assert_eq!(write.map_err(|e| e.kind()), Err(io::ErrorKind::StorageFull));
         path
+    }
+}
+
+impl Tmpfs {
+    /// Uses up every inode with empty files, and checks that a new file
+    /// cannot be made.
+    fn fill_inodes(&self) {
+        let dir = self.path().join("inodes");
+        fs::create_dir(&dir).unwrap();
+        for i in 0.. {
+            match File::create(dir.join(i.to_string())) {
+                Ok(_) => assert!(i < 100_000, "the tmpfs has no inode limit"),
+                Err(e) if e.kind() == io::ErrorKind::StorageFull => break,
+                Err(e) => panic!("filling the inodes: {e}"),
+            }
+        }
+        let probe = fs::write(self.path().join("probe"), b"");
+        assert_eq!(probe.map_err(|e| e.kind()), Err(io::ErrorKind::StorageFull));
     }
 }
 
@@ -686,62 +709,57 @@ fn a_read_only_sessions_dir_answers_503_and_keeps_the_old_session_file() {
 }
 
 #[test]
-fn a_logout_that_cannot_be_written_is_503_and_the_user_stays_signed_in() {
+fn a_keep_mode_logout_on_a_full_disk_deletes_the_session_and_answers_like_a_flush() {
+    // Sign-out never fails for lack of space: the moved session cannot be
+    // written, so the old file is deleted anyway, losing only the theme.
     let tmpfs = Tmpfs::mount();
     let server = Server::with_users(&[ALICE], &[&sessions_flag(&tmpfs)]);
     let dir = tmpfs.path();
     let id = server.login(ALICE.0, ALICE.1);
     let cookie = format!("sid={id}");
     let token = server.csrf_token(&cookie);
-    // A theme makes this a "keep" logout: the data moves to a new file.
+    // A theme makes this a "keep" logout: the data would move to a new file.
     assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
     let file = session_file_for(dir, &id);
-    let before = fs::read(&file).unwrap();
     let files = session_files(dir);
 
     let filler = tmpfs.fill();
     let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
-    assert_503_retry_later(&logout, "a logout on a full disk");
-    assert_eq!(fs::read(&file).unwrap(), before);
-    assert_eq!(read_json(&file).unwrap()["data"]["_auth_user"], ALICE.0);
-    assert_eq!(session_files(dir), files, "no partial new session file");
+    assert_eq!(logout.status, 303, "{}", logout.text());
+    assert_eq!(
+        logout.header("set-cookie"),
+        Some("sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        "the removal cookie, as a flush sends it"
+    );
+    assert!(server.wait_for_log("logout user=alice scope=this mode=flush"));
+    assert!(!file.exists(), "the signed-in file is gone");
+    let left: Vec<PathBuf> = files.into_iter().filter(|f| *f != file).collect();
+    assert_eq!(session_files(dir), left, "and no new file was made");
     assert_eq!(temp_files(dir), Vec::<String>::new());
-    assert!(server.is_signed_in(&cookie));
+    assert!(!server.is_signed_in(&cookie));
 
+    // Once there is room again, the old cookie is still worth nothing.
     fs::remove_file(filler).unwrap();
-    // Step 7: the failed attempt logged no logout.
+    assert!(!server.is_signed_in(&cookie));
     server.log_barrier();
-    assert_eq!(server.stderr().matches("logout user=").count(), 0);
-    let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
-    let moved = sid_of(&logout);
-    assert!(!file.exists());
-    let json = read_json(&session_file_for(dir, &moved)).unwrap();
-    assert_eq!(auth_keys(&json), Vec::<String>::new());
-    assert_eq!(json["data"]["theme"], "dark");
-    assert!(server.wait_for_log("logout user=alice scope=this mode=keep"));
+    assert_eq!(server.stderr().matches("logout user=").count(), 1);
 }
 
 #[test]
-fn a_scope_all_logout_is_committed_by_its_epoch_even_when_the_session_cannot_move() {
+fn a_scope_all_logout_on_a_full_disk_commits_and_signs_out_every_session() {
     let tmpfs = Tmpfs::mount();
-    let server = Server::with_users(&[ALICE], &[&sessions_flag(&tmpfs)]);
+    let server = Server::with_users(&[ALICE, BOB], &[&sessions_flag(&tmpfs)]);
     let id = server.login(ALICE.0, ALICE.1);
     let other = server.login(ALICE.0, ALICE.1);
     let cookie = format!("sid={id}");
     let token = server.csrf_token(&cookie);
     assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
 
-    // Room for exactly one small file: the epoch write fits, the moved
-    // session does not.
+    // Full to the last block: the epoch write gets through on the space
+    // reserve the store keeps for it.
+    let bob = server.login(BOB.0, BOB.1);
+    let bob_elsewhere = server.login(BOB.0, BOB.1);
     let filler = tmpfs.fill();
-    let len = fs::metadata(&filler).unwrap().len();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&filler)
-        .unwrap()
-        .set_len(len.saturating_sub(4096))
-        .unwrap();
-
     let logout = server.post(
         "/logout",
         Some(&cookie),
@@ -758,10 +776,61 @@ fn a_scope_all_logout_is_committed_by_its_epoch_even_when_the_session_cannot_mov
         Some("sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
     );
     assert!(server.wait_for_log("logout user=alice scope=all mode=flush"));
+    assert!(server.wait_for_log("space reserve released"));
+    let epochs = read_json(&tmpfs.path().join(".epochs.json")).expect("the epochs file");
+    assert_eq!(epochs["alice"], 1, "durable on disk: {epochs}");
     // Both sessions are signed out, and reading them while the disk is
     // still full is a redirect to the sign-in page, not a 503.
     assert!(!server.is_signed_in(&cookie));
     assert!(!server.is_signed_in(&format!("sid={other}")));
+    // Another "sign out everywhere" on the still full disk gets through too:
+    // the reserve was refilled from what the old epochs file gave back.
+    let bob_cookie = format!("sid={bob}");
+    let bob_token = server.csrf_token(&bob_cookie);
+    let logout = server.post(
+        "/logout",
+        Some(&bob_cookie),
+        &format!("csrf_token={bob_token}&scope=all"),
+    );
+    assert_eq!(logout.status, 303, "{}", logout.text());
+    assert!(!server.is_signed_in(&format!("sid={bob_elsewhere}")));
     fs::remove_file(filler).unwrap();
     assert!(!server.is_signed_in(&format!("sid={other}")));
+    assert!(!server.is_signed_in(&format!("sid={bob_elsewhere}")));
+}
+
+#[test]
+fn sign_out_when_the_inodes_run_out_still_signs_out_this_session_and_everywhere() {
+    let tmpfs = Tmpfs::mount_with("size=1m,nr_inodes=64,mode=0700");
+    let server = Server::with_users(&[ALICE, BOB], &[&sessions_flag(&tmpfs)]);
+    let id = server.login(ALICE.0, ALICE.1);
+    let cookie = format!("sid={id}");
+    let token = server.csrf_token(&cookie);
+    assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
+    let bob = server.login(BOB.0, BOB.1);
+    let bob_elsewhere = server.login(BOB.0, BOB.1);
+    let bob_cookie = format!("sid={bob}");
+    let bob_token = server.csrf_token(&bob_cookie);
+
+    tmpfs.fill_inodes();
+    // Keep mode cannot make the new file: a flush instead.
+    let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+    assert_eq!(logout.status, 303, "{}", logout.text());
+    assert_eq!(
+        logout.header("set-cookie"),
+        Some("sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+    );
+    assert!(!server.is_signed_in(&cookie));
+    // Use up the inode that logout gave back, then sign out everywhere.
+    let _ = File::create(tmpfs.path().join("inodes").join("last"));
+    let logout = server.post(
+        "/logout",
+        Some(&bob_cookie),
+        &format!("csrf_token={bob_token}&scope=all"),
+    );
+    assert_eq!(logout.status, 303, "{}", logout.text());
+    assert!(!server.is_signed_in(&format!("sid={bob_elsewhere}")));
+    assert!(server.wait_for_log("logout user=alice scope=this mode=flush"));
+    assert!(server.wait_for_log("logout user=bob scope=all mode=flush"));
+    assert!(server.wait_for_log("space reserve released"));
 }

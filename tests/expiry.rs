@@ -1,4 +1,4 @@
-//! Absolute and idle expiry over the wire (SPEC.md, Sessions).
+//! Absolute and idle expiry over the wire (docs/contract.md, "Sessions").
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! `POST /logout`, step by step as SPEC.md numbers it. Each test names the
+//! `POST /logout`, step by step as docs/contract.md ("Logout") numbers it. Each test names the
 //! step it holds the server to.
 
 mod support;
@@ -458,4 +458,100 @@ fn a_logout_is_never_undone_by_requests_racing_it() {
             );
         }
     }
+}
+
+// Cookie tossing: a sibling subdomain plants a `sid` cookie beside ours
+// (no `__Host-` prefix without --secure-cookies), and the browser sends
+// both, the planted one first.
+
+/// A well-formed id that names no session.
+fn dead_id() -> String {
+    latch::session::SessionId::generate().as_str().to_owned()
+}
+
+#[test]
+fn a_dead_cookie_tossed_ahead_of_a_live_one_does_not_hide_the_sign_in() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (id, _) = signed_in(&server);
+    let tossed = format!("sid={}; sid={id}", dead_id());
+    assert!(
+        server.is_signed_in(&tossed),
+        "/account sees the live session"
+    );
+    assert!(server.get("/", Some(&tossed)).text().contains(ALICE.0));
+}
+
+#[test]
+fn logout_with_a_dead_cookie_tossed_ahead_signs_out_the_live_session() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (id, token) = signed_in(&server);
+    let tossed = format!("sid={}; sid={id}", dead_id());
+    let response = server.post("/logout", Some(&tossed), &format!("csrf_token={token}"));
+    assert_eq!(response.status, 303);
+    assert_eq!(
+        response.header("set-cookie"),
+        Some("sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+    );
+    assert!(!session_file_for(&server.sessions_dir(), &id).exists());
+    assert!(!server.is_signed_in(&format!("sid={id}")));
+    assert!(!server.is_signed_in(&tossed));
+    assert!(server.wait_for_log("logout user=alice scope=this mode=flush"));
+}
+
+#[test]
+fn logout_ends_every_signed_in_session_the_cookies_name() {
+    let server = Server::with_users(&[ALICE, BOB], &[]);
+    let (alice, alice_token) = signed_in(&server);
+    let bob = server.login(BOB.0, BOB.1);
+    let both = format!("sid={bob}; sid={alice}");
+    // The pages show the first live session: bob's.
+    assert_eq!(
+        server.csrf_token(&both),
+        server.csrf_token(&format!("sid={bob}"))
+    );
+    // Either session's token will do: here alice's, the second one named.
+    let response = server.post("/logout", Some(&both), &format!("csrf_token={alice_token}"));
+    assert_eq!(response.status, 303, "{}", response.text());
+    assert!(!server.is_signed_in(&format!("sid={alice}")));
+    assert!(!server.is_signed_in(&format!("sid={bob}")));
+    server.log_barrier();
+    let log = server.stderr();
+    assert_eq!(count(&log, "logout user=bob scope=this mode=flush"), 1);
+    assert_eq!(count(&log, "logout user=alice scope=this mode=flush"), 1);
+}
+
+#[test]
+fn logout_naming_several_signed_in_sessions_without_a_matching_token_is_403_and_changes_nothing() {
+    let server = Server::with_users(&[ALICE, BOB], &[]);
+    let (alice, _) = signed_in(&server);
+    let bob = server.login(BOB.0, BOB.1);
+    let both = format!("sid={bob}; sid={alice}");
+    for body in ["", "csrf_token=", &format!("csrf_token={}", dead_id())] {
+        let response = server.post("/logout", Some(&both), body);
+        assert_eq!(response.status, 403, "{body:?}");
+    }
+    assert!(server.is_signed_in(&format!("sid={alice}")));
+    assert!(server.is_signed_in(&format!("sid={bob}")));
+}
+
+#[test]
+fn scope_all_with_a_tossed_cookie_signs_the_user_out_everywhere_once() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (first, token) = signed_in(&server);
+    let second = server.login(ALICE.0, ALICE.1);
+    let elsewhere = server.login(ALICE.0, ALICE.1);
+    let both = format!("sid={first}; sid={second}");
+    let response = server.post(
+        "/logout",
+        Some(&both),
+        &format!("csrf_token={token}&scope=all"),
+    );
+    assert_eq!(response.status, 303);
+    for id in [&first, &second, &elsewhere] {
+        assert!(!server.is_signed_in(&format!("sid={id}")));
+    }
+    let epochs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(server.sessions_dir().join(".epochs.json")).unwrap())
+            .unwrap();
+    assert_eq!(epochs["alice"], 1, "one advance for one user: {epochs}");
 }

@@ -20,12 +20,25 @@ fn record() -> Record {
     Record::new(NOW, 3600, 0)
 }
 
+/// Session files in the store's dir `s` (the dir also holds the lock file
+/// and the space reserve).
+fn session_file_count(dir: &TempDir) -> usize {
+    fs::read_dir(dir.path().join("s"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            let name = name.to_string_lossy();
+            name.len() == 69 && name.ends_with(".json")
+        })
+        .count()
+}
+
 #[test]
 fn load_of_an_unknown_id_is_none_and_creates_nothing() {
     let dir = TempDir::new();
     let store = store(&dir);
     assert_eq!(store.load(&SessionId::generate(), NOW).unwrap(), None);
-    assert_eq!(fs::read_dir(dir.path().join("s")).unwrap().count(), 0);
+    assert_eq!(session_file_count(&dir), 0);
 }
 
 #[test]
@@ -43,7 +56,7 @@ fn modify_after_delete_writes_nothing_back() {
         .unwrap();
     assert!(outcome.is_none());
     assert_eq!(store.load(&id, NOW).unwrap(), None);
-    assert_eq!(fs::read_dir(dir.path().join("s")).unwrap().count(), 0);
+    assert_eq!(session_file_count(&dir), 0);
 }
 
 #[test]
@@ -106,7 +119,7 @@ fn rotate_moves_the_data_to_a_new_id_and_deletes_the_old_file() {
         (loaded.created, loaded.expires),
         (first.created, first.expires)
     );
-    assert_eq!(fs::read_dir(dir.path().join("s")).unwrap().count(), 1);
+    assert_eq!(session_file_count(&dir), 1);
     // A second rotate of the old id finds nothing.
     assert!(matches!(
         store.rotate(&old, NOW, |_| true).unwrap(),
@@ -124,7 +137,7 @@ fn rotate_deletes_when_nothing_is_worth_keeping() {
         Rotated::Deleted
     ));
     assert_eq!(store.load(&id, NOW).unwrap(), None);
-    assert_eq!(fs::read_dir(dir.path().join("s")).unwrap().count(), 0);
+    assert_eq!(session_file_count(&dir), 0);
 }
 
 #[test]
@@ -139,8 +152,8 @@ fn epochs_survive_a_restart() {
     let store = store(&dir);
     assert_eq!((store.epoch("alice"), store.epoch("bob")), (2, 0));
     // The epochs file is not a session file: sweeps and listings skip it.
-    assert_eq!(store.sweep(NOW).unwrap(), 0);
-    assert!(store.list(NOW).unwrap().is_empty());
+    assert_eq!(store.sweep(NOW, &|_| true).unwrap(), 0);
+    assert!(store.list(NOW, &|_| true).unwrap().is_empty());
 }
 
 #[test]
@@ -158,7 +171,7 @@ fn an_expired_session_loads_as_none_and_its_file_goes() {
     let id = store.create(&record()).unwrap();
     assert!(store.load(&id, NOW + 3599).unwrap().is_some());
     assert_eq!(store.load(&id, NOW + 3600).unwrap(), None);
-    assert_eq!(fs::read_dir(dir.path().join("s")).unwrap().count(), 0);
+    assert_eq!(session_file_count(&dir), 0);
 }
 
 #[test]
@@ -203,7 +216,7 @@ fn sweep_removes_expired_corrupt_and_stale_temp_files_and_keeps_the_rest() {
         .set_modified(an_hour_ago)
         .unwrap();
 
-    assert_eq!(store.sweep(NOW).unwrap(), 3);
+    assert_eq!(store.sweep(NOW, &|_| true).unwrap(), 3);
     assert!(store.load(&live, NOW).unwrap().is_some());
     assert!(
         fresh_temp.exists(),
@@ -214,7 +227,7 @@ fn sweep_removes_expired_corrupt_and_stale_temp_files_and_keeps_the_rest() {
         sessions.join("README.txt").exists(),
         "foreign files are not ours to delete"
     );
-    assert_eq!(store.sweep(NOW).unwrap(), 0);
+    assert_eq!(store.sweep(NOW, &|_| true).unwrap(), 0);
 }
 
 #[test]
@@ -226,7 +239,7 @@ fn list_shows_live_sessions_with_their_user() {
     store.create(&signed_in).unwrap();
     store.create(&record()).unwrap();
     let mut users: Vec<_> = store
-        .list(NOW)
+        .list(NOW, &|_| true)
         .unwrap()
         .into_iter()
         .map(|l| l.user)
@@ -247,12 +260,7 @@ fn an_outside_edit_is_seen_by_the_next_load_despite_the_cache() {
         Some("dark")
     );
     // Rewrite the file in place, same size, as an editor might.
-    let file = fs::read_dir(dir.path().join("s"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let file = file_of(&dir, &id);
     let text = fs::read_to_string(&file)
         .unwrap()
         .replace("\"dark\"", "\"lite\"");
@@ -264,4 +272,245 @@ fn an_outside_edit_is_seen_by_the_next_load_despite_the_cache() {
     // Corrupt it: no session, whatever was read before.
     fs::write(&file, b"{").unwrap();
     assert_eq!(store.load(&id, NOW).unwrap(), None);
+}
+
+// The store does not trust what sits in its dir.
+
+/// The path of the session file for `id` in the store's dir `s`.
+fn file_of(dir: &TempDir, id: &SessionId) -> std::path::PathBuf {
+    support::session_file_for(&dir.path().join("s"), id.as_str())
+}
+
+/// Runs `work` on its own thread and waits for it at most `TIMEOUT`: a
+/// store call that blocks (on a FIFO, say) fails the test instead of
+/// hanging it.
+fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(work());
+    });
+    rx.recv_timeout(support::TIMEOUT)
+        .expect("the store call finished in time")
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_symlink_named_for_a_forged_id_is_no_session() {
+    let dir = TempDir::new();
+    let store = store(&dir);
+    let mut signed_in = record();
+    signed_in.set_str("_auth_user", "alice");
+    let real = store.create(&signed_in).unwrap();
+    let forged = SessionId::generate();
+    std::os::unix::fs::symlink(file_of(&dir, &real), file_of(&dir, &forged)).unwrap();
+    assert!(store.load(&real, NOW).unwrap().is_some());
+    assert_eq!(store.load(&forged, NOW).unwrap(), None);
+    assert_eq!(store.modify(&forged, NOW, |_| ()).unwrap(), None);
+    assert!(store.list(NOW, &|_| true).unwrap().len() == 1);
+}
+
+#[test]
+fn a_fifo_under_a_session_name_is_no_session_and_nothing_blocks_on_it() {
+    let dir = TempDir::new();
+    let store = std::sync::Arc::new(store(&dir));
+    let id = SessionId::generate();
+    mkfifo(&file_of(&dir, &id));
+    let s = std::sync::Arc::clone(&store);
+    let loaded = bounded(move || s.load(&id, NOW).map_err(|e| e.to_string()));
+    assert_eq!(loaded, Ok(None));
+    let s = std::sync::Arc::clone(&store);
+    let listed = bounded(move || s.list(NOW, &|_| true).map(|l| l.len()).unwrap());
+    assert_eq!(listed, 0);
+    let s = std::sync::Arc::clone(&store);
+    let removed = bounded(move || s.sweep(NOW, &|_| true).unwrap());
+    assert_eq!(removed, 1, "the sweep removes what is no session");
+}
+
+#[test]
+fn a_file_over_64_kib_is_no_session() {
+    let dir = TempDir::new();
+    let store = store(&dir);
+    let id = store.create(&record()).unwrap();
+    let mut padded = serde_json::to_value(record()).unwrap();
+    padded["data"]["pad"] = json!(" ".repeat(65 * 1024));
+    fs::write(file_of(&dir, &id), padded.to_string()).unwrap();
+    assert_eq!(store.load(&id, NOW).unwrap(), None);
+    // Just under the limit is still read.
+    padded["data"]["pad"] = json!(" ".repeat(60 * 1024));
+    fs::write(file_of(&dir, &id), padded.to_string()).unwrap();
+    assert!(store.load(&id, NOW).unwrap().is_some());
+}
+
+#[test]
+fn a_sessions_dir_deleted_while_open_is_recreated_0700_by_the_next_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let store = store(&dir);
+    store.create(&record()).unwrap();
+    fs::remove_dir_all(dir.path().join("s")).unwrap();
+    let id = store.create(&record()).unwrap();
+    assert!(store.load(&id, NOW).unwrap().is_some());
+    let mode = fs::metadata(dir.path().join("s"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    // Its lock was made again too: no second store can take the dir.
+    assert!(Store::open(&dir.path().join("s"), 0).is_err());
+}
+
+#[test]
+fn a_second_store_on_one_dir_is_refused_and_names_the_holder() {
+    let dir = TempDir::new();
+    let first = store(&dir);
+    let refused = Store::open(&dir.path().join("s"), 0).err().unwrap();
+    let message = refused.to_string();
+    assert!(
+        message.contains(&format!("process {}", std::process::id())),
+        "{message}"
+    );
+    // A read-only store works beside it.
+    let reader = Store::at(&dir.path().join("s"), 0).unwrap();
+    let id = first.create(&record()).unwrap();
+    assert!(reader.load(&id, NOW).unwrap().is_some());
+    drop(first);
+    assert!(Store::open(&dir.path().join("s"), 0).is_ok());
+}
+
+// Epochs.
+
+#[test]
+fn an_epoch_at_u64_max_refuses_to_advance_rather_than_wrap() {
+    let dir = TempDir::new();
+    drop(store(&dir));
+    let epochs = dir.path().join("s/.epochs.json");
+    fs::write(&epochs, format!("{{\"alice\":{}}}", u64::MAX)).unwrap();
+    let store = store(&dir);
+    assert_eq!(store.epoch("alice"), u64::MAX);
+    assert!(store.bump_epoch("alice").is_err());
+    assert_eq!(store.epoch("alice"), u64::MAX, "not wrapped to 0");
+    let on_disk: serde_json::Value = serde_json::from_slice(&fs::read(&epochs).unwrap()).unwrap();
+    assert_eq!(on_disk["alice"], json!(u64::MAX));
+    assert_eq!(store.bump_epoch("bob").unwrap(), 1, "others unaffected");
+}
+
+#[test]
+fn a_read_only_store_reads_the_epochs_and_never_writes_them() {
+    let dir = TempDir::new();
+    let server = store(&dir);
+    server.bump_epoch("alice").unwrap();
+    let reader = Store::at(&dir.path().join("s"), 0).unwrap();
+    assert_eq!(reader.epoch("alice"), 1);
+    assert!(reader.bump_epoch("bob").is_err());
+    let on_disk = fs::read_to_string(dir.path().join("s/.epochs.json")).unwrap();
+    assert_eq!(on_disk, r#"{"alice":1}"#);
+    // A reader over a dir with no epochs file holds none, and writes none.
+    let empty = TempDir::new();
+    let reader = Store::at(empty.path(), 0).unwrap();
+    assert_eq!(reader.epoch("alice"), 0);
+    assert!(reader.bump_epoch("alice").is_err());
+    assert!(!empty.path().join(".epochs.json").exists());
+}
+
+#[test]
+fn a_sweep_signs_out_void_sign_ins_so_losing_the_epochs_file_cannot_revive_them() {
+    let dir = TempDir::new();
+    let store = store(&dir);
+    let mut signed_in = record();
+    signed_in.set_str("_auth_user", "alice");
+    signed_in.set_str(THEME, "dark");
+    let void = store.create(&signed_in).unwrap();
+    let mut standing = signed_in.clone();
+    standing.set_str("_auth_user", "bob");
+    let kept = store.create(&standing).unwrap();
+    let alice_is_void = |r: &Record| r.user() != Some("alice");
+    assert_eq!(store.sweep(NOW, &alice_is_void).unwrap(), 0);
+    let stripped = store.load(&void, NOW).unwrap().unwrap();
+    assert_eq!(stripped.user(), None, "signed out in its file");
+    assert_eq!(stripped.get_str(THEME), Some("dark"), "the rest stays");
+    assert_ne!(stripped.csrf_token(), signed_in.csrf_token());
+    assert_eq!(store.load(&kept, NOW).unwrap().unwrap().user(), Some("bob"));
+}
+
+#[test]
+fn an_epochs_file_deleted_while_open_is_written_back_by_the_sweep() {
+    let dir = TempDir::new();
+    let store = store(&dir);
+    store.bump_epoch("alice").unwrap();
+    let epochs = dir.path().join("s/.epochs.json");
+    fs::remove_file(&epochs).unwrap();
+    store.sweep(NOW, &|_| true).unwrap();
+    assert_eq!(fs::read_to_string(&epochs).unwrap(), r#"{"alice":1}"#);
+}
+
+// The cap on anonymous sessions.
+
+#[test]
+fn create_anonymous_refuses_past_max_sessions_and_deletions_make_room() {
+    let dir = TempDir::new();
+    let store = store(&dir).with_max_sessions(3);
+    let first = store.create_anonymous(&record()).unwrap().unwrap();
+    store.create_anonymous(&record()).unwrap().unwrap();
+    store.create(&record()).unwrap();
+    assert_eq!(store.file_count(), 3);
+    assert_eq!(store.create_anonymous(&record()).unwrap(), None);
+    assert_eq!(session_file_count(&dir), 3, "nothing written past the cap");
+    // Sign-in is never refused by the cap.
+    store.create(&record()).unwrap();
+    assert_eq!(store.file_count(), 4);
+    assert!(store.delete(&first).unwrap());
+    assert!(store
+        .rotate(&store.create(&record()).unwrap(), NOW, |_| false)
+        .is_ok());
+    assert_eq!(store.file_count(), 3);
+    assert_eq!(store.create_anonymous(&record()).unwrap(), None);
+}
+
+#[test]
+fn the_count_starts_from_the_dir_and_each_sweep_recounts_it() {
+    let dir = TempDir::new();
+    let ids: Vec<SessionId> = {
+        let store = store(&dir);
+        (0..3).map(|_| store.create(&record()).unwrap()).collect()
+    };
+    let store = store(&dir).with_max_sessions(3);
+    assert_eq!(store.file_count(), 3, "counted at open");
+    assert_eq!(store.create_anonymous(&record()).unwrap(), None);
+    // Removed behind the store's back (an operator, `clearsessions`).
+    fs::remove_file(file_of(&dir, &ids[0])).unwrap();
+    fs::remove_file(file_of(&dir, &ids[1])).unwrap();
+    store.sweep(NOW, &|_| true).unwrap();
+    assert_eq!(store.file_count(), 1);
+    assert!(store.create_anonymous(&record()).unwrap().is_some());
+}
+
+#[test]
+fn list_is_sorted_by_created_and_shows_no_user_for_a_sign_in_that_does_not_stand() {
+    let dir = TempDir::new();
+    let store = store(&dir);
+    for (created, user) in [(NOW - 5, "carol"), (NOW - 30, "alice"), (NOW - 10, "bob")] {
+        let mut r = Record::new(created, 3600, 0);
+        r.set_str("_auth_user", user);
+        store.create(&r).unwrap();
+    }
+    let listed = store
+        .list(NOW, &|r: &Record| r.user() != Some("bob"))
+        .unwrap();
+    let rows: Vec<(u64, Option<String>)> =
+        listed.into_iter().map(|l| (l.created, l.user)).collect();
+    assert_eq!(
+        rows,
+        vec![
+            (NOW - 30, Some("alice".into())),
+            (NOW - 10, None),
+            (NOW - 5, Some("carol".into())),
+        ]
+    );
 }

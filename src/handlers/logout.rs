@@ -1,4 +1,4 @@
-//! `POST /logout`: the centre of latch. Read it beside SPEC.md's "Logout"
+//! `POST /logout`: the centre of latch. Read it beside docs/contract.md's "Logout"
 //! section; the numbered comments are its steps, in its order.
 //!
 //! Why each piece is there:
@@ -17,11 +17,12 @@ use hyper::header::HeaderName;
 use hyper::http::request::Parts;
 
 use crate::app::{blocking, App};
+use crate::csrf;
 use crate::error::Error;
 use crate::form::Form;
-use crate::handlers::{check_csrf, requested_next};
+use crate::handlers::requested_next;
 use crate::http::{insert_static, see_other, set_cookie, Response};
-use crate::session::{self, SessionId};
+use crate::session::{self, Session, SessionId};
 use crate::session_store::{file_prefix, Rotated};
 use crate::trace;
 
@@ -30,6 +31,16 @@ use crate::trace;
 enum Scope {
     This,
     All,
+}
+
+impl Scope {
+    /// As the log line spells it.
+    fn name(self) -> &'static str {
+        match self {
+            Scope::This => "this",
+            Scope::All => "all",
+        }
+    }
 }
 
 pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response, Error> {
@@ -42,73 +53,155 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
     // 5. (decided first, used by every answer below) The target: the safe
     //    `next` (body, then query), else `--logout-redirect`.
     let target = requested_next(form, parts).unwrap_or_else(|| app.config.logout_redirect.clone());
-    let session = app.session(&parts.headers).await?;
+    let sessions = app.sessions(&parts.headers).await?;
 
     // 6. No signed-in session: the same 303, and nothing changes; an
     //    anonymous session's file stays as it is, in flush mode too.
-    let Some(session) = session.filter(|s| s.record.user().is_some()) else {
+    let signed_in: Vec<Session> = sessions
+        .into_iter()
+        .filter(|s| s.record.user().is_some())
+        .collect();
+    if signed_in.is_empty() {
         trace::row("logout 6", || {
             format!("no signed-in session: 303 to {target}, nothing changes")
         });
         return Ok(answer(&target));
-    };
-    let user = session.record.user().unwrap_or_default().to_owned();
+    }
 
-    // 2. A signed-in session must send its CSRF token (form field
-    //    `csrf_token` or header `X-CSRF-Token`), compared in constant
-    //    time; otherwise 403 and nothing changes.
-    trace::row("logout 2", || "signed in: its CSRF token must match".into());
-    check_csrf(Some(&session), form, parts)?;
+    // 2. The CSRF token (form field `csrf_token` or header `X-CSRF-Token`)
+    //    must equal the `_csrf` of a signed-in session the request names;
+    //    otherwise 403 and nothing changes. See `check_token`.
+    check_token(&signed_in, form, parts)?;
 
-    // 3., 4. and 8.: see `end_sign_in`.
+    // 3., 4. and 8.: see `end_sign_in`. Every signed-in session the
+    // request's cookies name ends: the first one (the one every page
+    // shows) as configured, any other (a cookie tossed in beside it) by
+    // deletion, since the answer can set only one cookie of our name.
     let scope = match form.get("scope") {
         Some("all") => Scope::All,
         _ => Scope::This,
     };
     let now = session::now();
-    let old_file = file_prefix(&session.id);
-    let outcome = end_sign_in(app, session.id, &user, scope, now).await?;
+    let mut response = answer(&target);
+    let mut others = signed_in.into_iter();
+    let first = others.next().expect("signed_in is not empty");
+    let user = first.record.user().unwrap_or_default().to_owned();
+    let old_file = file_prefix(&first.id);
+    let flush = app.config.logout_flush;
+    let outcome = end_sign_in(app, first.id, &user, scope, flush, now).await?;
     trace_steps(&outcome, &old_file, &user, scope, &target);
 
     // 5. 303 See Other to the target, never cached, asking the browser to
     //    drop what it cached for this site; plus the cookie change of step 3.
-    let mut response = answer(&target);
     let mode = match outcome {
         Rotated::Moved(id, record) => {
             set_cookie(
                 &mut response,
                 app.cookie.set(id.as_str(), record.max_age(now)),
             );
-            "keep"
+            Some("keep")
         }
         Rotated::Deleted => {
             set_cookie(&mut response, app.cookie.removal());
-            "flush"
+            Some("flush")
         }
         // A concurrent logout got there first: it logged, it set the cookie.
-        Rotated::Gone => return Ok(response),
+        Rotated::Gone => None,
     };
     crate::notice::set(&mut response, crate::notice::Notice::SignedOut);
 
     // 7. One audit line per signed-in logout.
-    let scope = if scope == Scope::All { "all" } else { "this" };
-    log_event!("logout user={user} scope={scope} mode={mode}");
+    if let Some(mode) = mode {
+        log_event!("logout user={user} scope={} mode={mode}", scope.name());
+    }
+    end_other_sign_ins(app, others, user, scope, now).await;
     Ok(response)
+}
+
+/// Steps 3, 4 and 7 for the other signed-in sessions a request names (a
+/// cookie tossed in beside ours): each file is deleted, whatever the mode,
+/// since the answer's one cookie belongs to the first; `scope=all`
+/// advances each user's epoch once. The sign-out asked for (the first
+/// session) is done by now, so a failure here is logged, not turned into
+/// a 5xx that would hide it.
+async fn end_other_sign_ins(
+    app: &Arc<App>,
+    others: impl Iterator<Item = Session>,
+    first_user: String,
+    scope: Scope,
+    now: u64,
+) {
+    let mut ended = vec![first_user];
+    for other in others {
+        let user = other.record.user().unwrap_or_default().to_owned();
+        let scope = if ended.contains(&user) {
+            Scope::This
+        } else {
+            scope
+        };
+        match end_sign_in(app, other.id, &user, scope, true, now).await {
+            Ok(Rotated::Gone) => {}
+            Ok(_) => log_event!("logout user={user} scope={} mode=flush", scope.name()),
+            Err(e) => log_event!(
+                "logout user={user}: another session the request named was not ended: {e:?}"
+            ),
+        }
+        ended.push(user);
+    }
+}
+
+/// Step 2. A request may name several signed-in sessions: a sibling
+/// subdomain can toss a cookie of our name in beside ours. Its token must
+/// equal the `_csrf` of one of them (each compared in constant time): the
+/// page that holds the logout form was rendered for one of them (the first
+/// live one, see `App::session`), and only a page of this origin can know a
+/// session's token. Asking for the token of every one would leave the
+/// very user whose browser carries a tossed cookie unable to sign out.
+fn check_token(signed_in: &[Session], form: &Form, parts: &Parts) -> Result<(), Error> {
+    let given = form
+        .get("csrf_token")
+        .or_else(|| {
+            parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+        })
+        .unwrap_or_default();
+    let matched = signed_in.iter().fold(false, |matched, session| {
+        let expected = session.record.csrf_token().unwrap_or_default();
+        matched | (!expected.is_empty() && csrf::matches(expected, given))
+    });
+    trace::row("logout 2", || match matched {
+        true => format!(
+            "token {} equals the _csrf of a signed-in session named (constant-time compare)",
+            trace::short(given)
+        ),
+        false if given.is_empty() => "no csrf_token field or X-CSRF-Token header → 403".into(),
+        false => format!("token {} does not equal _csrf → 403", trace::short(given)),
+    });
+    if matched {
+        Ok(())
+    } else {
+        Err(Error::Csrf)
+    }
 }
 
 /// Steps 3, 4 and 8, on a blocking thread (they write and fsync):
 ///
 /// 3. Remove every `_auth_` field and replace `_csrf`, then either move what
-///    remains to a fresh id ("keep"), or, with `--logout-flush` or when only
-///    `_csrf` would remain, delete the file ("flush"). `Store::rotate` does
-///    it under the session's lock, on the file as it is now.
+///    remains to a fresh id ("keep"), or, with `flush` (`--logout-flush`)
+///    or when only `_csrf` would remain, delete the file ("flush").
+///    `Store::sign_out` does it under the session's lock, on the file as it
+///    is now; when the disk is too full to write the moved session, it
+///    deletes the old file anyway: a flush, never a failed sign-out.
 /// 4. `scope=all`: first advance the user's epoch, which ends every session
 ///    of the user (this one too) at their next request, at the cost of one
-///    small write however many sessions exist. That write is the commit
-///    point: if it fails, 503 and nothing changed; once it is done, the user
-///    is signed out everywhere, so a failure to move this session afterwards
-///    must not turn the answer into a 5xx. Its file, void already, is
-///    dropped with the cookie and expires in time.
+///    small write however many sessions exist, on a full disk too (see
+///    `Store::bump_epoch`). That write is the commit point: if it fails,
+///    503 and nothing changed; once it is done, the user is signed out
+///    everywhere, so a failure to move this session afterwards must not
+///    turn the answer into a 5xx. Its file, void already, is dropped with
+///    the cookie, and the next sweep signs it out on disk too.
 /// 8. Every write and unlink is fsynced, with its directory, before the
 ///    store returns: the change is durable before the answer is sent.
 async fn end_sign_in(
@@ -116,21 +209,21 @@ async fn end_sign_in(
     id: SessionId,
     user: &str,
     scope: Scope,
+    flush: bool,
     now: u64,
 ) -> Result<Rotated, Error> {
     let app = Arc::clone(app);
     let user = user.to_owned();
-    let flush_always = app.config.logout_flush;
     let outcome = blocking(move || {
         // 4.
         if scope == Scope::All {
             app.store.bump_epoch(&user)?;
         }
         // 3.
-        let moved = app.store.rotate(&id, now, |record| {
+        let moved = app.store.sign_out(&id, now, |record| {
             record.remove_auth();
             record.renew_csrf();
-            !flush_always && !record.holds_only_csrf()
+            !flush && !record.holds_only_csrf()
         });
         match moved {
             Err(e) if scope == Scope::All => {
@@ -158,7 +251,7 @@ fn answer(target: &str) -> Response {
     response
 }
 
-/// The `--trace` rows of steps 3 to 8 of a signed-in logout, in SPEC.md's
+/// The `--trace` rows of steps 3 to 8 of a signed-in logout, in the contract's
 /// order.
 fn trace_steps(outcome: &Rotated, old_file: &str, user: &str, scope: Scope, target: &str) {
     trace::row("logout 3", || match outcome {
