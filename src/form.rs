@@ -11,7 +11,7 @@ use hyper::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 
 use crate::encoding::percent_decode;
 
-/// Form bodies larger than this are refused with 413 (SPEC.md, Limits).
+/// Form bodies larger than this are refused with 413 (docs/contract.md, Limits).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// The decoded `name=value` fields of a form, in order.

@@ -8,7 +8,7 @@
 //! trust (`--trusted-proxy`), and then only its last entry: the one that
 //! proxy wrote (MDN, "X-Forwarded-For: security and privacy concerns").
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use hyper::header::HeaderMap;
 
@@ -28,6 +28,21 @@ fn last_forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
     let last_field = headers.get_all("x-forwarded-for").iter().next_back()?;
     let last_entry = last_field.to_str().ok()?.rsplit(',').next()?;
     last_entry.trim().parse().ok()
+}
+
+/// The client an address counts as, for every per-client limit
+/// (connections, new sessions, failed logins): an IPv4 address as it is;
+/// an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, from a dual-stack
+/// listener) as the IPv4 address it carries; any other IPv6 address by its
+/// /64 prefix. One IPv6 host normally owns a whole /64 (RFC 4291 §2.5.1:
+/// the low 64 bits are the interface identifier, which the host picks
+/// freely, as with temporary addresses, RFC 8981), so counting single IPv6
+/// addresses would give one attacker 2^64 identities.
+pub fn client_key(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        v4 => v4,
+    }
 }
 
 #[cfg(test)]
@@ -92,5 +107,23 @@ mod tests {
             assert_eq!(client_address(PROXY, Some(PROXY), &h), PROXY, "{v:?}");
         }
         assert_eq!(client_address(PROXY, Some(PROXY), &HeaderMap::new()), PROXY);
+    }
+
+    fn addr(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_ipv4_mapped_peer_counts_as_its_ipv4_address() {
+        assert_eq!(client_key(addr("::ffff:192.0.2.7")), addr("192.0.2.7"));
+        assert_eq!(client_key(addr("192.0.2.7")), addr("192.0.2.7"));
+    }
+
+    #[test]
+    fn ipv6_peers_count_by_their_64_bit_prefix() {
+        let a = client_key(addr("2001:db8:1:2:aaaa:bbbb:cccc:dddd"));
+        assert_eq!(a, addr("2001:db8:1:2::"));
+        assert_eq!(a, client_key(addr("2001:db8:1:2::1")));
+        assert_ne!(a, client_key(addr("2001:db8:1:3::1")));
     }
 }

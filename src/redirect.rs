@@ -11,7 +11,7 @@ pub const MAX_NEXT_BYTES: usize = 2048;
 /// `next` if it is a safe local path, as a `Location` value; else `None`.
 ///
 /// `value` was already percent-decoded once (as every form or query value
-/// is). SPEC.md's rule:
+/// is). docs/contract.md's rule:
 /// 1. `value` must be a local path;
 /// 2. so must `value` percent-decoded once more, since a second decoder on
 ///    the way (a proxy, a framework, the browser's own fix-ups) could turn

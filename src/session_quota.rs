@@ -21,6 +21,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use crate::forwarded::client_key;
+
 /// New anonymous sessions one address may create per window.
 pub const PER_MINUTE: u32 = 20;
 /// The counting window.
@@ -48,7 +50,7 @@ impl SessionQuota {
     /// when it is admitted, so many requests sent at once cannot buy more
     /// than the limit.
     pub fn admit(&self, address: IpAddr, now: u64) -> Result<(), u64> {
-        let key = counted_address(address);
+        let key = client_key(address);
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         if !windows.contains_key(&key) && windows.len() >= MAX_ENTRIES {
             make_room(&mut windows, now);
@@ -68,19 +70,6 @@ impl SessionQuota {
         }
         window.created += 1;
         Ok(())
-    }
-}
-
-/// The address a client is counted under: an IPv4 address as it is; an
-/// IPv6 address by its /64 prefix, since one subscriber is usually given a
-/// whole /64 and can pick any address in it (RFC 6177 §2, RFC 7421).
-pub fn counted_address(address: IpAddr) -> IpAddr {
-    match address.to_canonical() {
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(prefix.into())
-        }
-        v4 => v4,
     }
 }
 
@@ -131,7 +120,6 @@ mod tests {
         }
         assert!(quota.admit(ip("2001:db8:1:2:ffff::9"), 100).is_err());
         assert_eq!(quota.admit(ip("2001:db8:1:3::1"), 100), Ok(()));
-        assert_eq!(counted_address(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
     }
 
     #[test]

@@ -196,7 +196,7 @@ fn back_and_reload(browser: &Browser, server: &Server) -> Page {
     page
 }
 
-/// Where `GET /account` sends a signed-out browser: SPEC.md's
+/// Where `GET /account` sends a signed-out browser: docs/contract.md's
 /// `303 /login?next=%2Faccount`, showing the form and no account data.
 fn assert_signed_out_sign_in_page(page: &Page) {
     assert!(

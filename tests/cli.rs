@@ -214,10 +214,13 @@ fn a_command_does_not_read_a_variable_it_has_no_flag_for() {
     let dir = TempDir::new();
     let sessions = dir.path().join("sessions");
     std::fs::create_dir(&sessions).unwrap();
+    let users = dir.path().join("users.htpasswd");
+    write_users(&users, &[]);
     let env = [
         ("LATCH_ADDR", "bogus"),
         ("LATCH_SESSION_TTL", "never"),
         ("LATCH_SESSIONS", text(&sessions)),
+        ("LATCH_USERS", text(&users)),
     ];
     for verb in ["sessions", "clearsessions"] {
         let (status, _, err) = run(&[verb], &env, "");

@@ -71,7 +71,9 @@ fn sessions_and_clearsessions_apply_the_idle_timeout_they_are_given() {
     let dir = server.sessions_dir();
     let dir = dir.to_str().unwrap();
     // Without the idle timeout the session is still live by its 14-day ttl...
-    let (_, listed, _) = support::run_cli(&["sessions", "--sessions", dir], "");
+    let users = server.users_file();
+    let users = users.to_str().unwrap();
+    let (_, listed, _) = support::run_cli(&["sessions", "--sessions", dir, "--users", users], "");
     assert_eq!(listed.lines().count(), 2, "{listed}");
     // ...with it, it is expired, and clearsessions removes it.
     let (status, out, _) = support::run_cli(

@@ -1,6 +1,6 @@
 //! Hostile bytes on the wire. Each test writes a malformed or ambiguous
 //! request to a live server and reads everything until the server closes.
-//! SPEC.md, "Limits and bad input": bad input gets a 4xx (or, for bytes the
+//! docs/contract.md, "Limits and bad input": bad input gets a 4xx (or, for bytes the
 //! HTTP parser refuses, a 400 or a closed connection), never a 5xx and never
 //! a panic, and the server keeps serving everyone else afterwards.
 //!
@@ -249,7 +249,7 @@ fn invalid_utf8_in_a_header_value_is_refused_or_ignored_never_a_5xx() {
     let reply = server.raw_until_close(&request);
     assert_status_in(&reply, &[400, 403], "Origin with invalid UTF-8");
     assert_no_session_written(&server);
-    // A session cookie that is not UTF-8 is no session (SPEC.md: a malformed
+    // A session cookie that is not UTF-8 is no session (docs/contract.md: a malformed
     // cookie value is treated as no session, never a 5xx).
     let reply = server.raw_until_close(
         b"GET /account HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
@@ -403,7 +403,7 @@ fn transfer_encoding_xchunked_is_refused() {
 fn transfer_encoding_gzip_then_chunked_is_refused_not_read_as_a_plain_form() {
     let server = Server::start(&[]);
     // RFC 9112 §6.1: a transfer coding the server does not understand must
-    // not be ignored (the RFC suggests 501; SPEC.md wants a 4xx for bad
+    // not be ignored (the RFC suggests 501; docs/contract.md wants a 4xx for bad
     // input). latch does not decode gzip, so reading this body as a plain
     // form would act on bytes the client never sent as a form.
     for framing in [

@@ -1,4 +1,4 @@
-//! Limits and bad input on the wire (SPEC.md, "Limits and bad input" and
+//! Limits and bad input on the wire (docs/contract.md, "Limits and bad input" and
 //! "Cross-origin check"), through `POST /theme`, the one form anyone can
 //! send without signing in: 413 for bodies over 16 KiB, 415 for other media
 //! types, 400 for values the form does not take, 403 for cross-origin
@@ -12,7 +12,7 @@ use std::time::Duration;
 use support::{read_response, Response, Server};
 
 const FORM: &str = "application/x-www-form-urlencoded";
-/// SPEC.md: "Form bodies over 16 KiB → 413".
+/// docs/contract.md, "Limits and bad input": form bodies over 16 KiB get 413.
 const LIMIT: usize = 16 * 1024;
 
 /// `POST /theme` with `body` and `headers` (a `Content-Type` among them

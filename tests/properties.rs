@@ -1,6 +1,6 @@
 //! Property tests for the pure (sans-I/O) modules: the parsers that take
 //! whatever a client sends and the rules that decide what is safe. Each
-//! property states one line of SPEC.md (or of the module's doc comment) for
+//! property states one line of docs/contract.md (or of the module's doc comment) for
 //! every input proptest can think of, not just the examples we thought of.
 
 use std::path::{Component, Path};
@@ -185,9 +185,9 @@ proptest! {
     }
 }
 
-// --- safe redirect targets (SPEC.md "Safe redirect targets") ---
+// --- safe redirect targets (docs/contract.md "Safe redirect targets") ---
 
-/// RFC 3986 path-absolute as SPEC.md words it: exactly one leading `/`, not
+/// RFC 3986 path-absolute as docs/contract.md words it: exactly one leading `/`, not
 /// `//` or `/\`, and no backslash or control character anywhere.
 fn is_local_path(bytes: &[u8]) -> bool {
     bytes.first() == Some(&b'/')
@@ -266,7 +266,7 @@ proptest! {
     }
 }
 
-// --- session ids (SPEC.md "Sessions": 43 characters of [A-Za-z0-9_-]) ---
+// --- session ids (docs/contract.md "Sessions": 43 characters of [A-Za-z0-9_-]) ---
 
 /// base64url characters whose 6-bit value has its low two bits clear: the
 /// only ones that can end a 32-byte id (256 bits in 43 × 6 = 258).
@@ -321,7 +321,7 @@ proptest! {
     }
 }
 
-// --- static paths (SPEC.md "Static files": never leave the www dir) ---
+// --- static paths (docs/contract.md "Static files": never leave the www dir) ---
 
 /// Segments that spell `..`, a separator, a backslash or NUL once decoded.
 const TRAVERSAL: &[&str] = &[

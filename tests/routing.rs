@@ -1,4 +1,4 @@
-//! Routing on the wire (SPEC.md, "Routes" and "Every response"): which paths
+//! Routing on the wire (docs/contract.md, "Routes" and "Every response"): which paths
 //! exist, which methods each takes (405 with `Allow`, RFC 9110 §15.5.6),
 //! what `OPTIONS` (§9.3.7) and `HEAD` (§9.3.2) answer, and how one
 //! HTTP/1.1 connection carries several requests (RFC 9112 §9.3).
@@ -9,7 +9,7 @@ use std::io::Write;
 
 use support::{read_response, Server};
 
-/// The exact policy SPEC.md puts on every HTML page latch renders.
+/// The exact policy docs/contract.md puts on every HTML page latch renders.
 const CSP: &str = "default-src 'self'; frame-ancestors 'none'";
 
 /// Splits a raw response at the blank line that ends its head: the head's

@@ -314,7 +314,9 @@ fn sessions_lists_live_sessions_and_clearsessions_counts_what_it_removes() {
     let dir = server.sessions_dir();
     let dir = dir.to_str().unwrap();
 
-    let (status, out, _) = run_cli(&["sessions", "--sessions", dir], "");
+    let users = server.users_file();
+    let users = users.to_str().unwrap();
+    let (status, out, _) = run_cli(&["sessions", "--sessions", dir, "--users", users], "");
     assert_eq!(status, 0);
     let live_prefix = &session_file_for(&server.sessions_dir(), &live)
         .file_name()

@@ -1,4 +1,4 @@
-//! Static files on the wire (docs/contract.md, "Static files (www)"):
+//! Static files on the wire (docs/contract.md, "Static files"):
 //! types and validators, conditional requests (RFC 9110 §13.1-13.2), GET
 //! and HEAD only, files streamed and left unread by HEAD and 304, `/dir` to
 //! `/dir/`, and containment: no spelling of a path, and no symlink, reaches

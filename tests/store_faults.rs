@@ -52,19 +52,16 @@ impl Home {
         Server::start(&flags.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
+    /// `sessions` or `clearsessions` on this dir; `sessions` also reads
+    /// the users file, to tell which sign-ins still stand.
     fn cli(&self, command: &str) -> (i32, String, String) {
         let sessions = self.sessions();
         let users = self.users();
-        run_cli(
-            &[
-                command,
-                "--sessions",
-                sessions.to_str().unwrap(),
-                "--users",
-                users.to_str().unwrap(),
-            ],
-            "",
-        )
+        let mut args = vec![command, "--sessions", sessions.to_str().unwrap()];
+        if command == "sessions" {
+            args.extend(["--users", users.to_str().unwrap()]);
+        }
+        run_cli(&args, "")
     }
 }
 

@@ -4,13 +4,15 @@
 //! complete 503 it can read before the close.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
+
+use crate::forwarded::client_key;
 
 /// One client may hold at most this fraction of `--max-connections`
 /// (and at least one connection): 64 of the default 512.
@@ -86,7 +88,7 @@ impl Admission {
         }
         // 2.
         let from_proxy = Some(peer.to_canonical()) == self.trusted_proxy;
-        let client = (!from_proxy).then(|| client_of(peer));
+        let client = (!from_proxy).then(|| client_key(peer));
         // 3.
         if let Some(client) = client {
             let held = open.by_client.entry(client).or_insert(0);
@@ -130,22 +132,6 @@ impl Drop for Ticket {
                     open.by_client.remove(&client);
                 }
             }
-        }
-    }
-}
-
-/// The client a peer address counts as: an IPv4 address (an IPv4-mapped
-/// IPv6 peer, `::ffff:a.b.c.d`, is that IPv4 address), or an IPv6 /64.
-/// One IPv6 host normally owns a whole /64 (RFC 4291 §2.5.1: the low 64
-/// bits are the interface identifier, which the host picks freely, as
-/// with temporary addresses, RFC 8981), so counting single IPv6 addresses
-/// would give one attacker 2^64 shares.
-pub fn client_of(peer: IpAddr) -> IpAddr {
-    match peer.to_canonical() {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !u128::from(u64::MAX);
-            IpAddr::V6(Ipv6Addr::from(prefix))
         }
     }
 }
@@ -197,20 +183,6 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
-    }
-
-    #[test]
-    fn an_ipv4_mapped_peer_counts_as_its_ipv4_address() {
-        assert_eq!(client_of(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
-        assert_eq!(client_of(ip("192.0.2.7")), ip("192.0.2.7"));
-    }
-
-    #[test]
-    fn ipv6_peers_count_by_their_64_bit_prefix() {
-        let a = client_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd"));
-        assert_eq!(a, ip("2001:db8:1:2::"));
-        assert_eq!(a, client_of(ip("2001:db8:1:2::1")));
-        assert_ne!(a, client_of(ip("2001:db8:1:3::1")));
     }
 
     #[test]
