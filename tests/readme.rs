@@ -13,6 +13,9 @@
 //!   expected output, `[..]` inside a line stands for any text, and `...`
 //!   alone on a line for any number of lines. Trailing spaces and trailing
 //!   blank lines do not count, and `\r` is dropped (curl -i prints CRLF).
+//!   The exit status is not checked (an example may show a failure), except
+//!   for a command shown without output (`$ TOKEN=...`, `$ sleep 5`): it must
+//!   exit 0, or a silent failure would pass unseen.
 //! - ```` ```sh ````: commands that must exit 0; their output is not checked.
 //!   Each line is one command (a line ending in `\` continues); `#` lines
 //!   are comments.
@@ -98,9 +101,16 @@ fn every_readme_example_runs_as_written_against_the_real_binary() {
     drop(shell);
     drop(server);
 
-    assert!(report.server_blocks == 1, "README.md has no block marked `server` (or several)");
+    assert!(
+        report.server_blocks == 1,
+        "README.md has no block marked `server` (or several)"
+    );
     assert!(report.trace_blocks >= 1, "README.md has no `trace` block");
-    assert!(report.commands >= 20, "only {} README commands ran", report.commands);
+    assert!(
+        report.commands >= 20,
+        "only {} README commands ran",
+        report.commands
+    );
     if regenerated != readme {
         fs::write(&readme_path, &regenerated).unwrap();
         eprintln!("README_REGENERATE=1: README.md's trace sample rewritten from this run");
@@ -231,10 +241,18 @@ struct Report {
 fn run_console_block(block: &Block, shell: &mut Shell, server: &Server, report: &mut Report) {
     for example in console_examples(block) {
         let command = example.command.replace(README_ADDR, &server.addr);
-        let (output, _status) = shell.run(&command, example.line);
+        let (output, status) = shell.run(&command, example.line);
         report.commands += 1;
         let actual = normalize(&output.replace(&server.addr, README_ADDR));
-        if let Err(why) = matches(&example.expected, &actual) {
+        let silent = example.expected.iter().all(|(_, l)| l.trim().is_empty());
+        let result = if silent && status != 0 {
+            Err(format!(
+                "exited {status}: a command shown without output must succeed"
+            ))
+        } else {
+            matches(&example.expected, &actual)
+        };
+        if let Err(why) = result {
             report.failures.push(format!(
                 "README.md:{} (console block at line {}): `$ {}`\n{why}\n{}",
                 example.line,
@@ -268,7 +286,12 @@ fn run_sh_block(block: &Block, shell: &mut Shell, server: &Server, report: &mut 
 fn check_server_block(block: &Block, server: &Server, report: &mut Report) {
     report.server_blocks += 1;
     let examples = console_examples(block);
-    assert_eq!(examples.len(), 1, "README.md:{}: the server block has one command", block.fence_line);
+    assert_eq!(
+        examples.len(),
+        1,
+        "README.md:{}: the server block has one command",
+        block.fence_line
+    );
     let actual = normalize(&server.startup.replace(&server.addr, README_ADDR));
     if let Err(why) = matches(&examples[0].expected, &actual) {
         report.failures.push(format!(
@@ -420,7 +443,9 @@ fn matches(expected: &[(usize, String)], actual: &[String]) -> Result<(), String
         return Ok(());
     }
     Err(match expected.get(furthest) {
-        Some((number, line)) => format!("first expected line not matched: README.md:{number}: {line}"),
+        Some((number, line)) => {
+            format!("first expected line not matched: README.md:{number}: {line}")
+        }
         None => "the command printed more lines than the README shows".to_string(),
     })
 }
@@ -462,7 +487,10 @@ fn line_matches(pattern: &str, line: &str) -> bool {
 }
 
 fn show_both(expected: &[(usize, String)], actual: &[String]) -> String {
-    let expected: Vec<String> = expected.iter().map(|(n, l)| format!("{n:>5}| {l}")).collect();
+    let expected: Vec<String> = expected
+        .iter()
+        .map(|(n, l)| format!("{n:>5}| {l}"))
+        .collect();
     format!(
         "  README expects:\n{}\n  latch printed:\n{}",
         indent(&expected),
@@ -474,7 +502,11 @@ fn indent(lines: &[String]) -> String {
     if lines.is_empty() {
         return "    (nothing)".to_string();
     }
-    lines.iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    lines
+        .iter()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 // --- the reader's machine ------------------------------------------------------
@@ -485,7 +517,11 @@ fn lay_out_fresh_clone(dir: &Path) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     copy_dir(&repo.join("www"), &dir.join("www"));
     fs::create_dir(dir.join("sessions")).unwrap();
-    fs::copy(repo.join("sessions/.gitignore"), dir.join("sessions/.gitignore")).unwrap();
+    fs::copy(
+        repo.join("sessions/.gitignore"),
+        dir.join("sessions/.gitignore"),
+    )
+    .unwrap();
     fs::create_dir_all(dir.join("target/release")).unwrap();
     std::os::unix::fs::symlink(support::binary(), dir.join("target/release/latch")).unwrap();
 }
@@ -553,7 +589,10 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("latch serve did not start within {START_TIMEOUT:?}:\n{}", server.log());
+        panic!(
+            "latch serve did not start within {START_TIMEOUT:?}:\n{}",
+            server.log()
+        );
     }
 
     fn log(&self) -> String {
@@ -611,8 +650,10 @@ impl Shell {
             output,
             sentinel: format!("readme-test-done-{}", latch::encoding::hex(&nonce)),
         };
-        // bash's own complaints (a syntax error) belong to the output too.
-        shell.send("exec 2>&1");
+        // bash's own complaints (a syntax error) belong to the output too;
+        // and a pipeline fails when any part of it does, so that
+        // `TOKEN=$(curl ... | grep ... | cut ...)` cannot fail silently.
+        shell.send("exec 2>&1; set -o pipefail");
         let (_, status) = shell.run("command -v curl >/dev/null", 0);
         assert_eq!(status, 0, "tests/readme.rs needs curl, as the README does");
         shell
@@ -666,9 +707,18 @@ impl Drop for Shell {
 
 #[test]
 fn a_wildcard_matches_any_text_inside_a_line_and_nothing_else() {
-    assert!(line_matches("set-cookie: sid=[..]; Path=/", "set-cookie: sid=abc; Path=/"));
-    assert!(line_matches("[..]Z [..]Z", "2026-11-30T11:55:12Z 2026-12-14T11:55:12Z"));
-    assert!(!line_matches("set-cookie: sid=[..]; Path=/", "set-cookie: sid=abc; Path=/x"));
+    assert!(line_matches(
+        "set-cookie: sid=[..]; Path=/",
+        "set-cookie: sid=abc; Path=/"
+    ));
+    assert!(line_matches(
+        "[..]Z [..]Z",
+        "2026-11-30T11:55:12Z 2026-12-14T11:55:12Z"
+    ));
+    assert!(!line_matches(
+        "set-cookie: sid=[..]; Path=/",
+        "set-cookie: sid=abc; Path=/x"
+    ));
     assert!(!line_matches("ab[..]ba", "aba"));
     assert!(!line_matches("exact", "exact "));
 }
@@ -676,7 +726,11 @@ fn a_wildcard_matches_any_text_inside_a_line_and_nothing_else() {
 #[test]
 fn an_ellipsis_line_matches_any_number_of_lines_and_a_missing_line_is_named() {
     let expected = |lines: &[&str]| -> Vec<(usize, String)> {
-        lines.iter().enumerate().map(|(i, l)| (i + 10, l.to_string())).collect()
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i + 10, l.to_string()))
+            .collect()
     };
     let actual: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
     assert!(matches(&expected(&["a", "...", "d"]), &actual).is_ok());
