@@ -52,7 +52,7 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use support::TempDir;
@@ -370,7 +370,8 @@ fn last_trace_table(log: &str, title: &str) -> Option<Vec<String>> {
 
 /// What changes from run to run in a trace row, replaced by a fixed word:
 /// a value cut short by the trace (`sid=m3g0…`, `csrf_token=rvQH…`), a
-/// session file's 8 hex digits (`42affaab.json`), a unix time (10 digits).
+/// session file's 8 hex digits (`42affaab.json`), a unix time (10 digits),
+/// and a cookie's `Max-Age` (a logout's counts down to the kept `expires`).
 fn mask(row: &str) -> String {
     let chars: Vec<char> = row.trim_end().chars().collect();
     let mut out = String::new();
@@ -390,6 +391,8 @@ fn mask(row: &str) -> String {
             out.push_str("FILE");
         } else if run == 10 && word.chars().all(|c| c.is_ascii_digit()) {
             out.push_str("TIME");
+        } else if out.ends_with("Max-Age=") && word.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str("SECONDS");
         } else {
             out.push_str(&word);
         }
@@ -581,10 +584,11 @@ impl Server {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             let log = server.log();
-            if let Some(at) = log.find("latch listening on http://") {
-                let line_end = at + log[at..].find('\n').unwrap_or(log.len() - at);
-                server.addr = log[at..line_end]["latch listening on http://".len()..].to_string();
-                server.startup = log[..line_end].to_string();
+            let listening = log.find("latch listening on http://");
+            // The whole line, newline included, or the port may be cut short.
+            if let Some((at, len)) = listening.and_then(|at| Some((at, log[at..].find('\n')?))) {
+                server.addr = log[at..at + len]["latch listening on http://".len()..].to_string();
+                server.startup = log[..at + len].to_string();
                 return server;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -686,9 +690,14 @@ impl Shell {
                     }
                     None => lines.push(line),
                 },
-                Err(_) => panic!(
+                Err(RecvTimeoutError::Timeout) => panic!(
                     "README.md:{readme_line}: `{command}` did not finish within \
                      {COMMAND_TIMEOUT:?}; it printed:\n{}",
+                    lines.join("\n")
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "README.md:{readme_line}: bash exited while running `{command}`; \
+                     it printed:\n{}",
                     lines.join("\n")
                 ),
             }
@@ -751,5 +760,9 @@ fn masking_keeps_a_trace_row_but_what_changes_between_runs() {
         r#"{"created":TIME,"data":{"_csrf":"SHORT…","theme":"dark"}}"#
     );
     assert_eq!(mask("cookie: sid=m3g0…"), "cookie: sid=SHORT…");
+    assert_eq!(
+        mask("set-cookie: sid=35ps…; Path=/; Max-Age=1209599"),
+        "set-cookie: sid=SHORT…; Path=/; Max-Age=SECONDS"
+    );
     assert_eq!(mask("content-length: 54"), "content-length: 54");
 }
