@@ -3,8 +3,15 @@
 # only, without systemd as PID 1 (a container, CI):
 #
 #  1. systemd-analyze verify and security on deploy/latch.service;
-#  2. nginx -t on deploy/nginx.conf, and caddy validate on deploy/Caddyfile
-#     (when caddy is installed);
+#  2. the first certificate, in the order deploy/README.md gives: nginx -t
+#     on deploy/nginx-http-only.conf (and on deploy/nginx.conf, which must
+#     fail while no certificate exists); nginx with the HTTP-only file serves
+#     the ACME challenge directory; certbot certonly --webroot gets a
+#     certificate through it from a local ACME server (Debian's pebble, when
+#     pebble and certbot are installed; otherwise a self-signed certificate
+#     stands in, in certbot's layout); then nginx -t on deploy/nginx.conf with
+#     that certificate, and caddy validate on deploy/Caddyfile (when caddy is
+#     installed);
 #  3. latch started with the unit's own ExecStart line, inside an imitation
 #     of the unit's sandbox: a private mount namespace with / read-only and
 #     only the state dir writable, /root and /home hidden, /proc with
@@ -13,7 +20,9 @@
 #     @system-service minus @privileged lists (EPERM for anything else);
 #  4. nginx, configured by deploy/nginx.conf, in front of it with a
 #     self-signed certificate; curl signs in and out through it and checks
-#     the cookie, the forwarded client address and the throttle;
+#     the cookie, the forwarded client address and the throttle; its port 80
+#     block serves the challenge directory, and certbot renew (with pebble)
+#     renews through it;
 #  5. SIGTERM to latch: it must exit 0.
 #
 # Usage, from the repository root:
@@ -25,9 +34,12 @@
 #
 # Needs root, bash, nginx, openssl, curl, python3 with libseccomp.so.2,
 # systemd-analyze (Debian package systemd), unshare and setpriv
-# (util-linux); strace for STRACE=1. Uses 127.0.0.1:8080 (latch, as in the
-# unit), 127.0.0.1:8443 and 127.0.0.1:8081 (nginx), and a directory under
-# /tmp; stops what it started and leaves the directory for inspection.
+# (util-linux); strace for STRACE=1; certbot and pebble (Debian packages)
+# for the certificate steps. Uses 127.0.0.1:8080 (latch, as in the unit),
+# 127.0.0.1:8443 and 127.0.0.1:8081 (nginx), with pebble also
+# 127.0.0.1:14000, :15000, :8053 and :8055, and a directory under /tmp; no
+# other network. Stops what it started and leaves the directory for
+# inspection.
 
 # Scripts handed to sh -c and bash -c are single-quoted on purpose.
 # shellcheck disable=SC2016
@@ -62,7 +74,12 @@ for c in nginx openssl curl python3 systemd-analyze unshare setpriv; do
     command -v "$c" >/dev/null || die "missing $c"
 done
 [ -x "$LATCH" ] || die "no latch binary at $LATCH (cargo build --release)"
-for port in 8080 8081 8443; do
+PEBBLE=
+if command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null &&
+    command -v certbot >/dev/null; then
+    PEBBLE=1
+fi
+for port in 8080 8081 8443 ${PEBBLE:+14000 15000 8055}; do
     if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
         die "127.0.0.1:$port is in use"
     fi
@@ -79,11 +96,13 @@ echo "working in $T"
 
 LATCH_PID=
 NGINX_STARTED=
+ACME_PIDS=()
 cleanup() {
     if [ -n "$NGINX_STARTED" ] && [ -s "$T/nginx.pid" ]; then
         kill -QUIT "$(cat "$T/nginx.pid")" 2>/dev/null || true
     fi
     if [ -n "$LATCH_PID" ]; then kill -TERM "$LATCH_PID" 2>/dev/null || true; fi
+    for pid in "${ACME_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -106,18 +125,9 @@ check "systemd-analyze verify: no complaints" [ -z "$verify_out" ]
 [ -z "$verify_out" ] || echo "$verify_out"
 systemd-analyze security --offline=yes "$VERIFY_UNIT" 2>&1 | tail -1
 
-echo "== 2. proxy configurations"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$HOST" \
-    -addext "subjectAltName=DNS:$HOST" \
-    -keyout "$T/privkey.pem" -out "$T/fullchain.pem" 2>/dev/null
-# Only the certificate paths differ from deploy/nginx.conf ...
-sed "s#/etc/letsencrypt/live/$HOST/#$T/#" "$DEPLOY/nginx.conf" >"$T/latch-nginx-asis.conf"
-# ... and for the live run also the listen lines: loopback, unprivileged ports.
-sed -e 's/^\( *\)listen 443 ssl http2;/\1listen 127.0.0.1:8443 ssl http2;/' \
-    -e 's/^\( *\)listen 80;/\1listen 127.0.0.1:8081;/' \
-    -e '/listen \[::\]/d' "$T/latch-nginx-asis.conf" >"$T/latch-nginx-live.conf"
+echo "== 2. the first certificate, and the proxy configurations"
 mkdir "$T/nginx-temp"
-wrapper() { # wrapper SERVER_BLOCKS: the nginx.conf around deploy/nginx.conf
+wrapper() { # wrapper SERVER_BLOCKS: the nginx.conf around a file of deploy/
     cat <<EOF
 user www-data;
 worker_processes 1;
@@ -137,11 +147,105 @@ http {
 }
 EOF
 }
+# loopback SRC DST: a copy listening on loopback ports only (80 -> 8081,
+# 443 -> 8443, no IPv6), with the webroot and certificates under $T.
+ACME_ROOT=$T/acme                  # stands for /var/www/letsencrypt
+LE=$T/letsencrypt                  # stands for /etc/letsencrypt
+loopback() {
+    sed -e 's/^\( *\)listen 443 ssl http2;/\1listen 127.0.0.1:8443 ssl http2;/' \
+        -e 's/^\( *\)listen 80;/\1listen 127.0.0.1:8081;/' \
+        -e '/listen \[::\]/d' \
+        -e "s#/var/www/letsencrypt#$ACME_ROOT#" \
+        -e "s#/etc/letsencrypt/#$LE/#" "$1" >"$2"
+}
+stop_nginx() {
+    local pid
+    pid=$(cat "$T/nginx.pid")
+    kill -QUIT "$pid"
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    NGINX_STARTED=
+}
+
+# nginx -t binds its listen addresses (0.0.0.0:80 ...): the files as they
+# are are tested in an empty network namespace.
+wrapper "$DEPLOY/nginx-http-only.conf" >"$T/nginx-http-only-asis.conf"
+check "nginx -t, deploy/nginx-http-only.conf as it is" \
+    unshare --net nginx -q -t -c "$T/nginx-http-only-asis.conf"
+wrapper "$DEPLOY/nginx.conf" >"$T/nginx-nocert.conf"
+check "nginx -t refuses deploy/nginx.conf before the certificate exists" \
+    bash -c '! unshare --net nginx -q -t -c "$1" 2>"$2" && grep -q "cannot load certificate" "$2"' \
+    _ "$T/nginx-nocert.conf" "$T/nginx-nocert.log"
+
+# Step 1 of the README: the HTTP-only server, serving the webroot.
+mkdir -p "$ACME_ROOT/.well-known/acme-challenge"
+echo "probe $$" >"$ACME_ROOT/.well-known/acme-challenge/probe"
+loopback "$DEPLOY/nginx-http-only.conf" "$T/latch-nginx-http-only-live.conf"
+wrapper "$T/latch-nginx-http-only-live.conf" >"$T/nginx-http-only-live.conf"
+nginx -c "$T/nginx-http-only-live.conf"
+NGINX_STARTED=1
+http80() { curl -s -H "Host: $HOST" "$@"; }
+check "HTTP-only: a file in the challenge directory is served" \
+    [ "$(http80 http://127.0.0.1:8081/.well-known/acme-challenge/probe)" = "probe $$" ]
+check "HTTP-only: anything else redirects to https://" \
+    [ "$(http80 -o /dev/null -w '%{http_code} %{redirect_url}' http://127.0.0.1:8081/account)" = "301 https://$HOST/account" ]
+
+# Step 2: certbot certonly --webroot, against a local ACME server.
+certbot_local() { # certbot with its files under $T, talking to pebble
+    certbot "$@" --server https://127.0.0.1:14000/dir --no-verify-ssl \
+        --config-dir "$LE" --work-dir "$T/certbot-work" --logs-dir "$T/certbot-logs" \
+        --non-interactive >>"$T/certbot.log" 2>&1
+}
+if [ -n "$PEBBLE" ]; then
+    # pebble-challtestsrv answers every DNS name with 127.0.0.1, so pebble
+    # fetches http://latch.example.org:8081/.well-known/acme-challenge/...
+    # from the nginx above (pebble's httpPort stands for port 80).
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$T/pebble-key.pem" -out "$T/pebble-cert.pem" 2>/dev/null
+    cat >"$T/pebble.json" <<EOF
+{"pebble": {"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
+  "certificate": "$T/pebble-cert.pem", "privateKey": "$T/pebble-key.pem",
+  "httpPort": 8081, "tlsPort": 5001, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+EOF
+    pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 127.0.0.1:8053 \
+        -http01 "" -https01 "" -tlsalpn01 "" -management 127.0.0.1:8055 >"$T/challtestsrv.log" 2>&1 &
+    ACME_PIDS+=($!)
+    PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 \
+        pebble -config "$T/pebble.json" -dnsserver 127.0.0.1:8053 >"$T/pebble.log" 2>&1 &
+    ACME_PIDS+=($!)
+    for _ in $(seq 50); do
+        curl -sk -o /dev/null https://127.0.0.1:14000/dir && break
+        sleep 0.1
+    done
+    check "certbot certonly --webroot: a certificate from the local ACME server" \
+        certbot_local certonly --webroot -w "$ACME_ROOT" -d "$HOST" \
+        --agree-tos -m "ops@$HOST" --deploy-hook "echo reload >>$T/deploy-hook.log"
+    check "pebble fetched the challenge through nginx" \
+        grep -q "GET /.well-known/acme-challenge/[^ ]* HTTP/1.1\" 200 host=$HOST:8081" "$T/nginx-access.log"
+    check "the deploy hook (systemctl reload nginx on a host) ran once" \
+        [ "$(cat "$T/deploy-hook.log" 2>/dev/null)" = reload ]
+else
+    echo "(pebble, pebble-challtestsrv or certbot missing: a self-signed certificate stands in)"
+    mkdir -p "$LE/live/$HOST"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$HOST" \
+        -addext "subjectAltName=DNS:$HOST" \
+        -keyout "$LE/live/$HOST/privkey.pem" -out "$LE/live/$HOST/fullchain.pem" 2>/dev/null
+fi
+check "the certificate files are where deploy/nginx.conf looks (certbot's layout)" \
+    test -s "$LE/live/$HOST/fullchain.pem" -a -s "$LE/live/$HOST/privkey.pem"
+stop_nginx
+
+# Step 3: deploy/nginx.conf. Only the certificate paths differ from the
+# file ...
+sed "s#/etc/letsencrypt/#$LE/#" "$DEPLOY/nginx.conf" >"$T/latch-nginx-asis.conf"
+# ... and for the live run also the listen lines and the webroot.
+loopback "$DEPLOY/nginx.conf" "$T/latch-nginx-live.conf"
 wrapper "$T/latch-nginx-asis.conf" >"$T/nginx-asis.conf"
 wrapper "$T/latch-nginx-live.conf" >"$T/nginx-live.conf"
-# nginx -t binds its listen addresses (0.0.0.0:443 ...): do that in an
-# empty network namespace.
-check "nginx -t, deploy/nginx.conf as it is (cert paths aside)" \
+check "nginx -t, deploy/nginx.conf as it is (certificate paths aside)" \
     unshare --net nginx -q -t -c "$T/nginx-asis.conf"
 check "nginx -t, loopback copy" nginx -q -t -c "$T/nginx-live.conf"
 if command -v caddy >/dev/null; then
@@ -256,7 +360,14 @@ status() { c -o /dev/null -w '%{http_code}' "$@"; }
 
 check "GET /healthz through nginx: 200 ok" [ "$(c "$BASE/healthz")" = ok ]
 check "plain HTTP redirects to https://" \
-    [ "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H "Host: $HOST" http://127.0.0.1:8081/account)" = "301 https://$HOST/account" ]
+    [ "$(http80 -o /dev/null -w '%{http_code} %{redirect_url}' http://127.0.0.1:8081/account)" = "301 https://$HOST/account" ]
+check "plain HTTP serves the challenge directory (renewals)" \
+    [ "$(http80 http://127.0.0.1:8081/.well-known/acme-challenge/probe)" = "probe $$" ]
+if [ -n "$PEBBLE" ]; then
+    check "certbot renew, through deploy/nginx.conf's port 80 block" \
+        certbot_local renew --force-renewal --no-random-sleep-on-renew
+    check "the deploy hook ran again" [ "$(wc -l <"$T/deploy-hook.log")" = 2 ]
+fi
 
 login_head=$(c -D - -o /dev/null -c "$JAR" -b "$JAR" -d "username=alice&password=correct+horse+battery" "$BASE/login")
 cookie_line=$(grep -i '^set-cookie:' <<<"$login_head" | tr -d '\r')
@@ -319,13 +430,7 @@ sessions=$(as_service "$T/sessions.pid" "$LATCH" sessions --sessions "$STATE/ses
 check "latch sessions, as the service user, lists alice" grep -q ' alice ' <<<"$sessions"
 
 echo "== 5. stopping"
-nginx_pid=$(cat "$T/nginx.pid")
-kill -QUIT "$nginx_pid"
-NGINX_STARTED=
-for _ in $(seq 50); do
-    kill -0 "$nginx_pid" 2>/dev/null || break
-    sleep 0.1
-done
+stop_nginx
 kill -TERM "$LATCH_PID"
 set +e
 wait "$LAUNCHER"
