@@ -31,6 +31,7 @@ pub mod router;
 pub mod server;
 pub mod session;
 pub mod session_cache;
+pub mod session_redis;
 pub mod session_store;
 pub mod static_files;
 pub mod throttle;
