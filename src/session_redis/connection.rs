@@ -108,14 +108,16 @@ impl RedisStore {
 
     /// Awaits one exchange for at most `COMMAND_TIMEOUT`. Connection
     /// trouble marks the store unverified (see the module comment).
-    async fn bounded<T>(&self, exchange: impl Future<Output = RedisResult<T>>) -> Result<T, StoreError> {
+    async fn bounded<T>(
+        &self,
+        exchange: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, StoreError> {
         let error = match tokio::time::timeout(COMMAND_TIMEOUT, exchange).await {
             Ok(Ok(reply)) => return Ok(reply),
             Ok(Err(e)) => StoreError::from_redis(e),
-            Err(_) => StoreError::Unavailable(format!(
-                "no answer within {} s",
-                COMMAND_TIMEOUT.as_secs()
-            )),
+            Err(_) => {
+                StoreError::Unavailable(format!("no answer within {} s", COMMAND_TIMEOUT.as_secs()))
+            }
         };
         if matches!(error, StoreError::Unavailable(_)) {
             self.unverified.store(true, Ordering::SeqCst);
@@ -142,7 +144,10 @@ impl RedisStore {
             pipe.cmd("CONFIG").arg("GET").arg(name);
         }
         let mut conn = self.conn.clone();
-        let found = match self.bounded(pipe.query_async::<Vec<Vec<String>>>(&mut conn)).await {
+        let found = match self
+            .bounded(pipe.query_async::<Vec<Vec<String>>>(&mut conn))
+            .await
+        {
             Ok(replies) => shortfalls(&settings(replies)),
             // A refused command (unknown, renamed, NOPERM) is not an outage.
             Err(StoreError::BadData(why)) => vec![unverifiable(&why)],
@@ -181,7 +186,8 @@ fn open_client(url: &str) -> Result<Client, StoreError> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     if !matches!(scheme, Some("redis" | "rediss" | "redis+unix")) {
         return Err(StoreError::BadUrl(
-            "expected redis://HOST:PORT/DB, rediss://HOST:PORT/DB or redis+unix:///PATH?db=N".into(),
+            "expected redis://HOST:PORT/DB, rediss://HOST:PORT/DB or redis+unix:///PATH?db=N"
+                .into(),
         ));
     }
     if scheme == Some("rediss") && !cfg!(feature = "redis-tls") {
@@ -190,12 +196,17 @@ fn open_client(url: &str) -> Result<Client, StoreError> {
         ));
     }
     // The library's own messages are not repeated: some quote the URL.
-    let info = url
-        .into_connection_info()
-        .map_err(|_| StoreError::BadUrl("the URL does not parse (user, password, host, port, database number?)".into()))?;
+    let info = url.into_connection_info().map_err(|_| {
+        StoreError::BadUrl(
+            "the URL does not parse (user, password, host, port, database number?)".into(),
+        )
+    })?;
     // RESP3 would let the library reconnect on a push message, which
     // `bounded` would not see; RESP2 reconnects only after a failed command.
-    let redis = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP2);
+    let redis = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP2);
     Client::open(info.set_redis_settings(redis))
         .map_err(|e| StoreError::BadUrl(format!("{:?}", e.kind())))
 }

@@ -71,7 +71,9 @@ pub fn shortfalls(settings: &HashMap<String, String>) -> Vec<String> {
         .iter()
         .filter_map(|&(name, needed, why)| match settings.get(name) {
             Some(found) if found.eq_ignore_ascii_case(needed) => None,
-            Some(found) => Some(format!("{name} is {found:?}, latch needs {needed:?}: {why}")),
+            Some(found) => Some(format!(
+                "{name} is {found:?}, latch needs {needed:?}: {why}"
+            )),
             None => Some(format!(
                 "the server does not report {name} (latch needs {needed:?}: {why})"
             )),

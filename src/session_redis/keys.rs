@@ -42,7 +42,8 @@ impl SessionKey {
     /// `latch:s:` and 64 lowercase hex digits.
     pub fn from_key_name(name: &[u8]) -> Option<SessionKey> {
         let hash = name.strip_prefix(b"latch:s:")?;
-        let canonical = hash.len() == 64 && hash.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let canonical =
+            hash.len() == 64 && hash.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         canonical.then(|| SessionKey {
             hash: String::from_utf8_lossy(hash).into_owned(),
         })
@@ -75,7 +76,10 @@ pub fn epoch_key(user: &str) -> String {
 /// address and a user name) is hashed: its length is bounded and no
 /// address or name is readable in a key listing.
 pub fn throttle_key(counter: &str) -> String {
-    format!("latch:throttle:{}", hex(&Sha256::digest(counter.as_bytes())))
+    format!(
+        "latch:throttle:{}",
+        hex(&Sha256::digest(counter.as_bytes()))
+    )
 }
 
 /// The largest deadline latch asks Redis for, in ms (the year 2255):
@@ -89,7 +93,10 @@ const MAX_DEADLINE_MS: u64 = 1 << 43;
 pub fn deadline_ms(record: &Record, idle_timeout: u64) -> u64 {
     let mut deadline = record.expires;
     if idle_timeout > 0 {
-        let idle = record.seen.unwrap_or(record.created).saturating_add(idle_timeout);
+        let idle = record
+            .seen
+            .unwrap_or(record.created)
+            .saturating_add(idle_timeout);
         deadline = deadline.min(idle);
     }
     deadline.saturating_mul(1000).clamp(1, MAX_DEADLINE_MS)
@@ -105,7 +112,9 @@ mod tests {
         let key = SessionKey::of(&id);
         assert!(key.name().starts_with("latch:s:"));
         assert!(!key.name().contains(id.as_str()));
-        assert!(key.member().starts_with(&crate::session_store::file_prefix(&id)));
+        assert!(key
+            .member()
+            .starts_with(&crate::session_store::file_prefix(&id)));
         assert_eq!(SessionKey::from_key_name(key.name().as_bytes()), Some(key));
     }
 

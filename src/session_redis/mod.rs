@@ -255,8 +255,13 @@ impl RedisStore {
     /// the index of session deadlines that every write keeps, not a `SCAN`.
     pub async fn live_sessions(&self, now: u64) -> Result<u64, StoreError> {
         let after_now = format!("({}", now.saturating_mul(1000));
-        self.query(redis::cmd("ZCOUNT").arg(LIVE_INDEX).arg(after_now).arg("+inf"))
-            .await
+        self.query(
+            redis::cmd("ZCOUNT")
+                .arg(LIVE_INDEX)
+                .arg(after_now)
+                .arg("+inf"),
+        )
+        .await
     }
 
     /// Every live session, for `latch sessions`, labelled by its key's hash
@@ -378,7 +383,9 @@ fn parse_epoch(bytes: &[u8]) -> Result<u64, StoreError> {
     std::str::from_utf8(bytes)
         .ok()
         .and_then(|text| text.parse().ok())
-        .ok_or_else(|| StoreError::BadData("an epoch key holds something other than a number".into()))
+        .ok_or_else(|| {
+            StoreError::BadData("an epoch key holds something other than a number".into())
+        })
 }
 
 /// A damaged value is no session, and an operator should hear about it.

@@ -32,7 +32,9 @@ impl RedisStore {
         window: Duration,
     ) -> Result<Admission, StoreError> {
         if limit == 0 {
-            return Ok(Admission::Admitted { remaining: u32::MAX });
+            return Ok(Admission::Admitted {
+                remaining: u32::MAX,
+            });
         }
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut script = scripts::ADMIT.prepare_invoke();
@@ -54,6 +56,7 @@ impl RedisStore {
 
     /// Forgets the counter's attempts (e.g. after a successful sign-in).
     pub async fn throttle_reset(&self, counter: &str) -> Result<(), StoreError> {
-        self.query(redis::cmd("DEL").arg(throttle_key(counter))).await
+        self.query(redis::cmd("DEL").arg(throttle_key(counter)))
+            .await
     }
 }
