@@ -905,7 +905,7 @@ async fn logouts_acknowledged_before_a_kill_survive_the_restart() {
     let mut redis = RedisServer::start();
     let store = Arc::new(redis.store().await);
     let mut ids = Vec::new();
-    for _ in 0..400 {
+    for _ in 0..2000 {
         ids.push(store.create(&signed_in("alice")).await.unwrap());
     }
     // Sixteen workers sign sessions out (keep mode and flush mode in turn)
@@ -975,6 +975,67 @@ async fn logouts_acknowledged_before_a_kill_survive_the_restart() {
                 .unwrap()
                 .expect("the moved session was lost");
             assert_eq!(moved.user(), None);
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+async fn a_full_redis_refuses_new_data_but_a_logout_can_still_delete() {
+    let mut settings = DURABLE.to_vec();
+    settings.extend(["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"]);
+    let redis = RedisServer::start_with(&settings);
+    let store = redis.store().await;
+    let id = store.create(&signed_in("alice")).await.unwrap();
+    let other = store.create(&signed_in("alice")).await.unwrap();
+    let mut conn = redis.inspect().await;
+    fill(&mut conn).await;
+    let full = |r: Result<_, StoreError>| matches!(r, Err(StoreError::Full));
+    assert!(full(store.create(&record()).await.map(|_| ())));
+    assert!(full(
+        store
+            .modify(&id, now(), |r| r.set_str(THEME, "light"))
+            .await
+            .map(|_| ())
+    ));
+    assert!(full(
+        store.rotate(&id, now(), keep_mode_logout).await.map(|_| ())
+    ));
+    // The sign-in still stands: nothing was half done.
+    assert_eq!(
+        store.load(&id, now()).await.unwrap().unwrap().user(),
+        Some("alice")
+    );
+    // What a logout needs still works, each at the limit: "sign out
+    // everywhere", a flush, and a keep-mode logout falling back to a flush.
+    assert_eq!(store.bump_epoch("alice").await.unwrap(), 1);
+    fill(&mut conn).await;
+    assert!(store.delete(&other).await.unwrap());
+    fill(&mut conn).await;
+    assert!(matches!(
+        store.rotate(&id, now(), |_| false).await.unwrap(),
+        Rotated::Deleted
+    ));
+    assert!(session_keys(&mut conn).await.is_empty());
+}
+
+/// Fills Redis up to its `maxmemory` with keys of its own, in smaller and
+/// smaller values (a refused value stops counting once it is refused).
+async fn fill(conn: &mut MultiplexedConnection) {
+    for size in [64 * 1024, 4096, 256, 16] {
+        let filler = vec![b'x'; size];
+        for n in 0.. {
+            assert!(n < 100_000, "maxmemory never reached");
+            let mut name = [0u8; 8];
+            getrandom::fill(&mut name).unwrap();
+            let set: redis::RedisResult<()> = redis::cmd("SET")
+                .arg(format!("filler:{}", latch::encoding::hex(&name)))
+                .arg(&filler)
+                .query_async(conn)
+                .await;
+            if set.is_err() {
+                break;
+            }
         }
     }
 }

@@ -226,14 +226,12 @@ impl RedisStore {
     }
 
     /// Deletes the session, whatever it holds; `Ok(false)` if there was none.
+    /// Works even when Redis is full.
     pub async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
         let key = SessionKey::of(id);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .del(key.name())
-            .zrem(LIVE_INDEX, key.member())
-            .ignore();
-        let (deleted,): (u64,) = self.query_all(&pipe).await?;
+        let mut script = scripts::DELETE.prepare_invoke();
+        script.key(key.name()).key(LIVE_INDEX).arg(key.member());
+        let deleted: u64 = self.run(&script).await?;
         Ok(deleted == 1)
     }
 
@@ -243,12 +241,15 @@ impl RedisStore {
         Ok(epoch.unwrap_or(0))
     }
 
-    /// Advances the user's epoch (`INCR`, durable when it returns).
+    /// Advances the user's epoch (`INCR`, durable when it returns, and
+    /// allowed even when Redis is full).
     /// Sessions bind to the epoch through `_auth_hash`, so this one small
     /// write signs out every session of the user, on every instance at its
     /// next request, however many sessions there are.
     pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
-        self.query(redis::cmd("INCR").arg(epoch_key(user))).await
+        let mut script = scripts::BUMP.prepare_invoke();
+        script.key(epoch_key(user));
+        self.run(&script).await
     }
 
     /// How many sessions are live (for `--max-sessions`): one `ZCOUNT` on

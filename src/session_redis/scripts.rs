@@ -10,6 +10,13 @@
 //!
 //! The scripts run by `EVALSHA`; after a Redis restart has forgotten them
 //! the client library sends them again (`NOSCRIPT`, then `EVAL`).
+//!
+//! The first line of each declares what it does (Redis 7.0 and later, as
+//! `SET … PXAT` needs 6.2): a plain `#!lua` may write, so Redis refuses it
+//! whole, before it starts, when memory is full (`-OOM`); `allow-oom` on the
+//! ones a logout needs (deleting, advancing an epoch), so a logout works
+//! even then; `no-writes` on the read. (A script without that line would be let through at the memory
+//! limit: Redis 7.0 checks such legacy scripts loosely.)
 
 use std::sync::LazyLock;
 
@@ -19,11 +26,9 @@ use redis::Script;
 /// KEYS: the session key, the live index. ARGV: the value, its deadline
 /// (ms), its index member, now (ms), the most live sessions (0: no cap).
 /// Returns 1 stored, 0 full, -1 the key exists (an id drawn twice).
-/// The write comes before the tidying, so that a full Redis (`-OOM`)
-/// refuses the script before it changed anything.
 pub static CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        r"#!lua
 local cap = tonumber(ARGV[5])
 if cap > 0 and redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[4], '+inf') >= cap then
   return 0
@@ -43,7 +48,7 @@ return 1
 /// Returns 1 written, 0 changed or gone since it was read.
 pub static SWAP: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        r"#!lua
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
@@ -59,7 +64,7 @@ return 1
 /// member. Returns 1 moved, 0 changed or gone, -1 the new key exists.
 pub static MOVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        r"#!lua
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if not redis.call('SET', KEYS[2], ARGV[2], 'PXAT', ARGV[3], 'NX') then return -1 end
 redis.call('DEL', KEYS[1])
@@ -72,15 +77,40 @@ return 1
 
 /// Compare-and-delete. KEYS: the session key, the live index. ARGV: the
 /// bytes read, the index member. Returns 1 deleted, 0 changed or gone.
-/// `DEL` and `ZREM` are allowed at the memory limit: a logout that cannot
+/// Allowed at the memory limit (it only frees memory): a logout that cannot
 /// move the session (`-OOM`) can still end it with this.
 pub static DROP: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        r"#!lua flags=allow-oom
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
 return 1
+",
+    )
+});
+
+/// Deletes a session, whatever it holds. KEYS: the session key, the live
+/// index. ARGV: the index member. Returns how many keys it deleted (0 or
+/// 1). Allowed at the memory limit, as `DROP` (a `MULTI` block would not
+/// be: Redis refuses every queued command then).
+pub static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"#!lua flags=allow-oom
+local deleted = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return deleted
+",
+    )
+});
+
+/// Advances a user's epoch. KEYS: the epoch key. Returns the new epoch.
+/// Allowed at the memory limit: "sign out everywhere" must work even when
+/// Redis is full (a few bytes past `maxmemory`, once per use).
+pub static BUMP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"#!lua flags=allow-oom
+return redis.call('INCR', KEYS[1])
 ",
     )
 });
@@ -94,7 +124,7 @@ return 1
 /// what latch supports; Redis Cluster could not run this.)
 pub static READ_WITH_EPOCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        r"#!lua flags=no-writes
 local value = redis.call('GET', KEYS[1])
 if not value then return {} end
 local ok, doc = pcall(cjson.decode, value)
@@ -113,7 +143,7 @@ return {value, redis.call('GET', ARGV[1] .. hex) or '0'}
 /// pushed back by later ones.
 pub static ADMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        r"#!lua
 local limit = tonumber(ARGV[1])
 if tonumber(redis.call('GET', KEYS[1]) or '0') >= limit then
   return {0, redis.call('PTTL', KEYS[1])}
