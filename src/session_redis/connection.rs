@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, ProtocolVersion};
+use redis::{Client, Cmd, FromRedisValue, IntoConnectionInfo, ProtocolVersion};
 use redis::{RedisResult, ScriptInvocation};
 
 use super::durability::{shortfalls, unverifiable, Durability, REQUIRED};
@@ -84,16 +84,6 @@ impl RedisStore {
         self.verified().await?;
         let mut conn = self.conn.clone();
         self.bounded(cmd.query_async(&mut conn)).await
-    }
-
-    /// Sends a pipeline (one round trip) and reads its replies.
-    pub(super) async fn query_all<T: FromRedisValue>(
-        &self,
-        pipe: &Pipeline,
-    ) -> Result<T, StoreError> {
-        self.verified().await?;
-        let mut conn = self.conn.clone();
-        self.bounded(pipe.query_async(&mut conn)).await
     }
 
     /// Runs a script (`EVALSHA`, and `EVAL` when the server lost it).
