@@ -89,6 +89,8 @@ impl RedisServer {
         }
     }
 
+    /// True once the server answers: PONG, or NOAUTH when it wants a
+    /// password first.
     fn answers_ping(&self) -> bool {
         let Ok(mut socket) = UnixStream::connect(self.socket()) else {
             return false;
@@ -99,7 +101,7 @@ impl RedisServer {
         let mut reply = [0u8; 7];
         socket.write_all(b"PING\r\n").is_ok()
             && socket.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
+            && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
     }
 
     fn log(&self) -> String {
@@ -1055,6 +1057,30 @@ async fn a_bad_url_is_refused_without_repeating_it() {
             Ok(_) => panic!("{url} accepted"),
         }
     }
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+async fn credentials_come_from_the_url_and_a_refusal_names_no_password() {
+    let mut settings = DURABLE.to_vec();
+    settings.extend(["--requirepass", "s3cret"]);
+    let redis = RedisServer::start_with(&settings);
+    for url in [redis.url(), format!("{}?pass=wrong", redis.url())] {
+        match RedisStore::connect(&url, Durability::Strict, 0).await {
+            Err(StoreError::BadUrl(why)) => {
+                assert!(
+                    why.contains("credentials") && !why.contains("wrong"),
+                    "{why}"
+                )
+            }
+            other => panic!("{:?}", other.err()),
+        }
+    }
+    let url = format!("{}?pass=s3cret", redis.url());
+    let store = RedisStore::connect(&url, Durability::Strict, 0)
+        .await
+        .unwrap();
+    store.create(&record()).await.unwrap();
 }
 
 #[cfg(not(feature = "redis-tls"))]

@@ -126,19 +126,17 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Reads the settings (`CONFIG GET`, one per setting, pipelined: Redis
-    /// before 7.0 takes one name per `CONFIG GET`) and judges them.
+    /// Reads the settings (one `CONFIG GET` naming all four, Redis 7.0
+    /// and later) and judges them.
     async fn check_durability(&self) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
+        let mut config_get = redis::cmd("CONFIG");
+        config_get.arg("GET");
         for (name, _, _) in REQUIRED {
-            pipe.cmd("CONFIG").arg("GET").arg(name);
+            config_get.arg(name);
         }
         let mut conn = self.conn.clone();
-        let found = match self
-            .bounded(pipe.query_async::<Vec<Vec<String>>>(&mut conn))
-            .await
-        {
-            Ok(replies) => shortfalls(&settings(replies)),
+        let found = match self.bounded(config_get.query_async(&mut conn)).await {
+            Ok(pairs) => shortfalls(&settings(pairs)),
             // A refused command (unknown, renamed, NOPERM) is not an outage.
             Err(StoreError::BadData(why)) => vec![unverifiable(&why)],
             Err(e) => return Err(e),
@@ -159,15 +157,12 @@ impl RedisStore {
     }
 }
 
-/// `CONFIG GET name` answers `[name, value]` (an empty array for a name the
-/// server does not know).
-fn settings(replies: Vec<Vec<String>>) -> HashMap<String, String> {
-    replies
-        .into_iter()
-        .filter_map(|reply| match <[String; 2]>::try_from(reply) {
-            Ok([name, value]) => Some((name, value)),
-            Err(_) => None,
-        })
+/// `CONFIG GET` answers `name, value, name, value…`, leaving out names
+/// the server does not know.
+fn settings(pairs: Vec<String>) -> HashMap<String, String> {
+    pairs
+        .chunks_exact(2)
+        .map(|pair| (pair[0].clone(), pair[1].clone()))
         .collect()
 }
 

@@ -27,8 +27,8 @@ pub enum StoreError {
     /// Writes to one session kept losing the compare-and-set to other
     /// writers (a bounded number of tries): answer 503, try again.
     Contended,
-    /// The URL cannot be used (its text is never repeated: it may hold a
-    /// password).
+    /// The URL cannot be used, or Redis refused its credentials (its text is
+    /// never repeated: it may hold a password).
     BadUrl(String),
     /// Redis answered something latch did not write or expect: a command
     /// refused (`NOPERM`, an unknown command), a key of the wrong type, an
@@ -55,6 +55,11 @@ impl StoreError {
         let code = e.code().unwrap_or_default();
         if code == "OOM" {
             return StoreError::Full;
+        }
+        if e.kind() == ErrorKind::AuthenticationFailed || matches!(code, "NOAUTH" | "WRONGPASS") {
+            return StoreError::BadUrl(format!(
+                "Redis refused the URL's credentials (user and password): {code}"
+            ));
         }
         let unavailable = e.is_io_error()
             || e.is_timeout()

@@ -20,17 +20,26 @@
 //! - Redis expires sessions itself (`PXAT` their deadline), and latch
 //!   still refuses an expired record it reads.
 //!
+//! - Signing out never fails for lack of memory: `delete`, a `rotate` that
+//!   keeps nothing, and `bump_epoch` are allowed past `maxmemory`.
+//!
 //! Every call is bounded in time (`connection::COMMAND_TIMEOUT`); see
-//! `StoreError` for what each failure means to the caller.
+//! `StoreError` for what each failure means to the caller. A write that
+//! timed out may still have happened: like any 503, the caller cannot know.
+//!
+//! Needs Redis 7.0 or later, or Valkey (script flags, `SET … PXAT`,
+//! `CONFIG GET` of several names), and one primary: not Redis Cluster, whose
+//! scripts cannot touch keys in two slots.
 
 mod connection;
 mod durability;
 mod error;
 mod keys;
+mod listing;
 mod scripts;
+mod stored;
 mod throttle;
 
-use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 
 use redis::aio::ConnectionManager;
@@ -40,7 +49,8 @@ pub use crate::session_store::{Listing, Rotated};
 pub use connection::COMMAND_TIMEOUT;
 pub use durability::Durability;
 pub use error::StoreError;
-use keys::{deadline_ms, epoch_key, SessionKey, EPOCH_PREFIX, LIVE_INDEX, SESSION_PATTERN};
+use keys::{deadline_ms, epoch_key, SessionKey, EPOCH_PREFIX, LIVE_INDEX};
+use stored::Stored;
 pub use throttle::Admission;
 
 /// How many times `modify` and `rotate` re-read and re-apply a change that
@@ -48,8 +58,6 @@ pub use throttle::Admission;
 /// Each loss means another write to the same session succeeded, so this
 /// many concurrent writers to one session all get through.
 const MAX_TRIES: usize = 32;
-/// The largest session value latch reads, as for session files.
-const MAX_VALUE_BYTES: usize = 64 * 1024;
 
 pub struct RedisStore {
     conn: ConnectionManager,
@@ -58,16 +66,6 @@ pub struct RedisStore {
     /// Set when a call met connection trouble: the next call re-checks the
     /// server's durability first (see `connection`).
     unverified: AtomicBool,
-}
-
-/// What a session key holds now.
-enum Stored {
-    /// No key, or a value that is not a readable session (logged).
-    Nothing,
-    /// A session past its expiry (or idle timeout), with the bytes read.
-    Expired(Vec<u8>),
-    /// A live session, with the bytes read (for the compare-and-set).
-    Live(Vec<u8>, Record),
 }
 
 impl RedisStore {
@@ -251,128 +249,6 @@ impl RedisStore {
         script.key(epoch_key(user));
         self.run(&script).await
     }
-
-    /// How many sessions are live (for `--max-sessions`): one `ZCOUNT` on
-    /// the index of session deadlines that every write keeps, not a `SCAN`.
-    pub async fn live_sessions(&self, now: u64) -> Result<u64, StoreError> {
-        let after_now = format!("({}", now.saturating_mul(1000));
-        self.query(
-            redis::cmd("ZCOUNT")
-                .arg(LIVE_INDEX)
-                .arg(after_now)
-                .arg("+inf"),
-        )
-        .await
-    }
-
-    /// Every live session, for `latch sessions`, labelled by its key's hash
-    /// (never by its id). Walks the keys with `SCAN` (never `KEYS`, which
-    /// stops the server while it runs); a key `SCAN` returns twice is
-    /// listed once.
-    pub async fn list(&self, now: u64) -> Result<Vec<Listing>, StoreError> {
-        let mut listings = Vec::new();
-        let mut seen = HashSet::new();
-        let mut cursor = 0u64;
-        loop {
-            let scan = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(SESSION_PATTERN)
-                .arg("COUNT")
-                .arg(1000)
-                .clone();
-            let (next, names): (u64, Vec<Vec<u8>>) = self.query(&scan).await?;
-            let batch: Vec<SessionKey> = names
-                .iter()
-                .filter_map(|name| SessionKey::from_key_name(name))
-                .filter(|key| seen.insert(key.clone()))
-                .collect();
-            if !batch.is_empty() {
-                let names: Vec<String> = batch.iter().map(SessionKey::name).collect();
-                let values: Vec<Option<Vec<u8>>> =
-                    self.query(redis::cmd("MGET").arg(names)).await?;
-                for (key, value) in batch.iter().zip(values) {
-                    if let Stored::Live(_, record) = self.judge(key, value, now) {
-                        listings.push(Listing {
-                            file_prefix: key.label().to_owned(),
-                            user: record.user().map(str::to_owned),
-                            created: record.created,
-                            expires: record.expires,
-                        });
-                    }
-                }
-            }
-            if next == 0 {
-                return Ok(listings);
-            }
-            cursor = next;
-        }
-    }
-
-    /// Removes nothing and returns 0: Redis drops expired sessions itself
-    /// (`PXAT`), and `create` tidies the live index. Kept so that both
-    /// stores answer the same calls.
-    pub async fn sweep(&self, _now: u64) -> Result<usize, StoreError> {
-        Ok(0)
-    }
-
-    /// Reads and judges one session key.
-    async fn read(&self, key: &SessionKey, now: u64) -> Result<Stored, StoreError> {
-        let value = self.query(redis::cmd("GET").arg(key.name())).await?;
-        Ok(self.judge(key, value, now))
-    }
-
-    /// `load`'s ending: the live record, or `None` after deleting an
-    /// expired one (only if it still holds the bytes read, so a session
-    /// that another request just replaced is not touched).
-    async fn live_or_drop(
-        &self,
-        key: &SessionKey,
-        value: Option<Vec<u8>>,
-        now: u64,
-    ) -> Result<Option<Record>, StoreError> {
-        match self.judge(key, value, now) {
-            Stored::Live(_, record) => Ok(Some(record)),
-            Stored::Expired(read) => {
-                self.drop_if_unchanged(key, read).await?;
-                Ok(None)
-            }
-            Stored::Nothing => Ok(None),
-        }
-    }
-
-    fn judge(&self, key: &SessionKey, value: Option<Vec<u8>>, now: u64) -> Stored {
-        let Some(bytes) = value else {
-            return Stored::Nothing;
-        };
-        if bytes.len() > MAX_VALUE_BYTES {
-            log_unreadable(key, &format!("{} bytes, more than 64 KiB", bytes.len()));
-            return Stored::Nothing;
-        }
-        match serde_json::from_slice::<Record>(&bytes) {
-            Ok(record) if record.v != Record::VERSION => {
-                log_unreadable(key, &format!("unknown format version {}", record.v));
-                Stored::Nothing
-            }
-            Ok(record) if record.is_expired(now, self.idle_timeout) => Stored::Expired(bytes),
-            Ok(record) => Stored::Live(bytes, record),
-            Err(e) => {
-                log_unreadable(key, &e.to_string());
-                Stored::Nothing
-            }
-        }
-    }
-
-    /// Deletes the session if it still holds `read`; true if it did.
-    async fn drop_if_unchanged(&self, key: &SessionKey, read: Vec<u8>) -> Result<bool, StoreError> {
-        let mut script = scripts::DROP.prepare_invoke();
-        script
-            .key(key.name())
-            .key(LIVE_INDEX)
-            .arg(read)
-            .arg(key.member());
-        Ok(self.run::<i64>(&script).await? == 1)
-    }
 }
 
 /// A session file's exact bytes.
@@ -387,13 +263,4 @@ fn parse_epoch(bytes: &[u8]) -> Result<u64, StoreError> {
         .ok_or_else(|| {
             StoreError::BadData("an epoch key holds something other than a number".into())
         })
-}
-
-/// A damaged value is no session, and an operator should hear about it.
-/// Only the key's label is logged: the key is not the cookie.
-fn log_unreadable(key: &SessionKey, why: &str) {
-    log_event!(
-        "session key latch:s:{}… unreadable, treated as no session: {why}",
-        key.label()
-    );
 }
