@@ -1083,6 +1083,120 @@ async fn credentials_come_from_the_url_and_a_refusal_names_no_password() {
     store.create(&record()).await.unwrap();
 }
 
+/// `rediss://`: TLS with the server's certificate checked against the
+/// system's roots, or the file `SSL_CERT_FILE` names (here: a CA made for
+/// the test with `openssl`).
+#[cfg(feature = "redis-tls")]
+#[tokio::test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+async fn rediss_speaks_tls_and_checks_the_server_certificate() {
+    let certs = TempDir::new();
+    let dir = certs.path();
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let path = |name: &str| dir.join(name).display().to_string();
+    let (cert, key, ca) = (path("server.pem"), path("server.key"), path("ca.pem"));
+    let mut settings = DURABLE.to_vec();
+    settings.extend([
+        "--bind",
+        "127.0.0.1",
+        "--tls-port",
+        &port,
+        "--tls-auth-clients",
+        "no",
+    ]);
+    settings.extend([
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+    ]);
+    let redis = RedisServer::start_with(&settings);
+    // SAFETY: set before any TLS connection of this test binary is made;
+    // no other test reads it.
+    std::env::set_var("SSL_CERT_FILE", &ca);
+    let url = format!("rediss://localhost:{port}/0");
+    let store = RedisStore::connect(&url, Durability::Strict, 0)
+        .await
+        .unwrap();
+    let id = store.create(&record()).await.unwrap();
+    assert!(store.load(&id, now()).await.unwrap().is_some());
+    // The certificate names localhost, not 127.0.0.1: refused.
+    let wrong_name = format!("rediss://127.0.0.1:{port}/0");
+    let refused = RedisStore::connect(&wrong_name, Durability::Strict, 0).await;
+    let Err(why) = refused else {
+        panic!("a certificate for another name was accepted");
+    };
+    assert!(why.to_string().contains("certificate"), "{why}");
+    drop(redis);
+}
+
 #[cfg(not(feature = "redis-tls"))]
 #[tokio::test]
 async fn rediss_without_the_tls_feature_says_how_to_get_it() {
