@@ -180,6 +180,15 @@ async fn session_keys(conn: &mut MultiplexedConnection) -> Vec<String> {
     keys
 }
 
+/// When Redis will drop the session's key (unix ms).
+async fn pexpiretime(conn: &mut MultiplexedConnection, id: &SessionId) -> u64 {
+    redis::cmd("PEXPIRETIME")
+        .arg(key_of(id))
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+
 async fn get(conn: &mut MultiplexedConnection, key: &str) -> Option<Vec<u8>> {
     redis::cmd("GET").arg(key).query_async(conn).await.unwrap()
 }
@@ -435,11 +444,7 @@ async fn redis_expires_a_session_at_its_deadline() {
     r.expires = now() + 2;
     let id = store.create(&r).await.unwrap();
     let mut conn = redis.inspect().await;
-    let deadline: u64 = redis::cmd("PEXPIRETIME")
-        .arg(key_of(&id))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let deadline = pexpiretime(&mut conn, &id).await;
     assert_eq!(deadline, r.expires * 1000);
     let give_up = Instant::now() + TIMEOUT;
     while get(&mut conn, &key_of(&id)).await.is_some() {
@@ -492,17 +497,6 @@ async fn with_an_idle_timeout_the_deadline_follows_seen() {
     let r = Record::new(t, 3600, 60);
     let id = store.create(&r).await.unwrap();
     let mut conn = redis.inspect().await;
-    let pexpiretime = |conn: &mut MultiplexedConnection, id: &SessionId| {
-        let key = key_of(id);
-        let mut conn = conn.clone();
-        async move {
-            redis::cmd("PEXPIRETIME")
-                .arg(key)
-                .query_async::<u64>(&mut conn)
-                .await
-                .unwrap()
-        }
-    };
     assert_eq!(pexpiretime(&mut conn, &id).await, (t + 60) * 1000);
     store
         .modify(&id, t + 30, |r| r.seen = Some(t + 30))
