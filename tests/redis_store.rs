@@ -1,7 +1,9 @@
 //! The Redis session store's contract, against a real `redis-server`.
 //!
 //! Each test starts its own `redis-server` on a unix socket in a temp dir
-//! (no TCP port: tests never collide) and kills it by PID when done. They
+//! (no TCP port, so tests never collide; only the TLS test, built with
+//! `--features redis-tls`, adds a free loopback port) and kills it by PID
+//! when done. They
 //! are ignored by a plain `cargo test`; run them with
 //! `cargo test --test redis_store -- --ignored`. Where `redis-server` cannot
 //! start, they fail: they never pass without having run.

@@ -9,7 +9,11 @@ use super::{Listing, RedisStore, StoreError};
 
 impl RedisStore {
     /// How many sessions are live (for `--max-sessions`): one `ZCOUNT` on
-    /// the index of session deadlines that every write keeps, not a `SCAN`.
+    /// the index of session deadlines that every write keeps, in the same
+    /// script as the write, not a `SCAN`. Entries past their deadline are
+    /// not counted (and `create` removes them, a hundred at a time); a
+    /// session key deleted behind latch's back (`DEL` by hand) is counted
+    /// until its deadline.
     pub async fn live_sessions(&self, now: u64) -> Result<u64, StoreError> {
         let after_now = format!("({}", now.saturating_mul(1000));
         self.query(
