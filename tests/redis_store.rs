@@ -952,9 +952,14 @@ async fn logouts_acknowledged_before_a_kill_survive_the_restart() {
         worker.await.unwrap();
     }
     let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
+    // The kill came mid-way: some logouts were acknowledged, not all.
     assert!(
-        acknowledged.len() >= killed_at && acknowledged.len() < 400,
+        acknowledged.len() >= killed_at && acknowledged.len() < 2000,
         "{}",
+        acknowledged.len()
+    );
+    eprintln!(
+        "{} logouts acknowledged before the kill",
         acknowledged.len()
     );
 
