@@ -34,6 +34,7 @@ pub mod session;
 pub mod session_cache;
 pub mod session_dir;
 pub mod session_quota;
+pub mod session_redis;
 pub mod session_store;
 pub mod static_files;
 pub mod sys;
