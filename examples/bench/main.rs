@@ -1,5 +1,5 @@
 //! latch's benchmark: every workload of issue #5 against the release binary
-//! and, in the same run, a bare hyper server as the physical limit.
+//! and, in the same run, bare hyper servers as the physical limits.
 //!
 //! `cargo run --release --example bench [-- --seconds 10 --connections 64]`
 //!
@@ -9,6 +9,11 @@
 //! client), and prints one table. It is a measurement, not a test: it
 //! never fails on slowness. Ratios are what to read: this machine is shared
 //! and its absolute numbers drift from run to run.
+//!
+//! Two baselines, both `examples/hello.rs`: answering `hello` (the limit
+//! for any request), and answering the very bytes latch answered for a
+//! page (status, headers, body, captured in this run), the limit for that
+//! page. A page workload shows its ratio to each.
 
 mod disk;
 mod load;
@@ -20,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use load::{request, run, MakeRequest, Stats};
-use servers::{login, start_to_first_answer, Process, Site};
+use servers::{login, start_same_bytes, start_to_first_answer, Process, Site};
 
 struct Options {
     seconds: u64,
@@ -41,7 +46,18 @@ struct Row {
     p50: f64,
     p99: f64,
     versus: String,
+    versus_same_bytes: String,
     rss_mib: f64,
+}
+
+impl Row {
+    /// Adds the ratio to the same-bytes baseline of a page workload.
+    fn beside(self, rate: f64, same_bytes: &Stats) -> Row {
+        Row {
+            versus_same_bytes: ratio(rate, same_bytes.rate()),
+            ..self
+        }
+    }
 }
 
 fn main() {
@@ -95,22 +111,47 @@ fn main() {
         let account = drive(server.addr, 200, per_connection_get("/account", &cookies));
         let account_p99 = account.percentile_ms(99.0);
         if options.wants('a') {
-            rows.push(row(
-                "(a) GET /account signed in",
-                &account,
-                ratio(account.rate(), base_rate),
-                &server,
+            let capture = root.join("account.http");
+            let same =
+                start_same_bytes(&hello, server.addr, "/account", Some(&cookies[0]), &capture);
+            let same_stats = drive(same.addr, 200, per_connection_get("/account", &cookies));
+            rows.push(same_bytes_row(
+                "same bytes as (a) (baseline)",
+                &same_stats,
+                base_rate,
+                &same,
             ));
+            rows.push(
+                row(
+                    "(a) GET /account signed in",
+                    &account,
+                    ratio(account.rate(), base_rate),
+                    &server,
+                )
+                .beside(account.rate(), &same_stats),
+            );
         }
         // (b) GET / anonymous; (c) a static file.
         if options.wants('b') {
             let home = drive(server.addr, 200, fixed(get("/", None)));
-            rows.push(row(
-                "(b) GET / anonymous",
-                &home,
-                ratio(home.rate(), base_rate),
-                &server,
+            let capture = root.join("home.http");
+            let same = start_same_bytes(&hello, server.addr, "/", None, &capture);
+            let same_stats = drive(same.addr, 200, fixed(get("/", None)));
+            rows.push(same_bytes_row(
+                "same bytes as (b) (baseline)",
+                &same_stats,
+                base_rate,
+                &same,
             ));
+            rows.push(
+                row(
+                    "(b) GET / anonymous",
+                    &home,
+                    ratio(home.rate(), base_rate),
+                    &server,
+                )
+                .beside(home.rate(), &same_stats),
+            );
         }
         if options.wants('c') {
             let file = drive(server.addr, 200, fixed(get("/style.css", None)));
@@ -169,6 +210,7 @@ fn main() {
             p50,
             p99,
             versus: "1.00 of (i)".into(),
+            versus_same_bytes: "-".into(),
             rss_mib: f64::NAN,
         });
         // (d) and (e) POST /logout, each request a different signed-in session.
@@ -237,6 +279,7 @@ fn main() {
     println!("start to first answered request: best {best:.1} ms of 5 (all: {starts:.1?})");
     println!("peak RSS: the server's VmHWM, reset after setup (/proc/PID/clear_refs), so it covers the load only");
     println!("(d), (e), (h): sessions written straight to disk as latch writes them; (a): through POST /login");
+    println!("same bytes: examples/hello.rs answering the response latch gave for that page in this run, checked to be the same bytes (date aside) before the load");
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -342,19 +385,26 @@ fn row(name: &'static str, stats: &Stats, versus: String, server: &Process) -> R
         p50: stats.percentile_ms(50.0),
         p99: stats.percentile_ms(99.0),
         versus,
+        versus_same_bytes: "-".into(),
         rss_mib: server.peak_rss_mib(),
     }
+}
+
+/// A same-bytes baseline's own row: 1.00 of itself, and its ratio to
+/// `hello`, which is what the page's size and headers cost hyper.
+fn same_bytes_row(name: &'static str, stats: &Stats, base_rate: f64, server: &Process) -> Row {
+    row(name, stats, ratio(stats.rate(), base_rate), server).beside(stats.rate(), stats)
 }
 
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| {:<42} | {:>10} | {:>8} | {:>8} | {:<18} | {:>9} |",
-        "workload", "req/s", "p50 ms", "p99 ms", "vs", "peak RSS"
+        "| {:<42} | {:>10} | {:>8} | {:>8} | {:<18} | {:<13} | {:>9} |",
+        "workload", "req/s", "p50 ms", "p99 ms", "vs", "vs same bytes", "peak RSS"
     );
     println!(
-        "|{:-<44}|{:->12}|{:->10}|{:->10}|{:-<20}|{:->11}|",
-        "", "", "", "", "", ""
+        "|{:-<44}|{:->12}|{:->10}|{:->10}|{:-<20}|{:-<15}|{:->11}|",
+        "", "", "", "", "", "", ""
     );
     for r in rows {
         let rss = if r.rss_mib.is_nan() {
@@ -363,8 +413,8 @@ fn print_table(rows: &[Row]) {
             format!("{:.1} MiB", r.rss_mib)
         };
         println!(
-            "| {:<42} | {:>10.0} | {:>8.2} | {:>8.2} | {:<18} | {:>9} |",
-            r.name, r.rate, r.p50, r.p99, r.versus, rss
+            "| {:<42} | {:>10.0} | {:>8.2} | {:>8.2} | {:<18} | {:<13} | {:>9} |",
+            r.name, r.rate, r.p50, r.p99, r.versus, r.versus_same_bytes, rss
         );
     }
 }
