@@ -39,6 +39,16 @@ impl Stats {
         let rank = ((p / 100.0) * self.latencies_us.len() as f64).ceil() as usize;
         f64::from(self.latencies_us[rank.clamp(1, self.latencies_us.len()) - 1]) / 1000.0
     }
+
+    /// Counts `other`'s requests and time in with these (for a workload
+    /// measured in several turns).
+    pub fn add(&mut self, other: Stats) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.latencies_us.extend(other.latencies_us);
+        self.latencies_us.sort_unstable();
+    }
 }
 
 /// Runs `connections` closed loops against `addr` for `duration` (or until
