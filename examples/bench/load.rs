@@ -23,12 +23,20 @@ pub struct Stats {
     pub ok: u64,
     pub errors: u64,
     pub elapsed: Duration,
+    /// The server's CPU time meanwhile, when measured (see `in_turns`).
+    pub server_cpu: Duration,
     latencies_us: Vec<u32>,
 }
 
 impl Stats {
     pub fn rate(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The server's CPU time per answered request, in microseconds: what
+    /// one request costs it, whatever the load generator costs.
+    pub fn server_cpu_us(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / self.ok as f64
     }
 
     /// The `p`-th percentile latency in milliseconds (nearest rank).
@@ -46,6 +54,7 @@ impl Stats {
         self.ok += other.ok;
         self.errors += other.errors;
         self.elapsed += other.elapsed;
+        self.server_cpu += other.server_cpu;
         self.latencies_us.extend(other.latencies_us);
         self.latencies_us.sort_unstable();
     }

@@ -20,7 +20,6 @@ mod disk;
 mod load;
 mod servers;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -49,14 +48,23 @@ struct Row {
     p99: f64,
     versus: String,
     versus_same_bytes: String,
+    cpu_us: f64,
     rss_mib: f64,
 }
 
 impl Row {
-    /// Adds the ratio to the same-bytes baseline of a page workload.
-    fn beside(self, rate: f64, same_bytes: &Stats) -> Row {
+    /// Adds what a page workload measured in turns with its same-bytes
+    /// baseline: the server's CPU per request, and the ratios to the
+    /// baseline of requests per second and of CPU per request (the
+    /// baseline's over the page's, so that here too 1.00 is as fast).
+    fn beside(self, stats: &Stats, same_bytes: &Stats) -> Row {
+        let cpu_ratio = same_bytes.server_cpu_us() / stats.server_cpu_us();
         Row {
-            versus_same_bytes: ratio(rate, same_bytes.rate()),
+            versus_same_bytes: format!(
+                "{} (CPU {cpu_ratio:.2})",
+                ratio(stats.rate(), same_bytes.rate())
+            ),
+            cpu_us: stats.server_cpu_us(),
             ..self
         }
     }
@@ -115,13 +123,8 @@ fn main() {
             let capture = root.join("account.http");
             let same =
                 start_same_bytes(&hello, server.addr, "/account", Some(&cookies[0]), &capture);
-            let (account, same_stats) = in_turns(
-                &runtime,
-                conns,
-                duration,
-                [server.addr, same.addr],
-                &account_get,
-            );
+            let (account, same_stats) =
+                in_turns(&runtime, conns, duration, [&server, &same], &account_get);
             rows.push(same_bytes_row(
                 "same bytes as (a) (baseline)",
                 &same_stats,
@@ -135,7 +138,7 @@ fn main() {
                     ratio(account.rate(), base_rate),
                     &server,
                 )
-                .beside(account.rate(), &same_stats),
+                .beside(&account, &same_stats),
             );
             account
         } else {
@@ -147,13 +150,8 @@ fn main() {
             let capture = root.join("home.http");
             let same = start_same_bytes(&hello, server.addr, "/", None, &capture);
             let home_get = fixed(get("/", None));
-            let (home, same_stats) = in_turns(
-                &runtime,
-                conns,
-                duration,
-                [server.addr, same.addr],
-                &home_get,
-            );
+            let (home, same_stats) =
+                in_turns(&runtime, conns, duration, [&server, &same], &home_get);
             rows.push(same_bytes_row(
                 "same bytes as (b) (baseline)",
                 &same_stats,
@@ -167,7 +165,7 @@ fn main() {
                     ratio(home.rate(), base_rate),
                     &server,
                 )
-                .beside(home.rate(), &same_stats),
+                .beside(&home, &same_stats),
             );
         }
         if options.wants('c') {
@@ -228,6 +226,7 @@ fn main() {
             p99,
             versus: "1.00 of (i)".into(),
             versus_same_bytes: "-".into(),
+            cpu_us: f64::NAN,
             rss_mib: f64::NAN,
         });
         // (d) and (e) POST /logout, each request a different signed-in session.
@@ -296,7 +295,8 @@ fn main() {
     println!("start to first answered request: best {best:.1} ms of 5 (all: {starts:.1?})");
     println!("peak RSS: the server's VmHWM, reset after setup (/proc/PID/clear_refs), so it covers the load only");
     println!("(d), (e), (h): sessions written straight to disk as latch writes them; (a): through POST /login");
-    println!("same bytes: examples/hello.rs answering the response latch gave for that page in this run, checked to be the same bytes (date aside) before the load");
+    println!("same bytes: examples/hello.rs answering the response latch gave for that page in this run (checked: the same bytes, date aside), measured in one-second turns with the page");
+    println!("CPU/req: the server's CPU time (user + system, all threads) per answered request; unlike req/s, it does not depend on what the load generator and the machine's other work leave of the cores");
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -305,20 +305,24 @@ fn main() {
 /// Whatever slows this shared machine down meanwhile (another build, a
 /// change of CPU clock) then falls on both alike, so their ratio holds
 /// steadier than that of two runs one after the other. Each turn starts
-/// with fresh connections, as a run does.
+/// with fresh connections, as a run does. Each server's CPU time is read
+/// around its turns, for its CPU per request.
 fn in_turns(
     runtime: &tokio::runtime::Runtime,
     connections: usize,
     duration: Duration,
-    [latch, same_bytes]: [SocketAddr; 2],
+    [latch, same_bytes]: [&Process; 2],
     make: &MakeRequest,
 ) -> (Stats, Stats) {
     let turns = duration.as_secs().max(1);
     let turn = duration / turns as u32;
     let (mut on_latch, mut on_same_bytes) = (Stats::default(), Stats::default());
     for _ in 0..turns {
-        for (addr, total) in [(latch, &mut on_latch), (same_bytes, &mut on_same_bytes)] {
-            let stats = runtime.block_on(run(addr, connections, turn, 200, Arc::clone(make)));
+        for (server, total) in [(latch, &mut on_latch), (same_bytes, &mut on_same_bytes)] {
+            let cpu = server.cpu_time();
+            let load = run(server.addr, connections, turn, 200, Arc::clone(make));
+            let mut stats = runtime.block_on(load);
+            stats.server_cpu = server.cpu_time() - cpu;
             total.add(stats);
         }
     }
@@ -428,6 +432,7 @@ fn row(name: &'static str, stats: &Stats, versus: String, server: &Process) -> R
         p99: stats.percentile_ms(99.0),
         versus,
         versus_same_bytes: "-".into(),
+        cpu_us: f64::NAN,
         rss_mib: server.peak_rss_mib(),
     }
 }
@@ -435,28 +440,26 @@ fn row(name: &'static str, stats: &Stats, versus: String, server: &Process) -> R
 /// A same-bytes baseline's own row: 1.00 of itself, and its ratio to
 /// `hello`, which is what the page's size and headers cost hyper.
 fn same_bytes_row(name: &'static str, stats: &Stats, base_rate: f64, server: &Process) -> Row {
-    row(name, stats, ratio(stats.rate(), base_rate), server).beside(stats.rate(), stats)
+    row(name, stats, ratio(stats.rate(), base_rate), server).beside(stats, stats)
 }
 
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| {:<42} | {:>10} | {:>8} | {:>8} | {:<18} | {:<13} | {:>9} |",
-        "workload", "req/s", "p50 ms", "p99 ms", "vs", "vs same bytes", "peak RSS"
+        "| {:<42} | {:>10} | {:>8} | {:>8} | {:<18} | {:<15} | {:>10} | {:>9} |",
+        "workload", "req/s", "p50 ms", "p99 ms", "vs", "vs same bytes", "CPU/req", "peak RSS"
     );
     println!(
-        "|{:-<44}|{:->12}|{:->10}|{:->10}|{:-<20}|{:-<15}|{:->11}|",
-        "", "", "", "", "", "", ""
+        "|{:-<44}|{:->12}|{:->10}|{:->10}|{:-<20}|{:-<17}|{:->12}|{:->11}|",
+        "", "", "", "", "", "", "", ""
     );
     for r in rows {
-        let rss = if r.rss_mib.is_nan() {
-            "-".to_string()
-        } else {
-            format!("{:.1} MiB", r.rss_mib)
-        };
+        let or_dash = |value: f64, text: String| if value.is_nan() { "-".into() } else { text };
+        let cpu = or_dash(r.cpu_us, format!("{:.1} µs", r.cpu_us));
+        let rss = or_dash(r.rss_mib, format!("{:.1} MiB", r.rss_mib));
         println!(
-            "| {:<42} | {:>10.0} | {:>8.2} | {:>8.2} | {:<18} | {:<13} | {:>9} |",
-            r.name, r.rate, r.p50, r.p99, r.versus, r.versus_same_bytes, rss
+            "| {:<42} | {:>10.0} | {:>8.2} | {:>8.2} | {:<18} | {:<15} | {:>10} | {:>9} |",
+            r.name, r.rate, r.p50, r.p99, r.versus, r.versus_same_bytes, cpu, rss
         );
     }
 }

@@ -60,6 +60,24 @@ impl Process {
         let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
     }
 
+    /// CPU time the process has used so far, user and system, all its
+    /// threads: `/proc/PID/stat` fields 14 and 15 (proc(5)), counted in
+    /// clock ticks of USER_HZ, which is 100 per second on Linux.
+    pub fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields are counted from 1; the command name (field 2) is in
+        // parentheses and may hold spaces, so count from after its `)`.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let ticks: u64 = after_name
+            .split_whitespace()
+            .skip(14 - 3)
+            .take(2)
+            .filter_map(|t| t.parse::<u64>().ok())
+            .sum();
+        Duration::from_millis(ticks * 10)
+    }
+
     /// Peak resident memory so far (VmHWM), in MiB.
     pub fn peak_rss_mib(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
