@@ -42,7 +42,7 @@ impl Options {
 }
 
 struct Row {
-    name: &'static str,
+    name: String,
     rate: f64,
     p50: f64,
     p99: f64,
@@ -111,6 +111,24 @@ fn main() {
     ));
     drop(base_server);
 
+    // A page workload beside its same-bytes baseline: latch's answer to
+    // `GET path` becomes the baseline's, then both are measured in turns.
+    // Returns latch's measurement and the two rows, baseline first.
+    let beside_same_bytes =
+        |name: &str, server: &Process, path: &str, cookie: Option<&str>, make: &MakeRequest| {
+            let capture = root.join("same-bytes.http");
+            let same = start_same_bytes(&hello, server.addr, path, cookie, &capture);
+            let (page, baseline) = in_turns(&runtime, conns, duration, [server, &same], make);
+            let versus = |stats: &Stats| ratio(stats.rate(), base_rate);
+            let baseline_name = format!("same bytes as {} (baseline)", &name[..3]);
+            let rows = [
+                row(&baseline_name, &baseline, versus(&baseline), &same)
+                    .beside(&baseline, &baseline),
+                row(name, &page, versus(&page), server).beside(&page, &baseline),
+            ];
+            (page, rows)
+        };
+
     if "abcfg".chars().any(|w| options.wants(w)) {
         // One server; one session per connection, made through POST /login.
         let site = Site::new(&root, "a", &users);
@@ -120,26 +138,14 @@ fn main() {
         server.reset_peak_rss();
         let account_get = per_connection_get("/account", &cookies);
         let account = if options.wants('a') {
-            let capture = root.join("account.http");
-            let same =
-                start_same_bytes(&hello, server.addr, "/account", Some(&cookies[0]), &capture);
-            let (account, same_stats) =
-                in_turns(&runtime, conns, duration, [&server, &same], &account_get);
-            rows.push(same_bytes_row(
-                "same bytes as (a) (baseline)",
-                &same_stats,
-                base_rate,
-                &same,
-            ));
-            rows.push(
-                row(
-                    "(a) GET /account signed in",
-                    &account,
-                    ratio(account.rate(), base_rate),
-                    &server,
-                )
-                .beside(&account, &same_stats),
+            let (account, both) = beside_same_bytes(
+                "(a) GET /account signed in",
+                &server,
+                "/account",
+                Some(&cookies[0]),
+                &account_get,
             );
+            rows.extend(both);
             account
         } else {
             drive(server.addr, 200, account_get)
@@ -147,26 +153,9 @@ fn main() {
         let account_p99 = account.percentile_ms(99.0);
         // (b) GET / anonymous; (c) a static file.
         if options.wants('b') {
-            let capture = root.join("home.http");
-            let same = start_same_bytes(&hello, server.addr, "/", None, &capture);
             let home_get = fixed(get("/", None));
-            let (home, same_stats) =
-                in_turns(&runtime, conns, duration, [&server, &same], &home_get);
-            rows.push(same_bytes_row(
-                "same bytes as (b) (baseline)",
-                &same_stats,
-                base_rate,
-                &same,
-            ));
-            rows.push(
-                row(
-                    "(b) GET / anonymous",
-                    &home,
-                    ratio(home.rate(), base_rate),
-                    &server,
-                )
-                .beside(&home, &same_stats),
-            );
+            let (_, both) = beside_same_bytes("(b) GET / anonymous", &server, "/", None, &home_get);
+            rows.extend(both);
         }
         if options.wants('c') {
             let file = drive(server.addr, 200, fixed(get("/style.css", None)));
@@ -220,7 +209,7 @@ fn main() {
         // (i) The disk's durable write ceiling at the same concurrency.
         let (ceiling, p50, p99) = disk::ceiling(&root.join("disk"), conns, duration);
         rows.push(Row {
-            name: "(i) disk: temp+fsync+rename+fsync dir",
+            name: "(i) disk: temp+fsync+rename+fsync dir".into(),
             rate: ceiling,
             p50,
             p99,
@@ -421,12 +410,12 @@ fn ratio_of(rate: f64, base: f64, of: &str) -> String {
     format!("{:.2} of {of}", rate / base)
 }
 
-fn row(name: &'static str, stats: &Stats, versus: String, server: &Process) -> Row {
+fn row(name: &str, stats: &Stats, versus: String, server: &Process) -> Row {
     if stats.errors > 0 {
         eprintln!("{name}: {} errors", stats.errors);
     }
     Row {
-        name,
+        name: name.to_string(),
         rate: stats.rate(),
         p50: stats.percentile_ms(50.0),
         p99: stats.percentile_ms(99.0),
@@ -435,12 +424,6 @@ fn row(name: &'static str, stats: &Stats, versus: String, server: &Process) -> R
         cpu_us: f64::NAN,
         rss_mib: server.peak_rss_mib(),
     }
-}
-
-/// A same-bytes baseline's own row: 1.00 of itself, and its ratio to
-/// `hello`, which is what the page's size and headers cost hyper.
-fn same_bytes_row(name: &'static str, stats: &Stats, base_rate: f64, server: &Process) -> Row {
-    row(name, stats, ratio(stats.rate(), base_rate), server).beside(stats, stats)
 }
 
 fn print_table(rows: &[Row]) {
