@@ -23,12 +23,20 @@ pub struct Stats {
     pub ok: u64,
     pub errors: u64,
     pub elapsed: Duration,
+    /// The server's CPU time meanwhile, when measured (see `in_turns`).
+    pub server_cpu: Duration,
     latencies_us: Vec<u32>,
 }
 
 impl Stats {
     pub fn rate(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The server's CPU time per answered request, in microseconds: what
+    /// one request costs it, whatever the load generator costs.
+    pub fn server_cpu_us(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / self.ok as f64
     }
 
     /// The `p`-th percentile latency in milliseconds (nearest rank).
@@ -38,6 +46,17 @@ impl Stats {
         }
         let rank = ((p / 100.0) * self.latencies_us.len() as f64).ceil() as usize;
         f64::from(self.latencies_us[rank.clamp(1, self.latencies_us.len()) - 1]) / 1000.0
+    }
+
+    /// Counts `other`'s requests and time in with these (for a workload
+    /// measured in several turns).
+    pub fn add(&mut self, other: Stats) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.server_cpu += other.server_cpu;
+        self.latencies_us.extend(other.latencies_us);
+        self.latencies_us.sort_unstable();
     }
 }
 

@@ -1,5 +1,5 @@
 //! latch's benchmark: every workload of issue #5 against the release binary
-//! and, in the same run, a bare hyper server as the physical limit.
+//! and, in the same run, bare hyper servers as the physical limits.
 //!
 //! `cargo run --release --example bench [-- --seconds 10 --connections 64]`
 //!
@@ -9,6 +9,12 @@
 //! client), and prints one table. It is a measurement, not a test: it
 //! never fails on slowness. Ratios are what to read: this machine is shared
 //! and its absolute numbers drift from run to run.
+//!
+//! Two baselines, both `examples/hello.rs`: answering `hello` (the limit
+//! for any request), and answering the very bytes latch answered for a
+//! page (status, headers, body, captured in this run), the limit for that
+//! page. A page workload shows its ratio to each; it and its same-bytes
+//! baseline are measured in alternating one-second turns (`in_turns`).
 
 mod disk;
 mod load;
@@ -20,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use load::{request, run, MakeRequest, Stats};
-use servers::{login, start_to_first_answer, Process, Site};
+use servers::{login, start_same_bytes, start_to_first_answer, Process, Site};
 
 struct Options {
     seconds: u64,
@@ -36,12 +42,32 @@ impl Options {
 }
 
 struct Row {
-    name: &'static str,
+    name: String,
     rate: f64,
     p50: f64,
     p99: f64,
     versus: String,
+    versus_same_bytes: String,
+    cpu_us: f64,
     rss_mib: f64,
+}
+
+impl Row {
+    /// Adds what a page workload measured in turns with its same-bytes
+    /// baseline: the server's CPU per request, and the ratios to the
+    /// baseline of requests per second and of CPU per request (the
+    /// baseline's over the page's, so that here too 1.00 is as fast).
+    fn beside(self, stats: &Stats, same_bytes: &Stats) -> Row {
+        let cpu_ratio = same_bytes.server_cpu_us() / stats.server_cpu_us();
+        Row {
+            versus_same_bytes: format!(
+                "{} (CPU {cpu_ratio:.2})",
+                ratio(stats.rate(), same_bytes.rate())
+            ),
+            cpu_us: stats.server_cpu_us(),
+            ..self
+        }
+    }
 }
 
 fn main() {
@@ -85,6 +111,24 @@ fn main() {
     ));
     drop(base_server);
 
+    // A page workload beside its same-bytes baseline: latch's answer to
+    // `GET path` becomes the baseline's, then both are measured in turns.
+    // Returns latch's measurement and the two rows, baseline first.
+    let beside_same_bytes =
+        |name: &str, server: &Process, path: &str, cookie: Option<&str>, make: &MakeRequest| {
+            let capture = root.join("same-bytes.http");
+            let same = start_same_bytes(&hello, server.addr, path, cookie, &capture);
+            let (page, baseline) = in_turns(&runtime, conns, duration, [server, &same], make);
+            let versus = |stats: &Stats| ratio(stats.rate(), base_rate);
+            let baseline_name = format!("same bytes as {} (baseline)", &name[..3]);
+            let rows = [
+                row(&baseline_name, &baseline, versus(&baseline), &same)
+                    .beside(&baseline, &baseline),
+                row(name, &page, versus(&page), server).beside(&page, &baseline),
+            ];
+            (page, rows)
+        };
+
     if "abcfg".chars().any(|w| options.wants(w)) {
         // One server; one session per connection, made through POST /login.
         let site = Site::new(&root, "a", &users);
@@ -92,25 +136,26 @@ fn main() {
         let cookies: Arc<Vec<String>> = Arc::new((0..conns).map(|_| login(server.addr)).collect());
         // (a) GET /account, signed in: the session read path.
         server.reset_peak_rss();
-        let account = drive(server.addr, 200, per_connection_get("/account", &cookies));
-        let account_p99 = account.percentile_ms(99.0);
-        if options.wants('a') {
-            rows.push(row(
+        let account_get = per_connection_get("/account", &cookies);
+        let account = if options.wants('a') {
+            let (account, both) = beside_same_bytes(
                 "(a) GET /account signed in",
-                &account,
-                ratio(account.rate(), base_rate),
                 &server,
-            ));
-        }
+                "/account",
+                Some(&cookies[0]),
+                &account_get,
+            );
+            rows.extend(both);
+            account
+        } else {
+            drive(server.addr, 200, account_get)
+        };
+        let account_p99 = account.percentile_ms(99.0);
         // (b) GET / anonymous; (c) a static file.
         if options.wants('b') {
-            let home = drive(server.addr, 200, fixed(get("/", None)));
-            rows.push(row(
-                "(b) GET / anonymous",
-                &home,
-                ratio(home.rate(), base_rate),
-                &server,
-            ));
+            let home_get = fixed(get("/", None));
+            let (_, both) = beside_same_bytes("(b) GET / anonymous", &server, "/", None, &home_get);
+            rows.extend(both);
         }
         if options.wants('c') {
             let file = drive(server.addr, 200, fixed(get("/style.css", None)));
@@ -164,11 +209,13 @@ fn main() {
         // (i) The disk's durable write ceiling at the same concurrency.
         let (ceiling, p50, p99) = disk::ceiling(&root.join("disk"), conns, duration);
         rows.push(Row {
-            name: "(i) disk: temp+fsync+rename+fsync dir",
+            name: "(i) disk: temp+fsync+rename+fsync dir".into(),
             rate: ceiling,
             p50,
             p99,
             versus: "1.00 of (i)".into(),
+            versus_same_bytes: "-".into(),
+            cpu_us: f64::NAN,
             rss_mib: f64::NAN,
         });
         // (d) and (e) POST /logout, each request a different signed-in session.
@@ -237,7 +284,38 @@ fn main() {
     println!("start to first answered request: best {best:.1} ms of 5 (all: {starts:.1?})");
     println!("peak RSS: the server's VmHWM, reset after setup (/proc/PID/clear_refs), so it covers the load only");
     println!("(d), (e), (h): sessions written straight to disk as latch writes them; (a): through POST /login");
+    println!("same bytes: examples/hello.rs answering the response latch gave for that page in this run (checked: the same bytes, date aside), measured in one-second turns with the page");
+    println!("CPU/req: the server's CPU time (user + system, all threads) per answered request; unlike req/s, it does not depend on what the load generator and the machine's other work leave of the cores");
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Runs the same requests against latch and against its same-bytes
+/// baseline in alternating one-second turns until each has had `duration`.
+/// Whatever slows this shared machine down meanwhile (another build, a
+/// change of CPU clock) then falls on both alike, so their ratio holds
+/// steadier than that of two runs one after the other. Each turn starts
+/// with fresh connections, as a run does. Each server's CPU time is read
+/// around its turns, for its CPU per request.
+fn in_turns(
+    runtime: &tokio::runtime::Runtime,
+    connections: usize,
+    duration: Duration,
+    [latch, same_bytes]: [&Process; 2],
+    make: &MakeRequest,
+) -> (Stats, Stats) {
+    let turns = duration.as_secs().max(1);
+    let turn = duration / turns as u32;
+    let (mut on_latch, mut on_same_bytes) = (Stats::default(), Stats::default());
+    for _ in 0..turns {
+        for (server, total) in [(latch, &mut on_latch), (same_bytes, &mut on_same_bytes)] {
+            let cpu = server.cpu_time();
+            let load = run(server.addr, connections, turn, 200, Arc::clone(make));
+            let mut stats = runtime.block_on(load);
+            stats.server_cpu = server.cpu_time() - cpu;
+            total.add(stats);
+        }
+    }
+    (on_latch, on_same_bytes)
 }
 
 fn cores() -> f64 {
@@ -332,16 +410,18 @@ fn ratio_of(rate: f64, base: f64, of: &str) -> String {
     format!("{:.2} of {of}", rate / base)
 }
 
-fn row(name: &'static str, stats: &Stats, versus: String, server: &Process) -> Row {
+fn row(name: &str, stats: &Stats, versus: String, server: &Process) -> Row {
     if stats.errors > 0 {
         eprintln!("{name}: {} errors", stats.errors);
     }
     Row {
-        name,
+        name: name.to_string(),
         rate: stats.rate(),
         p50: stats.percentile_ms(50.0),
         p99: stats.percentile_ms(99.0),
         versus,
+        versus_same_bytes: "-".into(),
+        cpu_us: f64::NAN,
         rss_mib: server.peak_rss_mib(),
     }
 }
@@ -349,22 +429,20 @@ fn row(name: &'static str, stats: &Stats, versus: String, server: &Process) -> R
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "| {:<42} | {:>10} | {:>8} | {:>8} | {:<18} | {:>9} |",
-        "workload", "req/s", "p50 ms", "p99 ms", "vs", "peak RSS"
+        "| {:<42} | {:>10} | {:>8} | {:>8} | {:<18} | {:<15} | {:>10} | {:>9} |",
+        "workload", "req/s", "p50 ms", "p99 ms", "vs", "vs same bytes", "CPU/req", "peak RSS"
     );
     println!(
-        "|{:-<44}|{:->12}|{:->10}|{:->10}|{:-<20}|{:->11}|",
-        "", "", "", "", "", ""
+        "|{:-<44}|{:->12}|{:->10}|{:->10}|{:-<20}|{:-<17}|{:->12}|{:->11}|",
+        "", "", "", "", "", "", "", ""
     );
     for r in rows {
-        let rss = if r.rss_mib.is_nan() {
-            "-".to_string()
-        } else {
-            format!("{:.1} MiB", r.rss_mib)
-        };
+        let or_dash = |value: f64, text: String| if value.is_nan() { "-".into() } else { text };
+        let cpu = or_dash(r.cpu_us, format!("{:.1} µs", r.cpu_us));
+        let rss = or_dash(r.rss_mib, format!("{:.1} MiB", r.rss_mib));
         println!(
-            "| {:<42} | {:>10.0} | {:>8.2} | {:>8.2} | {:<18} | {:>9} |",
-            r.name, r.rate, r.p50, r.p99, r.versus, rss
+            "| {:<42} | {:>10.0} | {:>8.2} | {:>8.2} | {:<18} | {:<15} | {:>10} | {:>9} |",
+            r.name, r.rate, r.p50, r.p99, r.versus, r.versus_same_bytes, cpu, rss
         );
     }
 }

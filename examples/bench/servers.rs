@@ -1,7 +1,8 @@
 //! The processes under test and their setup: the release `latch` binary,
-//! the bare hyper `hello` example, users, and signed-in sessions.
+//! the bare hyper `hello` example and its same-bytes mode, users, and
+//! signed-in sessions.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,24 @@ impl Process {
     /// what happened after setup.
     pub fn reset_peak_rss(&self) {
         let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+    }
+
+    /// CPU time the process has used so far, user and system, all its
+    /// threads: `/proc/PID/stat` fields 14 and 15 (proc(5)), counted in
+    /// clock ticks of USER_HZ, which is 100 per second on Linux.
+    pub fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields are counted from 1; the command name (field 2) is in
+        // parentheses and may hold spaces, so count from after its `)`.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let ticks: u64 = after_name
+            .split_whitespace()
+            .skip(14 - 3)
+            .take(2)
+            .filter_map(|t| t.parse::<u64>().ok())
+            .sum();
+        Duration::from_millis(ticks * 10)
     }
 
     /// Peak resident memory so far (VmHWM), in MiB.
@@ -167,7 +186,7 @@ pub fn login(addr: SocketAddr) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     let mut reply = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut reply).unwrap();
+    stream.read_to_string(&mut reply).unwrap();
     let line = reply
         .lines()
         .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: sid="))
@@ -188,7 +207,80 @@ pub fn start_to_first_answer(binary: &Path, args: &[String]) -> f64 {
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: bench.local\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut reply = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut reply).unwrap();
+    stream.read_to_string(&mut reply).unwrap();
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     spawned.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Starts the same-bytes baseline for `GET path`: captures latch's answer
+/// into `file` (asked for as the load generator asks: same `host`, same
+/// `cookie`), starts `hello` answering that file, and checks that it sends
+/// the same bytes, `date` aside. Panics if it does not: a baseline that
+/// sends something else would make the ratio meaningless.
+pub fn start_same_bytes(
+    hello: &Path,
+    latch: SocketAddr,
+    path: &str,
+    cookie: Option<&str>,
+    file: &Path,
+) -> Process {
+    let original = capture(latch, path, cookie);
+    std::fs::write(file, &original).unwrap();
+    let server = Process::start(hello, &["127.0.0.1:0".into(), file.display().to_string()]);
+    let copy = capture(server.addr, path, cookie);
+    let (original, copy) = (without_date(&original), without_date(&copy));
+    assert!(
+        original == copy,
+        "the same-bytes server answers other bytes than latch:\n{original}\n---\n{copy}"
+    );
+    server
+}
+
+/// One `GET path` on a fresh keep-alive connection, and the response
+/// exactly as it came off the wire: the head, then `content-length` bytes.
+pub fn capture(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Vec<u8> {
+    let cookie = cookie.map_or(String::new(), |c| format!("cookie: {c}\r\n"));
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: bench.local\r\n{cookie}\r\n"
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    let mut chunk = [0; 16 * 1024];
+    loop {
+        let n = stream.read(&mut chunk).expect("the server answers");
+        assert!(n > 0, "the server closed the connection mid-answer");
+        reply.extend_from_slice(&chunk[..n]);
+        if let Some(end) = whole_response(&reply) {
+            reply.truncate(end);
+            return reply;
+        }
+    }
+}
+
+/// The length of the whole response at the start of `bytes`, once it is
+/// all there (a `content-length` body; latch's pages all have one).
+fn whole_response(bytes: &[u8]) -> Option<usize> {
+    let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&bytes[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().expect("a numeric content-length"));
+    (bytes.len() >= head_end + length).then_some(head_end + length)
+}
+
+/// A response as text, the `date` line left out of its head.
+fn without_date(response: &[u8]) -> String {
+    let text = String::from_utf8_lossy(response);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let head: Vec<&str> = head
+        .split("\r\n")
+        .filter(|line| !line.to_ascii_lowercase().starts_with("date:"))
+        .collect();
+    format!("{}\r\n\r\n{body}", head.join("\r\n"))
 }
