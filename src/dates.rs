@@ -42,6 +42,7 @@ pub fn parse_http_date(text: &str) -> Option<u64> {
         || day == 0
         || day > 31
         || year < 1970
+        || year > 9999
     {
         return None;
     }
