@@ -18,7 +18,9 @@ fuzz_target!(|data: &[u8]| {
     // Without escapes or '+', decoding is the identity.
     if let Ok(text) = std::str::from_utf8(data) {
         if !text.contains(['%', '+']) {
-            for (&(name, value), part) in fields.iter().zip(text.split('&').filter(|p| !p.is_empty())) {
+            for (&(name, value), part) in
+                fields.iter().zip(text.split('&').filter(|p| !p.is_empty()))
+            {
                 let (n, v) = part.split_once('=').unwrap_or((part, ""));
                 assert_eq!((name, value), (n, v));
             }

@@ -29,12 +29,17 @@ fuzz_target!(|data: &[u8]| {
     since.insert(IF_MODIFIED_SINCE, value.clone());
     let header_date = value.to_str().ok().and_then(parse_http_date);
     let edges = [0, 1, u64::MAX];
-    let near = parsed.into_iter().flat_map(|t| [t.saturating_sub(1), t, t.saturating_add(1)]);
+    let near = parsed
+        .into_iter()
+        .flat_map(|t| [t.saturating_sub(1), t, t.saturating_add(1)]);
     for modified in edges.into_iter().chain(near) {
         let fresh = not_modified(&since, &file(Some(modified)));
         assert_eq!(fresh, header_date.is_some_and(|since| modified <= since));
     }
-    assert!(!not_modified(&since, &file(None)), "a built-in file has no date");
+    assert!(
+        !not_modified(&since, &file(None)),
+        "a built-in file has no date"
+    );
     let mut matching = HeaderMap::new();
     matching.insert(IF_NONE_MATCH, value);
     let _ = not_modified(&matching, &file(Some(0)));

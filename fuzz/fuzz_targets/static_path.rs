@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
     // components() hides `.` segments, so read the names themselves.
     let text = path.to_str().expect("built from UTF-8 segments");
     for name in text.split('/') {
-        assert!(!name.is_empty() && !name.starts_with('.'), "{name:?} in {raw:?}");
+        assert!(
+            !name.is_empty() && !name.starts_with('.'),
+            "{name:?} in {raw:?}"
+        );
         assert!(!name.contains(['\0', '\\']), "{name:?} in {raw:?}");
     }
     let root = Path::new("/srv/www");

@@ -33,6 +33,9 @@ fuzz_target!(|data: &[u8]| {
         };
         assert!(check_name(name).is_ok(), "kept the name {name:?}");
         let line_of_it = format!("{name}:{hash}");
-        assert!(lines.contains(&line_of_it.as_str()), "{name:?}'s hash is not from the file");
+        assert!(
+            lines.contains(&line_of_it.as_str()),
+            "{name:?}'s hash is not from the file"
+        );
     }
 });
