@@ -41,8 +41,7 @@ pub fn parse_http_date(text: &str) -> Option<u64> {
         || !DAYS.contains(&weekday)
         || day == 0
         || day > 31
-        || year < 1970
-        || year > 9999
+        || !(1970..=9999).contains(&year)
     {
         return None;
     }
