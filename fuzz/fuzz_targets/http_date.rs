@@ -7,6 +7,10 @@ use latch::dates::{http_date, parse_http_date};
 use latch::static_files::{not_modified, StaticFile};
 use libfuzzer_sys::fuzz_target;
 
+/// 10000-01-01T00:00:00Z: the first second IMF-fixdate's four-digit year
+/// cannot spell.
+const YEAR_10000: u64 = 253_402_300_800;
+
 fn file(modified: Option<u64>) -> StaticFile {
     StaticFile {
         bytes: Vec::new(),
@@ -19,8 +23,12 @@ fn file(modified: Option<u64>) -> StaticFile {
 fuzz_target!(|data: &[u8]| {
     let parsed = std::str::from_utf8(data).ok().and_then(parse_http_date);
     if let Some(t) = parsed {
-        // What it parsed, it formats as a date that parses back to itself.
-        assert_eq!(parse_http_date(&http_date(t)), Some(t), "{t}");
+        assert!(t <= YEAR_10000, "{t}: past 9999-12-31 23:59:60");
+        // What it parsed, it formats as a date that parses back to itself,
+        // but for a leap second on the very last day, which is year 10000.
+        if t < YEAR_10000 {
+            assert_eq!(parse_http_date(&http_date(t)), Some(t), "{t}");
+        }
     }
     let Ok(value) = HeaderValue::from_bytes(data) else {
         return;
