@@ -52,6 +52,7 @@ export -f fuzz_one
 
 echo "== fuzzing each target for $FUZZ_SECONDS s, $jobs at a time"
 fuzz_started=$SECONDS
+# shellcheck disable=SC2016 # $1 is expanded by the inner bash
 if ! cargo fuzz list | xargs -P "$jobs" -I{} bash -c 'fuzz_one "$1"' _ {}; then
   echo "== fuzz smoke FAILED after $((SECONDS - started)) s"
   exit 1
