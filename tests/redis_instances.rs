@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use latch::session_redis::COMMAND_TIMEOUT;
 use sha2::{Digest, Sha256};
-use support::redis::RedisServer;
+use support::redis::{RedisServer, DURABLE};
 use support::{repo_www, run_cli, write_users, Options, Response, Server, TempDir, TIMEOUT};
 
 const ALICE: (&str, &str) = ("alice", "wonderland");
@@ -45,8 +45,12 @@ impl UsersFile {
 /// extra flags. (`Server::start_with` gives each instance a sessions dir
 /// and a users file of its own; the flags here come later and win.)
 fn instance(redis: &RedisServer, users: &UsersFile, extra: &[&str]) -> Server {
+    instance_at(&redis.url(), users, extra)
+}
+
+fn instance_at(url: &str, users: &UsersFile, extra: &[&str]) -> Server {
     let mut args = vec![
-        format!("--sessions={}", redis.url()),
+        format!("--sessions={url}"),
         format!("--users={}", users.path().display()),
     ];
     args.extend(extra.iter().map(|flag| flag.to_string()));
@@ -386,11 +390,11 @@ fn a_stalled_redis_makes_both_instances_answer_503_within_the_bound_never_hang()
 
 // ------------------------------------------------------------ durability
 
-fn serve_args(redis: &RedisServer, users: &UsersFile, extra: &[&str]) -> Vec<String> {
+fn serve_args(url: &str, users: &UsersFile, extra: &[&str]) -> Vec<String> {
     let mut args = vec![
         "serve".to_owned(),
         "--addr=127.0.0.1:0".to_owned(),
-        format!("--sessions={}", redis.url()),
+        format!("--sessions={url}"),
         format!("--users={}", users.path().display()),
         format!("--www={}", repo_www().display()),
     ];
@@ -404,7 +408,7 @@ fn serve_on_a_redis_without_appendonly_exits_1_naming_it_unless_durability_is_re
     let redis = RedisServer::start_not_durable();
     let users = UsersFile::new(&[ALICE]);
 
-    let (status, _, err) = latch(&serve_args(&redis, &users, &[]));
+    let (status, _, err) = latch(&serve_args(&redis.url(), &users, &[]));
     assert_eq!(status, 1, "{err}");
     assert!(
         err.lines().any(|line| line.contains("appendonly")),
@@ -416,6 +420,36 @@ fn serve_on_a_redis_without_appendonly_exits_1_naming_it_unless_durability_is_re
     assert!(relaxed.wait_for_log("appendonly"), "{}", relaxed.stderr());
     let id = relaxed.login(ALICE.0, ALICE.1);
     assert!(relaxed.is_signed_in(&cookie(&id)));
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_redis_password_in_the_url_is_never_printed() {
+    let mut settings = DURABLE.to_vec();
+    settings.extend(["--requirepass", "s3cret-pw"]);
+    let redis = RedisServer::start_with(&settings);
+    let users = UsersFile::new(&[ALICE]);
+
+    // Refused credentials: latch stops, saying why, without the password.
+    let wrong = format!("{}?pass=wr0ng-pw", redis.url());
+    let (status, out, err) = latch(&serve_args(&wrong, &users, &[]));
+    assert_ne!(status, 0, "served with refused credentials: {err}");
+    assert!(!err.trim().is_empty(), "no reason given");
+    assert!(!format!("{out}{err}").contains("wr0ng-pw"), "{out}{err}");
+
+    // Accepted: nothing latch logs while serving holds it either.
+    let right = format!("{}?pass=s3cret-pw", redis.url());
+    let server = instance_at(&right, &users, &[]);
+    let alice = cookie(&server.login(ALICE.0, ALICE.1));
+    let token = server.csrf_token(&alice);
+    let logout = server.post("/logout", Some(&alice), &format!("csrf_token={token}"));
+    assert_eq!(logout.status, 303);
+    server.log_barrier();
+    assert!(
+        !server.stderr().contains("s3cret-pw"),
+        "{}",
+        server.stderr()
+    );
 }
 
 // ------------------------------------------------------------ commands
