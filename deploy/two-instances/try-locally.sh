@@ -6,7 +6,7 @@
 #     redis.conf from here included at its end (socket moved to a temp
 #     dir, random passwords): the four durability settings as latch checks
 #     them, the socket's mode, and the ACLs (no password: refused; the latch
-#     user: its keys only, no FLUSHALL, no CONFIG SET, but CONFIG GET);
+#     user: its keys only, no FLUSHALL, KEYS or CONFIG SET, but CONFIG GET);
 #  2. nginx -t on nginx.conf (temp prefix, a self-signed certificate, the
 #     listen and upstream ports moved to free loopback ports);
 #  3. caddy validate on Caddyfile (when caddy is installed);
@@ -114,6 +114,7 @@ check "without a password: NOAUTH" \
 check "the latch user writes latch:* keys" [ "$(as_latch SET latch:probe 1)" = OK ]
 check "the latch user cannot touch other keys" bash -c '[[ $1 == NOPERM* ]]' _ "$(as_latch SET other 1)"
 check "the latch user cannot FLUSHALL" bash -c '[[ $1 == NOPERM* ]]' _ "$(as_latch FLUSHALL)"
+check "the latch user cannot KEYS" bash -c '[[ $1 == NOPERM* ]]' _ "$(as_latch KEYS '*')"
 check "the latch user cannot CONFIG SET" \
     bash -c '[[ $1 == NOPERM* ]]' _ "$(as_latch CONFIG SET appendonly no)"
 as_latch DEL latch:probe >/dev/null
@@ -192,7 +193,7 @@ start_latch() { # start_latch NAME PORT: as the unit runs it
     eval "LATCH_$1=$pid"
     PIDS+=("$pid")
     for _ in $(seq 100); do
-        grep -q "latch listening" "$T/latch-$1.log" && return 0
+        grep -qs "latch listening" "$T/latch-$1.log" && return 0
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
