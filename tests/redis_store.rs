@@ -10,10 +10,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,108 +19,12 @@ use latch::session_redis::{
 };
 use redis::aio::MultiplexedConnection;
 use sha2::{Digest, Sha256};
+use support::redis::{RedisServer, DURABLE};
 use support::{TempDir, TIMEOUT};
 
-const NEEDS_REDIS: &str = "needs redis-server: apt-get install redis-server";
-
-/// The settings of a durable server (what strict mode demands).
-const DURABLE: &[&str] = &["--appendonly", "yes", "--appendfsync", "always"];
-
-/// A `redis-server` of our own, on `DIR/redis.sock`, killed on drop.
-struct RedisServer {
-    child: Option<Child>,
-    dir: TempDir,
-}
-
+/// What the store tests need of their own server: the store itself, and a
+/// plain connection for looking at what it wrote.
 impl RedisServer {
-    /// A durable server (`appendonly yes`, `appendfsync always`).
-    fn start() -> RedisServer {
-        RedisServer::start_with(DURABLE)
-    }
-
-    fn start_with(settings: &[&str]) -> RedisServer {
-        let mut server = RedisServer {
-            child: None,
-            dir: TempDir::new(),
-        };
-        server.launch(settings);
-        server
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join("redis.sock")
-    }
-
-    fn url(&self) -> String {
-        format!("redis+unix://{}", self.socket().display())
-    }
-
-    /// Starts `redis-server` and waits (bounded) until it answers PING.
-    /// Panics, failing the test, when it cannot.
-    fn launch(&mut self, settings: &[&str]) {
-        let dir = self.dir.path();
-        let child = Command::new("redis-server")
-            .args(["--port", "0", "--unixsocket"])
-            .arg(self.socket())
-            .args(["--unixsocketperm", "700", "--dir"])
-            .arg(dir)
-            .args(["--save", "", "--logfile"])
-            .arg(dir.join("log"))
-            .args(settings)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start redis-server ({e}): {NEEDS_REDIS}"));
-        self.child = Some(child);
-        let deadline = Instant::now() + TIMEOUT;
-        while !self.answers_ping() {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("redis-server exited ({status}): {}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server not ready: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// True once the server answers: PONG, or NOAUTH when it wants a
-    /// password first.
-    fn answers_ping(&self) -> bool {
-        let Ok(mut socket) = UnixStream::connect(self.socket()) else {
-            return false;
-        };
-        socket
-            .set_read_timeout(Some(Duration::from_secs(1)))
-            .unwrap();
-        let mut reply = [0u8; 7];
-        socket.write_all(b"PING\r\n").is_ok()
-            && socket.read_exact(&mut reply).is_ok()
-            && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
-    }
-
-    /// SIGKILL: no shutdown, no last save; what is on disk is what is left.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-
-    /// A new `redis-server` on the same socket and data dir.
-    fn restart_with(&mut self, settings: &[&str]) {
-        self.kill();
-        self.launch(settings);
-    }
-
-    /// A plain connection for looking at what the store wrote.
     async fn inspect(&self) -> MultiplexedConnection {
         redis::Client::open(self.url())
             .unwrap()
@@ -141,12 +41,6 @@ impl RedisServer {
         RedisStore::connect(&self.url(), Durability::Strict, idle_timeout)
             .await
             .unwrap()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
@@ -872,20 +766,11 @@ async fn a_stopped_redis_never_hangs_a_call_past_the_bound() {
     // SIGSTOP: the socket accepts, nothing answers (a hung server).
     let redis = RedisServer::start();
     let store = redis.store().await;
-    let pid = redis.child.as_ref().unwrap().id().to_string();
-    assert!(Command::new("kill")
-        .args(["-STOP", &pid])
-        .status()
-        .unwrap()
-        .success());
+    redis.signal("STOP");
     let started = Instant::now();
     let result = store.load(&SessionId::generate(), now()).await;
     let waited = started.elapsed();
-    assert!(Command::new("kill")
-        .args(["-CONT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    redis.signal("CONT");
     assert!(
         matches!(result, Err(StoreError::Unavailable(_))),
         "{result:?}"
@@ -1091,6 +976,7 @@ async fn credentials_come_from_the_url_and_a_refusal_names_no_password() {
 #[tokio::test]
 #[ignore = "needs redis-server: apt-get install redis-server"]
 async fn rediss_speaks_tls_and_checks_the_server_certificate() {
+    use std::process::{Command, Stdio};
     let certs = TempDir::new();
     let dir = certs.path();
     let openssl = |args: &[&str]| {

@@ -617,3 +617,6 @@ fn connect_with(addr: SocketAddr, source: [u8; 4], receive_buffer: Option<u32>) 
     stream.set_write_timeout(Some(TIMEOUT)).unwrap();
     stream
 }
+
+/// A `redis-server` of the test's own (tests of the Redis store).
+pub mod redis;

@@ -1,0 +1,552 @@
+//! Two latch instances, A and B, sharing one Redis (docs/contract.md, "The
+//! Redis store"): every rule of "Sessions" holds across them, as a client
+//! and an operator see it. Each test starts its own `redis-server` (on a
+//! unix socket in a temp dir, durable unless the test says otherwise) and
+//! its own `latch serve` processes, which read one users file written once
+//! (the operator keeps the instances' files identical), and kills them all
+//! by PID at the end.
+//!
+//! Ignored by a plain `cargo test`; run them with
+//! `cargo test --test redis_instances -- --ignored`. Where `redis-server`
+//! or latch cannot start, they fail: they never pass without having run.
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::{Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use latch::session_redis::COMMAND_TIMEOUT;
+use sha2::{Digest, Sha256};
+use support::redis::{RedisServer, DURABLE};
+use support::{repo_www, run_cli, write_users, Options, Response, Server, TempDir, TIMEOUT};
+
+const ALICE: (&str, &str) = ("alice", "wonderland");
+const BOB: (&str, &str) = ("bob", "builder");
+
+/// A users file, written once, that every instance of a test reads.
+struct UsersFile {
+    dir: TempDir,
+}
+
+impl UsersFile {
+    fn new(users: &[(&str, &str)]) -> UsersFile {
+        let dir = TempDir::new();
+        write_users(&dir.path().join("users.htpasswd"), users);
+        UsersFile { dir }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("users.htpasswd")
+    }
+}
+
+/// `latch serve --sessions <redis URL> --users <the shared file>` with
+/// extra flags. (`Server::start_with` gives each instance a sessions dir
+/// and a users file of its own; the flags here come later and win.)
+fn instance(redis: &RedisServer, users: &UsersFile, extra: &[&str]) -> Server {
+    instance_at(&redis.url(), users, extra)
+}
+
+fn instance_at(url: &str, users: &UsersFile, extra: &[&str]) -> Server {
+    let mut args = vec![
+        format!("--sessions={url}"),
+        format!("--users={}", users.path().display()),
+    ];
+    args.extend(extra.iter().map(|flag| flag.to_string()));
+    Server::start_with(Options {
+        args,
+        ..Options::default()
+    })
+}
+
+/// Instances A and B on one Redis, with the same flags.
+fn two_instances(redis: &RedisServer, users: &UsersFile, extra: &[&str]) -> (Server, Server) {
+    (instance(redis, users, extra), instance(redis, users, extra))
+}
+
+fn cookie(id: &str) -> String {
+    format!("sid={id}")
+}
+
+/// The key a session is stored under: `latch:s:` and the hex SHA-256 of
+/// its id, the name its file would have.
+fn key_of(id: &str) -> String {
+    format!(
+        "latch:s:{}",
+        latch::encoding::hex(&Sha256::digest(id.as_bytes()))
+    )
+}
+
+/// The auth fields (`_auth_*`) a stored session holds.
+fn auth_fields(value: &[u8]) -> Vec<String> {
+    let json: serde_json::Value = serde_json::from_slice(value).unwrap();
+    json["data"]
+        .as_object()
+        .expect("a session holds a data object")
+        .keys()
+        .filter(|key| key.starts_with("_auth_"))
+        .cloned()
+        .collect()
+}
+
+/// Every session key that holds an auth field.
+fn signed_in_keys(redis: &RedisServer) -> Vec<String> {
+    redis
+        .keys()
+        .into_iter()
+        .filter(|key| key.starts_with("latch:s:"))
+        .filter(|key| {
+            redis
+                .get(key)
+                .is_some_and(|value| !auth_fields(&value).is_empty())
+        })
+        .collect()
+}
+
+/// Runs `latch ARGS…` (bounded) and returns (status, stdout, stderr).
+fn latch(args: &[String]) -> (i32, String, String) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_cli(&args, "")
+}
+
+// ------------------------------------------------------------ one store
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_sign_in_on_a_is_signed_in_on_b_and_redis_holds_the_file_json_under_a_hashed_key() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let (a, b) = two_instances(&redis, &users, &[]);
+
+    let id = a.login(ALICE.0, ALICE.1);
+    let page = b.get("/account", Some(&cookie(&id)));
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("alice"), "{}", page.text());
+
+    // No key holds the id; the session's key is named by its hash.
+    let keys = redis.keys();
+    assert!(keys.contains(&key_of(&id)), "{keys:?}");
+    for key in &keys {
+        assert!(!key.contains(&id), "{key} holds the session id");
+    }
+
+    // The value is a session file's JSON document, byte for byte as the
+    // file store writes it.
+    let value = redis.get(&key_of(&id)).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&value).unwrap();
+    for field in json.as_object().unwrap().keys() {
+        let known = ["v", "created", "expires", "data", "seen"];
+        assert!(known.contains(&field.as_str()), "{field} in {json}");
+    }
+    assert_eq!(json["v"], 1, "{json}");
+    assert!(
+        json["expires"].as_u64() > json["created"].as_u64(),
+        "{json}"
+    );
+    assert_eq!(json["data"]["_auth_user"], "alice", "{json}");
+    assert!(json["data"]["_auth_hash"].is_string(), "{json}");
+    assert!(json["data"]["_auth_time"].is_u64(), "{json}");
+    assert_eq!(json["data"]["_csrf"].as_str().map(str::len), Some(43));
+    let record: latch::session::Record = serde_json::from_slice(&value).unwrap();
+    assert_eq!(serde_json::to_vec(&record).unwrap(), value);
+    assert!(!String::from_utf8_lossy(&value).contains(&id));
+
+    // A change made on B is what A reads next.
+    let token = b.csrf_token(&cookie(&id));
+    assert_eq!(b.set_theme(&cookie(&id), &token, "dark").status, 303);
+    let home = a.get("/", Some(&cookie(&id)));
+    assert!(
+        home.text().contains("data-theme=\"dark\""),
+        "{}",
+        home.text()
+    );
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_logout_on_a_racing_theme_changes_and_page_views_on_b_is_never_undone() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let (a, b) = two_instances(&redis, &users, &[]);
+    let mut resurrections = Vec::new();
+    for round in 0..50 {
+        let id = a.login(ALICE.0, ALICE.1);
+        let old = cookie(&id);
+        let token = b.csrf_token(&old);
+        // Half the rounds hold a theme, so that the logout keeps data and
+        // moves it to a new id; the others flush.
+        if round % 2 == 0 {
+            assert_eq!(b.set_theme(&old, &token, "dark").status, 303);
+        }
+        let logout = Mutex::new(None);
+        let start = Barrier::new(6);
+        std::thread::scope(|scope| {
+            for worker in 0..6 {
+                let (a, b, old, token, logout, start) = (&a, &b, &old, &token, &logout, &start);
+                scope.spawn(move || {
+                    start.wait();
+                    let answer = match worker {
+                        0 => {
+                            let answer =
+                                a.post("/logout", Some(old), &format!("csrf_token={token}"));
+                            *logout.lock().unwrap() = answer.set_cookie_value("sid");
+                            answer
+                        }
+                        1 | 3 => {
+                            let theme = ["light", "dark"][(worker + round) % 2];
+                            b.set_theme(old, token, theme)
+                        }
+                        _ => b.get("/account", Some(old)),
+                    };
+                    assert!(answer.status < 500, "round {round}: {}", answer.status_line);
+                });
+            }
+        });
+        // The old cookie is signed in nowhere, the session the logout moved
+        // the data to holds no auth field, and neither does any other.
+        for (name, server) in [("A", &a), ("B", &b)] {
+            if server.is_signed_in(&old) {
+                resurrections.push(format!("round {round}: the old cookie on {name}"));
+            }
+        }
+        let moved = logout.lock().unwrap().take().filter(|id| !id.is_empty());
+        if let Some(moved) = moved {
+            if let Some(value) = redis.get(&key_of(&moved)) {
+                let fields = auth_fields(&value);
+                if !fields.is_empty() {
+                    resurrections.push(format!("round {round}: the new session holds {fields:?}"));
+                }
+            }
+            if b.is_signed_in(&cookie(&moved)) {
+                resurrections.push(format!("round {round}: the new cookie on B"));
+            }
+        }
+        for key in signed_in_keys(&redis) {
+            resurrections.push(format!("round {round}: {key} signed in again"));
+        }
+    }
+    assert!(
+        resurrections.is_empty(),
+        "{} resurrections: {resurrections:#?}",
+        resurrections.len()
+    );
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn sign_out_everywhere_on_a_ends_the_users_session_served_by_b() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE, BOB]);
+    let (a, b) = two_instances(&redis, &users, &[]);
+    // Two browsers signed in as alice, one on each instance, and bob.
+    let laptop = cookie(&a.login(ALICE.0, ALICE.1));
+    let phone = cookie(&b.login(ALICE.0, ALICE.1));
+    let bobs = cookie(&b.login(BOB.0, BOB.1));
+    assert!(a.is_signed_in(&phone) && b.is_signed_in(&laptop));
+
+    let token = a.csrf_token(&laptop);
+    let body = format!("csrf_token={token}&scope=all");
+    assert_eq!(a.post("/logout", Some(&laptop), &body).status, 303);
+    assert!(a.wait_for_log("logout user=alice scope=all"));
+
+    assert!(!b.is_signed_in(&phone), "B still serves alice's phone");
+    assert!(!a.is_signed_in(&phone));
+    assert!(!b.is_signed_in(&laptop));
+    assert!(b.is_signed_in(&bobs), "bob was signed out too");
+    // Alice can sign in again, on either instance.
+    let again = cookie(&b.login(ALICE.0, ALICE.1));
+    assert!(a.is_signed_in(&again));
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn the_login_throttle_counts_failures_made_on_both_instances() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let (a, b) = two_instances(&redis, &users, &["--login-throttle", "3"]);
+    let attempt = |server: &Server, password: &str| {
+        server.post(
+            "/login",
+            None,
+            &format!("username=alice&password={password}"),
+        )
+    };
+    for server in [&a, &b, &a] {
+        assert_eq!(attempt(server, "wrong").status, 422);
+    }
+    // The fourth attempt, on either instance, with the right password too.
+    for (name, server) in [("B", &b), ("A", &a)] {
+        let refused = attempt(server, ALICE.1);
+        assert_eq!(refused.status, 429, "{name}: {}", refused.status_line);
+        let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=900).contains(&retry_after), "{name}: {retry_after}");
+        assert_eq!(refused.header("set-cookie"), None);
+    }
+}
+
+// ------------------------------------------------------------ outages
+
+/// A browser's `GET /account`, timed.
+fn browse_account(server: &Server, cookie: &str) -> (Response, Duration) {
+    let started = Instant::now();
+    let headers = [("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
+    let answer = server.send("GET", "/account", Some(cookie), &headers, "");
+    (answer, started.elapsed())
+}
+
+/// Asserts a complete `503 Service Unavailable` with a `Retry-After` in
+/// seconds, answered within the bound on Redis commands.
+fn assert_unavailable(name: &str, answer: &Response, waited: Duration) {
+    assert_eq!(
+        answer.status_line,
+        "HTTP/1.1 503 Service Unavailable",
+        "{name}: {}",
+        answer.text()
+    );
+    let retry_after: u64 = answer
+        .header("retry-after")
+        .unwrap_or_else(|| panic!("{name}: 503 without Retry-After"))
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1, "{name}: Retry-After {retry_after}");
+    assert!(
+        waited <= 2 * COMMAND_TIMEOUT + Duration::from_secs(1),
+        "{name}: answered after {waited:?}"
+    );
+}
+
+/// Polls (bounded) until `server` shows `cookie` signed in again.
+fn wait_until_signed_in(name: &str, server: &Server, cookie: &str) {
+    let give_up = Instant::now() + TIMEOUT;
+    loop {
+        let (answer, _) = browse_account(server, cookie);
+        match answer.status {
+            200 => return,
+            503 => {}
+            _ => panic!("{name}: {} while Redis came back", answer.status_line),
+        }
+        assert!(
+            Instant::now() < give_up,
+            "{name} did not come back by itself"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_killed_redis_makes_both_instances_answer_503_with_retry_after_and_they_come_back_by_themselves(
+) {
+    let mut redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let (a, b) = two_instances(&redis, &users, &[]);
+    let alice = cookie(&a.login(ALICE.0, ALICE.1));
+    assert!(b.is_signed_in(&alice));
+
+    redis.kill();
+    for (name, server) in [("A", &a), ("B", &b)] {
+        let (page, waited) = browse_account(server, &alice);
+        assert_unavailable(name, &page, waited);
+        let html = page.header("content-type").unwrap_or_default();
+        assert!(html.starts_with("text/html"), "{name}: {html}");
+        assert!(page.text().contains("<html"), "{name}: {}", page.text());
+
+        let started = Instant::now();
+        let login = server.post("/login", None, "username=alice&password=wonderland");
+        assert_unavailable(name, &login, started.elapsed());
+    }
+
+    // The same socket and data dir: appendfsync always kept the session.
+    redis.restart();
+    wait_until_signed_in("A", &a, &alice);
+    wait_until_signed_in("B", &b, &alice);
+    // And new sign-ins work again, on either.
+    let again = b.login(ALICE.0, ALICE.1);
+    assert!(a.is_signed_in(&cookie(&again)));
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_stalled_redis_makes_both_instances_answer_503_within_the_bound_never_hang() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let (a, b) = two_instances(&redis, &users, &[]);
+    let alice = cookie(&a.login(ALICE.0, ALICE.1));
+
+    // SIGSTOP: the socket accepts, nothing answers.
+    redis.signal("STOP");
+    let answers: Vec<(Response, Duration)> = [&a, &b]
+        .into_iter()
+        .map(|server| browse_account(server, &alice))
+        .collect();
+    redis.signal("CONT");
+    for (name, (answer, waited)) in ["A", "B"].into_iter().zip(&answers) {
+        assert_unavailable(name, answer, *waited);
+    }
+    wait_until_signed_in("A", &a, &alice);
+    wait_until_signed_in("B", &b, &alice);
+}
+
+// ------------------------------------------------------------ durability
+
+fn serve_args(url: &str, users: &UsersFile, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "serve".to_owned(),
+        "--addr=127.0.0.1:0".to_owned(),
+        format!("--sessions={url}"),
+        format!("--users={}", users.path().display()),
+        format!("--www={}", repo_www().display()),
+    ];
+    args.extend(extra.iter().map(|flag| flag.to_string()));
+    args
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn serve_on_a_redis_without_appendonly_exits_1_naming_it_unless_durability_is_relaxed() {
+    let redis = RedisServer::start_not_durable();
+    let users = UsersFile::new(&[ALICE]);
+
+    let (status, _, err) = latch(&serve_args(&redis.url(), &users, &[]));
+    assert_eq!(status, 1, "{err}");
+    assert!(
+        err.lines().any(|line| line.contains("appendonly")),
+        "no line names appendonly: {err}"
+    );
+    assert!(!err.contains("listening"), "{err}");
+
+    let relaxed = instance(&redis, &users, &["--redis-durability", "relaxed"]);
+    assert!(relaxed.wait_for_log("appendonly"), "{}", relaxed.stderr());
+    let id = relaxed.login(ALICE.0, ALICE.1);
+    assert!(relaxed.is_signed_in(&cookie(&id)));
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_redis_password_in_the_url_is_never_printed() {
+    let mut settings = DURABLE.to_vec();
+    settings.extend(["--requirepass", "s3cret-pw"]);
+    let redis = RedisServer::start_with(&settings);
+    let users = UsersFile::new(&[ALICE]);
+
+    // Refused credentials: latch stops, saying why, without the password.
+    let wrong = format!("{}?pass=wr0ng-pw", redis.url());
+    let (status, out, err) = latch(&serve_args(&wrong, &users, &[]));
+    assert_ne!(status, 0, "served with refused credentials: {err}");
+    assert!(!err.trim().is_empty(), "no reason given");
+    assert!(!format!("{out}{err}").contains("wr0ng-pw"), "{out}{err}");
+
+    // Accepted: nothing latch logs while serving holds it either.
+    let right = format!("{}?pass=s3cret-pw", redis.url());
+    let server = instance_at(&right, &users, &[]);
+    let alice = cookie(&server.login(ALICE.0, ALICE.1));
+    let token = server.csrf_token(&alice);
+    let logout = server.post("/logout", Some(&alice), &format!("csrf_token={token}"));
+    assert_eq!(logout.status, 303);
+    server.log_barrier();
+    assert!(
+        !server.stderr().contains("s3cret-pw"),
+        "{}",
+        server.stderr()
+    );
+}
+
+// ------------------------------------------------------------ commands
+
+/// `latch COMMAND --sessions <redis URL> --users <file>`.
+fn command_args(command: &str, redis: &RedisServer, users: &UsersFile) -> Vec<String> {
+    let mut args = vec![command.to_owned(), "--sessions".to_owned(), redis.url()];
+    if command != "clearsessions" {
+        args.extend(["--users".to_owned(), users.path().display().to_string()]);
+    }
+    args
+}
+
+/// The hex SHA-256 of an id: what a listing's label is the start of.
+fn hash_of(id: &str) -> String {
+    key_of(id)["latch:s:".len()..].to_owned()
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn latch_sessions_with_the_redis_url_lists_both_instances_sessions_and_never_an_id() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let (a, b) = two_instances(&redis, &users, &[]);
+    let alices = a.login(ALICE.0, ALICE.1);
+    let anonymous = b
+        .post("/theme", None, "theme=dark")
+        .set_cookie_value("sid")
+        .expect("a theme makes an anonymous session");
+
+    let (status, out, err) = latch(&command_args("sessions", &redis, &users));
+    assert_eq!(status, 0, "{err}");
+    assert!(!out.contains(&alices) && !out.contains(&anonymous), "{out}");
+    // One row per session: a label (the start of its key's hash), the
+    // user or `-`, created, expires. Other lines (a header) are not rows.
+    let mut rows: Vec<(String, String)> = out
+        .lines()
+        .filter_map(|line| {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            let (label, user) = (columns.first()?, columns.get(1)?);
+            let hex = label.len() >= 8 && label.bytes().all(|c| c.is_ascii_hexdigit());
+            hex.then(|| (label.to_string(), user.to_string()))
+        })
+        .collect();
+    rows.sort_by(|x, y| x.1.cmp(&y.1));
+    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(rows[0].1, "-", "{out}");
+    assert!(hash_of(&anonymous).starts_with(&rows[0].0), "{out}");
+    assert_eq!(rows[1].1, "alice", "{out}");
+    assert!(hash_of(&alices).starts_with(&rows[1].0), "{out}");
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn latch_clearsessions_with_the_redis_url_prints_a_count_and_keeps_live_sessions() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let (a, b) = two_instances(&redis, &users, &[]);
+    let alice = cookie(&a.login(ALICE.0, ALICE.1));
+
+    let (status, out, err) = latch(&command_args("clearsessions", &redis, &users));
+    assert_eq!(status, 0, "{err}");
+    assert!(out.trim().parse::<u64>().is_ok(), "not a count: {out:?}");
+    assert!(
+        b.is_signed_in(&alice),
+        "clearsessions removed a live session"
+    );
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn latch_check_with_the_redis_url_says_whether_redis_keeps_sessions_durably() {
+    let users = UsersFile::new(&[ALICE]);
+    let check = |redis: &RedisServer| {
+        let mut args = command_args("check", redis, &users);
+        args.extend([
+            format!("--www={}", repo_www().display()),
+            "--addr=127.0.0.1:0".to_owned(),
+        ]);
+        latch(&args)
+    };
+
+    let durable = RedisServer::start();
+    let (status, out, err) = check(&durable);
+    assert_eq!((status, err.as_str()), (0, ""), "{out}");
+    assert!(out.ends_with("ok\n"), "{out}");
+    let verdict = out.to_lowercase();
+    assert!(
+        verdict.contains("durab") || verdict.contains("appendfsync"),
+        "no durability verdict: {out}"
+    );
+
+    let not_durable = RedisServer::start_not_durable();
+    let (status, out, err) = check(&not_durable);
+    assert_eq!(status, 1, "{out}{err}");
+    assert!(
+        err.lines().any(|line| line.contains("appendonly")),
+        "no problem names appendonly: {err}"
+    );
+}
