@@ -16,22 +16,22 @@ use hyper::http::request::Parts;
 use hyper::{Method, Request, StatusCode, Version};
 use tokio::sync::Semaphore;
 
+use crate::auth::throttle::Throttle;
+use crate::auth::users::{session_auth_hash, UsersFile};
 use crate::cli::Config;
-use crate::cookies::{self, SessionCookie};
 use crate::error::{self, Error};
-use crate::form::{self, Form};
-use crate::forwarded::client_address;
 use crate::handlers;
-use crate::http::{self, Response};
-use crate::origin;
-use crate::router::{route, Route};
-use crate::session::{self, Record, Session, SessionId};
-use crate::session_quota::SessionQuota;
-use crate::session_store::{file_prefix, Store};
+use crate::http::cookies::{self, SessionCookie};
+use crate::http::form::{self, Form};
+use crate::http::forwarded::client_address;
+use crate::http::origin;
+use crate::http::response::{self as http, Response};
+use crate::http::router::{route, Route};
+use crate::sessions::files::{file_prefix, Store};
+use crate::sessions::quota::SessionQuota;
+use crate::sessions::{self, Record, Session, SessionId};
 use crate::static_files;
-use crate::throttle::Throttle;
 use crate::trace;
-use crate::users::{session_auth_hash, UsersFile};
 
 /// At most this many `sid` cookies of one request are looked up. A
 /// browser sends one per path or parent domain that set one, a handful at
@@ -149,7 +149,7 @@ impl App {
     /// almost always in the page cache, and a thread hop would cost more.
     async fn live_session(self: &Arc<Self>, id: SessionId) -> Result<Option<Session>, Error> {
         // 1.
-        let now = session::now();
+        let now = sessions::now();
         let Some(record) = self.store.load(&id, now)? else {
             trace::row("session", || {
                 format!(
@@ -225,7 +225,7 @@ impl App {
     /// dropped (in memory) when it no longer stands; `None` when it cannot
     /// be read.
     fn record_for_error_page(&self, id: Option<SessionId>) -> Option<Record> {
-        let mut record = self.store.load(&id?, session::now()).ok()??;
+        let mut record = self.store.load(&id?, sessions::now()).ok()??;
         if !self.auth_is_current(&record) {
             record.remove_auth();
         }

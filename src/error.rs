@@ -14,12 +14,12 @@ use std::io;
 use hyper::header::{HeaderMap, HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER, VARY};
 use hyper::{Method, StatusCode};
 
-use crate::encoding::percent_decode;
-use crate::form::FormError;
-use crate::http::{html, no_store, text, Response};
+use crate::http::encoding::percent_decode;
+use crate::http::form::FormError;
+use crate::http::redirect::safe_next;
+use crate::http::response::{html, no_store, text, Response};
 use crate::pages::{self, Viewer};
-use crate::redirect::safe_next;
-use crate::session::Record;
+use crate::sessions::Record;
 
 #[derive(Debug)]
 pub enum Error {

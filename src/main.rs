@@ -6,15 +6,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use latch::app::App;
+use latch::auth::users::{self, Users, UsersFile};
 use latch::cli::password::{self, Ask};
 use latch::cli::{self, check, help, Command, Config};
-use latch::dates::iso8601;
-use latch::session::now;
-use latch::session_store::Store;
-use latch::users::{self, Users, UsersFile};
+use latch::http::dates::iso8601;
+use latch::sessions::files::Store;
+use latch::sessions::now;
 
 fn main() -> ExitCode {
-    latch::memory::return_large_blocks_to_the_system();
+    latch::os::memory::return_large_blocks_to_the_system();
     let command = match cli::parse(std::env::args_os().skip(1), |key| std::env::var(key).ok()) {
         Ok(command) => command,
         Err(e) => {
@@ -113,7 +113,7 @@ fn list_sessions(sessions: &Path, users: &Path, idle_timeout: u64) -> Result<(),
     let (users, _) = Users::load(users)?;
     let store = Store::at(sessions, idle_timeout)
         .map_err(|e| format!("cannot read sessions dir {}: {e}", sessions.display()))?;
-    let stands = |record: &latch::session::Record| {
+    let stands = |record: &latch::sessions::Record| {
         record.sign_in_stands(|user| {
             Some(users::session_auth_hash(
                 users.hash_of(user)?,

@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::dates;
-use crate::session::Record;
+use crate::http::dates;
+use crate::sessions::Record;
 
 /// Who is looking at a page, as the page needs to know it.
 pub struct Viewer<'a> {

@@ -64,9 +64,9 @@ fn is_attribute(name: &str) -> bool {
 }
 
 /// A session record as JSON, with `_csrf` and `_auth_hash` shortened.
-pub fn record_json(record: &crate::session::Record) -> String {
+pub fn record_json(record: &crate::sessions::Record) -> String {
     let mut shown = record.clone();
-    for key in [crate::session::CSRF, crate::session::AUTH_HASH] {
+    for key in [crate::sessions::CSRF, crate::sessions::AUTH_HASH] {
         if let Some(value) = shown.get_str(key).map(short) {
             shown.set_str(key, &value);
         }

@@ -67,7 +67,7 @@ fn a_good_login_is_303_to_account_with_a_fresh_cookie_and_the_auth_fields() {
     assert_eq!(account.header("cache-control"), Some("no-store"));
     let html = account.text();
     assert!(html.contains("<dd id=\"user\">alice</dd>"));
-    assert!(html.contains(&latch::dates::iso8601(login_time)));
+    assert!(html.contains(&latch::http::dates::iso8601(login_time)));
     assert!(html.contains("action=\"/logout\""));
     assert!(server.wait_for_log("login user=alice"));
 }
@@ -184,7 +184,7 @@ fn a_signed_in_theme_change_needs_the_csrf_token() {
 fn a_hostile_user_name_is_escaped_on_every_page() {
     let name = "<img/src=x/onerror=alert(1)>";
     let server = Server::with_users(&[(name, "pw")], &[]);
-    let encoded = latch::encoding::percent_encode(name);
+    let encoded = latch::http::encoding::percent_encode(name);
     let response = server.post("/login", None, &format!("username={encoded}&password=pw"));
     assert_eq!(response.status, 303);
     let cookie = format!("sid={}", response.set_cookie_value("sid").unwrap());

@@ -347,7 +347,7 @@ fn step5_unsafe_next_spellings_fall_back_to_the_default_and_still_log_out() {
     ];
     for next in hostile {
         let (id, token) = signed_in(&server);
-        let encoded = latch::encoding::percent_encode(next);
+        let encoded = latch::http::encoding::percent_encode(next);
         let response = logout(&server, &id, &format!("csrf_token={token}&next={encoded}"));
         assert_eq!(response.header("location"), Some("/bye"), "{next:?}");
         assert!(!server.is_signed_in(&format!("sid={id}")), "{next:?}");
@@ -466,7 +466,7 @@ fn a_logout_is_never_undone_by_requests_racing_it() {
 
 /// A well-formed id that names no session.
 fn dead_id() -> String {
-    latch::session::SessionId::generate().as_str().to_owned()
+    latch::sessions::SessionId::generate().as_str().to_owned()
 }
 
 #[test]

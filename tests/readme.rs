@@ -652,7 +652,7 @@ impl Shell {
             child,
             stdin,
             output,
-            sentinel: format!("readme-test-done-{}", latch::encoding::hex(&nonce)),
+            sentinel: format!("readme-test-done-{}", latch::http::encoding::hex(&nonce)),
         };
         // bash's own complaints (a syntax error) belong to the output too;
         // and a pipeline fails when any part of it does, so that

@@ -6,7 +6,7 @@
 
 mod support;
 
-use latch::session_quota::PER_MINUTE;
+use latch::sessions::quota::PER_MINUTE;
 use support::{Response, Server};
 
 const ALICE: (&str, &str) = ("alice", "pw");

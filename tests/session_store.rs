@@ -5,8 +5,8 @@ mod support;
 use std::fs::{self, File};
 use std::time::{Duration, SystemTime};
 
-use latch::session::{Record, SessionId, THEME};
-use latch::session_store::{Rotated, Store};
+use latch::sessions::files::{Rotated, Store};
+use latch::sessions::{Record, SessionId, THEME};
 use serde_json::json;
 use support::TempDir;
 

@@ -10,7 +10,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use latch::session::SessionId;
+use latch::sessions::SessionId;
 use support::{run_cli, session_file_for, write_users, Server, TempDir, TIMEOUT};
 
 const ALICE: (&str, &str) = ("alice", "pw");
@@ -316,9 +316,9 @@ fn sessions_shows_a_dash_for_sign_ins_ended_by_scope_all_or_deluser() {
 fn sessions_lists_oldest_first() {
     let home = Home::new(&[ALICE]);
     fs::create_dir(home.sessions()).unwrap();
-    let now = latch::session::now();
+    let now = latch::sessions::now();
     for age in [50, 300, 10, 200, 100] {
-        let record = latch::session::Record::new(now - age, 3600, 0);
+        let record = latch::sessions::Record::new(now - age, 3600, 0);
         let id = SessionId::generate();
         fs::write(
             session_file_for(&home.sessions(), id.as_str()),
@@ -329,7 +329,7 @@ fn sessions_lists_oldest_first() {
     let created: Vec<String> = listed(&home).into_iter().map(|(_, c)| c).collect();
     let expected: Vec<String> = [300, 200, 100, 50, 10]
         .into_iter()
-        .map(|age| latch::dates::iso8601(now - age))
+        .map(|age| latch::http::dates::iso8601(now - age))
         .collect();
     assert_eq!(created, expected);
 }

@@ -8,7 +8,7 @@ use hyper::StatusCode;
 use crate::app::App;
 use crate::error::Error;
 use crate::handlers::viewer;
-use crate::http::{html, see_other, Response};
+use crate::http::response::{html, see_other, Response};
 use crate::pages;
 use crate::trace;
 

@@ -8,8 +8,8 @@ use hyper::StatusCode;
 use crate::app::App;
 use crate::error::Error;
 use crate::handlers::viewer;
-use crate::http::{html, Response};
-use crate::notice;
+use crate::http::notice;
+use crate::http::response::{html, Response};
 use crate::pages::{self, Viewer};
 
 /// The page for the session, with the notice the request carries (after a

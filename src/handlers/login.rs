@@ -9,18 +9,18 @@ use hyper::http::request::Parts;
 use hyper::StatusCode;
 
 use crate::app::{blocking, App};
+use crate::auth::throttle::Verdict;
+use crate::auth::users::{session_auth_hash, PasswordCheck};
 use crate::error::Error;
-use crate::form::Form;
 use crate::handlers::{requested_next, viewer};
-use crate::http::{html, see_other, set_cookie, Response};
-use crate::notice;
+use crate::http::form::Form;
+use crate::http::notice;
+use crate::http::redirect::safe_next;
+use crate::http::response::{html, see_other, set_cookie, Response};
 use crate::pages::{self, Viewer};
-use crate::redirect::safe_next;
-use crate::session::{self, Record, Session};
-use crate::session_store::{file_prefix, Rotated};
-use crate::throttle::Verdict;
+use crate::sessions::files::{file_prefix, Rotated};
+use crate::sessions::{self, Record, Session};
 use crate::trace;
-use crate::users::{session_auth_hash, PasswordCheck};
 
 /// How long a login waits for a free password-hashing slot.
 const HASHING_WAIT: Duration = Duration::from_secs(10);
@@ -68,7 +68,7 @@ pub async fn post(
     let session = app.session(&parts.headers).await?;
     // 1.
     if let Verdict::Throttled { retry_after } =
-        app.throttle.admit(client, &username, session::now())
+        app.throttle.admit(client, &username, sessions::now())
     {
         log_event!(
             "login throttled user={} client={client}",
@@ -172,9 +172,9 @@ async fn sign_in(
     session: Option<Session>,
     user: String,
     auth_hash: String,
-) -> Result<(session::SessionId, u64), Error> {
+) -> Result<(sessions::SessionId, u64), Error> {
     let app = Arc::clone(app);
-    let now = session::now();
+    let now = sessions::now();
     blocking(move || {
         let (ttl, idle) = (app.config.session_ttl, app.config.idle_timeout);
         let fresh = Record::new(now, ttl, idle);

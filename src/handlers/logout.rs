@@ -17,13 +17,13 @@ use hyper::header::HeaderName;
 use hyper::http::request::Parts;
 
 use crate::app::{blocking, App};
-use crate::csrf;
+use crate::auth::csrf;
 use crate::error::Error;
-use crate::form::Form;
 use crate::handlers::requested_next;
-use crate::http::{insert_static, see_other, set_cookie, Response};
-use crate::session::{self, Session, SessionId};
-use crate::session_store::{file_prefix, Rotated};
+use crate::http::form::Form;
+use crate::http::response::{insert_static, see_other, set_cookie, Response};
+use crate::sessions::files::{file_prefix, Rotated};
+use crate::sessions::{self, Session, SessionId};
 use crate::trace;
 
 /// `scope=this` or `scope=all`.
@@ -81,7 +81,7 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
         Some("all") => Scope::All,
         _ => Scope::This,
     };
-    let now = session::now();
+    let now = sessions::now();
     let mut response = answer(&target);
     let mut others = signed_in.into_iter();
     let first = others.next().expect("signed_in is not empty");
@@ -108,7 +108,7 @@ pub async fn post(app: &Arc<App>, parts: &Parts, form: &Form) -> Result<Response
         // A concurrent logout got there first: it logged, it set the cookie.
         Rotated::Gone => None,
     };
-    crate::notice::set(&mut response, crate::notice::Notice::SignedOut);
+    crate::http::notice::set(&mut response, crate::http::notice::Notice::SignedOut);
 
     // 7. One audit line per signed-in logout.
     if let Some(mode) = mode {

@@ -9,12 +9,12 @@ pub mod theme;
 
 use hyper::http::request::Parts;
 
-use crate::csrf;
+use crate::auth::csrf;
 use crate::error::Error;
-use crate::form::Form;
+use crate::http::form::Form;
+use crate::http::redirect::safe_next;
 use crate::pages::Viewer;
-use crate::redirect::safe_next;
-use crate::session::Session;
+use crate::sessions::Session;
 use crate::trace;
 
 /// The safe `next` of a POST: the body's field first, then the query's

@@ -8,12 +8,12 @@ use hyper::http::request::Parts;
 
 use crate::app::{blocking, App};
 use crate::error::Error;
-use crate::form::Form;
 use crate::handlers::{check_csrf, requested_next};
-use crate::http::{see_other, set_cookie, Response};
-use crate::session::{self, Record, Session, SessionId, THEME};
-use crate::session_quota;
-use crate::session_store::file_prefix;
+use crate::http::form::Form;
+use crate::http::response::{see_other, set_cookie, Response};
+use crate::sessions::files::file_prefix;
+use crate::sessions::quota;
+use crate::sessions::{self, Record, Session, SessionId, THEME};
 use crate::trace;
 
 /// 1. `theme` must be `light`, `dark` or `auto` (400 otherwise); `auto`
@@ -40,7 +40,7 @@ pub async fn post(
     // 2.
     let session = app.session(&parts.headers).await?;
     check_csrf(session.as_ref(), form, parts)?;
-    let now = session::now();
+    let now = sessions::now();
     // 3.
     let stored = match session {
         Some(session) => store_theme(app, session, &theme, now).await?,
@@ -103,7 +103,7 @@ async fn create_session(
         trace::row("quota", || {
             format!(
                 "{client} made {} new sessions this minute: 429",
-                session_quota::PER_MINUTE
+                quota::PER_MINUTE
             )
         });
         return Err(Error::NewSessionsThrottled(retry_after));

@@ -22,7 +22,7 @@ impl TempDir {
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).unwrap();
         let path =
-            std::env::temp_dir().join(format!("latch-test-{}", latch::encoding::hex(&bytes)));
+            std::env::temp_dir().join(format!("latch-test-{}", latch::http::encoding::hex(&bytes)));
         std::fs::create_dir_all(&path).unwrap();
         TempDir(path)
     }
@@ -170,7 +170,7 @@ impl Server {
     pub fn log_barrier(&self) {
         let mut bytes = [0u8; 6];
         getrandom::fill(&mut bytes).unwrap();
-        let marker = format!("barrier{}", latch::encoding::hex(&bytes));
+        let marker = format!("barrier{}", latch::http::encoding::hex(&bytes));
         let response = self.post("/login", None, &format!("username={marker}&password=x"));
         assert_eq!(response.status, 422);
         assert!(self.wait_for_log(&format!("user={marker}")), "log barrier");
@@ -323,7 +323,7 @@ pub fn session_file_for(dir: &Path, id: &str) -> PathBuf {
     use sha2::Digest;
     dir.join(format!(
         "{}.json",
-        latch::encoding::hex(&sha2::Sha256::digest(id.as_bytes()))
+        latch::http::encoding::hex(&sha2::Sha256::digest(id.as_bytes()))
     ))
 }
 
@@ -543,9 +543,9 @@ impl Server {
 
 /// Writes a users file with these users (argon2id hashes).
 pub fn write_users(path: &Path, users: &[(&str, &str)]) {
-    let mut file = latch::users::Users::default();
+    let mut file = latch::auth::users::Users::default();
     for (name, password) in users {
-        file.set(name, latch::users::hash_password(password));
+        file.set(name, latch::auth::users::hash_password(password));
     }
     file.save(path).unwrap();
 }

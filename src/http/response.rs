@@ -9,7 +9,7 @@ use hyper::header::{
 };
 use hyper::StatusCode;
 
-pub use crate::body::Body;
+pub use crate::http::body::Body;
 pub type Response = hyper::Response<Body>;
 
 /// A response with `status` and `body`, nothing else.

@@ -19,7 +19,7 @@ use std::os::raw::c_int;
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 )))]
-compile_error!("src/sys.rs declares Linux constants for x86_64 and aarch64 only");
+compile_error!("src/os/sys.rs declares Linux constants for x86_64 and aarch64 only");
 
 /// `open(2)`: fail with `ELOOP` if the last path component is a symlink.
 #[cfg(target_arch = "x86_64")]

@@ -17,11 +17,13 @@ use hyper::http::request::Parts;
 use hyper::{Method, StatusCode, Uri};
 
 use crate::app::{blocking, App};
-use crate::body::{Body, FileBody};
-use crate::dates::{http_date, parse_http_date};
-use crate::encoding::percent_decode;
 use crate::error::Error;
-use crate::http::{method_not_allowed, not_found, options, permanent_redirect, response, Response};
+use crate::http::body::{Body, FileBody};
+use crate::http::dates::{http_date, parse_http_date};
+use crate::http::encoding::percent_decode;
+use crate::http::response::{
+    method_not_allowed, not_found, options, permanent_redirect, response, Response,
+};
 use crate::log::{cut, MAX_PATH};
 use crate::trace;
 
@@ -34,12 +36,12 @@ const BUILT_IN: &[(&str, &str, &[u8])] = &[
     (
         "/style.css",
         "text/css; charset=utf-8",
-        include_bytes!("../www/style.css"),
+        include_bytes!("../../www/style.css"),
     ),
     (
         "/favicon.svg",
         "image/svg+xml",
-        include_bytes!("../www/favicon.svg"),
+        include_bytes!("../../www/favicon.svg"),
     ),
 ];
 
@@ -157,7 +159,7 @@ fn with_validators(mut response: Response, file: &StaticFile) -> Response {
 /// bytes, and it has no modification date.
 fn built_in(path: &str) -> Option<StaticFile> {
     let &(_, content_type, bytes) = BUILT_IN.iter().find(|(p, _, _)| *p == path)?;
-    let digest = crate::encoding::hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)[..8]);
+    let digest = crate::http::encoding::hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)[..8]);
     Some(StaticFile {
         contents: Contents::BuiltIn(bytes),
         length: bytes.len() as u64,

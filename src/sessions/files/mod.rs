@@ -16,7 +16,7 @@
 //!   `Ok(None)` or `Rotated::Gone`. This is what keeps an in-flight request
 //!   from undoing a logout (express-session #632, session-file-store PR #55,
 //!   Django #21608). The locks are this process's, so `Store::open` takes
-//!   the dir for one process (see `session_dir::lock`).
+//!   the dir for one process (see `dir::lock`).
 //! - `create_anonymous` refuses (`Ok(None)`) once the dir holds
 //!   `max_sessions` session files; nothing else is refused by that count.
 //! - `sign_out` never fails for lack of space, and `bump_epoch` gets
@@ -24,6 +24,9 @@
 //!
 //! The functions block (file I/O, fsync): async callers run them with
 //! `tokio::task::spawn_blocking`.
+
+pub mod cache;
+pub mod dir;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -35,11 +38,11 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::atomic_file::{self, TEMP_PREFIX};
-use crate::encoding::hex;
-use crate::session::{Record, SessionId};
-use crate::session_cache::{FileVersion, SessionCache};
-use crate::session_dir::{self, Found};
+use crate::http::encoding::hex;
+use crate::os::atomic_file::{self, TEMP_PREFIX};
+use crate::sessions::{Record, SessionId};
+use cache::{FileVersion, SessionCache};
+use dir::Found;
 
 /// A temporary file older than this is a crash's leftover, not a write in
 /// progress (a write takes milliseconds).
@@ -158,7 +161,7 @@ impl FileKey {
 impl Store {
     /// Opens the sessions dir for serving:
     /// 1. create it 0700 when missing, tighten it to 0700 when wider;
-    /// 2. take it for this process (`session_dir::lock`): a second server
+    /// 2. take it for this process (`dir::lock`): a second server
     ///    on the same dir gets `Err` naming the first;
     /// 3. remove every temporary file: with the lock held, none can be a
     ///    write in progress;
@@ -167,9 +170,9 @@ impl Store {
     /// No cap on anonymous sessions until `with_max_sessions`.
     pub fn open(dir: &Path, idle_timeout: u64) -> io::Result<Store> {
         // 1.
-        session_dir::prepare(dir)?;
+        dir::prepare(dir)?;
         // 2.
-        let lock = session_dir::lock(dir)?;
+        let lock = dir::lock(dir)?;
         // 3.
         let mut store = Store::new(dir, idle_timeout, read_epochs(dir)?);
         store.dir_lock = Some(Mutex::new(lock));
@@ -351,7 +354,7 @@ impl Store {
         let rotated = if change(&mut record) {
             match self.create(&record) {
                 Ok(new) => Rotated::Moved(new, record),
-                Err(e) if delete_when_full && session_dir::is_out_of_space(&e) => {
+                Err(e) if delete_when_full && dir::is_out_of_space(&e) => {
                     log_event!(
                         "no space to keep the signed-out session {}…'s data ({e}): deleted instead",
                         old.prefix()
@@ -381,7 +384,7 @@ impl Store {
     ///    there) it refuses rather than wrap to a value that would sign
     ///    old sessions back in.
     /// 2. On a full file system it releases the space reserve
-    ///    (`session_dir::fill_reserve`) and writes again, so "sign out
+    ///    (`dir::fill_reserve`) and writes again, so "sign out
     ///    everywhere" commits even then; the reserve is filled again from
     ///    the space the old epochs file gave back, and by the next sweep.
     /// 3. A read-only store (`Store::at`) refuses: it must never replace
@@ -409,9 +412,7 @@ impl Store {
         // 2.
         let path = self.dir.join(EPOCHS_FILE);
         match self.write_file(&path, &json) {
-            Err(e)
-                if session_dir::is_out_of_space(&e) && session_dir::release_reserve(&self.dir) =>
-            {
+            Err(e) if dir::is_out_of_space(&e) && dir::release_reserve(&self.dir) => {
                 log_event!(
                     "sessions dir full ({e}): the space reserve released for the epochs file"
                 );
@@ -569,7 +570,7 @@ impl Store {
     /// Reads and judges one session file; `Ok(None)` when there is none.
     /// A record that parses is remembered with the version it was read from.
     fn inspect(&self, key: &FileKey, now: u64) -> io::Result<Option<Inspected>> {
-        let (bytes, version) = match session_dir::read_regular(&self.path(key), SESSION_MAX_BYTES) {
+        let (bytes, version) = match dir::read_regular(&self.path(key), SESSION_MAX_BYTES) {
             Ok(Found::File(bytes, version)) => (bytes, version),
             Ok(Found::Refused(why)) => {
                 log_unreadable(key, &why);
@@ -662,13 +663,13 @@ impl Store {
         if self.dir.exists() {
             return Ok(());
         }
-        session_dir::prepare(&self.dir)?;
+        dir::prepare(&self.dir)?;
         log_event!(
             "sessions dir {} was missing: created again (0700)",
             self.dir.display()
         );
         if let Some(held) = &self.dir_lock {
-            match session_dir::lock(&self.dir) {
+            match dir::lock(&self.dir) {
                 Ok(file) => *held.lock().unwrap_or_else(|p| p.into_inner()) = file,
                 Err(e) => log_event!("sessions dir {}: {e}", self.dir.display()),
             }
@@ -706,8 +707,8 @@ impl Store {
             return;
         }
         let epochs_len = fs::symlink_metadata(self.dir.join(EPOCHS_FILE)).map_or(0, |m| m.len());
-        match session_dir::fill_reserve(&self.dir, epochs_len) {
-            Err(e) if !session_dir::is_out_of_space(&e) => {
+        match dir::fill_reserve(&self.dir, epochs_len) {
+            Err(e) if !dir::is_out_of_space(&e) => {
                 log_event!("sessions dir {}: space reserve: {e}", self.dir.display())
             }
             _ => {}
@@ -761,7 +762,7 @@ fn read_epochs(dir: &Path) -> io::Result<HashMap<String, u64>> {
             format!("{}: {why}", path.display()),
         )
     };
-    match session_dir::read_regular(&path, EPOCHS_MAX_BYTES) {
+    match dir::read_regular(&path, EPOCHS_MAX_BYTES) {
         Ok(Found::File(bytes, _)) => {
             serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))
         }

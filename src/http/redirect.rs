@@ -2,7 +2,7 @@
 //! a `Location` header without becoming an open redirect (OWASP "Unvalidated
 //! Redirects and Forwards"; Django's `url_has_allowed_host_and_scheme`).
 
-use crate::encoding::{percent_decode, percent_encode_except};
+use crate::http::encoding::{percent_decode, percent_encode_except};
 
 /// Longest `next` accepted, after the second decoding; the same cap Django
 /// added for CVE-2025-27556.

@@ -15,7 +15,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::session::random_32;
+use crate::os::random::random_32;
 
 /// argon2id parameters for new hashes: 19 MiB of memory, 2 passes, 1 lane,
 /// OWASP's Password Storage Cheat Sheet minimum for argon2id. About 30 ms

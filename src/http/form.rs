@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 
-use crate::encoding::percent_decode;
+use crate::http::encoding::percent_decode;
 
 /// Form bodies larger than this are refused with 413 (docs/contract.md, Limits).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

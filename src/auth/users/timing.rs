@@ -131,7 +131,7 @@ impl PasswordCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::users::hashes::recognize;
+    use crate::auth::users::hashes::recognize;
 
     #[test]
     fn the_decoy_is_of_the_slowest_kind_and_the_floor_exceeds_its_time() {
@@ -162,7 +162,7 @@ mod tests {
         let unknown = PasswordCheck::new(None, Arc::clone(&timing));
         assert!(!unknown.is_known_user());
         assert_eq!(unknown.run(""), None);
-        let hash = crate::users::hash_password("pw");
+        let hash = crate::auth::users::hash_password("pw");
         let known = PasswordCheck::new(Some(&hash), Arc::clone(&timing));
         assert_eq!(known.run("pw"), Some(hash.clone()));
         assert_eq!(PasswordCheck::new(Some(&hash), timing).run("no"), None);

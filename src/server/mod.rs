@@ -168,7 +168,7 @@ async fn sweep_forever(app: Arc<App>) {
     loop {
         interval.tick().await;
         let app = Arc::clone(&app);
-        match app::blocking(move || app.sweep(crate::session::now())).await {
+        match app::blocking(move || app.sweep(crate::sessions::now())).await {
             Ok(Ok(0)) => {}
             Ok(Ok(removed)) => {
                 log_event!("sweep: removed {removed} expired or unreadable session files")

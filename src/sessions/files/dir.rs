@@ -9,8 +9,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use crate::session_cache::FileVersion;
-use crate::sys::{self, ELOOP, ENXIO, O_NOFOLLOW, O_NONBLOCK};
+use crate::os::sys::{self, ELOOP, ENXIO, O_NOFOLLOW, O_NONBLOCK};
+use crate::sessions::files::cache::FileVersion;
 
 /// The lock file a serving process holds (`flock`), holding its pid.
 pub const LOCK_FILE: &str = ".lock";
@@ -226,8 +226,10 @@ mod tests {
     fn temp_dir() -> std::path::PathBuf {
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).unwrap();
-        let dir =
-            std::env::temp_dir().join(format!("latch-dir-test-{}", crate::encoding::hex(&bytes)));
+        let dir = std::env::temp_dir().join(format!(
+            "latch-dir-test-{}",
+            crate::http::encoding::hex(&bytes)
+        ));
         prepare(&dir).unwrap();
         dir
     }

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use crate::forwarded::client_key;
+use crate::http::forwarded::client_key;
 
 /// New anonymous sessions one address may create per window.
 pub const PER_MINUTE: u32 = 20;

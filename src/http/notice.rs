@@ -9,8 +9,8 @@
 
 use hyper::header::HeaderMap;
 
-use crate::cookies;
-use crate::http::{set_cookie, Response};
+use crate::http::cookies;
+use crate::http::response::{set_cookie, Response};
 
 /// The cookie's name.
 const NAME: &str = "notice";
@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn a_notice_set_is_read_back() {
-        let mut response = crate::http::response(StatusCode::SEE_OTHER, "");
+        let mut response = crate::http::response::response(StatusCode::SEE_OTHER, "");
         set(&mut response, Notice::SignedOut);
         let line = response.headers()[SET_COOKIE].to_str().unwrap();
         assert_eq!(
@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn clearing_sends_the_removal_only_when_a_notice_was_shown() {
-        let mut response = crate::http::response(StatusCode::OK, "");
+        let mut response = crate::http::response::response(StatusCode::OK, "");
         clear(&mut response, None);
         assert!(response.headers().get(SET_COOKIE).is_none());
         clear(&mut response, Some(Notice::SignedOut));

@@ -16,7 +16,7 @@ use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::sync::RwLock;
 
-use crate::session::Record;
+use crate::sessions::Record;
 
 /// At most this many records are kept; past it the cache starts over. A
 /// few hundred bytes each: about 2 MiB at the most.

@@ -3,8 +3,8 @@
 
 use subtle::ConstantTimeEq;
 
-use crate::encoding::base64url;
-use crate::session::random_32;
+use crate::http::encoding::base64url;
+use crate::os::random::random_32;
 
 /// A fresh token: 32 random bytes, base64url (43 characters).
 pub fn new_token() -> String {

@@ -24,9 +24,9 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::atomic_file;
-use crate::encoding::{base64url, hex};
-use crate::session::random_32;
+use crate::http::encoding::{base64url, hex};
+use crate::os::atomic_file;
+use crate::os::random::random_32;
 
 pub use hashes::{
     hash_password, verify, ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES, MAX_ARGON2_MEMORY_KIB,

@@ -6,8 +6,8 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use crate::encoding::hex;
-use crate::session::random_32;
+use crate::http::encoding::hex;
+use crate::os::random::random_32;
 
 /// Temporary files start with this. In the sessions dir, any such file
 /// that outlives a write is a crash's leftover, and is removed.

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use crate::forwarded::client_key;
+use crate::http::forwarded::client_key;
 
 /// The counting window (docs/contract.md: 15 minutes).
 pub const WINDOW_SECS: u64 = 15 * 60;

@@ -194,7 +194,7 @@ mod tests {
     fn temp_file(text: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "latch-users-{}",
-            crate::encoding::hex(&crate::session::random_32()[..8])
+            crate::http::encoding::hex(&crate::os::random::random_32()[..8])
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("users.htpasswd");

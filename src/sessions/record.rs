@@ -1,12 +1,8 @@
-//! The session: its id (what the cookie carries) and its record (what the
-//! file holds). Pure: no I/O here; `session_store` reads and writes records.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! The session record: the JSON document a session holds, and its auth
+//! fields. Pure: no I/O here; the store reads and writes records.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-use crate::encoding::{base64url, base64url_value, is_base64url_char};
 
 /// The key of the signed-in user's name. Every key starting with
 /// `AUTH_PREFIX` is an auth field, removed at logout.
@@ -20,73 +16,6 @@ pub const AUTH_PREFIX: &str = "_auth_";
 pub const CSRF: &str = "_csrf";
 /// The key of the one piece of non-auth data latch itself stores.
 pub const THEME: &str = "theme";
-
-/// Seconds since the Unix epoch: every time in a session file is one.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// 32 bytes from the operating system's random source (getrandom(2) on
-/// Linux). Ids and tokens must be unguessable; if the OS cannot provide
-/// randomness there is no safe fallback, so latch stops.
-pub fn random_32() -> [u8; 32] {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .expect("the OS random source failed: no unguessable id can be made");
-    bytes
-}
-
-/// A session id: 32 random bytes as 43 base64url characters (256 bits,
-/// well over OWASP's 64-bit floor).
-///
-/// The only ways to get one are `generate` and `parse`, and `parse` accepts
-/// exactly that shape, so a `SessionId` can never hold `/`, `..` or NUL: it
-/// is safe to derive a file name from (gorilla/sessions #275).
-#[derive(Clone, PartialEq, Eq)]
-pub struct SessionId(String);
-
-impl SessionId {
-    pub const LEN: usize = 43;
-
-    pub fn generate() -> SessionId {
-        SessionId(base64url(&random_32()))
-    }
-
-    /// `Some` only for exactly 43 base64url characters. Anything else from a
-    /// cookie is treated as no session, without touching the disk.
-    pub fn parse(value: &str) -> Option<SessionId> {
-        let well_formed = value.len() == Self::LEN && value.bytes().all(is_base64url_char);
-        // 43 characters carry 258 bits; the last character of a real id only
-        // uses its top 4 bits, so reject spellings `generate` never makes.
-        // One id, one spelling: no two cookie values name the same session.
-        let canonical = value
-            .bytes()
-            .last()
-            .is_some_and(|c| base64url_value(c).is_some_and(|v| v & 0b11 == 0));
-        (well_formed && canonical).then(|| SessionId(value.to_owned()))
-    }
-
-    /// The cookie value. Never log it: it is a bearer credential.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Deliberately opaque, so an id cannot end up in a log by `{:?}`.
-impl std::fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionId(…)")
-    }
-}
-
-/// A live session: the id from the cookie and the record from its file.
-#[derive(Debug)]
-pub struct Session {
-    pub id: SessionId,
-    pub record: Record,
-}
 
 /// The JSON in a session file:
 /// `{"v":1,"created":…,"expires":…,"seen":…,"data":{…}}`.
@@ -110,7 +39,7 @@ impl Record {
     /// A fresh record living `ttl` seconds, with a new CSRF token.
     pub fn new(now: u64, ttl: u64, idle_timeout: u64) -> Record {
         let mut data = Map::new();
-        data.insert(CSRF.into(), Value::String(crate::csrf::new_token()));
+        data.insert(CSRF.into(), Value::String(crate::auth::csrf::new_token()));
         Record {
             v: Self::VERSION,
             created: now,
@@ -156,7 +85,7 @@ impl Record {
     /// Replaces the CSRF token: at login and at logout, so a token seen
     /// under one identity is worthless under the next.
     pub fn renew_csrf(&mut self) {
-        self.set_str(CSRF, &crate::csrf::new_token());
+        self.set_str(CSRF, &crate::auth::csrf::new_token());
     }
 
     /// Signs `user` in: the auth fields, and a new CSRF token (Django's
@@ -182,7 +111,7 @@ impl Record {
         let Some(expected) = expected_auth_hash(user) else {
             return false;
         };
-        crate::csrf::matches(&expected, self.get_str(AUTH_HASH).unwrap_or_default())
+        crate::auth::csrf::matches(&expected, self.get_str(AUTH_HASH).unwrap_or_default())
     }
 
     /// When the user signed in (unix s), if someone is signed in.
@@ -213,54 +142,6 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn generated_ids_parse_back() {
-        for _ in 0..100 {
-            let id = SessionId::generate();
-            assert_eq!(id.as_str().len(), 43);
-            assert_eq!(SessionId::parse(id.as_str()), Some(id));
-        }
-    }
-
-    #[test]
-    fn generated_ids_differ() {
-        assert_ne!(SessionId::generate(), SessionId::generate());
-    }
-
-    #[test]
-    fn malformed_ids_are_refused() {
-        let good = "A".repeat(43);
-        assert!(SessionId::parse(&good).is_some());
-        for bad in [
-            String::new(),
-            "A".repeat(42),
-            "A".repeat(44),
-            format!("{}=", "A".repeat(42)),
-            format!("../{}", "A".repeat(40)),
-            format!("{}/", "A".repeat(42)),
-            format!("{}\0", "A".repeat(42)),
-            format!("{}+", "A".repeat(42)),
-            format!("{}é", "A".repeat(41)),
-            "../../etc/passwd".into(),
-            "a\\b\\c".into(),
-        ] {
-            assert!(SessionId::parse(&bad).is_none(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn non_canonical_last_characters_are_refused() {
-        // 'B' (value 1) sets bits a 32-byte id never has.
-        assert!(SessionId::parse(&format!("{}B", "A".repeat(42))).is_none());
-        assert!(SessionId::parse(&format!("{}E", "A".repeat(42))).is_some());
-    }
-
-    #[test]
-    fn debug_never_shows_the_id() {
-        let id = SessionId::generate();
-        assert!(!format!("{id:?}").contains(id.as_str()));
-    }
 
     #[test]
     fn record_serializes_in_the_spec_shape() {

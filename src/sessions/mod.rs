@@ -1,0 +1,26 @@
+//! Sessions: the id a cookie carries, the record a session holds, and the
+//! store that keeps records (docs/contract.md, "Sessions").
+
+pub mod files;
+pub mod id;
+pub mod quota;
+pub mod record;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use id::SessionId;
+pub use record::{Record, AUTH_HASH, AUTH_PREFIX, AUTH_TIME, AUTH_USER, CSRF, THEME};
+
+/// Seconds since the Unix epoch: every time in a session file is one.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A live session: the id from the cookie and the record from its file.
+#[derive(Debug)]
+pub struct Session {
+    pub id: SessionId,
+    pub record: Record,
+}
