@@ -14,6 +14,7 @@ pub mod http;
 pub mod os;
 pub mod pages;
 pub mod server;
+pub mod service;
 pub mod sessions;
 pub mod static_files;
 pub mod trace;

@@ -318,7 +318,7 @@ fn sessions_lists_oldest_first() {
     fs::create_dir(home.sessions()).unwrap();
     let now = latch::sessions::now();
     for age in [50, 300, 10, 200, 100] {
-        let record = latch::sessions::Record::new(now - age, 3600, 0);
+        let record = latch::sessions::Record::new(now - age, 3600, 0, "token".into());
         let id = SessionId::generate();
         fs::write(
             session_file_for(&home.sessions(), id.as_str()),

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use latch::auth::users::{session_auth_hash, Users};
+use latch::auth::auth_hash as session_auth_hash;
+use latch::auth::users::Users;
 use latch::http::encoding::hex;
 use latch::sessions::{Record, SessionId, THEME};
 
@@ -124,8 +125,8 @@ impl Site {
         (0..count)
             .map(|_| {
                 let id = SessionId::generate();
-                let mut record = Record::new(now, 3600, 0);
-                record.sign_in(USER, &auth_hash, now);
+                let mut record = Record::new(now, 3600, 0, latch::auth::csrf::new_token());
+                record.sign_in(USER, &auth_hash, now, &latch::auth::csrf::new_token());
                 // A theme to keep, so a default logout moves the session
                 // to a new file instead of deleting it.
                 record.set_str(THEME, "dark");

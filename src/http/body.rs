@@ -1,31 +1,26 @@
 //! The body of every latch response: bytes already in memory (a page, an
-//! error, a built-in file), or a file from the www dir sent as it is read,
-//! a chunk at a time, so a large file costs a chunk of memory, not its size.
+//! error, a built-in file), or a stream (a file from the www dir, sent as
+//! it is read: `static_files`).
 //!
-//! An enum rather than a boxed trait object: the pages, on the hot path,
+//! An enum with a boxed variant for streams: the pages, on the hot path,
 //! pay one `match` per poll and no allocation for being able to stream.
 
-use std::fs::File;
-use std::future::Future;
-use std::io::{self, Read};
+use std::io;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::{Frame, SizeHint};
-use tokio::task::JoinHandle;
 
-/// How much of a file is read at once (the size nginx's `output_buffers`
-/// and most servers settle on): large enough that the thread hop per chunk
-/// costs little, small enough that a slow client holds little memory.
-pub const CHUNK: u64 = 64 * 1024;
+/// A body that arrives as it is produced.
+pub type Stream = Pin<Box<dyn hyper::body::Body<Data = Bytes, Error = io::Error> + Send>>;
 
 pub enum Body {
     /// Bytes in memory, sent in one frame.
     Full(Full<Bytes>),
-    /// A file, streamed.
-    File(FileBody),
+    /// Produced as it is sent.
+    Stream(Stream),
 }
 
 impl Body {
@@ -35,6 +30,12 @@ impl Body {
 
     pub fn empty() -> Body {
         Body::full(Bytes::new())
+    }
+
+    pub fn stream(
+        body: impl hyper::body::Body<Data = Bytes, Error = io::Error> + Send + 'static,
+    ) -> Body {
+        Body::Stream(Box::pin(body))
     }
 }
 
@@ -50,92 +51,24 @@ impl hyper::body::Body for Body {
             Body::Full(full) => Pin::new(full)
                 .poll_frame(cx)
                 .map_err(|never| match never {}),
-            Body::File(file) => file.poll_next_chunk(cx),
+            Body::Stream(stream) => stream.as_mut().poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
             Body::Full(full) => full.is_end_stream(),
-            Body::File(file) => file.remaining == 0,
+            Body::Stream(stream) => stream.is_end_stream(),
         }
     }
 
-    /// Exact in both cases, so hyper sends `Content-Length` and not
-    /// chunked encoding (RFC 9112 §6.3).
+    /// Exact for bytes in memory, and for a file (which knows its length),
+    /// so hyper sends `Content-Length` and not chunked encoding (RFC 9112
+    /// §6.3).
     fn size_hint(&self) -> SizeHint {
         match self {
             Body::Full(full) => full.size_hint(),
-            Body::File(file) => SizeHint::with_exact(file.remaining),
+            Body::Stream(stream) => stream.size_hint(),
         }
     }
-}
-
-/// The next `remaining` bytes of an open file, read on tokio's blocking
-/// pool (a file read can block on the disk, which an async worker must
-/// never do) one `CHUNK` at a time, and only when hyper asks for more:
-/// hyper asks once the previous chunk is on its way to the client.
-pub struct FileBody {
-    /// The file between reads; `None` while a read is running.
-    file: Option<File>,
-    /// The read running on the blocking pool, if any.
-    reading: Option<JoinHandle<(File, io::Result<Bytes>)>>,
-    /// Bytes still to send: the length announced in `Content-Length`.
-    remaining: u64,
-}
-
-impl FileBody {
-    /// Sends `length` bytes of `file` from where it stands (a fresh file:
-    /// the start). Nothing is read until hyper polls the body, so a body
-    /// dropped unsent (a HEAD, a closed connection) reads nothing.
-    pub fn new(file: File, length: u64) -> FileBody {
-        FileBody {
-            file: Some(file),
-            reading: None,
-            remaining: length,
-        }
-    }
-
-    /// 1. Done once `remaining` bytes are sent: a file that grew since its
-    ///    length was announced is cut there.
-    /// 2. Start reading the next chunk, unless a read is running already.
-    /// 3. Wait for it; a file that ends early (truncated while being sent)
-    ///    is an error, which makes hyper close the connection: the client
-    ///    sees a short body, never a wrong one passing for whole.
-    fn poll_next_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
-        // 1.
-        if self.remaining == 0 {
-            return Poll::Ready(None);
-        }
-        // 2.
-        if let Some(file) = self.file.take() {
-            let want = self.remaining.min(CHUNK);
-            self.reading = Some(tokio::task::spawn_blocking(move || {
-                let chunk = read_chunk(&file, want);
-                (file, chunk)
-            }));
-        }
-        // 3.
-        let Some(reading) = self.reading.as_mut() else {
-            return Poll::Ready(None); // an earlier read failed
-        };
-        let finished = ready!(Pin::new(reading).poll(cx));
-        self.reading = None;
-        let (file, chunk) = finished.map_err(io::Error::other)?;
-        let chunk = chunk?;
-        if chunk.is_empty() {
-            let short = io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank while sent");
-            return Poll::Ready(Some(Err(short)));
-        }
-        self.remaining -= chunk.len() as u64;
-        self.file = Some(file);
-        Poll::Ready(Some(Ok(Frame::data(chunk))))
-    }
-}
-
-/// Up to `want` bytes from `file`; fewer only at its end.
-fn read_chunk(file: &File, want: u64) -> io::Result<Bytes> {
-    let mut chunk = Vec::with_capacity(want as usize);
-    file.take(want).read_to_end(&mut chunk)?;
-    Ok(chunk.into())
 }

@@ -1,12 +1,9 @@
 //! HTML form bodies: `application/x-www-form-urlencoded` (WHATWG URL
-//! standard §5.1, the format of HTML forms and of query strings), read from a
-//! request with a size limit, a content-type check and a time limit.
+//! standard §5.1, the format of HTML forms and of query strings): whether a
+//! request's headers announce one latch will read, and parsing its bytes.
+//! Reading the body itself, within its size and time limits, is
+//! `service::read_form`'s.
 
-use std::time::Duration;
-
-use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 
 use crate::http::encoding::percent_decode;
@@ -84,7 +81,7 @@ fn decode_component(raw: &[u8]) -> String {
     String::from_utf8_lossy(&percent_decode(&plus_as_space)).into_owned()
 }
 
-/// Reads a POST body as a form.
+/// Whether the headers announce a form body latch will read.
 ///
 /// 1. A `Content-Type` other than urlencoded is refused (415). A request
 ///    with no `Content-Type` and no body is an empty form: that is how
@@ -92,14 +89,10 @@ fn decode_component(raw: &[u8]) -> String {
 ///    transfer coding other than `chunked` (which hyper decodes) is refused
 ///    (400): hyper would pass, say, gzip bytes on undecoded (RFC 9112 §6.1).
 /// 2. A declared `Content-Length` over the limit is refused before reading.
-/// 3. The body is read through a byte limit (for chunked bodies, whose size
-///    is unknown up front) and a time limit (`--client-timeout`): a body
-///    that never finishes must not hold a connection forever.
-pub async fn read(
-    headers: &HeaderMap,
-    body: Incoming,
-    time_limit: Duration,
-) -> Result<Form, FormError> {
+///
+/// The body must still be read through a byte limit (for chunked bodies,
+/// whose size is unknown up front) and a time limit.
+pub fn admit(headers: &HeaderMap) -> Result<(), FormError> {
     let declared_len = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -121,17 +114,7 @@ pub async fn read(
     if declared_len.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(FormError::TooLarge);
     }
-    // 3.
-    let limited = Limited::new(body, MAX_BODY_BYTES);
-    let collected = tokio::time::timeout(time_limit, limited.collect())
-        .await
-        .map_err(|_| FormError::Timeout)?;
-    let bytes: Bytes = match collected {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(FormError::TooLarge),
-        Err(_) => return Err(FormError::Broken),
-    };
-    Ok(Form::parse(&bytes))
+    Ok(())
 }
 
 /// True when a `Content-Type` value names the urlencoded media type.

@@ -3,6 +3,7 @@
 //! and the allocator's tuning.
 
 pub mod atomic_file;
+pub mod blocking;
 pub mod memory;
 pub mod random;
 pub mod sys;

@@ -5,6 +5,7 @@
 //! HTTP/1.1 and 1.0 only (docs/contract.md, "Limits and bad input").
 
 mod admission;
+mod background;
 mod write_deadline;
 
 use std::io;
@@ -18,7 +19,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use crate::app::{self, App};
+use crate::app::App;
+use crate::service;
 use admission::Admission;
 use write_deadline::WriteDeadline;
 
@@ -57,7 +59,7 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 ///      connection opens and again after each response, before any byte
 ///      arrives (hyper PRs #3305 and #3828), and bytes trickling in do not
 ///      reset it (slowloris);
-///    - the body: `form::read` answers 408;
+///    - the body: `service::read_form` answers 408;
 ///    - our response: `WriteDeadline` fails a write that makes no progress.
 /// 4. On SIGINT or SIGTERM: stop accepting, let each connection finish the
 ///    request it is on (idle and silent ones close at once), and return.
@@ -78,9 +80,9 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
     log_event!("latch listening on http://{}", listener.local_addr()?);
     let graceful = GracefulShutdown::new();
     let admission = Admission::new(app.config.max_connections, app.config.trusted_proxy);
-    tokio::spawn(sweep_forever(Arc::clone(&app)));
-    tokio::spawn(watch_users(Arc::clone(&app), reload));
-    tokio::spawn(flush_log_forever());
+    tokio::spawn(background::sweep_forever(Arc::clone(&app)));
+    tokio::spawn(background::watch_users(Arc::clone(&app), reload));
+    tokio::spawn(background::flush_log_forever());
     loop {
         let (stream, peer) = tokio::select! {
             // 1.
@@ -108,7 +110,10 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
         };
         // 3.
         let app = Arc::clone(&app);
-        let service = service_fn(move |request| app::handle(Arc::clone(&app), peer, request));
+        let service = service_fn(move |request| {
+            let app = Arc::clone(&app);
+            async move { service::handle(&app, peer, request).await }
+        });
         let io = TokioIo::new(WriteDeadline::new(stream, client_timeout));
         let connection = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
@@ -151,66 +156,5 @@ impl StopSignals {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
         }
-    }
-}
-
-/// Removes expired session files now and then, off the async workers:
-/// every minute, or every half lifetime when sessions live shorter than
-/// two minutes, so no dead file lingers much longer than it lived.
-async fn sweep_forever(app: Arc<App>) {
-    let config = &app.config;
-    let shortest = match config.idle_timeout {
-        0 => config.session_ttl,
-        idle => idle.min(config.session_ttl),
-    };
-    let every = SWEEP_INTERVAL.min(Duration::from_secs((shortest / 2).max(1)));
-    let mut interval = tokio::time::interval(every);
-    loop {
-        interval.tick().await;
-        let app = Arc::clone(&app);
-        match app::blocking(move || app.sweep(crate::sessions::now())).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(removed)) => {
-                log_event!("sweep: removed {removed} expired or unreadable session files")
-            }
-            Ok(Err(e)) => log_event!("sweep failed: {e}"),
-            Err(e) => log_event!("sweep failed: {e:?}"),
-        }
-    }
-}
-
-/// Writes out gathered access-log lines now and then (see `log`).
-async fn flush_log_forever() {
-    let mut interval = tokio::time::interval(crate::log::FLUSH_INTERVAL);
-    loop {
-        interval.tick().await;
-        crate::log::flush();
-    }
-}
-
-/// Reloads the users file when it changes, so `adduser`, `deluser` or an
-/// editor take effect without a restart: every `USERS_CHECK_INTERVAL`, and
-/// at once on SIGHUP (the Unix convention for "re-read your configuration";
-/// it never stops the server).
-async fn watch_users(app: Arc<App>, mut reload: Signal) {
-    let mut interval = tokio::time::interval(USERS_CHECK_INTERVAL);
-    loop {
-        let signalled = tokio::select! {
-            _ = interval.tick() => false,
-            _ = reload.recv() => true,
-        };
-        if signalled {
-            log_event!("SIGHUP: re-reading the users file");
-        }
-        let app = Arc::clone(&app);
-        let _ = app::blocking(move || {
-            if signalled {
-                app.users.reload();
-            } else {
-                app.users.refresh();
-            }
-            Ok(())
-        })
-        .await;
     }
 }

@@ -5,10 +5,11 @@ pub mod files;
 pub mod id;
 pub mod quota;
 pub mod record;
+pub mod store;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use id::SessionId;
+pub use id::{CookieIds, SessionId, SessionLabel};
 pub use record::{Record, AUTH_HASH, AUTH_PREFIX, AUTH_TIME, AUTH_USER, CSRF, THEME};
 
 /// Seconds since the Unix epoch: every time in a session file is one.
@@ -18,7 +19,7 @@ pub fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// A live session: the id from the cookie and the record from its file.
+/// A live session: the id from the cookie and the record stored under it.
 #[derive(Debug)]
 pub struct Session {
     pub id: SessionId,

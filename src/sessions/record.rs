@@ -1,8 +1,14 @@
 //! The session record: the JSON document a session holds, and its auth
-//! fields. Pure: no I/O here; the store reads and writes records.
+//! fields. Pure: no I/O and no randomness here (a new CSRF token is handed
+//! in); the store reads and writes records, `auth` decides what the auth
+//! fields mean.
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::trace;
 
 /// The key of the signed-in user's name. Every key starting with
 /// `AUTH_PREFIX` is an auth field, removed at logout.
@@ -36,10 +42,10 @@ pub struct Record {
 impl Record {
     pub const VERSION: u32 = 1;
 
-    /// A fresh record living `ttl` seconds, with a new CSRF token.
-    pub fn new(now: u64, ttl: u64, idle_timeout: u64) -> Record {
+    /// A fresh record living `ttl` seconds, holding the CSRF token `csrf`.
+    pub fn new(now: u64, ttl: u64, idle_timeout: u64, csrf: String) -> Record {
         let mut data = Map::new();
-        data.insert(CSRF.into(), Value::String(crate::auth::csrf::new_token()));
+        data.insert(CSRF.into(), Value::String(csrf));
         Record {
             v: Self::VERSION,
             created: now,
@@ -56,6 +62,15 @@ impl Record {
             .unwrap_or(self.created)
             .saturating_add(idle_timeout);
         now >= self.expires || (idle_timeout > 0 && now >= idle_deadline)
+    }
+
+    /// Whether a use at `now` should be recorded in `seen`: with an idle
+    /// timeout, only once the last recorded use is older than a tenth of
+    /// it, so that most reads stay reads (docs/contract.md, "Sessions":
+    /// expiry).
+    pub fn needs_touch(&self, now: u64, idle_timeout: u64) -> bool {
+        let last_seen = self.seen.unwrap_or(self.created);
+        idle_timeout > 0 && now.saturating_sub(last_seen) >= (idle_timeout / 10).max(1)
     }
 
     /// Seconds until `expires`: the cookie's `Max-Age`, so the browser
@@ -82,36 +97,25 @@ impl Record {
         self.get_str(CSRF)
     }
 
-    /// Replaces the CSRF token: at login and at logout, so a token seen
-    /// under one identity is worthless under the next.
-    pub fn renew_csrf(&mut self) {
-        self.set_str(CSRF, &crate::auth::csrf::new_token());
+    /// The `_auth_hash` the sign-in was made with, if any (see `auth`).
+    pub fn auth_hash(&self) -> Option<&str> {
+        self.get_str(AUTH_HASH)
     }
 
-    /// Signs `user` in: the auth fields, and a new CSRF token (Django's
-    /// `rotate_token` at login), so a token planted before login is dead.
-    pub fn sign_in(&mut self, user: &str, auth_hash: &str, now: u64) {
+    /// Replaces the CSRF token with `csrf`: at login and at logout, so a
+    /// token seen under one identity is worthless under the next.
+    pub fn set_csrf(&mut self, csrf: &str) {
+        self.set_str(CSRF, csrf);
+    }
+
+    /// Signs `user` in: the auth fields, and the new CSRF token `csrf`
+    /// (Django's `rotate_token` at login), so a token planted before login
+    /// is dead.
+    pub fn sign_in(&mut self, user: &str, auth_hash: &str, now: u64, csrf: &str) {
         self.set_str(AUTH_USER, user);
         self.set_str(AUTH_HASH, auth_hash);
         self.data.insert(AUTH_TIME.into(), Value::from(now));
-        self.renew_csrf();
-    }
-
-    /// Whether the sign-in this record holds still stands: true when no
-    /// one is signed in; otherwise `_auth_hash` must equal the one the
-    /// signed-in user's sessions must carry now, which `expected_auth_hash`
-    /// gives for a user name (`None`: the user is gone). Compared in
-    /// constant time. The rule for `expected_auth_hash` (password hash and
-    /// "sign out everywhere" epoch) is the caller's: see
-    /// `users::session_auth_hash`.
-    pub fn sign_in_stands(&self, expected_auth_hash: impl FnOnce(&str) -> Option<String>) -> bool {
-        let Some(user) = self.user() else {
-            return true;
-        };
-        let Some(expected) = expected_auth_hash(user) else {
-            return false;
-        };
-        crate::auth::csrf::matches(&expected, self.get_str(AUTH_HASH).unwrap_or_default())
+        self.set_csrf(csrf);
     }
 
     /// When the user signed in (unix s), if someone is signed in.
@@ -137,6 +141,27 @@ impl Record {
             _ => None,
         }
     }
+
+    /// The record as `--trace` shows it: its JSON, with `_csrf` and
+    /// `_auth_hash` cut short (`trace::short`).
+    pub fn traced(&self) -> Traced<'_> {
+        Traced(self)
+    }
+}
+
+/// See `Record::traced`.
+pub struct Traced<'a>(&'a Record);
+
+impl fmt::Display for Traced<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.0.clone();
+        for key in [CSRF, AUTH_HASH] {
+            if let Some(value) = shown.get_str(key).map(trace::short) {
+                shown.set_str(key, &value);
+            }
+        }
+        f.write_str(&serde_json::to_string(&shown).unwrap_or_default())
+    }
 }
 
 #[cfg(test)]
@@ -145,7 +170,7 @@ mod tests {
 
     #[test]
     fn record_serializes_in_the_spec_shape() {
-        let mut r = Record::new(100, 50, 0);
+        let mut r = Record::new(100, 50, 0, "t".into());
         r.data.clear();
         r.set_str(THEME, "dark");
         assert_eq!(
@@ -156,7 +181,7 @@ mod tests {
 
     #[test]
     fn expiry_is_absolute_and_optionally_idle() {
-        let mut r = Record::new(100, 50, 0);
+        let mut r = Record::new(100, 50, 0, "t".into());
         assert!(!r.is_expired(149, 0));
         assert!(r.is_expired(150, 0));
         r.seen = Some(120);
@@ -167,21 +192,29 @@ mod tests {
     }
 
     #[test]
-    fn a_sign_in_stands_only_while_its_auth_hash_is_the_expected_one() {
-        let mut r = Record::new(0, 10, 0);
-        assert!(r.sign_in_stands(|_| None), "no sign-in: nothing to void");
-        r.sign_in("alice", "h1", 0);
-        assert!(r.sign_in_stands(|user| (user == "alice").then(|| "h1".into())));
-        assert!(
-            !r.sign_in_stands(|_| Some("h2".into())),
-            "password or epoch changed"
-        );
-        assert!(!r.sign_in_stands(|_| None), "user removed");
+    fn a_use_is_recorded_only_past_a_tenth_of_the_idle_timeout() {
+        let mut r = Record::new(100, 1000, 100, "t".into());
+        assert!(!r.needs_touch(109, 100));
+        assert!(r.needs_touch(110, 100));
+        assert!(!r.needs_touch(500, 0), "no idle timeout: never");
+        r.seen = Some(200);
+        assert!(!r.needs_touch(209, 100));
+    }
+
+    #[test]
+    fn the_traced_record_cuts_its_secrets_short() {
+        let mut r = Record::new(0, 10, 0, "csrf-token-value".into());
+        r.sign_in("alice", "auth-hash-value", 0, "new-csrf-value");
+        let shown = r.traced().to_string();
+        assert!(shown.contains("\"_csrf\":\"new-…\""), "{shown}");
+        assert!(shown.contains("\"_auth_hash\":\"auth…\""), "{shown}");
+        assert!(!shown.contains("new-csrf-value") && !shown.contains("auth-hash-value"));
+        assert!(shown.contains("\"_auth_user\":\"alice\""), "{shown}");
     }
 
     #[test]
     fn remove_auth_keeps_other_data() {
-        let mut r = Record::new(0, 10, 0);
+        let mut r = Record::new(0, 10, 0, "t".into());
         r.set_str(AUTH_USER, "alice");
         r.set_str(AUTH_HASH, "h");
         r.set_str("_auth_extra", "x");

@@ -5,7 +5,6 @@
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -16,16 +15,19 @@ use hyper::header::{
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode, Uri};
 
-use crate::app::{blocking, App};
+mod body;
+
 use crate::error::Error;
-use crate::http::body::{Body, FileBody};
+use crate::http::body::Body;
 use crate::http::dates::{http_date, parse_http_date};
 use crate::http::encoding::percent_decode;
 use crate::http::response::{
     method_not_allowed, not_found, options, permanent_redirect, response, Response,
 };
 use crate::log::{cut, MAX_PATH};
+use crate::os::blocking;
 use crate::trace;
+use body::FileBody;
 
 /// The methods a static file takes.
 const ALLOW: &str = "GET, HEAD, OPTIONS";
@@ -54,15 +56,15 @@ const BUILT_IN: &[(&str, &str, &[u8])] = &[
 /// 4. A directory named without its slash: 308 to the name with it.
 /// 5. 304 when the client's copy is current, else 200 with the file,
 ///    streamed. A HEAD or a 304 drops the open file unread.
-pub async fn respond(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
+pub async fn respond(www_root: Option<&Path>, parts: &Parts) -> Result<Response, Error> {
     let path = parts.uri.path();
     // 1.
     let Some(relative) = relative_path(path) else {
         return Ok(not_found());
     };
     // 2.
-    let on_disk = match app.www_root.clone() {
-        Some(root) => blocking(move || find(&root, &relative)).await?,
+    let on_disk = match www_root.map(Path::to_path_buf) {
+        Some(root) => blocking::run(move || find(&root, &relative)).await?,
         None => Ok(Found::Missing),
     };
     let found = match on_disk {
@@ -90,19 +92,20 @@ pub async fn respond(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
     };
     // 5.
     let fresh = not_modified(&parts.headers, &file);
-    trace::row("static", || {
-        let verdict = if fresh {
-            "the client's copy is current: 304 (the file is not read)"
-        } else {
-            "200 with the file, streamed"
-        };
-        format!(
+    let verdict = if fresh {
+        "the client's copy is current: 304 (the file is not read)"
+    } else {
+        "200 with the file, streamed"
+    };
+    trace::row(
+        "static",
+        format_args!(
             "{} ({} bytes, ETag {}): {verdict}",
             cut(path, MAX_PATH),
             file.length,
             file.etag
-        )
-    });
+        ),
+    );
     if fresh {
         return Ok(with_validators(
             response(StatusCode::NOT_MODIFIED, ""),
@@ -136,9 +139,10 @@ fn to_directory(uri: &Uri) -> Response {
         Some(query) => format!("{path}/?{query}"),
         None => format!("{path}/"),
     };
-    trace::row("static", || {
-        format!("a directory: 308 to {}", cut(&location, MAX_PATH))
-    });
+    trace::row(
+        "static",
+        format_args!("a directory: 308 to {}", cut(&location, MAX_PATH)),
+    );
     permanent_redirect(&location)
 }
 
@@ -204,7 +208,7 @@ impl StaticFile {
     /// The 200's body: a file on disk streamed, a built-in one as it is.
     fn body(self) -> Body {
         match self.contents {
-            Contents::Disk(file) => Body::File(FileBody::new(file, self.length)),
+            Contents::Disk(file) => Body::stream(FileBody::new(file, self.length)),
             Contents::BuiltIn(bytes) => Body::full(Bytes::from_static(bytes)),
         }
     }

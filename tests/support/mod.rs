@@ -525,10 +525,13 @@ impl Server {
         page[start..start + 43].to_string()
     }
 
-    /// The parsed JSON of the session file for `id`, if there is one.
+    /// The session `id` names, as the store holds it now (its record as
+    /// JSON), if it is live: asked of a store opened on the server's
+    /// sessions, read only, so the same test can run against any backend.
     pub fn session_json(&self, id: &str) -> Option<serde_json::Value> {
-        let bytes = std::fs::read(session_file_for(&self.sessions_dir(), id)).ok()?;
-        Some(serde_json::from_slice(&bytes).unwrap())
+        let id = latch::sessions::SessionId::parse(id)?;
+        let stored = block_on(self.store().load(&id, latch::sessions::now())).unwrap()?;
+        Some(serde_json::to_value(stored.record).unwrap())
     }
 
     /// Whether `GET /account` with this cookie shows the account page.
@@ -616,4 +619,29 @@ fn connect_with(addr: SocketAddr, source: [u8; 4], receive_buffer: Option<u32>) 
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(TIMEOUT)).unwrap();
     stream
+}
+
+impl Server {
+    /// A read-only store on the server's sessions, as `latch sessions`
+    /// opens it beside a running server.
+    pub fn store(&self) -> latch::sessions::store::Store {
+        let files = latch::sessions::files::FileStore::at(&self.sessions_dir(), 0).unwrap();
+        latch::sessions::store::Store::Files(files)
+    }
+
+    /// How many live sessions the store holds now.
+    pub fn stored_sessions(&self) -> usize {
+        block_on(self.store().list(latch::sessions::now()))
+            .unwrap()
+            .len()
+    }
+}
+
+/// Runs one store call to its end: the store contract is async.
+pub fn block_on<T>(call: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(call)
 }

@@ -22,9 +22,7 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
-use crate::http::encoding::{base64url, hex};
+use crate::http::encoding::base64url;
 use crate::os::atomic_file;
 use crate::os::random::random_32;
 
@@ -244,21 +242,6 @@ pub fn random_password() -> String {
     base64url(&random_32()[..18])
 }
 
-/// The `_auth_hash` a session of this user must carry: a digest of the
-/// user's current password hash and their "sign out everywhere" epoch.
-/// Changing the password, removing the user or signing out everywhere
-/// changes it, and every session holding the old one is signed out on its
-/// next request (Django's `get_session_auth_hash`). The password hash
-/// itself never goes into a session file.
-pub fn session_auth_hash(password_hash: &str, epoch: u64) -> String {
-    let mut digest = Sha256::new();
-    digest.update(b"latch session auth v1\0");
-    digest.update(password_hash.as_bytes());
-    digest.update(b"\0");
-    digest.update(epoch.to_be_bytes());
-    hex(&digest.finalize())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,13 +347,5 @@ mod tests {
         for bad in ["", "a b", "a:b", "a\nb", &"x".repeat(65)] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn the_auth_hash_changes_with_the_password_hash_and_the_epoch() {
-        let a = session_auth_hash("h1", 0);
-        assert_eq!(a, session_auth_hash("h1", 0));
-        assert_ne!(a, session_auth_hash("h2", 0));
-        assert_ne!(a, session_auth_hash("h1", 1));
     }
 }

@@ -10,6 +10,14 @@
 //! `stat` call, where a read is open, read and close (profiled: those three
 //! were the largest part of the time a signed-in page view spent in the
 //! kernel, beside sending the response).
+//!
+//! Private to the file backend, and used in exactly two places (see
+//! `Files`): the unlocked read of a request asks `get`; the one function
+//! that replaces a file and the one that unlinks it call `forget` first. A
+//! read under a session's lock never asks the cache (`Locked` has no way
+//! to): an identity can repeat (an inode freed by an unlink and reused, a
+//! file system whose timestamps are coarse), and what a lock guards must be
+//! read from the disk itself.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
@@ -24,7 +32,7 @@ const MAX_ENTRIES: usize = 4096;
 
 /// The identity of one version of a file.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct FileVersion {
+pub(super) struct FileVersion {
     device: u64,
     inode: u64,
     size: u64,
@@ -32,7 +40,7 @@ pub struct FileVersion {
 }
 
 impl FileVersion {
-    pub fn of(meta: &Metadata) -> FileVersion {
+    pub(super) fn of(meta: &Metadata) -> FileVersion {
         FileVersion {
             device: meta.dev(),
             inode: meta.ino(),
@@ -43,19 +51,19 @@ impl FileVersion {
 }
 
 #[derive(Default)]
-pub struct SessionCache {
+pub(super) struct SessionCache {
     entries: RwLock<HashMap<[u8; 32], (FileVersion, Record)>>,
 }
 
 impl SessionCache {
     /// The record read from exactly this version of the file, if kept.
-    pub fn get(&self, key: &[u8; 32], version: FileVersion) -> Option<Record> {
+    pub(super) fn get(&self, key: &[u8; 32], version: FileVersion) -> Option<Record> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let (kept, record) = entries.get(key)?;
         (*kept == version).then(|| record.clone())
     }
 
-    pub fn insert(&self, key: [u8; 32], version: FileVersion, record: Record) {
+    pub(super) fn insert(&self, key: [u8; 32], version: FileVersion, record: Record) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
             entries.clear();
@@ -63,7 +71,7 @@ impl SessionCache {
         entries.insert(key, (version, record));
     }
 
-    pub fn forget(&self, key: &[u8; 32]) {
+    pub(super) fn forget(&self, key: &[u8; 32]) {
         self.entries
             .write()
             .unwrap_or_else(|p| p.into_inner())

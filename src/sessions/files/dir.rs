@@ -9,8 +9,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use super::cache::FileVersion;
 use crate::os::sys::{self, ELOOP, ENXIO, O_NOFOLLOW, O_NONBLOCK};
-use crate::sessions::files::cache::FileVersion;
 
 /// The lock file a serving process holds (`flock`), holding its pid.
 pub const LOCK_FILE: &str = ".lock";
@@ -33,7 +33,7 @@ pub fn prepare(dir: &Path) -> io::Result<()> {
 }
 
 /// What `read_regular` found under a name.
-pub enum Found {
+pub(super) enum Found {
     /// A regular file within the size limit: its bytes and version.
     File(Vec<u8>, FileVersion),
     /// Something that must not be read as a file: why.
@@ -49,7 +49,7 @@ pub enum Found {
 /// 3. read at most `max_len` bytes, refusing a file that grew meanwhile.
 ///
 /// A missing file is `Err` of kind `NotFound`.
-pub fn read_regular(path: &Path, max_len: u64) -> io::Result<Found> {
+pub(super) fn read_regular(path: &Path, max_len: u64) -> io::Result<Found> {
     // 1.
     let file = OpenOptions::new()
         .read(true)
