@@ -76,4 +76,5 @@ pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
 /// no free inodes (both `ENOSPC`), or the owner's quota spent (`EDQUOT`).
 pub fn is_out_of_space(error: &io::Error) -> bool {
     matches!(error.raw_os_error(), Some(ENOSPC | EDQUOT))
+        || error.kind() == io::ErrorKind::StorageFull
 }

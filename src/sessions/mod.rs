@@ -6,6 +6,7 @@ pub mod id;
 pub mod quota;
 pub mod record;
 pub mod store;
+pub mod stored;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -214,11 +214,6 @@ pub fn release_reserve(dir: &Path) -> bool {
     fs::remove_file(dir.join(RESERVE_FILE)).is_ok()
 }
 
-/// Whether the error means a full file system (see `sys`).
-pub fn is_out_of_space(error: &io::Error) -> bool {
-    sys::is_out_of_space(error) || error.kind() == io::ErrorKind::StorageFull
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,8 +33,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::http::encoding::hex;
-use crate::os::{atomic_file, blocking};
-use crate::sessions::store::{Listing, Rotated, StoreError, Stored};
+use crate::os::{atomic_file, blocking, sys};
+use crate::sessions::stored::{Listing, Rotated, StoreError, Stored};
 use crate::sessions::{Record, SessionId, SessionLabel};
 use cache::{FileVersion, SessionCache};
 use count::FileCount;
@@ -408,7 +408,7 @@ impl Files {
         let path = self.dir.join(EPOCHS_FILE);
         self.epochs
             .advance(user, |json| match self.write_file(&path, json) {
-                Err(e) if is_out_of_space(&e) && dir::release_reserve(&self.dir) => {
+                Err(e) if sys::is_out_of_space(&e) && dir::release_reserve(&self.dir) => {
                     log_event!(
                         "sessions dir full ({e}): the space reserve released for the epochs file"
                     );
@@ -550,7 +550,7 @@ impl Files {
         }
         let epochs_len = fs::symlink_metadata(self.dir.join(EPOCHS_FILE)).map_or(0, |m| m.len());
         match dir::fill_reserve(&self.dir, epochs_len) {
-            Err(e) if !is_out_of_space(&e) => {
+            Err(e) if !sys::is_out_of_space(&e) => {
                 log_event!("sessions dir {}: space reserve: {e}", self.dir.display())
             }
             _ => {}
@@ -565,12 +565,6 @@ impl Files {
 /// A session file's bytes: the record's JSON.
 fn to_json(record: &Record) -> io::Result<Vec<u8>> {
     serde_json::to_vec(record).map_err(io::Error::other)
-}
-
-/// Whether the error means a full file system: no free blocks, no free
-/// inodes, or the owner's quota spent.
-pub fn is_out_of_space(error: &io::Error) -> bool {
-    dir::is_out_of_space(error)
 }
 
 /// A file that is no session, and an operator should hear about it.

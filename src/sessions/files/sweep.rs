@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use super::epochs::EPOCHS_FILE;
 use super::{FileKey, Files, Inspected};
 use crate::os::atomic_file::TEMP_PREFIX;
-use crate::sessions::store::Listing;
+use crate::sessions::stored::Listing;
 use crate::sessions::Record;
 
 /// A temporary file older than this is a crash's leftover, not a write in
