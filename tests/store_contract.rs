@@ -38,7 +38,7 @@ async fn load_of_an_unknown_id_is_none_and_creates_nothing(store: &Store) {
         .unwrap()
         .is_none());
     assert_eq!(live(store).await, 0);
-    assert_eq!(store.count().await.unwrap(), 0);
+    assert_eq!(store.count(NOW).await.unwrap(), 0);
 }
 
 async fn create_stores_the_record_under_a_fresh_id(store: &Store) {
@@ -247,20 +247,36 @@ async fn list_shows_live_sessions_oldest_first_with_their_records_and_epochs(sto
 
 /// Run with `max_sessions` 3.
 async fn create_anonymous_refuses_past_max_sessions_and_deletions_make_room(store: &Store) {
-    let first = store.create_anonymous(&record()).await.unwrap().unwrap();
-    store.create_anonymous(&record()).await.unwrap().unwrap();
+    let first = store
+        .create_anonymous(&record(), NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .create_anonymous(&record(), NOW)
+        .await
+        .unwrap()
+        .unwrap();
     store.create(&record()).await.unwrap();
-    assert_eq!(store.count().await.unwrap(), 3);
-    assert!(store.create_anonymous(&record()).await.unwrap().is_none());
+    assert_eq!(store.count(NOW).await.unwrap(), 3);
+    assert!(store
+        .create_anonymous(&record(), NOW)
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(live(store).await, 3, "nothing stored past the cap");
     // Sign-in is never refused by the cap.
     store.create(&record()).await.unwrap();
-    assert_eq!(store.count().await.unwrap(), 4);
+    assert_eq!(store.count(NOW).await.unwrap(), 4);
     assert!(store.delete(&first).await.unwrap());
     let moved_away = store.create(&record()).await.unwrap();
     assert!(store.rotate(&moved_away, NOW, |_| false).await.is_ok());
-    assert_eq!(store.count().await.unwrap(), 3);
-    assert!(store.create_anonymous(&record()).await.unwrap().is_none());
+    assert_eq!(store.count(NOW).await.unwrap(), 3);
+    assert!(store
+        .create_anonymous(&record(), NOW)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn a_sweep_signs_out_what_the_change_says_and_keeps_the_rest(store: &Store) {

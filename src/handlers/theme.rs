@@ -99,7 +99,7 @@ async fn create_session(
     let ttl = app.config.session_ttl;
     let mut record = Record::new(now, ttl, app.store.idle_timeout(), csrf::new_token());
     record.set_str(THEME, theme);
-    let created = app.store.create_anonymous(&record).await?;
+    let created = app.store.create_anonymous(&record, now).await?;
     trace::row(
         "store",
         Stored::Created(created.as_ref().map(SessionId::label)),

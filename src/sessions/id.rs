@@ -7,7 +7,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::http::encoding::{base64url, base64url_value, hex, is_base64url_char};
+use crate::http::encoding::{base64url, base64url_value, hex_into, is_base64url_char};
 use crate::os::random::random_32;
 
 /// At most this many session cookies of one request are looked up. A
@@ -102,7 +102,9 @@ impl SessionLabel {
 
 impl fmt::Display for SessionLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex(&self.0))
+        let mut digits = [0u8; 12];
+        hex_into(&self.0, &mut digits);
+        f.write_str(std::str::from_utf8(&digits).expect("hex digits are ASCII"))
     }
 }
 
@@ -219,7 +221,8 @@ mod tests {
         let id = SessionId::generate();
         let label = id.label().to_string();
         assert_eq!(label.len(), 12);
-        assert_eq!(label, hex(&Sha256::digest(id.as_str().as_bytes()))[..12]);
+        let digest = crate::http::encoding::hex(&Sha256::digest(id.as_str().as_bytes()));
+        assert_eq!(label, digest[..12]);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::http::encoding::hex;
+use crate::http::encoding::hex_into;
 use crate::os::{atomic_file, blocking, sys};
 use crate::sessions::stored::{Listing, Rotated, StoreError, Stored};
 use crate::sessions::{Record, SessionId, SessionLabel};
@@ -108,12 +108,26 @@ impl FileKey {
         Some(FileKey(key))
     }
 
-    fn file_name(&self) -> String {
-        format!("{}.json", hex(&self.0))
+    /// `<64 hex digits>.json`, built on the stack: it is asked for on
+    /// every request's read.
+    fn file_name(&self) -> FileName {
+        let mut name = [0u8; 69];
+        hex_into(&self.0, &mut name[..64]);
+        name[64..].copy_from_slice(b".json");
+        FileName(name)
     }
 
     fn label(&self) -> SessionLabel {
         SessionLabel::of_digest(&self.0)
+    }
+}
+
+/// A session file's name (see `FileKey::file_name`).
+struct FileName([u8; 69]);
+
+impl FileName {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits and .json are ASCII")
     }
 }
 
@@ -558,7 +572,7 @@ impl Files {
     }
 
     fn path(&self, key: &FileKey) -> PathBuf {
-        self.dir.join(key.file_name())
+        self.dir.join(key.file_name().as_str())
     }
 }
 
@@ -584,7 +598,7 @@ mod tests {
     #[test]
     fn only_canonical_file_names_are_session_files() {
         let id = SessionId::generate();
-        let name = FileKey::of(&id).file_name();
+        let name = FileKey::of(&id).file_name().as_str().to_owned();
         assert!(FileKey::from_file_name(&name).is_some());
         assert_eq!(
             FileKey::from_file_name(&name).unwrap().0,
@@ -608,6 +622,7 @@ mod tests {
         let id = SessionId::generate();
         assert!(FileKey::of(&id)
             .file_name()
+            .as_str()
             .starts_with(&id.label().to_string()));
     }
 }
