@@ -263,7 +263,7 @@ fn weight_is_zero(parameter: &str) -> bool {
 
 /// The error answer `response` as an HTML page for `viewer`: the same
 /// status and the answer's own headers (`Allow`, `Retry-After`, any
-/// `Set-Cookie`), plus the headers of every page latch renders (`http::html`:
+/// `Set-Cookie`), plus the headers of every page latch renders (`http::response::html`:
 /// `no-store`, the CSP, `X-Frame-Options`, `Referrer-Policy`). `Vary:
 /// Accept` because the plain-text answer goes to other clients (RFC 9110
 /// §12.5.5).

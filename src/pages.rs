@@ -15,7 +15,7 @@ pub struct Viewer<'a> {
     pub csrf: Option<&'a str>,
     /// `light` or `dark`; `auto` follows the browser's preference.
     pub theme: &'static str,
-    /// A one-time notice to show above the page (see `notice`).
+    /// A one-time notice to show above the page (see `http::notice`).
     pub notice: Option<&'static str>,
 }
 

@@ -27,7 +27,7 @@ pub struct Request<'a> {
 }
 
 /// The safe `next` of a POST: the body's field first, then the query's
-/// (as Django's `RedirectURLMixin` does), kept only if `redirect::safe_next`
+/// (as Django's `RedirectURLMixin` does), kept only if `http::redirect::safe_next`
 /// accepts it.
 pub fn requested_next(form: &Form, parts: &Parts) -> Option<String> {
     let query = Form::from_query(&parts.uri);

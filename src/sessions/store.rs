@@ -30,8 +30,8 @@
 //!   it, and no reader or crash ever sees half of one.
 //! - `rotate` moves a session to a fresh id or deletes it, and either way
 //!   the old id names nothing afterwards.
-//! - An `Err` from a change means it did not happen; the caller answers
-//!   503 (`error`), and a 5xx saves no session change.
+//! - An `Err` means the store failed, and nothing else: the caller answers
+//!   503 (`error::Error`) and cannot count on the change having been made.
 //!
 //! The backends are a closed set, one variant each: a new backend is a new
 //! variant here and a module beside `files`, and must pass the contract
