@@ -21,25 +21,26 @@
 //!   (`dir::fill_reserve`) to release.
 
 mod cache;
+mod changes;
 mod count;
 mod dir;
+mod disk;
 mod epochs;
 mod sweep;
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use crate::http::encoding::hex_into;
-use crate::os::{atomic_file, blocking, sys};
+use crate::os::blocking;
 use crate::sessions::stored::{Listing, Rotated, StoreError, Stored};
 use crate::sessions::{Record, SessionId, SessionLabel};
-use cache::{FileVersion, SessionCache};
+use cache::SessionCache;
 use count::FileCount;
-use dir::Found;
-use epochs::{Epochs, EPOCHS_FILE};
+use epochs::Epochs;
 
 pub use dir::{LOCK_FILE, RESERVE_FILE};
 
@@ -279,32 +280,6 @@ impl FileStore {
     }
 }
 
-/// A session file under its lock: the only way to change one. It reads
-/// from the disk, never from the cache (see `cache`), and its writes and
-/// unlinks are the store's only ones, each forgetting the cached record
-/// first.
-struct Locked<'a> {
-    files: &'a Files,
-    key: &'a FileKey,
-    _guard: MutexGuard<'a, ()>,
-}
-
-impl Locked<'_> {
-    /// The file as it is on disk now.
-    fn read(&self, now: u64) -> io::Result<Option<Inspected>> {
-        self.files.read_from_disk(self.key, now)
-    }
-
-    fn write(&self, record: &Record) -> io::Result<()> {
-        self.files.replace(self.key, &to_json(record)?)
-    }
-
-    /// Unlinks the file durably; `Ok(false)` if it was already gone.
-    fn unlink(&self) -> io::Result<bool> {
-        self.files.unlink(self.key)
-    }
-}
-
 impl Files {
     fn new(dir: &Path, idle_timeout: u64, epochs: Epochs) -> Files {
         Files {
@@ -320,275 +295,14 @@ impl Files {
         }
     }
 
-    /// The lock serializing changes to this session. The mutex guards no
-    /// data, only the file, so a poisoned one (a panic while held) is as
-    /// good as any.
-    fn lock<'a>(&'a self, key: &'a FileKey) -> Locked<'a> {
-        let stripe = usize::from(key.0[0]) % LOCK_STRIPES;
-        let guard = self.locks[stripe]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Locked {
-            files: self,
-            key,
-            _guard: guard,
-        }
-    }
-
     fn epoch_of(&self, record: &Record) -> u64 {
         record.user().map_or(0, |user| self.epochs.of(user))
-    }
-
-    /// Stores a new session under a fresh id if the dir holds fewer than
-    /// `max` session files. The id is new random bytes, never one a client
-    /// sent; 256 random bits make a collision with an existing file not a
-    /// possibility worth a check.
-    fn create_within(&self, max: usize, json: &[u8]) -> io::Result<Option<SessionId>> {
-        let begun = self.count.begin(max);
-        let written = if begun.admitted() {
-            let id = SessionId::generate();
-            self.replace(&FileKey::of(&id), json).map(|()| Some(id))
-        } else {
-            Ok(None)
-        };
-        self.count.finish(begun, matches!(written, Ok(Some(_))));
-        written
-    }
-
-    fn create_anonymous(&self, json: &[u8]) -> io::Result<Option<SessionId>> {
-        let created = self.create_within(self.max_sessions, json)?;
-        let was_full = self.full.swap(created.is_none(), Ordering::Relaxed);
-        if created.is_none() && !was_full {
-            log_event!(
-                "sessions dir {} holds {} session files (--max-sessions): new anonymous sessions refused until some end",
-                self.dir.display(),
-                self.max_sessions
-            );
-        }
-        Ok(created)
-    }
-
-    fn modify<T>(
-        &self,
-        key: &FileKey,
-        now: u64,
-        change: impl Fn(&mut Record) -> T,
-    ) -> io::Result<Option<(Record, T)>> {
-        let file = self.lock(key);
-        let Some(Inspected::Live(mut record)) = file.read(now)? else {
-            return Ok(None);
-        };
-        let out = change(&mut record);
-        file.write(&record)?;
-        Ok(Some((record, out)))
-    }
-
-    /// The new file is written before the old is unlinked: a crash between
-    /// the two leaves an orphan to expire, never no session.
-    fn rotate(
-        &self,
-        key: &FileKey,
-        now: u64,
-        change: impl Fn(&mut Record) -> bool,
-    ) -> io::Result<Rotated> {
-        let old = self.lock(key);
-        let Some(Inspected::Live(mut record)) = old.read(now)? else {
-            return Ok(Rotated::Gone);
-        };
-        let rotated = if change(&mut record) {
-            let moved = self.create_within(usize::MAX, &to_json(&record)?)?;
-            let new = moved.ok_or_else(|| io::Error::other("no session file slot"))?;
-            Rotated::Moved(new, record)
-        } else {
-            Rotated::Deleted
-        };
-        old.unlink()?;
-        Ok(rotated)
-    }
-
-    /// Advances the user's epoch, durably. On a full file system it
-    /// releases the space reserve and writes again, so "sign out
-    /// everywhere" commits even then; the reserve is filled again from the
-    /// space the old epochs file gave back, and by the next sweep. A
-    /// read-only store refuses: it must never replace the server's epochs
-    /// with what it happens to hold.
-    fn bump_epoch(&self, user: &str) -> io::Result<u64> {
-        if self.dir_lock.is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "this sessions store is read-only: epochs are written by the server",
-            ));
-        }
-        let path = self.dir.join(EPOCHS_FILE);
-        self.epochs
-            .advance(user, |json| match self.write_file(&path, json) {
-                Err(e) if sys::is_out_of_space(&e) && dir::release_reserve(&self.dir) => {
-                    log_event!(
-                        "sessions dir full ({e}): the space reserve released for the epochs file"
-                    );
-                    let written = self.write_file(&path, json);
-                    self.fill_reserve();
-                    written
-                }
-                other => other,
-            })
-    }
-
-    /// The read of a request, without the lock: one `lstat`, and the file
-    /// is read only when it changed since it was last read (see `cache`).
-    /// Anything but a regular file goes to `read_from_disk`, which refuses
-    /// it.
-    fn read_unlocked(&self, key: &FileKey, now: u64) -> io::Result<Option<Inspected>> {
-        let meta = match fs::symlink_metadata(self.path(key)) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.cache.forget(&key.0);
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        if !meta.is_file() {
-            self.cache.forget(&key.0);
-            return self.read_from_disk(key, now);
-        }
-        match self.cache.get(&key.0, FileVersion::of(&meta)) {
-            Some(record) => Ok(Some(self.judge(record, now))),
-            None => self.read_from_disk(key, now),
-        }
-    }
-
-    /// Reads and judges one session file; `Ok(None)` when there is none.
-    /// A record that parses is remembered with the version it was read from.
-    fn read_from_disk(&self, key: &FileKey, now: u64) -> io::Result<Option<Inspected>> {
-        let (bytes, version) = match dir::read_regular(&self.path(key), SESSION_MAX_BYTES) {
-            Ok(Found::File(bytes, version)) => (bytes, version),
-            Ok(Found::Refused(why)) => {
-                log_unreadable(key, &why);
-                return Ok(Some(Inspected::Unreadable));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let record = match serde_json::from_slice::<Record>(&bytes) {
-            Ok(record) if record.v == Record::VERSION => record,
-            Ok(record) => {
-                log_unreadable(key, &format!("unknown format version {}", record.v));
-                return Ok(Some(Inspected::Unreadable));
-            }
-            Err(e) => {
-                log_unreadable(key, &e.to_string());
-                return Ok(Some(Inspected::Unreadable));
-            }
-        };
-        self.cache.insert(key.0, version, record.clone());
-        Ok(Some(self.judge(record, now)))
-    }
-
-    fn judge(&self, record: Record, now: u64) -> Inspected {
-        if record.is_expired(now, self.idle_timeout) {
-            Inspected::Expired
-        } else {
-            Inspected::Live(record)
-        }
-    }
-
-    /// Deletes the file if, re-read under its lock, it is still expired.
-    fn delete_if_expired(&self, key: &FileKey, now: u64) -> io::Result<bool> {
-        let file = self.lock(key);
-        match file.read(now)? {
-            Some(Inspected::Expired) => file.unlink(),
-            _ => Ok(false),
-        }
-    }
-
-    /// The one function that writes a session file: the cached record goes
-    /// first, so no read is served a version that is no longer on disk.
-    fn replace(&self, key: &FileKey, json: &[u8]) -> io::Result<()> {
-        self.cache.forget(&key.0);
-        self.write_file(&self.path(key), json)
-    }
-
-    /// The one function that unlinks a session file, durably; `Ok(false)`
-    /// if it was already gone.
-    fn unlink(&self, key: &FileKey) -> io::Result<bool> {
-        self.cache.forget(&key.0);
-        match fs::remove_file(self.path(key)) {
-            Ok(()) => {
-                self.count.removed();
-                atomic_file::sync_dir(&self.dir).map(|()| true)
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// `atomic_file::write`; when the dir itself is gone (deleted while
-    /// the server runs), the serving store makes it again, 0700, and
-    /// writes once more.
-    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        match atomic_file::write(path, bytes) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound && self.dir_lock.is_some() => {
-                self.recreate_dir()?;
-                atomic_file::write(path, bytes)
-            }
-            other => other,
-        }
-    }
-
-    /// The sessions dir was deleted under the running server: make it
-    /// again (0700), with a new lock file held by this process, since the
-    /// old one went with the dir.
-    fn recreate_dir(&self) -> io::Result<()> {
-        if self.dir.exists() {
-            return Ok(());
-        }
-        dir::prepare(&self.dir)?;
-        log_event!(
-            "sessions dir {} was missing: created again (0700)",
-            self.dir.display()
-        );
-        if let Some(held) = &self.dir_lock {
-            match dir::lock(&self.dir) {
-                Ok(file) => *held.lock().unwrap_or_else(|p| p.into_inner()) = file,
-                Err(e) => log_event!("sessions dir {}: {e}", self.dir.display()),
-            }
-        }
-        Ok(())
-    }
-
-    /// Fills the space reserve (serving store only); a failure other than a
-    /// full disk is logged.
-    fn fill_reserve(&self) {
-        if self.dir_lock.is_none() {
-            return;
-        }
-        let epochs_len = fs::symlink_metadata(self.dir.join(EPOCHS_FILE)).map_or(0, |m| m.len());
-        match dir::fill_reserve(&self.dir, epochs_len) {
-            Err(e) if !sys::is_out_of_space(&e) => {
-                log_event!("sessions dir {}: space reserve: {e}", self.dir.display())
-            }
-            _ => {}
-        }
-    }
-
-    fn path(&self, key: &FileKey) -> PathBuf {
-        self.dir.join(key.file_name().as_str())
     }
 }
 
 /// A session file's bytes: the record's JSON.
 fn to_json(record: &Record) -> io::Result<Vec<u8>> {
     serde_json::to_vec(record).map_err(io::Error::other)
-}
-
-/// A file that is no session, and an operator should hear about it.
-/// Only the label is logged: the file name is not the cookie, but the
-/// label is what every other line names the session by.
-fn log_unreadable(key: &FileKey, why: &str) {
-    log_event!(
-        "session file {}… unreadable, treated as no session: {why}",
-        key.label()
-    );
 }
 
 #[cfg(test)]
