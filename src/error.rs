@@ -9,17 +9,20 @@
 //! saying what happened and offering a way on (docs/contract.md, "Every
 //! response").
 
-use std::io;
+use std::future::Future;
 
 use hyper::header::{HeaderMap, HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER, VARY};
 use hyper::{Method, StatusCode};
 
-use crate::encoding::percent_decode;
-use crate::form::FormError;
-use crate::http::{html, no_store, text, Response};
+use crate::auth::password::NotChecked;
+use crate::http::encoding::percent_decode;
+use crate::http::form::FormError;
+use crate::http::redirect::safe_next;
+use crate::http::response::{html, no_store, text, Response};
+use crate::os::blocking::Crashed;
 use crate::pages::{self, Viewer};
-use crate::redirect::safe_next;
-use crate::session::Record;
+use crate::sessions::store::StoreError;
+use crate::sessions::Record;
 
 #[derive(Debug)]
 pub enum Error {
@@ -41,10 +44,11 @@ pub enum Error {
     NewSessionsThrottled(u64),
     /// The sessions dir holds `--max-sessions` files: no new anonymous one.
     SessionsFull,
-    /// The session store failed (disk full, read-only, permissions).
-    Storage(io::Error),
-    /// A bug: a blocking task panicked.
-    Internal(String),
+    /// The session store failed (disk full, read-only, permissions; its
+    /// work did not finish).
+    Store(StoreError),
+    /// Blocking work did not finish: a bug (it panicked), or shutdown.
+    Crashed(Crashed),
 }
 
 impl From<FormError> for Error {
@@ -53,9 +57,27 @@ impl From<FormError> for Error {
     }
 }
 
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Error {
-        Error::Storage(e)
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Error {
+        match e {
+            StoreError::Crashed(e) => Error::Crashed(e),
+            e => Error::Store(e),
+        }
+    }
+}
+
+impl From<NotChecked> for Error {
+    fn from(e: NotChecked) -> Error {
+        match e {
+            NotChecked::Busy => Error::Busy,
+            NotChecked::Crashed(e) => Error::Crashed(e),
+        }
+    }
+}
+
+impl From<Crashed> for Error {
+    fn from(e: Crashed) -> Error {
+        Error::Crashed(e)
     }
 }
 
@@ -66,7 +88,7 @@ impl Error {
     pub fn into_response(self) -> Response {
         let retry_after = match &self {
             Error::Throttled(seconds) => Some(*seconds),
-            Error::Busy | Error::Storage(_) => Some(5),
+            Error::Busy | Error::Store(_) => Some(5),
             Error::NewSessionsThrottled(seconds) => Some(*seconds),
             // Room comes back as sessions end or expire; the sweeper
             // removes expired ones every minute.
@@ -121,14 +143,14 @@ impl Error {
                 "the server holds all the sessions it may; try again later (signing in still works)"
                     .into(),
             ),
-            Error::Storage(e) => {
+            Error::Store(e) => {
                 log_event!("session store error: {e}");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the session store is unavailable".into(),
                 )
             }
-            Error::Internal(why) => {
+            Error::Crashed(why) => {
                 log_event!("internal error: {why}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
             }
@@ -147,20 +169,20 @@ impl Error {
 
 /// What the error page needs from the request, taken before the request
 /// is handed on (and consumed).
-pub struct Asked {
+pub struct Asked<'a> {
     /// Whether the client accepts HTML (`accepts_html`).
     html: bool,
-    method: Method,
+    method: &'a Method,
     /// The path as sent (still percent-encoded).
-    path: String,
+    path: &'a str,
 }
 
-impl Asked {
-    pub fn of(method: &Method, path: &str, headers: &HeaderMap) -> Asked {
+impl<'a> Asked<'a> {
+    pub fn of(method: &'a Method, path: &'a str, headers: &HeaderMap) -> Asked<'a> {
         Asked {
             html: accepts_html(headers),
-            method: method.clone(),
-            path: path.to_owned(),
+            method,
+            path,
         }
     }
 
@@ -189,10 +211,10 @@ impl Asked {
 /// stays as it is). Such an answer varies with `Accept` (RFC 9110
 /// §12.5.5), and a client that accepts HTML gets it as a page, rendered for
 /// the request's session: `session` is called only then.
-pub fn present(
+pub async fn present<F: Future<Output = Option<Record>>>(
     response: Response,
-    asked: &Asked,
-    session: impl FnOnce() -> Option<Record>,
+    asked: &Asked<'_>,
+    session: impl FnOnce() -> F,
 ) -> Response {
     let status = response.status();
     let terse = response
@@ -209,7 +231,7 @@ pub fn present(
             .insert(VARY, HeaderValue::from_static("Accept"));
         return response;
     }
-    let record = session();
+    let record = session().await;
     page(response, asked, &Viewer::of(record.as_ref()))
 }
 
@@ -241,11 +263,11 @@ fn weight_is_zero(parameter: &str) -> bool {
 
 /// The error answer `response` as an HTML page for `viewer`: the same
 /// status and the answer's own headers (`Allow`, `Retry-After`, any
-/// `Set-Cookie`), plus the headers of every page latch renders (`http::html`:
+/// `Set-Cookie`), plus the headers of every page latch renders (`http::response::html`:
 /// `no-store`, the CSP, `X-Frame-Options`, `Referrer-Policy`). `Vary:
 /// Accept` because the plain-text answer goes to other clients (RFC 9110
 /// §12.5.5).
-fn page(response: Response, asked: &Asked, viewer: &Viewer) -> Response {
+fn page(response: Response, asked: &Asked<'_>, viewer: &Viewer) -> Response {
     let (parts, _text) = response.into_parts();
     let header = |name| {
         parts
@@ -368,7 +390,7 @@ fn not_allowed(asked: &Asked, allow: Option<&str>) -> Vec<String> {
 /// HEAD to a safe local path), else none.
 fn retry_target(asked: &Asked) -> Option<String> {
     let page = asked.method == Method::GET || asked.method == Method::HEAD;
-    page.then(|| safe_next(&asked.path)).flatten()
+    page.then(|| safe_next(asked.path)).flatten()
 }
 
 /// A `Retry-After` in seconds, as a person says it.
@@ -422,21 +444,19 @@ mod tests {
 
     #[test]
     fn the_path_is_shown_decoded_without_control_characters_and_bounded() {
-        let asked = |path: &str| Asked::of(&Method::GET, path, &HeaderMap::new());
-        assert_eq!(asked("/caf%C3%A9/%3Cb%3E").shown_path(), "/café/<b>");
-        assert_eq!(asked("/a%0Ab%00").shown_path(), "/a\u{FFFD}b\u{FFFD}");
+        let shown = |path: &str| Asked::of(&Method::GET, path, &HeaderMap::new()).shown_path();
+        assert_eq!(shown("/caf%C3%A9/%3Cb%3E"), "/café/<b>");
+        assert_eq!(shown("/a%0Ab%00"), "/a\u{FFFD}b\u{FFFD}");
         let long = format!("/{}", "x".repeat(500));
-        assert_eq!(asked(&long).shown_path().chars().count(), 121);
+        assert_eq!(shown(&long).chars().count(), 121);
     }
 
     #[test]
     fn try_again_leads_back_only_to_a_safe_page() {
-        let asked = |method: Method, path: &str| Asked::of(&method, path, &HeaderMap::new());
-        assert_eq!(
-            retry_target(&asked(Method::GET, "/login")),
-            Some("/login".into())
-        );
-        assert_eq!(retry_target(&asked(Method::GET, "//evil.example")), None);
-        assert_eq!(retry_target(&asked(Method::POST, "/login")), None);
+        let retry =
+            |method: Method, path: &str| retry_target(&Asked::of(&method, path, &HeaderMap::new()));
+        assert_eq!(retry(Method::GET, "/login"), Some("/login".into()));
+        assert_eq!(retry(Method::GET, "//evil.example"), None);
+        assert_eq!(retry(Method::POST, "/login"), None);
     }
 }

@@ -1,43 +1,40 @@
 //! latch: a single-binary HTTP server, written directly on hyper 1.x, that
 //! signs people in and out with sessions kept as JSON files on disk.
 //!
-//! Reading order for a learner: `server` (sockets) → `app` (one request) →
-//! `router` → `handlers/*` (one route each), with the mechanics each
-//! handler uses in their own files: `cookies`, `form`, `redirect`,
-//! `origin`, `csrf`, `session`, `session_store`, `static_files`, `http`.
+//! The modules in reading order, from the socket inward: each imports only
+//! modules listed below it (and `log`, which comes first for its macro).
+//! `http` is pure (strings, headers and bytes in, values out); `os`,
+//! `sessions::files`, `static_files` and `server` are where the disk and
+//! the network are touched.
 
-// First: it declares `log_event!`, which the modules below use.
+// First, so that every module below can use `log_event!`.
 #[macro_use]
+/// Standard error: event lines at once, access lines in batches, `log_event!`.
 pub mod log;
 
+/// What every request can reach: configuration, store, users, limits.
 pub mod app;
-pub mod atomic_file;
-pub mod body;
+/// The sign-in rules: sign in, sign out, does it still stand, CSRF, users, passwords, throttling.
+pub mod auth;
+/// The command line: flags, variables, help, `check`, password prompts.
 pub mod cli;
-pub mod cookies;
-pub mod csrf;
-pub mod dates;
-pub mod encoding;
+/// Everything that stops a request short, as a status and as a page.
 pub mod error;
-pub mod form;
-pub mod forwarded;
+/// One route each: home, login, account, logout, theme.
 pub mod handlers;
+/// The wire mechanics, sans I/O: routing, cookies, forms, redirects, origin, dates, responses.
 pub mod http;
-pub mod memory;
-pub mod notice;
-pub mod origin;
+/// Where latch touches the OS: atomic files, Linux calls, randomness, the blocking pool, malloc.
+pub mod os;
+/// The HTML latch renders, and `escape_html`.
 pub mod pages;
-pub mod redirect;
-pub mod router;
+/// Sockets: bind, accept, connection bounds and timeouts, graceful shutdown.
 pub mod server;
-pub mod session;
-pub mod session_cache;
-pub mod session_dir;
-pub mod session_quota;
-pub mod session_redis;
-pub mod session_store;
+/// One request: route, the POST gate, the handler, errors to statuses, the access line.
+pub mod service;
+/// Session ids, records, the store contract and its file backend.
+pub mod sessions;
+/// The www dir: contained paths, validators, 304, streamed files.
 pub mod static_files;
-pub mod sys;
-pub mod throttle;
+/// `--trace`: each request's table of what ran, rows from the values that ran.
 pub mod trace;
-pub mod users;

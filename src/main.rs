@@ -6,15 +6,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use latch::app::App;
+use latch::auth::users::{self, Users, UsersFile};
 use latch::cli::password::{self, Ask};
 use latch::cli::{self, check, help, Command, Config};
-use latch::dates::iso8601;
-use latch::session::now;
-use latch::session_store::Store;
-use latch::users::{self, Users, UsersFile};
+use latch::http::dates::iso8601;
+use latch::sessions::files::FileStore;
+use latch::sessions::now;
+use latch::sessions::store::Store;
 
 fn main() -> ExitCode {
-    latch::memory::return_large_blocks_to_the_system();
+    latch::os::memory::return_large_blocks_to_the_system();
     let command = match cli::parse(std::env::args_os().skip(1), |key| std::env::var(key).ok()) {
         Ok(command) => command,
         Err(e) => {
@@ -41,12 +42,7 @@ fn main() -> ExitCode {
         Command::ClearSessions {
             sessions,
             idle_timeout,
-        } => sessions_dir(&sessions).and_then(|dir| {
-            Store::at(dir, idle_timeout)
-                .and_then(|store| store.sweep(now(), &|_| true))
-                .map(|removed| println!("{removed}"))
-                .map_err(|e| format!("cannot clear {}: {e}", dir.display()))
-        }),
+        } => sessions_dir(&sessions).and_then(|dir| clear_sessions(dir, idle_timeout)),
         Command::AddUser { name, users } => add_user(&name, &users),
         Command::DelUser { name, users } => del_user(&name, &users),
         Command::Users { users } => list_users(&users),
@@ -79,9 +75,10 @@ fn serve(config: Config) -> Result<(), String> {
         bootstrap_users(&config.users)?;
     }
     let users = UsersFile::open(&config.users)?;
-    let store = Store::open(&config.sessions, config.idle_timeout)
+    let files = FileStore::open(&config.sessions, config.idle_timeout)
         .map_err(|e| format!("cannot use sessions dir {}: {e}", config.sessions.display()))?
         .with_max_sessions(config.max_sessions);
+    let store = Store::Files(files);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -103,41 +100,58 @@ fn serve(config: Config) -> Result<(), String> {
     })
 }
 
-/// `latch sessions`: one line per live session, oldest first. The file
-/// name prefix identifies it; the id (the cookie) is never shown, since
-/// the store cannot know it. The user is shown only while the sign-in
-/// stands, judged as the server judges it (users file and epochs, read
-/// only): after `deluser`, a password change or "sign out everywhere" it
-/// is `-`, as it is for a session no one signed in to.
+/// `latch sessions`: one line per live session, oldest first. The label
+/// identifies it (the start of its file name); the id (the cookie) is never
+/// shown, since the store cannot know it. The user is shown only while the
+/// sign-in stands, judged as the server judges it (users file and epochs,
+/// read only): after `deluser`, a password change or "sign out everywhere"
+/// it is `-`, as it is for a session no one signed in to.
 fn list_sessions(sessions: &Path, users: &Path, idle_timeout: u64) -> Result<(), String> {
     let (users, _) = Users::load(users)?;
-    let store = Store::at(sessions, idle_timeout)
+    let store = FileStore::at(sessions, idle_timeout)
         .map_err(|e| format!("cannot read sessions dir {}: {e}", sessions.display()))?;
-    let stands = |record: &latch::session::Record| {
-        record.sign_in_stands(|user| {
-            Some(users::session_auth_hash(
-                users.hash_of(user)?,
-                store.epoch(user),
-            ))
-        })
-    };
-    let listings = store
-        .list(now(), &stands)
-        .map_err(|e| format!("cannot list sessions: {e}"))?;
+    let store = Store::Files(store);
+    let listings = run(store.list(now())).map_err(|e| format!("cannot list sessions: {e}"))?;
     println!(
         "{:<14} {:<20} {:<20} {:<20}",
         "FILE", "USER", "CREATED", "EXPIRES"
     );
     for s in listings {
+        let user = s
+            .record
+            .user()
+            .filter(|_| latch::auth::sign_in_stands(&users, &s.record, s.epoch));
         println!(
             "{:<14} {:<20} {:<20} {:<20}",
-            s.file_prefix,
-            s.user.as_deref().unwrap_or("-"),
-            iso8601(s.created),
-            iso8601(s.expires)
+            s.label.to_string(),
+            user.unwrap_or("-"),
+            iso8601(s.record.created),
+            iso8601(s.record.expires)
         );
     }
     Ok(())
+}
+
+/// `latch clearsessions`: removes expired and unreadable sessions (a
+/// read-only store: it signs no one out and writes no epochs), and prints
+/// how many.
+fn clear_sessions(dir: &Path, idle_timeout: u64) -> Result<(), String> {
+    let cleared = FileStore::at(dir, idle_timeout)
+        .map_err(latch::sessions::store::StoreError::from)
+        .and_then(|store| run(Store::Files(store).sweep(now(), |_, _| false)));
+    let removed = cleared.map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+    println!("{removed}");
+    Ok(())
+}
+
+/// Runs one store call for a command: the store contract is async, and
+/// its file backend does its disk work on tokio's blocking pool.
+fn run<T>(call: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a single-threaded runtime starts")
+        .block_on(call)
 }
 
 /// First run: no users file yet. Create one with `admin` and a random

@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::dates;
-use crate::session::Record;
+use crate::http::dates;
+use crate::sessions::Record;
 
 /// Who is looking at a page, as the page needs to know it.
 pub struct Viewer<'a> {
@@ -15,7 +15,7 @@ pub struct Viewer<'a> {
     pub csrf: Option<&'a str>,
     /// `light` or `dark`; `auto` follows the browser's preference.
     pub theme: &'static str,
-    /// A one-time notice to show above the page (see `notice`).
+    /// A one-time notice to show above the page (see `http::notice`).
     pub notice: Option<&'static str>,
 }
 

@@ -61,17 +61,15 @@ fn back_after_logout_shows_the_sign_in_page_and_keep_mode_keeps_the_theme() {
     let signed_in_sid = sign_in_and_choose_dark(&browser, &server);
     log_out(&browser);
 
-    // The old file is gone; the theme moved to a fresh id with no auth fields.
+    // The old session is gone; the theme moved to a fresh id with no auth
+    // fields.
     let sid = browser
         .cookie("sid")
         .expect("keep mode gives the browser a new session cookie");
     assert_ne!(sid, signed_in_sid, "the session id changes at logout");
-    let moved = support::session_file_for(&server.sessions_dir(), &sid);
-    assert_eq!(
-        server.session_files(),
-        vec![moved],
-        "only the new id's file"
-    );
+    assert!(server.session_json(&signed_in_sid).is_none());
+    assert!(server.session_json(&sid).is_some());
+    assert_eq!(server.stored_sessions(), 1, "only the new id's session");
     let data = only_session_data(&server);
     assert_eq!(data["theme"], "dark", "keep mode keeps non-auth data");
     assert_no_auth_fields(&data);
@@ -101,9 +99,9 @@ fn back_after_logout_shows_the_sign_in_page_and_flush_mode_drops_the_theme() {
     sign_in_and_choose_dark(&browser, &server);
     log_out(&browser);
 
-    // The file is deleted and the removal cookie (`Max-Age=0`) honoured.
+    // The session is deleted and the removal cookie (`Max-Age=0`) honoured.
     assert_eq!(browser.cookie("sid"), None, "flush mode removes the cookie");
-    assert_eq!(server.session_files(), Vec::<PathBuf>::new());
+    assert_eq!(server.stored_sessions(), 0);
     assert!(
         server
             .stderr()
@@ -117,8 +115,8 @@ fn back_after_logout_shows_the_sign_in_page_and_flush_mode_drops_the_theme() {
         page.theme, "auto",
         "flush mode forgets the theme: {page:#?}"
     );
-    // Back and reload were GETs, which never create a session file.
-    assert_eq!(server.session_files(), Vec::<PathBuf>::new());
+    // Back and reload were GETs, which never create a session.
+    assert_eq!(server.stored_sessions(), 0);
 }
 
 /// Signs in as alice through the form, lands on `/account`, presses "dark",
@@ -208,13 +206,11 @@ fn assert_signed_out_sign_in_page(page: &Page) {
     assert!(!page.text.contains("alice"), "{page:#?}");
 }
 
-/// The `data` of the one session file on disk.
+/// The `data` of the one session the store holds.
 fn only_session_data(server: &Server) -> Value {
-    let files = server.session_files();
-    assert_eq!(files.len(), 1, "one session file: {files:?}");
-    let bytes = std::fs::read(&files[0]).unwrap();
-    let mut record: Value = serde_json::from_slice(&bytes).unwrap();
-    record["data"].take()
+    let stored = support::block_on(server.store().list(latch::sessions::now())).unwrap();
+    assert_eq!(stored.len(), 1, "one session: {stored:?}");
+    serde_json::to_value(&stored[0].record.data).unwrap()
 }
 
 fn assert_no_auth_fields(data: &Value) {

@@ -558,7 +558,7 @@ fn adduser_at_a_terminal_asks_twice_without_echo() {
     assert!(screen.contains("added user zed"), "{screen:?}");
     let hash = std::fs::read_to_string(&users).unwrap();
     let hash = hash.trim_end().strip_prefix("zed:").unwrap();
-    assert!(latch::users::verify("tty s3cret", hash));
+    assert!(latch::auth::users::verify("tty s3cret", hash));
 }
 
 #[test]

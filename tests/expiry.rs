@@ -25,7 +25,7 @@ fn an_idle_session_expires_and_its_file_is_deleted() {
     let server = Server::start(&["--idle-timeout", "2"]);
     let id = new_session(&server);
     let file = session_file_for(&server.sessions_dir(), &id);
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let json = server.session_json(&id).unwrap();
     assert!(
         json["seen"].is_u64(),
         "idle sessions record their last use: {json}"

@@ -4,7 +4,7 @@
 
 mod support;
 
-use latch::dates::{http_date, parse_http_date};
+use latch::http::dates::{http_date, parse_http_date};
 use support::Server;
 
 /// Found by `http_date`: a year of 24 digits made the day count overflow
@@ -49,7 +49,7 @@ fn if_modified_since_with_a_huge_year_gets_the_full_file() {
 /// times and everything that is not a float, must come back exactly.
 #[test]
 fn a_session_file_with_floats_in_its_data_reads_and_writes_back() {
-    use latch::session::Record;
+    use latch::sessions::Record;
     let input = br#"{"v":0,"created":1,"expires":2,"data":{"x":1.3e308,"y":-0.0,"theme":"dark"}}"#;
     let record: Record = serde_json::from_slice(input).expect("a well-formed record");
     let written = serde_json::to_vec(&record).unwrap();

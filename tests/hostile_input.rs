@@ -78,8 +78,8 @@ fn assert_healthy(server: &Server) {
 /// No session file was written: a refused POST /theme changed nothing.
 fn assert_no_session_written(server: &Server) {
     assert_eq!(
-        server.session_files(),
-        Vec::<std::path::PathBuf>::new(),
+        server.stored_sessions(),
+        0,
         "a refused request wrote a session"
     );
 }

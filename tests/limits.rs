@@ -36,9 +36,9 @@ fn assert_refused(server: &Server, response: &Response, status: u16) {
         "a refused request set a cookie"
     );
     assert_eq!(
-        server.session_files(),
-        Vec::<std::path::PathBuf>::new(),
-        "a refused request created a session file"
+        server.stored_sessions(),
+        0,
+        "a refused request created a session"
     );
 }
 
@@ -46,7 +46,7 @@ fn assert_refused(server: &Server, response: &Response, status: u16) {
 fn assert_stored(server: &Server, response: &Response) {
     assert_eq!(response.status_line, "HTTP/1.1 303 See Other");
     assert_eq!(response.header("location"), Some("/"));
-    assert_eq!(server.session_files().len(), 1);
+    assert_eq!(server.stored_sessions(), 1);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{session_file_for, Server};
+use support::Server;
 
 const ALICE: (&str, &str) = ("alice", "wonderland");
 const BOB: (&str, &str) = ("bob", "builder");
@@ -67,7 +67,7 @@ fn a_good_login_is_303_to_account_with_a_fresh_cookie_and_the_auth_fields() {
     assert_eq!(account.header("cache-control"), Some("no-store"));
     let html = account.text();
     assert!(html.contains("<dd id=\"user\">alice</dd>"));
-    assert!(html.contains(&latch::dates::iso8601(login_time)));
+    assert!(html.contains(&latch::http::dates::iso8601(login_time)));
     assert!(html.contains("action=\"/logout\""));
     assert!(server.wait_for_log("login user=alice"));
 }
@@ -100,8 +100,7 @@ fn a_wrong_password_or_unknown_user_is_422_and_grants_nothing() {
         .post("/theme", None, "theme=dark")
         .set_cookie_value("sid")
         .unwrap();
-    let file = session_file_for(&server.sessions_dir(), &anonymous);
-    let before = std::fs::read(&file).unwrap();
+    let before = server.session_json(&anonymous).unwrap();
     for body in [
         "username=alice&password=wrong",
         "username=alice&password=",
@@ -116,11 +115,11 @@ fn a_wrong_password_or_unknown_user_is_422_and_grants_nothing() {
         assert!(response.text().contains("name=\"password\""));
     }
     assert_eq!(
-        std::fs::read(&file).unwrap(),
+        server.session_json(&anonymous).unwrap(),
         before,
         "the session is untouched"
     );
-    assert_eq!(server.session_files().len(), 1);
+    assert_eq!(server.stored_sessions(), 1);
 }
 
 #[test]
@@ -133,11 +132,11 @@ fn login_cycles_the_id_keeps_anonymous_data_and_renews_the_csrf_token() {
     let old_csrf = server.session_json(&anonymous).unwrap()["data"]["_csrf"].clone();
     let id = server.login_with(ALICE.0, ALICE.1, Some(&format!("sid={anonymous}")));
     assert_ne!(id, anonymous);
-    assert!(!session_file_for(&server.sessions_dir(), &anonymous).exists());
+    assert!(server.session_json(&anonymous).is_none());
     let json = server.session_json(&id).unwrap();
     assert_eq!(json["data"]["theme"], "dark");
     assert_ne!(json["data"]["_csrf"], old_csrf);
-    assert_eq!(server.session_files().len(), 1);
+    assert_eq!(server.stored_sessions(), 1);
 }
 
 #[test]
@@ -150,7 +149,7 @@ fn login_as_another_user_drops_the_previous_users_data() {
     let json = server.session_json(&bobs).unwrap();
     assert_eq!(json["data"]["_auth_user"], "bob");
     assert!(json["data"].get("theme").is_none(), "{json}");
-    assert!(!session_file_for(&server.sessions_dir(), &alices).exists());
+    assert!(server.session_json(&alices).is_none());
 }
 
 #[test]
@@ -184,7 +183,7 @@ fn a_signed_in_theme_change_needs_the_csrf_token() {
 fn a_hostile_user_name_is_escaped_on_every_page() {
     let name = "<img/src=x/onerror=alert(1)>";
     let server = Server::with_users(&[(name, "pw")], &[]);
-    let encoded = latch::encoding::percent_encode(name);
+    let encoded = latch::http::encoding::percent_encode(name);
     let response = server.post("/login", None, &format!("username={encoded}&password=pw"));
     assert_eq!(response.status, 303);
     let cookie = format!("sid={}", response.set_cookie_value("sid").unwrap());
@@ -221,5 +220,5 @@ fn a_cross_origin_login_is_refused() {
         "username=alice&password=wonderland",
     );
     assert_eq!(response.status, 403);
-    assert!(server.session_files().is_empty());
+    assert_eq!(server.stored_sessions(), 0);
 }

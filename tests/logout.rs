@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{session_file_for, Server};
+use support::Server;
 
 const ALICE: (&str, &str) = ("alice", "wonderland");
 const BOB: (&str, &str) = ("bob", "builder");
@@ -169,10 +169,7 @@ fn step3_keep_moves_non_auth_data_to_a_fresh_id_and_deletes_the_old_file() {
         .set_cookie_value("sid")
         .expect("keep mode sets a new cookie");
     assert_ne!(new_id, id);
-    assert!(
-        !session_file_for(&server.sessions_dir(), &id).exists(),
-        "old file deleted"
-    );
+    assert!(server.session_json(&id).is_none(), "old file deleted");
     let after = server
         .session_json(&new_id)
         .expect("new file written before the answer");
@@ -207,7 +204,7 @@ fn step3_keep_with_nothing_but_csrf_left_is_a_flush() {
         response.header("set-cookie"),
         Some("sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
     );
-    assert!(server.session_files().is_empty());
+    assert_eq!(server.stored_sessions(), 0);
     assert!(server.wait_for_log("logout user=alice scope=this mode=flush"));
 }
 
@@ -228,9 +225,10 @@ fn step3_flush_deletes_the_file_and_sends_the_removal_cookie() {
         session_cookies,
         vec!["sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"]
     );
-    assert!(
-        server.session_files().is_empty(),
-        "theme is gone with the file"
+    assert_eq!(
+        server.stored_sessions(),
+        0,
+        "theme is gone with the session"
     );
     assert!(server.wait_for_log("logout user=alice scope=this mode=flush"));
 }
@@ -347,7 +345,7 @@ fn step5_unsafe_next_spellings_fall_back_to_the_default_and_still_log_out() {
     ];
     for next in hostile {
         let (id, token) = signed_in(&server);
-        let encoded = latch::encoding::percent_encode(next);
+        let encoded = latch::http::encoding::percent_encode(next);
         let response = logout(&server, &id, &format!("csrf_token={token}&next={encoded}"));
         assert_eq!(response.header("location"), Some("/bye"), "{next:?}");
         assert!(!server.is_signed_in(&format!("sid={id}")), "{next:?}");
@@ -368,7 +366,7 @@ fn step6_without_a_session_the_answer_is_the_same_303_and_no_cookie() {
     assert_eq!(response.header("location"), Some("/"));
     assert_eq!(response.header("cache-control"), Some("no-store"));
     assert_eq!(response.header("set-cookie"), None);
-    assert!(server.session_files().is_empty());
+    assert_eq!(server.stored_sessions(), 0);
 }
 
 #[test]
@@ -378,12 +376,11 @@ fn step6_an_anonymous_session_is_left_exactly_as_it_was_even_in_flush_mode() {
         .post("/theme", None, "theme=dark")
         .set_cookie_value("sid")
         .unwrap();
-    let file = session_file_for(&server.sessions_dir(), &id);
-    let before = std::fs::read(&file).unwrap();
+    let before = server.session_json(&id).unwrap();
     let response = logout(&server, &id, "");
     assert_eq!(response.status, 303);
     assert_eq!(response.header("set-cookie"), None);
-    assert_eq!(std::fs::read(&file).unwrap(), before);
+    assert_eq!(server.session_json(&id).unwrap(), before);
     server.log_barrier();
     assert_eq!(count(&server.stderr(), "logout user="), 0);
 }
@@ -418,7 +415,7 @@ fn step8_the_change_is_on_disk_when_the_answer_arrives() {
         server.set_theme(&format!("sid={id}"), &token, "light");
         let response = logout(&server, &id, &format!("csrf_token={token}"));
         // Checked the instant the response is read: no later save can be pending.
-        assert!(!session_file_for(&server.sessions_dir(), &id).exists());
+        assert!(server.session_json(&id).is_none());
         let new_id = response.set_cookie_value("sid").unwrap();
         assert!(auth_keys(&server.session_json(&new_id).unwrap()).is_empty());
     }
@@ -448,13 +445,13 @@ fn a_logout_is_never_undone_by_requests_racing_it() {
             }
         });
         assert!(!server.is_signed_in(&cookie), "round {round}");
-        for file in server.session_files() {
-            let json: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let stored = support::block_on(server.store().list(latch::sessions::now())).unwrap();
+        for listing in stored {
+            let json = serde_json::to_value(&listing.record).unwrap();
             assert!(
                 auth_keys(&json).is_empty(),
-                "round {round}: {} signed in again: {json}",
-                file.display()
+                "round {round}: session {} signed in again: {json}",
+                listing.label
             );
         }
     }
@@ -466,7 +463,7 @@ fn a_logout_is_never_undone_by_requests_racing_it() {
 
 /// A well-formed id that names no session.
 fn dead_id() -> String {
-    latch::session::SessionId::generate().as_str().to_owned()
+    latch::sessions::SessionId::generate().as_str().to_owned()
 }
 
 #[test]
@@ -492,7 +489,7 @@ fn logout_with_a_dead_cookie_tossed_ahead_signs_out_the_live_session() {
         response.header("set-cookie"),
         Some("sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
     );
-    assert!(!session_file_for(&server.sessions_dir(), &id).exists());
+    assert!(server.session_json(&id).is_none());
     assert!(!server.is_signed_in(&format!("sid={id}")));
     assert!(!server.is_signed_in(&tossed));
     assert!(server.wait_for_log("logout user=alice scope=this mode=flush"));
@@ -550,8 +547,6 @@ fn scope_all_with_a_tossed_cookie_signs_the_user_out_everywhere_once() {
     for id in [&first, &second, &elsewhere] {
         assert!(!server.is_signed_in(&format!("sid={id}")));
     }
-    let epochs: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(server.sessions_dir().join(".epochs.json")).unwrap())
-            .unwrap();
-    assert_eq!(epochs["alice"], 1, "one advance for one user: {epochs}");
+    let epoch = support::block_on(server.store().epoch("alice")).unwrap();
+    assert_eq!(epoch, 1, "one advance for one user");
 }

@@ -8,11 +8,11 @@ use std::path::{Component, Path};
 use hyper::header::{HeaderMap, HeaderValue, COOKIE};
 use proptest::prelude::*;
 
-use latch::cookies;
-use latch::encoding::{percent_decode, percent_encode};
-use latch::form::Form;
-use latch::redirect::safe_next;
-use latch::session::SessionId;
+use latch::http::cookies;
+use latch::http::encoding::{percent_decode, percent_encode};
+use latch::http::form::Form;
+use latch::http::redirect::safe_next;
+use latch::sessions::SessionId;
 use latch::static_files::relative_path;
 
 /// Every function here is a few microseconds, so a few hundred cases each

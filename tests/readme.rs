@@ -389,6 +389,9 @@ fn mask(row: &str) -> String {
             out.push_str("SHORT");
         } else if run == 8 && word.chars().all(|c| c.is_ascii_hexdigit()) && rest == ".json" {
             out.push_str("FILE");
+        } else if run == 12 && word.chars().all(|c| c.is_ascii_hexdigit()) {
+            // A session's label (`SessionLabel`): 12 hex digits of a digest.
+            out.push_str("LABEL");
         } else if run == 10 && word.chars().all(|c| c.is_ascii_digit()) {
             out.push_str("TIME");
         } else if out.ends_with("Max-Age=") && word.chars().all(|c| c.is_ascii_digit()) {
@@ -652,7 +655,7 @@ impl Shell {
             child,
             stdin,
             output,
-            sentinel: format!("readme-test-done-{}", latch::encoding::hex(&nonce)),
+            sentinel: format!("readme-test-done-{}", latch::http::encoding::hex(&nonce)),
         };
         // bash's own complaints (a syntax error) belong to the output too;
         // and a pipeline fails when any part of it does, so that
@@ -758,6 +761,10 @@ fn masking_keeps_a_trace_row_but_what_changes_between_runs() {
     assert_eq!(
         mask(r#"{"created":1795245238,"data":{"_csrf":"lGhX…","theme":"dark"}}"#),
         r#"{"created":TIME,"data":{"_csrf":"SHORT…","theme":"dark"}}"#
+    );
+    assert_eq!(
+        mask("   7  logout 3     moved to session 9178a138d886; session 13444334f149 deleted"),
+        "   7  logout 3     moved to session LABEL; session LABEL deleted"
     );
     assert_eq!(mask("cookie: sid=m3g0…"), "cookie: sid=SHORT…");
     assert_eq!(

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use latch::session_redis::COMMAND_TIMEOUT;
+use latch::sessions::redis::COMMAND_TIMEOUT;
 use sha2::{Digest, Sha256};
 use support::redis::{RedisServer, DURABLE};
 use support::{repo_www, run_cli, write_users, Options, Response, Server, TempDir, TIMEOUT};
@@ -74,7 +74,7 @@ fn cookie(id: &str) -> String {
 fn key_of(id: &str) -> String {
     format!(
         "latch:s:{}",
-        latch::encoding::hex(&Sha256::digest(id.as_bytes()))
+        latch::http::encoding::hex(&Sha256::digest(id.as_bytes()))
     )
 }
 
@@ -148,7 +148,7 @@ fn a_sign_in_on_a_is_signed_in_on_b_and_redis_holds_the_file_json_under_a_hashed
     assert!(json["data"]["_auth_hash"].is_string(), "{json}");
     assert!(json["data"]["_auth_time"].is_u64(), "{json}");
     assert_eq!(json["data"]["_csrf"].as_str().map(str::len), Some(43));
-    let record: latch::session::Record = serde_json::from_slice(&value).unwrap();
+    let record: latch::sessions::Record = serde_json::from_slice(&value).unwrap();
     assert_eq!(serde_json::to_vec(&record).unwrap(), value);
     assert!(!String::from_utf8_lossy(&value).contains(&id));
 

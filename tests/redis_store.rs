@@ -13,10 +13,10 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use latch::session::{now, Record, SessionId, AUTH_PREFIX, THEME};
-use latch::session_redis::{
+use latch::sessions::redis::{
     Admission, Durability, RedisStore, Rotated, StoreError, COMMAND_TIMEOUT,
 };
+use latch::sessions::{now, Record, SessionId, AUTH_PREFIX, THEME};
 use redis::aio::MultiplexedConnection;
 use sha2::{Digest, Sha256};
 use support::redis::{RedisServer, DURABLE};
@@ -45,14 +45,19 @@ impl RedisServer {
 }
 
 fn record() -> Record {
-    let mut r = Record::new(now(), 3600, 0);
+    let mut r = Record::new(now(), 3600, 0, "csrf-token".into());
     r.set_str(THEME, "dark");
     r
 }
 
 fn signed_in(user: &str) -> Record {
     let mut r = record();
-    r.sign_in(user, "hash-of-the-password-and-epoch", now());
+    r.sign_in(
+        user,
+        "hash-of-the-password-and-epoch",
+        now(),
+        "signed-in-token",
+    );
     r
 }
 
@@ -97,7 +102,7 @@ fn has_auth_fields(value: &[u8]) -> bool {
 /// Logout in keep mode, as the logout handler does it.
 fn keep_mode_logout(r: &mut Record) -> bool {
     r.remove_auth();
-    r.renew_csrf();
+    r.set_csrf("renewed-token");
     !r.holds_only_csrf()
 }
 
@@ -135,8 +140,10 @@ async fn keys_hold_no_session_id_and_values_are_the_session_file_json() {
 
     // The value is byte for byte what the file store writes for the record.
     let files = TempDir::new();
-    let file_store = latch::session_store::Store::open(files.path(), 0).unwrap();
-    let file_id = file_store.create(&r).unwrap();
+    let file_store = latch::sessions::store::Store::Files(
+        latch::sessions::files::FileStore::open(files.path(), 0).unwrap(),
+    );
+    let file_id = file_store.create(&r).await.unwrap();
     let file_name = format!("{}.json", &key_of(&file_id)["latch:s:".len()..]);
     let file_bytes = std::fs::read(files.path().join(file_name)).unwrap();
     assert_eq!(get(&mut conn, &key_of(&id)).await.unwrap(), file_bytes);
@@ -390,7 +397,7 @@ async fn with_an_idle_timeout_the_deadline_follows_seen() {
     let redis = RedisServer::start();
     let store = redis.store_with(60).await;
     let t = now();
-    let r = Record::new(t, 3600, 60);
+    let r = Record::new(t, 3600, 60, "csrf-token".into());
     let id = store.create(&r).await.unwrap();
     let mut conn = redis.inspect().await;
     assert_eq!(pexpiretime(&mut conn, &id).await, (t + 60) * 1000);
@@ -565,13 +572,14 @@ async fn list_labels_sessions_by_key_hash_never_by_id() {
     let alice = store.create(&signed_in("alice")).await.unwrap();
     let anonymous = store.create(&record()).await.unwrap();
     let mut listed = store.list(now()).await.unwrap();
-    listed.sort_by_key(|l| l.user.clone());
+    listed.sort_by_key(|l| l.record.user().map(str::to_owned));
     assert_eq!(listed.len(), 2);
-    assert_eq!(listed[0].user, None);
-    assert_eq!(listed[1].user.as_deref(), Some("alice"));
+    assert_eq!(listed[0].record.user(), None);
+    assert_eq!(listed[1].record.user(), Some("alice"));
     for (listing, id) in listed.iter().zip([&anonymous, &alice]) {
-        assert_eq!(listing.file_prefix, key_of(id)["latch:s:".len()..][..12]);
-        assert!(!id.as_str().contains(&listing.file_prefix));
+        let label = listing.label.to_string();
+        assert_eq!(label, key_of(id)["latch:s:".len()..][..12]);
+        assert!(!id.as_str().contains(&label));
     }
     assert_eq!(store.sweep(now()).await.unwrap(), 0);
 }
@@ -917,7 +925,7 @@ async fn fill(conn: &mut MultiplexedConnection) {
             let mut name = [0u8; 8];
             getrandom::fill(&mut name).unwrap();
             let set: redis::RedisResult<()> = redis::cmd("SET")
-                .arg(format!("filler:{}", latch::encoding::hex(&name)))
+                .arg(format!("filler:{}", latch::http::encoding::hex(&name)))
                 .arg(&filler)
                 .query_async(conn)
                 .await;

@@ -6,7 +6,7 @@
 
 mod support;
 
-use latch::session_quota::PER_MINUTE;
+use latch::sessions::quota::PER_MINUTE;
 use support::{Response, Server};
 
 const ALICE: (&str, &str) = ("alice", "pw");
@@ -50,7 +50,7 @@ fn a_flood_of_new_anonymous_sessions_from_one_address_is_429_past_the_rate() {
         let refused = server.post("/theme", None, "theme=dark");
         assert_retry_after(&refused, 429, 60);
     }
-    assert_eq!(server.session_files().len(), PER_MINUTE as usize);
+    assert_eq!(server.stored_sessions(), PER_MINUTE as usize);
     // The same address still signs in, uses its session and signs out.
     let id = server.login(ALICE.0, ALICE.1);
     let cookie = format!("sid={id}");
@@ -93,11 +93,7 @@ fn past_max_sessions_a_new_anonymous_session_is_503_while_users_still_sign_in_an
             assert_retry_after(&response, 503, 3600);
         }
     }
-    assert_eq!(
-        server.session_files().len(),
-        CAP,
-        "the dir stops at the cap"
-    );
+    assert_eq!(server.stored_sessions(), CAP, "the dir stops at the cap");
 
     // Sign-in, use and sign-out all still work.
     let id = server.login(ALICE.0, ALICE.1);

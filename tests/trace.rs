@@ -31,7 +31,7 @@ fn a_traced_login_account_logout_run_shows_each_step_and_no_secret() {
         "{login_table}"
     );
     assert!(
-        login_table.contains(".json written (fresh id, signed in)"),
+        login_table.contains("written (fresh id, signed in)"),
         "{login_table}"
     );
     assert!(login_table.contains("set-cookie: sid="), "{login_table}");
@@ -44,7 +44,7 @@ fn a_traced_login_account_logout_run_shows_each_step_and_no_secret() {
         "{account}"
     );
     assert!(account.contains("HTTP/1.1 200 OK"), "{account}");
-    // The logout: SPEC's steps 1 to 8, in order, then the response.
+    // The logout: the contract's steps 1 to 8, in order, then the response.
     let logout_table = table(&log, "trace POST /logout");
     let mut at = 0;
     for step in 1..=8 {
@@ -68,6 +68,53 @@ fn a_traced_login_account_logout_run_shows_each_step_and_no_secret() {
 }
 
 #[test]
+fn a_logout_that_finds_no_signed_in_session_traces_no_change_and_no_log_line() {
+    let server = Server::with_users(&[("alice", "pw")], &["--trace"]);
+    let id = server.login("alice", "pw");
+    let cookie = format!("sid={id}");
+    let token = server.csrf_token(&cookie);
+    let body = format!("csrf_token={token}");
+    assert_eq!(server.post("/logout", Some(&cookie), &body).status, 303);
+    // The same cookie again: its session is gone, so nothing is to be done.
+    assert_eq!(server.post("/logout", Some(&cookie), &body).status, 303);
+    server.log_barrier();
+    let log = server.stderr();
+    let second = last_table(&log, "trace POST /logout");
+    assert!(second.contains("none live"), "{second}");
+    assert!(
+        second.contains("logout 6     no signed-in session"),
+        "{second}"
+    );
+    for step in ["logout 3 ", "logout 4 ", "logout 7 ", "logout 8 "] {
+        assert!(!second.contains(step), "{step} did not run:\n{second}");
+    }
+    let logged = log.lines().filter(|l| l.starts_with("logout user=alice"));
+    assert_eq!(logged.count(), 1, "one log line, for the first logout");
+}
+
+#[test]
+fn a_traced_sign_out_everywhere_shows_the_epoch_it_wrote_and_the_log_line() {
+    let server = Server::with_users(&[("alice", "pw")], &["--trace"]);
+    let id = server.login("alice", "pw");
+    let cookie = format!("sid={id}");
+    let token = server.csrf_token(&cookie);
+    let body = format!("csrf_token={token}&scope=all");
+    assert_eq!(server.post("/logout", Some(&cookie), &body).status, 303);
+    server.log_barrier();
+    let log = server.stderr();
+    let logout = table(&log, "trace POST /logout");
+    assert!(
+        logout.contains("scope=all: alice's epoch advanced to 1"),
+        "{logout}"
+    );
+    assert!(
+        logout.contains("log line: logout user=alice scope=all mode=flush"),
+        "{logout}"
+    );
+    assert!(logout.contains("the removal cookie"), "{logout}");
+}
+
+#[test]
 fn without_trace_there_is_no_table() {
     let server = Server::start(&[]);
     server.get("/", None);
@@ -75,11 +122,23 @@ fn without_trace_there_is_no_table() {
     assert!(!server.stderr().contains("trace "));
 }
 
-/// The block of lines that starts with `title`.
+/// The block of lines that starts with the first `title`.
 fn table<'a>(log: &'a str, title: &str) -> &'a str {
     let start = log
         .find(title)
         .unwrap_or_else(|| panic!("no {title}:\n{log}"));
+    block_at(log, start)
+}
+
+/// The block of lines that starts with the last `title`.
+fn last_table<'a>(log: &'a str, title: &str) -> &'a str {
+    let start = log
+        .rfind(title)
+        .unwrap_or_else(|| panic!("no {title}:\n{log}"));
+    block_at(log, start)
+}
+
+fn block_at(log: &str, start: usize) -> &str {
     let rest = &log[start..];
     let end = rest[1..]
         .find("\ntrace ")

@@ -128,9 +128,9 @@ fn adduser_creates_a_0600_file_with_one_argon2id_line_and_no_bootstrap_admin() {
     assert_eq!(lines.len(), 1, "no admin is added: {lines:?}");
     let hash = lines[0].strip_prefix("alice:").expect("an alice line");
     assert!(hash.starts_with(ARGON2ID_PREFIX), "{hash}");
-    assert!(latch::users::verify("s3cret", hash));
+    assert!(latch::auth::users::verify("s3cret", hash));
     assert!(
-        !latch::users::verify("s3cret\n", hash),
+        !latch::auth::users::verify("s3cret\n", hash),
         "the newline is cut"
     );
 }
@@ -145,7 +145,7 @@ fn adduser_for_an_existing_user_replaces_the_hash_and_a_new_user_is_appended() {
     assert_eq!(adduser(&users, "alice", "two\n").0, 0);
     let second = hash_of(&users, "alice");
     assert_ne!(first, second);
-    assert!(latch::users::verify("two", &second));
+    assert!(latch::auth::users::verify("two", &second));
     assert_eq!(lines_of(&users).len(), 1);
 
     assert_eq!(adduser(&users, "bob", "three\n").0, 0);

@@ -70,7 +70,7 @@ const PLAIN_LINE: &str = "erin:hunter2";
 
 #[test]
 fn a_file_with_a_bom_comments_and_unusable_lines_serves_its_good_users_and_names_each_bad_line() {
-    let alice = latch::users::hash_password("wonderland");
+    let alice = latch::auth::users::hash_password("wonderland");
     let bob = bcrypt_2y("builder", 4);
     let text = format!(
         "\u{feff}# staff, managed by hand\n\
@@ -122,7 +122,7 @@ fn a_file_with_a_bom_comments_and_unusable_lines_serves_its_good_users_and_names
 
 #[test]
 fn a_user_removed_while_other_lines_are_broken_is_refused_and_signed_out_within_5_seconds() {
-    let alice = latch::users::hash_password("wonderland");
+    let alice = latch::auth::users::hash_password("wonderland");
     let bob = bcrypt_2y("builder", 4);
     let server = server_with_file(
         &format!("alice:{alice}\nbob:{bob}\n{APR1_LINE}\n"),

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use latch::encoding::hex;
-use latch::session::{Record, SessionId, THEME};
-use latch::users::{session_auth_hash, Users};
+use latch::auth::auth_hash as session_auth_hash;
+use latch::auth::users::Users;
+use latch::http::encoding::hex;
+use latch::sessions::{Record, SessionId, THEME};
 
 pub const USER: &str = "bench";
 pub const PASSWORD: &str = "bench-password";
@@ -138,13 +139,13 @@ impl Site {
     /// would take argon2's 30 ms each. Returns (cookie, csrf token) pairs.
     pub fn write_sessions(&self, count: usize, password_hash: &str) -> Vec<(String, String)> {
         let dir = self.sessions();
-        let now = latch::session::now();
+        let now = latch::sessions::now();
         let auth_hash = session_auth_hash(password_hash, 0);
         (0..count)
             .map(|_| {
                 let id = SessionId::generate();
-                let mut record = Record::new(now, 3600, 0);
-                record.sign_in(USER, &auth_hash, now);
+                let mut record = Record::new(now, 3600, 0, latch::auth::csrf::new_token());
+                record.sign_in(USER, &auth_hash, now, &latch::auth::csrf::new_token());
                 // A theme to keep, so a default logout moves the session
                 // to a new file instead of deleting it.
                 record.set_str(THEME, "dark");
@@ -168,7 +169,7 @@ impl Site {
 
 /// A users file with `USER`, and its password hash.
 pub fn write_users(path: &Path) -> String {
-    let hash = latch::users::hash_password(PASSWORD);
+    let hash = latch::auth::users::hash_password(PASSWORD);
     let mut users = Users::default();
     users.set(USER, hash.clone());
     users.save(path).unwrap();

@@ -11,10 +11,10 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use super::{is_redis_url, Config};
-use crate::atomic_file::TEMP_PREFIX;
-use crate::encoding::hex;
-use crate::session::random_32;
-use crate::users::Users;
+use crate::auth::users::Users;
+use crate::http::encoding::hex;
+use crate::os::atomic_file::TEMP_PREFIX;
+use crate::os::random::random_32;
 
 /// What `check` found: lines that are fine, and problems, each naming the
 /// thing it is about.

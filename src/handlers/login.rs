@@ -1,35 +1,29 @@
 //! `GET /login` and `POST /login`: signing in.
 
-use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
 use hyper::header::{HeaderValue, RETRY_AFTER};
-use hyper::http::request::Parts;
 use hyper::StatusCode;
 
-use crate::app::{blocking, App};
+use crate::app::App;
+use crate::auth::throttle::Verdict;
+use crate::auth::{self, password};
 use crate::error::Error;
-use crate::form::Form;
-use crate::handlers::{requested_next, viewer};
-use crate::http::{html, see_other, set_cookie, Response};
-use crate::notice;
+use crate::handlers::{requested_next, viewer, Request};
+use crate::http::form::Form;
+use crate::http::notice;
+use crate::http::redirect::safe_next;
+use crate::http::response::{html, see_other, set_cookie, Response};
 use crate::pages::{self, Viewer};
-use crate::redirect::safe_next;
-use crate::session::{self, Record, Session};
-use crate::session_store::{file_prefix, Rotated};
-use crate::throttle::Verdict;
+use crate::sessions::{self, Session};
 use crate::trace;
-use crate::users::{session_auth_hash, PasswordCheck};
-
-/// How long a login waits for a free password-hashing slot.
-const HASHING_WAIT: Duration = Duration::from_secs(10);
 
 /// The form, carrying a safe `next` from the query into a hidden field.
-pub async fn get(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
-    let session = app.session(&parts.headers).await?;
-    let next = Form::from_query(&parts.uri).get("next").and_then(safe_next);
-    let shown = notice::carried(&parts.headers);
+pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
+    let now = sessions::now();
+    let session = auth::session::current(&app.store, &app.users, request.ids, now).await?;
+    let next = Form::from_query(&request.parts.uri)
+        .get("next")
+        .and_then(safe_next);
+    let shown = notice::carried(&request.parts.headers);
     let viewer = Viewer {
         notice: shown.map(notice::Notice::text),
         ..viewer(session.as_ref())
@@ -42,41 +36,37 @@ pub async fn get(app: &Arc<App>, parts: &Parts) -> Result<Response, Error> {
     Ok(response)
 }
 
-/// 1. The cross-origin check has already run (every POST, in `app`); then
-///    the throttle admits the attempt and counts it at once, or answers 429
-///    with the form and `Retry-After`, checking nothing.
+/// 1. The cross-origin check has already run (every POST, in `service`);
+///    then the throttle admits the attempt and counts it at once, or
+///    answers 429 with the form and `Retry-After`, checking nothing.
 /// 2. Check the password off the async workers, one check per core at a
-///    time (waiting at most `HASHING_WAIT`, else 503). A name with no usable
-///    line is checked against a decoy, and every failure is held to a floor,
-///    so that timing does not tell which names exist (`users::timing`).
+///    time (waiting at most `password::HASHING_WAIT`, else 503). A name
+///    with no usable line is checked against a decoy, and every failure is
+///    held to a floor, so that timing does not tell which names exist
+///    (`auth::password`).
 /// 3. Wrong: 422 with the form and an error. Nothing is granted and the
 ///    session is left as it was; the attempt stays counted.
 /// 4. Right: the throttle takes the attempt back. Sign in under a fresh
-///    session id (OWASP: renew the id at login, against session fixation).
-///    The old file is deleted; its non-auth data comes along unless it was
-///    another user's session.
+///    session id (`auth::sign_in`): the old session is deleted, its
+///    non-auth data coming along unless it was another user's.
 /// 5. 303 to the safe `next`, else `/account`, with the new cookie.
-pub async fn post(
-    app: &Arc<App>,
-    client: IpAddr,
-    parts: &Parts,
-    form: &Form,
-) -> Result<Response, Error> {
+pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Response, Error> {
     let username = form.get("username").unwrap_or_default().to_owned();
     let password = form.get("password").unwrap_or_default().to_owned();
-    let next = requested_next(form, parts);
-    let session = app.session(&parts.headers).await?;
+    let next = requested_next(form, request.parts);
+    let client = request.client;
+    let now = sessions::now();
+    let session = auth::session::current(&app.store, &app.users, request.ids, now).await?;
     // 1.
-    if let Verdict::Throttled { retry_after } =
-        app.throttle.admit(client, &username, session::now())
-    {
+    if let Verdict::Throttled { retry_after } = app.throttle.admit(client, &username, now) {
         log_event!(
             "login throttled user={} client={client}",
             loggable(&username)
         );
-        trace::row("throttle", || {
-            format!("too many attempts from {client}: 429, password not checked")
-        });
+        trace::row(
+            "throttle",
+            format_args!("too many attempts from {client}: 429, password not checked"),
+        );
         return Ok(throttled(
             session.as_ref(),
             next.as_deref(),
@@ -84,16 +74,22 @@ pub async fn post(
             retry_after,
         ));
     }
-    trace::row("throttle", || format!("{client} may try: attempt counted"));
+    trace::row(
+        "throttle",
+        format_args!("{client} may try: attempt counted"),
+    );
     // 2.
     let check = app.users.password_check(&username);
     let known_user = check.is_known_user();
-    let matched = check_password(app, check, password).await?;
-    trace::row("password", || match (known_user, matched.is_some()) {
-        (true, true) => format!("matches {username}'s hash (checked on a blocking thread)"),
-        (true, false) => format!("does not match {username}'s hash (answered at the floor)"),
-        (false, _) => "no such user: checked against the decoy, answered at the floor".into(),
-    });
+    let matched = password::check(&app.hashing, check, password).await?;
+    trace::row(
+        "password",
+        password::Verdict {
+            user: &username,
+            known_user,
+            matched: matched.is_some(),
+        },
+    );
     // 3.
     let Some(password_hash) = matched else {
         log_event!("login failed user={}", loggable(&username));
@@ -103,20 +99,18 @@ pub async fn post(
     };
     // 4.
     app.throttle.succeeded(client, &username);
-    let auth_hash = session_auth_hash(&password_hash, app.store.epoch(&username));
-    let old = session.as_ref().map(|s| file_prefix(&s.id));
-    let (id, max_age) = sign_in(app, session, username.clone(), auth_hash).await?;
-    trace::row("disk", || match &old {
-        Some(old) => format!(
-            "{}.json written (fresh id, signed in, new _csrf); {old}.json deleted",
-            file_prefix(&id)
-        ),
-        None => format!("{}.json written (fresh id, signed in)", file_prefix(&id)),
-    });
+    let ttl = app.config.session_ttl;
+    let signed_in =
+        auth::sign_in::sign_in(&app.store, session, &username, &password_hash, ttl, now).await?;
+    trace::row("store", &signed_in);
     log_event!("login user={username}");
     // 5.
+    let new = &signed_in.session;
     let mut response = see_other(next.as_deref().unwrap_or("/account"));
-    set_cookie(&mut response, app.cookie.set(id.as_str(), max_age));
+    set_cookie(
+        &mut response,
+        app.cookie.set(new.id.as_str(), new.record.max_age(now)),
+    );
     Ok(response)
 }
 
@@ -140,64 +134,6 @@ fn throttled(
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from(retry_after));
     response
-}
-
-/// Runs `check` on the blocking pool, one per core at a time; the user's
-/// hash when the password matches it. A failure is answered no sooner
-/// than the check's floor after the check began (a timer: the hashing slot
-/// is already free), so every failure takes as long as the slowest hash.
-async fn check_password(
-    app: &Arc<App>,
-    check: PasswordCheck,
-    password: String,
-) -> Result<Option<String>, Error> {
-    let permit = tokio::time::timeout(HASHING_WAIT, app.hashing.acquire())
-        .await
-        .map_err(|_| Error::Busy)?
-        .map_err(|_| Error::Busy)?;
-    let floor = tokio::time::Instant::now() + check.floor();
-    let matched = blocking(move || Ok(check.run(&password))).await??;
-    drop(permit);
-    if matched.is_none() {
-        tokio::time::sleep_until(floor).await;
-    }
-    Ok(matched)
-}
-
-/// Moves the session (or a new one) to a fresh id with `user` signed in;
-/// returns the new id and the cookie's `Max-Age`. A sign-in starts a new
-/// lifetime: `created` and `expires` are reset.
-async fn sign_in(
-    app: &Arc<App>,
-    session: Option<Session>,
-    user: String,
-    auth_hash: String,
-) -> Result<(session::SessionId, u64), Error> {
-    let app = Arc::clone(app);
-    let now = session::now();
-    blocking(move || {
-        let (ttl, idle) = (app.config.session_ttl, app.config.idle_timeout);
-        let fresh = Record::new(now, ttl, idle);
-        let start = |r: &mut Record| {
-            if r.user().is_some_and(|previous| previous != user) {
-                r.data.clear();
-            }
-            r.remove_auth();
-            (r.created, r.expires, r.seen) = (fresh.created, fresh.expires, fresh.seen);
-            r.sign_in(&user, &auth_hash, now);
-            true
-        };
-        if let Some(old) = session {
-            if let Rotated::Moved(id, record) = app.store.rotate(&old.id, now, start)? {
-                return Ok((id, record.max_age(now)));
-            }
-        }
-        let mut record = fresh.clone();
-        record.sign_in(&user, &auth_hash, now);
-        Ok((app.store.create(&record)?, record.max_age(now)))
-    })
-    .await?
-    .map_err(Error::Storage)
 }
 
 /// A user name as it may appear in a log line: whatever a client typed,

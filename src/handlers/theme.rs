@@ -1,46 +1,47 @@
 //! `POST /theme`: non-auth data in the session, so a person can see a
 //! session at work without signing in.
 
-use std::net::IpAddr;
-use std::sync::Arc;
+use std::fmt;
 
-use hyper::http::request::Parts;
-
-use crate::app::{blocking, App};
+use crate::app::App;
+use crate::auth::{self, csrf};
 use crate::error::Error;
-use crate::form::Form;
-use crate::handlers::{check_csrf, requested_next};
-use crate::http::{see_other, set_cookie, Response};
-use crate::session::{self, Record, Session, SessionId, THEME};
-use crate::session_quota;
-use crate::session_store::file_prefix;
+use crate::handlers::{requested_next, Request};
+use crate::http::form::Form;
+use crate::http::response::{see_other, set_cookie, Response};
+use crate::sessions::quota::PER_MINUTE;
+use crate::sessions::{self, Record, Session, SessionId, SessionLabel, THEME};
 use crate::trace;
 
 /// 1. `theme` must be `light`, `dark` or `auto` (400 otherwise); `auto`
 ///    removes the stored theme, so the page follows the browser's
 ///    preference again.
 /// 2. A signed-in session must send its CSRF token (403 otherwise).
-/// 3. Store the theme in the session as it is on disk now.
+/// 3. Store the theme in the session as it is stored now.
 /// 4. When there is no session (or it ended while this request ran),
-///    create one and set its cookie (`auto` needs none), within the bounds on anonymous
-///    sessions: this client address's share per minute (429, see
-///    `session_quota`), and `--max-sessions` files in the dir (503).
+///    create one and set its cookie (`auto` needs none), within the
+///    bounds on anonymous sessions: this client address's share per
+///    minute (429, see `sessions::quota`), and `--max-sessions` in the
+///    store (503).
 /// 5. 303 to the safe `next`, else `/`.
-pub async fn post(
-    app: &Arc<App>,
-    client: IpAddr,
-    parts: &Parts,
-    form: &Form,
-) -> Result<Response, Error> {
+pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Response, Error> {
     // 1.
     let theme = match form.get("theme") {
         Some(t @ ("light" | "dark" | "auto")) => t.to_owned(),
         _ => return Err(Error::BadRequest("theme must be light, dark or auto")),
     };
     // 2.
-    let session = app.session(&parts.headers).await?;
-    check_csrf(session.as_ref(), form, parts)?;
-    let now = session::now();
+    let now = sessions::now();
+    let session = auth::session::current(&app.store, &app.users, request.ids, now).await?;
+    let signed_in = session.iter().filter(|s| s.record.user().is_some());
+    let checked = csrf::check(
+        signed_in.map(|s| &s.record),
+        csrf::given(form, &request.parts.headers),
+    );
+    trace::row("csrf", &checked);
+    if !checked.passed() {
+        return Err(Error::Csrf);
+    }
     // 3.
     let stored = match session {
         Some(session) => store_theme(app, session, &theme, now).await?,
@@ -50,80 +51,90 @@ pub async fn post(
     let created = if stored || theme == "auto" {
         None
     } else {
-        Some(create_session(app, client, &theme, now).await?)
+        Some(create_session(app, request, &theme, now).await?)
     };
     // 5.
-    let mut response = see_other(requested_next(form, parts).as_deref().unwrap_or("/"));
-    if let Some((id, max_age)) = created {
-        set_cookie(&mut response, app.cookie.set(id.as_str(), max_age));
+    let mut response = see_other(
+        requested_next(form, request.parts)
+            .as_deref()
+            .unwrap_or("/"),
+    );
+    if let Some(session) = created {
+        let max_age = session.record.max_age(now);
+        set_cookie(&mut response, app.cookie.set(session.id.as_str(), max_age));
     }
     Ok(response)
 }
 
-/// Step 3: `false` when the session ended before its lock was taken.
-async fn store_theme(
-    app: &Arc<App>,
-    session: Session,
-    theme: &str,
-    now: u64,
-) -> Result<bool, Error> {
-    let store_app = Arc::clone(app);
-    let theme = theme.to_owned();
-    let file = file_prefix(&session.id);
-    let modified = blocking(move || {
-        let changed = store_app
-            .store
-            .modify(&session.id, now, |r| match theme.as_str() {
-                "auto" => {
-                    r.data.remove(THEME);
-                }
-                chosen => r.set_str(THEME, chosen),
-            })?;
-        Ok(changed.is_some())
-    })
-    .await??;
-    trace::row("disk", || match modified {
-        true => {
-            format!("{file}.json rewritten with the theme (under its lock, as it is on disk now)")
+/// Step 3: `false` when the session ended before the change could apply.
+async fn store_theme(app: &App, session: Session, theme: &str, now: u64) -> Result<bool, Error> {
+    let chosen = theme.to_owned();
+    let change = move |r: &mut Record| match chosen.as_str() {
+        "auto" => {
+            r.data.remove(THEME);
         }
-        false => format!("{file}.json ended meanwhile: a new session instead"),
-    });
+        chosen => r.set_str(THEME, chosen),
+    };
+    let modified = app.store.modify(&session.id, now, change).await?.is_some();
+    let label = session.id.label();
+    trace::row("store", Stored::Theme { label, modified });
     Ok(modified)
 }
 
-/// Step 4: a new anonymous session holding the theme; its id and the
-/// cookie's `Max-Age`.
+/// Step 4: a new anonymous session holding the theme.
 async fn create_session(
-    app: &Arc<App>,
-    client: IpAddr,
+    app: &App,
+    request: &Request<'_>,
     theme: &str,
     now: u64,
-) -> Result<(SessionId, u64), Error> {
+) -> Result<Session, Error> {
+    let client = request.client;
     if let Err(retry_after) = app.quota.admit(client, now) {
-        trace::row("quota", || {
-            format!(
-                "{client} made {} new sessions this minute: 429",
-                session_quota::PER_MINUTE
-            )
-        });
+        trace::row(
+            "quota",
+            format_args!("{client} made {PER_MINUTE} new sessions this minute: 429"),
+        );
         return Err(Error::NewSessionsThrottled(retry_after));
     }
-    let store_app = Arc::clone(app);
-    let theme = theme.to_owned();
-    let created = blocking(move || {
-        let config = &store_app.config;
-        let mut record = Record::new(now, config.session_ttl, config.idle_timeout);
-        record.set_str(THEME, &theme);
-        let id = store_app.store.create_anonymous(&record)?;
-        Ok(id.map(|id| (id, record.max_age(now))))
-    })
-    .await??;
-    trace::row("disk", || match &created {
-        Some((id, _)) => format!(
-            "new session {}.json created with the theme",
-            file_prefix(id)
-        ),
-        None => "the sessions dir holds --max-sessions files: 503".into(),
-    });
-    created.ok_or(Error::SessionsFull)
+    let ttl = app.config.session_ttl;
+    let mut record = Record::new(now, ttl, app.store.idle_timeout(), csrf::new_token());
+    record.set_str(THEME, theme);
+    let created = app.store.create_anonymous(&record, now).await?;
+    trace::row(
+        "store",
+        Stored::Created(created.as_ref().map(SessionId::label)),
+    );
+    let id = created.ok_or(Error::SessionsFull)?;
+    Ok(Session { id, record })
+}
+
+/// What the theme did to the store: the `--trace` rows of steps 3 and 4.
+enum Stored {
+    Theme {
+        label: SessionLabel,
+        modified: bool,
+    },
+    /// A new session, or `None`: the store was full.
+    Created(Option<SessionLabel>),
+}
+
+impl fmt::Display for Stored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stored::Theme {
+                label,
+                modified: true,
+            } => write!(
+                f,
+                "session {label} rewritten with the theme (as it is stored now)"
+            ),
+            Stored::Theme { label, .. } => {
+                write!(f, "session {label} ended meanwhile: a new session instead")
+            }
+            Stored::Created(Some(label)) => {
+                write!(f, "new session {label} created with the theme")
+            }
+            Stored::Created(None) => f.write_str("the store holds --max-sessions sessions: 503"),
+        }
+    }
 }

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-use crate::forwarded::client_key;
+use crate::http::forwarded::client_key;
 
 /// One client may hold at most this fraction of `--max-connections`
 /// (and at least one connection): 64 of the default 512.

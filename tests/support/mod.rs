@@ -22,7 +22,7 @@ impl TempDir {
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).unwrap();
         let path =
-            std::env::temp_dir().join(format!("latch-test-{}", latch::encoding::hex(&bytes)));
+            std::env::temp_dir().join(format!("latch-test-{}", latch::http::encoding::hex(&bytes)));
         std::fs::create_dir_all(&path).unwrap();
         TempDir(path)
     }
@@ -170,7 +170,7 @@ impl Server {
     pub fn log_barrier(&self) {
         let mut bytes = [0u8; 6];
         getrandom::fill(&mut bytes).unwrap();
-        let marker = format!("barrier{}", latch::encoding::hex(&bytes));
+        let marker = format!("barrier{}", latch::http::encoding::hex(&bytes));
         let response = self.post("/login", None, &format!("username={marker}&password=x"));
         assert_eq!(response.status, 422);
         assert!(self.wait_for_log(&format!("user={marker}")), "log barrier");
@@ -323,7 +323,7 @@ pub fn session_file_for(dir: &Path, id: &str) -> PathBuf {
     use sha2::Digest;
     dir.join(format!(
         "{}.json",
-        latch::encoding::hex(&sha2::Sha256::digest(id.as_bytes()))
+        latch::http::encoding::hex(&sha2::Sha256::digest(id.as_bytes()))
     ))
 }
 
@@ -525,10 +525,13 @@ impl Server {
         page[start..start + 43].to_string()
     }
 
-    /// The parsed JSON of the session file for `id`, if there is one.
+    /// The session `id` names, as the store holds it now (its record as
+    /// JSON), if it is live: asked of a store opened on the server's
+    /// sessions, read only, so the same test can run against any backend.
     pub fn session_json(&self, id: &str) -> Option<serde_json::Value> {
-        let bytes = std::fs::read(session_file_for(&self.sessions_dir(), id)).ok()?;
-        Some(serde_json::from_slice(&bytes).unwrap())
+        let id = latch::sessions::SessionId::parse(id)?;
+        let stored = block_on(self.store().load(&id, latch::sessions::now())).unwrap()?;
+        Some(serde_json::to_value(stored.record).unwrap())
     }
 
     /// Whether `GET /account` with this cookie shows the account page.
@@ -543,9 +546,9 @@ impl Server {
 
 /// Writes a users file with these users (argon2id hashes).
 pub fn write_users(path: &Path, users: &[(&str, &str)]) {
-    let mut file = latch::users::Users::default();
+    let mut file = latch::auth::users::Users::default();
     for (name, password) in users {
-        file.set(name, latch::users::hash_password(password));
+        file.set(name, latch::auth::users::hash_password(password));
     }
     file.save(path).unwrap();
 }
@@ -616,6 +619,31 @@ fn connect_with(addr: SocketAddr, source: [u8; 4], receive_buffer: Option<u32>) 
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(TIMEOUT)).unwrap();
     stream
+}
+
+impl Server {
+    /// A read-only store on the server's sessions, as `latch sessions`
+    /// opens it beside a running server.
+    pub fn store(&self) -> latch::sessions::store::Store {
+        let files = latch::sessions::files::FileStore::at(&self.sessions_dir(), 0).unwrap();
+        latch::sessions::store::Store::Files(files)
+    }
+
+    /// How many live sessions the store holds now.
+    pub fn stored_sessions(&self) -> usize {
+        block_on(self.store().list(latch::sessions::now()))
+            .unwrap()
+            .len()
+    }
+}
+
+/// Runs one store call to its end: the store contract is async.
+pub fn block_on<T>(call: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(call)
 }
 
 /// A `redis-server` of the test's own (tests of the Redis store).

@@ -1,0 +1,247 @@
+//! The request's session (Django's `get_user`): the first session cookie,
+//! in header order, that names a live session, with a sign-in that no
+//! longer stands signed out and, with `--idle-timeout`, this use recorded
+//! (docs/contract.md, "Sessions").
+//!
+//! Why the first *live* one, not the first cookie: a cookie that names a
+//! dead session must not hide a live one behind it (a tossed cookie, see
+//! `CookieIds`), or the user would look signed out while their session
+//! lives on.
+
+use std::fmt;
+
+use crate::auth::users::UsersFile;
+use crate::auth::{sign_in_stands, sign_out_if_void};
+use crate::sessions::store::{Store, StoreError, Stored};
+use crate::sessions::{CookieIds, Record, Session, SessionId, SessionLabel};
+use crate::trace;
+
+/// The request's live session, or `None`.
+pub async fn current(
+    store: &Store,
+    users: &UsersFile,
+    ids: &CookieIds,
+    now: u64,
+) -> Result<Option<Session>, StoreError> {
+    trace_no_ids(ids);
+    for id in ids.iter() {
+        if let Some(session) = live(store, users, id, now).await? {
+            return Ok(Some(session));
+        }
+    }
+    Ok(None)
+}
+
+/// Every live session the request's cookies name, in header order: what a
+/// logout ends.
+pub async fn every(
+    store: &Store,
+    users: &UsersFile,
+    ids: &CookieIds,
+    now: u64,
+) -> Result<Vec<Session>, StoreError> {
+    trace_no_ids(ids);
+    let mut sessions = Vec::new();
+    for id in ids.iter() {
+        if let Some(session) = live(store, users, id, now).await? {
+            sessions.push(session);
+        }
+    }
+    Ok(sessions)
+}
+
+/// The record an error page is rendered for (its theme, who is signed
+/// in), by the same rule as `current`, but read only: an error answer
+/// changes no session. A sign-in that no longer stands is dropped in
+/// memory; `None` when there is no live session or the store fails.
+pub async fn for_error_page(
+    store: &Store,
+    users: &UsersFile,
+    ids: &CookieIds,
+    now: u64,
+) -> Option<Record> {
+    for id in ids.iter() {
+        match store.load(id, now).await {
+            Ok(Some(Stored { mut record, epoch })) => {
+                if !sign_in_stands(&users.snapshot(), &record, epoch) {
+                    record.remove_auth();
+                }
+                return Some(record);
+            }
+            Ok(None) => continue,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// The session `id` names, if it is live.
+///
+/// 1. Load it with its user's epoch. A well-formed id with no live session
+///    is no session: latch never adopts an id it did not issue (OWASP
+///    "strict session management").
+/// 2. A signed-in session whose `_auth_hash` no longer matches its user
+///    (password changed, user removed, "sign out everywhere") is signed
+///    out now, in the store too.
+/// 3. With `--idle-timeout`, record this use (`Record::needs_touch`).
+///
+/// Steps 2 and 3 are one `Store::modify`, applied to the session as
+/// stored now: a concurrent logout is never undone. A write that fails
+/// (a full disk) must not fail a read: the sign-in check holds without
+/// it, so the request goes on with the change made in memory only.
+async fn live(
+    store: &Store,
+    users: &UsersFile,
+    id: &SessionId,
+    now: u64,
+) -> Result<Option<Session>, StoreError> {
+    let label = id.label();
+    // 1.
+    let Some(Stored { record, epoch }) = store.load(id, now).await? else {
+        trace::row("session", Found::NotLive(label));
+        return Ok(None);
+    };
+    trace::row("session", Found::Loaded(label, &record));
+    // 2.
+    let users = users.snapshot();
+    let void = !sign_in_stands(&users, &record, epoch);
+    // 3.
+    let idle = store.idle_timeout();
+    let touch = record.needs_touch(now, idle);
+    if !void && !touch {
+        return Ok(Some(Session {
+            id: id.clone(),
+            record,
+        }));
+    }
+    let change = move |r: &mut Record| {
+        let signed_out = sign_out_if_void(&users, r, epoch);
+        if idle > 0 {
+            r.seen = Some(now);
+        }
+        signed_out
+    };
+    let user = record.user().unwrap_or("-").to_owned();
+    let settled = match store.modify(id, now, change).await {
+        Ok(Some((record, signed_out))) => {
+            if signed_out {
+                log_event!("signed out user={user}: password changed, user removed or signed out everywhere");
+            }
+            Settled::Written {
+                label,
+                signed_out,
+                seen: now,
+                record,
+            }
+        }
+        Ok(None) => Settled::Ended(label),
+        Err(error) => {
+            log_event!("session {label} not updated, serving from memory: {error}");
+            let mut record = record;
+            if void {
+                record.remove_auth();
+            }
+            Settled::InMemory {
+                label,
+                error,
+                record,
+            }
+        }
+    };
+    trace::row("session", &settled);
+    Ok(settled.into_record().map(|record| Session {
+        id: id.clone(),
+        record,
+    }))
+}
+
+/// The "no session" row when no cookie of the request held an id.
+fn trace_no_ids(ids: &CookieIds) {
+    if !ids.is_empty() {
+        return;
+    }
+    if ids.any_cookie() {
+        trace::row("session", Found::Malformed);
+    } else {
+        trace::row("session", Found::NoCookie);
+    }
+}
+
+/// What looking a session up found: the `--trace` rows of step 1.
+enum Found<'a> {
+    NoCookie,
+    Malformed,
+    NotLive(SessionLabel),
+    Loaded(SessionLabel, &'a Record),
+}
+
+impl fmt::Display for Found<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Found::NoCookie => f.write_str("no session cookie: no session"),
+            Found::Malformed => f.write_str(
+                "the session cookie is not a well-formed id: no session, store untouched",
+            ),
+            Found::NotLive(label) => write!(
+                f,
+                "session {label}: none live (missing, expired or unreadable): no session"
+            ),
+            Found::Loaded(label, record) => {
+                write!(f, "loaded session {label}\n{}", record.traced())
+            }
+        }
+    }
+}
+
+/// What steps 2 and 3 did.
+enum Settled {
+    /// Stored: signed out (step 2) and/or this use recorded (step 3).
+    Written {
+        label: SessionLabel,
+        signed_out: bool,
+        seen: u64,
+        record: Record,
+    },
+    /// The session ended before the change could apply (a logout).
+    Ended(SessionLabel),
+    /// The store failed; the request goes on with the change in memory.
+    InMemory {
+        label: SessionLabel,
+        error: StoreError,
+        record: Record,
+    },
+}
+
+impl Settled {
+    fn into_record(self) -> Option<Record> {
+        match self {
+            Settled::Written { record, .. } | Settled::InMemory { record, .. } => Some(record),
+            Settled::Ended(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Settled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Settled::Written {
+                label,
+                signed_out: true,
+                ..
+            } => write!(
+                f,
+                "sign-in void (_auth_hash no longer matches the user): auth fields removed, session {label} rewritten"
+            ),
+            Settled::Written { label, seen, .. } => {
+                write!(f, "last use recorded (seen={seen}): session {label} rewritten")
+            }
+            Settled::Ended(label) => {
+                write!(f, "session {label} ended meanwhile (a logout): no session")
+            }
+            Settled::InMemory { label, error, .. } => write!(
+                f,
+                "session {label} not rewritten ({error}): the change holds in memory only"
+            ),
+        }
+    }
+}

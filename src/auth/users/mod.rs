@@ -1,0 +1,351 @@
+//! The users file: htpasswd format, one `name:hash` per line, read line by
+//! line (docs/contract.md, "Users file" and "Command line").
+//!
+//! - Blank lines and lines starting with `#` are skipped; a UTF-8 byte
+//!   order mark at the start is ignored; `\r\n` line ends are fine.
+//! - A line latch cannot use (no `name:hash`, a name latch does not allow, a
+//!   hash `hashes` does not accept) is a `LineProblem`: that line's user
+//!   cannot sign in, and every other line still counts.
+//! - A name on more than one line: the first line counts, as in Apache's
+//!   mod_authn_file, which stops at the first match; the later lines are
+//!   problems. If the first line is unusable, that user cannot sign in.
+//! - The lines are kept as they were read, so `adduser` and `deluser`
+//!   change only the named user's lines and write back the operator's
+//!   comments, blank lines and lines latch cannot use untouched.
+
+mod hashes;
+mod timing;
+mod watch;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+use crate::http::encoding::base64url;
+use crate::os::atomic_file;
+use crate::os::random::random_32;
+
+pub use hashes::{
+    hash_password, verify, ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES, MAX_ARGON2_MEMORY_KIB,
+    MAX_ARGON2_WORK_KIB, MAX_BCRYPT_COST,
+};
+pub use timing::PasswordCheck;
+pub use watch::UsersFile;
+
+/// The users of one version of the file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Users {
+    /// Every line as read (without the BOM and the line end).
+    lines: Vec<String>,
+    /// Each name with a line, and its hash when that line is usable.
+    accounts: HashMap<String, Option<Account>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Account {
+    hash: String,
+    kind: hashes::Kind,
+}
+
+/// A line latch cannot use, and why. The reason never quotes the hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineProblem {
+    /// 1-based, as editors count.
+    pub line: usize,
+    pub why: String,
+}
+
+impl fmt::Display for LineProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.why)
+    }
+}
+
+impl Users {
+    /// Reads htpasswd text line by line. Never fails: every line latch
+    /// cannot use comes back as a problem, and the other lines stand.
+    pub fn parse(text: &str) -> (Users, Vec<LineProblem>) {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut users = Users {
+            lines: text
+                .lines()
+                .map(|l| l.trim_end_matches('\r').to_owned())
+                .collect(),
+            accounts: HashMap::new(),
+        };
+        let problems = users.index();
+        (users, problems)
+    }
+
+    /// Reads a users file. Only a file that cannot be read at all is an
+    /// error; bytes that are not UTF-8 spoil just their line.
+    pub fn load(path: &Path) -> Result<(Users, Vec<LineProblem>), String> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read users file {}: {e}", path.display()))?;
+        Ok(Users::parse(&String::from_utf8_lossy(&bytes)))
+    }
+
+    /// Rebuilds `accounts` from `lines`; returns the lines it could not use.
+    fn index(&mut self) -> Vec<LineProblem> {
+        let mut first_line = HashMap::new();
+        let mut problems = Vec::new();
+        self.accounts.clear();
+        for (i, line) in self.lines.iter().enumerate() {
+            let number = i + 1;
+            let verdict = match read_line(line) {
+                Line::Skipped => continue,
+                Line::Nameless(why) => Err(why),
+                Line::Entry(name, hash) => match first_line.get(name) {
+                    Some(first) => Err(format!(
+                        "user {name} is already on line {first}: this line is ignored (the first line for a name counts)"
+                    )),
+                    None => {
+                        first_line.insert(name.to_owned(), number);
+                        let account = hashes::recognize(hash).map(|kind| Account {
+                            hash: hash.to_owned(),
+                            kind,
+                        });
+                        self.accounts.insert(name.to_owned(), account.clone().ok());
+                        account
+                            .map(|_| ())
+                            .map_err(|why| format!("user {name}: {why}; {name} cannot sign in"))
+                    }
+                },
+            };
+            if let Err(why) = verdict {
+                problems.push(LineProblem { line: number, why });
+            }
+        }
+        problems
+    }
+
+    /// The password hash of `name`, when its line is usable.
+    pub fn hash_of(&self, name: &str) -> Option<&str> {
+        let account = self.accounts.get(name)?.as_ref()?;
+        Some(&account.hash)
+    }
+
+    /// The kinds of hash in use, for `timing`.
+    fn kinds(&self) -> impl Iterator<Item = hashes::Kind> + '_ {
+        self.accounts.values().flatten().map(|account| account.kind)
+    }
+
+    /// Adds `name`, or gives it this hash: its first line is rewritten in
+    /// place (even one latch could not use) and its later lines removed.
+    pub fn set(&mut self, name: &str, hash: String) {
+        let mut entry = Some(format!("{name}:{hash}"));
+        let mut lines = Vec::with_capacity(self.lines.len() + 1);
+        for line in self.lines.drain(..) {
+            if name_of(&line) != Some(name) {
+                lines.push(line);
+            } else if let Some(entry) = entry.take() {
+                lines.push(entry);
+            }
+        }
+        lines.extend(entry);
+        self.lines = lines;
+        self.index();
+    }
+
+    /// Removes every line of `name`; false if there was none.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let before = self.lines.len();
+        self.lines.retain(|l| name_of(l) != Some(name));
+        self.index();
+        self.lines.len() != before
+    }
+
+    /// Each user name once, in file order, whether or not its line is
+    /// usable; never a hash (`latch users`).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let mut seen = std::collections::HashSet::new();
+        self.lines
+            .iter()
+            .filter_map(|line| name_of(line))
+            .filter(move |name| seen.insert(*name))
+    }
+
+    /// How many users can sign in.
+    pub fn len(&self) -> usize {
+        self.accounts.values().flatten().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the file atomically with mode 0600 (see `atomic_file`): a
+    /// running server never reads half of it.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let text: String = self.lines.iter().map(|l| format!("{l}\n")).collect();
+        atomic_file::write(path, text.as_bytes())
+    }
+}
+
+/// What one line of the file holds.
+enum Line<'a> {
+    /// Blank, or a `#` comment.
+    Skipped,
+    /// Not `name:hash` with a name latch allows: why.
+    Nameless(String),
+    /// A name and whatever follows the first `:` (trailing blanks cut).
+    Entry(&'a str, &'a str),
+}
+
+fn read_line(line: &str) -> Line<'_> {
+    if line.trim().is_empty() || line.trim_start().starts_with('#') {
+        return Line::Skipped;
+    }
+    if line.contains('\u{fffd}') {
+        return Line::Nameless("not valid UTF-8".into());
+    }
+    let Some((name, hash)) = line.split_once(':') else {
+        return Line::Nameless("expected name:hash".into());
+    };
+    if check_name(name).is_err() {
+        // The name is not quoted: a line this broken may hold anything.
+        return Line::Nameless(format!("not a valid user name before ':' ({NAME_RULE})"));
+    }
+    Line::Entry(name, hash.trim_end())
+}
+
+/// The user a line names, usable or not.
+fn name_of(line: &str) -> Option<&str> {
+    match read_line(line) {
+        Line::Entry(name, _) => Some(name),
+        _ => None,
+    }
+}
+
+const NAME_RULE: &str = "1-64 characters, no spaces, controls or ':'";
+
+/// A user name latch will store: 1 to 64 printable characters, none of
+/// them a space or `:` (the htpasswd separator), so a name is safe in a
+/// log line and in the file.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 64
+        && name
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && c != ':');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid user name {name:?}: {NAME_RULE}"))
+    }
+}
+
+/// A random password for the first-run `admin` user: 18 random bytes, 24
+/// base64url characters.
+pub fn random_password() -> String {
+    base64url(&random_32()[..18])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `htpasswd -nbB -C 5 bob secret`
+    const BOB: &str = "bob:$2y$05$3t7y.hLZO3x4Fc/E6QqPmeyLyUVNcYLbSy5aZfNjjIqdHVXLhNa0O";
+
+    fn lines_of(problems: &[LineProblem]) -> Vec<usize> {
+        problems.iter().map(|p| p.line).collect()
+    }
+
+    #[test]
+    fn parses_argon2id_and_bcrypt_entries() {
+        let argon = hash_password("pw");
+        let (users, problems) = Users::parse(&format!("alice:{argon}\n\n{BOB}\r\n"));
+        assert_eq!(problems, []);
+        assert_eq!(users.len(), 2);
+        assert!(users.hash_of("alice").unwrap().starts_with("$argon2id$"));
+        assert!(users.hash_of("bob").unwrap().starts_with("$2y$05$"));
+        assert!(users.hash_of("carol").is_none());
+    }
+
+    #[test]
+    fn a_bom_comments_and_blank_lines_are_skipped() {
+        let text = format!("\u{feff}# staff\n\n   \n  # indented comment\n{BOB}\n");
+        let (users, problems) = Users::parse(&text);
+        assert_eq!(problems, []);
+        assert!(users.hash_of("bob").is_some());
+    }
+
+    #[test]
+    fn each_unusable_line_is_a_problem_naming_its_line_and_the_rest_stands() {
+        let text = format!(
+            "a:{{SHA}}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n\
+             b:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/\n\
+             {BOB}\n\
+             c:rl.fgs8Q5aJpA\n\
+             no colon here\n\
+             :$2y$05$3t7y.hLZO3x4Fc/E6QqPmeyLyUVNcYLbSy5aZfNjjIqdHVXLhNa0O\n\
+             d:$argon2id$garbage\n\
+             bad\u{fffd}:x\n"
+        );
+        let (users, problems) = Users::parse(&text);
+        assert_eq!(lines_of(&problems), [1, 2, 4, 5, 6, 7, 8]);
+        assert_eq!(users.len(), 1);
+        assert!(users.hash_of("bob").is_some());
+        for name in ["a", "b", "c", "d"] {
+            assert!(users.hash_of(name).is_none(), "{name}");
+        }
+        assert_eq!(problems[0].to_string().split(':').next(), Some("line 1"));
+        assert!(problems[1].why.contains("$apr1$") && problems[1].why.contains("user b"));
+        for problem in &problems {
+            assert!(!problem.why.contains("qUqP5") && !problem.why.contains("HqJZ"));
+            assert!(!problem.why.contains("rl.fgs8Q5aJpA"), "{problem}");
+        }
+    }
+
+    #[test]
+    fn the_first_line_for_a_name_counts_even_when_unusable() {
+        let other = "bob:$2y$05$7FezIbPqvroD/J2FvPOiG.XTGpnUF0a50BI1Xzln7AqsD08N3jQei";
+        let (users, problems) = Users::parse(&format!("{BOB}\n{other}\n"));
+        assert_eq!(users.hash_of("bob"), BOB.strip_prefix("bob:"));
+        assert_eq!(lines_of(&problems), [2]);
+        assert!(problems[0].why.contains("line 1"), "{}", problems[0]);
+
+        let (users, problems) = Users::parse(&format!("bob:$apr1$x$y\n{BOB}\n"));
+        assert_eq!(users.hash_of("bob"), None);
+        assert_eq!(lines_of(&problems), [1, 2]);
+    }
+
+    #[test]
+    fn set_rewrites_the_first_line_of_a_name_and_drops_the_later_ones() {
+        let text = format!("# keep me\nbob:$apr1$x$y\nzed:plain\n{BOB}\n");
+        let (mut users, _) = Users::parse(&text);
+        let fresh = hash_password("new");
+        users.set("bob", fresh.clone());
+        assert_eq!(
+            users.lines,
+            [
+                "# keep me".to_string(),
+                format!("bob:{fresh}"),
+                "zed:plain".into()
+            ]
+        );
+        assert_eq!(users.hash_of("bob"), Some(fresh.as_str()));
+        users.set("carol", fresh.clone());
+        assert_eq!(users.lines.last(), Some(&format!("carol:{fresh}")));
+    }
+
+    #[test]
+    fn remove_drops_every_line_of_the_name_and_keeps_the_rest() {
+        let text = format!("# keep me\n{BOB}\n\nzed:plain\nbob:$apr1$x$y\n");
+        let (mut users, _) = Users::parse(&text);
+        assert!(users.remove("bob"));
+        assert!(!users.remove("bob"));
+        assert_eq!(users.lines, ["# keep me", "", "zed:plain"]);
+        assert_eq!(users.hash_of("bob"), None);
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("alice@example.com").is_ok());
+        for bad in ["", "a b", "a:b", "a\nb", &"x".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! HTTP as latch speaks it, sans I/O: each module takes strings, headers or
+//! bytes and returns values. Routing, cookies, forms, redirects, the
+//! cross-origin check, the client address, dates, encodings and the
+//! response builders.
+
+pub mod body;
+pub mod cookies;
+pub mod dates;
+pub mod encoding;
+pub mod form;
+pub mod forwarded;
+pub mod notice;
+pub mod origin;
+pub mod redirect;
+pub mod response;
+pub mod router;

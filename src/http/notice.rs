@@ -1,0 +1,119 @@
+//! A one-time notice carried across a redirect (what Django and Rails call
+//! a "flash message"): the answer that causes it sets a short-lived cookie,
+//! and the next page latch renders shows the notice and clears the cookie.
+//!
+//! A cookie, not the session: in flush mode a logout leaves no session to
+//! hold the notice, and in keep mode it would have to be written (and
+//! fsynced) twice. The cookie holds one fixed word, never anything secret
+//! or user-supplied; forging it shows a false "signed out" once, no more.
+
+use hyper::header::HeaderMap;
+
+use crate::http::cookies;
+use crate::http::response::{set_cookie, Response};
+
+/// The cookie's name.
+const NAME: &str = "notice";
+
+/// Long enough to survive the redirect that follows the answer setting it,
+/// short enough that a notice nobody saw does not turn up much later.
+const MAX_AGE: u64 = 60;
+
+/// Every notice latch can carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    SignedOut,
+}
+
+impl Notice {
+    const ALL: [Notice; 1] = [Notice::SignedOut];
+
+    /// The cookie value: a fixed token, parsed back by `carried`.
+    fn value(self) -> &'static str {
+        match self {
+            Notice::SignedOut => "signed-out",
+        }
+    }
+
+    /// What the page says.
+    pub fn text(self) -> &'static str {
+        match self {
+            Notice::SignedOut => "You have signed out.",
+        }
+    }
+}
+
+/// Sets `notice` for the next page (RFC 6265 §4.1): `HttpOnly` (no script
+/// needs it), `SameSite=Lax` as the session cookie, `Path=/` so whichever
+/// page the redirect reaches sees it.
+pub fn set(response: &mut Response, notice: Notice) {
+    set_cookie(
+        response,
+        format!(
+            "{NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={MAX_AGE}",
+            notice.value()
+        ),
+    );
+}
+
+/// The notice this request carries, if any. An unknown value is none.
+pub fn carried(headers: &HeaderMap) -> Option<Notice> {
+    cookies::values(headers, NAME)
+        .find_map(|value| Notice::ALL.into_iter().find(|n| n.value() == value))
+}
+
+/// After a page has shown `shown`, removes the cookie (RFC 6265 §5.3: an
+/// empty value with `Max-Age=0`, the attributes repeated), so the notice
+/// appears once. Nothing when no notice was shown.
+pub fn clear(response: &mut Response, shown: Option<Notice>) {
+    if shown.is_some() {
+        set_cookie(
+            response,
+            format!("{NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::{HeaderValue, COOKIE, SET_COOKIE};
+    use hyper::StatusCode;
+
+    fn with_cookie(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn a_notice_set_is_read_back() {
+        let mut response = crate::http::response::response(StatusCode::SEE_OTHER, "");
+        set(&mut response, Notice::SignedOut);
+        let line = response.headers()[SET_COOKIE].to_str().unwrap();
+        assert_eq!(
+            line,
+            "notice=signed-out; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
+        );
+        let sent_back = with_cookie("sid=x; notice=signed-out");
+        assert_eq!(carried(&sent_back), Some(Notice::SignedOut));
+    }
+
+    #[test]
+    fn an_unknown_or_missing_notice_is_none() {
+        assert_eq!(carried(&with_cookie("notice=<script>")), None);
+        assert_eq!(carried(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn clearing_sends_the_removal_only_when_a_notice_was_shown() {
+        let mut response = crate::http::response::response(StatusCode::OK, "");
+        clear(&mut response, None);
+        assert!(response.headers().get(SET_COOKIE).is_none());
+        clear(&mut response, Some(Notice::SignedOut));
+        assert_eq!(
+            response.headers()[SET_COOKIE],
+            "notice=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+        );
+    }
+}

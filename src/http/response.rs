@@ -1,0 +1,144 @@
+//! Response builders: each HTTP mechanic latch answers with, named after
+//! what it does and the RFC section that defines it.
+
+use bytes::Bytes;
+use hyper::header::{
+    HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
+    CONTENT_TYPE, LOCATION, REFERRER_POLICY, SET_COOKIE, VARY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
+use hyper::StatusCode;
+
+pub use crate::http::body::Body;
+pub type Response = hyper::Response<Body>;
+
+/// A response with `status` and `body`, nothing else.
+pub fn response(status: StatusCode, body: impl Into<Bytes>) -> Response {
+    let mut response = hyper::Response::new(Body::full(body));
+    *response.status_mut() = status;
+    response
+}
+
+/// An HTML page latch rendered, with the headers every one carries
+/// (docs/contract.md, "Every response"):
+/// - `Cache-Control: no-store`: a page about a session must not be kept by
+///   any cache, nor shown again from one after logout (RFC 9111 §5.2.2.5);
+/// - `Content-Security-Policy`: scripts, styles and frames only from
+///   here, and no framing by others (CSP Level 3; clickjacking);
+/// - `X-Frame-Options: DENY` for browsers without CSP (RFC 7034);
+/// - `Referrer-Policy: same-origin`: URLs are not leaked to other sites;
+/// - `Vary: Cookie`: the page depends on the session (RFC 9110 §12.5.5).
+pub fn html(status: StatusCode, page: String) -> Response {
+    let mut response = response(status, page);
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
+    );
+    h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(VARY, HeaderValue::from_static("Cookie"));
+    no_store(&mut response);
+    response
+}
+
+/// A short plain-text answer: errors, `/healthz`.
+pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response {
+    let mut response = response(status, body);
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+/// 303 See Other (RFC 9110 §15.4.4): "go GET this other URL". Unlike 302,
+/// it tells every client to switch a POST to a GET, which is exactly the
+/// Post/Redirect/Get pattern: reloading the next page never re-submits.
+/// `location` must already be a safe local path (see `redirect`).
+pub fn see_other(location: &str) -> Response {
+    let mut response = text(StatusCode::SEE_OTHER, "");
+    let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
+    response.headers_mut().insert(LOCATION, value);
+    no_store(&mut response);
+    response
+}
+
+/// 308 Permanent Redirect (RFC 9110 §15.4.9): "this resource lives at
+/// that URL now, ask there with the same method". `location` must already
+/// be a local path.
+pub fn permanent_redirect(location: &str) -> Response {
+    let mut response = text(StatusCode::PERMANENT_REDIRECT, "");
+    let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
+    response.headers_mut().insert(LOCATION, value);
+    response
+}
+
+/// 405 Method Not Allowed, with the `Allow` header the status requires
+/// (RFC 9110 §15.5.6, §10.2.1).
+pub fn method_not_allowed(allow: &'static str) -> Response {
+    let mut response = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("405 Method Not Allowed: this path takes {allow}\n"),
+    );
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    no_store(&mut response);
+    response
+}
+
+/// 204 answer to `OPTIONS`, listing the methods (RFC 9110 §9.3.7).
+pub fn options(allow: &'static str) -> Response {
+    let mut response = response(StatusCode::NO_CONTENT, Bytes::new());
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// 404 Not Found (RFC 9110 §15.5.5).
+pub fn not_found() -> Response {
+    text(StatusCode::NOT_FOUND, "404 Not Found\n")
+}
+
+/// `Cache-Control: no-store` (RFC 9111 §5.2.2.5): no cache, private or
+/// shared, may keep any part of this response.
+pub fn no_store(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// Adds a `Set-Cookie` line (RFC 6265 §4.1). Its value comes from
+/// `http::cookies::SessionCookie`, the one formatter, so it is always valid.
+pub fn set_cookie(response: &mut Response, cookie: String) {
+    if let Ok(value) = HeaderValue::try_from(cookie) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+}
+
+/// Adds a header whose value latch built from constants.
+pub fn insert_static(response: &mut Response, name: HeaderName, value: &'static str) {
+    response
+        .headers_mut()
+        .insert(name, HeaderValue::from_static(value));
+}
+
+/// The answer to HEAD: the headers GET would send, `Content-Length`
+/// included, and no body (RFC 9110 §9.3.2). hyper would drop the body on
+/// its own; doing it here keeps the rule visible.
+pub fn strip_body_for_head(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let len = hyper::body::Body::size_hint(&body).exact().unwrap_or(0);
+    if !parts.headers.contains_key(CONTENT_LENGTH) && parts.status != StatusCode::NO_CONTENT {
+        parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    hyper::Response::from_parts(parts, Body::empty())
+}

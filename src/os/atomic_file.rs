@@ -1,0 +1,57 @@
+//! Atomic, durable file replacement: the one sequence latch uses for every
+//! file it writes (session files, the epochs file, the users file).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use crate::http::encoding::hex;
+use crate::os::random::random_32;
+
+/// Temporary files start with this. In the sessions dir, any such file
+/// that outlives a write is a crash's leftover, and is removed.
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// Replaces `path` with `bytes`, mode 0600 (the classic sequence; see
+/// rename(2) and fsync(2)):
+/// 1. write a new temporary file in the same directory (a rename is atomic
+///    only within one file system);
+/// 2. fsync it, so its contents are on disk before its name is;
+/// 3. rename it over `path`: readers see the old file or the new, never half;
+/// 4. fsync the directory, so the rename itself survives a crash.
+///
+/// On failure the temporary file is removed and the error returned: a full
+/// disk is reported, never silently swallowed (as Django's file backend does).
+pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let temp = dir.join(format!("{TEMP_PREFIX}{}", hex(&random_32()[..8])));
+    let result = (|| {
+        // 1.
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        // 2.
+        file.sync_data()?;
+        // 3.
+        fs::rename(&temp, path)?;
+        // 4.
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// fsyncs a directory, making the creations, renames and unlinks in it
+/// durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}

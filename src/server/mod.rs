@@ -1,0 +1,160 @@
+//! The server: bind, accept, serve each connection on its own task, keep
+//! every connection bounded in number and in time, and shut down
+//! gracefully. The wiring follows hyper-util's `server.rs` and
+//! `server_graceful.rs` examples, with hyper's HTTP/1 builder: latch speaks
+//! HTTP/1.1 and 1.0 only (docs/contract.md, "Limits and bad input").
+
+mod admission;
+mod background;
+mod write_deadline;
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use crate::app::App;
+use crate::service;
+use admission::Admission;
+use write_deadline::WriteDeadline;
+
+/// The largest request head latch reads; a larger one is answered 431
+/// (RFC 6585 §5) by hyper. hyper's default (about 400 KiB) is generous for
+/// a server whose largest legitimate header is a cookie of a few dozen bytes.
+/// It is set twice: `max_header_size` checks every complete head, while
+/// `max_buf_size` (which also bounds the buffers) is only checked while a
+/// head is incomplete, so one large read can slip a longer head past it.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// How long shutdown waits for requests in flight before giving up. Every
+/// stage of a connection is bounded by `--client-timeout` already; this
+/// only caps a request whose handler itself is slow.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How often the users file is looked at. A change is read at the look
+/// after the one that saw it (`UsersFile::refresh`), so within about 2 s
+/// (docs/contract.md, "Users file": within 5 s); SIGHUP reads it at once.
+pub const USERS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How often expired session files are swept, at most.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+///
+/// 1. Accept a connection. An accept error (EMFILE when out of file
+///    descriptors, a connection reset before accept) is logged and the
+///    loop goes on: one bad moment must not stop the server.
+/// 2. Admit it, or refuse it with a readable 503: past `--max-connections`
+///    open connections, or past its client's share of them (`admission`).
+///    A flood of idle clients thus runs into our limits before it runs the
+///    process out of file descriptors, and one address cannot lock out
+///    the others. The place is given back when the connection ends.
+/// 3. Serve it on its own task as HTTP/1.1 (keep-alive) or 1.0. There is
+///    no HTTP/2: an h2c preface fails to parse, and hyper closes the
+///    connection at once. Each stage is bounded by `--client-timeout`:
+///    - the request head: hyper's `header_read_timeout` starts when the
+///      connection opens and again after each response, before any byte
+///      arrives (hyper PRs #3305 and #3828), and bytes trickling in do not
+///      reset it (slowloris);
+///    - the body: `service::read_form` answers 408;
+///    - our response: `WriteDeadline` fails a write that makes no progress.
+/// 4. On SIGINT or SIGTERM: stop accepting, let each connection finish the
+///    request it is on (idle and silent ones close at once), and return.
+pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
+    let client_timeout = Duration::from_secs(app.config.client_timeout);
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(client_timeout)
+        .max_header_size(MAX_HEAD_BYTES)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .keep_alive(true);
+    // Signal handlers first: until they are installed, SIGTERM's and
+    // SIGHUP's default action kills the process, and a supervisor may send
+    // one any time after it sees the address.
+    let mut stop = StopSignals::install()?;
+    let reload = signal(SignalKind::hangup())?;
+    log_event!("latch listening on http://{}", listener.local_addr()?);
+    let graceful = GracefulShutdown::new();
+    let admission = Admission::new(app.config.max_connections, app.config.trusted_proxy);
+    tokio::spawn(background::sweep_forever(Arc::clone(&app)));
+    tokio::spawn(background::watch_users(Arc::clone(&app), reload));
+    tokio::spawn(background::flush_log_forever());
+    loop {
+        let (stream, peer) = tokio::select! {
+            // 1.
+            accepted = listener.accept() => match accepted {
+                Ok(connection) => connection,
+                Err(e) => {
+                    log_event!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            // 4.
+            () = stop.received() => break,
+        };
+        // Small responses go out at once, not held back by Nagle's algorithm
+        // waiting for an ACK the client delays (RFC 896, RFC 1122 §4.2.3.2).
+        let _ = stream.set_nodelay(true);
+        // 2.
+        let ticket = match admission.admit(peer.ip()) {
+            Ok(ticket) => ticket,
+            Err(why) => {
+                admission.refuse(stream, why);
+                continue;
+            }
+        };
+        // 3.
+        let app = Arc::clone(&app);
+        let service = service_fn(move |request| {
+            let app = Arc::clone(&app);
+            async move { service::handle(&app, peer, request).await }
+        });
+        let io = TokioIo::new(WriteDeadline::new(stream, client_timeout));
+        let connection = graceful.watch(builder.serve_connection(io, service));
+        tokio::spawn(async move {
+            // A client that resets or times out is its own business.
+            let _ = connection.await;
+            drop(ticket);
+        });
+    }
+    // 4.
+    drop(listener);
+    log_event!("shutting down: finishing requests in flight");
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        log_event!("shutdown: gave up waiting for open connections");
+    }
+    crate::log::flush();
+    Ok(())
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM (`kill`, systemd): either asks us to stop.
+struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl StopSignals {
+    /// Installs both handlers now, replacing the default action (exit).
+    fn install() -> io::Result<StopSignals> {
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Resolves when either signal arrives.
+    async fn received(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The service: one request in, one response out, never an error. It
+//! routes, runs the gate every POST passes (the cross-origin check, then
+//! the form body within its limits), calls the route's handler, turns every
+//! error into a status, and writes the access line (and, with `--trace`,
+//! the table).
+//!
+//! The request's session cookies are parsed here, once (`CookieIds`), and
+//! handed to the handler, the error page and the access line.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::HOST;
+use hyper::http::request::Parts;
+use hyper::{Method, Request as HttpRequest, StatusCode, Version};
+
+use crate::app::App;
+use crate::auth;
+use crate::error::{self, Error};
+use crate::handlers::{self, Request};
+use crate::http::cookies;
+use crate::http::form::{self, Form, FormError, MAX_BODY_BYTES};
+use crate::http::forwarded::client_address;
+use crate::http::origin;
+use crate::http::response::{self, Response};
+use crate::http::router::{route, Route};
+use crate::sessions::{self, CookieIds, SessionLabel};
+use crate::static_files;
+use crate::trace;
+
+/// hyper's entry point. The error type is `Infallible`: every failure is
+/// answered with a status line. Each request leaves one access-log line.
+pub async fn handle(
+    app: &App,
+    peer: SocketAddr,
+    request: HttpRequest<Incoming>,
+) -> Result<Response, Infallible> {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let ids = CookieIds::parse(cookies::values(&parts.headers, app.cookie.name()));
+    let client = client_address(peer.ip(), app.config.trusted_proxy, &parts.headers);
+    let request = Request {
+        parts: &parts,
+        client,
+        ids: &ids,
+    };
+    let response = if app.config.trace {
+        let (response, rows) = trace::collect(traced(app, &request, body)).await;
+        let title = format!("{} {}", parts.method, parts.uri.path());
+        log_event!("{}", trace::render(&title, &rows));
+        response
+    } else {
+        answer(app, &request, body).await
+    };
+    access_log(&request, response.status(), started, ids.first_label());
+    Ok(response)
+}
+
+/// The response to one request, errors turned into statuses (a page for a
+/// browser, see `error::present`), HEAD without a body.
+async fn answer(app: &App, request: &Request<'_>, body: Incoming) -> Response {
+    let parts = request.parts;
+    let response = dispatch(app, request, body).await.unwrap_or_else(|e| {
+        trace::row("error", format_args!("{e:?}"));
+        e.into_response()
+    });
+    let asked = error::Asked::of(&parts.method, parts.uri.path(), &parts.headers);
+    let response = error::present(response, &asked, || {
+        auth::session::for_error_page(&app.store, &app.users, request.ids, sessions::now())
+    })
+    .await;
+    if parts.method == Method::HEAD {
+        response::strip_body_for_head(response)
+    } else {
+        response
+    }
+}
+
+/// `answer`, with the request and the response in the trace table.
+async fn traced(app: &App, request: &Request<'_>, body: Incoming) -> Response {
+    trace::row("request", TracedRequest(request));
+    let response = answer(app, request, body).await;
+    trace::row("response", TracedResponse(&response));
+    response
+}
+
+/// 1. HTTP/1.1 requires one `Host` (RFC 9112 §3.2: a request that lacks it
+///    or carries more than one "MUST" get 400), and the cross-origin check
+///    compares against it.
+/// 2. Route, and hand the request to its handler; POST bodies pass
+///    `read_post` first.
+async fn dispatch(app: &App, request: &Request<'_>, body: Incoming) -> Result<Response, Error> {
+    let parts = request.parts;
+    // 1.
+    if parts.version == Version::HTTP_11 && !parts.headers.contains_key(HOST) {
+        return Err(Error::BadRequest(
+            "HTTP/1.1 requests must carry a Host header",
+        ));
+    }
+    if parts.headers.get_all(HOST).iter().nth(1).is_some() {
+        return Err(Error::BadRequest(
+            "a request must carry one Host header, not several",
+        ));
+    }
+    // 2.
+    match route(&parts.method, parts.uri.path()) {
+        Route::Options(allow) => Ok(response::options(allow)),
+        Route::MethodNotAllowed(allow) => Ok(response::method_not_allowed(allow)),
+        Route::Healthz => Ok(response::text(StatusCode::OK, "ok\n")),
+        Route::Static => static_files::respond(app.www_root.as_deref(), parts).await,
+        Route::Home => handlers::home::get(app, request).await,
+        Route::Theme => {
+            let form = read_post(app, parts, body).await?;
+            handlers::theme::post(app, request, &form).await
+        }
+        Route::LoginForm => handlers::login::get(app, request).await,
+        Route::Login => {
+            let form = read_post(app, parts, body).await?;
+            handlers::login::post(app, request, &form).await
+        }
+        Route::Account => handlers::account::get(app, request).await,
+        Route::Logout => {
+            let form = read_post(app, parts, body).await?;
+            handlers::logout::post(app, request, &form).await
+        }
+    }
+}
+
+/// The gate every POST passes before its handler runs:
+/// 1. the cross-origin check (403), before any byte of the body is read;
+/// 2. the form body, within its size, type and time limits (413, 415, 408).
+async fn read_post(app: &App, parts: &Parts, body: Incoming) -> Result<Form, Error> {
+    // 1.
+    let verdict = origin::check(&parts.headers);
+    match verdict {
+        Ok(why) => trace::row("origin", format_args!("cross-origin check passed: {why}")),
+        Err(why) => trace::row(
+            "origin",
+            format_args!("cross-origin check refused: {why} → 403"),
+        ),
+    }
+    if verdict.is_err() {
+        return Err(Error::CrossOrigin);
+    }
+    // 2.
+    let time_limit = Duration::from_secs(app.config.client_timeout);
+    let form = read_form(parts, body, time_limit).await?;
+    trace::row("form", TracedForm(&form));
+    Ok(form)
+}
+
+/// Reads a POST body as a form: the headers first (`form::admit`), then
+/// the body through a byte limit (for chunked bodies, whose size is unknown
+/// up front) and a time limit (`--client-timeout`): a body that never
+/// finishes must not hold a connection forever.
+async fn read_form(parts: &Parts, body: Incoming, time_limit: Duration) -> Result<Form, FormError> {
+    form::admit(&parts.headers)?;
+    let limited = Limited::new(body, MAX_BODY_BYTES);
+    let collected = tokio::time::timeout(time_limit, limited.collect())
+        .await
+        .map_err(|_| FormError::Timeout)?;
+    let bytes: Bytes = match collected {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(FormError::TooLarge),
+        Err(_) => return Err(FormError::Broken),
+    };
+    Ok(Form::parse(&bytes))
+}
+
+/// One line per request on standard error: method, path (never the query,
+/// which may hold a `next` or worse), status, duration, client address, and
+/// the label of the session the first session cookie names. Never a cookie
+/// value, a password or a token.
+fn access_log(
+    request: &Request<'_>,
+    status: StatusCode,
+    started: Instant,
+    session: Option<SessionLabel>,
+) {
+    // A client chooses both, so both are cut (see `log`).
+    let method = crate::log::cut(request.parts.method.as_str(), crate::log::MAX_VALUE);
+    let path = crate::log::cut(request.parts.uri.path(), crate::log::MAX_PATH);
+    let micros = started.elapsed().as_micros();
+    let client = request.client;
+    match session {
+        Some(label) => crate::log::access(format_args!(
+            "access {method} {path} {} {micros}us client={client} session={label}",
+            status.as_u16(),
+        )),
+        None => crate::log::access(format_args!(
+            "access {method} {path} {} {micros}us client={client} session=-",
+            status.as_u16(),
+        )),
+    }
+}
+
+/// The trace row of the request: the request line and the headers latch
+/// looks at, secrets shortened.
+struct TracedRequest<'a, 'b>(&'a Request<'b>);
+
+impl std::fmt::Display for TracedRequest<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts = self.0.parts;
+        write!(
+            f,
+            "{} {} {:?} from {}",
+            parts.method, parts.uri, parts.version, self.0.client
+        )?;
+        for name in [
+            "host",
+            "cookie",
+            "content-type",
+            "content-length",
+            "transfer-encoding",
+            "origin",
+            "sec-fetch-site",
+            "x-csrf-token",
+            "x-forwarded-for",
+            "if-none-match",
+            "if-modified-since",
+        ] {
+            for value in parts.headers.get_all(name) {
+                let value = String::from_utf8_lossy(value.as_bytes());
+                let shown = match name {
+                    "cookie" => trace::cookie_line(&value),
+                    "x-csrf-token" => trace::short(&value),
+                    _ => value.into_owned(),
+                };
+                write!(f, "\n{name}: {shown}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The trace row of the response: the status line and every header,
+/// `Set-Cookie` values shortened.
+struct TracedResponse<'a>(&'a Response);
+
+impl std::fmt::Display for TracedResponse<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP/1.1 {}", self.0.status())?;
+        for (name, value) in self.0.headers() {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            let shown = if name == hyper::header::SET_COOKIE {
+                trace::cookie_line(&value)
+            } else {
+                value.into_owned()
+            };
+            write!(f, "\n{name}: {shown}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The trace row of a form: its fields, the password hidden, the CSRF
+/// token shortened.
+struct TracedForm<'a>(&'a Form);
+
+impl std::fmt::Display for TracedForm<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut fields = self.0.fields().peekable();
+        if fields.peek().is_none() {
+            return f.write_str("(empty)");
+        }
+        for (i, (name, value)) in fields.enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            match name {
+                "password" => write!(f, "{name}=(hidden)")?,
+                "csrf_token" => write!(f, "{name}={}", trace::short(value))?,
+                _ => write!(f, "{name}={value}")?,
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! How many session files the dir holds, known without listing it: counted
+//! at open, adjusted by every create and unlink, recounted by every sweep
+//! (which also catches files removed behind the store's back). It is what
+//! `--max-sessions` is checked against (docs/contract.md, "Sessions":
+//! anonymous sessions are bounded).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Default)]
+pub(super) struct FileCount {
+    files: AtomicUsize,
+    /// New session files begun and finished (written or failed) since
+    /// open: a sweep's recount adds every file not finished before its
+    /// walk began, which the walk may not have seen.
+    begun: AtomicUsize,
+    finished: AtomicUsize,
+}
+
+/// A new file's place in the count, taken by `FileCount::begin`.
+pub(super) struct Begun {
+    admitted: bool,
+}
+
+impl Begun {
+    pub(super) fn admitted(&self) -> bool {
+        self.admitted
+    }
+}
+
+impl FileCount {
+    pub(super) fn starting_at(files: usize) -> FileCount {
+        FileCount {
+            files: AtomicUsize::new(files),
+            ..FileCount::default()
+        }
+    }
+
+    pub(super) fn current(&self) -> usize {
+        self.files.load(Ordering::Relaxed)
+    }
+
+    /// Counts a new file if fewer than `max` are there. `begun` is counted
+    /// before `files`, and `finish` counts `finished` after the write, so a
+    /// sweep's recount never misses the file (see `recount`).
+    pub(super) fn begin(&self, max: usize) -> Begun {
+        self.begun.fetch_add(1, Ordering::SeqCst);
+        let admitted = self
+            .files
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok();
+        Begun { admitted }
+    }
+
+    /// The write `begun` announced is over; `written` is whether the file
+    /// is there now.
+    pub(super) fn finish(&self, begun: Begun, written: bool) {
+        self.finished.fetch_add(1, Ordering::SeqCst);
+        if begun.admitted && !written {
+            self.removed();
+        }
+    }
+
+    /// A session file was unlinked.
+    pub(super) fn removed(&self) {
+        let _ = self
+            .files
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
+    }
+
+    /// Taken before a sweep walks the dir, for `recount`.
+    pub(super) fn finished_so_far(&self) -> usize {
+        self.finished.load(Ordering::SeqCst)
+    }
+
+    /// The count after a walk that saw `seen` session files. A file
+    /// finished before the walk began is seen by it if it is still there;
+    /// one finished later may or may not be, so all those are added, and
+    /// files seen may have been unlinked since: the count errs high
+    /// (refusing a little early) until the next sweep, never low.
+    pub(super) fn recount(&self, seen: usize, finished_before: usize) {
+        let unseen = self
+            .begun
+            .load(Ordering::SeqCst)
+            .saturating_sub(finished_before);
+        self.files.store(seen + unseen, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_admitted_below_the_cap_and_a_failed_write_gives_its_place_back() {
+        let count = FileCount::starting_at(1);
+        let first = count.begin(2);
+        assert!(first.admitted());
+        assert!(
+            !count.begin(2).admitted(),
+            "the cap counts the file in progress"
+        );
+        count.finish(first, false);
+        assert_eq!(count.current(), 1);
+        let again = count.begin(2);
+        count.finish(again, true);
+        assert_eq!(count.current(), 2);
+        count.removed();
+        assert_eq!(count.current(), 1);
+    }
+
+    #[test]
+    fn a_recount_adds_every_file_not_finished_before_the_walk() {
+        let count = FileCount::starting_at(0);
+        let before = count.finished_so_far();
+        let in_flight = count.begin(usize::MAX);
+        count.recount(3, before);
+        assert_eq!(count.current(), 4, "the walk may have missed it");
+        count.finish(in_flight, true);
+        count.recount(4, count.finished_so_far());
+        assert_eq!(count.current(), 4);
+    }
+}

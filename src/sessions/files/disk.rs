@@ -1,0 +1,159 @@
+//! One session file on disk: the unlocked read of a request (through the
+//! cache), the read from the disk itself, the one function that writes a
+//! file and the one that unlinks one (each forgetting the cached record
+//! first), and the upkeep of the dir they write in.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::cache::FileVersion;
+use super::dir::{self, Found};
+use super::epochs::EPOCHS_FILE;
+use super::{FileKey, Files, Inspected, SESSION_MAX_BYTES};
+use crate::os::{atomic_file, sys};
+use crate::sessions::Record;
+
+impl Files {
+    /// The read of a request, without the lock: one `lstat`, and the file
+    /// is read only when it changed since it was last read (see `cache`).
+    /// Anything but a regular file goes to `read_from_disk`, which refuses
+    /// it.
+    pub(super) fn read_unlocked(&self, key: &FileKey, now: u64) -> io::Result<Option<Inspected>> {
+        let meta = match fs::symlink_metadata(self.path(key)) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.cache.forget(&key.0);
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        if !meta.is_file() {
+            self.cache.forget(&key.0);
+            return self.read_from_disk(key, now);
+        }
+        match self.cache.get(&key.0, FileVersion::of(&meta)) {
+            Some(record) => Ok(Some(self.judge(record, now))),
+            None => self.read_from_disk(key, now),
+        }
+    }
+
+    /// Reads and judges one session file; `Ok(None)` when there is none.
+    /// A record that parses is remembered with the version it was read from.
+    pub(super) fn read_from_disk(&self, key: &FileKey, now: u64) -> io::Result<Option<Inspected>> {
+        let (bytes, version) = match dir::read_regular(&self.path(key), SESSION_MAX_BYTES) {
+            Ok(Found::File(bytes, version)) => (bytes, version),
+            Ok(Found::Refused(why)) => {
+                log_unreadable(key, &why);
+                return Ok(Some(Inspected::Unreadable));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let record = match serde_json::from_slice::<Record>(&bytes) {
+            Ok(record) if record.v == Record::VERSION => record,
+            Ok(record) => {
+                log_unreadable(key, &format!("unknown format version {}", record.v));
+                return Ok(Some(Inspected::Unreadable));
+            }
+            Err(e) => {
+                log_unreadable(key, &e.to_string());
+                return Ok(Some(Inspected::Unreadable));
+            }
+        };
+        self.cache.insert(key.0, version, record.clone());
+        Ok(Some(self.judge(record, now)))
+    }
+
+    pub(super) fn judge(&self, record: Record, now: u64) -> Inspected {
+        if record.is_expired(now, self.idle_timeout) {
+            Inspected::Expired
+        } else {
+            Inspected::Live(record)
+        }
+    }
+
+    /// The one function that writes a session file: the cached record goes
+    /// first, so no read is served a version that is no longer on disk.
+    pub(super) fn replace(&self, key: &FileKey, json: &[u8]) -> io::Result<()> {
+        self.cache.forget(&key.0);
+        self.write_file(&self.path(key), json)
+    }
+
+    /// The one function that unlinks a session file, durably; `Ok(false)`
+    /// if it was already gone.
+    pub(super) fn unlink(&self, key: &FileKey) -> io::Result<bool> {
+        self.cache.forget(&key.0);
+        match fs::remove_file(self.path(key)) {
+            Ok(()) => {
+                self.count.removed();
+                atomic_file::sync_dir(&self.dir).map(|()| true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `atomic_file::write`; when the dir itself is gone (deleted while
+    /// the server runs), the serving store makes it again, 0700, and
+    /// writes once more.
+    pub(super) fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        match atomic_file::write(path, bytes) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.dir_lock.is_some() => {
+                self.recreate_dir()?;
+                atomic_file::write(path, bytes)
+            }
+            other => other,
+        }
+    }
+
+    /// The sessions dir was deleted under the running server: make it
+    /// again (0700), with a new lock file held by this process, since the
+    /// old one went with the dir.
+    pub(super) fn recreate_dir(&self) -> io::Result<()> {
+        if self.dir.exists() {
+            return Ok(());
+        }
+        dir::prepare(&self.dir)?;
+        log_event!(
+            "sessions dir {} was missing: created again (0700)",
+            self.dir.display()
+        );
+        if let Some(held) = &self.dir_lock {
+            match dir::lock(&self.dir) {
+                Ok(file) => *held.lock().unwrap_or_else(|p| p.into_inner()) = file,
+                Err(e) => log_event!("sessions dir {}: {e}", self.dir.display()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills the space reserve (serving store only); a failure other than a
+    /// full disk is logged.
+    pub(super) fn fill_reserve(&self) {
+        if self.dir_lock.is_none() {
+            return;
+        }
+        let epochs_len = fs::symlink_metadata(self.dir.join(EPOCHS_FILE)).map_or(0, |m| m.len());
+        match dir::fill_reserve(&self.dir, epochs_len) {
+            Err(e) if !sys::is_out_of_space(&e) => {
+                log_event!("sessions dir {}: space reserve: {e}", self.dir.display())
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn path(&self, key: &FileKey) -> PathBuf {
+        self.dir.join(key.file_name().as_str())
+    }
+}
+
+/// A file that is no session, and an operator should hear about it.
+/// Only the label is logged: the file name is not the cookie, but the
+/// label is what every other line names the session by.
+fn log_unreadable(key: &FileKey, why: &str) {
+    log_event!(
+        "session file {}… unreadable, treated as no session: {why}",
+        key.label()
+    );
+}

@@ -1,0 +1,342 @@
+//! The file backend: each session a JSON file named by its id's digest, in
+//! one directory this process holds (docs/contract.md, "Sessions"). It
+//! keeps the store contract (`sessions::store`) as Django's `file.py`
+//! keeps `base.py`'s, and fsyncs what Django's does not.
+//!
+//! How it keeps each promise:
+//! - Durable and atomic: every write is `atomic_file::write` (temporary
+//!   file, fsync, rename, fsync of the dir); every unlink fsyncs the dir.
+//! - Never writing back a session that is gone: a change takes the
+//!   session's lock (`Locked`), re-reads the file from disk, and writes
+//!   only if it is still there and live. The locks are this process's,
+//!   so `open` takes the dir for one process (`dir::lock`).
+//! - Never trusting the dir: only a regular file of at most 64 KiB, opened
+//!   without following a symlink and without blocking, is read
+//!   (`dir::read_regular`); anything else under a session's name is no
+//!   session.
+//! - Fast reads: a request's read is one `lstat` when the file is unchanged
+//!   (`cache`), and runs on the async worker; all other work (writes,
+//!   fsyncs, scans) runs on the blocking pool.
+//! - Sign-out on a full disk: the epochs file has a space reserve
+//!   (`dir::fill_reserve`) to release.
+
+mod cache;
+mod changes;
+mod count;
+mod dir;
+mod disk;
+mod epochs;
+mod sweep;
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use crate::http::encoding::hex_into;
+use crate::os::blocking;
+use crate::sessions::stored::{Listing, Rotated, StoreError, Stored};
+use crate::sessions::{Record, SessionId, SessionLabel};
+use cache::SessionCache;
+use count::FileCount;
+use epochs::Epochs;
+
+pub use dir::{LOCK_FILE, RESERVE_FILE};
+
+/// Number of per-session locks. A session maps to one by its file name, so
+/// two sessions rarely share one, and memory stays fixed however many
+/// sessions there are.
+const LOCK_STRIPES: usize = 64;
+/// A session file is a few hundred bytes; anything larger than this under a
+/// session's name is not one of ours, and is not read.
+pub const SESSION_MAX_BYTES: u64 = 64 * 1024;
+
+/// The file store. Cheap to share: the state is behind one `Arc`, which
+/// the work sent to the blocking pool holds.
+pub struct FileStore {
+    files: Arc<Files>,
+}
+
+struct Files {
+    dir: PathBuf,
+    idle_timeout: u64,
+    /// New anonymous sessions are refused once this many files are there.
+    max_sessions: usize,
+    count: FileCount,
+    /// Set while anonymous sessions are refused, so that the log says so
+    /// once, not once per refused request.
+    full: AtomicBool,
+    /// The dir lock, held by the serving store; `None` for a read-only
+    /// store (`FileStore::at`), which never writes epochs, the reserve or
+    /// the dir itself.
+    dir_lock: Option<Mutex<File>>,
+    locks: Vec<Mutex<()>>,
+    epochs: Epochs,
+    cache: SessionCache,
+}
+
+/// What became of a session file read from disk.
+enum Inspected {
+    Live(Record),
+    Expired,
+    /// Corrupt, of an unknown format, or not a regular file within
+    /// `SESSION_MAX_BYTES` (logged when found).
+    Unreadable,
+}
+
+/// The name under which a session is stored: its id's digest, in hex,
+/// `.json`. The directory then holds no usable cookie: a file name cannot
+/// be turned back into an id, so a leaked listing (or backup) grants
+/// nothing.
+struct FileKey([u8; 32]);
+
+impl FileKey {
+    fn of(id: &SessionId) -> FileKey {
+        FileKey(*id.digest())
+    }
+
+    /// Parses `<64 hex digits>.json`; `None` for every other name.
+    fn from_file_name(name: &str) -> Option<FileKey> {
+        let stem = name.strip_suffix(".json")?;
+        if stem.len() != 64 || !stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        let mut key = [0u8; 32];
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&stem[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(FileKey(key))
+    }
+
+    /// `<64 hex digits>.json`, built on the stack: it is asked for on
+    /// every request's read.
+    fn file_name(&self) -> FileName {
+        let mut name = [0u8; 69];
+        hex_into(&self.0, &mut name[..64]);
+        name[64..].copy_from_slice(b".json");
+        FileName(name)
+    }
+
+    fn label(&self) -> SessionLabel {
+        SessionLabel::of_digest(&self.0)
+    }
+}
+
+/// A session file's name (see `FileKey::file_name`).
+struct FileName([u8; 69]);
+
+impl FileName {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits and .json are ASCII")
+    }
+}
+
+impl FileStore {
+    /// Opens the sessions dir for serving:
+    /// 1. create it 0700 when missing, tighten it to 0700 when wider;
+    /// 2. take it for this process (`dir::lock`): a second server on the
+    ///    same dir gets `Err` naming the first;
+    /// 3. remove every temporary file: with the lock held, none can be a
+    ///    write in progress;
+    /// 4. read the epochs, count the session files, fill the space reserve.
+    ///
+    /// No cap on anonymous sessions until `with_max_sessions`.
+    pub fn open(dir: &Path, idle_timeout: u64) -> io::Result<FileStore> {
+        // 1.
+        dir::prepare(dir)?;
+        // 2.
+        let lock = dir::lock(dir)?;
+        // 3.
+        let mut files = Files::new(dir, idle_timeout, Epochs::read(dir)?);
+        files.dir_lock = Some(Mutex::new(lock));
+        files.remove_temp_files(std::time::Duration::ZERO)?;
+        // 4.
+        files.count = FileCount::starting_at(sweep::count_session_files(dir)?);
+        files.fill_reserve();
+        Ok(FileStore {
+            files: Arc::new(files),
+        })
+    }
+
+    /// A read-only store over an existing dir, for the `sessions` and
+    /// `clearsessions` commands, which may run beside a server: no lock, no
+    /// start-up work. It reads the epochs (a missing file is none), and can
+    /// never write them: `bump_epoch` refuses.
+    pub fn at(dir: &Path, idle_timeout: u64) -> io::Result<FileStore> {
+        Ok(FileStore {
+            files: Arc::new(Files::new(dir, idle_timeout, Epochs::read(dir)?)),
+        })
+    }
+
+    /// Caps the session files `create_anonymous` lets the dir hold.
+    pub fn with_max_sessions(mut self, max_sessions: usize) -> FileStore {
+        Arc::get_mut(&mut self.files)
+            .expect("a store is configured before it is shared")
+            .max_sessions = max_sessions;
+        self
+    }
+
+    pub fn idle_timeout(&self) -> u64 {
+        self.files.idle_timeout
+    }
+
+    /// The session and its user's epoch. The file is read on the async
+    /// worker: it is a few hundred bytes, almost always in the page cache
+    /// and usually unchanged (one `lstat`, see `cache`), and a thread hop
+    /// would cost more. An expired file is deleted on the blocking pool.
+    pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
+        let key = FileKey::of(id);
+        match self.files.read_unlocked(&key, now)? {
+            Some(Inspected::Live(record)) => {
+                let epoch = self.files.epoch_of(&record);
+                Ok(Some(Stored { record, epoch }))
+            }
+            Some(Inspected::Expired) => {
+                self.blocking(move |files| files.delete_if_expired(&key, now))
+                    .await?;
+                Ok(None)
+            }
+            Some(Inspected::Unreadable) | None => Ok(None),
+        }
+    }
+
+    pub async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
+        let json = to_json(record)?;
+        let created = self
+            .blocking(move |files| files.create_within(usize::MAX, &json))
+            .await?;
+        created.ok_or_else(|| StoreError::Files(io::Error::other("no session file slot")))
+    }
+
+    pub async fn create_anonymous(&self, record: &Record) -> Result<Option<SessionId>, StoreError> {
+        let json = to_json(record)?;
+        self.blocking(move |files| files.create_anonymous(&json))
+            .await
+    }
+
+    pub async fn modify<T: Send + 'static>(
+        &self,
+        id: &SessionId,
+        now: u64,
+        change: impl Fn(&mut Record) -> T + Send + 'static,
+    ) -> Result<Option<(Record, T)>, StoreError> {
+        let key = FileKey::of(id);
+        self.blocking(move |files| files.modify(&key, now, change))
+            .await
+    }
+
+    pub async fn rotate(
+        &self,
+        id: &SessionId,
+        now: u64,
+        change: impl Fn(&mut Record) -> bool + Send + 'static,
+    ) -> Result<Rotated, StoreError> {
+        let key = FileKey::of(id);
+        self.blocking(move |files| files.rotate(&key, now, change))
+            .await
+    }
+
+    pub async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let key = FileKey::of(id);
+        self.blocking(move |files| files.lock(&key).unlink()).await
+    }
+
+    /// From memory: the epochs file is read once, at open.
+    pub fn epoch(&self, user: &str) -> u64 {
+        self.files.epochs.of(user)
+    }
+
+    pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
+        let user = user.to_owned();
+        self.blocking(move |files| files.bump_epoch(&user)).await
+    }
+
+    pub async fn list(&self, now: u64) -> Result<Vec<Listing>, StoreError> {
+        self.blocking(move |files| files.list(now)).await
+    }
+
+    /// As last counted (see `count`): no request lists the dir.
+    pub fn count(&self) -> usize {
+        self.files.count.current()
+    }
+
+    pub async fn sweep(
+        &self,
+        now: u64,
+        sign_out_if_void: impl Fn(&mut Record, u64) -> bool + Send + 'static,
+    ) -> Result<usize, StoreError> {
+        self.blocking(move |files| files.sweep(now, &sign_out_if_void))
+            .await
+    }
+
+    /// Runs `work` on the blocking pool (it writes, fsyncs or scans).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Files) -> io::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let files = Arc::clone(&self.files);
+        Ok(blocking::run(move || work(&files)).await??)
+    }
+}
+
+impl Files {
+    fn new(dir: &Path, idle_timeout: u64, epochs: Epochs) -> Files {
+        Files {
+            dir: dir.to_path_buf(),
+            idle_timeout,
+            max_sessions: usize::MAX,
+            count: FileCount::default(),
+            full: AtomicBool::new(false),
+            dir_lock: None,
+            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            epochs,
+            cache: SessionCache::default(),
+        }
+    }
+
+    fn epoch_of(&self, record: &Record) -> u64 {
+        record.user().map_or(0, |user| self.epochs.of(user))
+    }
+}
+
+/// A session file's bytes: the record's JSON.
+fn to_json(record: &Record) -> io::Result<Vec<u8>> {
+    serde_json::to_vec(record).map_err(io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_canonical_file_names_are_session_files() {
+        let id = SessionId::generate();
+        let name = FileKey::of(&id).file_name().as_str().to_owned();
+        assert!(FileKey::from_file_name(&name).is_some());
+        assert_eq!(
+            FileKey::from_file_name(&name).unwrap().0,
+            FileKey::of(&id).0
+        );
+        for other in [
+            ".tmp-0011",
+            ".lock",
+            ".reserve",
+            ".epochs.json",
+            "abc.json",
+            &name.to_uppercase(),
+            &name.replace(".json", ".tmp"),
+        ] {
+            assert!(FileKey::from_file_name(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_file_name_starts_with_the_session_label() {
+        let id = SessionId::generate();
+        assert!(FileKey::of(&id)
+            .file_name()
+            .as_str()
+            .starts_with(&id.label().to_string()));
+    }
+}

@@ -1,0 +1,29 @@
+//! Sessions: the id a cookie carries, the record a session holds, and the
+//! store that keeps records (docs/contract.md, "Sessions").
+
+pub mod files;
+pub mod id;
+pub mod quota;
+pub mod record;
+pub mod redis;
+pub mod store;
+pub mod stored;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use id::{CookieIds, SessionId, SessionLabel};
+pub use record::{Record, AUTH_HASH, AUTH_PREFIX, AUTH_TIME, AUTH_USER, CSRF, THEME};
+
+/// Seconds since the Unix epoch: every time in a session file is one.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A live session: the id from the cookie and the record stored under it.
+#[derive(Debug)]
+pub struct Session {
+    pub id: SessionId,
+    pub record: Record,
+}

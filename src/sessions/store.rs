@@ -1,0 +1,181 @@
+//! The session store contract: what every backend promises, and the one
+//! type the rest of latch talks to.
+//!
+//! A store keeps session records under ids it makes itself. Everything
+//! else about a session (who is signed in, whether that still stands, what
+//! a logout removes) is decided above it, in `auth` and the handlers, by
+//! changes handed to the store. The promises, for every backend:
+//!
+//! - `load` returns `Ok(None)` when there is no live session under the id:
+//!   none was ever made, it was deleted or moved away (a logout), it
+//!   expired (the backend may delete it then), or what is stored under the
+//!   id cannot be read as a session (logged, never an error and never a
+//!   hang). `Err` means the store itself failed, and nothing else does.
+//!   `load` never writes a session back.
+//! - `create` and `create_anonymous` store a record under a fresh id from
+//!   the OS random source, never one a client sent. `create_anonymous`
+//!   returns `Ok(None)`, and stores nothing, when the store already holds
+//!   `--max-sessions` sessions; nothing else is refused by that count.
+//! - A change (`modify`, `rotate`, and the sweep's) is applied to the
+//!   session as it is stored *now*, never to a copy loaded earlier. It may
+//!   run more than once (a backend may retry it after losing a race), so
+//!   it must only edit the record it is given: no I/O, no counters, no
+//!   randomness it relies on being drawn once.
+//! - No backend ever writes back a session that is gone. `modify` returns
+//!   `Ok(None)` and `rotate` `Rotated::Gone` when the session was deleted,
+//!   moved or expired before the change could apply: a request that
+//!   loaded a session before a logout cannot undo the logout
+//!   (express-session #632, Django #21608).
+//! - A write is durable when the call returns: a crash after that keeps
+//!   it, and no reader or crash ever sees half of one.
+//! - `rotate` moves a session to a fresh id or deletes it, and either way
+//!   the old id names nothing afterwards.
+//! - An `Err` means the store failed, and nothing else: the caller answers
+//!   503 (`error::Error`) and cannot count on the change having been made.
+//!
+//! The backends are a closed set, one variant each: a new backend is a new
+//! variant here and a module beside `files`, and must pass the contract
+//! suite (`tests/store_contract.rs`).
+
+use crate::sessions::files::FileStore;
+use crate::sessions::{Record, SessionId};
+
+pub use crate::sessions::stored::{Listing, Rotated, StoreError, Stored};
+
+pub enum Store {
+    /// Session files in a directory (`sessions::files`).
+    Files(FileStore),
+}
+
+impl Store {
+    /// With `--idle-timeout`, a session unused this long is expired too
+    /// (0: no idle timeout).
+    pub fn idle_timeout(&self) -> u64 {
+        match self {
+            Store::Files(files) => files.idle_timeout(),
+        }
+    }
+
+    /// The live session `id` names, with its user's epoch. `Ok(None)`:
+    /// no live session (see the promises above).
+    pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
+        match self {
+            Store::Files(files) => files.load(id, now).await,
+        }
+    }
+
+    /// Stores `record` under a fresh id, which it returns. Never refused
+    /// for the count of sessions: sign-in and the moves of `rotate` must
+    /// work whatever anonymous sessions fill.
+    pub async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
+        match self {
+            Store::Files(files) => files.create(record).await,
+        }
+    }
+
+    /// `create` for a session with no sign-in. `Ok(None)`, and nothing
+    /// stored: the store holds `--max-sessions` sessions already (live at
+    /// `now`, for a backend that counts by time; the file backend counts
+    /// its files).
+    pub async fn create_anonymous(
+        &self,
+        record: &Record,
+        now: u64,
+    ) -> Result<Option<SessionId>, StoreError> {
+        match self {
+            Store::Files(files) => {
+                let _ = now; // files count as files until the sweep drops the dead
+                files.create_anonymous(record).await
+            }
+        }
+    }
+
+    /// Applies `change` to the session as stored now and stores the result;
+    /// returns the record written and what `change` returned. `Ok(None)`,
+    /// and nothing written: the session is gone.
+    pub async fn modify<T: Send + 'static>(
+        &self,
+        id: &SessionId,
+        now: u64,
+        change: impl Fn(&mut Record) -> T + Send + 'static,
+    ) -> Result<Option<(Record, T)>, StoreError> {
+        match self {
+            Store::Files(files) => files.modify(id, now, change).await,
+        }
+    }
+
+    /// Applies `change` to the session as stored now, then moves it to a
+    /// fresh id (OWASP: renew the id on any change of privilege), or, when
+    /// `change` returns false (nothing left worth keeping), deletes it.
+    /// `created` and `expires` move with it. `Rotated::Gone`, and nothing
+    /// written: the session is gone.
+    pub async fn rotate(
+        &self,
+        id: &SessionId,
+        now: u64,
+        change: impl Fn(&mut Record) -> bool + Send + 'static,
+    ) -> Result<Rotated, StoreError> {
+        match self {
+            Store::Files(files) => files.rotate(id, now, change).await,
+        }
+    }
+
+    /// Deletes the session, whatever it holds; `Ok(false)`: there was none.
+    /// It needs no room, so it works on a full store.
+    pub async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
+        match self {
+            Store::Files(files) => files.delete(id).await,
+        }
+    }
+
+    /// The user's "sign out everywhere" epoch: 0 until the first time.
+    pub async fn epoch(&self, user: &str) -> Result<u64, StoreError> {
+        match self {
+            Store::Files(files) => Ok(files.epoch(user)),
+        }
+    }
+
+    /// Advances the user's epoch, durably, and returns it. Sessions bind to
+    /// the epoch through `_auth_hash` (`auth`), so this one small write
+    /// signs out every session of the user at its next use, however many
+    /// there are. It gets through on a full store, and it never goes back:
+    /// an epoch that cannot grow is an error, not a wrap to 0.
+    pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
+        match self {
+            Store::Files(files) => files.bump_epoch(user).await,
+        }
+    }
+
+    /// Every live session, oldest first; it changes nothing.
+    pub async fn list(&self, now: u64) -> Result<Vec<Listing>, StoreError> {
+        match self {
+            Store::Files(files) => files.list(now).await,
+        }
+    }
+
+    /// How many sessions the store holds at `now`, as it last counted
+    /// them (what `create_anonymous` compares with `--max-sessions`).
+    pub async fn count(&self, now: u64) -> Result<usize, StoreError> {
+        match self {
+            Store::Files(files) => {
+                let _ = now; // files count as files until the sweep drops the dead
+                Ok(files.count())
+            }
+        }
+    }
+
+    /// Removes what is dead (expired or unreadable sessions, a backend's
+    /// leftovers) and returns how many it removed. Each live session is
+    /// handed, with its user's epoch, to `sign_out_if_void`, a change as
+    /// above: when it returns true, the edited record is stored. A backend
+    /// that expires sessions by itself may remove nothing.
+    pub async fn sweep(
+        &self,
+        now: u64,
+        sign_out_if_void: impl Fn(&mut Record, u64) -> bool + Send + 'static,
+    ) -> Result<usize, StoreError> {
+        match self {
+            Store::Files(files) => files.sweep(now, sign_out_if_void).await,
+        }
+    }
+}

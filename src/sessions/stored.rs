@@ -1,0 +1,85 @@
+//! What every store backend answers with (`sessions::store`): a live
+//! session, what a rotation did, a listing, and why a call failed. Plain
+//! values, shared by the contract and its backends.
+
+use std::fmt;
+use std::io;
+
+use crate::os::blocking::Crashed;
+use crate::os::sys;
+use crate::sessions::{Record, SessionId, SessionLabel};
+
+/// A live session as `load` finds it: its record, and the "sign out
+/// everywhere" epoch of its signed-in user (0 when no one is signed in),
+/// read together because every signed-in request needs both.
+#[derive(Debug)]
+pub struct Stored {
+    pub record: Record,
+    pub epoch: u64,
+}
+
+/// What `rotate` did.
+#[derive(Debug)]
+pub enum Rotated {
+    /// There was no live session: nothing was written.
+    Gone,
+    /// The record moved to this new id; the old id names nothing.
+    Moved(SessionId, Record),
+    /// The change left nothing worth keeping: the session is deleted.
+    Deleted,
+}
+
+/// One live session, for `latch sessions`: never its id.
+#[derive(Debug)]
+pub struct Listing {
+    pub label: SessionLabel,
+    pub record: Record,
+    /// The epoch of the record's user (0 when no one is signed in).
+    pub epoch: u64,
+}
+
+/// Why a store call failed. What it means to a client is decided in one
+/// place, `error::Error::into_response`.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The file backend's disk work failed: a full disk, a read-only file
+    /// system, permissions, a damaged epochs file.
+    Files(io::Error),
+    /// The store's work did not finish: it panicked (a bug), or the
+    /// server is shutting down.
+    Crashed(Crashed),
+}
+
+impl StoreError {
+    /// Whether the store failed for lack of room (a full disk, inodes or
+    /// quota): a sign-out then deletes instead of moving (`auth`).
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            StoreError::Files(e) => sys::is_out_of_space(e),
+            StoreError::Crashed(_) => false,
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Files(e) => write!(f, "session files: {e}"),
+            StoreError::Crashed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<io::Error> for StoreError {
+    fn from(e: io::Error) -> StoreError {
+        StoreError::Files(e)
+    }
+}
+
+impl From<Crashed> for StoreError {
+    fn from(e: Crashed) -> StoreError {
+        StoreError::Crashed(e)
+    }
+}
