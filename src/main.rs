@@ -23,6 +23,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !matches!(command, Command::Serve(_)) {
+        latch::os::sys::die_quietly_on_closed_stdout();
+    }
     let result = match command {
         Command::Help(verb) => {
             print!("{}", help::usage(verb));

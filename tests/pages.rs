@@ -277,6 +277,28 @@ fn after_a_flush_mode_logout_the_next_page_says_signed_out_once() {
 }
 
 #[test]
+fn a_signed_in_page_never_says_signed_out_but_clears_the_notice() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (cookie, token) = signed_in(&server);
+    sign_out(&server, &cookie, &token);
+    // Signed in again within the notice's minute, the cookie still there.
+    let (again, _) = signed_in(&server);
+    let jar = format!("notice=signed-out; {again}");
+    let page = browse(&server, "GET", "/", Some(&jar), "");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("alice"), "{}", page.text());
+    assert!(
+        !page.text().contains("You have signed out."),
+        "{}",
+        page.text()
+    );
+    assert_eq!(
+        set_cookie_line(&page, "notice"),
+        Some("notice=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+    );
+}
+
+#[test]
 fn the_sign_in_page_shows_the_notice_when_logout_leads_there() {
     let server = Server::with_users(&[ALICE], &["--logout-redirect", "/login"]);
     let (cookie, token) = signed_in(&server);

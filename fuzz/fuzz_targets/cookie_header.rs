@@ -6,7 +6,7 @@
 #![no_main]
 
 use hyper::header::{HeaderMap, HeaderValue, COOKIE};
-use latch::cookies::{pairs, values};
+use latch::http::cookies::{pairs, values};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

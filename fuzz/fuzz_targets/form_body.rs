@@ -2,7 +2,7 @@
 //! `form::Form::parse` and `Form::from_query`.
 #![no_main]
 
-use latch::form::Form;
+use latch::http::form::Form;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use hyper::header::{HeaderMap, HeaderValue};
-use latch::forwarded::client_address;
+use latch::http::forwarded::client_address;
 use libfuzzer_sys::fuzz_target;
 
 const PROXY: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);

@@ -3,7 +3,7 @@
 #![no_main]
 
 use hyper::header::{HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
-use latch::dates::{http_date, parse_http_date};
+use latch::http::dates::{http_date, parse_http_date};
 use latch::static_files::{not_modified, StaticFile};
 use libfuzzer_sys::fuzz_target;
 

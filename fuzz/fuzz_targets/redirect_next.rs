@@ -7,8 +7,8 @@
 #![no_main]
 
 use hyper::header::HeaderValue;
-use latch::encoding::percent_decode;
-use latch::redirect::{safe_next, MAX_NEXT_BYTES};
+use latch::http::encoding::percent_decode;
+use latch::http::redirect::{safe_next, MAX_NEXT_BYTES};
 use libfuzzer_sys::fuzz_target;
 
 fn assert_local_path(path: &[u8], what: &str) {

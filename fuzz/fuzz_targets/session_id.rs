@@ -3,8 +3,8 @@
 //! with), and the id round-trips.
 #![no_main]
 
-use latch::encoding::base64url_value;
-use latch::session::SessionId;
+use latch::http::encoding::base64url_value;
+use latch::sessions::SessionId;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,8 +26,8 @@ fuzz_target!(|data: &[u8]| {
             assert!(canonical, "accepted a non-canonical spelling {value:?}");
             assert_eq!(id.as_str(), value);
             assert_eq!(SessionId::parse(id.as_str()), Some(id.clone()));
-            let prefix = latch::session_store::file_prefix(&id);
-            assert!(prefix.len() == 8 && prefix.bytes().all(|b| b.is_ascii_hexdigit()));
+            let label = id.label().to_string();
+            assert!(label.len() == 12 && label.bytes().all(|b| b.is_ascii_hexdigit()));
         }
         None => assert!(!(shaped && canonical), "refused {value:?}"),
     }

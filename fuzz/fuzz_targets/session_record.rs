@@ -3,7 +3,7 @@
 //! idle timeout from 0 to `u64::MAX`).
 #![no_main]
 
-use latch::session::Record;
+use latch::sessions::Record;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

@@ -1,10 +1,10 @@
-//! The users file (htpasswd text): `users::Users::parse`.
+//! The users file (htpasswd text): `auth::users::Users::parse`.
 //!
 //! Whatever it keeps is a user whose name passes `check_name` and whose
 //! hash is the text after the first `:` of a line naming them.
 #![no_main]
 
-use latch::users::{check_name, Users};
+use latch::auth::users::{check_name, Users};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,15 +12,19 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    // The one line to adapt when parse returns `(Users, Vec<LineProblem>)`:
-    // `let users: Option<Users> = Some(Users::parse(text).0);`
-    let users: Option<Users> = Users::parse(text).ok();
-    let Some(users) = users else {
-        return;
-    };
+    let (users, problems) = Users::parse(text);
+    let line_count = text.lines().count();
+    for problem in &problems {
+        assert!(
+            (1..=line_count).contains(&problem.line),
+            "a problem on line {} of {line_count}",
+            problem.line
+        );
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text
         .lines()
-        .map(|line| line.trim_end_matches('\r'))
+        .map(|line| line.trim_end())
         .filter(|line| !line.trim().is_empty())
         .collect();
     assert!(users.len() <= lines.len());

@@ -16,12 +16,17 @@ use crate::sessions;
 pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
     let now = sessions::now();
     let session = auth::session::current(&app.store, &app.users, request.ids, now).await?;
-    let shown = notice::carried(&request.parts.headers);
+    let carried = notice::carried(&request.parts.headers);
+    // Shown only to someone signed out: signed in again within the notice's
+    // minute, "You have signed out" would contradict the page. Cleared
+    // either way.
+    let signed_in = session.as_ref().is_some_and(|s| s.record.user().is_some());
+    let shown = carried.filter(|_| !signed_in);
     let viewer = Viewer {
         notice: shown.map(notice::Notice::text),
         ..viewer(session.as_ref())
     };
     let mut response = html(StatusCode::OK, pages::home(&viewer));
-    notice::clear(&mut response, shown);
+    notice::clear(&mut response, carried);
     Ok(response)
 }

@@ -23,7 +23,12 @@ pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
     let next = Form::from_query(&request.parts.uri)
         .get("next")
         .and_then(safe_next);
-    let shown = notice::carried(&request.parts.headers);
+    let carried = notice::carried(&request.parts.headers);
+    // Shown only to someone signed out: signed in again within the notice's
+    // minute, "You have signed out" would contradict the page. Cleared
+    // either way.
+    let signed_in = session.as_ref().is_some_and(|s| s.record.user().is_some());
+    let shown = carried.filter(|_| !signed_in);
     let viewer = Viewer {
         notice: shown.map(notice::Notice::text),
         ..viewer(session.as_ref())
@@ -32,7 +37,7 @@ pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
         StatusCode::OK,
         pages::login(&viewer, next.as_deref(), "", None),
     );
-    notice::clear(&mut response, shown);
+    notice::clear(&mut response, carried);
     Ok(response)
 }
 

@@ -1,54 +1,22 @@
-//! The few Linux system interfaces latch uses that std does not name: open
-//! flags, error numbers and `flock(2)`. They are declared here, in one
-//! place, rather than pulling in the `libc` crate for a handful of numbers.
-//!
-//! The values come from the kernel's UAPI headers
-//! (`include/uapi/asm-generic/fcntl.h`, `errno-base.h`, `errno.h`,
-//! `include/uapi/linux/fcntl.h` via `asm-generic/fcntl.h` for `LOCK_*`). Most
-//! are the same on every Linux architecture; `O_NOFOLLOW` is not: arm64
-//! overrides it (`arch/arm64/include/uapi/asm/fcntl.h`). latch is built for
-//! x86_64 and aarch64 Linux only, and refuses to compile elsewhere rather
-//! than run with a wrong flag.
+//! The few Unix system interfaces latch uses that std does not name: open
+//! flags, error numbers, `flock(2)` and the `SIGPIPE` disposition. They come
+//! from the `libc` crate (which std's own platform code mirrors), so each
+//! value is right for the architecture being built, `O_NOFOLLOW` included
+//! (arm64 numbers it differently from x86_64).
 
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::raw::c_int;
-
-#[cfg(not(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-)))]
-compile_error!("src/os/sys.rs declares Linux constants for x86_64 and aarch64 only");
 
 /// `open(2)`: fail with `ELOOP` if the last path component is a symlink.
-#[cfg(target_arch = "x86_64")]
-pub const O_NOFOLLOW: c_int = 0o400_000;
-/// `open(2)`: fail with `ELOOP` if the last path component is a symlink.
-#[cfg(target_arch = "aarch64")]
-pub const O_NOFOLLOW: c_int = 0o100_000;
+pub const O_NOFOLLOW: libc::c_int = libc::O_NOFOLLOW;
 /// `open(2)`: never wait, e.g. for a FIFO's other end.
-pub const O_NONBLOCK: c_int = 0o4000;
+pub const O_NONBLOCK: libc::c_int = libc::O_NONBLOCK;
 
 /// No such device or address: what `open(2)` of a socket file returns.
-pub const ENXIO: c_int = 6;
-/// The operation would block: `flock(2)` with `LOCK_NB` on a held lock.
-pub const EWOULDBLOCK: c_int = 11;
-/// No space left on device (blocks or inodes).
-pub const ENOSPC: c_int = 28;
+pub const ENXIO: libc::c_int = libc::ENXIO;
 /// Too many levels of symbolic links: `open(2)` with `O_NOFOLLOW` on one.
-pub const ELOOP: c_int = 40;
-/// Disk quota exceeded.
-pub const EDQUOT: c_int = 122;
-
-const LOCK_EX: c_int = 2;
-const LOCK_NB: c_int = 4;
-
-extern "C" {
-    /// `int flock(int fd, int operation);` from the C library std already
-    /// links.
-    fn flock(fd: c_int, operation: c_int) -> c_int;
-}
+pub const ELOOP: libc::c_int = libc::ELOOP;
 
 /// Takes an exclusive `flock(2)` on `file` without waiting: `Ok(true)` when
 /// taken, `Ok(false)` when another open file holds it. The lock lasts as
@@ -59,13 +27,13 @@ pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
         // SAFETY: flock takes a file descriptor and a flag word and touches
         // no memory of ours; the descriptor stays open for the call since
         // `file` is borrowed.
-        let result = unsafe { flock(file.as_raw_fd(), LOCK_EX | LOCK_NB) };
+        let result = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if result == 0 {
             return Ok(true);
         }
         let error = io::Error::last_os_error();
         match error.raw_os_error() {
-            Some(EWOULDBLOCK) => return Ok(false),
+            Some(libc::EWOULDBLOCK) => return Ok(false),
             _ if error.kind() == io::ErrorKind::Interrupted => continue,
             _ => return Err(error),
         }
@@ -75,6 +43,19 @@ pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
 /// Whether an error means the file system is out of room: no free blocks,
 /// no free inodes (both `ENOSPC`), or the owner's quota spent (`EDQUOT`).
 pub fn is_out_of_space(error: &io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(ENOSPC | EDQUOT))
+    matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
         || error.kind() == io::ErrorKind::StorageFull
+}
+
+/// Lets `SIGPIPE` end the process quietly, as it ends `ls` or `cat`, so that
+/// `latch sessions | head` stops when `head` has read enough instead of
+/// panicking on the closed pipe. Rust programs start with `SIGPIPE` ignored;
+/// only the one-shot commands restore it: the server must see a closed
+/// socket as an error to handle, never as a signal that kills it.
+pub fn die_quietly_on_closed_stdout() {
+    // SAFETY: setting a signal's disposition to its default touches no
+    // memory of ours; it is done once, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
