@@ -4,7 +4,7 @@
 
 use hyper::header::{HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
 use latch::http::dates::{http_date, parse_http_date};
-use latch::static_files::{not_modified, StaticFile};
+use latch::static_files::{not_modified, Contents, StaticFile};
 use libfuzzer_sys::fuzz_target;
 
 /// 10000-01-01T00:00:00Z: the first second IMF-fixdate's four-digit year
@@ -13,7 +13,8 @@ const YEAR_10000: u64 = 253_402_300_800;
 
 fn file(modified: Option<u64>) -> StaticFile {
     StaticFile {
-        bytes: Vec::new(),
+        contents: Contents::BuiltIn(b""),
+        length: 0,
         content_type: "text/plain; charset=utf-8",
         etag: "\"3-1\"".into(),
         modified,
