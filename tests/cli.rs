@@ -20,33 +20,9 @@ use support::{binary, wait_bounded, write_users, TempDir, TIMEOUT};
 /// caller's `LATCH_*` leak in) and this standard input; returns
 /// (status, stdout, stderr).
 fn run(args: &[&str], env: &[(&str, &str)], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(binary())
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A command that refuses its arguments exits without reading.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let status = wait_bounded(&mut child);
-    let mut out = String::new();
-    let mut err = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (status.code().unwrap_or(-1), out, err)
+    let mut command = Command::new(binary());
+    command.args(args).env_clear().envs(env.iter().copied());
+    support::run_command(&mut command, stdin)
 }
 
 fn text(path: &Path) -> &str {

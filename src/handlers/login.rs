@@ -7,12 +7,12 @@ use crate::app::App;
 use crate::auth::throttle::Verdict;
 use crate::auth::{self, password};
 use crate::error::Error;
-use crate::handlers::{requested_next, viewer, Request};
+use crate::handlers::{requested_next, viewer, viewer_with_notice, Request};
 use crate::http::form::Form;
 use crate::http::notice;
 use crate::http::redirect::safe_next;
 use crate::http::response::{html, see_other, set_cookie, Response};
-use crate::pages::{self, Viewer};
+use crate::pages;
 use crate::sessions::{self, Session};
 use crate::trace;
 
@@ -23,16 +23,7 @@ pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
     let next = Form::from_query(&request.parts.uri)
         .get("next")
         .and_then(safe_next);
-    let carried = notice::carried(&request.parts.headers);
-    // Shown only to someone signed out: signed in again within the notice's
-    // minute, "You have signed out" would contradict the page. Cleared
-    // either way.
-    let signed_in = session.as_ref().is_some_and(|s| s.record.user().is_some());
-    let shown = carried.filter(|_| !signed_in);
-    let viewer = Viewer {
-        notice: shown.map(notice::Notice::text),
-        ..viewer(session.as_ref())
-    };
+    let (viewer, carried) = viewer_with_notice(session.as_ref(), request);
     let mut response = html(
         StatusCode::OK,
         pages::login(&viewer, next.as_deref(), "", None),

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use hyper::http::request::Parts;
 
 use crate::http::form::Form;
+use crate::http::notice::{self, Notice};
 use crate::http::redirect::safe_next;
 use crate::pages::Viewer;
 use crate::sessions::{CookieIds, Session};
@@ -39,4 +40,22 @@ pub fn requested_next(form: &Form, parts: &Parts) -> Option<String> {
 /// What a page needs to know about the session it is rendered for.
 pub fn viewer(session: Option<&Session>) -> Viewer<'_> {
     Viewer::of(session.map(|s| &s.record))
+}
+
+/// `viewer`, with the one-time notice the request carries (after a logout:
+/// "You have signed out."), and the notice to clear in the answer. The
+/// notice is shown only to someone signed out: signed in again within its
+/// minute, "You have signed out" would contradict the page. It is cleared
+/// either way.
+pub fn viewer_with_notice<'a>(
+    session: Option<&'a Session>,
+    request: &Request<'_>,
+) -> (Viewer<'a>, Option<Notice>) {
+    let carried = notice::carried(&request.parts.headers);
+    let signed_in = session.is_some_and(|s| s.record.user().is_some());
+    let viewer = Viewer {
+        notice: carried.filter(|_| !signed_in).map(Notice::text),
+        ..viewer(session)
+    };
+    (viewer, carried)
 }

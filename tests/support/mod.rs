@@ -442,8 +442,15 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Runs `latch` with arguments and stdin, bounded; returns (status, stdout, stderr).
 pub fn run_cli(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(binary())
-        .args(args)
+    let mut command = Command::new(binary());
+    command.args(args);
+    run_command(&mut command, stdin)
+}
+
+/// Runs a prepared command with this standard input, bounded; returns
+/// (status, stdout, stderr).
+pub fn run_command(command: &mut Command, stdin: &str) -> (i32, String, String) {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
