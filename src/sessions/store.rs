@@ -38,6 +38,7 @@
 //! suite (`tests/store_contract.rs`).
 
 use crate::sessions::files::FileStore;
+use crate::sessions::redis::RedisStore;
 use crate::sessions::{Record, SessionId};
 
 pub use crate::sessions::stored::{Listing, Rotated, StoreError, Stored};
@@ -45,6 +46,13 @@ pub use crate::sessions::stored::{Listing, Rotated, StoreError, Stored};
 pub enum Store {
     /// Session files in a directory (`sessions::files`).
     Files(FileStore),
+    /// Sessions in one Redis primary, shared by every instance
+    /// (`sessions::redis`; docs/contract.md, "The Redis store"). It
+    /// counts `--max-sessions` itself, in the same step as the write.
+    Redis {
+        redis: RedisStore,
+        max_sessions: u64,
+    },
 }
 
 impl Store {
@@ -53,6 +61,7 @@ impl Store {
     pub fn idle_timeout(&self) -> u64 {
         match self {
             Store::Files(files) => files.idle_timeout(),
+            Store::Redis { redis, .. } => redis.idle_timeout(),
         }
     }
 
@@ -61,6 +70,10 @@ impl Store {
     pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
         match self {
             Store::Files(files) => files.load(id, now).await,
+            Store::Redis { redis, .. } => Ok(redis
+                .load_with_epoch(id, now)
+                .await?
+                .map(|(record, epoch)| Stored { record, epoch })),
         }
     }
 
@@ -70,6 +83,7 @@ impl Store {
     pub async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
         match self {
             Store::Files(files) => files.create(record).await,
+            Store::Redis { redis, .. } => Ok(redis.create(record).await?),
         }
     }
 
@@ -87,6 +101,10 @@ impl Store {
                 let _ = now; // files count as files until the sweep drops the dead
                 files.create_anonymous(record).await
             }
+            Store::Redis {
+                redis,
+                max_sessions,
+            } => Ok(redis.create_if_room(record, now, *max_sessions).await?),
         }
     }
 
@@ -101,6 +119,7 @@ impl Store {
     ) -> Result<Option<(Record, T)>, StoreError> {
         match self {
             Store::Files(files) => files.modify(id, now, change).await,
+            Store::Redis { redis, .. } => Ok(redis.modify(id, now, change).await?),
         }
     }
 
@@ -117,6 +136,7 @@ impl Store {
     ) -> Result<Rotated, StoreError> {
         match self {
             Store::Files(files) => files.rotate(id, now, change).await,
+            Store::Redis { redis, .. } => Ok(redis.rotate(id, now, change).await?),
         }
     }
 
@@ -125,6 +145,7 @@ impl Store {
     pub async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
         match self {
             Store::Files(files) => files.delete(id).await,
+            Store::Redis { redis, .. } => Ok(redis.delete(id).await?),
         }
     }
 
@@ -132,6 +153,7 @@ impl Store {
     pub async fn epoch(&self, user: &str) -> Result<u64, StoreError> {
         match self {
             Store::Files(files) => Ok(files.epoch(user)),
+            Store::Redis { redis, .. } => Ok(redis.epoch(user).await?),
         }
     }
 
@@ -143,6 +165,7 @@ impl Store {
     pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
         match self {
             Store::Files(files) => files.bump_epoch(user).await,
+            Store::Redis { redis, .. } => Ok(redis.bump_epoch(user).await?),
         }
     }
 
@@ -150,6 +173,7 @@ impl Store {
     pub async fn list(&self, now: u64) -> Result<Vec<Listing>, StoreError> {
         match self {
             Store::Files(files) => files.list(now).await,
+            Store::Redis { redis, .. } => Ok(redis.list(now).await?),
         }
     }
 
@@ -160,6 +184,10 @@ impl Store {
             Store::Files(files) => {
                 let _ = now; // files count as files until the sweep drops the dead
                 Ok(files.count())
+            }
+            Store::Redis { redis, .. } => {
+                let live = redis.live_sessions(now).await?;
+                Ok(usize::try_from(live).unwrap_or(usize::MAX))
             }
         }
     }
@@ -176,6 +204,12 @@ impl Store {
     ) -> Result<usize, StoreError> {
         match self {
             Store::Files(files) => files.sweep(now, sign_out_if_void).await,
+            // Redis expires sessions itself (`PXAT`); a void sign-in is
+            // refused at the session's next use, as on every backend.
+            Store::Redis { redis, .. } => {
+                let _ = sign_out_if_void;
+                Ok(redis.sweep(now).await?)
+            }
         }
     }
 }
