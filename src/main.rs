@@ -92,9 +92,7 @@ fn serve(config: Config) -> Result<(), String> {
         true => None,
         false => Some(
             FileStore::open(&config.sessions, config.idle_timeout)
-                .map_err(|e| {
-                    format!("cannot use sessions dir {}: {e}", config.sessions.display())
-                })?
+                .map_err(|e| format!("cannot use sessions dir {}: {e}", config.sessions.display()))?
                 .with_max_sessions(config.max_sessions),
         ),
     };

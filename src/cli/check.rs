@@ -172,11 +172,10 @@ fn redis_url(url: &str, durability: Durability, report: &mut Report) {
             "{name}: durable (appendonly yes, appendfsync always, \
              no-appendfsync-on-rewrite no, maxmemory-policy noeviction)"
         )),
-        Ok(Err(redis::StoreError::NotDurable(why))) if durability == Durability::Relaxed => {
-            report.fine(format!(
+        Ok(Err(redis::StoreError::NotDurable(why))) if durability == Durability::Relaxed => report
+            .fine(format!(
                 "{name}: not durable, accepted by --redis-durability relaxed: {why}"
-            ))
-        }
+            )),
         Ok(Err(e)) => report.problem(format!("{name}: {e}")),
         Err(e) => report.problem(format!("{name}: cannot start the async runtime: {e}")),
     }

@@ -8,8 +8,8 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use super::{UsageError, Verb};
-use crate::sessions::redis::Durability;
 use crate::http::redirect::safe_next;
+use crate::sessions::redis::Durability;
 
 /// Everything a command may need to know; each command reads only the
 /// fields of its own flags, and the rest keep their defaults.

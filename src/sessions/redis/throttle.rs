@@ -54,6 +54,16 @@ impl RedisStore {
         })
     }
 
+    /// Gives back one attempt `throttle_admit` counted on `counter` (a
+    /// success that should not use up a place), in one atomic step; a
+    /// window that ended is left ended.
+    pub async fn throttle_release(&self, counter: &str) -> Result<(), StoreError> {
+        let mut script = scripts::RELEASE.prepare_invoke();
+        script.key(throttle_key(counter));
+        let _left: i64 = self.run(&script).await?;
+        Ok(())
+    }
+
     /// Forgets the counter's attempts (e.g. after a successful sign-in).
     pub async fn throttle_reset(&self, counter: &str) -> Result<(), StoreError> {
         self.query(redis::cmd("DEL").arg(throttle_key(counter)))
