@@ -35,7 +35,8 @@
 //!
 //! The backends are a closed set, one variant each: a new backend is a new
 //! variant here and a module beside `files`, and must pass the contract
-//! suite (`tests/store_contract.rs`).
+//! suite (`tests/store_contract.rs`; the Redis run leaves out the sweep's
+//! sign-out, see `sweep`).
 
 use crate::sessions::files::FileStore;
 use crate::sessions::redis::RedisStore;
@@ -196,7 +197,10 @@ impl Store {
     /// leftovers) and returns how many it removed. Each live session is
     /// handed, with its user's epoch, to `sign_out_if_void`, a change as
     /// above: when it returns true, the edited record is stored. A backend
-    /// that expires sessions by itself may remove nothing.
+    /// that expires sessions by itself may remove nothing. Redis does
+    /// neither: it expires sessions itself, and its epochs are as durable
+    /// as its sessions and never evicted, so no lost epoch can bring a
+    /// sign-in back; every request checks its own sign-in anyway.
     pub async fn sweep(
         &self,
         now: u64,

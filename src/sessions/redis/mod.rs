@@ -162,7 +162,8 @@ impl RedisStore {
         mut change: impl FnMut(&mut Record) -> T,
     ) -> Result<Option<(Record, T)>, StoreError> {
         let key = SessionKey::of(id);
-        for _ in 0..MAX_TRIES {
+        for lost in 0..MAX_TRIES {
+            back_off(lost).await;
             let Stored::Live(read, mut record) = self.read(&key, now).await? else {
                 return Ok(None);
             };
@@ -196,7 +197,8 @@ impl RedisStore {
         mut change: impl FnMut(&mut Record) -> bool,
     ) -> Result<Rotated, StoreError> {
         let old = SessionKey::of(id);
-        for _ in 0..MAX_TRIES {
+        for lost in 0..MAX_TRIES {
+            back_off(lost).await;
             let Stored::Live(read, mut record) = self.read(&old, now).await? else {
                 return Ok(Rotated::Gone);
             };
@@ -251,6 +253,20 @@ impl RedisStore {
         script.key(epoch_key(user));
         self.run(&script).await
     }
+}
+
+/// Before the next try of a compare-and-set that lost `lost` times: none
+/// the first time, then a random wait of up to `lost` ms, so that writers
+/// that keep colliding on one session spread out instead of colliding
+/// again in step (at most about half a second over all the tries).
+async fn back_off(lost: usize) {
+    if lost == 0 {
+        return;
+    }
+    let random = crate::os::random::random_32();
+    let draw = u64::from_le_bytes(random[..8].try_into().expect("8 bytes"));
+    let micros = draw % (1000 * lost as u64);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
 }
 
 /// A session file's exact bytes.
