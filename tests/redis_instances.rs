@@ -285,6 +285,29 @@ fn the_login_throttle_counts_failures_made_on_both_instances() {
     }
 }
 
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn new_anonymous_sessions_from_one_address_are_counted_across_both_instances() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let (a, b) = two_instances(&redis, &users, &[]);
+    let new_session = |server: &Server| server.post("/theme", None, "theme=dark");
+    // The address's share of a minute, half on each instance.
+    let per_minute = latch::sessions::quota::PER_MINUTE as usize;
+    for n in 0..per_minute {
+        let server = [&a, &b][n % 2];
+        let made = new_session(server);
+        assert_eq!(made.status, 303, "session {n}: {}", made.status_line);
+    }
+    for (name, server) in [("A", &a), ("B", &b)] {
+        let refused = new_session(server);
+        assert_eq!(refused.status, 429, "{name}: {}", refused.status_line);
+        let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after), "{name}: {retry_after}");
+        assert_eq!(refused.header("set-cookie"), None, "{name}");
+    }
+}
+
 // ------------------------------------------------------------ outages
 
 /// A browser's `GET /account`, timed.
