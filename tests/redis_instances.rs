@@ -308,6 +308,37 @@ fn new_anonymous_sessions_from_one_address_are_counted_across_both_instances() {
     }
 }
 
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn trace_shows_the_redis_commands_and_scripts_a_request_ran_and_never_a_whole_key() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let server = instance(&redis, &users, &["--trace"]);
+    let id = server.login(ALICE.0, ALICE.1);
+    let alice = cookie(&id);
+    let token = server.csrf_token(&alice);
+    assert_eq!(server.set_theme(&alice, &token, "dark").status, 303);
+    assert!(server.wait_for_log("trace POST /theme"));
+    server.log_barrier();
+    let log = server.stderr();
+
+    let theme = &log[log.find("trace POST /theme").unwrap()..];
+    let theme = &theme[..theme[1..].find("\ntrace ").map_or(theme.len(), |i| i + 1)];
+    // The load (session and epoch in one round trip), then the
+    // compare-and-set that wrote the theme, which won (1).
+    let read = theme.find("redis        EVALSHA READ_WITH_EPOCH latch:s:");
+    let swap = theme.find("redis        EVALSHA SWAP latch:s:");
+    assert!(read.is_some() && swap.is_some(), "{theme}");
+    assert!(read < swap, "{theme}");
+    let login = &log[log.find("trace POST /login").unwrap()..];
+    assert!(login.contains("EVALSHA ADMIT latch:throttle:"), "{login}");
+    assert!(login.contains("EVALSHA CREATE latch:s:"), "{login}");
+    assert!(login.contains("→ 1"), "{login}");
+    // Neither the id nor the whole hash its key is named by.
+    let hash = hash_of(&id);
+    assert!(!log.contains(&id) && !log.contains(&hash), "{log}");
+}
+
 // ------------------------------------------------------------ outages
 
 /// A browser's `GET /account`, timed.

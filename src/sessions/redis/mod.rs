@@ -91,7 +91,7 @@ impl RedisStore {
         let key = SessionKey::of(id);
         let mut script = scripts::READ_WITH_EPOCH.prepare_invoke();
         script.key(key.name()).arg(EPOCH_PREFIX);
-        let reply: Vec<Vec<u8>> = self.run(&script).await?;
+        let reply: Vec<Vec<u8>> = self.run("READ_WITH_EPOCH", &key.name(), &script).await?;
         let (value, epoch) = match <[Vec<u8>; 2]>::try_from(reply) {
             Ok([value, epoch]) => (Some(value), parse_epoch(&epoch)?),
             Err(_) => (None, 0),
@@ -142,7 +142,7 @@ impl RedisStore {
                 .arg(key.member())
                 .arg(now.saturating_mul(1000))
                 .arg(max_live);
-            match self.run::<i64>(&script).await? {
+            match self.run::<i64>("CREATE", &key.name(), &script).await? {
                 1 => return Ok(Some(id)),
                 0 => return Ok(None),
                 _ => continue,
@@ -176,7 +176,7 @@ impl RedisStore {
                 .arg(to_json(&record)?)
                 .arg(deadline_ms(&record, self.idle_timeout))
                 .arg(key.member());
-            if self.run::<i64>(&script).await? == 1 {
+            if self.run::<i64>("SWAP", &key.name(), &script).await? == 1 {
                 return Ok(Some((record, out)));
             }
         }
@@ -220,7 +220,7 @@ impl RedisStore {
                 .arg(deadline_ms(&record, self.idle_timeout))
                 .arg(old.member())
                 .arg(new.member());
-            if self.run::<i64>(&script).await? == 1 {
+            if self.run::<i64>("MOVE", &old.name(), &script).await? == 1 {
                 return Ok(Rotated::Moved(new_id, record));
             }
         }
@@ -233,7 +233,7 @@ impl RedisStore {
         let key = SessionKey::of(id);
         let mut script = scripts::DELETE.prepare_invoke();
         script.key(key.name()).key(LIVE_INDEX).arg(key.member());
-        let deleted: u64 = self.run(&script).await?;
+        let deleted: u64 = self.run("DELETE", &key.name(), &script).await?;
         Ok(deleted == 1)
     }
 
@@ -249,9 +249,10 @@ impl RedisStore {
     /// write signs out every session of the user, on every instance at its
     /// next request, however many sessions there are.
     pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
+        let key = epoch_key(user);
         let mut script = scripts::BUMP.prepare_invoke();
-        script.key(epoch_key(user));
-        self.run(&script).await
+        script.key(&key);
+        self.run("BUMP", &key, &script).await
     }
 }
 
