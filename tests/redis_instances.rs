@@ -339,6 +339,34 @@ fn trace_shows_the_redis_commands_and_scripts_a_request_ran_and_never_a_whole_ke
     assert!(!log.contains(&id) && !log.contains(&hash), "{log}");
 }
 
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_keep_mode_logout_on_a_full_redis_deletes_the_session_instead_and_still_signs_out() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let (a, b) = two_instances(&redis, &users, &[]);
+    let id = a.login(ALICE.0, ALICE.1);
+    let alice = cookie(&id);
+    let token = b.csrf_token(&alice);
+    // A theme: keep mode would move it to a new session.
+    assert_eq!(b.set_theme(&alice, &token, "dark").status, 303);
+    // Full: a memory limit below what Redis uses, under `noeviction`, so
+    // every write that needs memory is refused (-OOM), as on a full disk.
+    ::redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("1")
+        .query::<()>(&mut redis.connection())
+        .unwrap();
+
+    let logout = a.post("/logout", Some(&alice), &format!("csrf_token={token}"));
+    assert_eq!(logout.status, 303, "{}", logout.text());
+    assert_eq!(logout.set_cookie_value("sid").as_deref(), Some(""));
+    assert!(a.wait_for_log("deleted instead"), "{}", a.stderr());
+    assert!(!redis.keys().contains(&key_of(&id)), "{:?}", redis.keys());
+    assert!(!b.is_signed_in(&alice) && !a.is_signed_in(&alice));
+}
+
 // ------------------------------------------------------------ outages
 
 /// A browser's `GET /account`, timed.
