@@ -256,7 +256,7 @@ fn main() {
         // (l) redis-benchmark's durable SETs at the same concurrency.
         let set_rate = redis.set_ceiling(conns, (conns * 200).max(10_000));
         rows.push(Row {
-            name: "(l) redis-benchmark -t set (appendfsync always)".into(),
+            name: "(l) redis-benchmark -t set, fsync always".into(),
             rate: set_rate,
             p50: f64::NAN,
             p99: f64::NAN,
@@ -492,11 +492,13 @@ fn print_table(rows: &[Row]) {
     );
     for r in rows {
         let or_dash = |value: f64, text: String| if value.is_nan() { "-".into() } else { text };
+        let p50 = or_dash(r.p50, format!("{:.2}", r.p50));
+        let p99 = or_dash(r.p99, format!("{:.2}", r.p99));
         let cpu = or_dash(r.cpu_us, format!("{:.1} µs", r.cpu_us));
         let rss = or_dash(r.rss_mib, format!("{:.1} MiB", r.rss_mib));
         println!(
-            "| {:<42} | {:>10.0} | {:>8.2} | {:>8.2} | {:<18} | {:<15} | {:>10} | {:>9} |",
-            r.name, r.rate, r.p50, r.p99, r.versus, r.versus_same_bytes, cpu, rss
+            "| {:<42} | {:>10.0} | {:>8} | {:>8} | {:<18} | {:<15} | {:>10} | {:>9} |",
+            r.name, r.rate, p50, p99, r.versus, r.versus_same_bytes, cpu, rss
         );
     }
 }
