@@ -412,17 +412,18 @@ fn check_accepts_a_sessions_dir_serve_would_create_and_creates_nothing() {
 }
 
 #[test]
-fn check_parses_a_redis_url_says_the_store_is_not_built_and_hides_its_password() {
+fn check_says_a_redis_url_with_no_server_behind_it_is_unavailable_and_hides_its_password() {
     let dir = TempDir::new();
     let args = good_setup(&dir);
     let mut args = args;
+    // Port 1: nothing listens there, so the connection is refused.
     args.extend([
         "--sessions".into(),
-        "redis://latch:hunter2@127.0.0.1:6379/0".into(),
+        "redis://latch:hunter2@127.0.0.1:1/0".into(),
     ]);
-    let err = assert_check_problem(&args, &[], "not built yet");
+    let err = assert_check_problem(&args, &[], "unavailable");
     assert!(!err.contains("hunter2"), "{err}");
-    assert!(err.contains("redis://latch:***@127.0.0.1:6379/0"), "{err}");
+    assert!(err.contains("redis://latch:***@127.0.0.1:1/0"), "{err}");
     args.extend(["--sessions".into(), "redis://127.0.0.1:port/0".into()]);
     assert_check_problem(&args, &[], "port");
 }

@@ -285,6 +285,88 @@ fn the_login_throttle_counts_failures_made_on_both_instances() {
     }
 }
 
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn new_anonymous_sessions_from_one_address_are_counted_across_both_instances() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let (a, b) = two_instances(&redis, &users, &[]);
+    let new_session = |server: &Server| server.post("/theme", None, "theme=dark");
+    // The address's share of a minute, half on each instance.
+    let per_minute = latch::sessions::quota::PER_MINUTE as usize;
+    for n in 0..per_minute {
+        let server = [&a, &b][n % 2];
+        let made = new_session(server);
+        assert_eq!(made.status, 303, "session {n}: {}", made.status_line);
+    }
+    for (name, server) in [("A", &a), ("B", &b)] {
+        let refused = new_session(server);
+        assert_eq!(refused.status, 429, "{name}: {}", refused.status_line);
+        let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after), "{name}: {retry_after}");
+        assert_eq!(refused.header("set-cookie"), None, "{name}");
+    }
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn trace_shows_the_redis_commands_and_scripts_a_request_ran_and_never_a_whole_key() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let server = instance(&redis, &users, &["--trace"]);
+    let id = server.login(ALICE.0, ALICE.1);
+    let alice = cookie(&id);
+    let token = server.csrf_token(&alice);
+    assert_eq!(server.set_theme(&alice, &token, "dark").status, 303);
+    assert!(server.wait_for_log("trace POST /theme"));
+    server.log_barrier();
+    let log = server.stderr();
+
+    let theme = &log[log.find("trace POST /theme").unwrap()..];
+    let theme = &theme[..theme[1..].find("\ntrace ").map_or(theme.len(), |i| i + 1)];
+    // The load (session and epoch in one round trip), then the
+    // compare-and-set that wrote the theme, which won (1).
+    let read = theme.find("redis        EVALSHA READ_WITH_EPOCH latch:s:");
+    let swap = theme.find("redis        EVALSHA SWAP latch:s:");
+    assert!(read.is_some() && swap.is_some(), "{theme}");
+    assert!(read < swap, "{theme}");
+    let login = &log[log.find("trace POST /login").unwrap()..];
+    assert!(login.contains("EVALSHA ADMIT latch:throttle:"), "{login}");
+    assert!(login.contains("EVALSHA CREATE latch:s:"), "{login}");
+    assert!(login.contains("→ 1"), "{login}");
+    // Neither the id nor the whole hash its key is named by.
+    let hash = hash_of(&id);
+    assert!(!log.contains(&id) && !log.contains(&hash), "{log}");
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_keep_mode_logout_on_a_full_redis_deletes_the_session_instead_and_still_signs_out() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let (a, b) = two_instances(&redis, &users, &[]);
+    let id = a.login(ALICE.0, ALICE.1);
+    let alice = cookie(&id);
+    let token = b.csrf_token(&alice);
+    // A theme: keep mode would move it to a new session.
+    assert_eq!(b.set_theme(&alice, &token, "dark").status, 303);
+    // Full: a memory limit below what Redis uses, under `noeviction`, so
+    // every write that needs memory is refused (-OOM), as on a full disk.
+    ::redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("1")
+        .query::<()>(&mut redis.connection())
+        .unwrap();
+
+    let logout = a.post("/logout", Some(&alice), &format!("csrf_token={token}"));
+    assert_eq!(logout.status, 303, "{}", logout.text());
+    assert_eq!(logout.set_cookie_value("sid").as_deref(), Some(""));
+    assert!(a.wait_for_log("deleted instead"), "{}", a.stderr());
+    assert!(!redis.keys().contains(&key_of(&id)), "{:?}", redis.keys());
+    assert!(!b.is_signed_in(&alice) && !a.is_signed_in(&alice));
+}
+
 // ------------------------------------------------------------ outages
 
 /// A browser's `GET /account`, timed.

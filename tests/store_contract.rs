@@ -406,3 +406,84 @@ mod files {
         super::sessions_and_epochs_survive_a_restart(&Files::new()).await;
     }
 }
+
+/// The Redis backend: each test on its own `redis-server` (durable, on a
+/// unix socket in a temp dir). Ignored by a plain `cargo test`; run them
+/// with `cargo test --test store_contract -- --ignored`.
+///
+/// One contract function is left out:
+/// `a_sweep_signs_out_what_the_change_says_and_keeps_the_rest`. Redis
+/// expires sessions itself and its sweep is a no-op; the epochs it keeps
+/// beside the sessions are durable and never evicted (the durability check
+/// at connect), so there is no lost epochs file for a sweep to guard
+/// against, and every request still checks its own sign-in.
+mod redis {
+    use super::*;
+    use latch::sessions::redis::{Durability, RedisStore};
+    use support::redis::RedisServer;
+
+    struct Redis {
+        server: RedisServer,
+    }
+
+    impl Redis {
+        fn new() -> Redis {
+            Redis {
+                server: RedisServer::start(),
+            }
+        }
+
+        async fn store(&self, idle_timeout: u64, max_sessions: usize) -> Store {
+            let redis = RedisStore::connect(&self.server.url(), Durability::Strict, idle_timeout)
+                .await
+                .unwrap();
+            Store::Redis {
+                redis,
+                max_sessions: max_sessions as u64,
+            }
+        }
+    }
+
+    impl Reopen for Redis {
+        /// A new connection to the same server, as a restarted latch makes.
+        fn open(&self) -> Store {
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::block_in_place(|| handle.block_on(self.store(0, UNCAPPED)))
+        }
+    }
+
+    macro_rules! against_redis {
+        ($($test:ident($idle:expr, $max:expr);)*) => {$(
+            #[tokio::test(flavor = "multi_thread")]
+            #[ignore = "needs redis-server: apt-get install redis-server"]
+            async fn $test() {
+                let redis = Redis::new();
+                super::$test(&redis.store($idle, $max).await).await;
+            }
+        )*};
+    }
+
+    against_redis! {
+        load_of_an_unknown_id_is_none_and_creates_nothing(0, UNCAPPED);
+        create_stores_the_record_under_a_fresh_id(0, UNCAPPED);
+        load_returns_the_epoch_of_the_signed_in_user(0, UNCAPPED);
+        an_expired_session_loads_as_none(0, UNCAPPED);
+        idle_timeout_expires_an_unused_session(60, UNCAPPED);
+        modify_after_delete_writes_nothing_back(0, UNCAPPED);
+        modify_applies_the_change_to_what_is_stored_now(0, UNCAPPED);
+        concurrent_modifies_lose_no_update(0, UNCAPPED);
+        rotate_moves_the_data_to_a_new_id_and_the_old_id_names_nothing(0, UNCAPPED);
+        rotate_deletes_when_nothing_is_worth_keeping(0, UNCAPPED);
+        delete_says_whether_there_was_a_session(0, UNCAPPED);
+        list_shows_live_sessions_oldest_first_with_their_records_and_epochs(0, UNCAPPED);
+        create_anonymous_refuses_past_max_sessions_and_deletions_make_room(0, 3);
+        a_sweep_forgets_expired_sessions(0, UNCAPPED);
+        an_epoch_only_grows(0, UNCAPPED);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "needs redis-server: apt-get install redis-server"]
+    async fn sessions_and_epochs_survive_a_restart() {
+        super::sessions_and_epochs_survive_a_restart(&Redis::new()).await;
+    }
+}

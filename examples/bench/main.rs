@@ -18,6 +18,7 @@
 
 mod disk;
 mod load;
+mod redis;
 mod servers;
 
 use std::path::{Path, PathBuf};
@@ -129,6 +130,8 @@ fn main() {
             (page, rows)
         };
 
+    // (a)'s rate, for (j) to compare with.
+    let mut files_account_rate = f64::NAN;
     if "abcfg".chars().any(|w| options.wants(w)) {
         // One server; one session per connection, made through POST /login.
         let site = Site::new(&root, "a", &users);
@@ -151,6 +154,7 @@ fn main() {
             drive(server.addr, 200, account_get)
         };
         let account_p99 = account.percentile_ms(99.0);
+        files_account_rate = account.rate();
         // (b) GET / anonymous; (c) a static file.
         if options.wants('b') {
             let home_get = fixed(get("/", None));
@@ -245,6 +249,56 @@ fn main() {
         }
     }
 
+    // Through the Redis store: (j) GET /account, (k) POST /logout keep,
+    // and (l) what the same durable server acknowledges at most.
+    if "jkl".chars().any(|w| options.wants(w)) {
+        let redis = redis::RedisProcess::start(&root.join("redis"));
+        // (l) redis-benchmark's durable SETs at the same concurrency.
+        let set_rate = redis.set_ceiling(conns, (conns * 200).max(10_000));
+        rows.push(Row {
+            name: "(l) redis-benchmark -t set, fsync always".into(),
+            rate: set_rate,
+            p50: f64::NAN,
+            p99: f64::NAN,
+            versus: "1.00 of (l)".into(),
+            versus_same_bytes: "-".into(),
+            cpu_us: f64::NAN,
+            rss_mib: f64::NAN,
+        });
+        let site = Site::new(&root, "redis-site", &users);
+        let sessions_flag = format!("--sessions={}", redis.url());
+        if options.wants('j') {
+            let server = Process::start(&latch, &site.args(&www, &[&sessions_flag]));
+            let cookies: Arc<Vec<String>> =
+                Arc::new((0..conns).map(|_| login(server.addr)).collect());
+            server.reset_peak_rss();
+            let stats = drive(server.addr, 200, per_connection_get("/account", &cookies));
+            let versus = match files_account_rate.is_nan() {
+                true => ratio(stats.rate(), base_rate),
+                false => ratio_of(stats.rate(), files_account_rate, "(a)"),
+            };
+            rows.push(row(
+                "(j) GET /account signed in, Redis",
+                &stats,
+                versus,
+                &server,
+            ));
+        }
+        if options.wants('k') {
+            let budget = ((set_rate * options.seconds as f64) as usize).clamp(2_000, 200_000);
+            let sessions = Arc::new(redis.write_sessions(&runtime, budget, &password_hash));
+            let server = Process::start(&latch, &site.args(&www, &[&sessions_flag]));
+            server.reset_peak_rss();
+            let logouts = drive(server.addr, 303, one_session_each(&sessions));
+            rows.push(row(
+                "(k) POST /logout keep, Redis",
+                &logouts,
+                ratio_of(logouts.rate(), set_rate, "(l)"),
+                &server,
+            ));
+        }
+    }
+
     if options.wants('h') {
         // (h) GET /account with 1,000 and with 100,000 session files around.
         let mut thousand_rate = f64::NAN;
@@ -283,7 +337,7 @@ fn main() {
     );
     println!("start to first answered request: best {best:.1} ms of 5 (all: {starts:.1?})");
     println!("peak RSS: the server's VmHWM, reset after setup (/proc/PID/clear_refs), so it covers the load only");
-    println!("(d), (e), (h): sessions written straight to disk as latch writes them; (a): through POST /login");
+    println!("(d), (e), (h): sessions written straight to disk as latch writes them; (a), (j): through POST /login; (k): through latch's RedisStore");
     println!("same bytes: examples/hello.rs answering the response latch gave for that page in this run (checked: the same bytes, date aside), measured in one-second turns with the page");
     println!("CPU/req: the server's CPU time (user + system, all threads) per answered request; unlike req/s, it does not depend on what the load generator and the machine's other work leave of the cores");
     let _ = std::fs::remove_dir_all(&root);
@@ -338,7 +392,7 @@ fn parse_options() -> Options {
             ("--only", _) if value.is_some() => options.only = value,
             _ => {
                 eprintln!(
-                    "usage: cargo run --release --example bench [-- --seconds N --connections N --only abcdefghi]"
+                    "usage: cargo run --release --example bench [-- --seconds N --connections N --only abcdefghijkl]"
                 );
                 std::process::exit(2);
             }
@@ -438,11 +492,13 @@ fn print_table(rows: &[Row]) {
     );
     for r in rows {
         let or_dash = |value: f64, text: String| if value.is_nan() { "-".into() } else { text };
+        let p50 = or_dash(r.p50, format!("{:.2}", r.p50));
+        let p99 = or_dash(r.p99, format!("{:.2}", r.p99));
         let cpu = or_dash(r.cpu_us, format!("{:.1} µs", r.cpu_us));
         let rss = or_dash(r.rss_mib, format!("{:.1} MiB", r.rss_mib));
         println!(
-            "| {:<42} | {:>10.0} | {:>8.2} | {:>8.2} | {:<18} | {:<15} | {:>10} | {:>9} |",
-            r.name, r.rate, r.p50, r.p99, r.versus, r.versus_same_bytes, cpu, rss
+            "| {:<42} | {:>10.0} | {:>8} | {:>8} | {:<18} | {:<15} | {:>10} | {:>9} |",
+            r.name, r.rate, p50, p99, r.versus, r.versus_same_bytes, cpu, rss
         );
     }
 }

@@ -15,12 +15,22 @@
 //! checking the password (a check is what a guesser wants, and what costs
 //! us 19 MiB and 30 ms). Counting by client means a guesser elsewhere
 //! cannot lock the real user out: the user's own address has its own count.
+//!
+//! With the Redis store the counts live in Redis (`admit_in`), so that a
+//! guesser spreading tries over instances behind a load balancer gets no
+//! more than against one (docs/contract.md, "The Redis store"). Each
+//! counter is admitted and counted in one atomic step there; the pair is
+//! asked first, so an attempt the client's count refuses still counts for
+//! its pair (that client is refused anyway). A success clears the pair's
+//! count and gives back its place in the client's, as here.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::http::forwarded::client_key;
+use crate::sessions::redis::{Admission, RedisStore};
+use crate::sessions::store::{Store, StoreError};
 
 /// The counting window (docs/contract.md: 15 minutes).
 pub const WINDOW_SECS: u64 = 15 * 60;
@@ -111,6 +121,68 @@ impl Throttle {
         }
     }
 
+    /// `admit`, counted where `store` keeps shared state: in Redis for the
+    /// Redis store (every instance sees every attempt), else here.
+    pub async fn admit_in(
+        &self,
+        store: &Store,
+        address: IpAddr,
+        user: &str,
+        now: u64,
+    ) -> Result<Verdict, StoreError> {
+        match store {
+            Store::Redis { redis, .. } => Ok(self.admit_shared(redis, address, user).await?),
+            Store::Files(_) => Ok(self.admit(address, user, now)),
+        }
+    }
+
+    /// `succeeded`, where `admit_in` counted: in Redis, the pair's counter
+    /// is deleted.
+    pub async fn succeeded_in(
+        &self,
+        store: &Store,
+        address: IpAddr,
+        user: &str,
+    ) -> Result<(), StoreError> {
+        match store {
+            Store::Redis { redis, .. } if self.limit > 0 => {
+                redis.throttle_reset(&pair_counter(address, user)).await?;
+                Ok(redis.throttle_release(&client_counter(address)).await?)
+            }
+            Store::Redis { .. } => Ok(()),
+            Store::Files(_) => {
+                self.succeeded(address, user);
+                Ok(())
+            }
+        }
+    }
+
+    /// The pair's counter, then the client's, each admitted and counted in
+    /// one step in Redis; the window starts at a counter's first attempt.
+    async fn admit_shared(
+        &self,
+        redis: &RedisStore,
+        address: IpAddr,
+        user: &str,
+    ) -> Result<Verdict, crate::sessions::redis::StoreError> {
+        let window = std::time::Duration::from_secs(WINDOW_SECS);
+        let counters = [
+            (pair_counter(address, user), self.limit),
+            (client_counter(address), self.limit.saturating_mul(4)),
+        ];
+        for (counter, limit) in counters {
+            if let Admission::Refused { retry_after } =
+                redis.throttle_admit(&counter, limit, window).await?
+            {
+                let seconds = retry_after.as_millis().div_ceil(1000);
+                return Ok(Verdict::Throttled {
+                    retry_after: u64::try_from(seconds).unwrap_or(WINDOW_SECS).max(1),
+                });
+            }
+        }
+        Ok(Verdict::Admitted)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
         self.tables.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -128,6 +200,17 @@ impl Window {
 
 fn key(user: &str) -> String {
     user.chars().take(MAX_NAME_CHARS).collect()
+}
+
+/// The Redis counter of a (client, user name) pair (hashed into its key
+/// by the store: no address or name is readable there).
+fn pair_counter(address: IpAddr, user: &str) -> String {
+    format!("pair {} {}", client_key(address), key(user))
+}
+
+/// The Redis counter of a client address (its /64 for IPv6).
+fn client_counter(address: IpAddr) -> String {
+    format!("client {}", client_key(address))
 }
 
 /// Adds an attempt to `key`'s window, opening a new window when the old one

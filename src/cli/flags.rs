@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use super::{UsageError, Verb};
 use crate::http::redirect::safe_next;
+use crate::sessions::redis::Durability;
 
 /// Everything a command may need to know; each command reads only the
 /// fields of its own flags, and the rest keep their defaults.
@@ -17,6 +18,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// A directory, or a `redis://`, `rediss://` or `redis+unix://` URL.
     pub sessions: PathBuf,
+    /// How strictly a Redis store holds the server to durable settings.
+    pub redis_durability: Durability,
     pub www: PathBuf,
     pub users: PathBuf,
     pub session_ttl: u64,
@@ -125,6 +128,20 @@ pub const FLAGS: &[Flag] = &[
         commands: SESSIONS,
         set: |c, v, source| {
             c.sessions = parse_path(source, v)?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--redis-durability",
+        value: Some("strict|relaxed"),
+        env: "LATCH_REDIS_DURABILITY",
+        default: Some("strict"),
+        help: "with a Redis store: strict refuses a server that may lose a write \
+               (appendonly, appendfsync, maxmemory-policy); relaxed logs it and runs",
+        commands: SESSIONS,
+        set: |c, v, source| {
+            c.redis_durability =
+                Durability::parse(v).ok_or_else(|| bad(source, v, "strict or relaxed"))?;
             Ok(())
         },
     },
@@ -305,6 +322,7 @@ impl Default for Config {
         let mut config = Config {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             sessions: PathBuf::new(),
+            redis_durability: Durability::Strict,
             www: PathBuf::new(),
             users: PathBuf::new(),
             session_ttl: 0,

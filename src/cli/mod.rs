@@ -19,6 +19,8 @@ use lexopt::prelude::*;
 
 pub use flags::{Config, Flag, FLAGS};
 
+use crate::sessions::redis::Durability;
+
 /// The commands, each described once (`Verb::about`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verb {
@@ -156,6 +158,7 @@ pub enum Command {
     },
     Sessions {
         sessions: PathBuf,
+        redis_durability: Durability,
         idle_timeout: u64,
         /// To tell a sign-in that no longer stands (user removed or
         /// password changed) from one that does.
@@ -163,6 +166,7 @@ pub enum Command {
     },
     ClearSessions {
         sessions: PathBuf,
+        redis_durability: Durability,
         idle_timeout: u64,
     },
     /// The usage of one command, or of latch as a whole.
@@ -351,11 +355,13 @@ fn command(verb: Verb, name: Option<String>, config: Config) -> Command {
         },
         Verb::Sessions => Command::Sessions {
             sessions: config.sessions,
+            redis_durability: config.redis_durability,
             idle_timeout: config.idle_timeout,
             users: config.users,
         },
         Verb::ClearSessions => Command::ClearSessions {
             sessions: config.sessions,
+            redis_durability: config.redis_durability,
             idle_timeout: config.idle_timeout,
         },
     }
@@ -476,6 +482,7 @@ mod tests {
             run(&["clearsessions"], &env),
             Ok(Command::ClearSessions {
                 sessions: "/s".into(),
+                redis_durability: Durability::Strict,
                 idle_timeout: 0
             })
         );
@@ -505,6 +512,7 @@ mod tests {
             ),
             Ok(Command::Sessions {
                 sessions: "/tmp/s".into(),
+                redis_durability: Durability::Strict,
                 idle_timeout: 60,
                 users: "u".into(),
             })

@@ -54,7 +54,11 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
     let now = sessions::now();
     let session = auth::session::current(&app.store, &app.users, request.ids, now).await?;
     // 1.
-    if let Verdict::Throttled { retry_after } = app.throttle.admit(client, &username, now) {
+    let verdict = app
+        .throttle
+        .admit_in(&app.store, client, &username, now)
+        .await?;
+    if let Verdict::Throttled { retry_after } = verdict {
         log_event!(
             "login throttled user={} client={client}",
             loggable(&username)
@@ -94,7 +98,9 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
         return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page));
     };
     // 4.
-    app.throttle.succeeded(client, &username);
+    app.throttle
+        .succeeded_in(&app.store, client, &username)
+        .await?;
     let ttl = app.config.session_ttl;
     let signed_in =
         auth::sign_in::sign_in(&app.store, session, &username, &password_hash, ttl, now).await?;

@@ -89,7 +89,7 @@ async fn create_session(
     now: u64,
 ) -> Result<Session, Error> {
     let client = request.client;
-    if let Err(retry_after) = app.quota.admit(client, now) {
+    if let Err(retry_after) = app.quota.admit_in(&app.store, client, now).await? {
         trace::row(
             "quota",
             format_args!("{client} made {PER_MINUTE} new sessions this minute: 429"),

@@ -16,12 +16,18 @@
 //! a classroom or an office behind one NAT starting at once, while one
 //! address alone needs more than three days (28,800 a day) to reach the
 //! default cap of 100,000 live sessions, instead of 26 seconds.
+//!
+//! With the Redis store the counts live in Redis (`admit_in`), so that
+//! every instance behind a load balancer counts against the same window
+//! (docs/contract.md, "The Redis store").
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::http::forwarded::client_key;
+use crate::sessions::redis::Admission;
+use crate::sessions::store::{Store, StoreError};
 
 /// New anonymous sessions one address may create per window.
 pub const PER_MINUTE: u32 = 20;
@@ -45,6 +51,31 @@ struct Window {
 }
 
 impl SessionQuota {
+    /// `admit`, counted where `store` keeps shared state: in Redis for the
+    /// Redis store (admitted and counted in one atomic step there), else
+    /// here. `Ok(Err(seconds))`: the window is spent.
+    pub async fn admit_in(
+        &self,
+        store: &Store,
+        address: IpAddr,
+        now: u64,
+    ) -> Result<Result<(), u64>, StoreError> {
+        let Store::Redis { redis, .. } = store else {
+            return Ok(self.admit(address, now));
+        };
+        let counter = format!("new sessions {}", client_key(address));
+        let window = std::time::Duration::from_secs(WINDOW_SECS);
+        Ok(
+            match redis.throttle_admit(&counter, PER_MINUTE, window).await? {
+                Admission::Admitted { .. } => Ok(()),
+                Admission::Refused { retry_after } => {
+                    let seconds = retry_after.as_millis().div_ceil(1000);
+                    Err(u64::try_from(seconds).unwrap_or(WINDOW_SECS).max(1))
+                }
+            },
+        )
+    }
+
     /// Counts one new session for `address` if its window allows it;
     /// otherwise `Err` with the seconds until it does. A session counts
     /// when it is admitted, so many requests sent at once cannot buy more

@@ -35,9 +35,11 @@
 //!
 //! The backends are a closed set, one variant each: a new backend is a new
 //! variant here and a module beside `files`, and must pass the contract
-//! suite (`tests/store_contract.rs`).
+//! suite (`tests/store_contract.rs`; the Redis run leaves out the sweep's
+//! sign-out, see `sweep`).
 
 use crate::sessions::files::FileStore;
+use crate::sessions::redis::RedisStore;
 use crate::sessions::{Record, SessionId};
 
 pub use crate::sessions::stored::{Listing, Rotated, StoreError, Stored};
@@ -45,6 +47,13 @@ pub use crate::sessions::stored::{Listing, Rotated, StoreError, Stored};
 pub enum Store {
     /// Session files in a directory (`sessions::files`).
     Files(FileStore),
+    /// Sessions in one Redis primary, shared by every instance
+    /// (`sessions::redis`; docs/contract.md, "The Redis store"). It
+    /// counts `--max-sessions` itself, in the same step as the write.
+    Redis {
+        redis: RedisStore,
+        max_sessions: u64,
+    },
 }
 
 impl Store {
@@ -53,6 +62,7 @@ impl Store {
     pub fn idle_timeout(&self) -> u64 {
         match self {
             Store::Files(files) => files.idle_timeout(),
+            Store::Redis { redis, .. } => redis.idle_timeout(),
         }
     }
 
@@ -61,6 +71,10 @@ impl Store {
     pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
         match self {
             Store::Files(files) => files.load(id, now).await,
+            Store::Redis { redis, .. } => Ok(redis
+                .load_with_epoch(id, now)
+                .await?
+                .map(|(record, epoch)| Stored { record, epoch })),
         }
     }
 
@@ -70,6 +84,7 @@ impl Store {
     pub async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
         match self {
             Store::Files(files) => files.create(record).await,
+            Store::Redis { redis, .. } => Ok(redis.create(record).await?),
         }
     }
 
@@ -87,6 +102,10 @@ impl Store {
                 let _ = now; // files count as files until the sweep drops the dead
                 files.create_anonymous(record).await
             }
+            Store::Redis {
+                redis,
+                max_sessions,
+            } => Ok(redis.create_if_room(record, now, *max_sessions).await?),
         }
     }
 
@@ -101,6 +120,7 @@ impl Store {
     ) -> Result<Option<(Record, T)>, StoreError> {
         match self {
             Store::Files(files) => files.modify(id, now, change).await,
+            Store::Redis { redis, .. } => Ok(redis.modify(id, now, change).await?),
         }
     }
 
@@ -117,6 +137,7 @@ impl Store {
     ) -> Result<Rotated, StoreError> {
         match self {
             Store::Files(files) => files.rotate(id, now, change).await,
+            Store::Redis { redis, .. } => Ok(redis.rotate(id, now, change).await?),
         }
     }
 
@@ -125,6 +146,7 @@ impl Store {
     pub async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
         match self {
             Store::Files(files) => files.delete(id).await,
+            Store::Redis { redis, .. } => Ok(redis.delete(id).await?),
         }
     }
 
@@ -132,6 +154,7 @@ impl Store {
     pub async fn epoch(&self, user: &str) -> Result<u64, StoreError> {
         match self {
             Store::Files(files) => Ok(files.epoch(user)),
+            Store::Redis { redis, .. } => Ok(redis.epoch(user).await?),
         }
     }
 
@@ -143,6 +166,7 @@ impl Store {
     pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
         match self {
             Store::Files(files) => files.bump_epoch(user).await,
+            Store::Redis { redis, .. } => Ok(redis.bump_epoch(user).await?),
         }
     }
 
@@ -150,6 +174,7 @@ impl Store {
     pub async fn list(&self, now: u64) -> Result<Vec<Listing>, StoreError> {
         match self {
             Store::Files(files) => files.list(now).await,
+            Store::Redis { redis, .. } => Ok(redis.list(now).await?),
         }
     }
 
@@ -161,6 +186,10 @@ impl Store {
                 let _ = now; // files count as files until the sweep drops the dead
                 Ok(files.count())
             }
+            Store::Redis { redis, .. } => {
+                let live = redis.live_sessions(now).await?;
+                Ok(usize::try_from(live).unwrap_or(usize::MAX))
+            }
         }
     }
 
@@ -168,7 +197,10 @@ impl Store {
     /// leftovers) and returns how many it removed. Each live session is
     /// handed, with its user's epoch, to `sign_out_if_void`, a change as
     /// above: when it returns true, the edited record is stored. A backend
-    /// that expires sessions by itself may remove nothing.
+    /// that expires sessions by itself may remove nothing. Redis does
+    /// neither: it expires sessions itself, and its epochs are as durable
+    /// as its sessions and never evicted, so no lost epoch can bring a
+    /// sign-in back; every request checks its own sign-in anyway.
     pub async fn sweep(
         &self,
         now: u64,
@@ -176,6 +208,12 @@ impl Store {
     ) -> Result<usize, StoreError> {
         match self {
             Store::Files(files) => files.sweep(now, sign_out_if_void).await,
+            // Redis expires sessions itself (`PXAT`); a void sign-in is
+            // refused at the session's next use, as on every backend.
+            Store::Redis { redis, .. } => {
+                let _ = sign_out_if_void;
+                Ok(redis.sweep(now).await?)
+            }
         }
     }
 }

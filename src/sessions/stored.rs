@@ -7,6 +7,7 @@ use std::io;
 
 use crate::os::blocking::Crashed;
 use crate::os::sys;
+use crate::sessions::redis;
 use crate::sessions::{Record, SessionId, SessionLabel};
 
 /// A live session as `load` finds it: its record, and the "sign out
@@ -45,6 +46,10 @@ pub enum StoreError {
     /// The file backend's disk work failed: a full disk, a read-only file
     /// system, permissions, a damaged epochs file.
     Files(io::Error),
+    /// The Redis backend's call failed: Redis unreachable, loading, too
+    /// slow, out of memory, not durable after a reconnect, a session too
+    /// contended, or an answer latch did not expect (`redis::StoreError`).
+    Redis(redis::StoreError),
     /// The store's work did not finish: it panicked (a bug), or the
     /// server is shutting down.
     Crashed(Crashed),
@@ -56,6 +61,7 @@ impl StoreError {
     pub fn is_out_of_space(&self) -> bool {
         match self {
             StoreError::Files(e) => sys::is_out_of_space(e),
+            StoreError::Redis(e) => matches!(e, redis::StoreError::Full),
             StoreError::Crashed(_) => false,
         }
     }
@@ -65,6 +71,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Files(e) => write!(f, "session files: {e}"),
+            StoreError::Redis(e) => write!(f, "redis: {e}"),
             StoreError::Crashed(e) => e.fmt(f),
         }
     }
@@ -75,6 +82,12 @@ impl std::error::Error for StoreError {}
 impl From<io::Error> for StoreError {
     fn from(e: io::Error) -> StoreError {
         StoreError::Files(e)
+    }
+}
+
+impl From<redis::StoreError> for StoreError {
+    fn from(e: redis::StoreError) -> StoreError {
+        StoreError::Redis(e)
     }
 }
 

@@ -13,16 +13,18 @@
 //! caught at the first request after it.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Cmd, FromRedisValue, IntoConnectionInfo, ProtocolVersion};
-use redis::{RedisResult, ScriptInvocation};
+use redis::{RedisError, RedisResult, ScriptInvocation, Value};
 
 use super::durability::{shortfalls, unverifiable, Durability, REQUIRED};
 use super::{RedisStore, StoreError};
+use crate::trace;
 
 /// No request waits longer than this for one Redis exchange: a hung or
 /// unreachable Redis is a 503 after 2 s, never a request that hangs.
@@ -79,21 +81,28 @@ impl RedisStore {
         Ok(store)
     }
 
-    /// Sends one command and reads its reply.
+    /// Sends one command and reads its reply (a `--trace` row).
     pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         self.verified().await?;
         let mut conn = self.conn.clone();
-        self.bounded(cmd.query_async(&mut conn)).await
+        let reply = self.bounded(cmd.query_async::<Value>(&mut conn)).await;
+        trace::row("redis", Exchange(Sent::Command(cmd), &reply));
+        parse(reply?)
     }
 
-    /// Runs a script (`EVALSHA`, and `EVAL` when the server lost it).
+    /// Runs the script `name` (one of `scripts`) on `key`: `EVALSHA`, and
+    /// `EVAL` when the server lost it (a `--trace` row).
     pub(super) async fn run<T: FromRedisValue>(
         &self,
+        name: &'static str,
+        key: &str,
         script: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
         self.verified().await?;
         let mut conn = self.conn.clone();
-        self.bounded(script.invoke_async(&mut conn)).await
+        let reply = self.bounded(script.invoke_async::<Value>(&mut conn)).await;
+        trace::row("redis", Exchange(Sent::Script(name, key), &reply));
+        parse(reply?)
     }
 
     /// Awaits one exchange for at most `COMMAND_TIMEOUT`. Connection
@@ -194,4 +203,91 @@ fn open_client(url: &str) -> Result<Client, StoreError> {
         .set_protocol(ProtocolVersion::RESP2);
     Client::open(info.set_redis_settings(redis))
         .map_err(|e| StoreError::BadUrl(format!("{:?}", e.kind())))
+}
+
+/// A reply read as the caller's type; a reply of another shape is
+/// `BadData`, as the library's own conversion would sort it.
+fn parse<T: FromRedisValue>(reply: Value) -> Result<T, StoreError> {
+    T::from_redis_value(reply).map_err(|e| StoreError::from_redis(RedisError::from(e)))
+}
+
+/// What one exchange sent: a command, or a script by name and its key.
+enum Sent<'a> {
+    Command(&'a Cmd),
+    Script(&'static str, &'a str),
+}
+
+/// One exchange as `--trace` shows it, formatted only when the request is
+/// traced: `GET latch:e:616c… → 2`, `EVALSHA SWAP latch:s:1a2b… → 1`.
+/// Keys are cut like any secret (`trace::short`), and a value is shown by
+/// its size: a session's JSON holds its CSRF token.
+struct Exchange<'a>(Sent<'a>, &'a Result<Value, StoreError>);
+
+impl fmt::Display for Exchange<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Sent::Script(name, key) => write!(f, "EVALSHA {name} {}", shown_key(key))?,
+            Sent::Command(cmd) => {
+                let mut args = cmd.args_iter().map(|arg| match arg {
+                    redis::Arg::Simple(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                    _ => "cursor".to_owned(),
+                });
+                let verb = args.next().unwrap_or_default();
+                write!(f, "{}", verb.to_ascii_uppercase())?;
+                if let Some(first) = args.next() {
+                    write!(f, " {}", shown_key(&first))?;
+                }
+                let more = args.count();
+                if more > 0 {
+                    write!(f, " (+{more} args)")?;
+                }
+            }
+        }
+        match self.1 {
+            Ok(reply) => write!(f, " → {}", Shown(reply)),
+            Err(e) => write!(f, " → error: {e}"),
+        }
+    }
+}
+
+/// A key with its last part (a hash, or a name in hex) cut short.
+fn shown_key(key: &str) -> String {
+    match key.rsplit_once(':') {
+        Some((prefix, last)) if last.len() > 8 => format!("{prefix}:{}", trace::short(last)),
+        _ => key.to_owned(),
+    }
+}
+
+/// A reply, never a stored value's bytes: numbers and short numeric
+/// strings as they are, other strings by their size.
+struct Shown<'a>(&'a Value);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Value::Nil => f.write_str("nil"),
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Okay => f.write_str("OK"),
+            Value::BulkString(bytes)
+                if bytes.len() <= 20 && bytes.iter().all(u8::is_ascii_digit) =>
+            {
+                f.write_str(std::str::from_utf8(bytes).unwrap_or_default())
+            }
+            Value::BulkString(bytes) => write!(f, "{} bytes", bytes.len()),
+            Value::Array(items) => {
+                f.write_str("[")?;
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        f.write_str(", ")?;
+                    }
+                    match item {
+                        Value::Array(inner) => write!(f, "{} items", inner.len())?,
+                        item => write!(f, "{}", Shown(item))?,
+                    }
+                }
+                f.write_str("]")
+            }
+            _ => f.write_str("a reply"),
+        }
+    }
 }

@@ -28,7 +28,7 @@ impl RedisStore {
     /// Every live session, for `latch sessions`, labelled by its key's hash
     /// (never by its id). Walks the keys with `SCAN` (never `KEYS`, which
     /// stops the server while it runs); a key `SCAN` returns twice is
-    /// listed once.
+    /// listed once. Oldest first, as the store contract lists.
     pub async fn list(&self, now: u64) -> Result<Vec<Listing>, StoreError> {
         let mut listings = Vec::new();
         let mut seen = HashSet::new();
@@ -66,6 +66,7 @@ impl RedisStore {
                 }
             }
             if next == 0 {
+                listings.sort_by_key(|listing| (listing.record.created, listing.label));
                 return Ok(listings);
             }
             cursor = next;

@@ -91,7 +91,7 @@ impl RedisStore {
         let key = SessionKey::of(id);
         let mut script = scripts::READ_WITH_EPOCH.prepare_invoke();
         script.key(key.name()).arg(EPOCH_PREFIX);
-        let reply: Vec<Vec<u8>> = self.run(&script).await?;
+        let reply: Vec<Vec<u8>> = self.run("READ_WITH_EPOCH", &key.name(), &script).await?;
         let (value, epoch) = match <[Vec<u8>; 2]>::try_from(reply) {
             Ok([value, epoch]) => (Some(value), parse_epoch(&epoch)?),
             Err(_) => (None, 0),
@@ -142,7 +142,7 @@ impl RedisStore {
                 .arg(key.member())
                 .arg(now.saturating_mul(1000))
                 .arg(max_live);
-            match self.run::<i64>(&script).await? {
+            match self.run::<i64>("CREATE", &key.name(), &script).await? {
                 1 => return Ok(Some(id)),
                 0 => return Ok(None),
                 _ => continue,
@@ -162,7 +162,8 @@ impl RedisStore {
         mut change: impl FnMut(&mut Record) -> T,
     ) -> Result<Option<(Record, T)>, StoreError> {
         let key = SessionKey::of(id);
-        for _ in 0..MAX_TRIES {
+        for lost in 0..MAX_TRIES {
+            back_off(lost).await;
             let Stored::Live(read, mut record) = self.read(&key, now).await? else {
                 return Ok(None);
             };
@@ -175,7 +176,7 @@ impl RedisStore {
                 .arg(to_json(&record)?)
                 .arg(deadline_ms(&record, self.idle_timeout))
                 .arg(key.member());
-            if self.run::<i64>(&script).await? == 1 {
+            if self.run::<i64>("SWAP", &key.name(), &script).await? == 1 {
                 return Ok(Some((record, out)));
             }
         }
@@ -196,7 +197,8 @@ impl RedisStore {
         mut change: impl FnMut(&mut Record) -> bool,
     ) -> Result<Rotated, StoreError> {
         let old = SessionKey::of(id);
-        for _ in 0..MAX_TRIES {
+        for lost in 0..MAX_TRIES {
+            back_off(lost).await;
             let Stored::Live(read, mut record) = self.read(&old, now).await? else {
                 return Ok(Rotated::Gone);
             };
@@ -218,7 +220,7 @@ impl RedisStore {
                 .arg(deadline_ms(&record, self.idle_timeout))
                 .arg(old.member())
                 .arg(new.member());
-            if self.run::<i64>(&script).await? == 1 {
+            if self.run::<i64>("MOVE", &old.name(), &script).await? == 1 {
                 return Ok(Rotated::Moved(new_id, record));
             }
         }
@@ -231,7 +233,7 @@ impl RedisStore {
         let key = SessionKey::of(id);
         let mut script = scripts::DELETE.prepare_invoke();
         script.key(key.name()).key(LIVE_INDEX).arg(key.member());
-        let deleted: u64 = self.run(&script).await?;
+        let deleted: u64 = self.run("DELETE", &key.name(), &script).await?;
         Ok(deleted == 1)
     }
 
@@ -247,10 +249,25 @@ impl RedisStore {
     /// write signs out every session of the user, on every instance at its
     /// next request, however many sessions there are.
     pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
+        let key = epoch_key(user);
         let mut script = scripts::BUMP.prepare_invoke();
-        script.key(epoch_key(user));
-        self.run(&script).await
+        script.key(&key);
+        self.run("BUMP", &key, &script).await
     }
+}
+
+/// Before the next try of a compare-and-set that lost `lost` times: none
+/// the first time, then a random wait of up to `lost` ms, so that writers
+/// that keep colliding on one session spread out instead of colliding
+/// again in step (at most about half a second over all the tries).
+async fn back_off(lost: usize) {
+    if lost == 0 {
+        return;
+    }
+    let random = crate::os::random::random_32();
+    let draw = u64::from_le_bytes(random[..8].try_into().expect("8 bytes"));
+    let micros = draw % (1000 * lost as u64);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
 }
 
 /// A session file's exact bytes.

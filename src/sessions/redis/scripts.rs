@@ -154,3 +154,16 @@ return {1, limit - count}
 ",
     )
 });
+
+/// Gives back one admitted attempt (a success), if the window still holds
+/// any: `DECR` keeps the counter's expiry, and a counter that expired is
+/// not made again. KEYS: the counter. Returns the attempts still counted.
+pub static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"#!lua flags=allow-oom
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count <= 0 then return 0 end
+return redis.call('DECR', KEYS[1])
+",
+    )
+});

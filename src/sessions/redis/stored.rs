@@ -79,7 +79,7 @@ impl RedisStore {
             .key(LIVE_INDEX)
             .arg(read)
             .arg(key.member());
-        Ok(self.run::<i64>(&script).await? == 1)
+        Ok(self.run::<i64>("DROP", &key.name(), &script).await? == 1)
     }
 }
 

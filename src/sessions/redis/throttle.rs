@@ -37,9 +37,10 @@ impl RedisStore {
             });
         }
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        let key = throttle_key(counter);
         let mut script = scripts::ADMIT.prepare_invoke();
-        script.key(throttle_key(counter)).arg(limit).arg(window_ms);
-        let (admitted, n): (i64, i64) = self.run(&script).await?;
+        script.key(&key).arg(limit).arg(window_ms);
+        let (admitted, n): (i64, i64) = self.run("ADMIT", &key, &script).await?;
         Ok(if admitted == 1 {
             Admission::Admitted {
                 remaining: u32::try_from(n).unwrap_or(0),
@@ -52,6 +53,17 @@ impl RedisStore {
                 retry_after: Duration::from_millis(wait),
             }
         })
+    }
+
+    /// Gives back one attempt `throttle_admit` counted on `counter` (a
+    /// success that should not use up a place), in one atomic step; a
+    /// window that ended is left ended.
+    pub async fn throttle_release(&self, counter: &str) -> Result<(), StoreError> {
+        let key = throttle_key(counter);
+        let mut script = scripts::RELEASE.prepare_invoke();
+        script.key(&key);
+        let _left: i64 = self.run("RELEASE", &key, &script).await?;
+        Ok(())
     }
 
     /// Forgets the counter's attempts (e.g. after a successful sign-in).
