@@ -577,3 +577,43 @@ fn checkpassword_at_a_terminal_asks_once_without_echo() {
         assert!(!screen.contains("Again:"), "{screen:?}");
     }
 }
+
+#[test]
+fn a_listing_cut_short_by_its_reader_ends_quietly() {
+    // More lines than a pipe holds (64 KiB), so `latch sessions` is still
+    // writing when its reader goes away, as with `latch sessions | head`.
+    let dir = TempDir::new();
+    let sessions = dir.path().join("sessions");
+    std::fs::create_dir(&sessions).unwrap();
+    let now = latch::sessions::now();
+    for i in 0..1500u32 {
+        let record = latch::sessions::Record::new(now, 3600, 0, "token".into());
+        let name = format!("{:064x}.json", u128::from(i) + 1);
+        std::fs::write(sessions.join(name), serde_json::to_vec(&record).unwrap()).unwrap();
+    }
+    let users = users_file(&dir, &[]);
+    let mut child = Command::new(binary())
+        .args(["sessions", "--sessions", text(&sessions), "--users", &users])
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The read end is closed here, with the listing unfinished.
+    let status = wait_bounded(&mut child);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.is_empty(), "{err}");
+    assert!(
+        status.success() || std::os::unix::process::ExitStatusExt::signal(&status) == Some(13),
+        "{status:?}"
+    );
+}
