@@ -1,8 +1,8 @@
 //! How many session files the dir holds, known without listing it: counted
-//! at open, adjusted by every create and unlink, recounted by every sweep
-//! (which also catches files removed behind the store's back). It is what
-//! `--max-sessions` is checked against (docs/contract.md, "Sessions":
-//! anonymous sessions are bounded).
+//! at open, adjusted by every create and unlink, recounted by a sweep that
+//! saw no new file under way (which also catches files removed behind the
+//! store's back). It is what `--max-sessions` is checked against
+//! (docs/contract.md, "Sessions": anonymous sessions are bounded).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -76,17 +76,25 @@ impl FileCount {
         self.finished.load(Ordering::SeqCst)
     }
 
-    /// The count after a walk that saw `seen` session files. A file
-    /// finished before the walk began is seen by it if it is still there;
-    /// one finished later may or may not be, so all those are added, and
-    /// files seen may have been unlinked since: the count errs high
-    /// (refusing a little early) until the next sweep, never low.
+    /// The count after a walk that saw `seen` session files, taken only
+    /// when no new file was begun since the last one finished before the
+    /// walk began (`finished_before`): then the walk saw every file the
+    /// store made, and `seen` is right but for files unlinked during the
+    /// walk (the count errs high until the next sweep, never low). When a
+    /// new file was under way, the walk may or may not have seen it, so the
+    /// count kept by `begin`, `finish` and `removed` stands, and the next
+    /// quiet sweep recounts. (Adding every such file to `seen` counted some
+    /// twice: a flood of new sessions during a sweep was refused early.)
+    ///
+    /// The check reads `begun` inside the update of `files`, and `begin`
+    /// counts `begun` before `files`: a file begun at any moment either
+    /// makes the check fail or is counted on top of `seen`.
     pub(super) fn recount(&self, seen: usize, finished_before: usize) {
-        let unseen = self
-            .begun
-            .load(Ordering::SeqCst)
-            .saturating_sub(finished_before);
-        self.files.store(seen + unseen, Ordering::Relaxed);
+        let _ = self
+            .files
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |_| {
+                (self.begun.load(Ordering::SeqCst) == finished_before).then_some(seen)
+            });
     }
 }
 
@@ -113,14 +121,22 @@ mod tests {
     }
 
     #[test]
-    fn a_recount_adds_every_file_not_finished_before_the_walk() {
+    fn a_recount_waits_for_a_walk_with_no_new_file_under_way() {
         let count = FileCount::starting_at(0);
         let before = count.finished_so_far();
         let in_flight = count.begin(usize::MAX);
         count.recount(3, before);
-        assert_eq!(count.current(), 4, "the walk may have missed it");
+        assert_eq!(count.current(), 1, "the walk may or may not have seen it");
         count.finish(in_flight, true);
         count.recount(4, count.finished_so_far());
-        assert_eq!(count.current(), 4);
+        assert_eq!(count.current(), 4, "a quiet walk recounts");
+        let before = count.finished_so_far();
+        count.finish(count.begin(usize::MAX), true);
+        count.recount(4, before);
+        assert_eq!(
+            count.current(),
+            5,
+            "a file made during the walk is counted once"
+        );
     }
 }
