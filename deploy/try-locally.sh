@@ -426,7 +426,7 @@ check "sessions dir 0700, session files 0600, users file 0600, all the service U
         [ "$(stat -c "%a %u" "$1/users.htpasswd")" = "600 $2" ] &&
         [ -z "$(find "$1/sessions" -type f ! -perm 600)" ] &&
         [ -z "$(find "$1/sessions" ! -uid "$2")" ]' _ "$STATE" "$SERVICE_UID"
-sessions=$(as_service "$T/sessions.pid" "$LATCH" sessions --sessions "$STATE/sessions")
+sessions=$(as_service "$T/sessions.pid" "$LATCH" sessions --sessions "$STATE/sessions" --users "$STATE/users.htpasswd")
 check "latch sessions, as the service user, lists alice" grep -q ' alice ' <<<"$sessions"
 
 echo "== 5. stopping"
