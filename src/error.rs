@@ -170,17 +170,18 @@ impl Error {
 /// What the error page needs from the request, taken before the request
 /// is handed on (and consumed).
 pub struct Asked<'a> {
-    /// Whether the client accepts HTML (`accepts_html`).
-    html: bool,
+    /// The request's headers: `Accept` is read only when an error answer
+    /// is to be presented, never on the way of a page that succeeded.
+    headers: &'a HeaderMap,
     method: &'a Method,
     /// The path as sent (still percent-encoded).
     path: &'a str,
 }
 
 impl<'a> Asked<'a> {
-    pub fn of(method: &'a Method, path: &'a str, headers: &HeaderMap) -> Asked<'a> {
+    pub fn of(method: &'a Method, path: &'a str, headers: &'a HeaderMap) -> Asked<'a> {
         Asked {
-            html: accepts_html(headers),
+            headers,
             method,
             path,
         }
@@ -224,7 +225,7 @@ pub async fn present<F: Future<Output = Option<Record>>>(
     if !terse || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    if !asked.html {
+    if !accepts_html(asked.headers) {
         let mut response = response;
         response
             .headers_mut()

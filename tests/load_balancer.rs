@@ -204,27 +204,9 @@ http {{
 }
 
 /// A connection to `addr` from the loopback address `source` (Linux routes
-/// all of 127.0.0.0/8 to this machine). std cannot bind before connecting;
-/// tokio's `TcpSocket` can, and latch depends on tokio.
+/// all of 127.0.0.0/8 to this machine).
 fn connect_from(addr: SocketAddr, source: [u8; 4]) -> TcpStream {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .unwrap();
-    let stream = runtime.block_on(async {
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.bind(SocketAddr::from((source, 0)))?;
-        tokio::time::timeout(TIMEOUT, socket.connect(addr)).await?
-    });
-    let stream = stream
-        .expect("connect to nginx within the timeout")
-        .into_std()
-        .unwrap();
-    stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(TIMEOUT)).unwrap();
-    stream
+    support::connect_with(addr, source, None)
 }
 
 /// The CSRF token an account page embeds.

@@ -9,7 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{run_cli, Options, Response, Server, TempDir, TIMEOUT};
+use support::{
+    login, median, run_cli, timed_failed_login, Options, Response, Server, TempDir, TIMEOUT,
+};
 
 /// The spec promises a running server sees a changed users file within
 /// 5 seconds; polls give it that plus a margin for a loaded machine.
@@ -60,14 +62,6 @@ fn adduser(users: &Path, name: &str, stdin: &str) -> (i32, String, String) {
 
 fn deluser(users: &Path, name: &str) -> (i32, String, String) {
     run_cli(&["deluser", name, "--users", text_of(users)], "")
-}
-
-fn login(server: &Server, user: &str, password: &str) -> Response {
-    server.post(
-        "/login",
-        None,
-        &format!("username={user}&password={password}"),
-    )
 }
 
 /// Retries `login` until it answers `status`, within the reload bound.
@@ -375,19 +369,6 @@ fn a_start_with_an_existing_users_file_prints_no_password() {
 }
 
 // Timing
-
-fn timed_failed_login(server: &Server, user: &str, password: &str) -> Duration {
-    let start = Instant::now();
-    let response = login(server, user, password);
-    let elapsed = start.elapsed();
-    assert_eq!(response.status, 422, "{user}");
-    elapsed
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 #[test]
 fn a_login_for_an_unknown_user_takes_about_as_long_as_a_wrong_password() {

@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{run_cli, Options, Response, Server, TempDir};
+use support::{login, median, run_cli, timed_failed_login, Options, Server, TempDir};
 
 /// The contract's bound for seeing a change, plus a margin for a loaded
 /// machine (the server itself reads a change within about 2 s).
@@ -18,14 +18,6 @@ fn bcrypt_2y(password: &str, cost: u32) -> String {
     bcrypt::hash_with_result(password, cost)
         .unwrap()
         .format_for_version(bcrypt::Version::TwoY)
-}
-
-fn login(server: &Server, user: &str, password: &str) -> Response {
-    server.post(
-        "/login",
-        None,
-        &format!("username={user}&password={password}"),
-    )
 }
 
 /// A server whose users file holds exactly `text` before it starts.
@@ -201,19 +193,6 @@ fn adduser_and_deluser_keep_comments_and_lines_latch_cannot_use() {
 
 // Timing
 
-fn timed_failed_login(server: &Server, user: &str) -> Duration {
-    let started = Instant::now();
-    let response = login(server, user, "wrong");
-    let elapsed = started.elapsed();
-    assert_eq!(response.status, 422, "{user}");
-    elapsed
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 #[test]
 fn a_failed_login_takes_as_long_for_an_unknown_name_as_for_bcrypt_users_of_cost_4_and_10() {
     // Without equal timing, cost 4 fails in about 1 ms, cost 10 in about
@@ -226,13 +205,13 @@ fn a_failed_login_takes_as_long_for_an_unknown_name_as_for_bcrypt_users_of_cost_
     let server = server_with_file(&text, &["--login-throttle", "0"]);
     let names = ["cheap", "costly", "nobody"];
     for name in names {
-        timed_failed_login(&server, name);
+        timed_failed_login(&server, name, "wrong");
     }
     // Interleaved, so that a busy spell on the machine hits every name.
     let mut samples = [Vec::new(), Vec::new(), Vec::new()];
     for _ in 0..7 {
         for (name, times) in names.iter().zip(&mut samples) {
-            times.push(timed_failed_login(&server, name));
+            times.push(timed_failed_login(&server, name, "wrong"));
         }
     }
     let medians: Vec<Duration> = samples.into_iter().map(median).collect();

@@ -604,7 +604,7 @@ impl Server {
 
 /// std's `TcpStream` cannot pick its source address or size its buffers
 /// before connecting; tokio's `TcpSocket` can, and latch depends on tokio.
-fn connect_with(addr: SocketAddr, source: [u8; 4], receive_buffer: Option<u32>) -> TcpStream {
+pub fn connect_with(addr: SocketAddr, source: [u8; 4], receive_buffer: Option<u32>) -> TcpStream {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -655,3 +655,27 @@ pub fn block_on<T>(call: impl std::future::Future<Output = T>) -> T {
 
 /// A `redis-server` of the test's own (tests of the Redis store).
 pub mod redis;
+
+/// `POST /login` with a user name and password, whatever it answers.
+pub fn login(server: &Server, user: &str, password: &str) -> Response {
+    server.post(
+        "/login",
+        None,
+        &format!("username={user}&password={password}"),
+    )
+}
+
+/// How long a login that must fail (422) took to answer.
+pub fn timed_failed_login(server: &Server, user: &str, password: &str) -> Duration {
+    let started = Instant::now();
+    let response = login(server, user, password);
+    let elapsed = started.elapsed();
+    assert_eq!(response.status, 422, "{user}");
+    elapsed
+}
+
+/// The middle one of `samples`.
+pub fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}

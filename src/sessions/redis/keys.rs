@@ -28,13 +28,14 @@ pub const EPOCH_PREFIX: &str = "latch:epoch:";
 /// in key names).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SessionKey {
-    hash: String,
+    digest: [u8; 32],
 }
 
 impl SessionKey {
+    /// The id's key, from the SHA-256 the id already carries.
     pub fn of(id: &SessionId) -> SessionKey {
         SessionKey {
-            hash: hex(&Sha256::digest(id.as_str().as_bytes())),
+            digest: *id.digest(),
         }
     }
 
@@ -42,36 +43,30 @@ impl SessionKey {
     /// `latch:s:` and 64 lowercase hex digits.
     pub fn from_key_name(name: &[u8]) -> Option<SessionKey> {
         let hash = name.strip_prefix(b"latch:s:")?;
-        let canonical =
-            hash.len() == 64 && hash.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        canonical.then(|| SessionKey {
-            hash: String::from_utf8_lossy(hash).into_owned(),
-        })
+        if hash.len() != 64 || !hash.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        let mut digest = [0u8; 32];
+        for (byte, pair) in digest.iter_mut().zip(hash.chunks(2)) {
+            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        }
+        Some(SessionKey { digest })
     }
 
     pub fn name(&self) -> String {
-        format!("latch:s:{}", self.hash)
+        format!("latch:s:{}", self.member())
     }
 
-    /// Its member in `LIVE_INDEX`.
-    pub fn member(&self) -> &str {
-        &self.hash
+    /// Its member in `LIVE_INDEX`: the hex digest.
+    pub fn member(&self) -> String {
+        hex(&self.digest)
     }
 
-    /// The first 12 hex digits: what `latch sessions` and log lines show,
-    /// the same label a session file's name starts with.
-    pub fn label(&self) -> &str {
-        &self.hash[..12]
-    }
-
-    /// The backend-neutral label of the session (`SessionLabel`): the same
-    /// first bytes of the id's SHA-256 a file's name starts with.
-    pub fn session_label(&self) -> SessionLabel {
-        let mut digest = [0u8; 32];
-        for (i, byte) in digest.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&self.hash[2 * i..2 * i + 2], 16).unwrap_or(0);
-        }
-        SessionLabel::of_digest(&digest)
+    /// The backend-neutral label of the session, what `latch sessions`
+    /// and log lines show: the same first bytes of the id's SHA-256 a
+    /// session file's name starts with.
+    pub fn label(&self) -> SessionLabel {
+        SessionLabel::of_digest(&self.digest)
     }
 }
 
@@ -123,7 +118,7 @@ mod tests {
         assert!(key.name().starts_with("latch:s:"));
         assert!(!key.name().contains(id.as_str()));
         assert!(key.member().starts_with(&id.label().to_string()));
-        assert_eq!(key.session_label(), id.label());
+        assert_eq!(key.label(), id.label());
         assert_eq!(SessionKey::from_key_name(key.name().as_bytes()), Some(key));
     }
 

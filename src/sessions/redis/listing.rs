@@ -58,7 +58,7 @@ impl RedisStore {
                             None => 0,
                         };
                         listings.push(Listing {
-                            label: key.session_label(),
+                            label: key.label(),
                             record,
                             epoch,
                         });
