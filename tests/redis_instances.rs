@@ -318,18 +318,39 @@ fn trace_shows_the_redis_commands_and_scripts_a_request_ran_and_never_a_whole_ke
     let alice = cookie(&id);
     let token = server.csrf_token(&alice);
     assert_eq!(server.set_theme(&alice, &token, "dark").status, 303);
-    assert!(server.wait_for_log("trace POST /theme"));
+    let logout = server.post("/logout", Some(&alice), &format!("csrf_token={token}"));
+    assert_eq!(logout.status, 303);
+    assert!(server.wait_for_log("trace POST /logout"));
     server.log_barrier();
     let log = server.stderr();
+    let traced = |title: &str| {
+        let start = log.find(title).unwrap();
+        let table = &log[start..];
+        table[..table[1..].find("\ntrace ").map_or(table.len(), |i| i + 1)].to_owned()
+    };
 
-    let theme = &log[log.find("trace POST /theme").unwrap()..];
-    let theme = &theme[..theme[1..].find("\ntrace ").map_or(theme.len(), |i| i + 1)];
-    // The load (session and epoch in one round trip), then the
-    // compare-and-set that wrote the theme, which won (1).
-    let read = theme.find("redis        EVALSHA READ_WITH_EPOCH latch:s:");
-    let swap = theme.find("redis        EVALSHA SWAP latch:s:");
-    assert!(read.is_some() && swap.is_some(), "{theme}");
-    assert!(read < swap, "{theme}");
+    // Each write is one round trip after the load (session and epoch in
+    // one): the compare-and-set starts from the bytes the load read, so
+    // no second GET of the session comes between them.
+    for (title, write) in [
+        ("trace POST /theme", "EVALSHA SWAP latch:s:"),
+        ("trace POST /logout", "EVALSHA MOVE latch:s:"),
+    ] {
+        let table = traced(title);
+        let rows: Vec<&str> = table
+            .lines()
+            .filter(|line| line.split_whitespace().nth(1) == Some("redis"))
+            .collect();
+        assert_eq!(rows.len(), 2, "{table}");
+        assert!(
+            rows[0].contains("EVALSHA READ_WITH_EPOCH latch:s:"),
+            "{table}"
+        );
+        assert!(
+            rows[1].contains(write) && rows[1].ends_with("→ 1"),
+            "{table}"
+        );
+    }
     let login = &log[log.find("trace POST /login").unwrap()..];
     assert!(login.contains("EVALSHA ADMIT latch:throttle:"), "{login}");
     assert!(login.contains("EVALSHA CREATE latch:s:"), "{login}");

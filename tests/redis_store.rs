@@ -157,7 +157,7 @@ async fn modify_of_a_deleted_session_writes_nothing() {
     let id = store.create(&signed_in("alice")).await.unwrap();
     assert!(store.delete(&id).await.unwrap());
     let outcome = store
-        .modify(&id, now(), |r| r.set_str(THEME, "light"))
+        .modify(&id, None, now(), |r| r.set_str(THEME, "light"))
         .await;
     assert!(outcome.unwrap().is_none());
     assert!(!store.delete(&id).await.unwrap());
@@ -172,8 +172,12 @@ async fn modify_applies_the_change_to_what_is_stored_now() {
     let redis = RedisServer::start();
     let (a, b) = (redis.store().await, redis.store().await);
     let id = a.create(&record()).await.unwrap();
-    a.modify(&id, now(), |r| r.set_str("a", "1")).await.unwrap();
-    b.modify(&id, now(), |r| r.set_str("b", "2")).await.unwrap();
+    a.modify(&id, None, now(), |r| r.set_str("a", "1"))
+        .await
+        .unwrap();
+    b.modify(&id, None, now(), |r| r.set_str("b", "2"))
+        .await
+        .unwrap();
     let r = a.load(&id, now()).await.unwrap().unwrap();
     assert_eq!((r.get_str("a"), r.get_str("b")), (Some("1"), Some("2")));
 }
@@ -192,9 +196,13 @@ async fn an_unreadable_value_is_no_session_and_is_left_alone() {
         .await
         .unwrap();
     assert_eq!(store.load(&id, now()).await.unwrap(), None);
-    assert!(store.modify(&id, now(), |_| ()).await.unwrap().is_none());
+    assert!(store
+        .modify(&id, None, now(), |_| ())
+        .await
+        .unwrap()
+        .is_none());
     assert!(matches!(
-        store.rotate(&id, now(), |_| true).await.unwrap(),
+        store.rotate(&id, None, now(), |_| true).await.unwrap(),
         Rotated::Gone
     ));
     assert_eq!(get(&mut conn, &key_of(&id)).await.unwrap(), b"{not json");
@@ -218,13 +226,15 @@ async fn race_round(
         let id = id.clone();
         tasks.push(tokio::spawn(async move {
             let theme = if n % 4 < 2 { "light" } else { "dark" };
-            store.modify(&id, now(), |r| r.set_str(THEME, theme)).await
+            store
+                .modify(&id, None, now(), |r| r.set_str(THEME, theme))
+                .await
         }));
     }
     let logout = {
         let store = Arc::clone(b);
         let id = id.clone();
-        tokio::spawn(async move { store.rotate(&id, now(), keep_mode_logout).await })
+        tokio::spawn(async move { store.rotate(&id, None, now(), keep_mode_logout).await })
     };
     for task in tasks {
         task.await.unwrap().unwrap();
@@ -273,7 +283,7 @@ async fn changes_racing_a_flush_logout_never_recreate_the_session() {
                 let id = id.clone();
                 tokio::spawn(async move {
                     store
-                        .modify(&id, now(), |r| r.set_str(THEME, "light"))
+                        .modify(&id, None, now(), |r| r.set_str(THEME, "light"))
                         .await
                 })
             })
@@ -313,7 +323,7 @@ async fn rotate_moves_the_data_to_a_new_key_and_deletes_the_old_in_one_step() {
     };
     for _ in 0..300 {
         let before = store.load(&id, now()).await.unwrap().unwrap();
-        let Rotated::Moved(new_id, moved) = store.rotate(&id, now(), |_| true).await.unwrap()
+        let Rotated::Moved(new_id, moved) = store.rotate(&id, None, now(), |_| true).await.unwrap()
         else {
             panic!("not moved");
         };
@@ -329,7 +339,7 @@ async fn rotate_moves_the_data_to_a_new_key_and_deletes_the_old_in_one_step() {
     watcher.await.unwrap();
     assert_eq!(*sizes.lock().unwrap(), [2].into());
 
-    let Rotated::Deleted = store.rotate(&id, now(), |_| false).await.unwrap() else {
+    let Rotated::Deleted = store.rotate(&id, None, now(), |_| false).await.unwrap() else {
         panic!("not deleted");
     };
     let mut conn = redis.inspect().await;
@@ -375,12 +385,12 @@ async fn an_expired_record_that_is_read_is_refused_and_deleted() {
         .await
         .unwrap();
     assert!(store
-        .modify(&id, now(), |r| r.set_str(THEME, "light"))
+        .modify(&id, None, now(), |r| r.set_str(THEME, "light"))
         .await
         .unwrap()
         .is_none());
     assert!(matches!(
-        store.rotate(&id, now(), |_| true).await.unwrap(),
+        store.rotate(&id, None, now(), |_| true).await.unwrap(),
         Rotated::Gone
     ));
     assert_eq!(store.load_with_epoch(&id, now()).await.unwrap(), None);
@@ -402,7 +412,7 @@ async fn with_an_idle_timeout_the_deadline_follows_seen() {
     let mut conn = redis.inspect().await;
     assert_eq!(pexpiretime(&mut conn, &id).await, (t + 60) * 1000);
     store
-        .modify(&id, t + 30, |r| r.seen = Some(t + 30))
+        .modify(&id, None, t + 30, |r| r.seen = Some(t + 30))
         .await
         .unwrap()
         .unwrap();
@@ -425,7 +435,7 @@ async fn a_bumped_epoch_is_seen_by_the_other_instance_in_the_same_read() {
     assert_eq!(a.bump_epoch(user).await.unwrap(), 1);
     assert_eq!(a.bump_epoch(user).await.unwrap(), 2);
     assert_eq!(b.epoch(user).await.unwrap(), 2);
-    let (loaded, epoch) = b.load_with_epoch(&id, now()).await.unwrap().unwrap();
+    let (loaded, epoch, _) = b.load_with_epoch(&id, now()).await.unwrap().unwrap();
     assert_eq!((loaded.user(), epoch), (Some(user), 2));
     assert_eq!(b.epoch("böb").await.unwrap(), 0, "epochs are per user");
     let anonymous = a.create(&record()).await.unwrap();
@@ -531,7 +541,7 @@ async fn the_live_count_follows_creates_rotates_and_deletes() {
     let a = store.create(&record()).await.unwrap();
     let b = store.create(&record()).await.unwrap();
     assert_eq!(store.live_sessions(now()).await.unwrap(), 2);
-    let Rotated::Moved(..) = store.rotate(&a, now(), |_| true).await.unwrap() else {
+    let Rotated::Moved(..) = store.rotate(&a, None, now(), |_| true).await.unwrap() else {
         panic!("not moved");
     };
     assert_eq!(store.live_sessions(now()).await.unwrap(), 2);
@@ -750,7 +760,7 @@ async fn a_killed_redis_is_unavailable_within_the_bound_and_the_store_recovers_b
             started.elapsed()
         );
         let result = store
-            .modify(&id, now(), |r| r.set_str(THEME, "light"))
+            .modify(&id, None, now(), |r| r.set_str(THEME, "light"))
             .await;
         assert!(
             matches!(result, Err(StoreError::Unavailable(_))),
@@ -762,7 +772,7 @@ async fn a_killed_redis_is_unavailable_within_the_bound_and_the_store_recovers_b
     // appendfsync always: the session written before the kill is there.
     assert!(store.load(&id, now()).await.unwrap().is_some());
     assert!(store
-        .modify(&id, now(), |r| r.set_str(THEME, "light"))
+        .modify(&id, None, now(), |r| r.set_str(THEME, "light"))
         .await
         .unwrap()
         .is_some());
@@ -819,7 +829,7 @@ async fn logouts_acknowledged_before_a_kill_survive_the_restart() {
                         store.delete(&id).await.map(|_| None)
                     } else {
                         store
-                            .rotate(&id, now(), keep_mode_logout)
+                            .rotate(&id, None, now(), keep_mode_logout)
                             .await
                             .map(|r| match r {
                                 Rotated::Moved(new_id, _) => Some(new_id),
@@ -890,12 +900,15 @@ async fn a_full_redis_refuses_new_data_but_a_logout_can_still_delete() {
     assert!(full(store.create(&record()).await.map(|_| ())));
     assert!(full(
         store
-            .modify(&id, now(), |r| r.set_str(THEME, "light"))
+            .modify(&id, None, now(), |r| r.set_str(THEME, "light"))
             .await
             .map(|_| ())
     ));
     assert!(full(
-        store.rotate(&id, now(), keep_mode_logout).await.map(|_| ())
+        store
+            .rotate(&id, None, now(), keep_mode_logout)
+            .await
+            .map(|_| ())
     ));
     // The sign-in still stands: nothing was half done.
     assert_eq!(
@@ -909,7 +922,7 @@ async fn a_full_redis_refuses_new_data_but_a_logout_can_still_delete() {
     assert!(store.delete(&other).await.unwrap());
     fill(&mut conn).await;
     assert!(matches!(
-        store.rotate(&id, now(), |_| false).await.unwrap(),
+        store.rotate(&id, None, now(), |_| false).await.unwrap(),
         Rotated::Deleted
     ));
     assert!(session_keys(&mut conn).await.is_empty());

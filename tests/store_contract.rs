@@ -6,7 +6,7 @@
 mod support;
 
 use latch::sessions::files::FileStore;
-use latch::sessions::store::{Rotated, Store, Stored};
+use latch::sessions::store::{Rotated, Store, Stored, Version};
 use latch::sessions::{Record, SessionId, THEME};
 use serde_json::json;
 use support::TempDir;
@@ -47,7 +47,7 @@ async fn create_stores_the_record_under_a_fresh_id(store: &Store) {
     let a = store.create(&first).await.unwrap();
     let b = store.create(&first).await.unwrap();
     assert_ne!(a, b, "every create makes a new id");
-    let Stored { record, epoch } = store.load(&a, NOW).await.unwrap().unwrap();
+    let Stored { record, epoch, .. } = store.load(&a, NOW).await.unwrap().unwrap();
     assert_eq!(record, first);
     assert_eq!(epoch, 0, "no one signed in: epoch 0");
     assert_eq!(live(store).await, 2);
@@ -80,7 +80,9 @@ async fn idle_timeout_expires_an_unused_session(store: &Store) {
         .unwrap();
     assert!(store.load(&id, NOW + 59).await.unwrap().is_some());
     store
-        .modify(&id, NOW + 59, |r| r.seen = Some(NOW + 59))
+        .modify(&id, &Version::UNKNOWN, NOW + 59, |r| {
+            r.seen = Some(NOW + 59)
+        })
         .await
         .unwrap();
     assert!(store.load(&id, NOW + 100).await.unwrap().is_some());
@@ -97,7 +99,7 @@ async fn modify_after_delete_writes_nothing_back(store: &Store) {
     assert!(loaded_earlier.is_some());
     assert!(store.delete(&id).await.unwrap());
     let outcome = store
-        .modify(&id, NOW, |r| r.set_str(THEME, "dark"))
+        .modify(&id, &Version::UNKNOWN, NOW, |r| r.set_str(THEME, "dark"))
         .await
         .unwrap();
     assert!(outcome.is_none());
@@ -108,11 +110,11 @@ async fn modify_after_delete_writes_nothing_back(store: &Store) {
 async fn modify_applies_the_change_to_what_is_stored_now(store: &Store) {
     let id = store.create(&record()).await.unwrap();
     store
-        .modify(&id, NOW, |r| r.set_str("a", "1"))
+        .modify(&id, &Version::UNKNOWN, NOW, |r| r.set_str("a", "1"))
         .await
         .unwrap();
     let (written, out) = store
-        .modify(&id, NOW, |r| {
+        .modify(&id, &Version::UNKNOWN, NOW, |r| {
             r.set_str("b", "2");
             "returned"
         })
@@ -134,7 +136,7 @@ async fn concurrent_modifies_lose_no_update(store: &Store) {
                 runtime.block_on(async {
                     for _ in 0..50 {
                         store
-                            .modify(&id, NOW, |r| {
+                            .modify(&id, &Version::UNKNOWN, NOW, |r| {
                                 let n = r.data.get("n").and_then(|v| v.as_u64()).unwrap_or(0);
                                 r.data.insert("n".into(), json!(n + 1));
                             })
@@ -150,6 +152,69 @@ async fn concurrent_modifies_lose_no_update(store: &Store) {
     assert_eq!(r.data["n"], json!(400));
 }
 
+// A change started from the version a request loaded (`Version`).
+
+async fn a_change_from_a_stale_version_applies_to_what_is_stored_now(store: &Store) {
+    let id = store.create(&record()).await.unwrap();
+    let version = store.load(&id, NOW).await.unwrap().unwrap().version;
+    // Another request changes the session after this one loaded it.
+    store
+        .modify(&id, &Version::UNKNOWN, NOW, |r| r.set_str("a", "1"))
+        .await
+        .unwrap()
+        .unwrap();
+    let (written, ()) = store
+        .modify(&id, &version, NOW, |r| r.set_str("b", "2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (written.get_str("a"), written.get_str("b")),
+        (Some("1"), Some("2"))
+    );
+    // The same for a move: the other request's change moves with it.
+    store
+        .modify(&id, &Version::UNKNOWN, NOW, |r| r.set_str("c", "3"))
+        .await
+        .unwrap()
+        .unwrap();
+    let Rotated::Moved(new, moved) = store.rotate(&id, &version, NOW, |_| true).await.unwrap()
+    else {
+        panic!("expected a move");
+    };
+    assert_eq!(
+        (moved.get_str("a"), moved.get_str("b"), moved.get_str("c")),
+        (Some("1"), Some("2"), Some("3"))
+    );
+    assert_eq!(store.load(&new, NOW).await.unwrap().unwrap().record, moved);
+    assert!(store.load(&id, NOW).await.unwrap().is_none());
+}
+
+async fn a_change_from_a_version_loaded_before_a_logout_writes_nothing_back(store: &Store) {
+    let id = store.create(&signed_in("alice")).await.unwrap();
+    let version = store.load(&id, NOW).await.unwrap().unwrap().version;
+    // A logout elsewhere moves the session away.
+    let Rotated::Moved(after_logout, _) = store
+        .rotate(&id, &Version::UNKNOWN, NOW, |r| {
+            r.remove_auth();
+            true
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected a move");
+    };
+    let modified = store.modify(&id, &version, NOW, |r| r.set_str(THEME, "dark"));
+    assert!(modified.await.unwrap().is_none());
+    let rotated = store.rotate(&id, &version, NOW, |_| true).await.unwrap();
+    assert!(matches!(rotated, Rotated::Gone), "{rotated:?}");
+    assert!(store.load(&id, NOW).await.unwrap().is_none());
+    let listed = store.list(NOW).await.unwrap();
+    assert_eq!(listed.len(), 1, "only the logged-out session");
+    assert_eq!(listed[0].label, after_logout.label());
+    assert_eq!(listed[0].record.user(), None);
+}
+
 // Rotate and delete.
 
 async fn rotate_moves_the_data_to_a_new_id_and_the_old_id_names_nothing(store: &Store) {
@@ -157,7 +222,7 @@ async fn rotate_moves_the_data_to_a_new_id_and_the_old_id_names_nothing(store: &
     first.set_str(THEME, "dark");
     let old = store.create(&first).await.unwrap();
     let rotated = store
-        .rotate(&old, NOW, |r| {
+        .rotate(&old, &Version::UNKNOWN, NOW, |r| {
             r.set_str("x", "y");
             true
         })
@@ -179,7 +244,10 @@ async fn rotate_moves_the_data_to_a_new_id_and_the_old_id_names_nothing(store: &
     assert_eq!(live(store).await, 1);
     // A second rotate of the old id finds nothing.
     assert!(matches!(
-        store.rotate(&old, NOW, |_| true).await.unwrap(),
+        store
+            .rotate(&old, &Version::UNKNOWN, NOW, |_| true)
+            .await
+            .unwrap(),
         Rotated::Gone
     ));
     assert_eq!(live(store).await, 1);
@@ -188,7 +256,10 @@ async fn rotate_moves_the_data_to_a_new_id_and_the_old_id_names_nothing(store: &
 async fn rotate_deletes_when_nothing_is_worth_keeping(store: &Store) {
     let id = store.create(&record()).await.unwrap();
     assert!(matches!(
-        store.rotate(&id, NOW, |_| false).await.unwrap(),
+        store
+            .rotate(&id, &Version::UNKNOWN, NOW, |_| false)
+            .await
+            .unwrap(),
         Rotated::Deleted
     ));
     assert!(store.load(&id, NOW).await.unwrap().is_none());
@@ -270,7 +341,10 @@ async fn create_anonymous_refuses_past_max_sessions_and_deletions_make_room(stor
     assert_eq!(store.count(NOW).await.unwrap(), 4);
     assert!(store.delete(&first).await.unwrap());
     let moved_away = store.create(&record()).await.unwrap();
-    assert!(store.rotate(&moved_away, NOW, |_| false).await.is_ok());
+    assert!(store
+        .rotate(&moved_away, &Version::UNKNOWN, NOW, |_| false)
+        .await
+        .is_ok());
     assert_eq!(store.count(NOW).await.unwrap(), 3);
     assert!(store
         .create_anonymous(&record(), NOW)
@@ -391,6 +465,8 @@ mod files {
         modify_after_delete_writes_nothing_back(0, UNCAPPED);
         modify_applies_the_change_to_what_is_stored_now(0, UNCAPPED);
         concurrent_modifies_lose_no_update(0, UNCAPPED);
+        a_change_from_a_stale_version_applies_to_what_is_stored_now(0, UNCAPPED);
+        a_change_from_a_version_loaded_before_a_logout_writes_nothing_back(0, UNCAPPED);
         rotate_moves_the_data_to_a_new_id_and_the_old_id_names_nothing(0, UNCAPPED);
         rotate_deletes_when_nothing_is_worth_keeping(0, UNCAPPED);
         delete_says_whether_there_was_a_session(0, UNCAPPED);
@@ -472,6 +548,8 @@ mod redis {
         modify_after_delete_writes_nothing_back(0, UNCAPPED);
         modify_applies_the_change_to_what_is_stored_now(0, UNCAPPED);
         concurrent_modifies_lose_no_update(0, UNCAPPED);
+        a_change_from_a_stale_version_applies_to_what_is_stored_now(0, UNCAPPED);
+        a_change_from_a_version_loaded_before_a_logout_writes_nothing_back(0, UNCAPPED);
         rotate_moves_the_data_to_a_new_id_and_the_old_id_names_nothing(0, UNCAPPED);
         rotate_deletes_when_nothing_is_worth_keeping(0, UNCAPPED);
         delete_says_whether_there_was_a_session(0, UNCAPPED);

@@ -12,7 +12,7 @@ use std::fmt;
 
 use crate::auth::users::UsersFile;
 use crate::auth::{sign_in_stands, sign_out_if_void};
-use crate::sessions::store::{Store, StoreError, Stored};
+use crate::sessions::store::{Store, StoreError, Stored, Version};
 use crate::sessions::{CookieIds, Record, Session, SessionId, SessionLabel};
 use crate::trace;
 
@@ -62,7 +62,9 @@ pub async fn for_error_page(
 ) -> Option<Record> {
     for id in ids.iter() {
         match store.load(id, now).await {
-            Ok(Some(Stored { mut record, epoch })) => {
+            Ok(Some(Stored {
+                mut record, epoch, ..
+            })) => {
                 if !sign_in_stands(&users.snapshot(), &record, epoch) {
                     record.remove_auth();
                 }
@@ -97,7 +99,12 @@ async fn live(
 ) -> Result<Option<Session>, StoreError> {
     let label = id.label();
     // 1.
-    let Some(Stored { record, epoch }) = store.load(id, now).await? else {
+    let Some(Stored {
+        record,
+        epoch,
+        version,
+    }) = store.load(id, now).await?
+    else {
         trace::row("session", Found::NotLive(label));
         return Ok(None);
     };
@@ -112,6 +119,7 @@ async fn live(
         return Ok(Some(Session {
             id: id.clone(),
             record,
+            version,
         }));
     }
     let change = move |r: &mut Record| {
@@ -122,7 +130,7 @@ async fn live(
         signed_out
     };
     let user = record.user().unwrap_or("-").to_owned();
-    let settled = match store.modify(id, now, change).await {
+    let settled = match store.modify(id, &version, now, change).await {
         Ok(Some((record, signed_out))) => {
             if signed_out {
                 log_event!("signed out user={user}: password changed, user removed or signed out everywhere");
@@ -149,9 +157,12 @@ async fn live(
         }
     };
     trace::row("session", &settled);
+    // The version loaded is stale once the change is written: a later
+    // change in this request reads the session first.
     Ok(settled.into_record().map(|record| Session {
         id: id.clone(),
         record,
+        version: Version::UNKNOWN,
     }))
 }
 

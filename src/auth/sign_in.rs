@@ -6,7 +6,7 @@
 use std::fmt;
 
 use crate::auth::{auth_hash, csrf};
-use crate::sessions::store::{Rotated, Store, StoreError};
+use crate::sessions::store::{Rotated, Store, StoreError, Version};
 use crate::sessions::{Record, Session, SessionLabel};
 
 /// What a sign-in did: the new session, and the one it replaced.
@@ -51,9 +51,13 @@ pub async fn sign_in(
             r.sign_in(&user, &hash, now, &token);
             true
         };
-        if let Rotated::Moved(id, record) = store.rotate(&old.id, now, start).await? {
+        if let Rotated::Moved(id, record) = store.rotate(&old.id, &old.version, now, start).await? {
             return Ok(SignedIn {
-                session: Session { id, record },
+                session: Session {
+                    id,
+                    record,
+                    version: Version::UNKNOWN,
+                },
                 replaced: Some(old.id.label()),
             });
         }
@@ -64,7 +68,11 @@ pub async fn sign_in(
     record.sign_in(user, &hash, now, &token);
     let id = store.create(&record).await?;
     Ok(SignedIn {
-        session: Session { id, record },
+        session: Session {
+            id,
+            record,
+            version: Version::UNKNOWN,
+        },
         replaced: None,
     })
 }

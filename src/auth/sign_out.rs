@@ -90,7 +90,10 @@ pub async fn sign_out(
         record.set_csrf(&token);
         mode == Mode::Keep && !record.holds_only_csrf()
     };
-    match store.rotate(&session.id, now, strip).await {
+    match store
+        .rotate(&session.id, &session.version, now, strip)
+        .await
+    {
         Ok(Rotated::Moved(to, record)) => Ok(SignedOut::Moved {
             from: label,
             to,

@@ -10,6 +10,7 @@ use crate::handlers::{requested_next, Request};
 use crate::http::form::Form;
 use crate::http::response::{see_other, set_cookie, Response};
 use crate::sessions::quota::PER_MINUTE;
+use crate::sessions::store::Version;
 use crate::sessions::{self, Record, Session, SessionId, SessionLabel, THEME};
 use crate::trace;
 
@@ -75,7 +76,11 @@ async fn store_theme(app: &App, session: Session, theme: &str, now: u64) -> Resu
         }
         chosen => r.set_str(THEME, chosen),
     };
-    let modified = app.store.modify(&session.id, now, change).await?.is_some();
+    let modified = app
+        .store
+        .modify(&session.id, &session.version, now, change)
+        .await?
+        .is_some();
     let label = session.id.label();
     trace::row("store", Stored::Theme { label, modified });
     Ok(modified)
@@ -105,7 +110,11 @@ async fn create_session(
         Stored::Created(created.as_ref().map(SessionId::label)),
     );
     let id = created.ok_or(Error::SessionsFull)?;
-    Ok(Session { id, record })
+    Ok(Session {
+        id,
+        record,
+        version: Version::UNKNOWN,
+    })
 }
 
 /// What the theme did to the store: the `--trace` rows of steps 3 and 4.

@@ -21,9 +21,11 @@ pub fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// A live session: the id from the cookie and the record stored under it.
+/// A live session: the id from the cookie, the record stored under it,
+/// and the version of it this request loaded (`stored::Version`).
 #[derive(Debug)]
 pub struct Session {
     pub id: SessionId,
     pub record: Record,
+    pub version: stored::Version,
 }

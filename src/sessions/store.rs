@@ -42,7 +42,7 @@ use crate::sessions::files::FileStore;
 use crate::sessions::redis::RedisStore;
 use crate::sessions::{Record, SessionId};
 
-pub use crate::sessions::stored::{Listing, Rotated, StoreError, Stored};
+pub use crate::sessions::stored::{Listing, Rotated, StoreError, Stored, Version};
 
 pub enum Store {
     /// Session files in a directory (`sessions::files`).
@@ -71,10 +71,16 @@ impl Store {
     pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
         match self {
             Store::Files(files) => files.load(id, now).await,
-            Store::Redis { redis, .. } => Ok(redis
-                .load_with_epoch(id, now)
-                .await?
-                .map(|(record, epoch)| Stored { record, epoch })),
+            Store::Redis { redis, .. } => {
+                Ok(redis
+                    .load_with_epoch(id, now)
+                    .await?
+                    .map(|(record, epoch, read)| Stored {
+                        record,
+                        epoch,
+                        version: Version::of_bytes(read),
+                    }))
+            }
         }
     }
 
@@ -111,16 +117,21 @@ impl Store {
 
     /// Applies `change` to the session as stored now and stores the result;
     /// returns the record written and what `change` returned. `Ok(None)`,
-    /// and nothing written: the session is gone.
+    /// and nothing written: the session is gone. `version`: the one this
+    /// request loaded (`Session::version`), else `Version::UNKNOWN`; a
+    /// backend may start from it, never trust it.
     pub async fn modify<T: Send + 'static>(
         &self,
         id: &SessionId,
+        version: &Version,
         now: u64,
         change: impl Fn(&mut Record) -> T + Send + 'static,
     ) -> Result<Option<(Record, T)>, StoreError> {
         match self {
             Store::Files(files) => files.modify(id, now, change).await,
-            Store::Redis { redis, .. } => Ok(redis.modify(id, now, change).await?),
+            Store::Redis { redis, .. } => {
+                Ok(redis.modify(id, version.bytes(), now, change).await?)
+            }
         }
     }
 
@@ -128,16 +139,19 @@ impl Store {
     /// fresh id (OWASP: renew the id on any change of privilege), or, when
     /// `change` returns false (nothing left worth keeping), deletes it.
     /// `created` and `expires` move with it. `Rotated::Gone`, and nothing
-    /// written: the session is gone.
+    /// written: the session is gone. `version` as for `modify`.
     pub async fn rotate(
         &self,
         id: &SessionId,
+        version: &Version,
         now: u64,
         change: impl Fn(&mut Record) -> bool + Send + 'static,
     ) -> Result<Rotated, StoreError> {
         match self {
             Store::Files(files) => files.rotate(id, now, change).await,
-            Store::Redis { redis, .. } => Ok(redis.rotate(id, now, change).await?),
+            Store::Redis { redis, .. } => {
+                Ok(redis.rotate(id, version.bytes(), now, change).await?)
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 use crate::os::blocking::Crashed;
 use crate::os::sys;
@@ -12,11 +13,39 @@ use crate::sessions::{Record, SessionId, SessionLabel};
 
 /// A live session as `load` finds it: its record, and the "sign out
 /// everywhere" epoch of its signed-in user (0 when no one is signed in),
-/// read together because every signed-in request needs both.
+/// read together because every signed-in request needs both, and the
+/// version read.
 #[derive(Debug)]
 pub struct Stored {
     pub record: Record,
     pub epoch: u64,
+    pub version: Version,
+}
+
+/// Which version of a session a request loaded, kept by a store that can
+/// compare against it: for Redis, the exact bytes read, the very bytes a
+/// compare-and-set compares. A change made later in the same request
+/// (`Store::modify`, `Store::rotate`) tries its compare-and-set against
+/// this version first, and reads the session again only if that try
+/// loses: one round trip to a shared store saved in the usual case. It is
+/// only where the change starts, never what makes it safe: the compare
+/// decides, so a stale version costs one more try, never a wrong write.
+/// The file store keeps none (it reads under the session's lock, from its
+/// cache).
+#[derive(Clone, Debug, Default)]
+pub struct Version(Option<Arc<[u8]>>);
+
+impl Version {
+    /// No version: a change reads the session first.
+    pub const UNKNOWN: Version = Version(None);
+
+    pub fn of_bytes(bytes: Vec<u8>) -> Version {
+        Version(Some(bytes.into()))
+    }
+
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.0.as_deref()
+    }
 }
 
 /// What `rotate` did.

@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::http::encoding::hex_into;
 use crate::os::blocking;
-use crate::sessions::stored::{Listing, Rotated, StoreError, Stored};
+use crate::sessions::stored::{Listing, Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId, SessionLabel};
 use cache::SessionCache;
 use count::FileCount;
@@ -190,7 +190,11 @@ impl FileStore {
         match self.files.read_unlocked(&key, now)? {
             Some(Inspected::Live(record)) => {
                 let epoch = self.files.epoch_of(&record);
-                Ok(Some(Stored { record, epoch }))
+                Ok(Some(Stored {
+                    record,
+                    epoch,
+                    version: Version::UNKNOWN,
+                }))
             }
             Some(Inspected::Expired) => {
                 self.blocking(move |files| files.delete_if_expired(&key, now))

@@ -77,17 +77,19 @@ impl RedisStore {
     pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Record>, StoreError> {
         let key = SessionKey::of(id);
         let value = self.query(redis::cmd("GET").arg(key.name())).await?;
-        self.live_or_drop(&key, value, now).await
+        let live = self.live_or_drop(&key, value, now).await?;
+        Ok(live.map(|(record, _)| record))
     }
 
     /// The session `id`, if it is live, with the epoch of its signed-in
-    /// user (0 when no one is signed in): what a signed-in request needs,
+    /// user (0 when no one is signed in) and the exact bytes read (for a
+    /// compare-and-set later, `Version`): what a signed-in request needs,
     /// in one round trip. `Ok(None)` as for `load`.
     pub async fn load_with_epoch(
         &self,
         id: &SessionId,
         now: u64,
-    ) -> Result<Option<(Record, u64)>, StoreError> {
+    ) -> Result<Option<(Record, u64, Vec<u8>)>, StoreError> {
         let key = SessionKey::of(id);
         let mut script = scripts::READ_WITH_EPOCH.prepare_invoke();
         script.key(key.name()).arg(EPOCH_PREFIX);
@@ -96,8 +98,8 @@ impl RedisStore {
             Ok([value, epoch]) => (Some(value), parse_epoch(&epoch)?),
             Err(_) => (None, 0),
         };
-        let record = self.live_or_drop(&key, value, now).await?;
-        Ok(record.map(|record| (record, epoch)))
+        let live = self.live_or_drop(&key, value, now).await?;
+        Ok(live.map(|(record, read)| (record, epoch, read)))
     }
 
     /// Stores `record` under a fresh id (never one a client sent) and
@@ -154,17 +156,22 @@ impl RedisStore {
     /// Applies `change` to the session as it is stored now, and writes it
     /// if no one changed it meanwhile (else reads again and re-applies:
     /// `change` may run more than once and must only edit the record).
-    /// `Ok(None)`, and nothing written, when the session is gone or expired.
+    /// The first try starts from `loaded`, the bytes this request loaded,
+    /// when it has them (`Version`). `Ok(None)`, and nothing written, when
+    /// the session is gone or expired.
     pub async fn modify<T>(
         &self,
         id: &SessionId,
+        loaded: Option<&[u8]>,
         now: u64,
         mut change: impl FnMut(&mut Record) -> T,
     ) -> Result<Option<(Record, T)>, StoreError> {
         let key = SessionKey::of(id);
         for lost in 0..MAX_TRIES {
             back_off(lost).await;
-            let Stored::Live(read, mut record) = self.read(&key, now).await? else {
+            let Stored::Live(read, mut record) =
+                self.read_or_reuse(&key, loaded, lost, now).await?
+            else {
                 return Ok(None);
             };
             let out = change(&mut record);
@@ -189,17 +196,21 @@ impl RedisStore {
     /// The new key is written and the old one deleted in one atomic step,
     /// and only if the old one still holds the bytes read; a copy of the old
     /// cookie is worth nothing after. `Rotated::Gone` (nothing written) when
-    /// the session is gone or expired. `change` may run more than once.
+    /// the session is gone or expired. `change` may run more than once;
+    /// its first try starts from `loaded`, as for `modify`.
     pub async fn rotate(
         &self,
         id: &SessionId,
+        loaded: Option<&[u8]>,
         now: u64,
         mut change: impl FnMut(&mut Record) -> bool,
     ) -> Result<Rotated, StoreError> {
         let old = SessionKey::of(id);
         for lost in 0..MAX_TRIES {
             back_off(lost).await;
-            let Stored::Live(read, mut record) = self.read(&old, now).await? else {
+            let Stored::Live(read, mut record) =
+                self.read_or_reuse(&old, loaded, lost, now).await?
+            else {
                 return Ok(Rotated::Gone);
             };
             if !change(&mut record) {

@@ -26,17 +26,34 @@ impl RedisStore {
         Ok(self.judge(key, value, now))
     }
 
-    /// `load`'s ending: the live record, or `None` after deleting an
-    /// expired one (only if it still holds the bytes read, so a session
-    /// that another request just replaced is not touched).
+    /// A compare-and-set's starting point: on its first try, the bytes
+    /// the request loaded, if it has them (judged as if just read: no
+    /// round trip); on any later try, or without them, a fresh read.
+    pub(super) async fn read_or_reuse(
+        &self,
+        key: &SessionKey,
+        loaded: Option<&[u8]>,
+        tries_lost: usize,
+        now: u64,
+    ) -> Result<Stored, StoreError> {
+        match loaded {
+            Some(bytes) if tries_lost == 0 => Ok(self.judge(key, Some(bytes.to_vec()), now)),
+            _ => self.read(key, now).await,
+        }
+    }
+
+    /// `load`'s ending: the live record with the bytes read, or `None`
+    /// after deleting an expired one (only if it still holds the bytes
+    /// read, so a session that another request just replaced is not
+    /// touched).
     pub(super) async fn live_or_drop(
         &self,
         key: &SessionKey,
         value: Option<Vec<u8>>,
         now: u64,
-    ) -> Result<Option<Record>, StoreError> {
+    ) -> Result<Option<(Record, Vec<u8>)>, StoreError> {
         match self.judge(key, value, now) {
-            Stored::Live(_, record) => Ok(Some(record)),
+            Stored::Live(read, record) => Ok(Some((record, read))),
             Stored::Expired(read) => {
                 self.drop_if_unchanged(key, read).await?;
                 Ok(None)
