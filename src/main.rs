@@ -167,7 +167,7 @@ async fn list_sessions(store: &Store, users: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot list sessions: {e}"))?;
     println!(
         "{:<14} {:<20} {:<20} {:<20}",
-        "FILE", "USER", "CREATED", "EXPIRES"
+        "SESSION", "USER", "CREATED", "EXPIRES"
     );
     for s in listings {
         let user = s

@@ -15,6 +15,11 @@
 //! page (status, headers, body, captured in this run), the limit for that
 //! page. A page workload shows its ratio to each; it and its same-bytes
 //! baseline are measured in alternating one-second turns (`in_turns`).
+//!
+//! The Redis workloads (j, k, l) also print where a request's CPU went:
+//! the load generator's, latch's and redis-server's user + system time
+//! over the run, per request answered, and the cores the three together
+//! would need at half the rate of (l), the target for (k).
 
 mod disk;
 mod load;
@@ -27,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use load::{request, run, MakeRequest, Stats};
-use servers::{login, start_same_bytes, start_to_first_answer, Process, Site};
+use servers::{cpu_time_of, login, start_same_bytes, start_to_first_answer, Process, Site};
 
 struct Options {
     seconds: u64,
@@ -251,10 +256,13 @@ fn main() {
 
     // Through the Redis store: (j) GET /account, (k) POST /logout keep,
     // and (l) what the same durable server acknowledges at most.
+    let mut splits = Vec::new();
+    let mut set_rate = f64::NAN;
     if "jkl".chars().any(|w| options.wants(w)) {
         let redis = redis::RedisProcess::start(&root.join("redis"));
         // (l) redis-benchmark's durable SETs at the same concurrency.
-        let set_rate = redis.set_ceiling(conns, (conns * 200).max(10_000));
+        let ceiling = redis.set_ceiling(conns, (conns * 200).max(10_000));
+        set_rate = ceiling.rate;
         rows.push(Row {
             name: "(l) redis-benchmark -t set, fsync always".into(),
             rate: set_rate,
@@ -265,14 +273,41 @@ fn main() {
             cpu_us: f64::NAN,
             rss_mib: f64::NAN,
         });
+        splits.push(CpuSplit {
+            name: "(l) SET, redis-benchmark",
+            requests: ceiling.requests,
+            generator: ceiling.client_cpu,
+            latch: None,
+            redis: ceiling.server_cpu,
+        });
         let site = Site::new(&root, "redis-site", &users);
         let sessions_flag = format!("--sessions={}", redis.url());
+        // Runs a workload, timing the CPU of all three processes.
+        let drive_split = |name, server: &Process, expect, make| {
+            let (generator, latch, redis_cpu) =
+                (cpu_time_of("self"), server.cpu_time(), redis.cpu_time());
+            let stats = drive(server.addr, expect, make);
+            let split = CpuSplit {
+                name,
+                requests: stats.ok,
+                generator: cpu_time_of("self") - generator,
+                latch: Some(server.cpu_time() - latch),
+                redis: redis.cpu_time() - redis_cpu,
+            };
+            (stats, split)
+        };
         if options.wants('j') {
             let server = Process::start(&latch, &site.args(&www, &[&sessions_flag]));
             let cookies: Arc<Vec<String>> =
                 Arc::new((0..conns).map(|_| login(server.addr)).collect());
             server.reset_peak_rss();
-            let stats = drive(server.addr, 200, per_connection_get("/account", &cookies));
+            let (stats, split) = drive_split(
+                "(j) GET /account, Redis",
+                &server,
+                200,
+                per_connection_get("/account", &cookies),
+            );
+            splits.push(split);
             let versus = match files_account_rate.is_nan() {
                 true => ratio(stats.rate(), base_rate),
                 false => ratio_of(stats.rate(), files_account_rate, "(a)"),
@@ -289,7 +324,13 @@ fn main() {
             let sessions = Arc::new(redis.write_sessions(&runtime, budget, &password_hash));
             let server = Process::start(&latch, &site.args(&www, &[&sessions_flag]));
             server.reset_peak_rss();
-            let logouts = drive(server.addr, 303, one_session_each(&sessions));
+            let (logouts, split) = drive_split(
+                "(k) POST /logout keep, Redis",
+                &server,
+                303,
+                one_session_each(&sessions),
+            );
+            splits.push(split);
             rows.push(row(
                 "(k) POST /logout keep, Redis",
                 &logouts,
@@ -324,6 +365,7 @@ fn main() {
     }
 
     print_table(&rows);
+    print_cpu_splits(&splits, set_rate);
     let site = Site::new(&root, "start", &users);
     let starts: Vec<f64> = (0..5)
         .map(|_| start_to_first_answer(&latch, &site.args(&www, &[])))
@@ -478,6 +520,59 @@ fn row(name: &str, stats: &Stats, versus: String, server: &Process) -> Row {
         cpu_us: f64::NAN,
         rss_mib: server.peak_rss_mib(),
     }
+}
+
+/// Where the CPU of one request went, across the three processes of a
+/// Redis workload.
+struct CpuSplit {
+    name: &'static str,
+    requests: u64,
+    generator: Duration,
+    latch: Option<Duration>,
+    redis: Duration,
+}
+
+/// The CPU splits, in µs per request, and for each latch workload the
+/// cores its three processes together would need at half the rate of (l),
+/// `set_rate`: what the target asks of this machine's cores.
+fn print_cpu_splits(splits: &[CpuSplit], set_rate: f64) {
+    if splits.is_empty() {
+        return;
+    }
+    let per = |d: Duration, n: u64| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+    println!();
+    println!("CPU per request on the Redis workloads (user + system, µs):");
+    println!(
+        "| {:<28} | {:>14} | {:>8} | {:>12} | {:>8} | {:>22} |",
+        "workload", "load generator", "latch", "redis-server", "total", "cores at 0.5 of (l)"
+    );
+    println!(
+        "|{:-<30}|{:->16}|{:->10}|{:->14}|{:->10}|{:->24}|",
+        "", "", "", "", "", ""
+    );
+    for s in splits {
+        let generator = per(s.generator, s.requests);
+        let redis = per(s.redis, s.requests);
+        let latch = s.latch.map(|d| per(d, s.requests));
+        let total = generator + latch.unwrap_or(0.0) + redis;
+        let cores = match latch {
+            Some(_) => format!("{:.2}", 0.5 * set_rate * total / 1e6),
+            None => "-".into(),
+        };
+        println!(
+            "| {:<28} | {:>14.1} | {:>8} | {:>12.1} | {:>8.1} | {:>22} |",
+            s.name,
+            generator,
+            latch.map_or("-".into(), |l| format!("{l:.1}")),
+            redis,
+            total,
+            cores
+        );
+    }
+    println!(
+        "({} cores here; redis-server runs commands on one thread)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
 }
 
 fn print_table(rows: &[Row]) {

@@ -116,9 +116,17 @@ impl RedisProcess {
         assert!(status.success(), "CONFIG SET appendfsync {value}");
     }
 
+    /// CPU time the server has used so far (`servers::cpu_time_of`).
+    pub fn cpu_time(&self) -> Duration {
+        crate::servers::cpu_time_of(&self.child.id().to_string())
+    }
+
     /// `redis-benchmark -t set -c CONNECTIONS -n REQUESTS` on the socket:
-    /// durable `SET`s per second, the most this server can acknowledge.
-    pub fn set_ceiling(&self, connections: usize, requests: usize) -> f64 {
+    /// durable `SET`s per second, the most this server can acknowledge,
+    /// with the CPU time it took redis-benchmark and the server.
+    pub fn set_ceiling(&self, connections: usize, requests: usize) -> Ceiling {
+        let server_before = self.cpu_time();
+        let client_before = children_cpu_time();
         let output = Command::new("redis-benchmark")
             .arg("-s")
             .arg(self.socket())
@@ -129,12 +137,43 @@ impl RedisProcess {
             .expect("redis-benchmark runs");
         let text = String::from_utf8_lossy(&output.stdout);
         // The last `SET: N requests per second` (it rewrites the line).
-        text.rsplit("SET: ")
+        let rate = text
+            .rsplit("SET: ")
             .next()
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|rate| rate.parse().ok())
-            .unwrap_or_else(|| panic!("no rate in redis-benchmark's output: {text}"))
+            .unwrap_or_else(|| panic!("no rate in redis-benchmark's output: {text}"));
+        Ceiling {
+            rate,
+            requests: requests as u64,
+            client_cpu: children_cpu_time() - client_before,
+            server_cpu: self.cpu_time() - server_before,
+        }
     }
+}
+
+/// What `set_ceiling` measured.
+pub struct Ceiling {
+    pub rate: f64,
+    pub requests: u64,
+    /// redis-benchmark's CPU time (user + system).
+    pub client_cpu: Duration,
+    /// redis-server's CPU time meanwhile.
+    pub server_cpu: Duration,
+}
+
+/// CPU time of this process's children that have ended and been waited
+/// for (getrusage(2), `RUSAGE_CHILDREN`): around one `Command::output`,
+/// the difference is that command's.
+fn children_cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
 impl Drop for RedisProcess {

@@ -61,22 +61,9 @@ impl Process {
         let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
     }
 
-    /// CPU time the process has used so far, user and system, all its
-    /// threads: `/proc/PID/stat` fields 14 and 15 (proc(5)), counted in
-    /// clock ticks of USER_HZ, which is 100 per second on Linux.
+    /// CPU time the process has used so far (`cpu_time_of`).
     pub fn cpu_time(&self) -> Duration {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields are counted from 1; the command name (field 2) is in
-        // parentheses and may hold spaces, so count from after its `)`.
-        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let ticks: u64 = after_name
-            .split_whitespace()
-            .skip(14 - 3)
-            .take(2)
-            .filter_map(|t| t.parse::<u64>().ok())
-            .sum();
-        Duration::from_millis(ticks * 10)
+        cpu_time_of(&self.child.id().to_string())
     }
 
     /// Peak resident memory so far (VmHWM), in MiB.
@@ -284,4 +271,21 @@ fn without_date(response: &[u8]) -> String {
         .filter(|line| !line.to_ascii_lowercase().starts_with("date:"))
         .collect();
     format!("{}\r\n\r\n{body}", head.join("\r\n"))
+}
+
+/// CPU time process `pid` (or `self`) has used so far, user and system,
+/// all its threads: `/proc/PID/stat` fields 14 and 15 (proc(5)), counted
+/// in clock ticks of USER_HZ, which is 100 per second on Linux.
+pub fn cpu_time_of(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields are counted from 1; the command name (field 2) is in
+    // parentheses and may hold spaces, so count from after its `)`.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(14 - 3)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
