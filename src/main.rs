@@ -83,14 +83,13 @@ async fn connect_redis(
         .map_err(|e| format!("cannot use sessions URL {}: {e}", check::redacted(&url)))
 }
 
+/// Serves, once everything that can refuse a start has said yes: the
+/// sessions store opened (the file store's dir lock and space reserve
+/// before the runtime starts; the Redis store connected, and its
+/// durability checked, on the runtime that will drive its connection) and
+/// the address bound. Only then does a first run create the users file, so
+/// a start that fails leaves nothing behind.
 fn serve(config: Config) -> Result<(), String> {
-    if !config.users.exists() {
-        bootstrap_users(&config.users)?;
-    }
-    let users = UsersFile::open(&config.users)?;
-    // The file store takes its dir lock and space reserve before the
-    // runtime starts; the Redis store connects on the runtime that will
-    // drive its connection.
     let files = match cli::is_redis_url(&config.sessions) {
         true => None,
         false => Some(
@@ -119,6 +118,10 @@ fn serve(config: Config) -> Result<(), String> {
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+        if !config.users.exists() {
+            bootstrap_users(&config.users)?;
+        }
+        let users = UsersFile::open(&config.users)?;
         let app = App::new(config, store, users);
         if app.www_root.is_none() {
             eprintln!(

@@ -518,6 +518,19 @@ fn serve_on_a_redis_without_appendonly_exits_1_naming_it_unless_durability_is_re
         "no line names appendonly: {err}"
     );
     assert!(!err.contains("listening"), "{err}");
+    // A first run refused for the store leaves no users file behind.
+    let missing = TempDir::new();
+    let first_run_users = missing.path().join("users.htpasswd");
+    let (status, out, err) = latch(&[
+        "serve".into(),
+        format!("--sessions={}", redis.url()),
+        format!("--users={}", first_run_users.display()),
+    ]);
+    assert_eq!(status, 1, "{err}");
+    assert!(
+        !out.contains("password") && !first_run_users.exists(),
+        "{out}"
+    );
 
     let relaxed = instance(&redis, &users, &["--redis-durability", "relaxed"]);
     assert!(relaxed.wait_for_log("appendonly"), "{}", relaxed.stderr());

@@ -348,6 +348,31 @@ fn first_run_creates_a_0600_file_with_admin_and_prints_a_password_that_logs_in()
 }
 
 #[test]
+fn a_first_run_that_cannot_start_creates_no_users_file() {
+    let dir = TempDir::new();
+    let users = dir.path().join("users.htpasswd");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let sessions = dir.path().join("sessions");
+    let (status, out, err) = run_cli(
+        &[
+            "serve",
+            "--addr",
+            &addr,
+            "--users",
+            users.to_str().unwrap(),
+            "--sessions",
+            sessions.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(status, 1, "{out}{err}");
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert!(!out.contains("password"), "{out}");
+    assert!(!users.exists(), "a refused start left a users file");
+}
+
+#[test]
 fn a_start_with_an_existing_users_file_prints_no_password() {
     let mut first = Server::start(&[]);
     stdout_once_it_has(&first, "admin password: ");
