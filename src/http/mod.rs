@@ -1,7 +1,7 @@
 //! HTTP as latch speaks it, sans I/O: each module takes strings, headers or
 //! bytes and returns values. Routing, cookies, forms, redirects, the
-//! cross-origin check, the client address, dates, encodings and the
-//! response builders.
+//! cross-origin check, the client address, content negotiation, dates,
+//! encodings and the response builders.
 
 pub mod body;
 pub mod cookies;
@@ -9,6 +9,7 @@ pub mod dates;
 pub mod encoding;
 pub mod form;
 pub mod forwarded;
+pub mod negotiation;
 pub mod notice;
 pub mod origin;
 pub mod redirect;
