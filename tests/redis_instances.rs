@@ -233,6 +233,107 @@ fn a_logout_on_a_racing_theme_changes_and_page_views_on_b_is_never_undone() {
     );
 }
 
+/// `POST /logout` for `cookie` on its own connection, without panicking
+/// when the server is gone: the status and the new `sid` cookie's value
+/// (empty for a removal), or `None` when no whole answer came.
+fn try_logout(addr: std::net::SocketAddr, cookie: &str, token: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let body = format!("csrf_token={token}");
+    let request = format!(
+        "POST /logout HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;
+    stream.set_read_timeout(Some(TIMEOUT)).ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, _) = answer.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let sid = head
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: sid="))
+        .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())?;
+    Some((status, sid))
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_sigkill_of_one_instance_mid_logouts_loses_no_answered_logout_and_leaves_no_half_move() {
+    const SESSIONS: usize = 120;
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let b = instance(&redis, &users, &[]);
+    // Signed-in sessions holding a theme, so that each logout moves data
+    // to a new key (the step that could be left half done).
+    let sessions: Vec<(String, String)> = (0..SESSIONS)
+        .map(|_| {
+            let id = b.login(ALICE.0, ALICE.1);
+            let token = b.csrf_token(&cookie(&id));
+            assert_eq!(b.set_theme(&cookie(&id), &token, "dark").status, 303);
+            (id, token)
+        })
+        .collect();
+    let a = instance(&redis, &users, &[]);
+    let queue = Mutex::new(sessions.iter().collect::<Vec<_>>());
+    let answered = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| loop {
+                let Some((id, token)) = queue.lock().unwrap().pop() else {
+                    return;
+                };
+                match try_logout(a.addr, &cookie(id), token) {
+                    Some((303, new)) => answered.lock().unwrap().push((id.clone(), new)),
+                    Some((status, _)) => panic!("logout answered {status}"),
+                    None => return,
+                }
+            });
+        }
+        let give_up = Instant::now() + TIMEOUT;
+        while answered.lock().unwrap().len() < 20 {
+            assert!(Instant::now() < give_up, "logouts too slow");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        a.send_signal("KILL");
+    });
+    let answered = answered.into_inner().unwrap();
+    assert!(
+        answered.len() < SESSIONS,
+        "the kill came after every logout"
+    );
+
+    // Every answered logout holds: the old key is gone, and its data is
+    // under the new id, signed out.
+    for (old, new) in &answered {
+        assert_eq!(redis.get(&key_of(old)), None, "an answered logout was lost");
+        assert!(!b.is_signed_in(&cookie(old)));
+        let moved = redis
+            .get(&key_of(new))
+            .expect("the moved session is stored");
+        assert!(auth_fields(&moved).is_empty());
+        assert!(String::from_utf8_lossy(&moved).contains("\"theme\":\"dark\""));
+    }
+    // No logout was left half done: each session is in exactly one key,
+    // and the only keys signed in are sessions no logout reached.
+    let keys: Vec<String> = redis
+        .keys()
+        .into_iter()
+        .filter(|key| key.starts_with("latch:s:"))
+        .collect();
+    assert_eq!(keys.len(), SESSIONS, "a session lost or doubled: {keys:?}");
+    let untouched: Vec<String> = sessions.iter().map(|(id, _)| key_of(id)).collect();
+    for key in signed_in_keys(&redis) {
+        assert!(untouched.contains(&key), "{key} is a new key, signed in");
+    }
+    eprintln!(
+        "{} logouts answered before the SIGKILL, {} sessions still signed in",
+        answered.len(),
+        signed_in_keys(&redis).len()
+    );
+}
+
 #[test]
 #[ignore = "needs redis-server: apt-get install redis-server"]
 fn sign_out_everywhere_on_a_ends_the_users_session_served_by_b() {
