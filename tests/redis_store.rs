@@ -212,8 +212,10 @@ async fn an_unreadable_value_is_no_session_and_is_left_alone() {
 
 /// One round: a signed-in session; eight changes from two instances (a
 /// theme change each, as requests loaded before the logout would make)
-/// racing one keep-mode logout. True if the round brought the sign-in
-/// back: the old id still loads, or any session key holds auth fields.
+/// racing one keep-mode logout. Half the changes start from the bytes
+/// their own load read (as a request does), half read afresh. True if the
+/// round brought the sign-in back: the old id still loads, or any session
+/// key holds auth fields.
 async fn race_round(
     a: &Arc<RedisStore>,
     b: &Arc<RedisStore>,
@@ -226,8 +228,13 @@ async fn race_round(
         let id = id.clone();
         tasks.push(tokio::spawn(async move {
             let theme = if n % 4 < 2 { "light" } else { "dark" };
+            let loaded = match n % 2 {
+                0 => store.load_with_epoch(&id, now()).await.unwrap(),
+                _ => None,
+            };
+            let bytes = loaded.as_ref().map(|(_, _, bytes)| bytes.as_slice());
             store
-                .modify(&id, None, now(), |r| r.set_str(THEME, theme))
+                .modify(&id, bytes, now(), |r| r.set_str(THEME, theme))
                 .await
         }));
     }
