@@ -39,11 +39,11 @@ impl Version {
     /// No version: a change reads the session first.
     pub const UNKNOWN: Version = Version(None);
 
-    pub fn of_bytes(bytes: Vec<u8>) -> Version {
+    pub(crate) fn of_bytes(bytes: Vec<u8>) -> Version {
         Version(Some(bytes.into()))
     }
 
-    pub fn bytes(&self) -> Option<&[u8]> {
+    pub(crate) fn bytes(&self) -> Option<&[u8]> {
         self.0.as_deref()
     }
 }
