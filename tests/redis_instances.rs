@@ -572,6 +572,37 @@ fn a_killed_redis_makes_both_instances_answer_503_with_retry_after_and_they_come
 
 #[test]
 #[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_redis_loading_its_data_after_a_restart_gets_503_with_retry_after_then_service_by_itself() {
+    let mut redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let a = instance(&redis, &users, &[]);
+    let alice = cookie(&a.login(ALICE.0, ALICE.1));
+    // 20,000 keys to read back, each slowed by 200 µs (`key-load-delay`,
+    // Redis's own knob for this): 4 to 5 s in which it answers -LOADING,
+    // longer than latch's bound on one request. It answers clients
+    // between every KiB it loads (by default, every 2 MiB).
+    redis.fill(20_000);
+    let mut loading = DURABLE.to_vec();
+    loading.extend(["--key-load-delay", "200"]);
+    loading.extend(["--loading-process-events-interval-bytes", "1024"]);
+    redis.restart_loading(&loading);
+
+    // The first request finds the old connection gone (503, and a
+    // reconnect); the next ones reach Redis, which answers -LOADING.
+    while !a.stderr().contains("Redis is loading the dataset") {
+        assert!(
+            redis.is_loading(),
+            "Redis finished loading before latch met it: {}",
+            a.stderr()
+        );
+        let (page, waited) = browse_account(&a, &alice);
+        assert_unavailable("A while Redis loads", &page, waited);
+    }
+    wait_until_signed_in("A", &a, &alice);
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
 fn a_stalled_redis_makes_both_instances_answer_503_within_the_bound_never_hang() {
     let redis = RedisServer::start();
     let users = UsersFile::new(&[ALICE]);

@@ -120,6 +120,13 @@ impl RedisServer {
     /// Starts `redis-server` and waits (bounded) until it answers PING.
     /// Panics, failing the test, when it cannot.
     fn launch(&mut self, settings: &[&str]) {
+        self.spawn(settings);
+        self.wait_until("ready", RedisServer::answers_ping);
+    }
+
+    /// Starts `redis-server` with the test's socket, dir and log, and
+    /// these settings.
+    fn spawn(&mut self, settings: &[&str]) {
         let dir = self.dir.path();
         let child = Command::new("redis-server")
             .args(["--port", "0", "--unixsocket"])
@@ -136,15 +143,20 @@ impl RedisServer {
             .unwrap_or_else(|e| panic!("cannot start redis-server ({e}): {NEEDS_REDIS}"));
         self.child = Some(child);
         self.settings = settings.iter().map(|s| s.to_string()).collect();
+    }
+
+    /// Waits (bounded) until `check` holds; fails the test if the server
+    /// exits first.
+    fn wait_until(&mut self, what: &str, check: fn(&RedisServer) -> bool) {
         let deadline = Instant::now() + TIMEOUT;
-        while !self.answers_ping() {
+        while !check(self) {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 self.child = None;
                 panic!("redis-server exited ({status}): {}", self.log());
             }
             assert!(
                 Instant::now() < deadline,
-                "redis-server not ready: {}",
+                "redis-server not {what}: {}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -154,16 +166,65 @@ impl RedisServer {
     /// True once the server answers: PONG, or NOAUTH when it wants a
     /// password first.
     pub fn answers_ping(&self) -> bool {
-        let Ok(mut socket) = UnixStream::connect(self.socket()) else {
-            return false;
-        };
+        self.ping_reply()
+            .is_some_and(|reply| &reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
+    }
+
+    /// True while the server answers, but only `-LOADING`: it is reading
+    /// its data back after a start.
+    pub fn is_loading(&self) -> bool {
+        self.ping_reply()
+            .is_some_and(|reply| reply.starts_with(b"-LOADIN"))
+    }
+
+    /// The first 7 bytes of the server's answer to `PING`, if any.
+    fn ping_reply(&self) -> Option<[u8; 7]> {
+        let mut socket = UnixStream::connect(self.socket()).ok()?;
         socket
             .set_read_timeout(Some(Duration::from_secs(1)))
             .unwrap();
         let mut reply = [0u8; 7];
-        socket.write_all(b"PING\r\n").is_ok()
-            && socket.read_exact(&mut reply).is_ok()
-            && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
+        socket.write_all(b"PING\r\n").ok()?;
+        socket.read_exact(&mut reply).ok()?;
+        Some(reply)
+    }
+
+    /// Writes `count` filler keys and rewrites the append-only file, so
+    /// that a restart has that many keys to load back.
+    pub fn fill(&self, count: usize) {
+        let mut conn = self.connection();
+        let _: i64 = ::redis::cmd("EVAL")
+            .arg("for i = 1, tonumber(ARGV[1]) do redis.call('SET', 'filler:' .. i, 'x') end return 1")
+            .arg(0)
+            .arg(count)
+            .query(&mut conn)
+            .unwrap();
+        let _: String = ::redis::cmd("BGREWRITEAOF").query(&mut conn).unwrap();
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let info: String = ::redis::cmd("INFO")
+                .arg("persistence")
+                .query(&mut conn)
+                .unwrap();
+            if info.contains("aof_rewrite_in_progress:0")
+                && info.contains("aof_rewrite_scheduled:0")
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "BGREWRITEAOF did not end: {info}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Restarts on the same socket and dir with these settings, returning
+    /// as soon as the server answers `-LOADING` (not once it is ready).
+    pub fn restart_loading(&mut self, settings: &[&str]) {
+        self.kill();
+        self.spawn(settings);
+        self.wait_until("loading", RedisServer::is_loading);
     }
 
     /// A plain (blocking) connection, for looking at what latch wrote.
