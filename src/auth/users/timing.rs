@@ -135,14 +135,28 @@ mod tests {
 
     #[test]
     fn the_decoy_is_of_the_slowest_kind_and_the_floor_exceeds_its_time() {
-        let decoys = Decoys::default();
-        // bcrypt cost 10 takes about twice latch's argon2id, cost 4 a
-        // fiftieth of it.
-        let kinds = [Kind::Bcrypt { cost: 4 }, Kind::Bcrypt { cost: 10 }];
-        let timing = decoys.timing_for(kinds);
-        assert_eq!(recognize(&timing.decoy), Ok(Kind::Bcrypt { cost: 10 }));
-        let took = decoys.timed.lock().unwrap()[&Kind::Bcrypt { cost: 10 }].took;
-        assert_eq!(timing.floor, took * 3 / 2);
+        // Times planted as if an earlier load had measured them (a kind
+        // already timed is not timed again), so that the choice follows
+        // the times and not this machine's load of the moment.
+        let cheap = Kind::Bcrypt { cost: 4 };
+        let costly = Kind::Bcrypt { cost: 5 };
+        for (slowest, times_ms) in [(costly, [30, 1, 60]), (DEFAULT_KIND, [30, 1, 20])] {
+            let decoys = Decoys::default();
+            let planted = [DEFAULT_KIND, cheap, costly].into_iter().zip(times_ms);
+            decoys
+                .timed
+                .lock()
+                .unwrap()
+                .extend(planted.map(|(kind, ms)| {
+                    let hash = hash_as(kind, "a password nobody kept");
+                    let took = Duration::from_millis(ms);
+                    (kind, Decoy { hash, took })
+                }));
+            let timing = decoys.timing_for([cheap, costly]);
+            assert_eq!(recognize(&timing.decoy), Ok(slowest));
+            let slowest_ms = times_ms.into_iter().max().unwrap();
+            assert_eq!(timing.floor, Duration::from_millis(slowest_ms * 3 / 2));
+        }
     }
 
     #[test]
