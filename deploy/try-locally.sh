@@ -53,21 +53,8 @@ HOST=latch.example.org
 BASE=https://$HOST:8443
 PASSWORD='correct horse battery'
 
-failures=0
-ok() { printf 'ok    %s\n' "$*"; }
-fail() {
-    printf 'FAIL  %s\n' "$*"
-    failures=$((failures + 1))
-}
-check() { # check DESCRIPTION COMMAND...: ok when COMMAND succeeds
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else fail "$what"; fi
-}
-die() {
-    echo "try-locally: $*" >&2
-    exit 2
-}
+# shellcheck source=deploy/checks.sh
+. "$DEPLOY/checks.sh" # ok, fail, check, die; counts $failures
 
 [ "$(id -u)" = 0 ] || die "run as root (nginx, unshare, setpriv)"
 for c in nginx openssl curl python3 systemd-analyze unshare setpriv; do

@@ -16,7 +16,7 @@ mod support;
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,91 +26,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{session_file_for, session_files, write_users, Server, TempDir, TIMEOUT};
+use support::{
+    session_file_for, session_files, try_request, write_users, Reply, Server, TempDir, TIMEOUT,
+};
 
 const ALICE: (&str, &str) = ("alice", "pw");
 const BOB: (&str, &str) = ("bob", "pw");
-
-// A raw HTTP client that reports a dead server as an error.
-
-/// One answer, as far as the tests need it.
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Reply {
-    /// The `sid` value this answer's `Set-Cookie` sets, if any.
-    fn new_sid(&self) -> Option<String> {
-        self.head.split("\r\n").skip(1).find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            if !name.eq_ignore_ascii_case("set-cookie") {
-                return None;
-            }
-            let pair = value.trim().split(';').next()?;
-            pair.strip_prefix("sid=").map(str::to_owned)
-        })
-    }
-
-    /// The CSRF token a page embeds in its forms.
-    fn csrf_token(&self) -> Option<String> {
-        let marker = "name=\"csrf_token\" value=\"";
-        let start = self.body.find(marker)? + marker.len();
-        self.body.get(start..start + 43).map(str::to_owned)
-    }
-}
-
-/// Sends one request on its own connection and reads the answer until the
-/// server closes it. Unlike support's helpers, a refused, reset or closed
-/// connection (the server was killed) is an `Err`, never a panic; an answer
-/// whose head arrived counts, however the connection ended after it.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-    body: &str,
-) -> io::Result<Reply> {
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-    stream.set_read_timeout(Some(TIMEOUT))?;
-    stream.set_write_timeout(Some(TIMEOUT))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(cookie) = cookie {
-        head.push_str(&format!("Cookie: {cookie}\r\n"));
-    }
-    if method == "POST" {
-        head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    stream.write_all(format!("{head}{body}").as_bytes())?;
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let Some((head, body)) = text.split_once("\r\n\r\n") else {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the connection ended before a response head",
-        ));
-    };
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, head.to_owned()))?;
-    Ok(Reply {
-        status,
-        head: head.to_owned(),
-        body: body.to_owned(),
-    })
-}
 
 // A server this file starts itself, to SIGKILL it.
 
@@ -237,7 +158,11 @@ fn one_session(
     live: &mut Option<Live>,
 ) -> io::Result<()> {
     let body = format!("username={}&password={}", ALICE.0, ALICE.1);
-    let login = expect_303(seen, "login", request(addr, "POST", "/login", None, &body)?)?;
+    let login = expect_303(
+        seen,
+        "login",
+        try_request(addr, "POST", "/login", None, &body)?,
+    )?;
     let id = login
         .new_sid()
         .ok_or_else(|| unexpected(seen, "login without cookie"))?;
@@ -247,7 +172,7 @@ fn one_session(
         theme: None,
         in_flight: None,
     });
-    let page = request(addr, "GET", "/account", Some(&cookie), "")?;
+    let page = try_request(addr, "GET", "/account", Some(&cookie), "")?;
     let token = page
         .csrf_token()
         .ok_or_else(|| unexpected(seen, &format!("account page {}", page.status)))?;
@@ -258,7 +183,7 @@ fn one_session(
         expect_303(
             seen,
             "theme",
-            request(addr, "POST", "/theme", Some(&cookie), &body)?,
+            try_request(addr, "POST", "/theme", Some(&cookie), &body)?,
         )?;
         seen.themes_answered += 1;
         session.theme = Some(theme);
@@ -269,7 +194,7 @@ fn one_session(
     let reply = expect_303(
         seen,
         "logout",
-        request(addr, "POST", "/logout", Some(&cookie), &body)?,
+        try_request(addr, "POST", "/logout", Some(&cookie), &body)?,
     )?;
     seen.logouts.push(Logout {
         old: id,
@@ -390,7 +315,7 @@ fn assert_answers_survived(dir: &Path, round: usize, seen: &[Seen]) {
 /// signed out, interrupted sessions stay signed in.
 fn assert_server_agrees(addr: SocketAddr, round: usize, seen: &[Seen]) {
     let account = |id: &str| {
-        request(addr, "GET", "/account", Some(&format!("sid={id}")), "")
+        try_request(addr, "GET", "/account", Some(&format!("sid={id}")), "")
             .expect("the restarted server answers")
             .status
     };
@@ -686,7 +611,7 @@ fn a_read_only_sessions_dir_answers_503_and_keeps_the_old_session_file() {
     assert_503_retry_later(&server.post("/theme", None, "theme=light"), "a new session");
     for (id, token) in [(&keeper, &keeper_token), (&flusher, &flusher_token)] {
         let cookie = format!("sid={id}");
-        let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+        let logout = server.logout(&cookie, &token);
         assert_503_retry_later(&logout, "a logout");
         assert!(server.is_signed_in(&cookie), "reads still work");
     }
@@ -702,7 +627,7 @@ fn a_read_only_sessions_dir_answers_503_and_keeps_the_old_session_file() {
     for (id, token) in [(&keeper, &keeper_token), (&flusher, &flusher_token)] {
         let cookie = format!("sid={id}");
         assert!(server.is_signed_in(&cookie), "still signed in");
-        let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+        let logout = server.logout(&cookie, &token);
         assert_eq!(logout.status, 303, "the same logout, once writable");
         assert!(!session_file_for(dir, id).exists());
     }
@@ -724,7 +649,7 @@ fn a_keep_mode_logout_on_a_full_disk_deletes_the_session_and_answers_like_a_flus
     let files = session_files(dir);
 
     let filler = tmpfs.fill();
-    let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+    let logout = server.logout(&cookie, &token);
     assert_eq!(logout.status, 303, "{}", logout.text());
     assert_eq!(
         logout.header("set-cookie"),
@@ -814,7 +739,7 @@ fn sign_out_when_the_inodes_run_out_still_signs_out_this_session_and_everywhere(
 
     tmpfs.fill_inodes();
     // Keep mode cannot make the new file: a flush instead.
-    let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+    let logout = server.logout(&cookie, &token);
     assert_eq!(logout.status, 303, "{}", logout.text());
     assert_eq!(
         logout.header("set-cookie"),

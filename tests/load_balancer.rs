@@ -19,7 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::redis::RedisServer;
-use support::{read_response, write_users, Options, Response, Server, TempDir, TIMEOUT};
+use support::{
+    csrf_token_in, read_response, write_users, Options, Response, Server, TempDir, TIMEOUT,
+};
 
 const NEEDS: &str = "needs redis-server and nginx: apt-get install redis-server nginx";
 
@@ -209,17 +211,6 @@ fn connect_from(addr: SocketAddr, source: [u8; 4]) -> TcpStream {
     support::connect_with(addr, source, None)
 }
 
-/// The CSRF token an account page embeds.
-fn csrf_token(page: &Response) -> String {
-    let html = page.text();
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = html
-        .find(marker)
-        .expect("the account page has a logout form")
-        + marker.len();
-    html[start..start + 43].to_string()
-}
-
 fn new_session_cookie(answer: &Response) -> String {
     let id = answer
         .set_cookie_value("sid")
@@ -270,7 +261,7 @@ fn a_visit_through_nginx_round_robin_is_served_by_both_instances_and_its_logout_
         let page = nginx.get("/account", Some(&alice));
         assert_eq!(page.status, 200, "{}", page.text());
         assert!(page.text().contains("alice"));
-        token = csrf_token(&page);
+        token = csrf_token_in(&page);
     }
 
     // A theme, seen on the next pages whichever instance serves them.

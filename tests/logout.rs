@@ -240,7 +240,7 @@ fn step3_the_removal_cookie_repeats_secure_and_the_host_prefix() {
     let id = response.set_cookie_value("__Host-sid").unwrap();
     let cookie = format!("__Host-sid={id}");
     let token = server.csrf_token(&cookie);
-    let response = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+    let response = server.logout(&cookie, &token);
     assert_eq!(
         response.header("set-cookie"),
         Some("__Host-sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")
@@ -483,7 +483,7 @@ fn logout_with_a_dead_cookie_tossed_ahead_signs_out_the_live_session() {
     let server = Server::with_users(&[ALICE], &[]);
     let (id, token) = signed_in(&server);
     let tossed = format!("sid={}; sid={id}", dead_id());
-    let response = server.post("/logout", Some(&tossed), &format!("csrf_token={token}"));
+    let response = server.logout(&tossed, &token);
     assert_eq!(response.status, 303);
     assert_eq!(
         response.header("set-cookie"),
@@ -507,7 +507,7 @@ fn logout_ends_every_signed_in_session_the_cookies_name() {
         server.csrf_token(&format!("sid={bob}"))
     );
     // Either session's token will do: here alice's, the second one named.
-    let response = server.post("/logout", Some(&both), &format!("csrf_token={alice_token}"));
+    let response = server.logout(&both, &alice_token);
     assert_eq!(response.status, 303, "{}", response.text());
     assert!(!server.is_signed_in(&format!("sid={alice}")));
     assert!(!server.is_signed_in(&format!("sid={bob}")));

@@ -24,7 +24,7 @@ fn a_full_login_logout_run_logs_no_cookie_password_or_token() {
     let cookie = format!("sid={id}");
     let token = server.csrf_token(&cookie);
     server.get("/account?next=%2Fsecret-query", Some(&cookie));
-    let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+    let logout = server.logout(&cookie, &token);
     let after = logout.set_cookie_value("sid").unwrap();
     assert!(server.wait_for_log("logout user=alice scope=this mode=keep"));
     server.log_barrier();

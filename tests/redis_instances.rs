@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use latch::sessions::redis::COMMAND_TIMEOUT;
 use sha2::{Digest, Sha256};
 use support::redis::{RedisServer, DURABLE};
-use support::{repo_www, run_cli, write_users, Options, Response, Server, TempDir, TIMEOUT};
+use support::{
+    repo_www, run_cli, try_request, write_users, Options, Response, Server, TempDir, TIMEOUT,
+};
 
 const ALICE: (&str, &str) = ("alice", "wonderland");
 const BOB: (&str, &str) = ("bob", "builder");
@@ -188,8 +190,7 @@ fn a_logout_on_a_racing_theme_changes_and_page_views_on_b_is_never_undone() {
                     start.wait();
                     let answer = match worker {
                         0 => {
-                            let answer =
-                                a.post("/logout", Some(old), &format!("csrf_token={token}"));
+                            let answer = a.logout(old, &token);
                             *logout.lock().unwrap() = answer.set_cookie_value("sid");
                             answer
                         }
@@ -233,31 +234,6 @@ fn a_logout_on_a_racing_theme_changes_and_page_views_on_b_is_never_undone() {
     );
 }
 
-/// `POST /logout` for `cookie` on its own connection, without panicking
-/// when the server is gone: the status and the new `sid` cookie's value
-/// (empty for a removal), or `None` when no whole answer came.
-fn try_logout(addr: std::net::SocketAddr, cookie: &str, token: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let body = format!("csrf_token={token}");
-    let request = format!(
-        "POST /logout HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;
-    stream.set_read_timeout(Some(TIMEOUT)).ok()?;
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let (head, _) = answer.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let sid = head
-        .lines()
-        .find_map(|line| line.strip_prefix("set-cookie: sid="))
-        .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())?;
-    Some((status, sid))
-}
-
 #[test]
 #[ignore = "needs redis-server: apt-get install redis-server"]
 fn a_sigkill_of_one_instance_mid_logouts_loses_no_answered_logout_and_leaves_no_half_move() {
@@ -284,10 +260,15 @@ fn a_sigkill_of_one_instance_mid_logouts_loses_no_answered_logout_and_leaves_no_
                 let Some((id, token)) = queue.lock().unwrap().pop() else {
                     return;
                 };
-                match try_logout(a.addr, &cookie(id), token) {
-                    Some((303, new)) => answered.lock().unwrap().push((id.clone(), new)),
-                    Some((status, _)) => panic!("logout answered {status}"),
-                    None => return,
+                let body = format!("csrf_token={token}");
+                match try_request(a.addr, "POST", "/logout", Some(&cookie(id)), &body) {
+                    Ok(reply) if reply.status == 303 => {
+                        let new = reply.new_sid().expect("a logout sets the cookie");
+                        answered.lock().unwrap().push((id.clone(), new));
+                    }
+                    Ok(reply) => panic!("logout answered {}", reply.status),
+                    // The server is gone.
+                    Err(_) => return,
                 }
             });
         }
@@ -419,7 +400,7 @@ fn trace_shows_the_redis_commands_and_scripts_a_request_ran_and_never_a_whole_ke
     let alice = cookie(&id);
     let token = server.csrf_token(&alice);
     assert_eq!(server.set_theme(&alice, &token, "dark").status, 303);
-    let logout = server.post("/logout", Some(&alice), &format!("csrf_token={token}"));
+    let logout = server.logout(&alice, &token);
     assert_eq!(logout.status, 303);
     assert!(server.wait_for_log("trace POST /logout"));
     server.log_barrier();
@@ -481,7 +462,7 @@ fn a_keep_mode_logout_on_a_full_redis_deletes_the_session_instead_and_still_sign
         .query::<()>(&mut redis.connection())
         .unwrap();
 
-    let logout = a.post("/logout", Some(&alice), &format!("csrf_token={token}"));
+    let logout = a.logout(&alice, &token);
     assert_eq!(logout.status, 303, "{}", logout.text());
     assert_eq!(logout.set_cookie_value("sid").as_deref(), Some(""));
     assert!(a.wait_for_log("deleted instead"), "{}", a.stderr());
@@ -690,7 +671,7 @@ fn a_redis_password_in_the_url_is_never_printed() {
     let server = instance_at(&right, &users, &[]);
     let alice = cookie(&server.login(ALICE.0, ALICE.1));
     let token = server.csrf_token(&alice);
-    let logout = server.post("/logout", Some(&alice), &format!("csrf_token={token}"));
+    let logout = server.logout(&alice, &token);
     assert_eq!(logout.status, 303);
     server.log_barrier();
     assert!(

@@ -56,7 +56,7 @@ fn a_flood_of_new_anonymous_sessions_from_one_address_is_429_past_the_rate() {
     let cookie = format!("sid={id}");
     let token = server.csrf_token(&cookie);
     assert_eq!(server.set_theme(&cookie, &token, "light").status, 303);
-    let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+    let logout = server.logout(&cookie, &token);
     assert_eq!(logout.status, 303);
     assert!(!server.is_signed_in(&cookie));
 }
@@ -101,7 +101,7 @@ fn past_max_sessions_a_new_anonymous_session_is_503_while_users_still_sign_in_an
     assert!(server.is_signed_in(&cookie));
     let token = server.csrf_token(&cookie);
     assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
-    let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+    let logout = server.logout(&cookie, &token);
     assert_eq!(logout.status, 303, "{}", logout.text());
     let moved = logout
         .set_cookie_value("sid")
@@ -132,7 +132,7 @@ fn a_session_that_ends_makes_room_for_a_new_one() {
     assert_retry_after(&theme_from(&server, "192.0.2.2"), 503, 3600);
     let cookie = format!("sid={id}");
     let token = server.csrf_token(&cookie);
-    let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+    let logout = server.logout(&cookie, &token);
     assert_eq!(logout.status, 303);
     assert_eq!(
         theme_from(&server, "192.0.2.2").status,

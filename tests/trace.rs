@@ -17,7 +17,7 @@ fn a_traced_login_account_logout_run_shows_each_step_and_no_secret() {
     let cookie = format!("sid={id}");
     let token = server.csrf_token(&cookie);
     server.set_theme(&cookie, &token, "dark");
-    let logout = server.post("/logout", Some(&cookie), &format!("csrf_token={token}"));
+    let logout = server.logout(&cookie, &token);
     let new_id = logout.set_cookie_value("sid").unwrap();
     assert!(server.wait_for_log("trace POST /logout"));
     server.log_barrier();

@@ -38,21 +38,8 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 HOST=latch.example.org
 PASSWORD='correct horse battery'
 
-failures=0
-ok() { printf 'ok    %s\n' "$*"; }
-fail() {
-    printf 'FAIL  %s\n' "$*"
-    failures=$((failures + 1))
-}
-check() { # check DESCRIPTION COMMAND...: ok when COMMAND succeeds
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else fail "$what"; fi
-}
-die() {
-    echo "try-locally: $*" >&2
-    exit 2
-}
+# shellcheck source=deploy/checks.sh
+. "$REPO/deploy/checks.sh" # ok, fail, check, die; counts $failures
 for c in redis-server redis-cli openssl curl python3 "$NGINX"; do
     command -v "$c" >/dev/null || die "missing $c"
 done

@@ -3,7 +3,7 @@
 //! library: what the tests send and read is what goes over the wire.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -521,15 +521,15 @@ impl Server {
         )
     }
 
+    /// `POST /logout` as the signed-in page's form sends it: the session's
+    /// CSRF token, nothing else (this session, keep or flush as configured).
+    pub fn logout(&self, cookie: &str, token: &str) -> Response {
+        self.post("/logout", Some(cookie), &format!("csrf_token={token}"))
+    }
+
     /// The CSRF token the account page embeds for this session cookie.
     pub fn csrf_token(&self, cookie: &str) -> String {
-        let page = self.get("/account", Some(cookie)).text();
-        let marker = "name=\"csrf_token\" value=\"";
-        let start = page
-            .find(marker)
-            .expect("the account page has a logout form")
-            + marker.len();
-        page[start..start + 43].to_string()
+        csrf_token_in(&self.get("/account", Some(cookie)))
     }
 
     /// The session `id` names, as the store holds it now (its record as
@@ -678,4 +678,94 @@ pub fn timed_failed_login(server: &Server, user: &str, password: &str) -> Durati
 pub fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
+}
+
+/// The CSRF token a signed-in page (its logout form) embeds.
+pub fn csrf_token_in(page: &Response) -> String {
+    let html = page.text();
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("the page has a logout form") + marker.len();
+    html[start..start + 43].to_string()
+}
+
+// A raw HTTP client that reports a dead server as an error: for the
+// tests that kill a server while requests are in flight.
+
+/// One answer, as far as the tests need it.
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    /// The `sid` value this answer's `Set-Cookie` sets, if any.
+    pub fn new_sid(&self) -> Option<String> {
+        self.head.split("\r\n").skip(1).find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            if !name.eq_ignore_ascii_case("set-cookie") {
+                return None;
+            }
+            let pair = value.trim().split(';').next()?;
+            pair.strip_prefix("sid=").map(str::to_owned)
+        })
+    }
+
+    /// The CSRF token a page embeds in its forms.
+    pub fn csrf_token(&self) -> Option<String> {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = self.body.find(marker)? + marker.len();
+        self.body.get(start..start + 43).map(str::to_owned)
+    }
+}
+
+/// Sends one request on its own connection and reads the answer until the
+/// server closes it. Unlike support's helpers, a refused, reset or closed
+/// connection (the server was killed) is an `Err`, never a panic; an answer
+/// whose head arrived counts, however the connection ended after it.
+pub fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: &str,
+) -> io::Result<Reply> {
+    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(cookie) = cookie {
+        head.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    if method == "POST" {
+        head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(format!("{head}{body}").as_bytes())?;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the connection ended before a response head",
+        ));
+    };
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, head.to_owned()))?;
+    Ok(Reply {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    })
 }
