@@ -611,7 +611,7 @@ fn a_read_only_sessions_dir_answers_503_and_keeps_the_old_session_file() {
     assert_503_retry_later(&server.post("/theme", None, "theme=light"), "a new session");
     for (id, token) in [(&keeper, &keeper_token), (&flusher, &flusher_token)] {
         let cookie = format!("sid={id}");
-        let logout = server.logout(&cookie, &token);
+        let logout = server.logout(&cookie, token);
         assert_503_retry_later(&logout, "a logout");
         assert!(server.is_signed_in(&cookie), "reads still work");
     }
@@ -627,7 +627,7 @@ fn a_read_only_sessions_dir_answers_503_and_keeps_the_old_session_file() {
     for (id, token) in [(&keeper, &keeper_token), (&flusher, &flusher_token)] {
         let cookie = format!("sid={id}");
         assert!(server.is_signed_in(&cookie), "still signed in");
-        let logout = server.logout(&cookie, &token);
+        let logout = server.logout(&cookie, token);
         assert_eq!(logout.status, 303, "the same logout, once writable");
         assert!(!session_file_for(dir, id).exists());
     }

@@ -217,7 +217,7 @@ fn an_error_page_wears_the_session_theme_and_shows_who_is_signed_in() {
 /// Signs out with the page's token; returns the answer and the cookies a
 /// browser would send next (the session cookie, if any, and the notice).
 fn sign_out(server: &Server, cookie: &str, token: &str) -> (Response, String) {
-    let response = server.logout(cookie, &token);
+    let response = server.logout(cookie, token);
     assert_eq!(response.status, 303, "{}", response.text());
     let notice = set_cookie_line(&response, "notice").expect("the logout sets a notice");
     assert_eq!(

@@ -190,7 +190,7 @@ fn a_logout_on_a_racing_theme_changes_and_page_views_on_b_is_never_undone() {
                     start.wait();
                     let answer = match worker {
                         0 => {
-                            let answer = a.logout(old, &token);
+                            let answer = a.logout(old, token);
                             *logout.lock().unwrap() = answer.set_cookie_value("sid");
                             answer
                         }
