@@ -37,16 +37,6 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True for the errors a client should be told to retry (503 with
-    /// `Retry-After`): the cause is temporary and the store recovers by
-    /// itself once Redis does.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Unavailable(_) | StoreError::Contended | StoreError::NotDurable(_)
-        )
-    }
-
     /// Sorts an error from the client library. Connection trouble of every
     /// kind is `Unavailable`; of the server's error replies, those that
     /// say "not now" are too (`LOADING` after a restart, `BUSY` while a

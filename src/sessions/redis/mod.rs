@@ -3,7 +3,7 @@
 //! store"). It keeps the file store's contract (`session_store`), across
 //! instances:
 //!
-//! - `load` returns `Ok(None)` for no session, an expired one (which it
+//! - `load_with_epoch` returns `Ok(None)` for no session, an expired one (which it
 //!   deletes, if no one changed it meanwhile) and a value that cannot be
 //!   read (logged); `Err` only when Redis fails. It never writes a session.
 //! - `create`, `modify` and `rotate` are durable when they return (the
@@ -73,18 +73,11 @@ impl RedisStore {
         self.idle_timeout
     }
 
-    /// The session `id`, if it is live. See the module contract.
-    pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Record>, StoreError> {
-        let key = SessionKey::of(id);
-        let value = self.query(redis::cmd("GET").arg(key.name())).await?;
-        let live = self.live_or_drop(&key, value, now).await?;
-        Ok(live.map(|(record, _)| record))
-    }
-
     /// The session `id`, if it is live, with the epoch of its signed-in
     /// user (0 when no one is signed in) and the exact bytes read (for a
     /// compare-and-set later, `Version`): what a signed-in request needs,
-    /// in one round trip. `Ok(None)` as for `load`.
+    /// in one round trip. `Ok(None)` for no session, an expired one (which
+    /// it deletes, if no one changed it meanwhile) or an unreadable value.
     pub async fn load_with_epoch(
         &self,
         id: &SessionId,

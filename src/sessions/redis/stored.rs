@@ -42,7 +42,7 @@ impl RedisStore {
         }
     }
 
-    /// `load`'s ending: the live record with the bytes read, or `None`
+    /// `load_with_epoch`'s ending: the live record with the bytes read, or `None`
     /// after deleting an expired one (only if it still holds the bytes
     /// read, so a session that another request just replaced is not
     /// touched).
