@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::io;
-use std::sync::Arc;
 
 use crate::os::blocking::Crashed;
 use crate::os::sys;
@@ -32,15 +31,15 @@ pub struct Stored {
 /// decides, so a stale version costs one more try, never a wrong write.
 /// The file store keeps none (it reads under the session's lock, from its
 /// cache).
-#[derive(Clone, Debug, Default)]
-pub struct Version(Option<Arc<[u8]>>);
+#[derive(Debug)]
+pub struct Version(Option<Vec<u8>>);
 
 impl Version {
     /// No version: a change reads the session first.
     pub const UNKNOWN: Version = Version(None);
 
     pub(crate) fn of_bytes(bytes: Vec<u8>) -> Version {
-        Version(Some(bytes.into()))
+        Version(Some(bytes))
     }
 
     pub(crate) fn bytes(&self) -> Option<&[u8]> {
