@@ -180,50 +180,36 @@ struct Example {
     expected: Vec<(usize, String)>,
 }
 
-fn console_examples(block: &Block) -> Vec<Example> {
+/// The commands of a block. In a console block a command is a line that
+/// starts with `$ `, and the lines after it are the output it must print;
+/// in an sh block every line is a command, blank lines and `#` comments
+/// aside. Either way a line ending in `\` goes on on the next one.
+fn examples(block: &Block, console: bool) -> Vec<Example> {
     let mut examples: Vec<Example> = Vec::new();
     let mut continuing = false;
     for (number, text) in &block.lines {
+        let command = match console {
+            true => text.strip_prefix("$ "),
+            false => Some(text.as_str())
+                .filter(|t| !t.trim().is_empty() && !t.trim_start().starts_with('#')),
+        };
         if continuing {
             let example = examples.last_mut().unwrap();
             example.command.push('\n');
             example.command.push_str(text);
-            continuing = text.ends_with('\\');
-        } else if let Some(command) = text.strip_prefix("$ ") {
-            continuing = command.ends_with('\\');
+        } else if let Some(command) = command {
             examples.push(Example {
                 line: *number,
                 command: command.to_string(),
                 expected: Vec::new(),
             });
-        } else {
+        } else if console {
             match examples.last_mut() {
                 Some(example) => example.expected.push((*number, text.clone())),
                 None => panic!("README.md:{number}: console block output before any `$ ` command"),
             }
         }
-    }
-    examples
-}
-
-fn sh_examples(block: &Block) -> Vec<Example> {
-    let mut examples: Vec<Example> = Vec::new();
-    let mut continuing = false;
-    for (number, text) in &block.lines {
-        if continuing {
-            let example = examples.last_mut().unwrap();
-            example.command.push('\n');
-            example.command.push_str(text);
-        } else if text.trim().is_empty() || text.trim_start().starts_with('#') {
-            continue;
-        } else {
-            examples.push(Example {
-                line: *number,
-                command: text.clone(),
-                expected: Vec::new(),
-            });
-        }
-        continuing = text.ends_with('\\');
+        continuing = (continuing || command.is_some()) && text.ends_with('\\');
     }
     examples
 }
@@ -239,7 +225,7 @@ struct Report {
 }
 
 fn run_console_block(block: &Block, shell: &mut Shell, server: &Server, report: &mut Report) {
-    for example in console_examples(block) {
+    for example in examples(block, true) {
         let command = example.command.replace(README_ADDR, &server.addr);
         let (output, status) = shell.run(&command, example.line);
         report.commands += 1;
@@ -265,7 +251,7 @@ fn run_console_block(block: &Block, shell: &mut Shell, server: &Server, report: 
 }
 
 fn run_sh_block(block: &Block, shell: &mut Shell, server: &Server, report: &mut Report) {
-    for example in sh_examples(block) {
+    for example in examples(block, false) {
         let command = example.command.replace(README_ADDR, &server.addr);
         let (output, status) = shell.run(&command, example.line);
         report.commands += 1;
@@ -285,7 +271,7 @@ fn run_sh_block(block: &Block, shell: &mut Shell, server: &Server, report: &mut 
 /// test's server printed when it started.
 fn check_server_block(block: &Block, server: &Server, report: &mut Report) {
     report.server_blocks += 1;
-    let examples = console_examples(block);
+    let examples = examples(block, true);
     assert_eq!(
         examples.len(),
         1,
