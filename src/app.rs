@@ -3,27 +3,23 @@
 
 use std::path::PathBuf;
 
-use tokio::sync::Semaphore;
-
+use crate::auth::password::Hashing;
 use crate::auth::throttle::Throttle;
 use crate::auth::users::UsersFile;
 use crate::cli::Config;
 use crate::http::cookies::SessionCookie;
-use crate::sessions::quota::SessionQuota;
 use crate::sessions::store::Store;
 
 pub struct App {
     pub config: Config,
     pub store: Store,
     pub users: UsersFile,
-    /// Failed sign-ins per client address and user name.
+    /// Which counters a sign-in attempt passes (kept in the store).
     pub throttle: Throttle,
-    /// New anonymous sessions per client address.
-    pub quota: SessionQuota,
-    /// Password checks running at once: one per core. A login flood then
-    /// queues here instead of taking every core (and 19 MiB per check)
-    /// from the other requests.
-    pub hashing: Semaphore,
+    /// Password checks: one per core at most, within a memory budget, one
+    /// at a time per client address. A login flood then queues here
+    /// instead of taking every core and the memory from other requests.
+    pub hashing: Hashing,
     pub cookie: SessionCookie,
     /// The www dir, canonicalized once at start; `None` when it is missing.
     pub www_root: Option<PathBuf>,
@@ -39,8 +35,7 @@ impl App {
             store,
             users,
             throttle: Throttle::new(config.login_throttle),
-            quota: SessionQuota::default(),
-            hashing: Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
+            hashing: Hashing::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
             www_root,
             config,
         }

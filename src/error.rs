@@ -36,8 +36,6 @@ pub enum Error {
     CrossOrigin,
     /// A signed-in session's POST did not carry its CSRF token.
     Csrf,
-    /// Too many failed logins from this client (seconds to wait).
-    Throttled(u64),
     /// Every password-hashing slot stayed busy too long.
     Busy,
     /// This client address made its share of new sessions this minute
@@ -88,7 +86,6 @@ impl Error {
     /// no session change).
     pub fn into_response(self) -> Response {
         let retry_after = match &self {
-            Error::Throttled(seconds) => Some(*seconds),
             Error::Busy | Error::Store(_) => Some(5),
             Error::NewSessionsThrottled(seconds) => Some(*seconds),
             // Room comes back as sessions end or expire; the sweeper
@@ -126,10 +123,6 @@ impl Error {
             Error::Csrf => (
                 StatusCode::FORBIDDEN,
                 "missing or wrong CSRF token: reload the page and try again".into(),
-            ),
-            Error::Throttled(seconds) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("too many failed sign-ins; try again in {seconds} seconds"),
             ),
             Error::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -370,7 +363,7 @@ fn retry_target(asked: &Asked) -> Option<String> {
 }
 
 /// A `Retry-After` in seconds, as a person says it.
-fn readable_wait(seconds: u64) -> String {
+pub fn readable_wait(seconds: u64) -> String {
     match seconds {
         0..=1 => "a second".into(),
         2..=90 => format!("{seconds} seconds"),

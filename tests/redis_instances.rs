@@ -374,9 +374,9 @@ fn new_anonymous_sessions_from_one_address_are_counted_across_both_instances() {
     let users = UsersFile::new(&[ALICE]);
     let (a, b) = two_instances(&redis, &users, &[]);
     let new_session = |server: &Server| server.post("/theme", None, "theme=dark");
-    // The address's share of a minute, half on each instance.
-    let per_minute = latch::sessions::quota::PER_MINUTE as usize;
-    for n in 0..per_minute {
+    // The address's burst, half on each instance.
+    let burst = latch::sessions::quota::BURST as usize;
+    for n in 0..burst {
         let server = [&a, &b][n % 2];
         let made = new_session(server);
         assert_eq!(made.status, 303, "session {n}: {}", made.status_line);
@@ -385,7 +385,11 @@ fn new_anonymous_sessions_from_one_address_are_counted_across_both_instances() {
         let refused = new_session(server);
         assert_eq!(refused.status, 429, "{name}: {}", refused.status_line);
         let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
-        assert!((1..=60).contains(&retry_after), "{name}: {retry_after}");
+        let interval = latch::sessions::quota::INTERVAL.as_secs();
+        assert!(
+            (1..=interval).contains(&retry_after),
+            "{name}: {retry_after}"
+        );
         assert_eq!(refused.header("set-cookie"), None, "{name}");
     }
 }
@@ -434,7 +438,7 @@ fn trace_shows_the_redis_commands_and_scripts_a_request_ran_and_never_a_whole_ke
         );
     }
     let login = &log[log.find("trace POST /login").unwrap()..];
-    assert!(login.contains("EVALSHA ADMIT latch:throttle:"), "{login}");
+    assert!(login.contains("EVALSHA PACE latch:pace:"), "{login}");
     assert!(login.contains("EVALSHA CREATE latch:s:"), "{login}");
     assert!(login.contains("→ 1"), "{login}");
     // Neither the id nor the whole hash its key is named by.

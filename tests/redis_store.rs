@@ -13,9 +13,8 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use latch::sessions::redis::{
-    Admission, Durability, RedisStore, Rotated, StoreError, COMMAND_TIMEOUT,
-};
+use latch::sessions::pace::{Counter, Limit, Paced, Rule};
+use latch::sessions::redis::{Durability, RedisStore, Rotated, StoreError, COMMAND_TIMEOUT};
 use latch::sessions::{now, Record, SessionId, AUTH_PREFIX, THEME};
 use redis::aio::MultiplexedConnection;
 use sha2::{Digest, Sha256};
@@ -469,86 +468,107 @@ async fn a_bumped_epoch_is_seen_by_the_other_instance_in_the_same_read() {
     );
 }
 
+fn paced(name: &str, burst: u32, interval: Duration) -> Limit {
+    Limit {
+        counter: Counter::named(name),
+        rule: Rule {
+            burst,
+            interval,
+            max_wait: Duration::ZERO,
+        },
+    }
+}
+
+fn admitted(paced: Paced) -> bool {
+    matches!(paced, Paced::Admitted { .. })
+}
+
 #[tokio::test]
 #[ignore = "needs redis-server: apt-get install redis-server"]
-async fn throttle_counts_attempts_on_every_instance() {
+async fn a_pace_counts_attempts_on_every_instance() {
     let redis = RedisServer::start();
     let (a, b) = (redis.store().await, redis.store().await);
     let window = Duration::from_secs(900);
-    let counter = "203.0.113.7 alice";
-    for (n, store) in [&a, &b, &a, &b, &a].into_iter().enumerate() {
-        let remaining = 4 - n as u32;
-        assert_eq!(
-            store.throttle_admit(counter, 5, window).await.unwrap(),
-            Admission::Admitted { remaining }
-        );
+    let pair = paced("203.0.113.7 alice", 5, window);
+    for store in [&a, &b, &a, &b, &a] {
+        assert!(admitted(store.pace(&[pair]).await.unwrap()));
     }
-    let Admission::Refused { retry_after } = b.throttle_admit(counter, 5, window).await.unwrap()
-    else {
+    let Paced::Refused { limit, retry_after } = b.pace(&[pair]).await.unwrap() else {
         panic!("a sixth attempt was admitted");
     };
+    assert_eq!(limit, 0);
     assert!(
         retry_after > Duration::from_secs(890) && retry_after <= window,
         "{retry_after:?}"
     );
-    assert!(matches!(
-        a.throttle_admit("203.0.113.7 bob", 5, window)
-            .await
-            .unwrap(),
-        Admission::Admitted { .. }
-    ));
-    b.throttle_reset(counter).await.unwrap();
-    assert!(matches!(
-        a.throttle_admit(counter, 5, window).await.unwrap(),
-        Admission::Admitted { remaining: 4 }
-    ));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs redis-server: apt-get install redis-server"]
-async fn attempts_admitted_at_once_never_exceed_the_limit() {
-    let redis = RedisServer::start();
-    let a = Arc::new(redis.store().await);
-    let b = Arc::new(redis.store().await);
-    let attempts: Vec<_> = (0..60)
-        .map(|n| {
-            let store = Arc::clone(if n % 2 == 0 { &a } else { &b });
-            tokio::spawn(async move {
-                store
-                    .throttle_admit("198.51.100.1 carol", 7, Duration::from_secs(60))
-                    .await
-            })
-        })
-        .collect();
-    let mut admitted = 0;
-    for attempt in attempts {
-        admitted += usize::from(matches!(
-            attempt.await.unwrap().unwrap(),
-            Admission::Admitted { .. }
-        ));
-    }
-    assert_eq!(admitted, 7);
+    let other = paced("203.0.113.7 bob", 5, window);
+    assert!(admitted(a.pace(&[other]).await.unwrap()));
+    b.forget(&pair.counter).await.unwrap();
+    assert!(admitted(a.pace(&[pair]).await.unwrap()));
 }
 
 #[tokio::test]
 #[ignore = "needs redis-server: apt-get install redis-server"]
-async fn a_throttle_window_ends_by_itself() {
+async fn a_refused_attempt_writes_no_key_and_a_given_back_one_frees_its_place() {
     let redis = RedisServer::start();
     let store = redis.store().await;
-    let window = Duration::from_millis(300);
-    assert!(matches!(
-        store.throttle_admit("x", 1, window).await.unwrap(),
-        Admission::Admitted { remaining: 0 }
-    ));
-    assert!(matches!(
-        store.throttle_admit("x", 1, window).await.unwrap(),
-        Admission::Refused { .. }
-    ));
+    let spent = paced("spent", 1, Duration::from_secs(60));
+    assert!(admitted(store.pace(&[spent]).await.unwrap()));
+    let pace_keys = || {
+        let keys = redis.keys();
+        keys.into_iter()
+            .filter(|k| k.starts_with("latch:pace:"))
+            .count()
+    };
+    let keys_before = pace_keys();
+    for i in 0..200 {
+        let fresh = paced(&format!("name {i}"), 5, Duration::from_secs(900));
+        let Paced::Refused { limit, .. } = store.pace(&[fresh, spent]).await.unwrap() else {
+            panic!("admitted past a spent counter");
+        };
+        assert_eq!(limit, 1);
+    }
+    assert_eq!(pace_keys(), keys_before, "200 refusals wrote no key");
+    store.give_back(&spent).await.unwrap();
+    assert!(admitted(store.pace(&[spent]).await.unwrap()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+async fn attempts_admitted_at_once_never_exceed_the_burst() {
+    let redis = RedisServer::start();
+    let a = Arc::new(redis.store().await);
+    let b = Arc::new(redis.store().await);
+    let carol = paced("198.51.100.1 carol", 7, Duration::from_secs(60));
+    let attempts: Vec<_> = (0..60)
+        .map(|n| {
+            let store = Arc::clone(if n % 2 == 0 { &a } else { &b });
+            tokio::spawn(async move { store.pace(&[carol]).await })
+        })
+        .collect();
+    let mut count = 0;
+    for attempt in attempts {
+        count += usize::from(admitted(attempt.await.unwrap().unwrap()));
+    }
+    assert_eq!(count, 7);
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+async fn a_pace_counter_empties_by_itself() {
+    let redis = RedisServer::start();
+    let store = redis.store().await;
+    let x = paced("x", 1, Duration::from_millis(300));
+    assert!(admitted(store.pace(&[x]).await.unwrap()));
+    assert!(!admitted(store.pace(&[x]).await.unwrap()));
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(matches!(
-        store.throttle_admit("x", 1, window).await.unwrap(),
-        Admission::Admitted { .. }
-    ));
+    assert!(admitted(store.pace(&[x]).await.unwrap()));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let keys = redis.keys();
+    assert!(
+        !keys.iter().any(|k| k.starts_with("latch:pace:")),
+        "the key expired with its TAT: {keys:?}"
+    );
 }
 
 // ------------------------------------------------- counting and listing

@@ -1,12 +1,12 @@
 //! Anonymous sessions are bounded (docs/contract.md, "Sessions"): one
-//! client address creates at most `session_quota::PER_MINUTE` new ones a
-//! minute (429 with `Retry-After` beyond it), and past `--max-sessions`
+//! client address creates at most `quota::BURST` new ones at once, then
+//! one per `quota::INTERVAL` (429 with `Retry-After` beyond it), and past `--max-sessions`
 //! files a new anonymous session is refused with 503 and `Retry-After`,
 //! while sign-in, sign-out and existing sessions keep working.
 
 mod support;
 
-use latch::sessions::quota::PER_MINUTE;
+use latch::sessions::quota::{BURST, INTERVAL};
 use support::{Response, Server};
 
 const ALICE: (&str, &str) = ("alice", "pw");
@@ -41,16 +41,16 @@ fn assert_retry_after(response: &Response, status: u16, at_most: u64) {
 #[test]
 fn a_flood_of_new_anonymous_sessions_from_one_address_is_429_past_the_rate() {
     let server = Server::with_users(&[ALICE], &[]);
-    for i in 0..PER_MINUTE {
+    for i in 0..BURST {
         let response = server.post("/theme", None, "theme=dark");
         assert_eq!(response.status, 303, "new session {i}");
         assert!(response.set_cookie_value("sid").is_some());
     }
     for _ in 0..5 {
         let refused = server.post("/theme", None, "theme=dark");
-        assert_retry_after(&refused, 429, 60);
+        assert_retry_after(&refused, 429, INTERVAL.as_secs());
     }
-    assert_eq!(server.stored_sessions(), PER_MINUTE as usize);
+    assert_eq!(server.stored_sessions(), BURST as usize);
     // The same address still signs in, uses its session and signs out.
     let id = server.login(ALICE.0, ALICE.1);
     let cookie = format!("sid={id}");
@@ -64,12 +64,12 @@ fn a_flood_of_new_anonymous_sessions_from_one_address_is_429_past_the_rate() {
 #[test]
 fn the_rate_is_per_address_and_an_ipv6_client_is_counted_by_its_64_prefix() {
     let server = Server::start(&["--trusted-proxy", "127.0.0.1"]);
-    for i in 0..PER_MINUTE {
+    for i in 0..BURST {
         let client = format!("2001:db8:1:2::{:x}", i + 1);
         assert_eq!(theme_from(&server, &client).status, 303, "{client}");
     }
     let same_64 = theme_from(&server, "2001:db8:1:2:ffff:ffff:ffff:ffff");
-    assert_retry_after(&same_64, 429, 60);
+    assert_retry_after(&same_64, 429, INTERVAL.as_secs());
     assert_eq!(theme_from(&server, "2001:db8:1:3::1").status, 303);
     assert_eq!(theme_from(&server, "192.0.2.1").status, 303);
 }

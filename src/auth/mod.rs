@@ -14,6 +14,7 @@
 //!   (`throttle`).
 
 pub mod csrf;
+pub mod device;
 pub mod password;
 pub mod session;
 pub mod sign_in;

@@ -1,53 +1,165 @@
-//! Checking a password at sign-in (docs/contract.md, "Users file"):
-//! off the async workers, at most one check per core at a time, and a
-//! failure answered no sooner than the users file's floor (`users::timing`),
-//! so that the time of a failure does not tell which names exist.
+//! Checking a password at sign-in (docs/contract.md, "Login throttling"
+//! and "Users file"): off the async workers, within a fixed budget of
+//! cores and memory whatever clients do, fairly between client addresses,
+//! and a failure answered no sooner than the users file's floor
+//! (`users::timing`), so that the time of a failure does not tell which
+//! names exist.
+//!
+//! The places a check takes are moved into the work itself, on the
+//! blocking pool, and given back when the hash is done: a client that
+//! hangs up (its request's future dropped) before its check starts never
+//! starts it, and one that hangs up during its check leaves it holding its
+//! places until it ends. So abandoned sign-ins cannot start more checks
+//! than the budget allows, and neither can the threads or the memory they
+//! take.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::auth::users::PasswordCheck;
+use crate::auth::users::{PasswordCheck, HASHING_BUDGET_MIB};
+use crate::http::forwarded::client_key;
 use crate::os::blocking::{self, Crashed};
 
-/// How long a sign-in waits for a free password-hashing slot.
+/// How long a sign-in waits for its turn to be checked.
 pub const HASHING_WAIT: Duration = Duration::from_secs(10);
 
 /// Why a password could not be checked.
 #[derive(Debug)]
 pub enum NotChecked {
-    /// Every hashing slot stayed busy for `HASHING_WAIT`.
+    /// No turn came within `HASHING_WAIT`.
     Busy,
     /// The check did not finish (a bug, or shutdown).
     Crashed(Crashed),
 }
 
-/// Runs `check` on the blocking pool, taking one of `hashing`'s slots
-/// (one per core: a login flood then queues here instead of taking every
-/// core, and 19 MiB per check, from the other requests). Returns the
-/// user's password hash when `password` matches it. A failure is answered
-/// no sooner than the check's floor after the check began (a timer: the
-/// hashing slot is free by then), so every failure takes as long as the
-/// slowest hash.
-pub async fn check(
-    hashing: &Semaphore,
-    check: PasswordCheck,
-    password: String,
-) -> Result<Option<String>, NotChecked> {
-    let permit = tokio::time::timeout(HASHING_WAIT, hashing.acquire())
+/// Who may check a password, and when.
+///
+/// 1. **One check at a time per client address** (an IPv6 client by its
+///    /64), in arrival order: each address keeps one place in the line for
+///    the cores below, so 150 addresses sending 20 sign-ins each put a
+///    real user's one sign-in behind at most 150 checks, not 3,000.
+/// 2. **The budget**: `HASHING_BUDGET_MIB` of memory, in permits of a
+///    MiB, shared by every check running. A check takes its hash's memory,
+///    and at least one core's share of the budget, so at most one check
+///    runs per core, and fewer when their hashes are large (a 64 MiB
+///    argon2 hash runs alone).
+pub struct Hashing {
+    lines: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
+    budget: Arc<Semaphore>,
+    /// The least a check takes of the budget: one core's share.
+    core_share: u32,
+}
+
+impl Hashing {
+    /// A budget shared by `cores` checks at most.
+    pub fn new(cores: usize) -> Hashing {
+        let cores = u32::try_from(cores).unwrap_or(u32::MAX).max(1);
+        Hashing {
+            lines: Arc::default(),
+            budget: Arc::new(Semaphore::new(HASHING_BUDGET_MIB as usize)),
+            core_share: (HASHING_BUDGET_MIB / cores).max(1),
+        }
+    }
+
+    /// Checks `password` for the sign-in of `client`, taking its turn in
+    /// steps 1 and 2 (at most `HASHING_WAIT` for both), then running the
+    /// check on the blocking pool with both places. Returns the user's
+    /// password hash when `password` matches it. A failure is answered no
+    /// sooner than the check's floor after the check began (a timer: the
+    /// places are free by then).
+    pub async fn check(
+        &self,
+        client: IpAddr,
+        check: PasswordCheck,
+        password: String,
+    ) -> Result<Option<String>, NotChecked> {
+        let cost = check
+            .memory_kib()
+            .div_ceil(1024)
+            .clamp(self.core_share, HASHING_BUDGET_MIB);
+        let places = tokio::time::timeout(HASHING_WAIT, async {
+            // 1.
+            let turn = self.turn_of(client).await;
+            // 2.
+            let memory = Arc::clone(&self.budget).acquire_many_owned(cost).await;
+            memory.map(|memory| (turn, memory))
+        })
         .await
         .map_err(|_| NotChecked::Busy)?
         .map_err(|_| NotChecked::Busy)?;
-    let floor = tokio::time::Instant::now() + check.floor();
-    let matched = blocking::run(move || check.run(&password))
+        let started = tokio::time::Instant::now();
+        let matched = blocking::run(move || {
+            let matched = check.run(&password);
+            let floor = check.floor();
+            drop(places);
+            (matched, floor)
+        })
         .await
         .map_err(NotChecked::Crashed)?;
-    drop(permit);
-    if matched.is_none() {
-        tokio::time::sleep_until(floor).await;
+        let (matched, floor) = matched;
+        if matched.is_none() {
+            tokio::time::sleep_until(started + floor).await;
+        }
+        Ok(matched)
     }
-    Ok(matched)
+
+    /// Step 1: waits for `client`'s one place in the line.
+    async fn turn_of(&self, client: IpAddr) -> Turn {
+        let key = client_key(client);
+        let line = {
+            let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(
+                lines
+                    .entry(key)
+                    .or_insert_with(|| Arc::new(Semaphore::new(1))),
+            )
+        };
+        let place = Place {
+            lines: Arc::clone(&self.lines),
+            client: key,
+            line,
+        };
+        let permit = Arc::clone(&place.line)
+            .acquire_owned()
+            .await
+            .expect("a line's semaphore is never closed");
+        Turn {
+            _permit: permit,
+            _place: place,
+        }
+    }
+}
+
+/// An address's place in the line: its permit, then its entry in the
+/// table. The fields drop in this order, so that the entry is removed
+/// only when no one else holds or waits for that address's line.
+struct Turn {
+    _permit: OwnedSemaphorePermit,
+    _place: Place,
+}
+
+/// A claim on an address's line, kept while waiting for it and while
+/// holding it; the last one gone removes the line from the table, which so
+/// holds only addresses with a sign-in under way.
+struct Place {
+    lines: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
+    client: IpAddr,
+    line: Arc<Semaphore>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        // Ours and the table's: no one else waits for or holds it.
+        if Arc::strong_count(&self.line) == 2 {
+            lines.remove(&self.client);
+        }
+    }
 }
 
 /// What a password check found, for the `--trace` row.
@@ -68,5 +180,35 @@ impl fmt::Display for Verdict<'_> {
                 f.write_str("no such user: checked against the decoy, answered at the floor")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_takes_at_least_one_cores_share_of_the_budget() {
+        let two = Hashing::new(2);
+        assert_eq!(two.core_share, HASHING_BUDGET_MIB / 2);
+        assert_eq!(Hashing::new(1000).core_share, 1);
+        assert_eq!(Hashing::new(0).core_share, HASHING_BUDGET_MIB);
+    }
+
+    #[tokio::test]
+    async fn an_address_line_is_forgotten_once_no_one_holds_or_waits_for_it() {
+        let hashing = Hashing::new(2);
+        let client: IpAddr = "192.0.2.1".parse().unwrap();
+        let first = hashing.turn_of(client).await;
+        let waiting =
+            tokio::time::timeout(Duration::from_millis(50), hashing.turn_of(client)).await;
+        assert!(waiting.is_err(), "one place per address");
+        assert_eq!(hashing.lines.lock().unwrap().len(), 1);
+        drop(first);
+        assert!(hashing.lines.lock().unwrap().is_empty());
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        let _a = hashing.turn_of(client).await;
+        let _b = hashing.turn_of(other).await;
+        assert_eq!(hashing.lines.lock().unwrap().len(), 2);
     }
 }

@@ -1,284 +1,226 @@
 //! Login throttling (docs/contract.md, "Login throttling"; OWASP
 //! Authentication Cheat Sheet, "Protect against automated attacks").
 //!
-//! Login attempts are counted in 15-minute windows, per (client, user name)
-//! pair and per client. An attempt counts the moment it is admitted, before
-//! its password is checked: a guesser who sends 200 logins at once, over
-//! many connections or pipelined on one, gets `limit` of them checked and
-//! the rest refused, just as if they had come one by one. A success then
-//! takes its attempt back: it clears the pair's count and returns its place
-//! in the client's count. So what stays counted is exactly the failures,
-//! plus whatever is still being checked.
+//! Every sign-in attempt is paced on counters kept in the store
+//! (`sessions::pace`: in memory with the file store, in Redis with the
+//! Redis store, so that every instance counts the same attempts). An
+//! attempt counts when it is admitted, before its password is checked, so
+//! a guesser who sends 200 at once, over many connections or pipelined on
+//! one, gets no more checks than if they had come one by one; and an
+//! attempt that is refused counts nowhere (it writes nothing). Which
+//! counters an attempt passes depends on whether its browser is known:
 //!
-//! Past `limit` for a pair, or `4 × limit` for a client, further logins
-//! from that client are answered 429 until the window ends, without
-//! checking the password (a check is what a guesser wants, and what costs
-//! us 19 MiB and 30 ms). Counting by client means a guesser elsewhere
-//! cannot lock the real user out: the user's own address has its own count.
+//! - **Unknown browser, the name from this address** (the pair): N
+//!   attempts (`--login-throttle`), then one per 15 minutes; past it, 429
+//!   for that name from that address, without a password check. This is
+//!   what bounds guessing one account. Another address is never refused
+//!   for it, so a guesser elsewhere cannot lock the real user out.
+//! - **Unknown browser, this address for any name**: password spraying
+//!   (one password tried on many names) passes every pair once, so the
+//!   address as a whole is paced too: `ADDRESS_BURST` attempts at once,
+//!   then one every `ADDRESS_INTERVAL`. Past the burst an attempt waits its
+//!   turn, up to `ADDRESS_MAX_WAIT` (a timer: no core, no hashing slot),
+//!   and only past that is refused, for seconds, never for the window.
+//!   People behind one address (a classroom, an office, carrier-grade NAT)
+//!   thus slow each other down at worst, and a correct sign-in gives its
+//!   place back, so their correct sign-ins never use the address up.
+//! - **Known browser** (a device cookie for this name, `auth::device`): N
+//!   attempts, then one per 15 minutes, on the browser's own counter,
+//!   instead of the two above. A prankster at the same address failing as
+//!   `alice`, or a flood of failures by others there, does not refuse
+//!   alice's own browser.
 //!
-//! With the Redis store the counts live in Redis (`admit_in`), so that a
-//! guesser spreading tries over instances behind a load balancer gets no
-//! more than against one (docs/contract.md, "The Redis store"). Each
-//! counter is admitted and counted in one atomic step there; the pair is
-//! asked first, so an attempt the client's count refuses still counts for
-//! its pair (that client is refused anyway). A success clears the pair's
-//! count and gives back its place in the client's, as here.
+//! A success empties the pair's (or the device's) counter and gives back
+//! its place on the address's.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::time::Duration;
 
+use crate::auth::device::Device;
 use crate::http::forwarded::client_key;
-use crate::sessions::redis::{Admission, RedisStore};
+use crate::sessions::pace::{Counter, Limit, Rule};
 use crate::sessions::store::{Store, StoreError};
 
-/// The counting window (docs/contract.md: 15 minutes).
-pub const WINDOW_SECS: u64 = 15 * 60;
-/// At most this many entries per table; past it, finished windows are
-/// dropped, then the oldest. Memory stays bounded however many addresses
-/// and names a flood uses.
-pub const MAX_ENTRIES: usize = 10_000;
+/// The window of `--login-throttle`: N attempts per name, then one per this.
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Sign-ins one address may start at once, for any names: a class of 30
+/// pressing Sign in in the same second all get through.
+pub const ADDRESS_BURST: u32 = 30;
+/// After the burst, one attempt per this from one address: password
+/// spraying from one address gets at most 6 names a minute (8,640 a day).
+pub const ADDRESS_INTERVAL: Duration = Duration::from_secs(10);
+/// How long an attempt past the burst may wait for its turn before it is
+/// refused instead (429 with the seconds to wait).
+pub const ADDRESS_MAX_WAIT: Duration = Duration::from_secs(5);
 /// User names are counted by their first this-many characters, so a client
-/// cannot make one entry as large as a form body.
+/// cannot make a counter's name as large as a form body.
 const MAX_NAME_CHARS: usize = 64;
 
+/// The throttle: `--login-throttle` N, `0` turning it off.
 pub struct Throttle {
-    /// Attempts allowed per pair; `0` turns throttling off.
     limit: u32,
-    tables: Mutex<Tables>,
 }
 
-#[derive(Default)]
-struct Tables {
-    pairs: HashMap<(IpAddr, String), Window>,
-    clients: HashMap<IpAddr, Window>,
+/// What a refused attempt was refused for: what the 429 says was counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counted {
+    /// Attempts for this name from this address.
+    Name,
+    /// Attempts from this address, for any names.
+    Address,
+    /// Attempts for this name from this browser.
+    Browser,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Window {
-    started: u64,
-    attempts: u32,
-}
-
-/// Whether a login may go ahead.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Go ahead: the attempt is counted.
-    Admitted,
-    /// Refused; the client may try again after this many seconds.
-    Throttled { retry_after: u64 },
+/// The counters one sign-in attempt passes.
+pub struct Attempt {
+    limits: Vec<(Counted, Limit)>,
 }
 
 impl Throttle {
     pub fn new(limit: u32) -> Throttle {
-        Throttle {
-            limit,
-            tables: Mutex::new(Tables::default()),
-        }
+        Throttle { limit }
     }
 
-    /// Decides before any password is checked, and counts the attempt if
-    /// it is admitted: deciding and counting happen under one lock, so two
-    /// requests at once cannot both take the last place.
-    pub fn admit(&self, address: IpAddr, user: &str, now: u64) -> Verdict {
+    /// The counters for an attempt to sign in as `user` from `address`,
+    /// from a browser that proved `device` for that name, if any.
+    pub fn attempt(&self, address: IpAddr, user: &str, device: Option<Device>) -> Attempt {
         if self.limit == 0 {
-            return Verdict::Admitted;
+            return Attempt { limits: Vec::new() };
         }
+        let user: String = user.chars().take(MAX_NAME_CHARS).collect();
         let client = client_key(address);
-        let pair = (client, key(user));
-        let mut tables = self.lock();
-        let full = |window: Option<&Window>, limit: u32| {
-            window
-                .filter(|w| w.live(now) && w.attempts >= limit)
-                .map(|w| w.ends() - now)
+        let per_name = Rule {
+            burst: self.limit,
+            interval: WINDOW,
+            max_wait: Duration::ZERO,
         };
-        let client_limit = self.limit.saturating_mul(4);
-        let wait = full(tables.pairs.get(&pair), self.limit)
-            .max(full(tables.clients.get(&client), client_limit));
-        if let Some(retry_after) = wait {
-            return Verdict::Throttled {
-                retry_after: retry_after.max(1),
-            };
-        }
-        count(&mut tables.pairs, pair, now);
-        count(&mut tables.clients, client, now);
-        Verdict::Admitted
+        let limits = match device {
+            Some(device) => vec![(
+                Counted::Browser,
+                limit(&device.counter_name(&user), per_name),
+            )],
+            None => vec![
+                (
+                    Counted::Name,
+                    limit(&format!("login pair {client} {user}"), per_name),
+                ),
+                (
+                    Counted::Address,
+                    limit(
+                        &format!("login address {client}"),
+                        Rule {
+                            burst: ADDRESS_BURST,
+                            interval: ADDRESS_INTERVAL,
+                            max_wait: ADDRESS_MAX_WAIT,
+                        },
+                    ),
+                ),
+            ],
+        };
+        Attempt { limits }
+    }
+}
+
+fn limit(name: &str, rule: Rule) -> Limit {
+    Limit {
+        counter: Counter::named(name),
+        rule,
+    }
+}
+
+impl Attempt {
+    /// The limits to ask the store about (`Store::pace`); none when
+    /// throttling is off.
+    pub fn limits(&self) -> Vec<Limit> {
+        self.limits.iter().map(|(_, limit)| *limit).collect()
     }
 
-    /// The password was right: the pair's count is cleared, and this
-    /// attempt's place in the client's count is given back (the client's
+    /// What the `index`-th limit counts (`Paced::Refused::limit`).
+    pub fn counted(&self, index: usize) -> Counted {
+        self.limits.get(index).map_or(Counted::Name, |(c, _)| *c)
+    }
+
+    /// The password was right: the name's (or browser's) counter is
+    /// emptied, and the address gets this attempt's place back (its
     /// earlier failures stay: one good password does not buy a guesser at
     /// that address more tries).
-    pub fn succeeded(&self, address: IpAddr, user: &str) {
-        if self.limit == 0 {
-            return;
-        }
-        let client = client_key(address);
-        let mut tables = self.lock();
-        tables.pairs.remove(&(client, key(user)));
-        if let Some(window) = tables.clients.get_mut(&client) {
-            window.attempts = window.attempts.saturating_sub(1);
-        }
-    }
-
-    /// `admit`, counted where `store` keeps shared state: in Redis for the
-    /// Redis store (every instance sees every attempt), else here.
-    pub async fn admit_in(
-        &self,
-        store: &Store,
-        address: IpAddr,
-        user: &str,
-        now: u64,
-    ) -> Result<Verdict, StoreError> {
-        match store {
-            Store::Redis { redis, .. } => Ok(self.admit_shared(redis, address, user).await?),
-            Store::Files(_) => Ok(self.admit(address, user, now)),
-        }
-    }
-
-    /// `succeeded`, where `admit_in` counted: in Redis, the pair's counter
-    /// is deleted.
-    pub async fn succeeded_in(
-        &self,
-        store: &Store,
-        address: IpAddr,
-        user: &str,
-    ) -> Result<(), StoreError> {
-        match store {
-            Store::Redis { redis, .. } if self.limit > 0 => {
-                redis.throttle_reset(&pair_counter(address, user)).await?;
-                Ok(redis.throttle_release(&client_counter(address)).await?)
-            }
-            Store::Redis { .. } => Ok(()),
-            Store::Files(_) => {
-                self.succeeded(address, user);
-                Ok(())
+    pub async fn succeeded(&self, store: &Store) -> Result<(), StoreError> {
+        for (counted, limit) in &self.limits {
+            match counted {
+                Counted::Name | Counted::Browser => store.forget(&limit.counter).await?,
+                Counted::Address => store.give_back(limit).await?,
             }
         }
+        Ok(())
     }
+}
 
-    /// The pair's counter, then the client's, each admitted and counted in
-    /// one step in Redis; the window starts at a counter's first attempt.
-    async fn admit_shared(
-        &self,
-        redis: &RedisStore,
-        address: IpAddr,
-        user: &str,
-    ) -> Result<Verdict, crate::sessions::redis::StoreError> {
-        let window = std::time::Duration::from_secs(WINDOW_SECS);
-        let counters = [
-            (pair_counter(address, user), self.limit),
-            (client_counter(address), self.limit.saturating_mul(4)),
-        ];
-        for (counter, limit) in counters {
-            if let Admission::Refused { retry_after } =
-                redis.throttle_admit(&counter, limit, window).await?
-            {
-                let seconds = retry_after.as_millis().div_ceil(1000);
-                return Ok(Verdict::Throttled {
-                    retry_after: u64::try_from(seconds).unwrap_or(WINDOW_SECS).max(1),
-                });
+impl Counted {
+    /// The 429's sentence, saying what was counted, never claiming
+    /// failures: attempts still being checked count too.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Counted::Name => "Too many sign-in attempts for this user name from your network.",
+            Counted::Address => {
+                "Too many sign-in attempts from your network (everyone at your address counts together)."
             }
-        }
-        Ok(Verdict::Admitted)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
-        self.tables.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Window {
-    fn ends(&self) -> u64 {
-        self.started + WINDOW_SECS
-    }
-
-    fn live(&self, now: u64) -> bool {
-        now < self.ends()
-    }
-}
-
-fn key(user: &str) -> String {
-    user.chars().take(MAX_NAME_CHARS).collect()
-}
-
-/// The Redis counter of a (client, user name) pair (hashed into its key
-/// by the store: no address or name is readable there).
-fn pair_counter(address: IpAddr, user: &str) -> String {
-    format!("pair {} {}", client_key(address), key(user))
-}
-
-/// The Redis counter of a client address (its /64 for IPv6).
-fn client_counter(address: IpAddr) -> String {
-    format!("client {}", client_key(address))
-}
-
-/// Adds an attempt to `key`'s window, opening a new window when the old one
-/// has ended, and keeps the table within `MAX_ENTRIES`.
-fn count<K: std::hash::Hash + Eq + Clone>(table: &mut HashMap<K, Window>, key: K, now: u64) {
-    if !table.contains_key(&key) && table.len() >= MAX_ENTRIES {
-        table.retain(|_, w| w.live(now));
-        if table.len() >= MAX_ENTRIES {
-            let oldest = table
-                .iter()
-                .min_by_key(|(_, w)| w.started)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                table.remove(&oldest);
-            }
+            Counted::Browser => "Too many sign-in attempts for this user name from this browser.",
         }
     }
-    let window = table.entry(key).or_insert(Window {
-        started: now,
-        attempts: 0,
-    });
-    if !window.live(now) {
-        *window = Window {
-            started: now,
-            attempts: 0,
-        };
+
+    /// Its word in the log line.
+    pub fn word(self) -> &'static str {
+        match self {
+            Counted::Name => "name",
+            Counted::Address => "address",
+            Counted::Browser => "browser",
+        }
     }
-    window.attempts += 1;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sessions::pace::{Paced, Paces};
 
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
     const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
+    const T0: u64 = 1_000_000_000;
 
-    fn v6(text: &str) -> IpAddr {
-        text.parse().unwrap()
+    fn try_at(paces: &Paces, attempt: &Attempt, now: u64) -> Result<Duration, Counted> {
+        match paces.admit(&attempt.limits(), now) {
+            Paced::Admitted { wait } => Ok(wait),
+            Paced::Refused { limit, .. } => Err(attempt.counted(limit)),
+        }
     }
 
     #[test]
-    fn a_pair_is_throttled_after_limit_attempts_until_the_window_ends() {
-        let t = Throttle::new(3);
+    fn a_name_is_refused_from_one_address_after_n_attempts_only() {
+        let (t, paces) = (Throttle::new(3), Paces::default());
         for _ in 0..3 {
-            assert_eq!(t.admit(A, "alice", 100), Verdict::Admitted);
+            assert!(try_at(&paces, &t.attempt(A, "alice", None), T0).is_ok());
         }
         assert_eq!(
-            t.admit(A, "alice", 100),
-            Verdict::Throttled { retry_after: 900 }
+            try_at(&paces, &t.attempt(A, "alice", None), T0),
+            Err(Counted::Name)
         );
-        assert_eq!(
-            t.admit(A, "alice", 999),
-            Verdict::Throttled { retry_after: 1 }
-        );
-        assert_eq!(t.admit(A, "alice", 1000), Verdict::Admitted);
+        assert!(try_at(&paces, &t.attempt(B, "alice", None), T0).is_ok());
+        assert!(try_at(&paces, &t.attempt(A, "bob", None), T0).is_ok());
+        let later = T0 + 15 * 60 * 1000;
+        assert!(try_at(&paces, &t.attempt(A, "alice", None), later).is_ok());
     }
 
     #[test]
     fn attempts_admitted_at_once_take_the_places_before_any_check_ends() {
-        let t = std::sync::Arc::new(Throttle::new(5));
+        let (t, paces) = (Throttle::new(5), Paces::default());
         let admitted: usize = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..8)
                 .map(|_| {
-                    let t = &t;
+                    let (t, paces) = (&t, &paces);
                     scope.spawn(move || {
                         (0..25)
-                            .filter(|_| t.admit(A, "alice", 100) == Verdict::Admitted)
+                            .filter(|_| try_at(paces, &t.attempt(A, "alice", None), T0).is_ok())
                             .count()
                     })
                 })
@@ -289,88 +231,87 @@ mod tests {
     }
 
     #[test]
-    fn another_address_is_never_locked_out() {
-        let t = Throttle::new(3);
-        for _ in 0..50 {
-            t.admit(A, "alice", 100);
+    fn an_address_is_paced_past_its_burst_never_refused_for_the_window() {
+        let (t, paces) = (Throttle::new(5), Paces::default());
+        for i in 0..ADDRESS_BURST {
+            let attempt = t.attempt(A, &format!("user{i}"), None);
+            assert_eq!(try_at(&paces, &attempt, T0), Ok(Duration::ZERO));
         }
-        assert_eq!(t.admit(B, "alice", 100), Verdict::Admitted);
-    }
-
-    #[test]
-    fn a_client_is_throttled_after_four_times_the_limit_across_names() {
-        let t = Throttle::new(2);
-        for i in 0..8 {
-            assert_eq!(t.admit(A, &format!("user{i}"), 100), Verdict::Admitted);
-        }
-        assert!(matches!(
-            t.admit(A, "fresh-name", 100),
-            Verdict::Throttled { .. }
-        ));
-        assert_eq!(t.admit(B, "fresh-name", 100), Verdict::Admitted);
-    }
-
-    #[test]
-    fn a_success_clears_the_pair_and_gives_back_its_place_only() {
-        let t = Throttle::new(2);
-        t.admit(A, "alice", 100);
-        t.admit(A, "alice", 100);
-        t.succeeded(A, "alice");
-        assert_eq!(t.admit(A, "alice", 100), Verdict::Admitted);
+        let next = t.attempt(A, "fresh", None);
+        assert_eq!(try_at(&paces, &next, T0), Err(Counted::Address));
+        let soon = T0 + 5_000;
         assert_eq!(
-            t.lock().clients[&A].attempts,
-            2,
-            "one failure, one checking"
+            try_at(&paces, &t.attempt(A, "fresh", None), soon),
+            Ok(Duration::from_secs(5)),
+            "waits its turn"
         );
+        assert!(try_at(&paces, &t.attempt(B, "fresh", None), T0).is_ok());
+    }
+
+    #[test]
+    fn a_success_empties_the_name_and_gives_the_address_its_place_back() {
+        let (t, paces) = (Throttle::new(2), Paces::default());
+        let attempt = t.attempt(A, "alice", None);
+        assert!(try_at(&paces, &attempt, T0).is_ok());
+        assert!(try_at(&paces, &attempt, T0).is_ok());
+        for (counted, limit) in &attempt.limits {
+            match counted {
+                Counted::Address => paces.give_back(limit, T0),
+                _ => paces.forget(&limit.counter),
+            }
+        }
+        assert!(try_at(&paces, &attempt, T0).is_ok());
+        assert!(try_at(&paces, &attempt, T0).is_ok());
+    }
+
+    #[test]
+    fn a_known_browser_is_counted_apart_from_its_address() {
+        let (t, paces) = (Throttle::new(2), Paces::default());
+        for _ in 0..2 {
+            assert!(try_at(&paces, &t.attempt(A, "alice", None), T0).is_ok());
+        }
+        assert_eq!(
+            try_at(&paces, &t.attempt(A, "alice", None), T0),
+            Err(Counted::Name)
+        );
+        let header = crate::auth::device::set_cookie("alice", "h", false);
+        let value = header.split(';').next().unwrap().to_owned();
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert(hyper::header::COOKIE, value.parse().unwrap());
+        let device = crate::auth::device::presented(&headers, false, "alice", "h");
+        let known = t.attempt(A, "alice", device);
+        assert!(try_at(&paces, &known, T0).is_ok());
+        assert!(try_at(&paces, &known, T0).is_ok());
+        assert_eq!(try_at(&paces, &known, T0), Err(Counted::Browser));
     }
 
     #[test]
     fn an_ipv6_client_is_counted_by_its_64_prefix() {
         let t = Throttle::new(1);
+        let v6 = |text: &str| text.parse::<IpAddr>().unwrap();
+        let first = t.attempt(v6("2001:db8:1:2::1"), "alice", None).limits();
+        let same = t
+            .attempt(v6("2001:db8:1:2:ffff::9"), "alice", None)
+            .limits();
+        let other = t.attempt(v6("2001:db8:1:3::1"), "alice", None).limits();
+        assert_eq!(first[0].counter, same[0].counter);
+        assert_ne!(first[0].counter, other[0].counter);
+        let mapped = t.attempt(v6("::ffff:192.0.2.1"), "alice", None).limits();
         assert_eq!(
-            t.admit(v6("2001:db8:1:2::1"), "alice", 100),
-            Verdict::Admitted
-        );
-        assert!(matches!(
-            t.admit(v6("2001:db8:1:2:ffff::9"), "alice", 100),
-            Verdict::Throttled { .. }
-        ));
-        assert_eq!(
-            t.admit(v6("2001:db8:1:3::1"), "alice", 100),
-            Verdict::Admitted
+            mapped[0].counter,
+            t.attempt(A, "alice", None).limits()[0].counter
         );
     }
 
     #[test]
-    fn an_ipv4_mapped_address_is_counted_as_its_ipv4_address() {
-        let t = Throttle::new(1);
-        t.admit(v6("::ffff:192.0.2.1"), "alice", 100);
-        assert!(matches!(
-            t.admit(A, "alice", 100),
-            Verdict::Throttled { .. }
-        ));
-    }
-
-    #[test]
-    fn zero_turns_throttling_off() {
-        let t = Throttle::new(0);
-        for _ in 0..100 {
-            assert_eq!(t.admit(A, "alice", 100), Verdict::Admitted);
-        }
-    }
-
-    #[test]
-    fn memory_is_capped() {
+    fn zero_turns_throttling_off_and_long_names_are_cut() {
+        assert!(Throttle::new(0)
+            .attempt(A, "alice", None)
+            .limits()
+            .is_empty());
         let t = Throttle::new(5);
-        for i in 0..(MAX_ENTRIES as u32 + 500) {
-            let address = IpAddr::V4(std::net::Ipv4Addr::from(i));
-            t.admit(address, &"x".repeat(10_000), 100);
-        }
-        let tables = t.lock();
-        assert!(tables.pairs.len() <= MAX_ENTRIES && tables.clients.len() <= MAX_ENTRIES);
-        assert!(tables
-            .pairs
-            .keys()
-            .all(|(_, name)| name.len() <= MAX_NAME_CHARS));
+        let long = t.attempt(A, &"x".repeat(10_000), None).limits();
+        let cut = t.attempt(A, &"x".repeat(MAX_NAME_CHARS), None).limits();
+        assert_eq!(long[0].counter, cut[0].counter);
     }
 }

@@ -1,11 +1,13 @@
 //! `GET /login` and `POST /login`: signing in.
 
+use std::time::Duration;
+
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::StatusCode;
 
 use crate::app::App;
-use crate::auth::throttle::Verdict;
-use crate::auth::{self, password};
+use crate::auth::throttle::Counted;
+use crate::auth::{self, device, password};
 use crate::error::Error;
 use crate::handlers::{requested_next, viewer, viewer_with_notice, Request};
 use crate::http::form::Form;
@@ -13,6 +15,7 @@ use crate::http::notice;
 use crate::http::redirect::safe_next;
 use crate::http::response::{html, see_other, set_cookie, Response};
 use crate::pages;
+use crate::sessions::pace::{retry_after_secs, Paced};
 use crate::sessions::{self, Session};
 use crate::trace;
 
@@ -33,19 +36,24 @@ pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
 }
 
 /// 1. The cross-origin check has already run (every POST, in `service`);
-///    then the throttle admits the attempt and counts it at once, or
-///    answers 429 with the form and `Retry-After`, checking nothing.
-/// 2. Check the password off the async workers, one check per core at a
-///    time (waiting at most `password::HASHING_WAIT`, else 503). A name
-///    with no usable line is checked against a decoy, and every failure is
-///    held to a floor, so that timing does not tell which names exist
-///    (`auth::password`).
+///    then the throttle counts the attempt at once on its counters
+///    (`auth::throttle`: this name from this address and the address as a
+///    whole, or this browser if its device cookie proves an earlier
+///    sign-in as this name), or answers 429 with the form and
+///    `Retry-After`, checking nothing. Past its address's burst, an
+///    attempt may first wait its turn.
+/// 2. Check the password off the async workers, within the hashing budget
+///    and one at a time per address (waiting at most
+///    `password::HASHING_WAIT`, else 503). A name with no usable line is
+///    checked against a decoy, and every failure is held to a floor, so
+///    that timing does not tell which names exist (`auth::password`).
 /// 3. Wrong: 422 with the form and an error. Nothing is granted and the
 ///    session is left as it was; the attempt stays counted.
 /// 4. Right: the throttle takes the attempt back. Sign in under a fresh
 ///    session id (`auth::sign_in`): the old session is deleted, its
 ///    non-auth data coming along unless it was another user's.
-/// 5. 303 to the safe `next`, else `/account`, with the new cookie.
+/// 5. 303 to the safe `next`, else `/account`, with the new session
+///    cookie and a new device cookie for this name.
 pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Response, Error> {
     let username = form.get("username").unwrap_or_default().to_owned();
     let password = form.get("password").unwrap_or_default().to_owned();
@@ -54,34 +62,61 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
     let now = sessions::now();
     let session = auth::session::current(&app.store, &app.users, request.ids, now).await?;
     // 1.
-    let verdict = app
-        .throttle
-        .admit_in(&app.store, client, &username, now)
-        .await?;
-    if let Verdict::Throttled { retry_after } = verdict {
-        log_event!(
-            "login throttled user={} client={client}",
-            loggable(&username)
-        );
-        trace::row(
+    let known = app.users.snapshot();
+    let device = known.hash_of(&username).and_then(|hash| {
+        device::presented(&request.parts.headers, app.cookie.secure, &username, hash)
+    });
+    let attempt = app.throttle.attempt(client, &username, device);
+    let limits = attempt.limits();
+    let paced = if limits.is_empty() {
+        Paced::Admitted {
+            wait: Duration::ZERO,
+        }
+    } else {
+        app.store.pace(&limits).await?
+    };
+    match paced {
+        Paced::Refused { limit, retry_after } => {
+            let counted = attempt.counted(limit);
+            log_event!(
+                "login throttled user={} client={client} counted={}",
+                loggable(&username),
+                counted.word()
+            );
+            trace::row(
+                "throttle",
+                format_args!("{} 429, password not checked", counted.sentence()),
+            );
+            let retry_after = retry_after_secs(retry_after);
+            let page = Throttled {
+                counted,
+                retry_after,
+            };
+            return Ok(page.answer(session.as_ref(), next.as_deref(), &username));
+        }
+        Paced::Admitted { wait } if !wait.is_zero() => {
+            trace::row(
+                "throttle",
+                format_args!(
+                    "{client} is past its burst: attempt counted, waits its turn ({} ms)",
+                    wait.as_millis()
+                ),
+            );
+            tokio::time::sleep(wait).await;
+        }
+        Paced::Admitted { .. } if device.is_some() => trace::row(
             "throttle",
-            format_args!("too many attempts from {client}: 429, password not checked"),
-        );
-        return Ok(throttled(
-            session.as_ref(),
-            next.as_deref(),
-            &username,
-            retry_after,
-        ));
+            "this browser signed in as this name before: attempt counted on its own",
+        ),
+        Paced::Admitted { .. } => trace::row(
+            "throttle",
+            format_args!("{client} may try: attempt counted"),
+        ),
     }
-    trace::row(
-        "throttle",
-        format_args!("{client} may try: attempt counted"),
-    );
     // 2.
     let check = app.users.password_check(&username);
     let known_user = check.is_known_user();
-    let matched = password::check(&app.hashing, check, password).await?;
+    let matched = app.hashing.check(client, check, password).await?;
     trace::row(
         "password",
         password::Verdict {
@@ -98,9 +133,7 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
         return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page));
     };
     // 4.
-    app.throttle
-        .succeeded_in(&app.store, client, &username)
-        .await?;
+    attempt.succeeded(&app.store).await?;
     let ttl = app.config.session_ttl;
     let signed_in =
         auth::sign_in::sign_in(&app.store, session, &username, &password_hash, ttl, now).await?;
@@ -113,29 +146,37 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
         &mut response,
         app.cookie.set(new.id.as_str(), new.record.max_age(now)),
     );
+    set_cookie(
+        &mut response,
+        device::set_cookie(&username, &password_hash, app.cookie.secure),
+    );
     Ok(response)
 }
 
-/// 429 Too Many Requests (RFC 6585 §4) with `Retry-After` in seconds (RFC
-/// 9110 §10.2.3): the sign-in form again, saying how long to wait, so a
-/// person who mistyped once too often sees where they are.
-fn throttled(
-    session: Option<&Session>,
-    next: Option<&str>,
-    username: &str,
+/// A refused attempt: what was counted, and the seconds to wait.
+struct Throttled {
+    counted: Counted,
     retry_after: u64,
-) -> Response {
-    let minutes = retry_after.div_ceil(60);
-    let error = format!(
-        "Too many failed sign-ins. Try again in {minutes} minute{}.",
-        if minutes == 1 { "" } else { "s" }
-    );
-    let page = pages::login(&viewer(session), next, username, Some(&error));
-    let mut response = html(StatusCode::TOO_MANY_REQUESTS, page);
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(retry_after));
-    response
+}
+
+impl Throttled {
+    /// 429 Too Many Requests (RFC 6585 §4) with `Retry-After` in seconds
+    /// (RFC 9110 §10.2.3): the sign-in form again, saying what was counted
+    /// and how long to wait, so a person who mistyped once too often sees
+    /// where they are.
+    fn answer(&self, session: Option<&Session>, next: Option<&str>, username: &str) -> Response {
+        let error = format!(
+            "{} Try again in {}.",
+            self.counted.sentence(),
+            crate::error::readable_wait(self.retry_after)
+        );
+        let page = pages::login(&viewer(session), next, username, Some(&error));
+        let mut response = html(StatusCode::TOO_MANY_REQUESTS, page);
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(self.retry_after));
+        response
+    }
 }
 
 /// A user name as it may appear in a log line: whatever a client typed,

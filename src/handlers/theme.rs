@@ -9,7 +9,8 @@ use crate::error::Error;
 use crate::handlers::{requested_next, Request};
 use crate::http::form::Form;
 use crate::http::response::{see_other, set_cookie, Response};
-use crate::sessions::quota::PER_MINUTE;
+use crate::sessions::pace::{retry_after_secs, Paced};
+use crate::sessions::quota;
 use crate::sessions::store::Version;
 use crate::sessions::{self, Record, Session, SessionId, SessionLabel, THEME};
 use crate::trace;
@@ -21,8 +22,8 @@ use crate::trace;
 /// 3. Store the theme in the session as it is stored now.
 /// 4. When there is no session (or it ended while this request ran),
 ///    create one and set its cookie (`auto` needs none), within the
-///    bounds on anonymous sessions: this client address's share per
-///    minute (429, see `sessions::quota`), and `--max-sessions` in the
+///    bounds on anonymous sessions: this client address's pace (429,
+///    see `sessions::quota`), and `--max-sessions` in the
 ///    store (503).
 /// 5. 303 to the safe `next`, else `/`.
 pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Response, Error> {
@@ -94,12 +95,18 @@ async fn create_session(
     now: u64,
 ) -> Result<Session, Error> {
     let client = request.client;
-    if let Err(retry_after) = app.quota.admit_in(&app.store, client, now).await? {
+    if let Paced::Refused { retry_after, .. } =
+        app.store.pace(&[quota::new_sessions(client)]).await?
+    {
         trace::row(
             "quota",
-            format_args!("{client} made {PER_MINUTE} new sessions this minute: 429"),
+            format_args!(
+                "{client} made {} new sessions at once, then one per {} s: 429",
+                quota::BURST,
+                quota::INTERVAL.as_secs()
+            ),
         );
-        return Err(Error::NewSessionsThrottled(retry_after));
+        return Err(Error::NewSessionsThrottled(retry_after_secs(retry_after)));
     }
     let ttl = app.config.session_ttl;
     let mut record = Record::new(now, ttl, app.store.idle_timeout(), csrf::new_token());

@@ -37,6 +37,26 @@ pub fn base64url_value(c: u8) -> Option<u8> {
     }
 }
 
+/// Decodes base64url without padding, strictly: `None` for a character
+/// outside the alphabet, a length no encoding has, or a spelling
+/// `base64url` would not write (unused low bits set). One value, one
+/// spelling.
+pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for chunk in text.as_bytes().chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= u32::from(base64url_value(c)?) << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    (base64url(&out) == text).then_some(out)
+}
+
 /// True for the 64 characters of the base64url alphabet.
 pub fn is_base64url_char(c: u8) -> bool {
     base64url_value(c).is_some()
@@ -132,6 +152,17 @@ mod tests {
         }
         assert_eq!(base64url_value(b'='), None);
         assert_eq!(base64url_value(b'+'), None);
+    }
+
+    #[test]
+    fn base64url_decodes_what_it_encodes_and_nothing_else() {
+        for len in 0..40 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 5) as u8).collect();
+            assert_eq!(base64url_decode(&base64url(&bytes)), Some(bytes));
+        }
+        for bad in ["A", "Zm9v=", "Zm9v+", "Zg==", "Zh"] {
+            assert_eq!(base64url_decode(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod files;
 pub mod id;
+pub mod pace;
 pub mod quota;
 pub mod record;
 pub mod redis;

@@ -39,6 +39,7 @@
 //! sign-out, see `sweep`).
 
 use crate::sessions::files::FileStore;
+use crate::sessions::pace::{self, Counter, Limit, Paced};
 use crate::sessions::redis::RedisStore;
 use crate::sessions::{Record, SessionId};
 
@@ -181,6 +182,39 @@ impl Store {
         match self {
             Store::Files(files) => files.bump_epoch(user).await,
             Store::Redis { redis, .. } => Ok(redis.bump_epoch(user).await?),
+        }
+    }
+
+    /// Counts one attempt on every counter of `limits`, or on none of them
+    /// (`sessions::pace`): in this process's memory for the file store,
+    /// which one process owns; in Redis for the Redis store, where every
+    /// instance counts against the same counters.
+    pub async fn pace(&self, limits: &[Limit]) -> Result<Paced, StoreError> {
+        match self {
+            Store::Files(files) => Ok(files.paces().admit(limits, pace::now_ms())),
+            Store::Redis { redis, .. } => Ok(redis.pace(limits).await?),
+        }
+    }
+
+    /// Gives back one attempt `pace` counted on `limit`'s counter.
+    pub async fn give_back(&self, limit: &Limit) -> Result<(), StoreError> {
+        match self {
+            Store::Files(files) => {
+                files.paces().give_back(limit, pace::now_ms());
+                Ok(())
+            }
+            Store::Redis { redis, .. } => Ok(redis.give_back(limit).await?),
+        }
+    }
+
+    /// Empties `counter`.
+    pub async fn forget(&self, counter: &Counter) -> Result<(), StoreError> {
+        match self {
+            Store::Files(files) => {
+                files.paces().forget(counter);
+                Ok(())
+            }
+            Store::Redis { redis, .. } => Ok(redis.forget(counter).await?),
         }
     }
 

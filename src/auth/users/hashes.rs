@@ -28,12 +28,22 @@ pub const ARGON2_LANES: u32 = 1;
 /// took 0.3 s per check on the machine latch was measured on, so 14 is
 /// about 1.2 s. `htpasswd -B` writes 5 unless told otherwise (`-C`).
 pub const MAX_BCRYPT_COST: u32 = 14;
-/// The most memory one argon2id check may take, in KiB (256 MiB). Checks
-/// run one per core at a time, each holding this much.
-pub const MAX_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
+/// The memory all password checks may hold at once, in MiB: what the
+/// shipped service unit (`MemoryMax=128M`) leaves beside latch's own few
+/// MiB, with room to spare. Checks run one per core at most, and fewer
+/// when their hashes are costly (`auth::password`).
+pub const HASHING_BUDGET_MIB: u32 = 64;
+/// The most memory one argon2id check may take, in KiB: the whole hashing
+/// budget (64 MiB, what argon2-cffi writes by default). A costlier hash
+/// could not be checked at all within the budget, so its line is refused
+/// (Django's argon2 hasher uses 100 MiB: rehash such users with `latch
+/// adduser`).
+pub const MAX_ARGON2_MEMORY_KIB: u32 = HASHING_BUDGET_MIB * 1024;
 /// The most argon2id work, memory × passes in KiB (1 GiB·pass, about 0.8 s
 /// here; the default above is 38 MiB·pass).
 pub const MAX_ARGON2_WORK_KIB: u64 = 1024 * 1024;
+/// What a bcrypt check holds (its state is 4 KiB).
+const BCRYPT_MEMORY_KIB: u32 = 4;
 
 /// What a hash costs to check: its scheme and parameters, without salt or
 /// digest. Two hashes of the same kind take the same time to check.
@@ -49,6 +59,32 @@ pub enum Kind {
     Bcrypt {
         cost: u32,
     },
+}
+
+impl Kind {
+    /// The memory one check of this kind holds, in KiB.
+    pub fn memory_kib(&self) -> u32 {
+        match self {
+            Kind::Argon2id { memory_kib, .. } => *memory_kib,
+            Kind::Bcrypt { .. } => BCRYPT_MEMORY_KIB,
+        }
+    }
+
+    /// How much longer a check of this kind takes than one of `base`, the
+    /// same scheme's kind that was timed: argon2's work is its memory times
+    /// its passes (RFC 9106 §3.2, one pass fills every block once; the
+    /// lanes only split it), bcrypt's doubles with each cost step (2^cost
+    /// key expansions). `None` when the schemes differ.
+    pub fn times_of(&self, base: &Kind) -> Option<f64> {
+        let work = |kind: &Kind| match kind {
+            Kind::Argon2id {
+                memory_kib, passes, ..
+            } => (0, f64::from(*memory_kib) * f64::from(*passes)),
+            Kind::Bcrypt { cost } => (1, 2f64.powi(*cost as i32)),
+        };
+        let ((scheme, work), (base_scheme, base_work)) = (work(self), work(base));
+        (scheme == base_scheme).then(|| work / base_work)
+    }
 }
 
 /// The kind `hash_password` writes.

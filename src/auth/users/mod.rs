@@ -27,8 +27,8 @@ use crate::os::atomic_file;
 use crate::os::random::random_32;
 
 pub use hashes::{
-    hash_password, verify, ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES, MAX_ARGON2_MEMORY_KIB,
-    MAX_ARGON2_WORK_KIB, MAX_BCRYPT_COST,
+    hash_password, verify, ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES, HASHING_BUDGET_MIB,
+    MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_WORK_KIB, MAX_BCRYPT_COST,
 };
 pub use timing::PasswordCheck;
 pub use watch::UsersFile;
@@ -124,6 +124,12 @@ impl Users {
     pub fn hash_of(&self, name: &str) -> Option<&str> {
         let account = self.accounts.get(name)?.as_ref()?;
         Some(&account.hash)
+    }
+
+    /// The password hash of `name` and its kind, when its line is usable.
+    fn account_of(&self, name: &str) -> Option<(&str, hashes::Kind)> {
+        let account = self.accounts.get(name)?.as_ref()?;
+        Some((&account.hash, account.kind))
     }
 
     /// The kinds of hash in use, for `timing`.

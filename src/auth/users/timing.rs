@@ -1,106 +1,159 @@
 //! Failed logins that take the same time whoever the name belongs to
 //! (docs/contract.md, "Users file": the name cannot be learned from the
-//! timing).
+//! timing), at a price that no line of the users file can raise.
 //!
 //! Checking a password costs what its hash's kind costs: a cost-5 bcrypt
 //! hash fails in 3 ms, a cost-12 one in 300 ms, latch's argon2id in 30 ms.
 //! Answer an unknown name at once, or after one fixed decoy check, and the
-//! time of a failure tells which names exist. So, each time the users file
-//! is loaded:
+//! time of a failure tells which names exist. So:
 //!
-//! 1. For each kind of hash in it, and the kind `adduser` writes (so there
-//!    is always one), make a decoy: the hash of a random password nobody
-//!    kept, timing how long making it took, which is the work of checking
-//!    it. A kind already timed by an earlier load is not timed again.
-//! 2. The slowest decoy becomes *the* decoy. A name with no usable line is
-//!    checked against it, so a miss does the work of the costliest real
-//!    check, and slows down with it when the machine is busy.
-//! 3. The floor is that decoy's time, with half again as margin for a
-//!    machine busier than when it was timed. Every failed check is answered
-//!    no sooner than the floor after it began, so a user with a cheap hash
-//!    fails as slowly as the rest. The wait is a timer, not work: it holds
-//!    no hashing slot and no core.
+//! 1. Each time the users file is loaded, the time one check of each kind
+//!    of hash in it takes is estimated. Two checks are timed once per
+//!    process, latch's own argon2id and bcrypt at cost 8, and every kind is
+//!    scaled from its scheme's (`Kind::times_of`): no hash of a costly kind
+//!    is made just to time it.
+//! 2. A name with no usable line is checked against a decoy of latch's own
+//!    kind, so it costs what a default user's check costs, never more: one
+//!    costly line in the file must not set the price (in memory above all)
+//!    of every failure for a made-up name.
+//! 3. Every failure is answered no sooner than the floor after its check
+//!    began: the slowest estimate with half again as margin, or the
+//!    slowest check actually seen in the last minute or two, whichever is
+//!    longer. The estimate covers the costliest hash in the file even
+//!    before anyone uses it; what was seen covers a machine busier than
+//!    when it was timed, where every check slows down. The wait is a
+//!    timer, not work: it holds no hashing slot and no core.
 //!
 //! A success is not held back: whoever knows the password knows the name.
-//! The timing is therefore as slow as the slowest hash in the file, which
-//! is one reason `hashes` refuses costs past about a second.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::hashes::{hash_as, verify, Kind, DEFAULT_KIND};
 use super::random_password;
 
-/// How a failed check looks from outside, for one version of the users file.
+/// The bcrypt cost timed at start (about 16 ms): costs are scaled from it.
+const TIMED_BCRYPT: Kind = Kind::Bcrypt { cost: 8 };
+/// How long a seen check counts toward the floor: this, up to twice this.
+const SEEN_FOR: Duration = Duration::from_secs(60);
+
+/// How failed checks are answered, for one version of the users file.
 #[derive(Clone, Debug)]
 pub struct FailureTiming {
-    /// The slowest decoy (step 2).
+    /// The decoy: a hash of latch's own kind (step 2).
     decoy: String,
-    /// No failure is answered sooner than this after its check began (step 3).
-    floor: Duration,
+    /// The slowest estimated check, with its margin (step 3).
+    estimated_floor: Duration,
+    /// The slowest checks seen lately (step 3), shared by every version.
+    seen: Arc<Seen>,
 }
 
-/// The decoys made so far, one per kind (step 1).
-#[derive(Default)]
+/// The two timed checks and the decoy, made once per process (step 1).
 pub struct Decoys {
-    timed: Mutex<HashMap<Kind, Decoy>>,
+    decoy: String,
+    argon2: Duration,
+    bcrypt: Duration,
+    seen: Arc<Seen>,
 }
 
-#[derive(Clone)]
-struct Decoy {
-    hash: String,
-    took: Duration,
+impl Default for Decoys {
+    /// Makes the decoy and times it, and a bcrypt hash: slow (about 50
+    /// ms), so call it off the async workers.
+    fn default() -> Decoys {
+        let (decoy, argon2) = timed(DEFAULT_KIND);
+        let (_, bcrypt) = timed(TIMED_BCRYPT);
+        Decoys {
+            decoy,
+            argon2,
+            bcrypt,
+            seen: Arc::default(),
+        }
+    }
+}
+
+fn timed(kind: Kind) -> (String, Duration) {
+    let started = Instant::now();
+    let hash = hash_as(kind, &random_password());
+    (hash, started.elapsed())
 }
 
 impl Decoys {
-    /// Steps 1 to 3 for the kinds of hash in one users file. Slow the first
-    /// time it meets a kind (one hash of it): call it off the async workers.
+    /// How long one check of `kind` should take here (step 1).
+    pub fn estimate(&self, kind: Kind) -> Duration {
+        let (base, took) = match kind {
+            Kind::Argon2id { .. } => (DEFAULT_KIND, self.argon2),
+            Kind::Bcrypt { .. } => (TIMED_BCRYPT, self.bcrypt),
+        };
+        took.mul_f64(kind.times_of(&base).unwrap_or(1.0))
+    }
+
+    /// Steps 1 to 3 for the kinds of hash in one users file.
     pub fn timing_for(&self, kinds: impl IntoIterator<Item = Kind>) -> FailureTiming {
-        let mut timed = self.timed.lock().unwrap_or_else(|p| p.into_inner());
-        let mut now_used = HashMap::new();
-        // 1.
-        for kind in std::iter::once(DEFAULT_KIND).chain(kinds) {
-            now_used
-                .entry(kind)
-                .or_insert_with(|| timed.remove(&kind).unwrap_or_else(|| make_decoy(kind)));
-        }
-        // Kinds no longer in the file are forgotten, so the cache stays the
-        // size of the file's variety.
-        *timed = now_used;
-        // 2.
-        let slowest = timed
-            .values()
-            .max_by_key(|decoy| decoy.took)
+        let slowest = std::iter::once(DEFAULT_KIND)
+            .chain(kinds)
+            .map(|kind| self.estimate(kind))
+            .max()
             .expect("the default kind is always there");
-        // 3.
         FailureTiming {
-            decoy: slowest.hash.clone(),
-            floor: slowest.took * 3 / 2,
+            decoy: self.decoy.clone(),
+            estimated_floor: slowest * 3 / 2,
+            seen: Arc::clone(&self.seen),
         }
     }
 }
 
-fn make_decoy(kind: Kind) -> Decoy {
-    let started = Instant::now();
-    let hash = hash_as(kind, &random_password());
-    Decoy {
-        hash,
-        took: started.elapsed(),
+/// The slowest check seen in the current stretch of `SEEN_FOR`, and in the
+/// one before it: a bounded memory of what checks cost lately.
+#[derive(Debug, Default)]
+struct Seen {
+    stretches: Mutex<[(u64, Duration); 2]>,
+}
+
+impl Seen {
+    fn record(&self, took: Duration, now: Instant) {
+        let stretch = stretch_of(now);
+        let mut s = self.stretches.lock().unwrap_or_else(|p| p.into_inner());
+        if s[1].0 != stretch {
+            s[0] = if s[1].0 + 1 == stretch {
+                s[1]
+            } else {
+                (0, Duration::ZERO)
+            };
+            s[1] = (stretch, Duration::ZERO);
+        }
+        s[1].1 = s[1].1.max(took);
     }
+
+    fn slowest(&self, now: Instant) -> Duration {
+        let stretch = stretch_of(now);
+        let s = self.stretches.lock().unwrap_or_else(|p| p.into_inner());
+        s.iter()
+            .filter(|(at, _)| *at + 1 >= stretch)
+            .map(|(_, took)| *took)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// Which stretch of `SEEN_FOR` `now` falls in, counted from the process's
+/// start (a monotonic clock: a clock change cannot replay old stretches).
+fn stretch_of(now: Instant) -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    (now.saturating_duration_since(start).as_secs() / SEEN_FOR.as_secs()) + 1
 }
 
 /// One login's password check, prepared from one version of the users file.
 pub struct PasswordCheck {
-    /// The user's hash; `None` for a name with no usable line.
-    user_hash: Option<String>,
+    /// The user's hash and its kind; `None` for a name with no usable line.
+    user_hash: Option<(String, Kind)>,
     timing: Arc<FailureTiming>,
 }
 
 impl PasswordCheck {
-    pub fn new(user_hash: Option<&str>, timing: Arc<FailureTiming>) -> PasswordCheck {
+    pub fn new(user_hash: Option<(&str, Kind)>, timing: Arc<FailureTiming>) -> PasswordCheck {
         PasswordCheck {
-            user_hash: user_hash.map(str::to_owned),
+            user_hash: user_hash.map(|(hash, kind)| (hash.to_owned(), kind)),
             timing,
         }
     }
@@ -109,22 +162,36 @@ impl PasswordCheck {
         self.user_hash.is_some()
     }
 
-    /// How soon after its check began a failure may be answered.
+    /// The memory the check will hold, in KiB: the user's hash's, or the
+    /// decoy's (latch's own kind).
+    pub fn memory_kib(&self) -> u32 {
+        self.user_hash
+            .as_ref()
+            .map_or(DEFAULT_KIND, |(_, kind)| *kind)
+            .memory_kib()
+    }
+
+    /// How soon after its check began a failure may be answered (step 3).
     pub fn floor(&self) -> Duration {
-        self.timing.floor
+        let seen = self.timing.seen.slowest(Instant::now());
+        self.timing.estimated_floor.max(seen)
     }
 
     /// The slow part: call it off the async workers. The user's hash when
     /// `password` matches it; `None` otherwise, after checking against the
-    /// decoy if the name has no usable line.
-    pub fn run(self, password: &str) -> Option<String> {
-        match self.user_hash {
-            Some(hash) => verify(password, &hash).then_some(hash),
+    /// decoy if the name has no usable line. How long it took is kept for
+    /// the floor.
+    pub fn run(&self, password: &str) -> Option<String> {
+        let started = Instant::now();
+        let matched = match &self.user_hash {
+            Some((hash, _)) => verify(password, hash).then(|| hash.clone()),
             None => {
                 verify(password, &self.timing.decoy);
                 None
             }
-        }
+        };
+        self.timing.seen.record(started.elapsed(), Instant::now());
+        matched
     }
 }
 
@@ -133,52 +200,73 @@ mod tests {
     use super::*;
     use crate::auth::users::hashes::recognize;
 
-    #[test]
-    fn the_decoy_is_of_the_slowest_kind_and_the_floor_exceeds_its_time() {
-        // Times planted as if an earlier load had measured them (a kind
-        // already timed is not timed again), so that the choice follows
-        // the times and not this machine's load of the moment.
-        let cheap = Kind::Bcrypt { cost: 4 };
-        let costly = Kind::Bcrypt { cost: 5 };
-        for (slowest, times_ms) in [(costly, [30, 1, 60]), (DEFAULT_KIND, [30, 1, 20])] {
-            let decoys = Decoys::default();
-            let planted = [DEFAULT_KIND, cheap, costly].into_iter().zip(times_ms);
-            decoys
-                .timed
-                .lock()
-                .unwrap()
-                .extend(planted.map(|(kind, ms)| {
-                    let hash = hash_as(kind, "a password nobody kept");
-                    let took = Duration::from_millis(ms);
-                    (kind, Decoy { hash, took })
-                }));
-            let timing = decoys.timing_for([cheap, costly]);
-            assert_eq!(recognize(&timing.decoy), Ok(slowest));
-            let slowest_ms = times_ms.into_iter().max().unwrap();
-            assert_eq!(timing.floor, Duration::from_millis(slowest_ms * 3 / 2));
+    fn decoys_timed(argon2_ms: u64, bcrypt_ms: u64) -> Decoys {
+        Decoys {
+            decoy: hash_as(DEFAULT_KIND, "a password nobody kept"),
+            argon2: Duration::from_millis(argon2_ms),
+            bcrypt: Duration::from_millis(bcrypt_ms),
+            seen: Arc::default(),
         }
     }
 
     #[test]
-    fn kinds_already_timed_are_not_made_again_and_gone_ones_are_forgotten() {
-        let decoys = Decoys::default();
-        let first = decoys.timing_for([]);
-        let again = decoys.timing_for([DEFAULT_KIND]);
-        assert_eq!(first.decoy, again.decoy, "timed once");
-        decoys.timing_for([Kind::Bcrypt { cost: 4 }]);
-        decoys.timing_for([]);
-        assert_eq!(decoys.timed.lock().unwrap().len(), 1);
+    fn the_decoy_is_of_latchs_own_kind_whatever_the_file_holds() {
+        let costly = Kind::Argon2id {
+            version: 0x13,
+            memory_kib: 64 * 1024,
+            passes: 3,
+            lanes: 4,
+            output_len: 32,
+        };
+        let timing = decoys_timed(30, 16).timing_for([costly, Kind::Bcrypt { cost: 12 }]);
+        assert_eq!(recognize(&timing.decoy), Ok(DEFAULT_KIND));
+    }
+
+    #[test]
+    fn the_floor_covers_the_costliest_kind_by_estimate() {
+        // Times planted as if measured, so that the test does not depend
+        // on this machine's load of the moment.
+        let decoys = decoys_timed(30, 16);
+        assert_eq!(
+            decoys.estimate(Kind::Bcrypt { cost: 10 }),
+            Duration::from_millis(64)
+        );
+        assert_eq!(
+            decoys.timing_for([]).estimated_floor,
+            Duration::from_millis(45)
+        );
+        let bcrypt_12 = decoys.timing_for([Kind::Bcrypt { cost: 12 }]);
+        assert_eq!(
+            bcrypt_12.estimated_floor,
+            Duration::from_millis(16 * 16 * 3 / 2)
+        );
+    }
+
+    #[test]
+    fn a_slow_check_seen_lately_raises_the_floor_then_is_forgotten() {
+        let seen = Seen::default();
+        stretch_of(Instant::now()); // the stretches start before `now`
+        let now = Instant::now();
+        seen.record(Duration::from_millis(400), now);
+        assert_eq!(seen.slowest(now), Duration::from_millis(400));
+        assert_eq!(seen.slowest(now + SEEN_FOR), Duration::from_millis(400));
+        assert_eq!(seen.slowest(now + SEEN_FOR * 2), Duration::ZERO);
+        seen.record(Duration::from_millis(10), now + SEEN_FOR * 5);
+        assert_eq!(seen.slowest(now + SEEN_FOR * 5), Duration::from_millis(10));
     }
 
     #[test]
     fn an_unknown_name_never_matches_and_a_known_one_matches_its_password() {
-        let timing = Arc::new(Decoys::default().timing_for([]));
+        let timing = Arc::new(decoys_timed(30, 16).timing_for([]));
         let unknown = PasswordCheck::new(None, Arc::clone(&timing));
         assert!(!unknown.is_known_user());
+        assert_eq!(unknown.memory_kib(), DEFAULT_KIND.memory_kib());
         assert_eq!(unknown.run(""), None);
         let hash = crate::auth::users::hash_password("pw");
-        let known = PasswordCheck::new(Some(&hash), Arc::clone(&timing));
+        let known = PasswordCheck::new(Some((&hash, DEFAULT_KIND)), Arc::clone(&timing));
         assert_eq!(known.run("pw"), Some(hash.clone()));
-        assert_eq!(PasswordCheck::new(Some(&hash), timing).run("no"), None);
+        let wrong = PasswordCheck::new(Some((&hash, DEFAULT_KIND)), timing);
+        assert_eq!(wrong.run("no"), None);
+        assert!(wrong.floor() >= Duration::from_millis(45));
     }
 }

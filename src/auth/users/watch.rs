@@ -83,7 +83,7 @@ impl UsersFile {
     /// user's hash, or the decoy, and the floor (see `timing`).
     pub fn password_check(&self, name: &str) -> PasswordCheck {
         let loaded = self.read();
-        PasswordCheck::new(loaded.users.hash_of(name), Arc::clone(&loaded.timing))
+        PasswordCheck::new(loaded.users.account_of(name), Arc::clone(&loaded.timing))
     }
 
     /// One look at the file; reloads it when a new version holds still.

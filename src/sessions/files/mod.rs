@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::http::encoding::hex_into;
 use crate::os::blocking;
+use crate::sessions::pace::Paces;
 use crate::sessions::stored::{Listing, Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId, SessionLabel};
 use cache::SessionCache;
@@ -74,6 +75,8 @@ struct Files {
     locks: Vec<Mutex<()>>,
     epochs: Epochs,
     cache: SessionCache,
+    /// The paces of sign-ins and new sessions (`sessions::pace`).
+    paces: Paces,
 }
 
 /// What became of a session file read from disk.
@@ -260,6 +263,11 @@ impl FileStore {
         self.blocking(move |files| files.list(now)).await
     }
 
+    /// The pace counters, kept in memory: one process owns the dir.
+    pub fn paces(&self) -> &Paces {
+        &self.files.paces
+    }
+
     /// As last counted (see `count`): no request lists the dir.
     pub fn count(&self) -> usize {
         self.files.count.current()
@@ -296,6 +304,7 @@ impl Files {
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             epochs,
             cache: SessionCache::default(),
+            paces: Paces::default(),
         }
     }
 

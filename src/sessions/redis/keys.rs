@@ -6,11 +6,10 @@
 //! | `latch:s:<hex SHA-256 of the id>` | string | the session file's JSON | `PXAT` the session's deadline |
 //! | `latch:live` | sorted set | one member per session (the hash), scored by its deadline in ms | never |
 //! | `latch:epoch:<hex of the user name>` | string (integer) | the user's "sign out everywhere" epoch | never |
-//! | `latch:throttle:<hex SHA-256 of the counter's name>` | string (integer) | attempts admitted in the window | `PEXPIRE` the window |
-
-use sha2::{Digest, Sha256};
+//! | `latch:pace:<hex SHA-256 of the counter's name>` | string (integer) | the counter's TAT in ms (`sessions::pace`) | `PXAT` the TAT |
 
 use crate::http::encoding::hex;
+use crate::sessions::pace::Counter;
 use crate::sessions::{Record, SessionId, SessionLabel};
 
 /// `SCAN … MATCH` pattern of every session key.
@@ -77,14 +76,10 @@ pub fn epoch_key(user: &str) -> String {
     format!("{EPOCH_PREFIX}{}", hex(user.as_bytes()))
 }
 
-/// A throttle counter's key. The caller's name for the counter (an
-/// address and a user name) is hashed: its length is bounded and no
-/// address or name is readable in a key listing.
-pub fn throttle_key(counter: &str) -> String {
-    format!(
-        "latch:throttle:{}",
-        hex(&Sha256::digest(counter.as_bytes()))
-    )
+/// A pace counter's key (`sessions::pace`): the counter is already a
+/// digest, so no address or name is readable in a key listing.
+pub fn pace_key(counter: &Counter) -> String {
+    format!("latch:pace:{}", hex(counter.digest()))
 }
 
 /// The largest deadline latch asks Redis for, in ms (the year 2255):

@@ -36,9 +36,9 @@ mod durability;
 mod error;
 mod keys;
 mod listing;
+mod pace;
 mod scripts;
 mod stored;
-mod throttle;
 
 use std::sync::atomic::AtomicBool;
 
@@ -51,7 +51,6 @@ pub use durability::Durability;
 pub use error::StoreError;
 use keys::{deadline_ms, epoch_key, SessionKey, EPOCH_PREFIX, LIVE_INDEX};
 use stored::Stored;
-pub use throttle::Admission;
 
 /// How many times `modify` and `rotate` re-read and re-apply a change that
 /// lost the compare-and-set before they give up (`StoreError::Contended`).

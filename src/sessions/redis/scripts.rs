@@ -136,34 +136,51 @@ return {value, redis.call('GET', ARGV[1] .. hex) or '0'}
     )
 });
 
-/// Admits and counts one attempt, unless the window's count is spent.
-/// KEYS: the counter. ARGV: the limit, the window (ms). Returns
-/// `{1, attempts left}` admitted, `{0, ms until the window ends}` refused.
-/// The window starts at the first attempt (`PEXPIRE` then) and is not
-/// pushed back by later ones.
-pub static ADMIT: LazyLock<Script> = LazyLock::new(|| {
+/// One attempt on every counter in KEYS, paced as `sessions::pace`
+/// explains (GCRA), by the server's clock, so every instance agrees.
+/// ARGV: for each key, its interval (ms), burst and longest wait (ms).
+/// Returns `{1, 0, wait ms}` admitted (every counter's TAT stored, expiring
+/// when it is reached), or `{0, the refusing key's index from 1, wait ms}`,
+/// and then nothing is written.
+pub static PACE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"#!lua
-local limit = tonumber(ARGV[1])
-if tonumber(redis.call('GET', KEYS[1]) or '0') >= limit then
-  return {0, redis.call('PTTL', KEYS[1])}
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local tats, longest = {}, 0
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[3 * i - 2])
+  local burst, max_wait = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  local tat = math.max(tonumber(redis.call('GET', key) or '0'), now) + interval
+  local wait = tat - burst * interval - now
+  if wait > max_wait then return {0, i, wait} end
+  tats[i] = tat
+  if wait > longest then longest = wait end
 end
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return {1, limit - count}
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, string.format('%d', tats[i]), 'PXAT', string.format('%d', tats[i]))
+end
+return {1, 0, longest}
 ",
     )
 });
 
-/// Gives back one admitted attempt (a success), if the window still holds
-/// any: `DECR` keeps the counter's expiry, and a counter that expired is
-/// not made again. KEYS: the counter. Returns the attempts still counted.
-pub static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+/// Gives back one attempt on a counter (a success that should not use up a
+/// place). KEYS: the counter. ARGV: its interval (ms). Returns 1.
+/// Allowed at the memory limit: it never grows anything.
+pub static GIVE_BACK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"#!lua flags=allow-oom
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count <= 0 then return 0 end
-return redis.call('DECR', KEYS[1])
+local stored = tonumber(redis.call('GET', KEYS[1]) or '0')
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local tat = stored - tonumber(ARGV[1])
+if tat <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], string.format('%d', tat), 'PXAT', string.format('%d', tat))
+end
+return 1
 ",
     )
 });

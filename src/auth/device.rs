@@ -1,0 +1,182 @@
+//! Device cookies (OWASP, "Slow Down Online Guessing Attacks with Device
+//! Cookies"): a browser that has signed in as a user keeps a cookie that
+//! proves it, so that its later sign-ins as that user are throttled on
+//! their own counter, apart from its address (docs/contract.md, "Login
+//! throttling").
+//!
+//! Why: many people share one address (a classroom, an office, carrier-
+//! grade NAT). Without this, anyone there who fails as `alice` five times,
+//! by mistake or as a prank, would lock the real alice out for the window
+//! from that address. With it, alice's browser, which has signed in as
+//! alice before, is not counted with them.
+//!
+//! The cookie is `<nonce>.<mac>`: 16 random bytes, and the HMAC-SHA256
+//! (RFC 2104) of the user name and the nonce, keyed by the user's
+//! password hash, which only the server knows. So it cannot be forged or
+//! moved to another name, and a new password voids every device cookie of
+//! the user. It grants nothing by itself: the password is still checked.
+//! Nothing about it is stored on the server.
+
+use hmac::{Hmac, Mac};
+use hyper::header::HeaderMap;
+use sha2::Sha256;
+
+use crate::http::cookies;
+use crate::http::encoding::{base64url, hex};
+use crate::os::random::random_32;
+
+/// How long a browser stays known: a year, renewed at each sign-in.
+pub const MAX_AGE: u64 = 365 * 24 * 3600;
+/// At most this many device cookies of one request are looked at.
+const MAX_PRESENTED: usize = 3;
+
+/// A browser known to have signed in as a user: its cookie's nonce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Device {
+    nonce: [u8; 16],
+}
+
+impl Device {
+    /// The name of this device's throttle counter for `user`.
+    pub fn counter_name(&self, user: &str) -> String {
+        format!("login device {} {user}", hex(&self.nonce))
+    }
+}
+
+/// The cookie's name: with `--secure-cookies`, `__Host-` prefixed and
+/// `Secure`, as the session cookie (RFC 6265bis §4.1.3.2).
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-device"
+    } else {
+        "device"
+    }
+}
+
+/// `Set-Cookie` for a new device cookie of `user`, whose password hash is
+/// `password_hash`. `SameSite=Strict`: it is only ever needed by this
+/// site's own sign-in form.
+pub fn set_cookie(user: &str, password_hash: &str, secure: bool) -> String {
+    let mut nonce = [0u8; 16];
+    nonce.copy_from_slice(&random_32()[..16]);
+    let value = format!(
+        "{}.{}",
+        base64url(&nonce),
+        base64url(&mac(user, password_hash, &nonce))
+    );
+    format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={MAX_AGE}{}",
+        cookie_name(secure),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The device the request's cookies prove for `user`, whose password hash
+/// is `password_hash`; `None` when none does (no cookie, a forged one, one
+/// for another name or an older password).
+pub fn presented(
+    headers: &HeaderMap,
+    secure: bool,
+    user: &str,
+    password_hash: &str,
+) -> Option<Device> {
+    cookies::values(headers, cookie_name(secure))
+        .take(MAX_PRESENTED)
+        .find_map(|value| verify(value, user, password_hash))
+}
+
+fn verify(value: &str, user: &str, password_hash: &str) -> Option<Device> {
+    let (nonce, tag) = value.split_once('.')?;
+    let nonce: [u8; 16] = decode(nonce)?.try_into().ok()?;
+    let tag = decode(tag)?;
+    let mut expected = keyed(password_hash);
+    message(&mut expected, user, &nonce);
+    // Constant time (hmac's `verify_slice`): a guesser learns nothing from
+    // how long a wrong tag takes.
+    expected.verify_slice(&tag).ok()?;
+    Some(Device { nonce })
+}
+
+fn mac(user: &str, password_hash: &str, nonce: &[u8; 16]) -> [u8; 32] {
+    let mut mac = keyed(password_hash);
+    message(&mut mac, user, nonce);
+    mac.finalize().into_bytes().into()
+}
+
+fn keyed(password_hash: &str) -> Hmac<Sha256> {
+    Hmac::<Sha256>::new_from_slice(password_hash.as_bytes()).expect("HMAC takes a key of any size")
+}
+
+/// What is signed: a label, so that no other HMAC latch might make is ever
+/// the same, the name, and the nonce (the name's end marked by a NUL,
+/// which a user name never holds).
+fn message(mac: &mut Hmac<Sha256>, user: &str, nonce: &[u8; 16]) {
+    mac.update(b"latch device cookie v1\0");
+    mac.update(user.as_bytes());
+    mac.update(b"\0");
+    mac.update(nonce);
+}
+
+/// Strict base64url without padding, as `base64url` writes it.
+fn decode(text: &str) -> Option<Vec<u8>> {
+    crate::http::encoding::base64url_decode(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::{HeaderValue, COOKIE};
+
+    fn request_with(cookie: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_str(cookie).unwrap());
+        headers
+    }
+
+    fn value_of(set_cookie: &str) -> &str {
+        let pair = set_cookie.split(';').next().unwrap();
+        pair.split_once('=').unwrap().1
+    }
+
+    #[test]
+    fn a_device_cookie_proves_its_user_and_password_only() {
+        let set = set_cookie("alice", "$hash-1", false);
+        assert!(set.starts_with("device="), "{set}");
+        assert!(set.contains("HttpOnly; SameSite=Strict; Max-Age=31536000"));
+        let headers = request_with(&format!("sid=x; device={}", value_of(&set)));
+        let device = presented(&headers, false, "alice", "$hash-1").unwrap();
+        assert!(device.counter_name("alice").starts_with("login device "));
+        assert_eq!(presented(&headers, false, "bob", "$hash-1"), None);
+        assert_eq!(presented(&headers, false, "alice", "$hash-2"), None);
+        assert_eq!(
+            presented(&headers, true, "alice", "$hash-1"),
+            None,
+            "__Host- name"
+        );
+    }
+
+    #[test]
+    fn a_forged_or_damaged_cookie_proves_nothing() {
+        let set = set_cookie("alice", "h", false);
+        let good = value_of(&set);
+        let (nonce, tag) = good.split_once('.').unwrap();
+        let other_nonce = value_of(&set_cookie("alice", "h", false))
+            .split_once('.')
+            .unwrap()
+            .0
+            .to_owned();
+        for bad in [
+            format!("{other_nonce}.{tag}"),
+            format!("{nonce}.{}", &tag[..42]),
+            format!("{nonce}{tag}"),
+            format!("{nonce}.{tag}="),
+            String::new(),
+            "..".into(),
+        ] {
+            let headers = request_with(&format!("device={bad}"));
+            assert_eq!(presented(&headers, false, "alice", "h"), None, "{bad}");
+        }
+        let secure = set_cookie("alice", "h", true);
+        assert!(secure.starts_with("__Host-device=") && secure.ends_with("; Secure"));
+    }
+}
