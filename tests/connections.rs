@@ -188,9 +188,9 @@ fn two_host_headers_are_a_400() {
 
 #[test]
 fn a_client_that_never_reads_its_answers_is_cut_off_and_its_slot_freed() {
-    // 8 / 8: one connection per client address, so a second connection
+    // 4 / 4: one connection per client address, so a second connection
     // from 127.0.0.1 is refused while the stalled one holds its slot.
-    let server = Server::start(&["--client-timeout", "2", "--max-connections", "8"]);
+    let server = Server::start(&["--client-timeout", "2", "--max-connections", "4"]);
     let mut stalled = server.connect_small_receive_buffer();
     // Pipelined requests whose answers (about 1.5 KiB each, some 9 MiB in
     // all) overflow the server's send buffer (4 MiB at most by default on

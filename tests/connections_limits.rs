@@ -84,10 +84,10 @@ fn silent_connections_lock_no_one_out_once_the_client_timeout_passes() {
 }
 
 #[test]
-fn one_address_holds_at_most_an_eighth_of_the_connections() {
-    // 16 / 8 = 2 per address.
+fn one_address_holds_at_most_a_quarter_of_the_connections() {
+    // 16 / 4 = 4 per address.
     let server = Server::start(&["--max-connections", "16"]);
-    let _held = hold(&server, &[[127, 0, 0, 1], [127, 0, 0, 1]]);
+    let _held = hold(&server, &[[127, 0, 0, 1]; 4]);
     let refused = ask(server.connect());
     assert!(refused.starts_with("HTTP/1.1 503 "), "{refused}");
     assert!(refused.contains("Retry-After: 1\r\n"));
@@ -99,7 +99,7 @@ fn one_address_holds_at_most_an_eighth_of_the_connections() {
 #[test]
 fn the_trusted_proxy_is_held_only_to_the_total_cap() {
     let server = Server::start(&["--max-connections", "4", "--trusted-proxy", "127.0.0.1"]);
-    // 4 / 8 rounds to one per address, but the proxy speaks for everyone.
+    // 4 / 4 is one per address, but the proxy speaks for everyone.
     let held = hold(&server, &[[127, 0, 0, 1], [127, 0, 0, 1], [127, 0, 0, 1]]);
     assert!(ask(server.connect()).starts_with("HTTP/1.1 200 OK"));
     std::thread::sleep(Duration::from_millis(100));
@@ -142,4 +142,50 @@ fn a_refused_client_reads_the_whole_503_before_the_close() {
             .unwrap();
         assert_eq!(body.len(), length, "{body:?}");
     }
+}
+
+#[test]
+fn eight_addresses_holding_silent_sockets_cannot_keep_a_ninth_out() {
+    // 16 slots, 4 per address: eight addresses that reopen every socket
+    // the server closes keep it full, and idle.
+    let server = Server::start(&["--max-connections", "16", "--client-timeout", "2"]);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let served = std::thread::scope(|scope| {
+        for n in 0..8u8 {
+            let (server, stop) = (&server, &stop);
+            scope.spawn(move || {
+                let mut held: Vec<TcpStream> = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Drop the sockets the server closed (or refused), then
+                    // open more, up to the share and beyond.
+                    held.retain(|s| {
+                        let mut byte = [0u8; 1];
+                        s.set_nonblocking(true).unwrap();
+                        let open = matches!(
+                            (&*s).read(&mut byte),
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+                        );
+                        s.set_nonblocking(false).unwrap();
+                        open
+                    });
+                    while held.len() < 6 {
+                        held.push(server.connect_from([127, 0, 1, n + 1]));
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        // A ninth address asks ten times over a few seconds, through the
+        // server's closing of idle sockets and the eight refilling.
+        let served = (0..10)
+            .filter(|_| {
+                std::thread::sleep(Duration::from_millis(300));
+                ask(server.connect_from([127, 0, 2, 1])).starts_with("HTTP/1.1 200 OK")
+            })
+            .count();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        served
+    });
+    assert_eq!(served, 10, "the ninth address was turned away");
 }

@@ -1,7 +1,11 @@
 //! Who may hold a connection: at most `--max-connections` at once, and at
 //! most a share of them from any one client, so that one address cannot
-//! take every slot and lock everyone else out. A refused connection gets a
-//! complete 503 it can read before the close.
+//! take every slot. When every slot is taken, a newcomer is still let in
+//! if some address holds more connections than it does: that address's
+//! oldest connection is asked to close (at once if it is idle, after its
+//! request if not). So a few addresses holding idle connections cannot
+//! keep a new address out, however fast they reconnect. A refused
+//! connection gets a complete 503 it can read before the close.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -10,20 +14,25 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::http::forwarded::client_key;
 
 /// One client may hold at most this fraction of `--max-connections`
-/// (and at least one connection): 64 of the default 512.
+/// (and at least one connection): 128 of the default 512.
 ///
-/// A browser opens at most six connections to a host, so 64 lets about
-/// ten browsers behind one NAT (an office, a school) load pages at the
-/// same moment, while one attacker needs eight addresses to fill the
-/// server, and every connection that does no work is closed within
-/// `--client-timeout` anyway. The `--trusted-proxy` address is exempt:
-/// every client arrives through it.
-pub const CLIENT_SHARE_DIVISOR: usize = 8;
+/// A browser opens up to six connections to a host and keeps two or so
+/// alive, so 128 lets a classroom of 40 browsers behind one NAT load pages
+/// at the same moment; past it, that address waits for its own
+/// connections. Filling the server then takes four addresses, and
+/// `admit` lets newcomers in anyway by closing theirs. The
+/// `--trusted-proxy` address is exempt: every client arrives through it.
+pub const CLIENT_SHARE_DIVISOR: usize = 4;
+
+/// How many connections past `--max-connections` may be open while the
+/// ones asked to close are closing (a busy one finishes its request
+/// first): the file descriptors stay bounded.
+const OVERSHOOT_DIVISOR: usize = 8;
 
 /// Refusals being written at once; past this, a refused connection is
 /// closed without an answer. Each holds a socket for up to `LINGER`, and a
@@ -39,13 +48,16 @@ pub struct Admission {
     per_client: usize,
     trusted_proxy: Option<IpAddr>,
     open: Mutex<Open>,
+    /// Woken when the last connection closes (graceful shutdown waits).
+    emptied: Notify,
     refusing: Arc<Semaphore>,
 }
 
 #[derive(Default)]
 struct Open {
     total: usize,
-    by_client: HashMap<IpAddr, usize>,
+    /// Each client's connections, oldest first: how to ask each to close.
+    by_client: HashMap<IpAddr, Vec<Arc<Notify>>>,
 }
 
 /// A connection's place, given back when the connection ends (on drop).
@@ -53,12 +65,15 @@ pub struct Ticket {
     admission: Arc<Admission>,
     /// The client it counts against; `None` for the trusted proxy.
     client: Option<IpAddr>,
+    /// Notified when the connection should close to make room.
+    close: Arc<Notify>,
 }
 
 /// Why a connection was turned away.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// Every one of `--max-connections` is taken.
+    /// Every one of `--max-connections` is taken, by clients holding no
+    /// more than this one.
     Full,
     /// This client holds its whole share already.
     ClientShare,
@@ -71,37 +86,72 @@ impl Admission {
             per_client: (max_connections / CLIENT_SHARE_DIVISOR).max(1),
             trusted_proxy: trusted_proxy.map(|ip| ip.to_canonical()),
             open: Mutex::new(Open::default()),
+            emptied: Notify::new(),
             refusing: Arc::new(Semaphore::new(REFUSALS_AT_ONCE)),
         })
     }
 
     /// Lets a connection from `peer` in, or says why not.
     ///
-    /// 1. Past `--max-connections`, no one gets in.
-    /// 2. The trusted proxy counts only toward the total.
-    /// 3. Anyone else gets in while their client holds less than its share.
+    /// 1. The trusted proxy counts only toward the total.
+    /// 2. Anyone else gets in while their client holds less than its share.
+    /// 3. When every slot is taken, the client holding the most
+    ///    connections, if it holds at least two more than this one, is
+    ///    asked to close its oldest, and this one gets in meanwhile (up to
+    ///    an overshoot of an eighth). Otherwise no one gets in.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Ticket, Refusal> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         // 1.
-        if open.total >= self.max_total {
-            return Err(Refusal::Full);
-        }
-        // 2.
         let from_proxy = Some(peer.to_canonical()) == self.trusted_proxy;
         let client = (!from_proxy).then(|| client_key(peer));
+        // 2.
+        let held = client.map_or(0, |c| open.by_client.get(&c).map_or(0, Vec::len));
+        if client.is_some() && held >= self.per_client {
+            return Err(Refusal::ClientShare);
+        }
         // 3.
-        if let Some(client) = client {
-            let held = open.by_client.entry(client).or_insert(0);
-            if *held >= self.per_client {
-                return Err(Refusal::ClientShare);
+        if open.total >= self.max_total {
+            let overshoot = (self.max_total / OVERSHOOT_DIVISOR).max(1);
+            let room = open.total < self.max_total + overshoot && client.is_some();
+            let heaviest = open.by_client.values_mut().max_by_key(|conns| conns.len());
+            match heaviest {
+                Some(conns) if room && conns.len() >= held + 2 => {
+                    conns.remove(0).notify_one();
+                }
+                _ => return Err(Refusal::Full),
             }
-            *held += 1;
+        }
+        let close = Arc::new(Notify::new());
+        if let Some(client) = client {
+            open.by_client
+                .entry(client)
+                .or_default()
+                .push(Arc::clone(&close));
         }
         open.total += 1;
         Ok(Ticket {
             admission: Arc::clone(self),
             client,
+            close,
         })
+    }
+
+    /// How many connections are open.
+    pub fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).total
+    }
+
+    /// Resolves once no connection is open (for a graceful shutdown).
+    pub async fn all_closed(&self) {
+        loop {
+            let emptied = self.emptied.notified();
+            tokio::pin!(emptied);
+            emptied.as_mut().enable();
+            if self.open() == 0 {
+                return;
+            }
+            emptied.await;
+        }
     }
 
     /// Answers a refused connection on its own task, unless too many
@@ -117,6 +167,13 @@ impl Admission {
     }
 }
 
+impl Ticket {
+    /// Resolves when this connection is asked to close to make room.
+    pub async fn close_requested(&self) {
+        self.close.notified().await;
+    }
+}
+
 impl Drop for Ticket {
     fn drop(&mut self) {
         let mut open = self
@@ -126,12 +183,15 @@ impl Drop for Ticket {
             .unwrap_or_else(|p| p.into_inner());
         open.total -= 1;
         if let Some(client) = self.client {
-            if let Some(held) = open.by_client.get_mut(&client) {
-                *held -= 1;
-                if *held == 0 {
+            if let Some(conns) = open.by_client.get_mut(&client) {
+                conns.retain(|close| !Arc::ptr_eq(close, &self.close));
+                if conns.is_empty() {
                     open.by_client.remove(&client);
                 }
             }
+        }
+        if open.total == 0 {
+            self.admission.emptied.notify_waiters();
         }
     }
 }
@@ -180,6 +240,7 @@ async fn discard_until_closed(stream: &mut TcpStream) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
@@ -187,7 +248,7 @@ mod tests {
 
     #[test]
     fn one_client_holds_at_most_its_share_until_a_ticket_is_dropped() {
-        let admission = Admission::new(16, None);
+        let admission = Admission::new(8, None);
         let held: Vec<_> = (0..2)
             .map(|_| admission.admit(ip("10.0.0.1")).unwrap())
             .collect();
@@ -202,7 +263,43 @@ mod tests {
     }
 
     #[test]
-    fn the_trusted_proxy_counts_only_toward_the_total() {
+    fn when_full_a_newcomer_gets_in_and_the_heaviest_client_is_asked_to_close_its_oldest() {
+        let admission = Admission::new(8, None);
+        let heavy: Vec<_> = (0..2)
+            .flat_map(|i| {
+                let peer = ip(&format!("10.0.0.{}", i + 1));
+                (0..2)
+                    .map(|_| admission.admit(peer).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let light: Vec<_> = (3..7)
+            .map(|i| admission.admit(ip(&format!("10.0.0.{i}"))).unwrap())
+            .collect();
+        assert_eq!(admission.open(), 8);
+        let newcomer = admission.admit(ip("10.0.0.9")).unwrap();
+        assert_eq!(admission.open(), 9, "in, while the oldest closes");
+        let asked = heavy
+            .iter()
+            .filter(|t| {
+                let notified = t.close.notified();
+                tokio::pin!(notified);
+                // A stored permit makes the future ready at once.
+                notified
+                    .as_mut()
+                    .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+                    .is_ready()
+            })
+            .count();
+        assert_eq!(asked, 1);
+        // Clients holding one each cannot push one another out.
+        assert_eq!(admission.admit(ip("10.0.0.3")).err(), Some(Refusal::Full));
+        drop((heavy, light, newcomer));
+        assert_eq!(admission.open(), 0);
+    }
+
+    #[test]
+    fn the_trusted_proxy_counts_only_toward_the_total_and_is_never_asked_to_close() {
         let admission = Admission::new(4, Some(ip("10.0.0.9")));
         let held: Vec<_> = (0..4)
             .map(|_| admission.admit(ip("::ffff:10.0.0.9")).unwrap())

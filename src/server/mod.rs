@@ -2,7 +2,11 @@
 //! every connection bounded in number and in time, and shut down
 //! gracefully. The wiring follows hyper-util's `server.rs` and
 //! `server_graceful.rs` examples, with hyper's HTTP/1 builder: latch speaks
-//! HTTP/1.1 and 1.0 only (docs/contract.md, "Limits and bad input").
+//! HTTP/1.1 and 1.0 only (docs/contract.md, "Limits and bad input"). The
+//! graceful shutdown is hyper's own `graceful_shutdown` on each
+//! connection, asked for by a signal every connection task watches, as
+//! hyper-util's `GracefulShutdown` does: written out here because a
+//! connection may also be asked to close alone, to make room (`admission`).
 
 mod admission;
 mod background;
@@ -15,9 +19,9 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::watch;
 
 use crate::app::App;
 use crate::service;
@@ -50,8 +54,10 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// 2. Admit it, or refuse it with a readable 503: past `--max-connections`
 ///    open connections, or past its client's share of them (`admission`).
 ///    A flood of idle clients thus runs into our limits before it runs the
-///    process out of file descriptors, and one address cannot lock out
-///    the others. The place is given back when the connection ends.
+///    process out of file descriptors, and a few addresses cannot lock out
+///    the others: when the server is full, a newcomer gets in and the
+///    address holding the most is asked to close its oldest connection.
+///    The place is given back when the connection ends.
 /// 3. Serve it on its own task as HTTP/1.1 (keep-alive) or 1.0. There is
 ///    no HTTP/2: an h2c preface fails to parse, and hyper closes the
 ///    connection at once. Each stage is bounded by `--client-timeout`:
@@ -62,7 +68,8 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 ///    - the body: `service::read_form` answers 408;
 ///    - our response: `WriteDeadline` fails a write that makes no progress.
 /// 4. On SIGINT or SIGTERM: stop accepting, let each connection finish the
-///    request it is on (idle and silent ones close at once), and return.
+///    request it is on (idle and silent ones close at once), and return
+///    once every connection has closed.
 pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
     let client_timeout = Duration::from_secs(app.config.client_timeout);
     let mut builder = http1::Builder::new();
@@ -78,7 +85,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
     let mut stop = StopSignals::install()?;
     let reload = signal(SignalKind::hangup())?;
     log_event!("latch listening on http://{}", listener.local_addr()?);
-    let graceful = GracefulShutdown::new();
+    let (stopping, stop_watch) = watch::channel(false);
     let admission = Admission::new(app.config.max_connections, app.config.trusted_proxy);
     tokio::spawn(background::sweep_forever(Arc::clone(&app)));
     tokio::spawn(background::watch_users(Arc::clone(&app), reload));
@@ -115,17 +122,29 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
             async move { service::handle(&app, peer, request).await }
         });
         let io = TokioIo::new(WriteDeadline::new(stream, client_timeout));
-        let connection = graceful.watch(builder.serve_connection(io, service));
+        let connection = builder.serve_connection(io, service);
+        let mut stop_watch = stop_watch.clone();
         tokio::spawn(async move {
+            tokio::pin!(connection);
             // A client that resets or times out is its own business.
-            let _ = connection.await;
+            let asked_to_close = tokio::select! {
+                _ = connection.as_mut() => false,
+                () = ticket.close_requested() => true,
+                _ = stop_watch.wait_for(|stop| *stop) => true,
+            };
+            if asked_to_close {
+                // Idle: closes at once. Mid-request: after its response.
+                connection.as_mut().graceful_shutdown();
+                let _ = connection.await;
+            }
             drop(ticket);
         });
     }
     // 4.
     drop(listener);
     log_event!("shutting down: finishing requests in flight");
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    let _ = stopping.send(true);
+    if tokio::time::timeout(SHUTDOWN_GRACE, admission.all_closed())
         .await
         .is_err()
     {
