@@ -140,3 +140,19 @@ fn a_session_that_ends_makes_room_for_a_new_one() {
         "a slot was freed"
     );
 }
+
+#[test]
+fn one_account_signing_in_over_and_over_holds_at_most_the_cap_of_sessions() {
+    use latch::auth::sign_in::MAX_SIGN_INS_PER_USER;
+    let server = Server::with_users(&[ALICE], &[]);
+    let ids: Vec<String> = (0..MAX_SIGN_INS_PER_USER + 8)
+        .map(|_| server.login(ALICE.0, ALICE.1))
+        .collect();
+    assert_eq!(server.stored_sessions(), MAX_SIGN_INS_PER_USER);
+    // The oldest were ended; the newest still stand.
+    for (i, id) in ids.iter().enumerate() {
+        let standing = server.is_signed_in(&format!("sid={id}"));
+        assert_eq!(standing, i >= 8, "sign-in {i}");
+    }
+    assert!(server.wait_for_log("the oldest 1 ended"));
+}

@@ -421,6 +421,103 @@ async fn sessions_and_epochs_survive_a_restart(backend: &dyn Reopen) {
 /// and session cap its store is opened with: one list, which each
 /// backend's module hands to its own runner (`against_files`,
 /// `against_redis`), so that no backend can miss a function.
+// Sign-ins per user.
+
+async fn keep_newest_sign_ins_ends_that_users_oldest_sessions_only(store: &Store) {
+    let sign_in_at = |user: &str, at: u64| {
+        let mut record = record();
+        record.sign_in(user, "hash", at, "token-2");
+        record
+    };
+    let bob = store.create(&sign_in_at("bob", NOW)).await.unwrap();
+    let mut alice = Vec::new();
+    for i in 0..5 {
+        let record = sign_in_at("alice", NOW + i);
+        let id = store.create(&record).await.unwrap();
+        let ended = store.keep_newest_sign_ins(&id, &record, 3).await.unwrap();
+        assert_eq!(ended, usize::from(i >= 3), "sign-in {i}");
+        alice.push(id);
+    }
+    for (i, id) in alice.iter().enumerate() {
+        let live = store.load(id, NOW).await.unwrap().is_some();
+        assert_eq!(live, i >= 2, "alice's session {i}");
+    }
+    assert!(store.load(&bob, NOW).await.unwrap().is_some());
+    // A session signed out meanwhile is not counted, and not ended.
+    store
+        .modify(&alice[2], &Version::UNKNOWN, NOW, |r| r.remove_auth())
+        .await
+        .unwrap();
+    let latest = sign_in_at("alice", NOW + 10);
+    let newest = store.create(&latest).await.unwrap();
+    assert_eq!(
+        store
+            .keep_newest_sign_ins(&newest, &latest, 3)
+            .await
+            .unwrap(),
+        0
+    );
+    for id in [&alice[2], &alice[3], &alice[4], &newest] {
+        assert!(store.load(id, NOW).await.unwrap().is_some());
+    }
+    assert_eq!(
+        store
+            .keep_newest_sign_ins(&bob, &record(), 0)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+// Paces.
+
+async fn a_pace_counts_an_attempt_on_every_counter_or_on_none(store: &Store) {
+    use latch::sessions::pace::{Counter, Limit, Paced, Rule};
+    use std::time::Duration;
+    let limit = |name: &str, burst: u32| Limit {
+        counter: Counter::named(name),
+        rule: Rule {
+            burst,
+            interval: Duration::from_secs(600),
+            max_wait: Duration::ZERO,
+        },
+    };
+    let (pair, address) = (limit("pair", 2), limit("address", 3));
+    for _ in 0..2 {
+        let paced = store.pace(&[pair, address]).await.unwrap();
+        assert!(matches!(paced, Paced::Admitted { .. }), "{paced:?}");
+    }
+    let Paced::Refused {
+        limit: which,
+        retry_after,
+    } = store.pace(&[pair, address]).await.unwrap()
+    else {
+        panic!("a third attempt on a burst of two");
+    };
+    assert_eq!(which, 0);
+    assert!(retry_after > Duration::from_secs(590), "{retry_after:?}");
+    // The refusal counted nowhere: the address has one place left.
+    let other = limit("other", 10);
+    assert!(matches!(
+        store.pace(&[other, address]).await.unwrap(),
+        Paced::Admitted { .. }
+    ));
+    assert!(matches!(
+        store.pace(&[address]).await.unwrap(),
+        Paced::Refused { .. }
+    ));
+    store.give_back(&address).await.unwrap();
+    assert!(matches!(
+        store.pace(&[address]).await.unwrap(),
+        Paced::Admitted { .. }
+    ));
+    store.forget(&pair.counter).await.unwrap();
+    assert!(matches!(
+        store.pace(&[pair]).await.unwrap(),
+        Paced::Admitted { .. }
+    ));
+}
+
 macro_rules! every_contract_function {
     ($runner:ident) => {
         $runner! {
@@ -441,6 +538,8 @@ macro_rules! every_contract_function {
             create_anonymous_refuses_past_max_sessions_and_deletions_make_room(0, 3);
             a_sweep_forgets_expired_sessions(0, UNCAPPED);
             an_epoch_only_grows(0, UNCAPPED);
+            keep_newest_sign_ins_ends_that_users_oldest_sessions_only(0, UNCAPPED);
+            a_pace_counts_an_attempt_on_every_counter_or_on_none(0, UNCAPPED);
         }
     };
 }

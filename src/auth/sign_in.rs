@@ -7,14 +7,24 @@ use std::fmt;
 
 use crate::auth::{auth_hash, csrf};
 use crate::sessions::store::{Rotated, Store, StoreError, Version};
-use crate::sessions::{Record, Session, SessionLabel};
+use crate::sessions::{Record, Session, SessionId, SessionLabel};
 
-/// What a sign-in did: the new session, and the one it replaced.
+/// How many sessions one user may be signed in to at once. A new sign-in
+/// past it ends that user's oldest: one account signing in over and over
+/// (a script, a leaked password) cannot fill the store, while a person
+/// with a phone, a laptop and a few browsers, or a class sharing one
+/// account, is never signed out by it.
+pub const MAX_SIGN_INS_PER_USER: usize = 32;
+
+/// What a sign-in did: the new session, the one it replaced, and how many
+/// of the user's oldest sessions it ended.
 pub struct SignedIn {
     pub session: Session,
     /// The request's session before, now deleted; `None` when there was
     /// none (or it ended meanwhile).
     pub replaced: Option<SessionLabel>,
+    /// The user's oldest sessions ended for `MAX_SIGN_INS_PER_USER`.
+    pub ended: usize,
 }
 
 /// Signs `user` in, whose password hash is `password_hash`, for `ttl`
@@ -26,6 +36,8 @@ pub struct SignedIn {
 ///    data (the theme) comes along, unless it was signed in as someone
 ///    else; the old id then names nothing.
 /// 3. Otherwise (or if it ended meanwhile), a new session.
+/// 4. The user keeps at most `MAX_SIGN_INS_PER_USER` signed-in sessions:
+///    the store ends the oldest.
 pub async fn sign_in(
     store: &Store,
     old: Option<Session>,
@@ -52,14 +64,7 @@ pub async fn sign_in(
             true
         };
         if let Rotated::Moved(id, record) = store.rotate(&old.id, &old.version, now, start).await? {
-            return Ok(SignedIn {
-                session: Session {
-                    id,
-                    record,
-                    version: Version::UNKNOWN,
-                },
-                replaced: Some(old.id.label()),
-            });
+            return keep_newest(store, id, record, Some(old.id.label())).await;
         }
     }
     // 3.
@@ -67,13 +72,33 @@ pub async fn sign_in(
     let token = csrf::new_token();
     record.sign_in(user, &hash, now, &token);
     let id = store.create(&record).await?;
+    keep_newest(store, id, record, None).await
+}
+
+/// Step 4, for the session `id` just signed in.
+async fn keep_newest(
+    store: &Store,
+    id: SessionId,
+    record: Record,
+    replaced: Option<SessionLabel>,
+) -> Result<SignedIn, StoreError> {
+    let ended = store
+        .keep_newest_sign_ins(&id, &record, MAX_SIGN_INS_PER_USER)
+        .await?;
+    if ended > 0 {
+        log_event!(
+            "login user={}: signed in to more than {MAX_SIGN_INS_PER_USER} sessions, the oldest {ended} ended",
+            record.user().unwrap_or("-")
+        );
+    }
     Ok(SignedIn {
         session: Session {
             id,
             record,
             version: Version::UNKNOWN,
         },
-        replaced: None,
+        replaced,
+        ended,
     })
 }
 
@@ -85,8 +110,16 @@ impl fmt::Display for SignedIn {
             Some(old) => write!(
                 f,
                 "session {new} written (fresh id, signed in, new _csrf); session {old} deleted"
-            ),
-            None => write!(f, "session {new} written (fresh id, signed in)"),
+            )?,
+            None => write!(f, "session {new} written (fresh id, signed in)")?,
         }
+        if self.ended > 0 {
+            let ended = self.ended;
+            write!(
+                f,
+                "; the user's oldest {ended} ended (at most {MAX_SIGN_INS_PER_USER} each)"
+            )?;
+        }
+        Ok(())
     }
 }

@@ -165,6 +165,29 @@ impl Store {
         }
     }
 
+    /// Notes that the session `id`, whose record `record` was just signed
+    /// in, belongs to its user, and ends (deletes) that user's oldest
+    /// signed-in sessions past `keep`, so that one account signing in over
+    /// and over cannot fill the store. Only sessions still signed in as
+    /// that user are counted or ended. Returns how many it ended.
+    pub async fn keep_newest_sign_ins(
+        &self,
+        id: &SessionId,
+        record: &Record,
+        keep: usize,
+    ) -> Result<usize, StoreError> {
+        let Some(user) = record.user() else {
+            return Ok(0);
+        };
+        match self {
+            Store::Files(files) => {
+                let at = record.auth_time().unwrap_or(record.created);
+                files.keep_newest_sign_ins(user, id, at, keep).await
+            }
+            Store::Redis { redis, .. } => Ok(redis.keep_newest_sign_ins(id, record, keep).await?),
+        }
+    }
+
     /// The user's "sign out everywhere" epoch: 0 until the first time.
     pub async fn epoch(&self, user: &str) -> Result<u64, StoreError> {
         match self {

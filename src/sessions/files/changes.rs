@@ -123,6 +123,45 @@ impl Files {
         Ok(rotated)
     }
 
+    /// Notes that `key` is signed in as `user` since `at`, then ends the user's
+    /// oldest sign-ins past `keep`: each one is re-read under its lock and
+    /// deleted only if it still holds that user's sign-in (an entry that
+    /// no longer does is just dropped from the index). Returns how many
+    /// it ended.
+    pub(super) fn keep_newest_sign_ins(
+        &self,
+        user: &str,
+        key: FileKey,
+        at: u64,
+        keep: usize,
+        now: u64,
+    ) -> io::Result<usize> {
+        self.sign_ins.add(user, at, key);
+        let Some(oldest_first) = self.sign_ins.past(user, keep) else {
+            return Ok(0);
+        };
+        let holds = |file: &Locked| -> io::Result<bool> {
+            Ok(matches!(file.read(now)?, Some(Inspected::Live(r)) if r.user() == Some(user)))
+        };
+        let mut live = Vec::new();
+        for key in oldest_first {
+            if holds(&self.lock(&key))? {
+                live.push(key);
+            } else {
+                self.sign_ins.remove(user, &key);
+            }
+        }
+        let mut ended = 0;
+        for key in live.iter().take(live.len().saturating_sub(keep)) {
+            let file = self.lock(key);
+            if holds(&file)? && file.unlink()? {
+                ended += 1;
+            }
+            self.sign_ins.remove(user, key);
+        }
+        Ok(ended)
+    }
+
     /// Deletes the file if, re-read under its lock, it is still expired.
     pub(super) fn delete_if_expired(&self, key: &FileKey, now: u64) -> io::Result<bool> {
         let file = self.lock(key);

@@ -26,6 +26,7 @@ mod count;
 mod dir;
 mod disk;
 mod epochs;
+mod sign_ins;
 mod sweep;
 
 use std::fs::File;
@@ -42,6 +43,7 @@ use crate::sessions::{Record, SessionId, SessionLabel};
 use cache::SessionCache;
 use count::FileCount;
 use epochs::Epochs;
+use sign_ins::SignIns;
 
 pub use dir::{LOCK_FILE, RESERVE_FILE};
 
@@ -77,6 +79,8 @@ struct Files {
     cache: SessionCache,
     /// The paces of sign-ins and new sessions (`sessions::pace`).
     paces: Paces,
+    /// Which sessions each user is signed in to.
+    sign_ins: SignIns,
 }
 
 /// What became of a session file read from disk.
@@ -92,6 +96,7 @@ enum Inspected {
 /// `.json`. The directory then holds no usable cookie: a file name cannot
 /// be turned back into an id, so a leaked listing (or backup) grants
 /// nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct FileKey([u8; 32]);
 
 impl FileKey {
@@ -249,6 +254,19 @@ impl FileStore {
         self.blocking(move |files| files.lock(&key).unlink()).await
     }
 
+    pub async fn keep_newest_sign_ins(
+        &self,
+        user: &str,
+        signed_in: &SessionId,
+        at: u64,
+        keep: usize,
+    ) -> Result<usize, StoreError> {
+        let (user, key) = (user.to_owned(), FileKey::of(signed_in));
+        let now = crate::sessions::now();
+        self.blocking(move |files| files.keep_newest_sign_ins(&user, key, at, keep, now))
+            .await
+    }
+
     /// From memory: the epochs file is read once, at open.
     pub fn epoch(&self, user: &str) -> u64 {
         self.files.epochs.of(user)
@@ -305,6 +323,7 @@ impl Files {
             epochs,
             cache: SessionCache::default(),
             paces: Paces::default(),
+            sign_ins: SignIns::default(),
         }
     }
 

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use super::epochs::EPOCHS_FILE;
+use super::sign_ins::Seen;
 use super::{FileKey, Files, Inspected};
 use crate::os::atomic_file::TEMP_PREFIX;
 use crate::sessions::stored::Listing;
@@ -26,7 +27,8 @@ const TEMP_MAX_AGE: Duration = Duration::from_secs(600);
 enum Swept {
     /// Gone before the sweep got to it (a logout, another sweeper).
     Gone,
-    Kept,
+    /// Live, and still signed in as this user since this time, if so.
+    Kept(Option<(String, u64)>),
     SignedOut,
     Removed,
 }
@@ -49,6 +51,8 @@ impl Files {
         }
         let mut removed = self.remove_temp_files(TEMP_MAX_AGE)?;
         let finished_before = self.count.finished_so_far();
+        let walk = self.sign_ins.walk_begins();
+        let mut seen = Seen::new();
         let (mut kept, mut signed_out) = (0, 0);
         for entry in fs::read_dir(&self.dir)? {
             let name = entry?.file_name();
@@ -59,7 +63,12 @@ impl Files {
                 Ok(Swept::Gone) => {}
                 Ok(Swept::Removed) => removed += 1,
                 Ok(Swept::SignedOut) => signed_out += 1,
-                Ok(Swept::Kept) => kept += 1,
+                Ok(Swept::Kept(signed_in)) => {
+                    kept += 1;
+                    if let Some((user, at)) = signed_in {
+                        seen.entry(user).or_default().push((at, key));
+                    }
+                }
                 Err(e) => {
                     log_event!("sweep: session file {}… skipped: {e}", key.label());
                     kept += 1;
@@ -67,6 +76,7 @@ impl Files {
             }
         }
         self.count.recount(kept + signed_out, finished_before);
+        self.sign_ins.rebuild(walk, seen);
         if signed_out > 0 {
             log_event!("sweep: signed out {signed_out} sessions whose sign-in no longer stands");
         }
@@ -89,10 +99,14 @@ impl Files {
                     file.write(&record)?;
                     Swept::SignedOut
                 } else {
-                    Swept::Kept
+                    let signed_in = record.user().map(|user| {
+                        let at = record.auth_time().unwrap_or(record.created);
+                        (user.to_owned(), at)
+                    });
+                    Swept::Kept(signed_in)
                 }
             }
-            Some(_) => Swept::Kept,
+            Some(_) => Swept::Kept(None),
         };
         Ok(swept)
     }

@@ -6,12 +6,15 @@
 //! | `latch:s:<hex SHA-256 of the id>` | string | the session file's JSON | `PXAT` the session's deadline |
 //! | `latch:live` | sorted set | one member per session (the hash), scored by its deadline in ms | never |
 //! | `latch:epoch:<hex of the user name>` | string (integer) | the user's "sign out everywhere" epoch | never |
+//! | `latch:signins:<hex of the user name>` | sorted set | the hashes of the user's signed-in sessions, scored by sign-in time in ms | `PXAT` its newest session's deadline |
 //! | `latch:pace:<hex SHA-256 of the counter's name>` | string (integer) | the counter's TAT in ms (`sessions::pace`) | `PXAT` the TAT |
 
 use crate::http::encoding::hex;
 use crate::sessions::pace::Counter;
 use crate::sessions::{Record, SessionId, SessionLabel};
 
+/// What every session key starts with.
+pub const SESSION_PREFIX: &str = "latch:s:";
 /// `SCAN … MATCH` pattern of every session key.
 pub const SESSION_PATTERN: &str = "latch:s:*";
 /// The sorted set that counts live sessions without a `SCAN`.
@@ -53,7 +56,7 @@ impl SessionKey {
     }
 
     pub fn name(&self) -> String {
-        format!("latch:s:{}", self.member())
+        format!("{SESSION_PREFIX}{}", self.member())
     }
 
     /// Its member in `LIVE_INDEX`: the hex digest.
@@ -74,6 +77,11 @@ impl SessionKey {
 /// spelling per name, plain ASCII, never a pattern.
 pub fn epoch_key(user: &str) -> String {
     format!("{EPOCH_PREFIX}{}", hex(user.as_bytes()))
+}
+
+/// A user's index of signed-in sessions, named like the epoch key.
+pub fn sign_ins_key(user: &str) -> String {
+    format!("latch:signins:{}", hex(user.as_bytes()))
 }
 
 /// A pace counter's key (`sessions::pace`): the counter is already a

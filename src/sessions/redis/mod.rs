@@ -49,7 +49,9 @@ use crate::sessions::{Record, SessionId};
 pub use connection::COMMAND_TIMEOUT;
 pub use durability::Durability;
 pub use error::StoreError;
-use keys::{deadline_ms, epoch_key, SessionKey, EPOCH_PREFIX, LIVE_INDEX};
+use keys::{
+    deadline_ms, epoch_key, sign_ins_key, SessionKey, EPOCH_PREFIX, LIVE_INDEX, SESSION_PREFIX,
+};
 use stored::Stored;
 
 /// How many times `modify` and `rotate` re-read and re-apply a change that
@@ -238,6 +240,35 @@ impl RedisStore {
         script.key(key.name()).key(LIVE_INDEX).arg(key.member());
         let deleted: u64 = self.run("DELETE", &key.name(), &script).await?;
         Ok(deleted == 1)
+    }
+
+    /// Notes that `id`, whose record is `record`, is signed in, and ends
+    /// that user's oldest sign-ins past `keep` (one script: `KEEP_NEWEST`).
+    /// Returns how many it ended.
+    pub async fn keep_newest_sign_ins(
+        &self,
+        id: &SessionId,
+        record: &Record,
+        keep: usize,
+    ) -> Result<usize, StoreError> {
+        let Some(user) = record.user() else {
+            return Ok(0);
+        };
+        let key = SessionKey::of(id);
+        let index = sign_ins_key(user);
+        let at = record.auth_time().unwrap_or(record.created);
+        let mut script = scripts::KEEP_NEWEST.prepare_invoke();
+        script
+            .key(&index)
+            .key(LIVE_INDEX)
+            .arg(key.member())
+            .arg(at.saturating_mul(1000))
+            .arg(keep)
+            .arg(user)
+            .arg(deadline_ms(record, self.idle_timeout))
+            .arg(SESSION_PREFIX);
+        let ended: usize = self.run("KEEP_NEWEST", &index, &script).await?;
+        Ok(ended)
     }
 
     /// The user's "sign out everywhere" epoch: 0 until the first time.

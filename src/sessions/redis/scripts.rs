@@ -136,6 +136,50 @@ return {value, redis.call('GET', ARGV[1] .. hex) or '0'}
     )
 });
 
+/// Notes a new sign-in in its user's index and ends the user's oldest
+/// sign-ins past a number. KEYS: the user's index (a sorted set of session
+/// key hashes by sign-in time), the live index. ARGV: the new session's
+/// member, its sign-in time (ms), how many to keep, the user name, the
+/// new session's deadline (ms), the session key prefix. An indexed session that no longer holds
+/// this user's sign-in (signed out, moved, expired) is dropped from the
+/// index first; then, oldest first, sessions past the number are deleted.
+/// The index lives as long as its newest session. Returns how many
+/// sessions it ended.
+pub static KEEP_NEWEST: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"#!lua
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local keep, ended = tonumber(ARGV[3]), 0
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+if #members > keep then
+  local live = {}
+  for _, member in ipairs(members) do
+    local value = redis.call('GET', ARGV[6] .. member)
+    local ok, doc = pcall(cjson.decode, value or '')
+    if ok and type(doc) == 'table' and type(doc.data) == 'table'
+        and doc.data._auth_user == ARGV[4] then
+      live[#live + 1] = member
+    else
+      redis.call('ZREM', KEYS[1], member)
+    end
+  end
+  for i = 1, #live - keep do
+    redis.call('DEL', ARGV[6] .. live[i])
+    redis.call('ZREM', KEYS[2], live[i])
+    redis.call('ZREM', KEYS[1], live[i])
+    ended = ended + 1
+  end
+end
+if redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+else
+  redis.call('PEXPIREAT', KEYS[1], ARGV[5], 'GT')
+end
+return ended
+",
+    )
+});
+
 /// One attempt on every counter in KEYS, paced as `sessions::pace`
 /// explains (GCRA), by the server's clock, so every instance agrees.
 /// ARGV: for each key, its interval (ms), burst and longest wait (ms).
