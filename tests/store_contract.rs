@@ -417,10 +417,6 @@ async fn sessions_and_epochs_survive_a_restart(backend: &dyn Reopen) {
     assert_eq!(live(&store).await, 1);
 }
 
-/// Every contract function the backends share, with the idle timeout
-/// and session cap its store is opened with: one list, which each
-/// backend's module hands to its own runner (`against_files`,
-/// `against_redis`), so that no backend can miss a function.
 // Sign-ins per user.
 
 async fn keep_newest_sign_ins_ends_that_users_oldest_sessions_only(store: &Store) {
@@ -518,6 +514,10 @@ async fn a_pace_counts_an_attempt_on_every_counter_or_on_none(store: &Store) {
     ));
 }
 
+/// Every contract function the backends share, with the idle timeout
+/// and session cap its store is opened with: one list, which each
+/// backend's module hands to its own runner (`against_files`,
+/// `against_redis`), so that no backend can miss a function.
 macro_rules! every_contract_function {
     ($runner:ident) => {
         $runner! {
