@@ -294,6 +294,9 @@ fn check_config(config: &Config) -> ExitCode {
     for line in &report.fine {
         println!("{line}");
     }
+    for warning in &report.warnings {
+        eprintln!("latch check: warning: {warning}");
+    }
     for problem in &report.problems {
         eprintln!("latch check: {problem}");
     }

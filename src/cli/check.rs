@@ -11,23 +11,28 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use super::{is_redis_url, Config};
-use crate::auth::users::Users;
+use crate::auth::users::{SignInCost, Users, HASHING_BUDGET_MIB};
 use crate::http::encoding::hex;
 use crate::os::atomic_file::TEMP_PREFIX;
 use crate::os::random::random_32;
 use crate::sessions::redis::{self, Durability, RedisStore};
 
-/// What `check` found: lines that are fine, and problems, each naming the
-/// thing it is about.
+/// What `check` found: lines that are fine, warnings (it would serve, but
+/// maybe not as meant), and problems, each naming the thing it is about.
 #[derive(Debug, Default)]
 pub struct Report {
     pub fine: Vec<String>,
+    pub warnings: Vec<String>,
     pub problems: Vec<String>,
 }
 
 impl Report {
     fn fine(&mut self, line: String) {
         self.fine.push(line);
+    }
+
+    fn warning(&mut self, line: String) {
+        self.warnings.push(line);
     }
 
     fn problem(&mut self, line: String) {
@@ -87,7 +92,42 @@ fn users_file(path: &Path, report: &mut Report) {
         1 => report.fine(format!("{name}: 1 user, mode {mode:04o}")),
         count => report.fine(format!("{name}: {count} users, mode {mode:04o}")),
     }
+    sign_in_cost(&users, report);
 }
+
+/// What one failed sign-in will cost (docs/contract.md, "Login
+/// throttling"), and a warning for a hash that makes every sign-in wait.
+fn sign_in_cost(users: &Users, report: &mut Report) {
+    let cost = SignInCost::of(users);
+    let mib = |kib: u32| kib.div_ceil(1024);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    report.fine(format!(
+        "sign-in: a failed one is answered after about {} ms and holds {} MiB while checked; \
+         checks run at most {cores} at once (one per core) within {HASHING_BUDGET_MIB} MiB",
+        cost.failure.as_millis(),
+        mib(cost.decoy_kib),
+    ));
+    let Some((user, kind, took)) = cost.costliest else {
+        return;
+    };
+    let line = format!(
+        "the costliest hash, {user}'s ({kind}), takes about {} ms and {} MiB per check",
+        took.as_millis(),
+        mib(kind.memory_kib())
+    );
+    let runs_alone = kind.memory_kib() > HASHING_BUDGET_MIB * 1024 / 2;
+    if took > SLOW_CHECK || runs_alone {
+        report.warning(format!(
+            "{line}: every failed sign-in is held that long, and such checks run alone \
+             or nearly; rehash with `latch adduser {user}`"
+        ));
+    } else {
+        report.fine(format!("sign-in: {line}"));
+    }
+}
+
+/// A check slower than this makes every failed sign-in that slow.
+const SLOW_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The users in `text` and a `line N: why` for each line latch cannot use.
 fn parse_users(text: &str) -> (Users, Vec<String>) {

@@ -65,6 +65,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Keep a sessions dir from an earlier server.
     pub dir: Option<TempDir>,
+    /// Start the server inside this cgroup: its `cgroup.procs` file.
+    pub cgroup_procs: Option<PathBuf>,
 }
 
 impl Server {
@@ -95,6 +97,15 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some(procs) = options.cgroup_procs {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec the child only writes its own
+            // pid to a file, which needs no lock another thread may hold
+            // but the allocator's for the formatted number.
+            unsafe {
+                command.pre_exec(move || std::fs::write(&procs, std::process::id().to_string()));
+            }
+        }
         let mut child = command.spawn().expect("the latch binary starts");
         let stderr = Arc::new(Mutex::new(String::new()));
         let stdout = Arc::new(Mutex::new(String::new()));
@@ -562,6 +573,17 @@ pub fn write_users(path: &Path, users: &[(&str, &str)]) {
 }
 
 impl Server {
+    /// A line of `/proc/<pid>/status` (proc(5)), as a number: `VmHWM`
+    /// (the peak resident memory, in KiB), `Threads`.
+    pub fn status(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|value| value.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("/proc/<pid>/status has no {field}"))
+    }
+
     /// The server process's id, for reading `/proc/<pid>/…`.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("server still running").id()

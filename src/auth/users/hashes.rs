@@ -61,6 +61,20 @@ pub enum Kind {
     },
 }
 
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Argon2id {
+                memory_kib,
+                passes,
+                lanes,
+                ..
+            } => write!(f, "argon2id m={memory_kib} KiB, t={passes}, p={lanes}"),
+            Kind::Bcrypt { cost } => write!(f, "bcrypt cost {cost}"),
+        }
+    }
+}
+
 impl Kind {
     /// The memory one check of this kind holds, in KiB.
     pub fn memory_kib(&self) -> u32 {

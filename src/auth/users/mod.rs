@@ -30,7 +30,7 @@ pub use hashes::{
     hash_password, verify, ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES, HASHING_BUDGET_MIB,
     MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_WORK_KIB, MAX_BCRYPT_COST,
 };
-pub use timing::PasswordCheck;
+pub use timing::{PasswordCheck, SignInCost};
 pub use watch::UsersFile;
 
 /// The users of one version of the file.

@@ -102,6 +102,35 @@ impl Decoys {
     }
 }
 
+/// What sign-ins cost with one users file, for `latch check`.
+pub struct SignInCost {
+    /// How long a failed sign-in takes to be answered (the floor).
+    pub failure: Duration,
+    /// The memory a failed sign-in for an unknown name holds (the decoy).
+    pub decoy_kib: u32,
+    /// The costliest line's user, its kind, its estimated check and memory.
+    pub costliest: Option<(String, Kind, Duration)>,
+}
+
+impl SignInCost {
+    /// Times the two reference checks (about 50 ms) and estimates the rest.
+    pub fn of(users: &super::Users) -> SignInCost {
+        let decoys = Decoys::default();
+        let timing = decoys.timing_for(users.kinds());
+        let costliest = users
+            .accounts
+            .iter()
+            .filter_map(|(name, account)| Some((name, account.as_ref()?.kind)))
+            .map(|(name, kind)| (name.clone(), kind, decoys.estimate(kind)))
+            .max_by_key(|(_, kind, took)| (*took, kind.memory_kib()));
+        SignInCost {
+            failure: timing.estimated_floor,
+            decoy_kib: DEFAULT_KIND.memory_kib(),
+            costliest,
+        }
+    }
+}
+
 /// The slowest check seen in the current stretch of `SEEN_FOR`, and in the
 /// one before it: a bounded memory of what checks cost lately.
 #[derive(Debug, Default)]
