@@ -82,6 +82,7 @@ fn abandoned_sign_ins_from_one_address_never_outrun_the_hashing_budget() {
     let server = Server::with_users(&[("alice", "wonderland")], &[]);
     let threads = peak_threads(&server, || abandon_from(&server, 1, 20));
     let peak = server.status("VmHWM");
+    eprintln!("peak: {threads} threads, {peak} KiB resident");
     assert!(threads <= THREADS_BOUND, "{threads} threads");
     assert!(peak <= MEMORY_BOUND_KIB, "peak {peak} KiB");
     assert_eq!(support::login(&server, "alice", "wonderland").status, 303);
@@ -92,6 +93,7 @@ fn abandoned_sign_ins_from_eight_addresses_never_outrun_the_hashing_budget() {
     let server = Server::with_users(&[("alice", "wonderland")], &[]);
     let threads = peak_threads(&server, || abandon_from(&server, 8, 20));
     let peak = server.status("VmHWM");
+    eprintln!("peak: {threads} threads, {peak} KiB resident");
     assert!(threads <= THREADS_BOUND, "{threads} threads");
     assert!(peak <= MEMORY_BOUND_KIB, "peak {peak} KiB");
     assert_eq!(support::login(&server, "alice", "wonderland").status, 303);
@@ -210,7 +212,7 @@ fn a_prankster_failing_with_made_up_names_refuses_no_student() {
             422
         );
     }
-    assert_eq!(all_at_once(&server)[..10], [303; 10]);
+    assert_eq!(all_at_once(&server), vec![303; CLASS]);
 }
 
 #[test]
@@ -362,8 +364,10 @@ fn in_the_shipped_units_128_mib_latch_survives_every_login_flood_with_the_costli
                         Duration::from_millis(50),
                     );
                 }
-                let status = support::login(server, "costly", "wrong").status;
-                assert!(matches!(status, 422 | 429), "{status}");
+                // Four wrong tries for the costly user from 127.0.0.1 (one
+                // fewer than the throttle allows), the rest for nobody.
+                let user = if a < 4 { "costly" } else { "nobody" };
+                assert_eq!(support::login(server, user, "wrong").status, 422);
             });
         }
     });
@@ -371,6 +375,7 @@ fn in_the_shipped_units_128_mib_latch_survives_every_login_flood_with_the_costli
     assert_eq!(support::login(&server, "costly", "dear").status, 303);
     assert_eq!(support::login(&server, "alice", "wonderland").status, 303);
     let peak = cgroup.peak();
+    eprintln!("the cgroup's peak: {} KiB", peak / 1024);
     assert!(peak < LIMIT, "peak {peak} bytes");
     drop(server);
 }

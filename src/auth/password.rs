@@ -25,7 +25,8 @@ use crate::auth::users::{PasswordCheck, HASHING_BUDGET_MIB};
 use crate::http::forwarded::client_key;
 use crate::os::blocking::{self, Crashed};
 
-/// How long a sign-in waits for its turn to be checked.
+/// How long a sign-in waits for its turn and its place in the budget, in
+/// all.
 pub const HASHING_WAIT: Duration = Duration::from_secs(10);
 
 /// Why a password could not be checked.
@@ -39,10 +40,12 @@ pub enum NotChecked {
 
 /// Who may check a password, and when.
 ///
-/// 1. **One check at a time per client address** (an IPv6 client by its
-///    /64), in arrival order: each address keeps one place in the line for
-///    the cores below, so 150 addresses sending 20 sign-ins each put a
-///    real user's one sign-in behind at most 150 checks, not 3,000.
+/// 1. **One sign-in at a time per client address** (an IPv6 client by
+///    its /64), in arrival order (`turn`): each address keeps one place in
+///    the line for the cores below, so 150 addresses sending 20 sign-ins
+///    each put a real user's one sign-in behind at most 150 checks, not
+///    3,000. The login throttle decides at the head of this line, so it
+///    knows how the address's earlier checks ended.
 /// 2. **The budget**: `HASHING_BUDGET_MIB` of memory, in permits of a
 ///    MiB, shared by every check running. A check takes its hash's memory,
 ///    and at least one core's share of the budget, so at most one check
@@ -66,15 +69,24 @@ impl Hashing {
         }
     }
 
-    /// Checks `password` for the sign-in of `client`, taking its turn in
-    /// steps 1 and 2 (at most `HASHING_WAIT` for both), then running the
-    /// check on the blocking pool with both places. Returns the user's
+    /// Step 1: waits for `client`'s turn (the one place in line its
+    /// address has), at most `HASHING_WAIT`.
+    pub async fn turn(&self, client: IpAddr) -> Result<Turn, NotChecked> {
+        let deadline = tokio::time::Instant::now() + HASHING_WAIT;
+        tokio::time::timeout_at(deadline, self.turn_of(client, deadline))
+            .await
+            .map_err(|_| NotChecked::Busy)
+    }
+
+    /// Step 2, then the check: takes the check's place in the budget
+    /// (until the turn's deadline), then runs the check on the blocking
+    /// pool, holding both places until it ends. Returns the user's
     /// password hash when `password` matches it. A failure is answered no
     /// sooner than the check's floor after the check began (a timer: the
     /// places are free by then).
     pub async fn check(
         &self,
-        client: IpAddr,
+        turn: Turn,
         check: PasswordCheck,
         password: String,
     ) -> Result<Option<String>, NotChecked> {
@@ -82,16 +94,12 @@ impl Hashing {
             .memory_kib()
             .div_ceil(1024)
             .clamp(self.core_share, HASHING_BUDGET_MIB);
-        let places = tokio::time::timeout(HASHING_WAIT, async {
-            // 1.
-            let turn = self.turn_of(client).await;
-            // 2.
-            let memory = Arc::clone(&self.budget).acquire_many_owned(cost).await;
-            memory.map(|memory| (turn, memory))
-        })
-        .await
-        .map_err(|_| NotChecked::Busy)?
-        .map_err(|_| NotChecked::Busy)?;
+        let memory = Arc::clone(&self.budget).acquire_many_owned(cost);
+        let memory = tokio::time::timeout_at(turn.deadline, memory)
+            .await
+            .map_err(|_| NotChecked::Busy)?
+            .map_err(|_| NotChecked::Busy)?;
+        let places = (turn, memory);
         let started = tokio::time::Instant::now();
         let matched = blocking::run(move || {
             let matched = check.run(&password);
@@ -108,8 +116,7 @@ impl Hashing {
         Ok(matched)
     }
 
-    /// Step 1: waits for `client`'s one place in the line.
-    async fn turn_of(&self, client: IpAddr) -> Turn {
+    async fn turn_of(&self, client: IpAddr, deadline: tokio::time::Instant) -> Turn {
         let key = client_key(client);
         let line = {
             let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
@@ -131,16 +138,19 @@ impl Hashing {
         Turn {
             _permit: permit,
             _place: place,
+            deadline,
         }
     }
 }
 
-/// An address's place in the line: its permit, then its entry in the
-/// table. The fields drop in this order, so that the entry is removed
-/// only when no one else holds or waits for that address's line.
-struct Turn {
+/// An address's turn: its permit, then its entry in the table. The fields
+/// drop in this order, so that the entry is removed only when no one else
+/// holds or waits for that address's line.
+pub struct Turn {
     _permit: OwnedSemaphorePermit,
     _place: Place,
+    /// When the sign-in stops waiting for the budget too.
+    deadline: tokio::time::Instant,
 }
 
 /// A claim on an address's line, kept while waiting for it and while
@@ -199,16 +209,15 @@ mod tests {
     async fn an_address_line_is_forgotten_once_no_one_holds_or_waits_for_it() {
         let hashing = Hashing::new(2);
         let client: IpAddr = "192.0.2.1".parse().unwrap();
-        let first = hashing.turn_of(client).await;
-        let waiting =
-            tokio::time::timeout(Duration::from_millis(50), hashing.turn_of(client)).await;
+        let first = hashing.turn(client).await.unwrap();
+        let waiting = tokio::time::timeout(Duration::from_millis(50), hashing.turn(client)).await;
         assert!(waiting.is_err(), "one place per address");
         assert_eq!(hashing.lines.lock().unwrap().len(), 1);
         drop(first);
         assert!(hashing.lines.lock().unwrap().is_empty());
         let other: IpAddr = "192.0.2.2".parse().unwrap();
-        let _a = hashing.turn_of(client).await;
-        let _b = hashing.turn_of(other).await;
+        let _a = hashing.turn(client).await.unwrap();
+        let _b = hashing.turn(other).await.unwrap();
         assert_eq!(hashing.lines.lock().unwrap().len(), 2);
     }
 }

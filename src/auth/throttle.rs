@@ -3,55 +3,53 @@
 //!
 //! Every sign-in attempt is paced on counters kept in the store
 //! (`sessions::pace`: in memory with the file store, in Redis with the
-//! Redis store, so that every instance counts the same attempts). An
-//! attempt counts when it is admitted, before its password is checked, so
-//! a guesser who sends 200 at once, over many connections or pipelined on
-//! one, gets no more checks than if they had come one by one; and an
-//! attempt that is refused counts nowhere (it writes nothing). Which
-//! counters an attempt passes depends on whether its browser is known:
+//! Redis store, so that every instance counts the same attempts). The
+//! throttle decides when the attempt reaches the head of its address's
+//! line (`auth::password`: one sign-in at a time per address), before its
+//! password is checked, and a refused attempt counts nowhere (it writes
+//! nothing). Which counters an attempt passes depends on whether its
+//! browser is known:
 //!
 //! - **Unknown browser, the name from this address** (the pair): N
 //!   attempts (`--login-throttle`), then one per 15 minutes; past it, 429
 //!   for that name from that address, without a password check. This is
-//!   what bounds guessing one account. Another address is never refused
-//!   for it, so a guesser elsewhere cannot lock the real user out.
-//! - **Unknown browser, this address for any name**: password spraying
-//!   (one password tried on many names) passes every pair once, so the
-//!   address as a whole is paced too: `ADDRESS_BURST` attempts at once,
-//!   then one every `ADDRESS_INTERVAL`. Past the burst an attempt waits its
-//!   turn, up to `ADDRESS_MAX_WAIT` (a timer: no core, no hashing slot),
-//!   and only past that is refused, for seconds, never for the window.
-//!   People behind one address (a classroom, an office, carrier-grade NAT)
-//!   thus slow each other down at worst, and a correct sign-in gives its
-//!   place back, so their correct sign-ins never use the address up.
+//!   what bounds guessing one account. An attempt counts when it is
+//!   admitted, so a guesser who sends 200 at once, over many connections
+//!   or pipelined on one, gets no more checks than if they had come one by
+//!   one. Another address is never refused for it, so a guesser elsewhere
+//!   cannot lock the real user out.
+//! - **Unknown browser, this address's failures, for any name**: password
+//!   spraying (one password tried on many names) passes every pair once,
+//!   so the address's failed sign-ins are paced too: `ADDRESS_BURST`
+//!   failures, then one every `ADDRESS_INTERVAL`; past that, 429 for a few
+//!   seconds, never for the window. Only failures count, once the check
+//!   has ended (one at a time per address, so none can be missed): people
+//!   behind one address (a classroom, an office, carrier-grade NAT) never
+//!   use it up with their correct sign-ins, however many sign in at once,
+//!   and someone else's failures there slow them down at worst.
 //! - **Known browser** (a device cookie for this name, `auth::device`): N
 //!   attempts, then one per 15 minutes, on the browser's own counter,
 //!   instead of the two above. A prankster at the same address failing as
 //!   `alice`, or a flood of failures by others there, does not refuse
 //!   alice's own browser.
 //!
-//! A success empties the pair's (or the device's) counter and gives back
-//! its place on the address's.
+//! A success empties the pair's (or the device's) counter.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::auth::device::Device;
 use crate::http::forwarded::client_key;
-use crate::sessions::pace::{Counter, Limit, Rule};
+use crate::sessions::pace::{Counter, Counts, Limit, Rule};
 use crate::sessions::store::{Store, StoreError};
 
 /// The window of `--login-throttle`: N attempts per name, then one per this.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Sign-ins one address may start at once, for any names: a class of 30
-/// pressing Sign in in the same second all get through.
+/// Failed sign-ins one address may make at once, for any names.
 pub const ADDRESS_BURST: u32 = 30;
-/// After the burst, one attempt per this from one address: password
+/// After the burst, one failure per this from one address: password
 /// spraying from one address gets at most 6 names a minute (8,640 a day).
 pub const ADDRESS_INTERVAL: Duration = Duration::from_secs(10);
-/// How long an attempt past the burst may wait for its turn before it is
-/// refused instead (429 with the seconds to wait).
-pub const ADDRESS_MAX_WAIT: Duration = Duration::from_secs(5);
 /// User names are counted by their first this-many characters, so a client
 /// cannot make a counter's name as large as a form body.
 const MAX_NAME_CHARS: usize = 64;
@@ -66,7 +64,7 @@ pub struct Throttle {
 pub enum Counted {
     /// Attempts for this name from this address.
     Name,
-    /// Attempts from this address, for any names.
+    /// Failed sign-ins from this address, for any names.
     Address,
     /// Attempts for this name from this browser.
     Browser,
@@ -95,26 +93,28 @@ impl Throttle {
             interval: WINDOW,
             max_wait: Duration::ZERO,
         };
+        let failures = Rule {
+            burst: ADDRESS_BURST,
+            interval: ADDRESS_INTERVAL,
+            max_wait: Duration::ZERO,
+        };
         let limits = match device {
             Some(device) => vec![(
                 Counted::Browser,
-                limit(&device.counter_name(&user), per_name),
+                limit(&device.counter_name(&user), per_name, Counts::WhenAdmitted),
             )],
             None => vec![
                 (
                     Counted::Name,
-                    limit(&format!("login pair {client} {user}"), per_name),
+                    limit(
+                        &format!("login pair {client} {user}"),
+                        per_name,
+                        Counts::WhenAdmitted,
+                    ),
                 ),
                 (
                     Counted::Address,
-                    limit(
-                        &format!("login address {client}"),
-                        Rule {
-                            burst: ADDRESS_BURST,
-                            interval: ADDRESS_INTERVAL,
-                            max_wait: ADDRESS_MAX_WAIT,
-                        },
-                    ),
+                    limit(&format!("login failures {client}"), failures, Counts::Later),
                 ),
             ],
         };
@@ -122,10 +122,11 @@ impl Throttle {
     }
 }
 
-fn limit(name: &str, rule: Rule) -> Limit {
+fn limit(name: &str, rule: Rule, counts: Counts) -> Limit {
     Limit {
         counter: Counter::named(name),
         rule,
+        counts,
     }
 }
 
@@ -141,15 +142,23 @@ impl Attempt {
         self.limits.get(index).map_or(Counted::Name, |(c, _)| *c)
     }
 
+    /// The password was wrong: the address counts a failure.
+    pub async fn failed(&self, store: &Store) -> Result<(), StoreError> {
+        for (counted, limit) in &self.limits {
+            if *counted == Counted::Address {
+                store.count_attempt(limit).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The password was right: the name's (or browser's) counter is
-    /// emptied, and the address gets this attempt's place back (its
-    /// earlier failures stay: one good password does not buy a guesser at
-    /// that address more tries).
+    /// emptied. The address's failures stay: one good password does not
+    /// buy a guesser at that address more tries.
     pub async fn succeeded(&self, store: &Store) -> Result<(), StoreError> {
         for (counted, limit) in &self.limits {
-            match counted {
-                Counted::Name | Counted::Browser => store.forget(&limit.counter).await?,
-                Counted::Address => store.give_back(limit).await?,
+            if *counted != Counted::Address {
+                store.forget(&limit.counter).await?;
             }
         }
         Ok(())
@@ -158,12 +167,13 @@ impl Attempt {
 
 impl Counted {
     /// The 429's sentence, saying what was counted, never claiming
-    /// failures: attempts still being checked count too.
+    /// failures that did not happen: attempts for a name count from when
+    /// they are admitted, checked or not.
     pub fn sentence(self) -> &'static str {
         match self {
             Counted::Name => "Too many sign-in attempts for this user name from your network.",
             Counted::Address => {
-                "Too many sign-in attempts from your network (everyone at your address counts together)."
+                "Too many failed sign-ins from your network (everyone at your address counts together)."
             }
             Counted::Browser => "Too many sign-in attempts for this user name from this browser.",
         }
@@ -193,6 +203,17 @@ mod tests {
             Paced::Admitted { wait } => Ok(wait),
             Paced::Refused { limit, .. } => Err(attempt.counted(limit)),
         }
+    }
+
+    /// An attempt that is admitted and then fails its check.
+    fn fail_at(paces: &Paces, attempt: &Attempt, now: u64) -> Result<(), Counted> {
+        try_at(paces, attempt, now)?;
+        for (counted, limit) in &attempt.limits {
+            if *counted == Counted::Address {
+                paces.count(limit, now);
+            }
+        }
+        Ok(())
     }
 
     #[test]
@@ -231,36 +252,34 @@ mod tests {
     }
 
     #[test]
-    fn an_address_is_paced_past_its_burst_never_refused_for_the_window() {
+    fn an_address_is_paced_past_its_burst_of_failures_for_seconds_only() {
         let (t, paces) = (Throttle::new(5), Paces::default());
+        // Correct sign-ins, however many, never use the address up.
+        for i in 0..100 {
+            assert!(try_at(&paces, &t.attempt(A, &format!("user{i}"), None), T0).is_ok());
+        }
         for i in 0..ADDRESS_BURST {
-            let attempt = t.attempt(A, &format!("user{i}"), None);
-            assert_eq!(try_at(&paces, &attempt, T0), Ok(Duration::ZERO));
+            assert!(fail_at(&paces, &t.attempt(A, &format!("sprayed{i}"), None), T0).is_ok());
         }
         let next = t.attempt(A, "fresh", None);
         assert_eq!(try_at(&paces, &next, T0), Err(Counted::Address));
-        let soon = T0 + 5_000;
-        assert_eq!(
-            try_at(&paces, &t.attempt(A, "fresh", None), soon),
-            Ok(Duration::from_secs(5)),
-            "waits its turn"
-        );
+        let later = T0 + 10_000;
+        assert!(try_at(&paces, &t.attempt(A, "fresh", None), later).is_ok());
         assert!(try_at(&paces, &t.attempt(B, "fresh", None), T0).is_ok());
     }
 
     #[test]
-    fn a_success_empties_the_name_and_gives_the_address_its_place_back() {
+    fn a_success_empties_the_name_and_keeps_the_address_failures() {
         let (t, paces) = (Throttle::new(2), Paces::default());
         let attempt = t.attempt(A, "alice", None);
-        assert!(try_at(&paces, &attempt, T0).is_ok());
-        assert!(try_at(&paces, &attempt, T0).is_ok());
+        assert!(fail_at(&paces, &attempt, T0).is_ok());
+        assert!(fail_at(&paces, &attempt, T0).is_ok());
+        assert_eq!(try_at(&paces, &attempt, T0), Err(Counted::Name));
         for (counted, limit) in &attempt.limits {
-            match counted {
-                Counted::Address => paces.give_back(limit, T0),
-                _ => paces.forget(&limit.counter),
+            if *counted == Counted::Name {
+                paces.forget(&limit.counter);
             }
         }
-        assert!(try_at(&paces, &attempt, T0).is_ok());
         assert!(try_at(&paces, &attempt, T0).is_ok());
     }
 

@@ -1,7 +1,5 @@
 //! `GET /login` and `POST /login`: signing in.
 
-use std::time::Duration;
-
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::StatusCode;
 
@@ -35,24 +33,24 @@ pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
     Ok(response)
 }
 
-/// 1. The cross-origin check has already run (every POST, in `service`);
-///    then the throttle counts the attempt at once on its counters
-///    (`auth::throttle`: this name from this address and the address as a
-///    whole, or this browser if its device cookie proves an earlier
-///    sign-in as this name), or answers 429 with the form and
-///    `Retry-After`, checking nothing. Past its address's burst, an
-///    attempt may first wait its turn.
-/// 2. Check the password off the async workers, within the hashing budget
-///    and one at a time per address (waiting at most
-///    `password::HASHING_WAIT`, else 503). A name with no usable line is
-///    checked against a decoy, and every failure is held to a floor, so
-///    that timing does not tell which names exist (`auth::password`).
-/// 3. Wrong: 422 with the form and an error. Nothing is granted and the
-///    session is left as it was; the attempt stays counted.
-/// 4. Right: the throttle takes the attempt back. Sign in under a fresh
-///    session id (`auth::sign_in`): the old session is deleted, its
+/// 1. The cross-origin check has already run (every POST, in `service`).
+///    Wait for this address's turn: one sign-in at a time from each
+///    address (`auth::password`; at most `password::HASHING_WAIT`, else
+///    503).
+/// 2. The throttle decides (`auth::throttle`): this name from this address
+///    and the address's failures, or this browser if its device cookie
+///    proves an earlier sign-in as this name. Refused: 429 with the form
+///    and `Retry-After`, nothing checked and nothing counted.
+/// 3. Check the password off the async workers, within the hashing
+///    budget. A name with no usable line is checked against a decoy, and
+///    every failure is held to a floor, so that timing does not tell which
+///    names exist.
+/// 4. Wrong: the address counts a failure; 422 with the form and an
+///    error. Nothing is granted and the session is left as it was.
+/// 5. Right: the throttle forgets the name's attempts. Sign in under a
+///    fresh session id (`auth::sign_in`): the old session is deleted, its
 ///    non-auth data coming along unless it was another user's.
-/// 5. 303 to the safe `next`, else `/account`, with the new session
+/// 6. 303 to the safe `next`, else `/account`, with the new session
 ///    cookie and a new device cookie for this name.
 pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Response, Error> {
     let username = form.get("username").unwrap_or_default().to_owned();
@@ -62,21 +60,16 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
     let now = sessions::now();
     let session = auth::session::current(&app.store, &app.users, request.ids, now).await?;
     // 1.
+    let turn = app.hashing.turn(client).await?;
+    // 2.
     let known = app.users.snapshot();
     let device = known.hash_of(&username).and_then(|hash| {
         device::presented(&request.parts.headers, app.cookie.secure, &username, hash)
     });
     let attempt = app.throttle.attempt(client, &username, device);
     let limits = attempt.limits();
-    let paced = if limits.is_empty() {
-        Paced::Admitted {
-            wait: Duration::ZERO,
-        }
-    } else {
-        app.store.pace(&limits).await?
-    };
-    match paced {
-        Paced::Refused { limit, retry_after } => {
+    if !limits.is_empty() {
+        if let Paced::Refused { limit, retry_after } = app.store.pace(&limits).await? {
             let counted = attempt.counted(limit);
             log_event!(
                 "login throttled user={} client={client} counted={}",
@@ -87,36 +80,24 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
                 "throttle",
                 format_args!("{} 429, password not checked", counted.sentence()),
             );
-            let retry_after = retry_after_secs(retry_after);
             let page = Throttled {
                 counted,
-                retry_after,
+                retry_after: retry_after_secs(retry_after),
             };
             return Ok(page.answer(session.as_ref(), next.as_deref(), &username));
         }
-        Paced::Admitted { wait } if !wait.is_zero() => {
-            trace::row(
-                "throttle",
-                format_args!(
-                    "{client} is past its burst: attempt counted, waits its turn ({} ms)",
-                    wait.as_millis()
-                ),
-            );
-            tokio::time::sleep(wait).await;
-        }
-        Paced::Admitted { .. } if device.is_some() => trace::row(
-            "throttle",
-            "this browser signed in as this name before: attempt counted on its own",
-        ),
-        Paced::Admitted { .. } => trace::row(
-            "throttle",
-            format_args!("{client} may try: attempt counted"),
-        ),
     }
-    // 2.
+    trace::row(
+        "throttle",
+        match device {
+            Some(_) => "this browser signed in as this name before: counted on its own",
+            None => "this name from this address may try: attempt counted",
+        },
+    );
+    // 3.
     let check = app.users.password_check(&username);
     let known_user = check.is_known_user();
-    let matched = app.hashing.check(client, check, password).await?;
+    let matched = app.hashing.check(turn, check, password).await?;
     trace::row(
         "password",
         password::Verdict {
@@ -125,21 +106,22 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
             matched: matched.is_some(),
         },
     );
-    // 3.
+    // 4.
     let Some(password_hash) = matched else {
+        attempt.failed(&app.store).await?;
         log_event!("login failed user={}", loggable(&username));
         let error = Some("Wrong user name or password.");
         let page = pages::login(&viewer(session.as_ref()), next.as_deref(), &username, error);
         return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page));
     };
-    // 4.
+    // 5.
     attempt.succeeded(&app.store).await?;
     let ttl = app.config.session_ttl;
     let signed_in =
         auth::sign_in::sign_in(&app.store, session, &username, &password_hash, ttl, now).await?;
     trace::row("store", &signed_in);
     log_event!("login user={username}");
-    // 5.
+    // 6.
     let new = &signed_in.session;
     let mut response = see_other(next.as_deref().unwrap_or("/account"));
     set_cookie(

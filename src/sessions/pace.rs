@@ -18,7 +18,9 @@
 //!    client may come back after `wait`.
 //! 5. Only when every counter of an attempt admits it are their TATs
 //!    stored: a refused attempt writes nothing, anywhere, so refusals
-//!    cannot fill a store.
+//!    cannot fill a store. A limit may also be only checked at admission
+//!    (`Counts::Later`) and counted afterwards with `count`, when what it
+//!    counts has happened (a failed sign-in).
 //!
 //! A counter's TAT is never more than `burst × interval + max_wait` ahead,
 //! so it is forgotten (and its Redis key expires) within that time. With
@@ -27,8 +29,7 @@
 //! attempts within it, the next waits until the window since the first has
 //! passed.
 //!
-//! `give_back` returns one attempt (a sign-in that succeeded should not use
-//! up a place); `forget` empties a counter.
+//! `forget` empties a counter (a sign-in that succeeded).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -63,11 +64,21 @@ impl Counter {
     }
 }
 
-/// One counter an attempt must pass, and its rule.
+/// One counter an attempt must pass, its rule, and when it counts.
 #[derive(Clone, Copy, Debug)]
 pub struct Limit {
     pub counter: Counter,
     pub rule: Rule,
+    pub counts: Counts,
+}
+
+/// When an admitted attempt is counted on a limit's counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counts {
+    /// At once, before its work: attempts sent together cannot buy more.
+    WhenAdmitted,
+    /// Only checked at admission; `count` counts it later, if at all.
+    Later,
 }
 
 /// What the counters said about an attempt.
@@ -155,25 +166,24 @@ impl Paces {
         }
         // 5.
         for (limit, tat) in limits.iter().zip(next) {
-            if !tats.contains_key(&limit.counter) && tats.len() >= MAX_COUNTERS {
-                make_room(&mut tats, now);
+            if limit.counts == Counts::WhenAdmitted {
+                store_tat(&mut tats, limit.counter, tat, now);
             }
-            tats.insert(limit.counter, tat);
         }
         Paced::Admitted {
             wait: Duration::from_millis(longest),
         }
     }
 
-    /// Returns one attempt to `limit`'s counter.
-    pub fn give_back(&self, limit: &Limit, now: u64) {
+    /// Counts one attempt on `limit`'s counter, whatever it holds: what
+    /// it counts has happened (a `Counts::Later` limit's failure).
+    pub fn count(&self, limit: &Limit, now: u64) {
         let mut tats = self.lock();
-        if let Some(tat) = tats.get_mut(&limit.counter) {
-            *tat = tat.saturating_sub(millis(limit.rule.interval));
-            if *tat <= now {
-                tats.remove(&limit.counter);
-            }
-        }
+        let stored = tats.get(&limit.counter).copied().unwrap_or(0);
+        let tat = stored
+            .max(now)
+            .saturating_add(millis(limit.rule.interval).max(1));
+        store_tat(&mut tats, limit.counter, tat, now);
     }
 
     /// Empties `counter`.
@@ -184,6 +194,13 @@ impl Paces {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Counter, u64>> {
         self.tats.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+fn store_tat(tats: &mut HashMap<Counter, u64>, counter: Counter, tat: u64, now: u64) {
+    if !tats.contains_key(&counter) && tats.len() >= MAX_COUNTERS {
+        make_room(tats, now);
+    }
+    tats.insert(counter, tat);
 }
 
 /// Drops the empty counters, and if that frees nothing, the tenth nearest
@@ -218,6 +235,7 @@ mod tests {
         Limit {
             counter: Counter::named(name),
             rule,
+            counts: Counts::WhenAdmitted,
         }
     }
 
@@ -278,14 +296,18 @@ mod tests {
     }
 
     #[test]
-    fn a_given_back_attempt_frees_its_place_and_forget_empties() {
-        let one = limit("x", rule(1, MINUTE, 0));
+    fn a_limit_counted_later_is_only_checked_until_count_and_forget_empties() {
+        let later = Limit {
+            counts: Counts::Later,
+            ..limit("x", rule(1, MINUTE, 0))
+        };
         let paces = Paces::default();
-        assert!(refused_after(paces.admit(&[one], 5_000)).is_none());
-        assert!(refused_after(paces.admit(&[one], 5_000)).is_some());
-        paces.give_back(&one, 5_000);
-        assert!(refused_after(paces.admit(&[one], 5_000)).is_none());
-        paces.forget(&one.counter);
+        for _ in 0..3 {
+            assert!(refused_after(paces.admit(&[later], 5_000)).is_none());
+        }
+        paces.count(&later, 5_000);
+        assert_eq!(refused_after(paces.admit(&[later], 5_000)), Some(MINUTE));
+        paces.forget(&later.counter);
         assert!(paces.lock().is_empty());
     }
 

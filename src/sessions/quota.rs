@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::http::forwarded::client_key;
-use crate::sessions::pace::{Counter, Limit, Rule};
+use crate::sessions::pace::{Counter, Counts, Limit, Rule};
 
 /// New anonymous sessions one address may create at once.
 pub const BURST: u32 = 60;
@@ -38,6 +38,7 @@ pub fn new_sessions(address: IpAddr) -> Limit {
             interval: INTERVAL,
             max_wait: Duration::ZERO,
         },
+        counts: Counts::WhenAdmitted,
     }
 }
 

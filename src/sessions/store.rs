@@ -208,7 +208,8 @@ impl Store {
         }
     }
 
-    /// Counts one attempt on every counter of `limits`, or on none of them
+    /// Admits one attempt on every counter of `limits`, counting it on
+    /// those that count when admitted, or refuses it and counts it nowhere
     /// (`sessions::pace`): in this process's memory for the file store,
     /// which one process owns; in Redis for the Redis store, where every
     /// instance counts against the same counters.
@@ -219,14 +220,15 @@ impl Store {
         }
     }
 
-    /// Gives back one attempt `pace` counted on `limit`'s counter.
-    pub async fn give_back(&self, limit: &Limit) -> Result<(), StoreError> {
+    /// Counts one attempt on `limit`'s counter now (a `Counts::Later`
+    /// limit, once what it counts has happened).
+    pub async fn count_attempt(&self, limit: &Limit) -> Result<(), StoreError> {
         match self {
             Store::Files(files) => {
-                files.paces().give_back(limit, pace::now_ms());
+                files.paces().count(limit, pace::now_ms());
                 Ok(())
             }
-            Store::Redis { redis, .. } => Ok(redis.give_back(limit).await?),
+            Store::Redis { redis, .. } => Ok(redis.count(limit).await?),
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::keys::pace_key;
 use super::{scripts, RedisStore, StoreError};
-use crate::sessions::pace::{Counter, Limit, Paced};
+use crate::sessions::pace::{Counter, Counts, Limit, Paced};
 
 impl RedisStore {
     /// `Paces::admit`, in one script: every counter is checked before any
@@ -21,7 +21,8 @@ impl RedisStore {
                 .key(key)
                 .arg(millis(limit.rule.interval).max(1))
                 .arg(limit.rule.burst)
-                .arg(millis(limit.rule.max_wait));
+                .arg(millis(limit.rule.max_wait))
+                .arg(u8::from(limit.counts == Counts::WhenAdmitted));
         }
         let first = keys.first().map_or("", String::as_str);
         let (admitted, index, wait): (i64, i64, i64) = self.run("PACE", first, &script).await?;
@@ -36,13 +37,18 @@ impl RedisStore {
         })
     }
 
-    /// `Paces::give_back`.
-    pub async fn give_back(&self, limit: &Limit) -> Result<(), StoreError> {
-        let key = pace_key(&limit.counter);
-        let mut script = scripts::GIVE_BACK.prepare_invoke();
-        script.key(&key).arg(millis(limit.rule.interval).max(1));
-        let _: i64 = self.run("GIVE_BACK", &key, &script).await?;
-        Ok(())
+    /// `Paces::count`: the PACE script on one counter that admits
+    /// whatever it holds.
+    pub async fn count(&self, limit: &Limit) -> Result<(), StoreError> {
+        let always = Limit {
+            rule: crate::sessions::pace::Rule {
+                max_wait: Duration::MAX,
+                ..limit.rule
+            },
+            counts: Counts::WhenAdmitted,
+            ..*limit
+        };
+        self.pace(&[always]).await.map(|_| ())
     }
 
     /// `Paces::forget`.

@@ -182,10 +182,11 @@ return ended
 
 /// One attempt on every counter in KEYS, paced as `sessions::pace`
 /// explains (GCRA), by the server's clock, so every instance agrees.
-/// ARGV: for each key, its interval (ms), burst and longest wait (ms).
-/// Returns `{1, 0, wait ms}` admitted (every counter's TAT stored, expiring
-/// when it is reached), or `{0, the refusing key's index from 1, wait ms}`,
-/// and then nothing is written.
+/// ARGV: for each key, its interval (ms), burst, longest wait (ms), and
+/// 1 if an admitted attempt counts on it now (0: only checked). Returns
+/// `{1, 0, wait ms}` admitted (the counting counters' TATs stored, each
+/// expiring when it is reached), or `{0, the refusing key's index from 1,
+/// wait ms}`, and then nothing is written.
 pub static PACE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"#!lua
@@ -193,8 +194,8 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local tats, longest = {}, 0
 for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[3 * i - 2])
-  local burst, max_wait = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  local interval = tonumber(ARGV[4 * i - 3])
+  local burst, max_wait = tonumber(ARGV[4 * i - 2]), tonumber(ARGV[4 * i - 1])
   local tat = math.max(tonumber(redis.call('GET', key) or '0'), now) + interval
   local wait = tat - burst * interval - now
   if wait > max_wait then return {0, i, wait} end
@@ -202,29 +203,11 @@ for i, key in ipairs(KEYS) do
   if wait > longest then longest = wait end
 end
 for i, key in ipairs(KEYS) do
-  redis.call('SET', key, string.format('%d', tats[i]), 'PXAT', string.format('%d', tats[i]))
+  if ARGV[4 * i] == '1' then
+    redis.call('SET', key, string.format('%d', tats[i]), 'PXAT', string.format('%d', tats[i]))
+  end
 end
 return {1, 0, longest}
-",
-    )
-});
-
-/// Gives back one attempt on a counter (a success that should not use up a
-/// place). KEYS: the counter. ARGV: its interval (ms). Returns 1.
-/// Allowed at the memory limit: it never grows anything.
-pub static GIVE_BACK: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"#!lua flags=allow-oom
-local stored = tonumber(redis.call('GET', KEYS[1]) or '0')
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local tat = stored - tonumber(ARGV[1])
-if tat <= now then
-  redis.call('DEL', KEYS[1])
-else
-  redis.call('SET', KEYS[1], string.format('%d', tat), 'PXAT', string.format('%d', tat))
-end
-return 1
 ",
     )
 });
