@@ -468,19 +468,22 @@ async fn keep_newest_sign_ins_ends_that_users_oldest_sessions_only(store: &Store
 // Paces.
 
 async fn a_pace_counts_an_attempt_on_every_counter_or_on_none(store: &Store) {
-    use latch::sessions::pace::{Counter, Limit, Paced, Rule};
+    use latch::sessions::pace::{Counter, Counts, Limit, Paced, Rule};
     use std::time::Duration;
-    let limit = |name: &str, burst: u32| Limit {
+    let limit = |name: &str, burst: u32, counts: Counts| Limit {
         counter: Counter::named(name),
         rule: Rule {
             burst,
             interval: Duration::from_secs(600),
             max_wait: Duration::ZERO,
         },
+        counts,
     };
-    let (pair, address) = (limit("pair", 2), limit("address", 3));
+    let pair = limit("pair", 2, Counts::WhenAdmitted);
+    let address = limit("address", 2, Counts::WhenAdmitted);
+    let failures = limit("failures", 1, Counts::Later);
     for _ in 0..2 {
-        let paced = store.pace(&[pair, address]).await.unwrap();
+        let paced = store.pace(&[pair, failures]).await.unwrap();
         assert!(matches!(paced, Paced::Admitted { .. }), "{paced:?}");
     }
     let Paced::Refused {
@@ -492,21 +495,21 @@ async fn a_pace_counts_an_attempt_on_every_counter_or_on_none(store: &Store) {
     };
     assert_eq!(which, 0);
     assert!(retry_after > Duration::from_secs(590), "{retry_after:?}");
-    // The refusal counted nowhere: the address has one place left.
-    let other = limit("other", 10);
-    assert!(matches!(
-        store.pace(&[other, address]).await.unwrap(),
-        Paced::Admitted { .. }
-    ));
+    // The refusal counted nowhere: the address has both places left.
+    for _ in 0..2 {
+        let paced = store.pace(&[address]).await.unwrap();
+        assert!(matches!(paced, Paced::Admitted { .. }), "{paced:?}");
+    }
     assert!(matches!(
         store.pace(&[address]).await.unwrap(),
         Paced::Refused { .. }
     ));
-    store.give_back(&address).await.unwrap();
-    assert!(matches!(
-        store.pace(&[address]).await.unwrap(),
-        Paced::Admitted { .. }
-    ));
+    // A limit counted later counts only when told.
+    store.count_attempt(&failures).await.unwrap();
+    let Paced::Refused { limit: which, .. } = store.pace(&[failures]).await.unwrap() else {
+        panic!("a counted failure past a burst of one");
+    };
+    assert_eq!(which, 0);
     store.forget(&pair.counter).await.unwrap();
     assert!(matches!(
         store.pace(&[pair]).await.unwrap(),
