@@ -8,7 +8,7 @@ use tokio::sync::Semaphore;
 use crate::auth::throttle::Throttle;
 use crate::auth::users::UsersFile;
 use crate::cli::Config;
-use crate::http::cookies::SessionCookie;
+use crate::http::cookies::Cookie;
 use crate::sessions::quota::SessionQuota;
 use crate::sessions::store::Store;
 
@@ -24,7 +24,10 @@ pub struct App {
     /// queues here instead of taking every core (and 19 MiB per check)
     /// from the other requests.
     pub hashing: Semaphore,
-    pub cookie: SessionCookie,
+    /// The session id's cookie.
+    pub cookie: Cookie,
+    /// The one-time notice's cookie, under the same rules.
+    pub notice_cookie: Cookie,
     /// The www dir, canonicalized once at start; `None` when it is missing.
     pub www_root: Option<PathBuf>,
 }
@@ -33,9 +36,8 @@ impl App {
     pub fn new(config: Config, store: Store, users: UsersFile) -> App {
         let www_root = std::fs::canonicalize(&config.www).ok();
         App {
-            cookie: SessionCookie {
-                secure: config.secure_cookies,
-            },
+            cookie: Cookie::session(config.secure_cookies),
+            notice_cookie: Cookie::notice(config.secure_cookies),
             store,
             users,
             throttle: Throttle::new(config.login_throttle),

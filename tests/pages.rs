@@ -310,6 +310,37 @@ fn after_a_flush_mode_logout_the_next_page_says_signed_out_once() {
     assert_notice_shown_once(&server, "/", &jar, None);
 }
 
+/// Under `--secure-cookies` the notice follows the session cookie's rules:
+/// `__Host-notice` with `Secure`, set, read and removed under that name; a
+/// plain `notice` (which a sibling subdomain or a plain-HTTP page could
+/// plant) is not read.
+#[test]
+fn under_secure_cookies_the_notice_is_a_host_cookie_with_secure() {
+    let server = Server::with_users(&[ALICE], &["--logout-flush", "--secure-cookies"]);
+    let response = server.post("/login", None, "username=alice&password=wonderland");
+    let id = response.set_cookie_value("__Host-sid").unwrap();
+    let cookie = format!("__Host-sid={id}");
+    let token = server.csrf_token(&cookie);
+    let response = server.logout(&cookie, &token);
+    assert_eq!(response.status, 303);
+    assert_eq!(
+        set_cookie_line(&response, "__Host-notice"),
+        Some("__Host-notice=signed-out; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure")
+    );
+    assert_eq!(set_cookie_line(&response, "notice"), None);
+
+    let page = browse(&server, "GET", "/", Some("__Host-notice=signed-out"), "");
+    assert!(page.text().contains("You have signed out."), "{}", page.text());
+    assert_eq!(
+        set_cookie_line(&page, "__Host-notice"),
+        Some("__Host-notice=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")
+    );
+
+    let planted = browse(&server, "GET", "/", Some("notice=signed-out"), "");
+    assert!(!planted.text().contains("You have signed out."));
+    assert_eq!(planted.header("set-cookie"), None);
+}
+
 #[test]
 fn a_signed_in_page_never_says_signed_out_but_clears_the_notice() {
     let server = Server::with_users(&[ALICE], &[]);

@@ -23,12 +23,12 @@ pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
     let next = Form::from_query(&request.parts.uri)
         .get("next")
         .and_then(safe_next);
-    let (viewer, carried) = viewer_with_notice(session.as_ref(), request);
+    let (viewer, carried) = viewer_with_notice(app, session.as_ref(), request);
     let mut response = html(
         StatusCode::OK,
         pages::login(&viewer, next.as_deref(), "", None),
     );
-    notice::clear(&mut response, carried);
+    notice::clear(&mut response, app.notice_cookie, carried);
     Ok(response)
 }
 
