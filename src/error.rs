@@ -425,7 +425,10 @@ mod tests {
             let cut = shown(&path);
             let kept = cut.strip_suffix('…').unwrap();
             assert!(kept.len() <= 120 && kept.len() >= 118, "{cut}");
-            assert!(!kept.ends_with('%') && !kept[kept.len() - 2..].starts_with('%'), "{cut}");
+            assert!(
+                !kept.ends_with('%') && !kept[kept.len() - 2..].starts_with('%'),
+                "{cut}"
+            );
         }
     }
 

@@ -258,9 +258,10 @@ pub fn error(
         escape_html(title)
     );
     for sentence in sentences {
-        let quoted = sentence.quoted.as_deref().map_or_else(String::new, |q| {
-            format!("<code>{}</code>", escape_html(q))
-        });
+        let quoted = sentence
+            .quoted
+            .as_deref()
+            .map_or_else(String::new, |q| format!("<code>{}</code>", escape_html(q)));
         let _ = writeln!(
             main,
             "<p>{}{quoted}{}</p>",

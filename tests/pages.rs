@@ -107,12 +107,21 @@ fn a_404_page_shows_the_path_as_sent_never_as_the_sites_words() {
         for bidi in ['\u{202E}', '\u{2066}', '\u{200F}'] {
             assert!(!text.contains(bidi), "{path}: {bidi:?} reached the page");
         }
-        assert!(text.contains(&format!("<code>{path}</code>")), "{path}: {text}");
+        assert!(
+            text.contains(&format!("<code>{path}</code>")),
+            "{path}: {text}"
+        );
     }
 
     let long = format!("/{}", "%41".repeat(200));
     let text = browse(&server, "GET", &long, None, "").text();
-    let shown = text.split("<code>").nth(1).unwrap().split("</code>").next().unwrap();
+    let shown = text
+        .split("<code>")
+        .nth(1)
+        .unwrap()
+        .split("</code>")
+        .next()
+        .unwrap();
     assert!(shown.ends_with("%41…") && shown.len() < 130, "{shown}");
 }
 
@@ -210,7 +219,9 @@ fn request_values_in_an_error_page_are_escaped() {
     }
     let response = browse(&server, "BREW", "/logout", None, "");
     assert_eq!(response.status, 405);
-    assert!(response.text().contains("<code>/logout</code> answers to POST, OPTIONS, not to BREW."));
+    assert!(response
+        .text()
+        .contains("<code>/logout</code> answers to POST, OPTIONS, not to BREW."));
 }
 
 #[test]
@@ -330,7 +341,11 @@ fn under_secure_cookies_the_notice_is_a_host_cookie_with_secure() {
     assert_eq!(set_cookie_line(&response, "notice"), None);
 
     let page = browse(&server, "GET", "/", Some("__Host-notice=signed-out"), "");
-    assert!(page.text().contains("You have signed out."), "{}", page.text());
+    assert!(
+        page.text().contains("You have signed out."),
+        "{}",
+        page.text()
+    );
     assert_eq!(
         set_cookie_line(&page, "__Host-notice"),
         Some("__Host-notice=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use latch::sessions::SessionId;
-use support::{run_cli, session_file_for, write_users, Server, TempDir, TIMEOUT};
+use support::{mkfifo, run_cli, session_file_for, write_users, Server, TempDir, TIMEOUT};
 
 const ALICE: (&str, &str) = ("alice", "pw");
 const BOB: (&str, &str) = ("bob", "pw");
@@ -63,14 +63,6 @@ impl Home {
         }
         run_cli(&args, "")
     }
-}
-
-fn mkfifo(path: &Path) {
-    let status = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// Waits (bounded) until `done` holds.

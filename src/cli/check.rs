@@ -73,11 +73,12 @@ fn users_file(path: &Path, report: &mut Report) {
             "{name}: mode {mode:04o} lets others read the password hashes (chmod 600 it)"
         ));
     }
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => return report.problem(format!("{name}: cannot read: {e}")),
+    // Read as serve reads it: bounded, and never blocking on what was
+    // swapped in since the look above.
+    let (users, line_problems) = match Users::load(path) {
+        Ok(loaded) => loaded,
+        Err(why) => return report.problem(why),
     };
-    let (users, line_problems) = parse_users(&text);
     let clean = line_problems.is_empty();
     for problem in line_problems {
         report.problem(format!("{name}: {problem}"));
@@ -87,12 +88,6 @@ fn users_file(path: &Path, report: &mut Report) {
         1 => report.fine(format!("{name}: 1 user, mode {mode:04o}")),
         count => report.fine(format!("{name}: {count} users, mode {mode:04o}")),
     }
-}
-
-/// The users in `text` and a `line N: why` for each line latch cannot use.
-fn parse_users(text: &str) -> (Users, Vec<String>) {
-    let (users, problems) = Users::parse(text);
-    (users, problems.iter().map(ToString::to_string).collect())
 }
 
 /// Exists and is a writable directory, or can be created. Wider than
