@@ -6,7 +6,7 @@
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::os::sys::{self, O_NOFOLLOW, O_NONBLOCK};
@@ -44,8 +44,8 @@ pub fn lock(dir: &Path) -> io::Result<File> {
     // Made when missing (which needs a writable handle), then held through
     // a read-only one: a file kept open for writing would stop an operator
     // from remounting the file system read-only.
-    drop(open_lock_file(&path, true)?);
-    let mut held = open_lock_file(&path, false)?;
+    drop(open_lock_file(&path, true).map_err(|e| cannot_open(&path, e))?);
+    let mut held = open_lock_file(&path, false).map_err(|e| cannot_open(&path, e))?;
     if !sys::try_lock_exclusive(&held)? {
         let mut holder = String::new();
         let _ = (&mut held).take(32).read_to_string(&mut holder);
@@ -61,10 +61,37 @@ pub fn lock(dir: &Path) -> io::Result<File> {
             ),
         ));
     }
-    let mut writer = open_lock_file(&path, true)?;
+    let mut writer = open_lock_file(&path, true).map_err(|e| cannot_open(&path, e))?;
     writer.set_len(0)?;
     writer.write_all(format!("{}\n", std::process::id()).as_bytes())?;
     Ok(held)
+}
+
+/// Why the lock file at `path` could not be opened, naming it and saying
+/// what to do. The usual cause: `latch serve` once ran as root (by hand,
+/// or before `User=` was set in the unit) and left a lock file only root
+/// may open, so every start of the service's user fails there.
+fn cannot_open(path: &Path, error: io::Error) -> io::Error {
+    let fix = match fs::symlink_metadata(path) {
+        Ok(meta) if !meta.is_file() => "; remove it (latch makes it anew)".to_string(),
+        Ok(meta) if error.kind() == io::ErrorKind::PermissionDenied => {
+            let runs_as = sys::effective_uid();
+            if meta.uid() == runs_as {
+                format!("; it is mode {:04o}: chmod 600 it", meta.mode() & 0o7777)
+            } else {
+                format!(
+                    "; it belongs to uid {}, and latch runs as uid {runs_as}: \
+                     chown it (and the dir) to the user latch runs as",
+                    meta.uid()
+                )
+            }
+        }
+        _ => String::new(),
+    };
+    io::Error::new(
+        error.kind(),
+        format!("cannot open its lock file {}: {error}{fix}", path.display()),
+    )
 }
 
 /// Opens the lock file, never through a symlink nor blocking on a FIFO,
@@ -79,10 +106,7 @@ fn open_lock_file(path: &Path, write: bool) -> io::Result<File> {
         .custom_flags(O_NOFOLLOW | O_NONBLOCK)
         .open(path)?;
     if !file.metadata()?.is_file() {
-        return Err(io::Error::other(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
+        return Err(io::Error::other("not a regular file"));
     }
     Ok(file)
 }
