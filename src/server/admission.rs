@@ -87,7 +87,7 @@ impl Admission {
             return Err(Refusal::Full);
         }
         // 2.
-        let from_proxy = Some(peer.to_canonical()) == self.trusted_proxy;
+        let from_proxy = crate::http::forwarded::is_trusted_proxy(peer, self.trusted_proxy);
         let client = (!from_proxy).then(|| client_key(peer));
         // 3.
         if let Some(client) = client {
