@@ -7,7 +7,7 @@ use crate::auth::password::Hashing;
 use crate::auth::throttle::Throttle;
 use crate::auth::users::UsersFile;
 use crate::cli::Config;
-use crate::http::cookies::SessionCookie;
+use crate::http::cookies::Cookie;
 use crate::sessions::store::Store;
 
 pub struct App {
@@ -20,7 +20,12 @@ pub struct App {
     /// at a time per client address. A login flood then queues here
     /// instead of taking every core and the memory from other requests.
     pub hashing: Hashing,
-    pub cookie: SessionCookie,
+    /// The session id's cookie.
+    pub cookie: Cookie,
+    /// The one-time notice's cookie, under the same rules.
+    pub notice_cookie: Cookie,
+    /// The cookie that proves a browser signed in before (`auth::device`).
+    pub device_cookie: Cookie,
     /// The www dir, canonicalized once at start; `None` when it is missing.
     pub www_root: Option<PathBuf>,
 }
@@ -29,9 +34,9 @@ impl App {
     pub fn new(config: Config, store: Store, users: UsersFile) -> App {
         let www_root = std::fs::canonicalize(&config.www).ok();
         App {
-            cookie: SessionCookie {
-                secure: config.secure_cookies,
-            },
+            cookie: Cookie::session(config.secure_cookies),
+            notice_cookie: Cookie::notice(config.secure_cookies),
+            device_cookie: Cookie::device(config.secure_cookies),
             store,
             users,
             throttle: Throttle::new(config.login_throttle),

@@ -15,13 +15,12 @@ use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, VA
 use hyper::{Method, StatusCode};
 
 use crate::auth::password::NotChecked;
-use crate::http::encoding::percent_decode;
 use crate::http::form::FormError;
 use crate::http::negotiation::accepts_html;
 use crate::http::redirect::safe_next;
 use crate::http::response::{html, no_store, text, Response};
 use crate::os::blocking::Crashed;
-use crate::pages::{self, Viewer};
+use crate::pages::{self, Sentence, Viewer};
 use crate::sessions::store::StoreError;
 use crate::sessions::Record;
 
@@ -181,19 +180,30 @@ impl<'a> Asked<'a> {
         }
     }
 
-    /// The path as a person reads it: percent-decoded (RFC 3986 §2.1),
-    /// control characters replaced, cut to a bounded length. The page
-    /// escapes it like any other text.
+    /// The path as it was sent: still percent-encoded, as the address bar
+    /// shows it. Decoded, a link to `/.%20Your%20account%20is%20locked.`
+    /// would put a sentence of the attacker's on the site's page, and
+    /// `%E2%80%AE` a right-to-left override (U+202E) that reorders the words
+    /// around it. The request target is ASCII (RFC 9112 §3.2); any byte
+    /// that is not visible ASCII is encoded here all the same. Cut to a
+    /// bounded length, never inside a `%XX`, with `…` only when cut. The
+    /// page shows it as code and escapes it like any other text.
     fn shown_path(&self) -> String {
         const SHOWN: usize = 120;
-        let decoded = percent_decode(self.path.as_bytes());
-        let decoded = String::from_utf8_lossy(&decoded);
-        let mut shown: String = decoded
-            .chars()
-            .take(SHOWN)
-            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-            .collect();
-        if decoded.chars().nth(SHOWN).is_some() {
+        let mut shown = String::with_capacity(self.path.len().min(SHOWN));
+        for &b in self.path.as_bytes() {
+            if b.is_ascii_graphic() {
+                shown.push(b as char);
+            } else {
+                shown.push_str(&format!("%{b:02X}"));
+            }
+        }
+        if shown.len() > SHOWN {
+            // A `%` in the last two places starts an escape the cut would split.
+            let cut = shown[SHOWN - 2..SHOWN]
+                .find('%')
+                .map_or(SHOWN, |at| SHOWN - 2 + at);
+            shown.truncate(cut);
             shown.push('…');
         }
         shown
@@ -285,7 +295,7 @@ const FAILED: &str = "latch failed to handle this request; nothing was changed."
 /// An error said for a person.
 struct Explained {
     title: &'static str,
-    sentences: Vec<String>,
+    sentences: Vec<Sentence>,
     /// Links, the most useful first: (href, label).
     ways_on: Vec<(String, &'static str)>,
 }
@@ -302,12 +312,16 @@ fn explain(
     let wait = retry_after
         .and_then(|s| s.parse::<u64>().ok())
         .map_or_else(|| "a moment".to_string(), readable_wait);
-    let (title, sentences): (&str, Vec<String>) = match status.as_u16() {
+    let (title, sentences): (&str, Vec<Sentence>) = match status.as_u16() {
         400 => ("Bad request", vec![BAD_REQUEST.into()]),
         403 => ("Request refused", vec![REFUSED.into(), RELOAD.into()]),
         404 => (
             "Page not found",
-            vec![format!("There is no page at {}.", asked.shown_path())],
+            vec![Sentence {
+                before: "There is no page at ".into(),
+                quoted: Some(asked.shown_path()),
+                after: ".".into(),
+            }],
         ),
         405 => ("Not a page to open", not_allowed(asked, allow)),
         408 => ("Too slow", vec![TOO_SLOW.into()]),
@@ -315,16 +329,16 @@ fn explain(
         415 => ("Form not understood", vec![UNREADABLE_FORM.into()]),
         429 => (
             "Too many attempts",
-            vec![format!("{TOO_MANY} Please wait {wait}, then try again.")],
+            vec![format!("{TOO_MANY} Please wait {wait}, then try again.").into()],
         ),
         503 => (
             "Temporarily unavailable",
-            vec![format!("{UNAVAILABLE} Please try again in {wait}.")],
+            vec![format!("{UNAVAILABLE} Please try again in {wait}.").into()],
         ),
         500..=599 => ("Something went wrong", vec![FAILED.into()]),
         _ => (
             "Request not handled",
-            vec![format!("latch could not handle this request ({status}).")],
+            vec![format!("latch could not handle this request ({status}).").into()],
         ),
     };
     let retry = matches!(status.as_u16(), 408 | 429 | 503);
@@ -342,13 +356,13 @@ fn explain(
 /// The 405 sentences: which methods the address takes, and, when GET is
 /// not one of them, that it is a button rather than an address (typing
 /// `/logout` into the address bar is the usual way here).
-fn not_allowed(asked: &Asked, allow: Option<&str>) -> Vec<String> {
+fn not_allowed(asked: &Asked, allow: Option<&str>) -> Vec<Sentence> {
     let allow = allow.unwrap_or("other methods");
-    let mut sentences = vec![format!(
-        "{} answers to {allow}, not to {}.",
-        asked.shown_path(),
-        asked.method
-    )];
+    let mut sentences = vec![Sentence {
+        before: String::new(),
+        quoted: Some(asked.shown_path()),
+        after: format!(" answers to {allow}, not to {}.", asked.method),
+    }];
     if !allow.split(", ").any(|m| m == "GET") {
         sentences.push("It is a button on this site's pages, not an address to visit.".into());
     }
@@ -384,12 +398,31 @@ mod tests {
     }
 
     #[test]
-    fn the_path_is_shown_decoded_without_control_characters_and_bounded() {
+    fn the_path_is_shown_as_sent_visible_ascii_and_bounded() {
         let shown = |path: &str| Asked::of(&Method::GET, path, &HeaderMap::new()).shown_path();
-        assert_eq!(shown("/caf%C3%A9/%3Cb%3E"), "/café/<b>");
-        assert_eq!(shown("/a%0Ab%00"), "/a\u{FFFD}b\u{FFFD}");
+        assert_eq!(shown("/caf%C3%A9/%3Cb%3E"), "/caf%C3%A9/%3Cb%3E");
+        assert_eq!(
+            shown("/.%20Your%20account%20is%20locked"),
+            "/.%20Your%20account%20is%20locked"
+        );
+        assert_eq!(shown("/a%E2%80%AEb"), "/a%E2%80%AEb");
+        // Never sent so by hyper, which refuses such targets; encoded all the same.
+        assert_eq!(shown("/a b\u{202E}\n"), "/a%20b%E2%80%AE%0A");
+        let exact = format!("/{}", "x".repeat(119));
+        assert_eq!(shown(&exact), exact);
         let long = format!("/{}", "x".repeat(500));
-        assert_eq!(shown(&long).chars().count(), 121);
+        assert_eq!(shown(&long), format!("/{}…", "x".repeat(119)));
+        // A cut never splits an escape: `%2` or `%` alone would read as another byte.
+        for prefix in [117, 118, 119] {
+            let path = format!("/{}{}", "x".repeat(prefix), "%41".repeat(10));
+            let cut = shown(&path);
+            let kept = cut.strip_suffix('…').unwrap();
+            assert!(kept.len() <= 120 && kept.len() >= 118, "{cut}");
+            assert!(
+                !kept.ends_with('%') && !kept[kept.len() - 2..].starts_with('%'),
+                "{cut}"
+            );
+        }
     }
 
     #[test]

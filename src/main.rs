@@ -262,11 +262,23 @@ fn del_user(name: &str, path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `latch users`: the names, one a line; never a hash.
+/// `latch users`: the names, one a line; never a hash. A user whose line
+/// latch cannot use is marked `NAME (disabled: line N: why)`. A line that
+/// names no user (or repeats one) is said on standard error, as `serve`
+/// logs it: never quoted, since it may hold anything.
 fn list_users(path: &Path) -> Result<(), String> {
-    let (users, _) = Users::load(path)?;
-    for name in users.names() {
-        println!("{name}");
+    let (users, problems) = Users::load(path)?;
+    let listing = users.listing();
+    for user in &listing {
+        match user.unusable {
+            None => println!("{}", user.name),
+            Some(why) => println!("{} (disabled: line {}: {why})", user.name, user.line),
+        }
+    }
+    for problem in problems {
+        if !listing.iter().any(|user| user.line == problem.line) {
+            eprintln!("latch: users file {} {problem}", path.display());
+        }
     }
     Ok(())
 }

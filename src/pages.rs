@@ -219,13 +219,38 @@ fn readable_time(unix: u64) -> String {
     }
 }
 
+/// One sentence of an error page. What the request sent (its path) is
+/// `quoted`: shown as code, between `before` and `after`, so that words an
+/// attacker put in a link never read as the site's own.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Sentence {
+    pub before: String,
+    pub quoted: Option<String>,
+    pub after: String,
+}
+
+impl From<String> for Sentence {
+    fn from(text: String) -> Sentence {
+        Sentence {
+            before: text,
+            ..Sentence::default()
+        }
+    }
+}
+
+impl From<&str> for Sentence {
+    fn from(text: &str) -> Sentence {
+        text.to_string().into()
+    }
+}
+
 /// An error answer a person sees: what happened in a few plain sentences,
 /// then the ways on. Everything given is text, escaped here.
 pub fn error(
     viewer: &Viewer,
     status: u16,
     title: &str,
-    sentences: &[String],
+    sentences: &[Sentence],
     ways_on: &[(String, &str)],
 ) -> String {
     let mut main = format!(
@@ -233,7 +258,16 @@ pub fn error(
         escape_html(title)
     );
     for sentence in sentences {
-        let _ = writeln!(main, "<p>{}</p>", escape_html(sentence));
+        let quoted = sentence
+            .quoted
+            .as_deref()
+            .map_or_else(String::new, |q| format!("<code>{}</code>", escape_html(q)));
+        let _ = writeln!(
+            main,
+            "<p>{}{quoted}{}</p>",
+            escape_html(&sentence.before),
+            escape_html(&sentence.after)
+        );
     }
     main.push_str("<p class=\"way-on\">");
     for (i, (href, label)) in ways_on.iter().enumerate() {
@@ -375,11 +409,17 @@ mod tests {
             &anonymous(),
             404,
             "Page not found",
-            &["There is no page at /<script>alert(1)</script>.".into()],
+            &[Sentence {
+                before: "There is no page at ".into(),
+                quoted: Some("/<script>alert(1)</script>".into()),
+                after: ".".into(),
+            }],
             &[("/\"><script>".into(), "Home")],
         );
         assert!(!page.contains("<script>"), "{page}");
-        assert!(page.contains("/&lt;script&gt;alert(1)&lt;/script&gt;."));
+        assert!(page.contains(
+            "<p>There is no page at <code>/&lt;script&gt;alert(1)&lt;/script&gt;</code>.</p>"
+        ));
         assert!(page.contains("<p class=\"status\">Error 404</p>"));
     }
 }

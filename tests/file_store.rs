@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use latch::sessions::files::FileStore;
 use latch::sessions::{Record, SessionId, THEME};
 use serde_json::json;
-use support::TempDir;
+use support::{mkfifo, TempDir};
 
 const NOW: u64 = 1_800_000_000;
 
@@ -204,14 +204,6 @@ fn bounded<T: Send + 'static>(call: impl std::future::Future<Output = T> + Send 
     });
     rx.recv_timeout(support::TIMEOUT)
         .expect("the store call finished in time")
-}
-
-fn mkfifo(path: &std::path::Path) {
-    let status = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[tokio::test]

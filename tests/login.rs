@@ -80,6 +80,13 @@ fn login_honours_a_safe_next_and_ignores_an_unsafe_one() {
         ("%2F%2Fevil.example", "/account"),
         ("https%3A%2F%2Fevil.example%2F", "/account"),
         ("%2F%5Cevil.example", "/account"),
+        // A search for `C:\work`, a two-line value, a tab: escapes in the
+        // query are kept as they are, only the path is decoded again.
+        ("%2Fsearch%3Fq%3DC%253A%255Cwork", "/search?q=C%3A%5Cwork"),
+        ("%2Fsearch%3Fq%3Da%250Ab", "/search?q=a%0Ab"),
+        ("%2Fsearch%3Fq%3Da%2509b", "/search?q=a%09b"),
+        ("%2F%252F%252Fevil.example%3Fq%3D1", "/account"),
+        ("%2F%255Cevil.example%3Fq%3D%255C", "/account"),
     ] {
         let body = format!("username=alice&password=wonderland&next={next}");
         let response = server.post("/login", None, &body);

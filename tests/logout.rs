@@ -309,6 +309,12 @@ fn step5_a_safe_next_wins_body_first_then_query() {
             "/view/?param=http://example.com",
         ),
         ("/logout", "next=%2F%257Euser%2F", "/%7Euser/"),
+        (
+            "/logout",
+            "next=%2Fsearch%3Fq%3DC%253A%255Cwork",
+            "/search?q=C%3A%5Cwork",
+        ),
+        ("/logout?next=/search%3Fq=a%250Ab", "", "/search?q=a%0Ab"),
     ];
     for (path, extra, want) in cases {
         let (id, token) = signed_in(&server);

@@ -78,8 +78,51 @@ fn a_browser_gets_404_as_a_page_that_names_the_path_and_links_home() {
     assert_is_a_page_with_a_way_on(&response, "404");
     let text = response.text();
     assert!(text.contains("Page not found"), "{text}");
-    assert!(text.contains("/no/such/page"), "{text}");
+    assert!(
+        text.contains("There is no page at <code>/no/such/page</code>."),
+        "{text}"
+    );
     assert!(text.contains("data-theme=\"auto\""), "{text}");
+}
+
+/// A link can carry words: decoded, `/.%20Your%20account%20is%20locked...`
+/// would read as the site's own sentence, and `%E2%80%AE` (U+202E,
+/// right-to-left override) would reorder the text around it. The page
+/// shows the path as it was sent, as code.
+#[test]
+fn a_404_page_shows_the_path_as_sent_never_as_the_sites_words() {
+    let server = Server::start(&[]);
+    let lure = "/.%20Your%20account%20is%20locked.%20Call%20555-0100%20to%20unlock%20it.";
+    let response = browse(&server, "GET", lure, None, "");
+    assert_eq!(response.status, 404);
+    let text = response.text();
+    assert!(!text.contains("Your account is locked"), "{text}");
+    assert!(!text.contains("Call 555"), "{text}");
+    assert!(text.contains(&format!("<code>{lure}</code>")), "{text}");
+
+    for path in ["/a%E2%80%AEtxt.exe", "/%e2%80%ae", "/x%E2%81%A6y%E2%80%8F"] {
+        let response = browse(&server, "GET", path, None, "");
+        assert_eq!(response.status, 404, "{path}");
+        let text = response.text();
+        for bidi in ['\u{202E}', '\u{2066}', '\u{200F}'] {
+            assert!(!text.contains(bidi), "{path}: {bidi:?} reached the page");
+        }
+        assert!(
+            text.contains(&format!("<code>{path}</code>")),
+            "{path}: {text}"
+        );
+    }
+
+    let long = format!("/{}", "%41".repeat(200));
+    let text = browse(&server, "GET", &long, None, "").text();
+    let shown = text
+        .split("<code>")
+        .nth(1)
+        .unwrap()
+        .split("</code>")
+        .next()
+        .unwrap();
+    assert!(shown.ends_with("%41…") && shown.len() < 130, "{shown}");
 }
 
 #[test]
@@ -160,7 +203,7 @@ fn request_values_in_an_error_page_are_escaped() {
     for (path, shown) in [
         (
             "/%3Cscript%3Ealert(1)%3C/script%3E",
-            "/&lt;script&gt;alert(1)&lt;/script&gt;",
+            "<code>/%3Cscript%3Ealert(1)%3C/script%3E</code>",
         ),
         (
             "/a\"onmouseover='x'&b",
@@ -176,7 +219,9 @@ fn request_values_in_an_error_page_are_escaped() {
     }
     let response = browse(&server, "BREW", "/logout", None, "");
     assert_eq!(response.status, 405);
-    assert!(response.text().contains("not to BREW"));
+    assert!(response
+        .text()
+        .contains("<code>/logout</code> answers to POST, OPTIONS, not to BREW."));
 }
 
 #[test]
@@ -274,6 +319,41 @@ fn after_a_flush_mode_logout_the_next_page_says_signed_out_once() {
     assert_eq!(response.header("location"), Some("/"));
     assert_eq!(jar, "notice=signed-out", "flush mode leaves no session");
     assert_notice_shown_once(&server, "/", &jar, None);
+}
+
+/// Under `--secure-cookies` the notice follows the session cookie's rules:
+/// `__Host-notice` with `Secure`, set, read and removed under that name; a
+/// plain `notice` (which a sibling subdomain or a plain-HTTP page could
+/// plant) is not read.
+#[test]
+fn under_secure_cookies_the_notice_is_a_host_cookie_with_secure() {
+    let server = Server::with_users(&[ALICE], &["--logout-flush", "--secure-cookies"]);
+    let response = server.post("/login", None, "username=alice&password=wonderland");
+    let id = response.set_cookie_value("__Host-sid").unwrap();
+    let cookie = format!("__Host-sid={id}");
+    let token = server.csrf_token(&cookie);
+    let response = server.logout(&cookie, &token);
+    assert_eq!(response.status, 303);
+    assert_eq!(
+        set_cookie_line(&response, "__Host-notice"),
+        Some("__Host-notice=signed-out; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure")
+    );
+    assert_eq!(set_cookie_line(&response, "notice"), None);
+
+    let page = browse(&server, "GET", "/", Some("__Host-notice=signed-out"), "");
+    assert!(
+        page.text().contains("You have signed out."),
+        "{}",
+        page.text()
+    );
+    assert_eq!(
+        set_cookie_line(&page, "__Host-notice"),
+        Some("__Host-notice=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")
+    );
+
+    let planted = browse(&server, "GET", "/", Some("notice=signed-out"), "");
+    assert!(!planted.text().contains("You have signed out."));
+    assert_eq!(planted.header("set-cookie"), None);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use latch::sessions::SessionId;
-use support::{run_cli, session_file_for, write_users, Server, TempDir, TIMEOUT};
+use support::{mkfifo, run_cli, session_file_for, write_users, Server, TempDir, TIMEOUT};
 
 const ALICE: (&str, &str) = ("alice", "pw");
 const BOB: (&str, &str) = ("bob", "pw");
@@ -63,14 +63,6 @@ impl Home {
         }
         run_cli(&args, "")
     }
-}
-
-fn mkfifo(path: &Path) {
-    let status = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// Waits (bounded) until `done` holds.
@@ -279,6 +271,70 @@ fn a_second_serve_on_the_same_sessions_dir_exits_1_naming_the_holder() {
     assert_eq!(home.cli("sessions").0, 0);
     assert_eq!(home.cli("clearsessions").0, 0);
     assert_eq!(support::session_files(&home.sessions()).len(), 1);
+}
+
+/// `serve` on `home` through `command` (the binary, maybe behind
+/// `setpriv`), to meet a lock file it cannot open: (status, stdout, stderr).
+fn serve_once(home: &Home, mut command: std::process::Command) -> (i32, String, String) {
+    command
+        .args(["serve", "--addr=127.0.0.1:0"])
+        .args(home.flags(&[]));
+    support::run_command(&mut command, "")
+}
+
+#[test]
+fn a_lock_file_latch_cannot_open_stops_the_start_naming_it_and_the_fix() {
+    let home = Home::new(&[ALICE]);
+    fs::create_dir_all(home.sessions().join(".lock")).unwrap();
+    let (status, out, err) = serve_once(&home, std::process::Command::new(support::binary()));
+    assert_eq!(status, 1, "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    let lock = home.sessions().join(".lock");
+    assert!(
+        err.contains(&format!("cannot open its lock file {}:", lock.display())),
+        "{err}"
+    );
+    assert!(err.contains("remove it"), "{err}");
+}
+
+/// The restart of a service after `sudo latch serve` once ran on its dir:
+/// the lock file is root's, 0600, and the service's user cannot open it.
+#[test]
+#[ignore = "needs root: runs latch as uid 65534 (setpriv) beside a lock file root owns"]
+fn a_lock_file_left_by_root_names_the_file_and_says_to_chown_it() {
+    use std::os::unix::fs::chown;
+    let home = Home::new(&[ALICE]);
+    let nobody = 65534;
+    let sessions = home.sessions();
+    fs::create_dir(&sessions).unwrap();
+    fs::set_permissions(&sessions, fs::Permissions::from_mode(0o700)).unwrap();
+    let lock = sessions.join(".lock");
+    fs::write(&lock, "1\n").unwrap();
+    fs::set_permissions(&lock, fs::Permissions::from_mode(0o600)).unwrap();
+    chown(&lock, Some(0), Some(0)).expect("needs root to give the lock file to root");
+    fs::set_permissions(home.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    for mine in [sessions.as_path(), &home.users()] {
+        chown(mine, Some(nobody), Some(nobody)).unwrap();
+    }
+
+    let mut command = std::process::Command::new("setpriv");
+    command
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(support::binary());
+    let (status, out, err) = serve_once(&home, command);
+    assert_eq!(status, 1, "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains(&format!(
+            "cannot open its lock file {}: Permission denied",
+            lock.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("it belongs to uid 0, and latch runs as uid 65534: chown it"),
+        "{err}"
+    );
 }
 
 // `latch sessions`.

@@ -257,6 +257,73 @@ fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart() {
     assert!(server.wait_for_log("client=203.0.113.2"));
 }
 
+/// nginx told to reach `localhost` may connect over `::1` while latch was
+/// told `--trusted-proxy 127.0.0.1`: a loopback proxy is any loopback
+/// peer, so each forwarded client still counts apart (otherwise one
+/// client's failures would lock out everyone behind the proxy).
+#[test]
+fn a_loopback_proxy_arriving_over_ipv6_still_counts_each_forwarded_client_apart() {
+    let server = Server::with_users(
+        &[ALICE],
+        &[
+            "--login-throttle",
+            "1",
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--addr=[::1]:0",
+        ],
+    );
+    assert!(server.addr.ip().is_ipv6() && server.addr.ip().is_loopback());
+    let from = |client: &str, password: &str| {
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Forwarded-For", client),
+        ];
+        let body = format!("username=alice&password={password}");
+        server.send("POST", "/login", None, &headers, &body).status
+    };
+    assert_eq!(from("203.0.113.1", "wrong"), 422);
+    assert_eq!(from("203.0.113.1", "wonderland"), 429);
+    assert_eq!(from("203.0.113.2", "wonderland"), 303);
+    assert!(server.wait_for_log("client=203.0.113.2"));
+    assert!(!server.stderr().contains("which is not --trusted-proxy"));
+}
+
+/// `X-Forwarded-For` from a peer that is not the trusted proxy is ignored,
+/// and said once in the log, naming the peer and the flag's value, so an
+/// operator whose proxy arrives from another address sees why every client
+/// counts as one.
+#[test]
+fn x_forwarded_for_from_a_peer_that_is_not_the_trusted_proxy_is_logged_once() {
+    let server = Server::with_users(
+        &[ALICE],
+        &["--login-throttle", "1", "--trusted-proxy", "192.0.2.1"],
+    );
+    let wrong = |client: &str| {
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Forwarded-For", client),
+        ];
+        server
+            .send(
+                "POST",
+                "/login",
+                None,
+                &headers,
+                "username=alice&password=x",
+            )
+            .status
+    };
+    assert_eq!(server.get("/healthz", None).status, 200);
+    assert!(!server.stderr().contains("X-Forwarded-For from"));
+    assert_eq!(wrong("203.0.113.1"), 422);
+    let line = "X-Forwarded-For from 127.0.0.1, which is not --trusted-proxy 192.0.2.1: ignored";
+    assert!(server.wait_for_log(line), "{}", server.stderr());
+    assert_eq!(wrong("203.0.113.2"), 429, "both count as 127.0.0.1");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.stderr().matches("X-Forwarded-For from").count(), 1);
+}
+
 #[test]
 fn without_trusted_proxy_x_forwarded_for_is_ignored() {
     let server = Server::with_users(&[ALICE], &["--login-throttle", "1"]);

@@ -167,6 +167,184 @@ fn a_users_file_that_cannot_be_read_stops_the_start_with_one_line_naming_it() {
     assert!(!err.contains("listening") && out.is_empty(), "{out}{err}");
 }
 
+// What sits under the users file's name.
+
+/// `serve`, `users` and `checkpassword` with the users file at `users`:
+/// (status, stdout, stderr, how long it took). Each is bounded (support's
+/// `TIMEOUT` kills it and fails the test).
+fn each_command_on(users: &Path, dir: &TempDir) -> Vec<(String, (i32, String, String), Duration)> {
+    let users = users.to_str().unwrap();
+    let sessions = dir.path().join("sessions");
+    let commands: [(&[&str], &str); 3] = [
+        (
+            &[
+                "serve",
+                "--addr=127.0.0.1:0",
+                "--sessions",
+                sessions.to_str().unwrap(),
+            ],
+            "",
+        ),
+        (&["users"], ""),
+        (&["checkpassword", "alice"], "wonderland\n"),
+    ];
+    commands
+        .into_iter()
+        .map(|(args, stdin)| {
+            let mut args = args.to_vec();
+            args.extend(["--users", users]);
+            let started = Instant::now();
+            let outcome = run_cli(&args, stdin);
+            (args[0].to_string(), outcome, started.elapsed())
+        })
+        .collect()
+}
+
+/// Each command exits 1 at once with one line naming the file and `why`.
+fn assert_each_command_refuses(users: &Path, dir: &TempDir, why: &str) {
+    for (command, (status, out, err), took) in each_command_on(users, dir) {
+        assert_eq!(status, 1, "{command}: {out}{err}");
+        assert!(took < Duration::from_secs(3), "{command} took {took:?}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{command}: {err}");
+        assert!(
+            err.contains(&format!("cannot read users file {}", users.display())),
+            "{command}: {err}"
+        );
+        assert!(err.contains(why), "{command}: {err}");
+        assert!(
+            !out.contains("listening") && !out.contains("password"),
+            "{command}: {out}"
+        );
+    }
+}
+
+#[test]
+fn a_fifo_as_the_users_file_is_refused_at_once_not_waited_on() {
+    let dir = TempDir::new();
+    let fifo = dir.path().join("users.htpasswd");
+    support::mkfifo(&fifo);
+    assert_each_command_refuses(&fifo, &dir, "not a regular file (a FIFO)");
+    let link = dir.path().join("link.htpasswd");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    assert_each_command_refuses(&link, &dir, "not a regular file (a FIFO)");
+}
+
+#[test]
+fn a_users_file_linked_to_dev_zero_is_refused_at_once_not_read_until_memory_runs_out() {
+    let dir = TempDir::new();
+    let link = dir.path().join("users.htpasswd");
+    std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+    assert_each_command_refuses(&link, &dir, "not a regular file (a device)");
+}
+
+#[test]
+fn a_users_file_over_4_mib_is_refused_naming_the_limit() {
+    let dir = TempDir::new();
+    let path = dir.path().join("users.htpasswd");
+    let line = format!("# {}\n", "x".repeat(1021));
+    std::fs::write(&path, line.repeat(4 * 1024) + "\n").unwrap();
+    assert_each_command_refuses(&path, &dir, "4194305 bytes, over the 4194304-byte limit");
+    // At the limit it is read.
+    let alice = format!("alice:{}\n", bcrypt_2y("wonderland", 4));
+    let fill = "#".repeat(4 * 1024 * 1024 - alice.len() - 1) + "\n";
+    std::fs::write(&path, fill + &alice).unwrap();
+    let (status, out, err) = run_cli(&["users", "--users", path.to_str().unwrap()], "");
+    assert_eq!((status, out.as_str()), (0, "alice\n"), "{err}");
+}
+
+#[test]
+fn a_users_file_reached_through_a_symlink_is_read() {
+    let dir = TempDir::new();
+    let real = dir.path().join("real.htpasswd");
+    std::fs::write(&real, format!("alice:{}\n", bcrypt_2y("wonderland", 4))).unwrap();
+    let link = dir.path().join("users.htpasswd");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let users = link.to_str().unwrap();
+    let (status, out, err) = run_cli(&["users", "--users", users], "");
+    assert_eq!((status, out.as_str()), (0, "alice\n"), "{err}");
+    let checked = run_cli(
+        &["checkpassword", "alice", "--users", users],
+        "wonderland\n",
+    );
+    assert_eq!(checked.0, 0, "{checked:?}");
+    let server = Server::start_with(Options {
+        dir: Some(dir),
+        ..Options::default()
+    });
+    assert_eq!(login(&server, "alice", "wonderland").status, 303);
+}
+
+#[test]
+fn a_users_file_swapped_for_a_fifo_or_dev_zero_while_serving_is_not_waited_on() {
+    let server = Server::with_users(&[("alice", "wonderland")], &["--login-throttle", "0"]);
+    let path = server.users_file();
+    for (make, why) in [
+        (
+            &(|p: &Path| support::mkfifo(p)) as &dyn Fn(&Path),
+            "not a regular file (a FIFO)",
+        ),
+        (
+            &|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap(),
+            "not a regular file (a device)",
+        ),
+    ] {
+        std::fs::remove_file(&path).unwrap();
+        make(&path);
+        assert!(server.wait_for_log(why), "{}", server.stderr());
+        assert_eq!(login(&server, "alice", "wonderland").status, 422);
+        assert_eq!(server.get("/healthz", None).status, 200);
+        // The next good file is read as ever: the watcher was not stuck.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, format!("alice:{}\n", bcrypt_2y("wonderland", 4))).unwrap();
+        within_reload_bound("alice can sign in again", || {
+            login(&server, "alice", "wonderland").status == 303
+        });
+    }
+}
+
+// Names that would read as something else.
+
+#[test]
+fn a_bidi_control_in_a_name_disables_its_line_and_is_never_printed_raw() {
+    let dir = TempDir::new();
+    let path = dir.path().join("users.htpasswd");
+    let bob = bcrypt_2y("builder", 4);
+    std::fs::write(
+        &path,
+        format!(
+            "alice:{bob}\nadmin\u{202E}nimda:{bob}\nx\u{2066}y:{bob}\n{APR1_LINE}\nbob:{bob}\n"
+        ),
+    )
+    .unwrap();
+    let (status, out, err) = run_cli(&["users", "--users", path.to_str().unwrap()], "");
+    assert_eq!(status, 0, "{err}");
+    for bidi in ['\u{202E}', '\u{2066}'] {
+        assert!(!out.contains(bidi) && !err.contains(bidi), "{out}{err}");
+    }
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0], "alice");
+    assert!(
+        lines[1].starts_with(
+            "carol (disabled: line 4: hash scheme Apache MD5 ($apr1$) is not supported"
+        ),
+        "{out}"
+    );
+    assert_eq!(lines[2], "bob");
+    assert!(err.contains("line 2: not a valid user name"), "{err}");
+    assert!(err.contains("line 3: not a valid user name"), "{err}");
+
+    let server = Server::start_with(Options {
+        dir: Some(dir),
+        ..Options::default()
+    });
+    assert!(server.wait_for_log("line 2: not a valid user name"));
+    assert!(!server.stderr().contains('\u{202E}'));
+    assert_eq!(login(&server, "bob", "builder").status, 303);
+    let body = "username=admin%E2%80%AEnimda&password=builder";
+    assert_eq!(server.post("/login", None, body).status, 422);
+}
+
 #[test]
 fn adduser_and_deluser_keep_comments_and_lines_latch_cannot_use() {
     let dir = TempDir::new();

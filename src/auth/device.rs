@@ -21,7 +21,7 @@ use hmac::{Hmac, Mac};
 use hyper::header::HeaderMap;
 use sha2::Sha256;
 
-use crate::http::cookies;
+use crate::http::cookies::{self, Cookie};
 use crate::http::encoding::{base64url, hex};
 use crate::os::random::random_32;
 
@@ -43,20 +43,9 @@ impl Device {
     }
 }
 
-/// The cookie's name: with `--secure-cookies`, `__Host-` prefixed and
-/// `Secure`, as the session cookie (RFC 6265bis §4.1.3.2).
-pub fn cookie_name(secure: bool) -> &'static str {
-    if secure {
-        "__Host-device"
-    } else {
-        "device"
-    }
-}
-
-/// `Set-Cookie` for a new device cookie of `user`, whose password hash is
-/// `password_hash`. `SameSite=Strict`: it is only ever needed by this
-/// site's own sign-in form.
-pub fn set_cookie(user: &str, password_hash: &str, secure: bool) -> String {
+/// `Set-Cookie` for a new device cookie (`http::cookies::Cookie::device`)
+/// of `user`, whose password hash is `password_hash`.
+pub fn set_cookie(cookie: Cookie, user: &str, password_hash: &str) -> String {
     let mut nonce = [0u8; 16];
     nonce.copy_from_slice(&random_32()[..16]);
     let value = format!(
@@ -64,11 +53,7 @@ pub fn set_cookie(user: &str, password_hash: &str, secure: bool) -> String {
         base64url(&nonce),
         base64url(&mac(user, password_hash, &nonce))
     );
-    format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={MAX_AGE}{}",
-        cookie_name(secure),
-        if secure { "; Secure" } else { "" }
-    )
+    cookie.set(&value, MAX_AGE)
 }
 
 /// The device the request's cookies prove for `user`, whose password hash
@@ -76,11 +61,11 @@ pub fn set_cookie(user: &str, password_hash: &str, secure: bool) -> String {
 /// for another name or an older password).
 pub fn presented(
     headers: &HeaderMap,
-    secure: bool,
+    cookie: Cookie,
     user: &str,
     password_hash: &str,
 ) -> Option<Device> {
-    cookies::values(headers, cookie_name(secure))
+    cookies::values(headers, cookie.name())
         .take(MAX_PRESENTED)
         .find_map(|value| verify(value, user, password_hash))
 }
@@ -127,6 +112,8 @@ mod tests {
     use super::*;
     use hyper::header::{HeaderValue, COOKIE};
 
+    const PLAIN: Cookie = Cookie::device(false);
+
     fn request_with(cookie: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(COOKIE, HeaderValue::from_str(cookie).unwrap());
@@ -140,31 +127,25 @@ mod tests {
 
     #[test]
     fn a_device_cookie_proves_its_user_and_password_only() {
-        let set = set_cookie("alice", "$hash-1", false);
+        let set = set_cookie(PLAIN, "alice", "$hash-1");
         assert!(set.starts_with("device="), "{set}");
-        assert!(set.contains("HttpOnly; SameSite=Strict; Max-Age=31536000"));
+        assert!(set.contains("HttpOnly; SameSite=Lax; Max-Age=31536000"));
         let headers = request_with(&format!("sid=x; device={}", value_of(&set)));
-        let device = presented(&headers, false, "alice", "$hash-1").unwrap();
+        let device = presented(&headers, PLAIN, "alice", "$hash-1").unwrap();
         assert!(device.counter_name("alice").starts_with("login device "));
-        assert_eq!(presented(&headers, false, "bob", "$hash-1"), None);
-        assert_eq!(presented(&headers, false, "alice", "$hash-2"), None);
-        assert_eq!(
-            presented(&headers, true, "alice", "$hash-1"),
-            None,
-            "__Host- name"
-        );
+        assert_eq!(presented(&headers, PLAIN, "bob", "$hash-1"), None);
+        assert_eq!(presented(&headers, PLAIN, "alice", "$hash-2"), None);
+        let secure = Cookie::device(true);
+        assert_eq!(presented(&headers, secure, "alice", "$hash-1"), None);
     }
 
     #[test]
     fn a_forged_or_damaged_cookie_proves_nothing() {
-        let set = set_cookie("alice", "h", false);
+        let set = set_cookie(PLAIN, "alice", "h");
         let good = value_of(&set);
         let (nonce, tag) = good.split_once('.').unwrap();
-        let other_nonce = value_of(&set_cookie("alice", "h", false))
-            .split_once('.')
-            .unwrap()
-            .0
-            .to_owned();
+        let another = set_cookie(PLAIN, "alice", "h");
+        let other_nonce = value_of(&another).split_once('.').unwrap().0;
         for bad in [
             format!("{other_nonce}.{tag}"),
             format!("{nonce}.{}", &tag[..42]),
@@ -174,9 +155,9 @@ mod tests {
             "..".into(),
         ] {
             let headers = request_with(&format!("device={bad}"));
-            assert_eq!(presented(&headers, false, "alice", "h"), None, "{bad}");
+            assert_eq!(presented(&headers, PLAIN, "alice", "h"), None, "{bad}");
         }
-        let secure = set_cookie("alice", "h", true);
+        let secure = set_cookie(Cookie::device(true), "alice", "h");
         assert!(secure.starts_with("__Host-device=") && secure.ends_with("; Secure"));
     }
 }

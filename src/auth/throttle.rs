@@ -293,11 +293,12 @@ mod tests {
             try_at(&paces, &t.attempt(A, "alice", None), T0),
             Err(Counted::Name)
         );
-        let header = crate::auth::device::set_cookie("alice", "h", false);
+        let cookie = crate::http::cookies::Cookie::device(false);
+        let header = crate::auth::device::set_cookie(cookie, "alice", "h");
         let value = header.split(';').next().unwrap().to_owned();
         let mut headers = hyper::HeaderMap::new();
         headers.insert(hyper::header::COOKIE, value.parse().unwrap());
-        let device = crate::auth::device::presented(&headers, false, "alice", "h");
+        let device = crate::auth::device::presented(&headers, cookie, "alice", "h");
         let known = t.attempt(A, "alice", device);
         assert!(try_at(&paces, &known, T0).is_ok());
         assert!(try_at(&paces, &known, T0).is_ok());

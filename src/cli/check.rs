@@ -78,11 +78,12 @@ fn users_file(path: &Path, report: &mut Report) {
             "{name}: mode {mode:04o} lets others read the password hashes (chmod 600 it)"
         ));
     }
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => return report.problem(format!("{name}: cannot read: {e}")),
+    // Read as serve reads it: bounded, and never blocking on what was
+    // swapped in since the look above.
+    let (users, line_problems) = match Users::load(path) {
+        Ok(loaded) => loaded,
+        Err(why) => return report.problem(why),
     };
-    let (users, line_problems) = parse_users(&text);
     let clean = line_problems.is_empty();
     for problem in line_problems {
         report.problem(format!("{name}: {problem}"));
@@ -128,12 +129,6 @@ fn sign_in_cost(users: &Users, report: &mut Report) {
 
 /// A check slower than this makes every failed sign-in that slow.
 const SLOW_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// The users in `text` and a `line N: why` for each line latch cannot use.
-fn parse_users(text: &str) -> (Users, Vec<String>) {
-    let (users, problems) = Users::parse(text);
-    (users, problems.iter().map(ToString::to_string).collect())
-}
 
 /// Exists and is a writable directory, or can be created. Wider than
 /// owner-only is fine: serve tightens it to 0700 at start.

@@ -16,8 +16,8 @@ use crate::sessions;
 pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
     let now = sessions::now();
     let session = auth::session::current(&app.store, &app.users, request.ids, now).await?;
-    let (viewer, carried) = viewer_with_notice(session.as_ref(), request);
+    let (viewer, carried) = viewer_with_notice(app, session.as_ref(), request);
     let mut response = html(StatusCode::OK, pages::home(&viewer));
-    notice::clear(&mut response, carried);
+    notice::clear(&mut response, app.notice_cookie, carried);
     Ok(response)
 }

@@ -24,12 +24,12 @@ pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
     let next = Form::from_query(&request.parts.uri)
         .get("next")
         .and_then(safe_next);
-    let (viewer, carried) = viewer_with_notice(session.as_ref(), request);
+    let (viewer, carried) = viewer_with_notice(app, session.as_ref(), request);
     let mut response = html(
         StatusCode::OK,
         pages::login(&viewer, next.as_deref(), "", None),
     );
-    notice::clear(&mut response, carried);
+    notice::clear(&mut response, app.notice_cookie, carried);
     Ok(response)
 }
 
@@ -64,7 +64,7 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
     // 2.
     let known = app.users.snapshot();
     let device = known.hash_of(&username).and_then(|hash| {
-        device::presented(&request.parts.headers, app.cookie.secure, &username, hash)
+        device::presented(&request.parts.headers, app.device_cookie, &username, hash)
     });
     let attempt = app.throttle.attempt(client, &username, device);
     let limits = attempt.limits();
@@ -130,7 +130,7 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
     );
     set_cookie(
         &mut response,
-        device::set_cookie(&username, &password_hash, app.cookie.secure),
+        device::set_cookie(app.device_cookie, &username, &password_hash),
     );
     Ok(response)
 }

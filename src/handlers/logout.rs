@@ -299,6 +299,6 @@ fn answer(app: &App, target: &str, first: Option<&Ended>, now: u64) -> (Response
             ", the removal cookie, the signed-out notice"
         }
     };
-    notice::set(&mut response, Notice::SignedOut);
+    notice::set(&mut response, app.notice_cookie, Notice::SignedOut);
     (response, cookie)
 }

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use hyper::http::request::Parts;
 
+use crate::app::App;
 use crate::http::form::Form;
 use crate::http::notice::{self, Notice};
 use crate::http::redirect::safe_next;
@@ -48,10 +49,11 @@ pub fn viewer(session: Option<&Session>) -> Viewer<'_> {
 /// minute, "You have signed out" would contradict the page. It is cleared
 /// either way.
 pub fn viewer_with_notice<'a>(
+    app: &App,
     session: Option<&'a Session>,
     request: &Request<'_>,
 ) -> (Viewer<'a>, Option<Notice>) {
-    let carried = notice::carried(&request.parts.headers);
+    let carried = notice::carried(&request.parts.headers, app.notice_cookie);
     let signed_in = session.is_some_and(|s| s.record.user().is_some());
     let viewer = Viewer {
         notice: carried.filter(|_| !signed_in).map(Notice::text),

@@ -1,6 +1,6 @@
 //! Cookies: lenient parsing of the `Cookie` request header (RFC 6265 §5.4)
-//! and strict formatting of `Set-Cookie` (RFC 6265 §4.1), both for the one
-//! cookie latch sets: the session id.
+//! and strict formatting of `Set-Cookie` (RFC 6265 §4.1), the one formatter
+//! of both cookies latch sets: the session id and the one-time notice.
 
 use hyper::header::{HeaderMap, COOKIE};
 
@@ -34,23 +34,43 @@ pub fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item =
     pairs(headers).filter_map(move |(n, v)| (n == name).then_some(v))
 }
 
-/// The fixed attributes of latch's session cookie.
+/// A cookie latch sets, with the fixed attributes every one of them has.
 ///
 /// `--secure-cookies` switches to the `__Host-` prefix (RFC 6265bis §4.1.3.2):
 /// a browser accepts such a cookie only with `Secure`, `Path=/` and no
 /// `Domain`, so no subdomain and no plain-HTTP page can plant or overwrite it.
+/// The cookie is then read under that name only.
 #[derive(Clone, Copy, Debug)]
-pub struct SessionCookie {
-    pub secure: bool,
+pub struct Cookie {
+    name: &'static str,
+    secure: bool,
 }
 
-impl SessionCookie {
+impl Cookie {
+    /// The session id (docs/contract.md, "Sessions").
+    pub const fn session(secure: bool) -> Cookie {
+        Cookie::named("sid", "__Host-sid", secure)
+    }
+
+    /// The one-time notice (`http::notice`).
+    pub const fn notice(secure: bool) -> Cookie {
+        Cookie::named("notice", "__Host-notice", secure)
+    }
+
+    /// The browser's proof of an earlier sign-in (`auth::device`).
+    pub const fn device(secure: bool) -> Cookie {
+        Cookie::named("device", "__Host-device", secure)
+    }
+
+    /// `plain`, or with `--secure-cookies` `prefixed` (spelled out: a
+    /// `&'static str` cannot be joined from two).
+    const fn named(plain: &'static str, prefixed: &'static str, secure: bool) -> Cookie {
+        let name = if secure { prefixed } else { plain };
+        Cookie { name, secure }
+    }
+
     pub fn name(self) -> &'static str {
-        if self.secure {
-            "__Host-sid"
-        } else {
-            "sid"
-        }
+        self.name
     }
 
     /// `Set-Cookie` that stores `value` for `max_age` seconds (RFC 6265 §4.1.1):
@@ -143,14 +163,12 @@ mod tests {
 
     #[test]
     fn set_cookie_has_the_spec_attributes_in_order() {
-        let plain = SessionCookie { secure: false };
         assert_eq!(
-            plain.set("ID", 60),
+            Cookie::session(false).set("ID", 60),
             "sid=ID; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
         );
-        let secure = SessionCookie { secure: true };
         assert_eq!(
-            secure.set("ID", 60),
+            Cookie::session(true).set("ID", 60),
             "__Host-sid=ID; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
         );
     }
@@ -158,12 +176,24 @@ mod tests {
     #[test]
     fn removal_repeats_the_attributes() {
         assert_eq!(
-            SessionCookie { secure: false }.removal(),
+            Cookie::session(false).removal(),
             "sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
         );
         assert_eq!(
-            SessionCookie { secure: true }.removal(),
+            Cookie::session(true).removal(),
             "__Host-sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure"
+        );
+    }
+
+    #[test]
+    fn every_cookie_follows_the_same_rules() {
+        assert_eq!(
+            Cookie::notice(false).set("x", 60),
+            "notice=x; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
+        );
+        assert_eq!(
+            Cookie::notice(true).removal(),
+            "__Host-notice=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure"
         );
     }
 }

@@ -9,18 +9,61 @@
 //! proxy wrote (MDN, "X-Forwarded-For: security and privacy concerns").
 
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Once;
 
 use hyper::header::HeaderMap;
 
-/// The address to count a request under. On a dual-stack listener
-/// (`--addr [::]:8080`) an IPv4 peer arrives as `::ffff:127.0.0.1`; both
-/// sides are compared in their canonical form, so `127.0.0.1` matches it.
+/// Whether a connection from `peer` comes from the trusted proxy: the one
+/// place that decides it, for the connection share and for every
+/// per-client count.
+///
+/// Both sides are compared in their canonical form: on a dual-stack
+/// listener (`--addr [::]:8080`) an IPv4 peer arrives as
+/// `::ffff:127.0.0.1`, which `127.0.0.1` matches. And when the proxy named
+/// is a loopback address, every loopback peer (127.0.0.0/8, `::1`) is it:
+/// a proxy on the same host told to reach `localhost` connects over
+/// `127.0.0.1` or `::1` as its resolver orders them (nginx tries each
+/// address `localhost` has), and only a process on this host can connect
+/// from a loopback address at all, so no one outside gains trust by it.
+/// Without this, `--trusted-proxy 127.0.0.1` with a proxy arriving over
+/// `::1` would count every client as the proxy's one address.
+pub fn is_trusted_proxy(peer: IpAddr, trusted_proxy: Option<IpAddr>) -> bool {
+    let Some(proxy) = trusted_proxy.map(|p| p.to_canonical()) else {
+        return false;
+    };
+    let peer = peer.to_canonical();
+    peer == proxy || (proxy.is_loopback() && peer.is_loopback())
+}
+
+/// The address to count a request under: the last `X-Forwarded-For`
+/// entry from the trusted proxy, else the peer. `X-Forwarded-For` from
+/// another peer while `--trusted-proxy` is set is logged, once per process:
+/// it is either a client's forgery (ignored, as it should be) or a proxy
+/// arriving from an address the flag does not name, under which every
+/// client would be counted as one.
 pub fn client_address(peer: IpAddr, trusted_proxy: Option<IpAddr>, headers: &HeaderMap) -> IpAddr {
     let peer = peer.to_canonical();
-    if trusted_proxy.map(|proxy| proxy.to_canonical()) != Some(peer) {
+    if !is_trusted_proxy(peer, trusted_proxy) {
+        if let Some(proxy) = trusted_proxy {
+            if headers.contains_key("x-forwarded-for") {
+                log_untrusted_forwarded_for(peer, proxy);
+            }
+        }
         return peer;
     }
     last_forwarded_for(headers).unwrap_or(peer)
+}
+
+/// The once-per-process line of `client_address`.
+fn log_untrusted_forwarded_for(peer: IpAddr, proxy: IpAddr) {
+    static LOGGED: Once = Once::new();
+    LOGGED.call_once(|| {
+        log_event!(
+            "X-Forwarded-For from {peer}, which is not --trusted-proxy {proxy}: ignored, \
+             the request counts as {peer}. If {peer} is your proxy, set --trusted-proxy to it \
+             (said once)"
+        )
+    });
 }
 
 /// The last address in the last `X-Forwarded-For` field, if it parses.
@@ -98,6 +141,47 @@ mod tests {
         );
         // And without a proxy, it is logged and counted as plain IPv4.
         assert_eq!(client_address(mapped, None, &h), PROXY);
+    }
+
+    #[test]
+    fn a_loopback_proxy_is_any_loopback_peer() {
+        let proxy = Some(PROXY);
+        for peer in [
+            "127.0.0.1",
+            "127.0.0.53",
+            "::1",
+            "::ffff:127.0.0.1",
+            "::ffff:127.1.2.3",
+        ] {
+            assert!(is_trusted_proxy(addr(peer), proxy), "{peer}");
+        }
+        assert!(is_trusted_proxy(addr("127.0.0.1"), Some(addr("::1"))));
+        for peer in [
+            "192.0.2.9",
+            "::2",
+            "::ffff:192.0.2.9",
+            "fe80::1",
+            "0.0.0.0",
+            "::",
+        ] {
+            assert!(!is_trusted_proxy(addr(peer), proxy), "{peer}");
+        }
+        let h = forwarded(&[CLIENT]);
+        assert_eq!(client_address(addr("::1"), proxy, &h), addr(CLIENT));
+    }
+
+    #[test]
+    fn a_proxy_elsewhere_is_only_its_own_address() {
+        let proxy = Some(addr("192.0.2.1"));
+        assert!(is_trusted_proxy(addr("192.0.2.1"), proxy));
+        assert!(is_trusted_proxy(addr("::ffff:192.0.2.1"), proxy));
+        for peer in ["192.0.2.2", "127.0.0.1", "::1"] {
+            assert!(!is_trusted_proxy(addr(peer), proxy), "{peer}");
+        }
+        assert!(!is_trusted_proxy(addr("192.0.2.1"), None));
+        let v6 = Some(addr("2001:db8::1"));
+        assert!(is_trusted_proxy(addr("2001:db8::1"), v6));
+        assert!(!is_trusted_proxy(addr("2001:db8::2"), v6));
     }
 
     #[test]

@@ -6,14 +6,14 @@
 //! hold the notice, and in keep mode it would have to be written (and
 //! fsynced) twice. The cookie holds one fixed word, never anything secret
 //! or user-supplied; forging it shows a false "signed out" once, no more.
+//! Its name and attributes follow the session cookie's rules
+//! (`http::cookies::Cookie`): under `--secure-cookies` it is
+//! `__Host-notice` and carries `Secure`.
 
 use hyper::header::HeaderMap;
 
-use crate::http::cookies;
+use crate::http::cookies::{self, Cookie};
 use crate::http::response::{set_cookie, Response};
-
-/// The cookie's name.
-const NAME: &str = "notice";
 
 /// Long enough to survive the redirect that follows the answer setting it,
 /// short enough that a notice nobody saw does not turn up much later.
@@ -43,34 +43,26 @@ impl Notice {
     }
 }
 
-/// Sets `notice` for the next page (RFC 6265 §4.1): `HttpOnly` (no script
-/// needs it), `SameSite=Lax` as the session cookie, `Path=/` so whichever
-/// page the redirect reaches sees it.
-pub fn set(response: &mut Response, notice: Notice) {
-    set_cookie(
-        response,
-        format!(
-            "{NAME}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={MAX_AGE}",
-            notice.value()
-        ),
-    );
+/// Sets `notice` for the next page in `cookie` (RFC 6265 §4.1): `HttpOnly`
+/// (no script needs it), `SameSite=Lax` and `Path=/` as every latch cookie,
+/// so whichever page the redirect reaches sees it.
+pub fn set(response: &mut Response, cookie: Cookie, notice: Notice) {
+    set_cookie(response, cookie.set(notice.value(), MAX_AGE));
 }
 
-/// The notice this request carries, if any. An unknown value is none.
-pub fn carried(headers: &HeaderMap) -> Option<Notice> {
-    cookies::values(headers, NAME)
+/// The notice this request carries in `cookie`, if any. An unknown value is
+/// none.
+pub fn carried(headers: &HeaderMap, cookie: Cookie) -> Option<Notice> {
+    cookies::values(headers, cookie.name())
         .find_map(|value| Notice::ALL.into_iter().find(|n| n.value() == value))
 }
 
-/// After a page has shown `shown`, removes the cookie (RFC 6265 §5.3: an
-/// empty value with `Max-Age=0`, the attributes repeated), so the notice
-/// appears once. Nothing when no notice was shown.
-pub fn clear(response: &mut Response, shown: Option<Notice>) {
+/// After a page has shown `shown`, removes `cookie` (its removal repeats
+/// the attributes), so the notice appears once. Nothing when no notice was
+/// shown.
+pub fn clear(response: &mut Response, cookie: Cookie, shown: Option<Notice>) {
     if shown.is_some() {
-        set_cookie(
-            response,
-            format!("{NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-        );
+        set_cookie(response, cookie.removal());
     }
 }
 
@@ -86,31 +78,48 @@ mod tests {
         headers
     }
 
+    const PLAIN: Cookie = Cookie::notice(false);
+
     #[test]
     fn a_notice_set_is_read_back() {
         let mut response = crate::http::response::response(StatusCode::SEE_OTHER, "");
-        set(&mut response, Notice::SignedOut);
+        set(&mut response, PLAIN, Notice::SignedOut);
         let line = response.headers()[SET_COOKIE].to_str().unwrap();
         assert_eq!(
             line,
             "notice=signed-out; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
         );
         let sent_back = with_cookie("sid=x; notice=signed-out");
-        assert_eq!(carried(&sent_back), Some(Notice::SignedOut));
+        assert_eq!(carried(&sent_back, PLAIN), Some(Notice::SignedOut));
+    }
+
+    #[test]
+    fn under_secure_cookies_only_the_host_prefixed_name_is_read() {
+        let secure = Cookie::notice(true);
+        let mut response = crate::http::response::response(StatusCode::SEE_OTHER, "");
+        set(&mut response, secure, Notice::SignedOut);
+        assert_eq!(
+            response.headers()[SET_COOKIE],
+            "__Host-notice=signed-out; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
+        );
+        let planted = with_cookie("notice=signed-out");
+        assert_eq!(carried(&planted, secure), None);
+        let sent_back = with_cookie("__Host-notice=signed-out");
+        assert_eq!(carried(&sent_back, secure), Some(Notice::SignedOut));
     }
 
     #[test]
     fn an_unknown_or_missing_notice_is_none() {
-        assert_eq!(carried(&with_cookie("notice=<script>")), None);
-        assert_eq!(carried(&HeaderMap::new()), None);
+        assert_eq!(carried(&with_cookie("notice=<script>"), PLAIN), None);
+        assert_eq!(carried(&HeaderMap::new(), PLAIN), None);
     }
 
     #[test]
     fn clearing_sends_the_removal_only_when_a_notice_was_shown() {
         let mut response = crate::http::response::response(StatusCode::OK, "");
-        clear(&mut response, None);
+        clear(&mut response, PLAIN, None);
         assert!(response.headers().get(SET_COOKIE).is_none());
-        clear(&mut response, Some(Notice::SignedOut));
+        clear(&mut response, PLAIN, Some(Notice::SignedOut));
         assert_eq!(
             response.headers()[SET_COOKIE],
             "notice=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"

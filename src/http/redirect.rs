@@ -4,31 +4,38 @@
 
 use crate::http::encoding::{percent_decode, percent_encode_except};
 
-/// Longest `next` accepted, after the second decoding; the same cap Django
-/// added for CVE-2025-27556.
+/// Longest `next` accepted, its path part decoded again; the same cap
+/// Django added for CVE-2025-27556.
 pub const MAX_NEXT_BYTES: usize = 2048;
 
 /// `next` if it is a safe local path, as a `Location` value; else `None`.
 ///
 /// `value` was already percent-decoded once (as every form or query value
-/// is). docs/contract.md's rule:
+/// is). docs/contract.md's rule ("Safe redirect targets"):
 /// 1. `value` must be a local path;
-/// 2. so must `value` percent-decoded once more, since a second decoder on
-///    the way (a proxy, a framework, the browser's own fix-ups) could turn
-///    `/%2F%2Fevil.example` into `///evil.example`;
-/// 3. the twice-decoded value is at most 2048 bytes.
+/// 2. so must its path part (before the first `?` or `#`) percent-decoded
+///    once more, since a second decoder on the way (a proxy, a framework,
+///    the browser's own fix-ups) could turn `/%2F%2Fevil.example` into
+///    `///evil.example`. The query and fragment are not decoded again:
+///    whatever they decode to, they cannot change the origin the path
+///    leads to, and `/search?q=C%3A%5Cwork` (a backslash the user typed)
+///    or `?q=a%0Ab` (a newline) are ordinary values there. They reach the
+///    `Location` still encoded, so no control character or backslash is
+///    ever in it raw;
+/// 3. `value`, its path part decoded again, is at most 2048 bytes.
 pub fn safe_next(value: &str) -> Option<String> {
     // 1.
     if !is_local_path(value.as_bytes()) {
         return None;
     }
     // 2.
-    let decoded_again = percent_decode(value.as_bytes());
-    if !is_local_path(&decoded_again) {
+    let (path, rest) = value.split_at(value.find(['?', '#']).unwrap_or(value.len()));
+    let path_decoded_again = percent_decode(path.as_bytes());
+    if !is_local_path(&path_decoded_again) {
         return None;
     }
     // 3.
-    if decoded_again.len() > MAX_NEXT_BYTES {
+    if path_decoded_again.len() + rest.len() > MAX_NEXT_BYTES {
         return None;
     }
     Some(to_location(value))
@@ -78,6 +85,30 @@ mod tests {
             "/a?b=c&d=e#frag",
         ] {
             assert_eq!(safe_next(ok).as_deref(), Some(ok), "{ok}");
+        }
+    }
+
+    #[test]
+    fn a_query_or_fragment_may_hold_any_escape() {
+        // What the form value is after its one decoding: a search for
+        // `C:\work`, a two-line value, a tab, in the query or the fragment.
+        for ok in [
+            "/search?q=C%3A%5Cwork",
+            "/search?q=a%0Ab",
+            "/search?q=a%09b",
+            "/?next=%2F%2Fevil.example",
+            "/a#%5C%0A",
+            "/a?%5C#%2F%2F",
+        ] {
+            assert_eq!(safe_next(ok).as_deref(), Some(ok), "{ok}");
+        }
+        // Decoded once already, the same characters are refused anywhere.
+        for bad in ["/search?q=C:\\work", "/search?q=a\nb", "/a#\t"] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+        // The path part is still decoded again, whatever follows it.
+        for bad in ["/%2F%2Fevil.example?q=1", "/%5Cevil.example#x", "/%0A?"] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
         }
     }
 
@@ -142,5 +173,10 @@ mod tests {
         // 3 * 700 encoded bytes decode to 700: under the cap.
         let encoded = format!("/{}", "%61".repeat(700));
         assert!(safe_next(&encoded).is_some());
+        // The query counts as it is, not decoded again.
+        let query = format!("/?{}", "%61".repeat(682));
+        assert!(safe_next(&query).is_some());
+        let query = format!("/?{}", "%61".repeat(683));
+        assert!(safe_next(&query).is_none());
     }
 }

@@ -117,7 +117,7 @@ pub fn no_store(response: &mut Response) {
 }
 
 /// Adds a `Set-Cookie` line (RFC 6265 §4.1). Its value comes from
-/// `http::cookies::SessionCookie`, the one formatter, so it is always valid.
+/// `http::cookies::Cookie`, the one formatter, so it is always valid.
 pub fn set_cookie(response: &mut Response, cookie: String) {
     if let Ok(value) = HeaderValue::try_from(cookie) {
         response.headers_mut().append(SET_COOKIE, value);

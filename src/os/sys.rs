@@ -40,6 +40,13 @@ pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
     }
 }
 
+/// The user id this process acts as (`geteuid(2)`), to tell an operator
+/// whose a file must be.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes nothing, touches no memory and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Whether an error means the file system is out of room: no free blocks,
 /// no free inodes (both `ENOSPC`), or the owner's quota spent (`EDQUOT`).
 pub fn is_out_of_space(error: &io::Error) -> bool {

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::http::forwarded::client_key;
+use crate::http::forwarded::{client_key, is_trusted_proxy};
 
 /// One client may hold at most this fraction of `--max-connections`
 /// (and at least one connection): 128 of the default 512.
@@ -102,7 +102,7 @@ impl Admission {
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Ticket, Refusal> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         // 1.
-        let from_proxy = Some(peer.to_canonical()) == self.trusted_proxy;
+        let from_proxy = is_trusted_proxy(peer, self.trusted_proxy);
         let client = (!from_proxy).then(|| client_key(peer));
         // 2.
         let held = client.map_or(0, |c| open.by_client.get(&c).map_or(0, Vec::len));

@@ -317,6 +317,12 @@ pub fn wait_bounded(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
+/// Makes a FIFO at `path`, with mkfifo(1).
+pub fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success());
+}
+
 pub fn session_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| {

@@ -12,6 +12,9 @@
 //! - The lines are kept as they were read, so `adduser` and `deluser`
 //!   change only the named user's lines and write back the operator's
 //!   comments, blank lines and lines latch cannot use untouched.
+//! - The file is read as the session store reads its files
+//!   (`os::regular_file`): without blocking, only a regular file (a
+//!   symlink to one is fine), at most `MAX_FILE_BYTES`.
 
 mod hashes;
 mod timing;
@@ -25,6 +28,7 @@ use std::path::Path;
 use crate::http::encoding::base64url;
 use crate::os::atomic_file;
 use crate::os::random::random_32;
+use crate::os::regular_file::{self, Found, Symlinks};
 
 pub use hashes::{
     hash_password, verify, ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES, HASHING_BUDGET_MIB,
@@ -33,19 +37,42 @@ pub use hashes::{
 pub use timing::{PasswordCheck, SignInCost};
 pub use watch::UsersFile;
 
+/// The largest users file latch reads: 4 MiB, some 40,000 users at about
+/// 100 bytes a line. A larger file is refused whole (a link to `/dev/zero`
+/// or a runaway script must not fill the memory), as an unreadable one is.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// The users of one version of the file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Users {
     /// Every line as read (without the BOM and the line end).
     lines: Vec<String>,
-    /// Each name with a line, and its hash when that line is usable.
-    accounts: HashMap<String, Option<Account>>,
+    /// Each name with a line: the first line for it, and its hash, or why
+    /// that line is unusable.
+    accounts: HashMap<String, Named>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Named {
+    /// 1-based.
+    line: usize,
+    account: Result<Account, String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 struct Account {
     hash: String,
     kind: hashes::Kind,
+}
+
+/// One user as `latch users` shows it: the name, and why its line is
+/// unusable when it is (never a hash).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Listed<'a> {
+    pub name: &'a str,
+    /// The name's first line, 1-based.
+    pub line: usize,
+    pub unusable: Option<&'a str>,
 }
 
 /// A line latch cannot use, and why. The reason never quotes the hash.
@@ -79,11 +106,17 @@ impl Users {
     }
 
     /// Reads a users file. Only a file that cannot be read at all is an
-    /// error; bytes that are not UTF-8 spoil just their line.
+    /// error, one line naming it: missing, no permission, not a regular
+    /// file (a directory, a FIFO, a device such as `/dev/zero`), larger
+    /// than `MAX_FILE_BYTES`. Bytes that are not UTF-8 spoil just their line.
     pub fn load(path: &Path) -> Result<(Users, Vec<LineProblem>), String> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("cannot read users file {}: {e}", path.display()))?;
-        Ok(Users::parse(&String::from_utf8_lossy(&bytes)))
+        let cannot =
+            |why: &dyn fmt::Display| format!("cannot read users file {}: {why}", path.display());
+        match regular_file::read(path, MAX_FILE_BYTES, Symlinks::Followed) {
+            Ok(Found::File(bytes, _)) => Ok(Users::parse(&String::from_utf8_lossy(&bytes))),
+            Ok(Found::Refused(why)) => Err(cannot(&why)),
+            Err(e) => Err(cannot(&e)),
+        }
     }
 
     /// Rebuilds `accounts` from `lines`; returns the lines it could not use.
@@ -106,10 +139,16 @@ impl Users {
                             hash: hash.to_owned(),
                             kind,
                         });
-                        self.accounts.insert(name.to_owned(), account.clone().ok());
-                        account
+                        let verdict = account
+                            .as_ref()
                             .map(|_| ())
-                            .map_err(|why| format!("user {name}: {why}; {name} cannot sign in"))
+                            .map_err(|why| format!("user {name}: {why}; {name} cannot sign in"));
+                        let named = Named {
+                            line: number,
+                            account,
+                        };
+                        self.accounts.insert(name.to_owned(), named);
+                        verdict
                     }
                 },
             };
@@ -122,19 +161,26 @@ impl Users {
 
     /// The password hash of `name`, when its line is usable.
     pub fn hash_of(&self, name: &str) -> Option<&str> {
-        let account = self.accounts.get(name)?.as_ref()?;
+        let account = self.accounts.get(name)?.account.as_ref().ok()?;
         Some(&account.hash)
     }
 
     /// The password hash of `name` and its kind, when its line is usable.
     fn account_of(&self, name: &str) -> Option<(&str, hashes::Kind)> {
-        let account = self.accounts.get(name)?.as_ref()?;
+        let account = self.accounts.get(name)?.account.as_ref().ok()?;
         Some((&account.hash, account.kind))
+    }
+
+    /// The usable accounts.
+    fn usable(&self) -> impl Iterator<Item = &Account> {
+        self.accounts
+            .values()
+            .filter_map(|n| n.account.as_ref().ok())
     }
 
     /// The kinds of hash in use, for `timing`.
     fn kinds(&self) -> impl Iterator<Item = hashes::Kind> + '_ {
-        self.accounts.values().flatten().map(|account| account.kind)
+        self.usable().map(|account| account.kind)
     }
 
     /// Adds `name`, or gives it this hash: its first line is rewritten in
@@ -162,19 +208,26 @@ impl Users {
         self.lines.len() != before
     }
 
-    /// Each user name once, in file order, whether or not its line is
-    /// usable; never a hash (`latch users`).
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        let mut seen = std::collections::HashSet::new();
-        self.lines
+    /// Each user name once, in the order of their first lines, usable or
+    /// not; never a hash (`latch users`). A name is never a control or
+    /// bidi character (`check_name`), so it prints as it reads.
+    pub fn listing(&self) -> Vec<Listed<'_>> {
+        let mut listed: Vec<Listed> = self
+            .accounts
             .iter()
-            .filter_map(|line| name_of(line))
-            .filter(move |name| seen.insert(*name))
+            .map(|(name, named)| Listed {
+                name,
+                line: named.line,
+                unusable: named.account.as_ref().err().map(String::as_str),
+            })
+            .collect();
+        listed.sort_by_key(|l| l.line);
+        listed
     }
 
     /// How many users can sign in.
     pub fn len(&self) -> usize {
-        self.accounts.values().flatten().count()
+        self.usable().count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -224,22 +277,32 @@ fn name_of(line: &str) -> Option<&str> {
     }
 }
 
-const NAME_RULE: &str = "1-64 characters, no spaces, controls or ':'";
+const NAME_RULE: &str = "1-64 characters, no spaces, controls, bidi controls or ':'";
 
 /// A user name latch will store: 1 to 64 printable characters, none of
 /// them a space or `:` (the htpasswd separator), so a name is safe in a
-/// log line and in the file.
+/// log line, on a page and in the file. Nor a bidi control: one
+/// (U+202E, right-to-left override) in a name shown on a page or in a
+/// terminal reorders what follows it, so that `admin\u{202E}nimda`
+/// reads as another name (CVE-2021-42574, "Trojan Source").
 pub fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.chars().count() <= 64
         && name
             .chars()
-            .all(|c| !c.is_control() && !c.is_whitespace() && c != ':');
+            .all(|c| !c.is_control() && !c.is_whitespace() && !is_bidi_control(c) && c != ':');
     if ok {
         Ok(())
     } else {
+        // `{:?}` writes every control and bidi character as `\u{…}`.
         Err(format!("invalid user name {name:?}: {NAME_RULE}"))
     }
+}
+
+/// The Unicode bidi controls (UAX #9, "Explicit Directional Formatting"
+/// and the marks): ALM, LRM, RLM, LRE..RLO, LRI..PDI.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A random password for the first-run `admin` user: 18 random bytes, 24
@@ -350,8 +413,51 @@ mod tests {
     #[test]
     fn names_are_checked() {
         assert!(check_name("alice@example.com").is_ok());
-        for bad in ["", "a b", "a:b", "a\nb", &"x".repeat(65)] {
+        assert!(check_name("zoë").is_ok());
+        for bad in ["", "a b", "a:b", "a\nb", &"x".repeat(65), "a\u{85}b"] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_bidi_control_in_a_name_is_refused_and_never_echoed_raw() {
+        for bidi in [
+            '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}',
+        ] {
+            let name = format!("admin{bidi}nimda");
+            let why = check_name(&name).unwrap_err();
+            assert!(!why.contains(bidi), "{why}");
+            assert!(why.contains("\\u{"), "{why}");
+
+            let text = format!("{name}:{}\n{BOB}\n", hash_password("pw"));
+            let (users, problems) = Users::parse(&text);
+            assert_eq!(lines_of(&problems), [1], "{bidi:?}");
+            assert!(!problems[0].to_string().contains(bidi));
+            assert!(problems[0].why.contains("not a valid user name"));
+            assert_eq!(users.len(), 1);
+            let listed: Vec<_> = users.listing().iter().map(|l| l.name.to_owned()).collect();
+            assert_eq!(listed, ["bob"]);
+        }
+    }
+
+    #[test]
+    fn the_listing_has_every_name_once_in_order_marking_unusable_lines() {
+        let text = format!(
+            "# staff\nzed:$apr1$x$y\n{BOB}\nzed:{}\nno colon\n",
+            hash_password("pw")
+        );
+        let (users, _) = Users::parse(&text);
+        let listing = users.listing();
+        assert_eq!(listing.len(), 2);
+        assert_eq!((listing[0].name, listing[0].line), ("zed", 2));
+        assert!(listing[0].unusable.unwrap().contains("$apr1$"));
+        assert_eq!(
+            listing[1],
+            Listed {
+                name: "bob",
+                line: 3,
+                unusable: None
+            }
+        );
     }
 }

@@ -120,7 +120,7 @@ impl SignInCost {
         let costliest = users
             .accounts
             .iter()
-            .filter_map(|(name, account)| Some((name, account.as_ref()?.kind)))
+            .filter_map(|(name, named)| Some((name, named.account.as_ref().ok()?.kind)))
             .map(|(name, kind)| (name.clone(), kind, decoys.estimate(kind)))
             .max_by_key(|(_, kind, took)| (*took, kind.memory_kib()));
         SignInCost {

@@ -1,16 +1,15 @@
 //! The sessions dir as a place on disk, apart from what the sessions in it
-//! mean: making it (0700), reading a file in it without trusting what
-//! sits under the name, the one-server lock, and the space reserve that
-//! lets "sign out everywhere" commit on a full disk.
+//! mean: making it (0700), the one-server lock, and the space reserve that
+//! lets "sign out everywhere" commit on a full disk. (Reading a file in it
+//! without trusting what sits under the name is `os::regular_file`.)
 //! (docs/contract.md, "Sessions".)
 
-use std::fs::{self, DirBuilder, File, Metadata, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use super::cache::FileVersion;
-use crate::os::sys::{self, ELOOP, ENXIO, O_NOFOLLOW, O_NONBLOCK};
+use crate::os::sys::{self, O_NOFOLLOW, O_NONBLOCK};
 
 /// The lock file a serving process holds (`flock`), holding its pid.
 pub const LOCK_FILE: &str = ".lock";
@@ -32,94 +31,6 @@ pub fn prepare(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// What `read_regular` found under a name.
-pub(super) enum Found {
-    /// A regular file within the size limit: its bytes and version.
-    File(Vec<u8>, FileVersion),
-    /// Something that must not be read as a file: why.
-    Refused(String),
-}
-
-/// Reads the file at `path` without trusting what is there:
-/// 1. open it with `O_NOFOLLOW` (a symlink is refused, so a link cannot
-///    make another file count as a session) and `O_NONBLOCK` (opening a
-///    FIFO returns at once instead of waiting for a writer forever);
-/// 2. `fstat` the open file: only a regular file of at most `max_len`
-///    bytes is read (a FIFO, socket, device or directory is refused);
-/// 3. read at most `max_len` bytes, refusing a file that grew meanwhile.
-///
-/// A missing file is `Err` of kind `NotFound`.
-pub(super) fn read_regular(path: &Path, max_len: u64) -> io::Result<Found> {
-    // 1.
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(O_NOFOLLOW | O_NONBLOCK)
-        .open(path);
-    let mut file = match file {
-        Ok(file) => file,
-        Err(e) if e.raw_os_error() == Some(ELOOP) => {
-            return Ok(Found::Refused("a symbolic link".into()))
-        }
-        Err(e) if e.raw_os_error() == Some(ENXIO) => {
-            return Ok(Found::Refused("a socket or device".into()))
-        }
-        Err(e) => return Err(e),
-    };
-    // 2.
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Ok(Found::Refused(format!(
-            "not a regular file ({})",
-            kind(&meta)
-        )));
-    }
-    if meta.len() > max_len {
-        return Ok(Found::Refused(format!(
-            "{} bytes, over the {max_len}-byte limit",
-            meta.len()
-        )));
-    }
-    // 3. One `read` into a buffer a byte larger than the file: a short
-    //    read of a regular file is its end, so the usual case costs open,
-    //    fstat, one read and close (`fs::read` reads once more to see the
-    //    end; profiled, these calls were most of a page view's kernel
-    //    time). Only a file that grew since the fstat is read on.
-    let want = meta.len().min(max_len) as usize + 1;
-    let mut bytes = vec![0; want];
-    let n = loop {
-        match file.read(&mut bytes) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => break other?,
-        }
-    };
-    bytes.truncate(n);
-    if n == want {
-        (&mut file)
-            .take(max_len + 1 - n as u64)
-            .read_to_end(&mut bytes)?;
-    }
-    if bytes.len() as u64 > max_len {
-        return Ok(Found::Refused(format!("over the {max_len}-byte limit")));
-    }
-    Ok(Found::File(bytes, FileVersion::of(&meta)))
-}
-
-/// What kind of thing a non-regular entry is, for the log.
-fn kind(meta: &Metadata) -> &'static str {
-    let t = meta.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() || t.is_block_device() {
-        "a device"
-    } else {
-        "not a file"
-    }
-}
-
 /// Takes the sessions dir for this process: an exclusive `flock` on
 /// `LOCK_FILE`, which then holds this process's id. Two servers on one
 /// dir would each serialize writes only among their own requests, so one
@@ -133,8 +44,8 @@ pub fn lock(dir: &Path) -> io::Result<File> {
     // Made when missing (which needs a writable handle), then held through
     // a read-only one: a file kept open for writing would stop an operator
     // from remounting the file system read-only.
-    drop(open_lock_file(&path, true)?);
-    let mut held = open_lock_file(&path, false)?;
+    drop(open_lock_file(&path, true).map_err(|e| cannot_open(&path, e))?);
+    let mut held = open_lock_file(&path, false).map_err(|e| cannot_open(&path, e))?;
     if !sys::try_lock_exclusive(&held)? {
         let mut holder = String::new();
         let _ = (&mut held).take(32).read_to_string(&mut holder);
@@ -150,10 +61,37 @@ pub fn lock(dir: &Path) -> io::Result<File> {
             ),
         ));
     }
-    let mut writer = open_lock_file(&path, true)?;
+    let mut writer = open_lock_file(&path, true).map_err(|e| cannot_open(&path, e))?;
     writer.set_len(0)?;
     writer.write_all(format!("{}\n", std::process::id()).as_bytes())?;
     Ok(held)
+}
+
+/// Why the lock file at `path` could not be opened, naming it and saying
+/// what to do. The usual cause: `latch serve` once ran as root (by hand,
+/// or before `User=` was set in the unit) and left a lock file only root
+/// may open, so every start of the service's user fails there.
+fn cannot_open(path: &Path, error: io::Error) -> io::Error {
+    let fix = match fs::symlink_metadata(path) {
+        Ok(meta) if !meta.is_file() => "; remove it (latch makes it anew)".to_string(),
+        Ok(meta) if error.kind() == io::ErrorKind::PermissionDenied => {
+            let runs_as = sys::effective_uid();
+            if meta.uid() == runs_as {
+                format!("; it is mode {:04o}: chmod 600 it", meta.mode() & 0o7777)
+            } else {
+                format!(
+                    "; it belongs to uid {}, and latch runs as uid {runs_as}: \
+                     chown it (and the dir) to the user latch runs as",
+                    meta.uid()
+                )
+            }
+        }
+        _ => String::new(),
+    };
+    io::Error::new(
+        error.kind(),
+        format!("cannot open its lock file {}: {error}{fix}", path.display()),
+    )
 }
 
 /// Opens the lock file, never through a symlink nor blocking on a FIFO,
@@ -168,10 +106,7 @@ fn open_lock_file(path: &Path, write: bool) -> io::Result<File> {
         .custom_flags(O_NOFOLLOW | O_NONBLOCK)
         .open(path)?;
     if !file.metadata()?.is_file() {
-        return Err(io::Error::other(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
+        return Err(io::Error::other("not a regular file"));
     }
     Ok(file)
 }
@@ -227,28 +162,6 @@ mod tests {
         ));
         prepare(&dir).unwrap();
         dir
-    }
-
-    #[test]
-    fn a_regular_file_is_read_and_anything_else_refused() {
-        let dir = temp_dir();
-        fs::write(dir.join("small"), b"{}").unwrap();
-        assert!(matches!(
-            read_regular(&dir.join("small"), 10),
-            Ok(Found::File(bytes, _)) if bytes == b"{}"
-        ));
-        fs::write(dir.join("large"), [b' '; 11]).unwrap();
-        std::os::unix::fs::symlink(dir.join("small"), dir.join("link")).unwrap();
-        fs::create_dir(dir.join("subdir")).unwrap();
-        for name in ["large", "link", "subdir"] {
-            assert!(
-                matches!(read_regular(&dir.join(name), 10), Ok(Found::Refused(_))),
-                "{name}"
-            );
-        }
-        let missing = read_regular(&dir.join("missing"), 10).map(|_| ());
-        assert_eq!(missing.map_err(|e| e.kind()), Err(io::ErrorKind::NotFound));
-        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

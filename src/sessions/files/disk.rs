@@ -8,9 +8,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::cache::FileVersion;
-use super::dir::{self, Found};
+use super::dir;
 use super::epochs::EPOCHS_FILE;
 use super::{FileKey, Files, Inspected, SESSION_MAX_BYTES};
+use crate::os::regular_file::{self, Found, Symlinks};
 use crate::os::{atomic_file, sys};
 use crate::sessions::Record;
 
@@ -41,8 +42,9 @@ impl Files {
     /// Reads and judges one session file; `Ok(None)` when there is none.
     /// A record that parses is remembered with the version it was read from.
     pub(super) fn read_from_disk(&self, key: &FileKey, now: u64) -> io::Result<Option<Inspected>> {
-        let (bytes, version) = match dir::read_regular(&self.path(key), SESSION_MAX_BYTES) {
-            Ok(Found::File(bytes, version)) => (bytes, version),
+        let read = regular_file::read(&self.path(key), SESSION_MAX_BYTES, Symlinks::Refused);
+        let (bytes, version) = match read {
+            Ok(Found::File(bytes, meta)) => (bytes, FileVersion::of(&meta)),
             Ok(Found::Refused(why)) => {
                 log_unreadable(key, &why);
                 return Ok(Some(Inspected::Unreadable));

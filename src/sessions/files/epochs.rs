@@ -12,7 +12,7 @@ use std::io;
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
-use super::dir::{self, Found};
+use crate::os::regular_file::{self, Found, Symlinks};
 
 /// The file's name, in the sessions dir.
 pub(super) const EPOCHS_FILE: &str = ".epochs.json";
@@ -37,7 +37,7 @@ impl Epochs {
                 format!("{}: {why}", path.display()),
             )
         };
-        let current = match dir::read_regular(&path, EPOCHS_MAX_BYTES) {
+        let current = match regular_file::read(&path, EPOCHS_MAX_BYTES, Symlinks::Refused) {
             Ok(Found::File(bytes, _)) => {
                 serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?
             }

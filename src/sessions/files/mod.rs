@@ -12,7 +12,7 @@
 //!   so `open` takes the dir for one process (`dir::lock`).
 //! - Never trusting the dir: only a regular file of at most 64 KiB, opened
 //!   without following a symlink and without blocking, is read
-//!   (`dir::read_regular`); anything else under a session's name is no
+//!   (`os::regular_file`); anything else under a session's name is no
 //!   session.
 //! - Fast reads: a request's read is one `lstat` when the file is unchanged
 //!   (`cache`), and runs on the async worker; all other work (writes,
