@@ -379,3 +379,46 @@ fn in_the_shipped_units_128_mib_latch_survives_every_login_flood_with_the_costli
     assert!(peak < LIMIT, "peak {peak} bytes");
     drop(server);
 }
+
+#[test]
+fn latch_check_states_what_a_failed_sign_in_costs_and_warns_about_a_costly_hash() {
+    let dir = TempDir::new();
+    let users = dir.path().join("users.htpasswd");
+    let sessions = dir.path().join("sessions");
+    let www = support::repo_www();
+    let flags = [
+        "check",
+        "--users",
+        users.to_str().unwrap(),
+        "--sessions",
+        sessions.to_str().unwrap(),
+        "--www",
+        www.to_str().unwrap(),
+    ];
+    support::write_users(&users, &[("alice", "wonderland")]);
+    let (code, out, err) = support::run_cli(&flags, "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("sign-in: a failed one is answered after about"),
+        "{out}"
+    );
+    assert!(out.contains("holds 19 MiB while checked"), "{out}");
+    assert!(!err.contains("warning"), "{err}");
+    // One line with argon2-cffi's defaults: accepted, and warned about.
+    let mut text = std::fs::read_to_string(&users).unwrap();
+    text.push_str(&format!("costly:{}\n", costly_hash("dear")));
+    std::fs::write(&users, text).unwrap();
+    let (code, _, err) = support::run_cli(&flags, "");
+    assert_eq!(code, 0, "a warning is no problem: {err}");
+    assert!(
+        err.contains("warning: the costliest hash, costly's (argon2id m=65536 KiB, t=3, p=4)"),
+        "{err}"
+    );
+    assert!(err.contains("64 MiB per check"), "{err}");
+    // One more MiB is past the limit: that line is a problem.
+    let over = costly_hash("dear").replace("m=65536", "m=66560");
+    std::fs::write(&users, format!("over:{over}\n")).unwrap();
+    let (code, _, err) = support::run_cli(&flags, "");
+    assert_eq!(code, 1);
+    assert!(err.contains("above latch's limit of 65536"), "{err}");
+}

@@ -108,7 +108,8 @@ pub struct SignInCost {
     pub failure: Duration,
     /// The memory a failed sign-in for an unknown name holds (the decoy).
     pub decoy_kib: u32,
-    /// The costliest line's user, its kind, its estimated check and memory.
+    /// The costliest line's user, its kind and its estimated check, when
+    /// it costs more than the decoy.
     pub costliest: Option<(String, Kind, Duration)>,
 }
 
@@ -122,7 +123,10 @@ impl SignInCost {
             .iter()
             .filter_map(|(name, named)| Some((name, named.account.as_ref().ok()?.kind)))
             .map(|(name, kind)| (name.clone(), kind, decoys.estimate(kind)))
-            .max_by_key(|(_, kind, took)| (*took, kind.memory_kib()));
+            .max_by_key(|(_, kind, took)| (*took, kind.memory_kib()))
+            .filter(|(_, kind, took)| {
+                *took > decoys.argon2 || kind.memory_kib() > DEFAULT_KIND.memory_kib()
+            });
         SignInCost {
             failure: timing.estimated_floor,
             decoy_kib: DEFAULT_KIND.memory_kib(),
