@@ -38,9 +38,14 @@ impl Drop for TempDir {
     }
 }
 
-/// The path of the built `latch` binary.
+/// The path of the built `latch` binary, or of another build named by
+/// `LATCH_TEST_BINARY` (to see what an earlier build did in the same
+/// tests: how a fix changed a figure).
 pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_latch")
+    static BINARY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        std::env::var("LATCH_TEST_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_latch").into())
+    })
 }
 
 /// The repository's own www dir.
