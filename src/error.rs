@@ -145,7 +145,9 @@ impl Error {
                     .into(),
             ),
             Error::Store(e) => {
-                log_event!("session store error: {e}");
+                if !e.is_logged_by_the_store() {
+                    log_event!("session store error: {e}");
+                }
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the session store is unavailable".into(),

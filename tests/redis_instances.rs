@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use latch::sessions::redis::COMMAND_TIMEOUT;
+use latch::sessions::redis::{COMMAND_TIMEOUT, RECHECK_EVERY};
 use sha2::{Digest, Sha256};
 use support::redis::{RedisServer, DURABLE};
 use support::{
@@ -649,6 +649,68 @@ fn serve_on_a_redis_without_appendonly_exits_1_naming_it_unless_durability_is_re
     assert!(relaxed.wait_for_log("appendonly"), "{}", relaxed.stderr());
     let id = relaxed.login(ALICE.0, ALICE.1);
     assert!(relaxed.is_signed_in(&cookie(&id)));
+}
+
+/// `CONFIG SET name value` on the running server.
+fn config_set(redis: &RedisServer, name: &str, value: &str) {
+    ::redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query::<()>(&mut redis.connection())
+        .unwrap();
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn appendfsync_turned_off_at_run_time_gets_503_within_the_recheck_and_service_resumes_once_fixed() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let a = instance(&redis, &users, &[]);
+    let alice = cookie(&a.login(ALICE.0, ALICE.1));
+    let token = a.csrf_token(&alice);
+
+    // No reconnect, no restart: only the setting changes under latch.
+    config_set(&redis, "appendfsync", "no");
+    let changed = Instant::now();
+    loop {
+        let started = Instant::now();
+        let theme = a.set_theme(&alice, &token, "dark");
+        match theme.status {
+            303 => {}
+            503 => {
+                assert_unavailable("a theme", &theme, started.elapsed());
+                break;
+            }
+            _ => panic!("{} while appendfsync was no", theme.status_line),
+        }
+        assert!(
+            changed.elapsed() < RECHECK_EVERY + Duration::from_secs(3),
+            "appendfsync no went unnoticed for {:?}",
+            changed.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Every request is refused now, a sign-in too.
+    let (page, waited) = browse_account(&a, &alice);
+    assert_unavailable("a page", &page, waited);
+    let started = Instant::now();
+    let login = a.post("/login", None, "username=alice&password=wonderland");
+    assert_unavailable("a sign-in", &login, started.elapsed());
+
+    // Fixed: service resumes by itself, at the next request.
+    config_set(&redis, "appendfsync", "always");
+    wait_until_signed_in("A", &a, &alice);
+    assert_eq!(a.set_theme(&alice, &token, "light").status, 303);
+    // The log named the setting once, not once per refused request (the
+    // lines of those requests all came before this one).
+    assert!(a.wait_for_log("durable again"), "{}", a.stderr());
+    let log = a.stderr();
+    let naming = log
+        .lines()
+        .filter(|line| line.contains("appendfsync is \"no\""))
+        .count();
+    assert_eq!(naming, 1, "{log}");
 }
 
 #[test]

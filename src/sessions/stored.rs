@@ -93,6 +93,13 @@ impl StoreError {
             StoreError::Crashed(_) => false,
         }
     }
+
+    /// Whether the store logs this failure itself, once per change (a
+    /// Redis found not durable, `redis::connection`): the requests it
+    /// refuses meanwhile add no line of their own.
+    pub fn is_logged_by_the_store(&self) -> bool {
+        matches!(self, StoreError::Redis(redis::StoreError::NotDurable(_)))
+    }
 }
 
 impl fmt::Display for StoreError {

@@ -1,22 +1,32 @@
 //! The one connection to Redis every call goes through: opened from the
 //! URL, reconnected by itself, each exchange bounded in time, and the
-//! server's durability re-checked after every reconnect.
+//! server's durability re-checked after every reconnect and every
+//! `RECHECK_EVERY` while serving.
 //!
 //! How a reconnect is noticed: redis-rs's `ConnectionManager` replaces its
 //! connection only when a command on it has failed (latch speaks RESP2, so
 //! no disconnect push can trigger it behind our back), and every command
-//! goes through `bounded` here. `bounded` marks the store unverified in the
+//! goes through `bounded` here. `bounded` marks the store unchecked in the
 //! same poll in which it sees the failure, before the new connection can
 //! exist; the next call then checks the settings of whatever server it now
 //! reaches before it reads or writes anything. So a Redis restarted with
 //! `appendonly no`, or a failover to a differently configured server, is
 //! caught at the first request after it.
+//!
+//! The settings can also change under a running server, with no reconnect
+//! at all (`CONFIG SET appendfsync no`): so a check stands for
+//! `RECHECK_EVERY` only, and the first call after that checks again. In
+//! strict mode, once a check finds the server not durable, every call is
+//! refused (`NotDurable`: 503) and checks again first, so service resumes
+//! at the first call after the setting is fixed. Each change of verdict is
+//! logged once, naming the setting; the requests refused in between are
+//! not (see `note_verdict`).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Cmd, FromRedisValue, IntoConnectionInfo, ProtocolVersion};
@@ -34,6 +44,10 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long `connect` waits for the first connection, retries included.
 const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one durability check stands (docs/contract.md, "The Redis
+/// store"): a setting changed at run time is caught within this, plus one
+/// request. One `CONFIG GET` per 10 s is nothing next to the requests.
+pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
 
 impl RedisStore {
     /// Connects to `url` (`redis://[user:password@]host:port/db`,
@@ -75,9 +89,11 @@ impl RedisStore {
             conn,
             durability,
             idle_timeout,
-            unverified: AtomicBool::new(false),
+            checked: Default::default(),
+            refused: Default::default(),
         };
         store.check_durability().await?;
+        store.mark_checked(Some(Instant::now()));
         Ok(store)
     }
 
@@ -106,7 +122,7 @@ impl RedisStore {
     }
 
     /// Awaits one exchange for at most `COMMAND_TIMEOUT`. Connection
-    /// trouble marks the store unverified (see the module comment).
+    /// trouble marks the store unchecked (see the module comment).
     async fn bounded<T>(
         &self,
         exchange: impl Future<Output = RedisResult<T>>,
@@ -119,20 +135,56 @@ impl RedisStore {
             }
         };
         if matches!(error, StoreError::Unavailable(_)) {
-            self.unverified.store(true, Ordering::SeqCst);
+            self.mark_checked(None);
         }
         Err(error)
     }
 
     /// Re-checks durability first if connection trouble was seen since the
-    /// last check. Strict mode only: relaxed accepts whatever it reaches.
+    /// last check, or the last check is older than `RECHECK_EVERY`, or it
+    /// found the server not durable. Strict mode only: relaxed accepts
+    /// whatever it reaches.
     async fn verified(&self) -> Result<(), StoreError> {
-        if self.durability == Durability::Relaxed || !self.unverified.load(Ordering::SeqCst) {
+        if self.durability == Durability::Relaxed {
             return Ok(());
         }
-        self.check_durability().await?;
-        self.unverified.store(false, Ordering::SeqCst);
+        let checked = *self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        if checked.is_some_and(|at| at.elapsed() < RECHECK_EVERY) {
+            return Ok(());
+        }
+        let verdict = self.check_durability().await;
+        self.note_verdict(&verdict);
+        verdict?;
+        self.mark_checked(Some(Instant::now()));
         Ok(())
+    }
+
+    /// When the settings were last found durable (`None`: check at the
+    /// next call).
+    fn mark_checked(&self, at: Option<Instant>) {
+        *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = at;
+    }
+
+    /// Logs a change of verdict, once: the first refusal names the
+    /// setting, and the first durable check after refusals says service
+    /// resumes. The requests refused in between log nothing more (the
+    /// error page's log line leaves `NotDurable` to this one).
+    fn note_verdict(&self, verdict: &Result<(), StoreError>) {
+        match verdict {
+            Err(StoreError::NotDurable(why)) => {
+                if !self.refused.swap(true, Ordering::SeqCst) {
+                    log_event!(
+                        "redis: not durable any more, requests get 503 until it is fixed: {why}"
+                    );
+                }
+            }
+            Ok(()) => {
+                if self.refused.swap(false, Ordering::SeqCst) {
+                    log_event!("redis: durable again (appendonly yes, appendfsync always, no-appendfsync-on-rewrite no, maxmemory-policy noeviction): serving");
+                }
+            }
+            Err(_) => {}
+        }
     }
 
     /// Reads the settings (one `CONFIG GET` naming all four, Redis 7.0
