@@ -29,7 +29,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Cmd, FromRedisValue, IntoConnectionInfo, ProtocolVersion};
+use redis::{Client, Cmd, FromRedisValue, ProtocolVersion};
 use redis::{RedisError, RedisResult, ScriptInvocation, Value};
 
 use super::durability::{shortfalls, unverifiable, Durability, REQUIRED};
@@ -227,26 +227,10 @@ fn settings(pairs: Vec<String>) -> HashMap<String, String> {
         .collect()
 }
 
-/// A client for one of the three URL forms latch takes, speaking RESP2.
+/// A client for one of the three URL forms latch takes (`url::parse`),
+/// speaking RESP2.
 fn open_client(url: &str) -> Result<Client, StoreError> {
-    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
-    if !matches!(scheme, Some("redis" | "rediss" | "redis+unix")) {
-        return Err(StoreError::BadUrl(
-            "expected redis://HOST:PORT/DB, rediss://HOST:PORT/DB or redis+unix:///PATH?db=N"
-                .into(),
-        ));
-    }
-    if scheme == Some("rediss") && !cfg!(feature = "redis-tls") {
-        return Err(StoreError::BadUrl(
-            "rediss:// (TLS) needs latch built with `--features redis-tls`".into(),
-        ));
-    }
-    // The library's own messages are not repeated: some quote the URL.
-    let info = url.into_connection_info().map_err(|_| {
-        StoreError::BadUrl(
-            "the URL does not parse (user, password, host, port, database number?)".into(),
-        )
-    })?;
+    let info = super::url::parse(url)?;
     // RESP3 would let the library reconnect on a push message, which
     // `bounded` would not see; RESP2 reconnects only after a failed command.
     let redis = info

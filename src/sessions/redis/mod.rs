@@ -39,6 +39,7 @@ mod listing;
 mod scripts;
 mod stored;
 mod throttle;
+mod url;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
@@ -54,6 +55,7 @@ pub use error::StoreError;
 use keys::{deadline_ms, epoch_key, SessionKey, EPOCH_PREFIX, LIVE_INDEX};
 use stored::Stored;
 pub use throttle::Admission;
+pub use url::redacted;
 
 /// How many times `modify` and `rotate` re-read and re-apply a change that
 /// lost the compare-and-set before they give up (`StoreError::Contended`).
