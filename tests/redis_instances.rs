@@ -604,6 +604,30 @@ fn a_stalled_redis_makes_both_instances_answer_503_within_the_bound_never_hang()
     wait_until_signed_in("B", &b, &alice);
 }
 
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_stalled_redis_gives_a_browser_its_503_page_after_one_command_timeout_not_two() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let a = instance(&redis, &users, &[]);
+    let alice = cookie(&a.login(ALICE.0, ALICE.1));
+
+    // SIGSTOP: the socket accepts, nothing answers. The page's request
+    // waits for its session once (COMMAND_TIMEOUT); the error page must
+    // not wait for it again.
+    redis.signal("STOP");
+    let (page, waited) = browse_account(&a, &alice);
+    redis.signal("CONT");
+    assert_unavailable("A", &page, waited);
+    let html = page.header("content-type").unwrap_or_default();
+    assert!(html.starts_with("text/html"), "{html}");
+    assert!(
+        waited < COMMAND_TIMEOUT + Duration::from_millis(500),
+        "a browser waited {waited:?}"
+    );
+    wait_until_signed_in("A", &a, &alice);
+}
+
 // ------------------------------------------------------------ durability
 
 fn serve_args(url: &str, users: &UsersFile, extra: &[&str]) -> Vec<String> {
