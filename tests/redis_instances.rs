@@ -444,6 +444,39 @@ fn trace_shows_the_redis_commands_and_scripts_a_request_ran_and_never_a_whole_ke
 
 #[test]
 #[ignore = "needs redis-server: apt-get install redis-server"]
+fn sixteen_made_up_session_cookies_run_three_redis_scripts_and_a_tossed_one_hides_no_sign_in() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let server = instance(&redis, &users, &["--trace"]);
+    let made_up: Vec<String> = (0..16)
+        .map(|_| cookie(latch::sessions::SessionId::generate().as_str()))
+        .collect();
+    let home = server.get("/", Some(&made_up.join("; ")));
+    assert_eq!(home.status, 200);
+    // An anonymous session planted ahead of alice's, and a made-up one.
+    let alice = server.login(ALICE.0, ALICE.1);
+    let anonymous = server
+        .post("/theme", None, "theme=dark")
+        .set_cookie_value("sid")
+        .expect("a theme makes an anonymous session");
+    let tossed = format!("{}; {}; {}", cookie(&anonymous), made_up[0], cookie(&alice));
+    let account = server.get("/account", Some(&tossed));
+    assert_eq!(account.status, 200, "{}", account.text());
+    assert!(server.wait_for_log("trace GET /account"));
+    server.log_barrier();
+    let log = server.stderr();
+    let reads = |title: &str| {
+        let start = log.find(title).unwrap();
+        let table = &log[start..];
+        let table = &table[..table[1..].find("\ntrace ").map_or(table.len(), |i| i + 1)];
+        table.matches("EVALSHA READ_WITH_EPOCH").count()
+    };
+    assert_eq!(reads("trace GET /\n"), 3, "{log}");
+    assert_eq!(reads("trace GET /account"), 3, "{log}");
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
 fn a_keep_mode_logout_on_a_full_redis_deletes_the_session_instead_and_still_signs_out() {
     let redis = RedisServer::start();
     let users = UsersFile::new(&[ALICE]);
