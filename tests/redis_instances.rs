@@ -503,6 +503,66 @@ fn a_keep_mode_logout_on_a_full_redis_deletes_the_session_instead_and_still_sign
     assert!(!b.is_signed_in(&alice) && !a.is_signed_in(&alice));
 }
 
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_full_redis_says_new_sign_ins_are_paused_and_signing_out_works_logged_once_naming_maxmemory() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let a = instance(&redis, &users, &[]);
+    let alice = cookie(&a.login(ALICE.0, ALICE.1));
+    let token = a.csrf_token(&alice);
+    // Full: a memory limit below what Redis already uses, under
+    // `noeviction`, so every write that needs memory is refused (-OOM).
+    config_set(&redis, "maxmemory", "1");
+
+    // A sign-in with the right password, and a new session: each says
+    // what happened, as plain text and as a page.
+    for (what, path, body) in [
+        ("a sign-in", "/login", "username=alice&password=wonderland"),
+        ("a new session", "/theme", "theme=dark"),
+    ] {
+        let answer = a.post(path, None, body);
+        assert_eq!(answer.status, 503, "{what}: {}", answer.text());
+        assert!(answer.header("retry-after").is_some(), "{what}");
+        let text = answer.text();
+        assert!(
+            text.contains("the session store is full")
+                && text.contains("paused")
+                && text.contains("signing out still works"),
+            "{what}: {text}"
+        );
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Accept", "text/html"),
+        ];
+        let page = a.send("POST", path, None, &headers, body);
+        assert_eq!(page.status, 503, "{what}");
+        let html = page.text();
+        assert!(
+            html.contains("Session store full")
+                && html.contains("paused until the operator makes room")
+                && html.contains("Signing out still works"),
+            "{what}: {html}"
+        );
+    }
+    // Signing out still works.
+    let logout = a.logout(&alice, &token);
+    assert_eq!(logout.status, 303, "{}", logout.text());
+    assert!(!a.is_signed_in(&alice));
+    // One line names maxmemory, not one per refused request (the log
+    // line of the logout comes after theirs).
+    assert!(a.wait_for_log("logout user=alice"), "{}", a.stderr());
+    let log = a.stderr();
+    let naming = log.lines().filter(|l| l.contains("maxmemory")).count();
+    assert_eq!(naming, 1, "{log}");
+
+    // Room again: sign-ins resume, and the log says so.
+    config_set(&redis, "maxmemory", "0");
+    let again = a.login(ALICE.0, ALICE.1);
+    assert!(a.is_signed_in(&cookie(&again)));
+    assert!(a.wait_for_log("room for new data again"), "{}", a.stderr());
+}
+
 // ------------------------------------------------------------ outages
 
 /// A browser's `GET /account`, timed.

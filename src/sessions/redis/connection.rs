@@ -91,6 +91,7 @@ impl RedisStore {
             idle_timeout,
             checked: Default::default(),
             refused: Default::default(),
+            full: Default::default(),
         };
         store.check_durability().await?;
         store.mark_checked(Some(Instant::now()));
@@ -118,7 +119,34 @@ impl RedisStore {
         let mut conn = self.conn.clone();
         let reply = self.bounded(script.invoke_async::<Value>(&mut conn)).await;
         trace::row("redis", Exchange(Sent::Script(name, key), &reply));
+        self.note_room(name, &reply);
         parse(reply?)
+    }
+
+    /// Logs a change in Redis's room for new data, once each way: the
+    /// first write refused for lack of memory (`-OOM`) names `maxmemory`
+    /// and what it stops; the first session write that runs after it says
+    /// service is back. The requests refused in between add no line (a
+    /// flood of sign-ins would otherwise write one each).
+    fn note_room(&self, name: &str, reply: &Result<Value, StoreError>) {
+        match reply {
+            Err(StoreError::Full) => {
+                if !self.full.swap(true, Ordering::SeqCst) {
+                    log_event!(
+                        "redis: out of memory (maxmemory reached, nothing evicted under \
+                         noeviction): new sign-ins and new sessions get 503 until there is \
+                         room (raise maxmemory, or find what fills it: redis-cli --bigkeys); \
+                         signing out still works"
+                    );
+                }
+            }
+            Ok(_) if super::scripts::SESSION_WRITES.contains(&name) => {
+                if self.full.swap(false, Ordering::SeqCst) {
+                    log_event!("redis: room for new data again: sign-ins and new sessions resume");
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Awaits one exchange for at most `COMMAND_TIMEOUT`. Connection

@@ -75,6 +75,9 @@ pub struct RedisStore {
     /// Whether the last check refused the server (strict mode): the
     /// refusal is logged once, not per request.
     refused: AtomicBool,
+    /// Whether the last session write met a Redis out of memory: logged
+    /// once, not per request (`connection::note_room`).
+    full: AtomicBool,
 }
 
 impl RedisStore {
