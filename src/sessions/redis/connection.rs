@@ -129,23 +129,21 @@ impl RedisStore {
     /// service is back. The requests refused in between add no line (a
     /// flood of sign-ins would otherwise write one each).
     fn note_room(&self, name: &str, reply: &Result<Value, StoreError>) {
-        match reply {
-            Err(StoreError::Full) => {
-                if !self.full.swap(true, Ordering::SeqCst) {
-                    log_event!(
-                        "redis: out of memory (maxmemory reached, nothing evicted under \
-                         noeviction): new sign-ins and new sessions get 503 until there is \
-                         room (raise maxmemory, or find what fills it: redis-cli --bigkeys); \
-                         signing out still works"
-                    );
-                }
-            }
-            Ok(_) if super::scripts::SESSION_WRITES.contains(&name) => {
-                if self.full.swap(false, Ordering::SeqCst) {
-                    log_event!("redis: room for new data again: sign-ins and new sessions resume");
-                }
-            }
-            _ => {}
+        let full = match reply {
+            Err(StoreError::Full) => true,
+            Ok(_) if super::scripts::SESSION_WRITES.contains(&name) => false,
+            _ => return,
+        };
+        if self.full.swap(full, Ordering::SeqCst) == full {
+            return;
+        }
+        match full {
+            true => log_event!(
+                "redis: out of memory (maxmemory reached, nothing evicted under noeviction): \
+                 new sign-ins and new sessions get 503 until there is room (raise maxmemory, \
+                 or find what fills it: redis-cli --bigkeys); signing out still works"
+            ),
+            false => log_event!("redis: room for new data again: sign-ins and new sessions resume"),
         }
     }
 
@@ -195,23 +193,24 @@ impl RedisStore {
 
     /// Logs a change of verdict, once: the first refusal names the
     /// setting, and the first durable check after refusals says service
-    /// resumes. The requests refused in between log nothing more (the
-    /// error page's log line leaves `NotDurable` to this one).
+    /// resumes. The requests refused in between log nothing more
+    /// (`error::Error` skips its store-error line for them:
+    /// `StoreError::is_logged_by_the_store`).
     fn note_verdict(&self, verdict: &Result<(), StoreError>) {
+        let refused = match verdict {
+            Err(StoreError::NotDurable(_)) => true,
+            Ok(()) => false,
+            Err(_) => return,
+        };
+        if self.refused.swap(refused, Ordering::SeqCst) == refused {
+            return;
+        }
         match verdict {
-            Err(StoreError::NotDurable(why)) => {
-                if !self.refused.swap(true, Ordering::SeqCst) {
-                    log_event!(
-                        "redis: not durable any more, requests get 503 until it is fixed: {why}"
-                    );
-                }
-            }
-            Ok(()) => {
-                if self.refused.swap(false, Ordering::SeqCst) {
-                    log_event!("redis: durable again (appendonly yes, appendfsync always, no-appendfsync-on-rewrite no, maxmemory-policy noeviction): serving");
-                }
-            }
-            Err(_) => {}
+            Err(why) => log_event!("redis: requests get 503 until it is fixed: {why}"),
+            Ok(()) => log_event!(
+                "redis: durable again (appendonly yes, appendfsync always, \
+                 no-appendfsync-on-rewrite no, maxmemory-policy noeviction): serving"
+            ),
         }
     }
 
