@@ -84,7 +84,10 @@ impl Error {
     /// must, and nothing was saved (docs/contract.md, "Sessions": a 5xx saves
     /// no session change).
     pub fn into_response(self) -> Response {
+        // A full store needs its operator: ask browsers back in a minute.
+        let store_full = matches!(&self, Error::Store(e) if e.is_out_of_space());
         let retry_after = match &self {
+            Error::Store(_) if store_full => Some(60),
             Error::Busy | Error::Store(_) => Some(5),
             Error::NewSessionsThrottled(seconds) => Some(*seconds),
             // Room comes back as sessions end or expire; the sweeper
@@ -137,11 +140,15 @@ impl Error {
                     .into(),
             ),
             Error::Store(e) => {
-                log_event!("session store error: {e}");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the session store is unavailable".into(),
-                )
+                if !e.is_logged_by_the_store() {
+                    log_event!("session store error: {e}");
+                }
+                let message = match store_full {
+                    true => "the session store is full: new sign-ins and new sessions are \
+                             paused until the operator makes room; signing out still works",
+                    false => "the session store is unavailable",
+                };
+                (StatusCode::SERVICE_UNAVAILABLE, message.into())
             }
             Error::Crashed(why) => {
                 log_event!("internal error: {why}");
@@ -150,6 +157,9 @@ impl Error {
         };
         let mut response = text(status, format!("{} {message}\n", status.as_u16()));
         no_store(&mut response);
+        if store_full {
+            response.extensions_mut().insert(StoreFull);
+        }
         // Retry-After (RFC 9110 §10.2.3) tells a client when to come back.
         if let Some(seconds) = retry_after {
             response
@@ -159,6 +169,12 @@ impl Error {
         response
     }
 }
+
+/// Marks an error answer (in its extensions, never on the wire) as the
+/// session store's being full, which its page explains apart from other
+/// 503s: what is paused, and that signing out still works.
+#[derive(Clone, Copy)]
+struct StoreFull;
 
 /// What the error page needs from the request, taken before the request
 /// is handed on (and consumed).
@@ -254,7 +270,14 @@ fn page(response: Response, asked: &Asked<'_>, viewer: &Viewer) -> Response {
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    let explained = explain(parts.status, asked, header(ALLOW), header(RETRY_AFTER));
+    let full = parts.extensions.get::<StoreFull>().is_some();
+    let explained = explain(
+        parts.status,
+        asked,
+        header(ALLOW),
+        header(RETRY_AFTER),
+        full,
+    );
     let body = pages::error(
         viewer,
         parts.status.as_u16(),
@@ -290,6 +313,9 @@ const UNREADABLE_FORM: &str = "This form was sent in a format latch does not rea
                                Please use the forms on this site's pages.";
 const TOO_MANY: &str = "Too many attempts came from your network.";
 const UNAVAILABLE: &str = "latch cannot handle this right now.";
+const STORE_FULL: &str = "latch's session store is full, so new sign-ins and new sessions \
+                          are paused until the operator makes room.";
+const SIGN_OUT_WORKS: &str = "Signing out still works.";
 const FAILED: &str = "latch failed to handle this request; nothing was changed.";
 
 /// An error said for a person.
@@ -300,13 +326,15 @@ struct Explained {
     ways_on: Vec<(String, &'static str)>,
 }
 
-/// What happened, from the status and the answer's headers, in words a
-/// person can act on; and where to go from here.
+/// What happened, from the status and the answer's headers (and, for a
+/// 503, whether the session store is full), in words a person can act on;
+/// and where to go from here.
 fn explain(
     status: StatusCode,
     asked: &Asked,
     allow: Option<&str>,
     retry_after: Option<&str>,
+    store_full: bool,
 ) -> Explained {
     let home = ("/".to_string(), "Go to the home page");
     let wait = retry_after
@@ -330,6 +358,13 @@ fn explain(
         429 => (
             "Too many attempts",
             vec![format!("{TOO_MANY} Please wait {wait}, then try again.").into()],
+        ),
+        503 if store_full => (
+            "Session store full",
+            vec![
+                STORE_FULL.into(),
+                format!("{SIGN_OUT_WORKS} Please try again in {wait}.").into(),
+            ],
         ),
         503 => (
             "Temporarily unavailable",

@@ -77,10 +77,10 @@ async fn connect_redis(
     durability: Durability,
     idle_timeout: u64,
 ) -> Result<RedisStore, String> {
-    let url = url.to_string_lossy();
-    RedisStore::connect(&url, durability, idle_timeout)
+    let shown = cli::shown_sessions(url);
+    RedisStore::connect(&url.to_string_lossy(), durability, idle_timeout)
         .await
-        .map_err(|e| format!("cannot use sessions URL {}: {e}", check::redacted(&url)))
+        .map_err(|e| format!("cannot use sessions URL {shown}: {e}"))
 }
 
 /// Serves, once everything that can refuse a start has said yes: the
@@ -192,10 +192,10 @@ async fn list_sessions(store: &Store, users: &Path) -> Result<(), String> {
 /// read-only store: it signs no one out and writes no epochs), and prints
 /// how many. Redis expires sessions itself: it prints 0 there.
 async fn clear_sessions(store: &Store, sessions: &Path) -> Result<(), String> {
-    let removed = store.sweep(now(), |_, _| false).await.map_err(|e| {
-        let name = check::redacted(&sessions.to_string_lossy());
-        format!("cannot clear {name}: {e}")
-    })?;
+    let removed = store
+        .sweep(now(), |_, _| false)
+        .await
+        .map_err(|e| format!("cannot clear {}: {e}", cli::shown_sessions(sessions)))?;
     println!("{removed}");
     Ok(())
 }

@@ -64,13 +64,22 @@ pub async fn handle(
 /// browser, see `error::present`), HEAD without a body.
 async fn answer(app: &App, request: &Request<'_>, body: Incoming) -> Response {
     let parts = request.parts;
-    let response = dispatch(app, request, body).await.unwrap_or_else(|e| {
+    let answered = dispatch(app, request, body).await;
+    // A store that has just failed this request is not asked again for
+    // the error page: a stalled Redis would make a browser wait for it
+    // twice (2 s, then 2 s more) for the same 503. The page goes without
+    // the session's theme instead.
+    let store_failed = matches!(answered, Err(Error::Store(_)));
+    let response = answered.unwrap_or_else(|e| {
         trace::row("error", format_args!("{e:?}"));
         e.into_response()
     });
     let asked = error::Asked::of(&parts.method, parts.uri.path(), &parts.headers);
-    let response = error::present(response, &asked, || {
-        auth::session::for_error_page(&app.store, &app.users, request.ids, sessions::now())
+    let response = error::present(response, &asked, || async move {
+        if store_failed {
+            return None;
+        }
+        auth::session::for_error_page(&app.store, &app.users, request.ids, sessions::now()).await
     })
     .await;
     if parts.method == Method::HEAD {

@@ -428,6 +428,60 @@ fn check_says_a_redis_url_with_no_server_behind_it_is_unavailable_and_hides_its_
     assert_check_problem(&args, &[], "port");
 }
 
+/// Sessions URLs whose password (every piece of `Zq1/Wv2?Kp3`, the kind
+/// of characters `openssl rand -base64` makes) the URL syntax breaks up:
+/// reserved characters left as they are, partly encoded, or a unix
+/// socket's query key spelled `pa%73s`.
+const HOSTILE_URLS: [&str; 5] = [
+    "redis://u:Zq1%2FWv2/Kp3?x@127.0.0.1:1/0",
+    "redis://u:Zq1/Wv2?Kp3@127.0.0.1:1/0",
+    "redis://u:1#Zq1@127.0.0.1:1/0",
+    "redis://latch:Zq1%2FWv2%3FKp3@127.0.0.1:1/0",
+    "redis+unix:///nonexistent/r.sock?db=0&pa%73s=Zq1/Wv2?Kp3",
+];
+
+fn assert_no_password(url: &str, said: &str) {
+    for piece in ["Zq1", "Wv2", "Kp3"] {
+        assert!(!said.contains(piece), "{url}: {said}");
+    }
+}
+
+#[test]
+fn check_and_serve_never_print_a_redis_password_however_the_url_spells_it() {
+    let dir = TempDir::new();
+    let setup = good_setup(&dir);
+    for url in HOSTILE_URLS {
+        let mut args = setup.clone();
+        args.extend(["--sessions".into(), url.into()]);
+        let (status, out, err) = check_with(&args, &[]);
+        assert_eq!(status, 1, "{url}: {out}{err}");
+        assert!(err.contains("sessions URL redis"), "{url}: {err}");
+        assert_no_password(url, &format!("{out}{err}"));
+
+        let users = dir.path().join("users.htpasswd");
+        let (status, out, err) = run(
+            &[
+                "serve",
+                "--addr=127.0.0.1:0",
+                "--users",
+                text(&users),
+                "--sessions",
+                url,
+            ],
+            &[],
+            "",
+        );
+        assert_eq!(status, 1, "{url}: {out}{err}");
+        assert!(err.contains("cannot use sessions URL"), "{url}: {err}");
+        assert_no_password(url, &format!("{out}{err}"));
+    }
+    // What does not parse says how to write a password that does.
+    let mut args = setup;
+    args.extend(["--sessions".into(), HOSTILE_URLS[1].into()]);
+    let err = assert_check_problem(&args, &[], "percent-encode");
+    assert!(err.contains("%2F"), "{err}");
+}
+
 #[test]
 fn check_names_a_missing_www_dir() {
     let dir = TempDir::new();

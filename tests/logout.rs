@@ -502,6 +502,40 @@ fn logout_with_a_dead_cookie_tossed_ahead_signs_out_the_live_session() {
 }
 
 #[test]
+fn an_anonymous_live_cookie_tossed_ahead_does_not_hide_the_sign_in_and_logout_ends_it() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (id, token) = signed_in(&server);
+    // The tosser's own session: live, anonymous (a theme makes one).
+    let anonymous = server
+        .post("/theme", None, "theme=dark")
+        .set_cookie_value("sid")
+        .expect("a theme makes an anonymous session");
+    let tossed = format!("sid={anonymous}; sid={id}");
+
+    let home = server.get("/", Some(&tossed));
+    let page = home.text();
+    assert!(
+        page.contains("Signed in as <strong>alice</strong>"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"logout\""), "no Sign out button: {page}");
+    assert!(!page.contains("not signed in"), "{page}");
+    // The page's forms carry alice's token: the one a Sign out sends.
+    assert_eq!(support::csrf_token_in(&home), token);
+    assert!(server.is_signed_in(&tossed));
+
+    let response = server.logout(&tossed, &token);
+    assert_eq!(response.status, 303, "{}", response.text());
+    assert!(server.wait_for_log("logout user=alice scope=this"));
+    assert!(
+        server.session_json(&id).is_none(),
+        "alice's session lives on"
+    );
+    assert!(!server.is_signed_in(&format!("sid={id}")));
+    assert!(!server.is_signed_in(&tossed));
+}
+
+#[test]
 fn logout_ends_every_signed_in_session_the_cookies_name() {
     let server = Server::with_users(&[ALICE, BOB], &[]);
     let (alice, alice_token) = signed_in(&server);

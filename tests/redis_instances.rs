@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use latch::sessions::redis::COMMAND_TIMEOUT;
+use latch::sessions::redis::{COMMAND_TIMEOUT, RECHECK_EVERY};
 use sha2::{Digest, Sha256};
 use support::redis::{RedisServer, DURABLE};
 use support::{
@@ -448,6 +448,39 @@ fn trace_shows_the_redis_commands_and_scripts_a_request_ran_and_never_a_whole_ke
 
 #[test]
 #[ignore = "needs redis-server: apt-get install redis-server"]
+fn sixteen_made_up_session_cookies_run_three_redis_scripts_and_a_tossed_one_hides_no_sign_in() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let server = instance(&redis, &users, &["--trace"]);
+    let made_up: Vec<String> = (0..16)
+        .map(|_| cookie(latch::sessions::SessionId::generate().as_str()))
+        .collect();
+    let home = server.get("/", Some(&made_up.join("; ")));
+    assert_eq!(home.status, 200);
+    // An anonymous session planted ahead of alice's, and a made-up one.
+    let alice = server.login(ALICE.0, ALICE.1);
+    let anonymous = server
+        .post("/theme", None, "theme=dark")
+        .set_cookie_value("sid")
+        .expect("a theme makes an anonymous session");
+    let tossed = format!("{}; {}; {}", cookie(&anonymous), made_up[0], cookie(&alice));
+    let account = server.get("/account", Some(&tossed));
+    assert_eq!(account.status, 200, "{}", account.text());
+    assert!(server.wait_for_log("trace GET /account"));
+    server.log_barrier();
+    let log = server.stderr();
+    let reads = |title: &str| {
+        let start = log.find(title).unwrap();
+        let table = &log[start..];
+        let table = &table[..table[1..].find("\ntrace ").map_or(table.len(), |i| i + 1)];
+        table.matches("EVALSHA READ_WITH_EPOCH").count()
+    };
+    assert_eq!(reads("trace GET /\n"), 3, "{log}");
+    assert_eq!(reads("trace GET /account"), 3, "{log}");
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
 fn a_keep_mode_logout_on_a_full_redis_deletes_the_session_instead_and_still_signs_out() {
     let redis = RedisServer::start();
     let users = UsersFile::new(&[ALICE]);
@@ -472,6 +505,66 @@ fn a_keep_mode_logout_on_a_full_redis_deletes_the_session_instead_and_still_sign
     assert!(a.wait_for_log("deleted instead"), "{}", a.stderr());
     assert!(!redis.keys().contains(&key_of(&id)), "{:?}", redis.keys());
     assert!(!b.is_signed_in(&alice) && !a.is_signed_in(&alice));
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_full_redis_says_new_sign_ins_are_paused_and_signing_out_works_logged_once_naming_maxmemory() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let a = instance(&redis, &users, &[]);
+    let alice = cookie(&a.login(ALICE.0, ALICE.1));
+    let token = a.csrf_token(&alice);
+    // Full: a memory limit below what Redis already uses, under
+    // `noeviction`, so every write that needs memory is refused (-OOM).
+    config_set(&redis, "maxmemory", "1");
+
+    // A sign-in with the right password, and a new session: each says
+    // what happened, as plain text and as a page.
+    for (what, path, body) in [
+        ("a sign-in", "/login", "username=alice&password=wonderland"),
+        ("a new session", "/theme", "theme=dark"),
+    ] {
+        let answer = a.post(path, None, body);
+        assert_eq!(answer.status, 503, "{what}: {}", answer.text());
+        assert!(answer.header("retry-after").is_some(), "{what}");
+        let text = answer.text();
+        assert!(
+            text.contains("the session store is full")
+                && text.contains("paused")
+                && text.contains("signing out still works"),
+            "{what}: {text}"
+        );
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Accept", "text/html"),
+        ];
+        let page = a.send("POST", path, None, &headers, body);
+        assert_eq!(page.status, 503, "{what}");
+        let html = page.text();
+        assert!(
+            html.contains("Session store full")
+                && html.contains("paused until the operator makes room")
+                && html.contains("Signing out still works"),
+            "{what}: {html}"
+        );
+    }
+    // Signing out still works.
+    let logout = a.logout(&alice, &token);
+    assert_eq!(logout.status, 303, "{}", logout.text());
+    assert!(!a.is_signed_in(&alice));
+    // One line names maxmemory, not one per refused request (the log
+    // line of the logout comes after theirs).
+    assert!(a.wait_for_log("logout user=alice"), "{}", a.stderr());
+    let log = a.stderr();
+    let naming = log.lines().filter(|l| l.contains("maxmemory")).count();
+    assert_eq!(naming, 1, "{log}");
+
+    // Room again: sign-ins resume, and the log says so.
+    config_set(&redis, "maxmemory", "0");
+    let again = a.login(ALICE.0, ALICE.1);
+    assert!(a.is_signed_in(&cookie(&again)));
+    assert!(a.wait_for_log("room for new data again"), "{}", a.stderr());
 }
 
 // ------------------------------------------------------------ outages
@@ -608,6 +701,30 @@ fn a_stalled_redis_makes_both_instances_answer_503_within_the_bound_never_hang()
     wait_until_signed_in("B", &b, &alice);
 }
 
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_stalled_redis_gives_a_browser_its_503_page_after_one_command_timeout_not_two() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let a = instance(&redis, &users, &[]);
+    let alice = cookie(&a.login(ALICE.0, ALICE.1));
+
+    // SIGSTOP: the socket accepts, nothing answers. The page's request
+    // waits for its session once (COMMAND_TIMEOUT); the error page must
+    // not wait for it again.
+    redis.signal("STOP");
+    let (page, waited) = browse_account(&a, &alice);
+    redis.signal("CONT");
+    assert_unavailable("A", &page, waited);
+    let html = page.header("content-type").unwrap_or_default();
+    assert!(html.starts_with("text/html"), "{html}");
+    assert!(
+        waited < COMMAND_TIMEOUT + Duration::from_millis(500),
+        "a browser waited {waited:?}"
+    );
+    wait_until_signed_in("A", &a, &alice);
+}
+
 // ------------------------------------------------------------ durability
 
 fn serve_args(url: &str, users: &UsersFile, extra: &[&str]) -> Vec<String> {
@@ -653,6 +770,68 @@ fn serve_on_a_redis_without_appendonly_exits_1_naming_it_unless_durability_is_re
     assert!(relaxed.wait_for_log("appendonly"), "{}", relaxed.stderr());
     let id = relaxed.login(ALICE.0, ALICE.1);
     assert!(relaxed.is_signed_in(&cookie(&id)));
+}
+
+/// `CONFIG SET name value` on the running server.
+fn config_set(redis: &RedisServer, name: &str, value: &str) {
+    ::redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query::<()>(&mut redis.connection())
+        .unwrap();
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn appendfsync_turned_off_at_run_time_gets_503_within_the_recheck_and_service_resumes_once_fixed() {
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let a = instance(&redis, &users, &[]);
+    let alice = cookie(&a.login(ALICE.0, ALICE.1));
+    let token = a.csrf_token(&alice);
+
+    // No reconnect, no restart: only the setting changes under latch.
+    config_set(&redis, "appendfsync", "no");
+    let changed = Instant::now();
+    loop {
+        let started = Instant::now();
+        let theme = a.set_theme(&alice, &token, "dark");
+        match theme.status {
+            303 => {}
+            503 => {
+                assert_unavailable("a theme", &theme, started.elapsed());
+                break;
+            }
+            _ => panic!("{} while appendfsync was no", theme.status_line),
+        }
+        assert!(
+            changed.elapsed() < RECHECK_EVERY + Duration::from_secs(3),
+            "appendfsync no went unnoticed for {:?}",
+            changed.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Every request is refused now, a sign-in too.
+    let (page, waited) = browse_account(&a, &alice);
+    assert_unavailable("a page", &page, waited);
+    let started = Instant::now();
+    let login = a.post("/login", None, "username=alice&password=wonderland");
+    assert_unavailable("a sign-in", &login, started.elapsed());
+
+    // Fixed: service resumes by itself, at the next request.
+    config_set(&redis, "appendfsync", "always");
+    wait_until_signed_in("A", &a, &alice);
+    assert_eq!(a.set_theme(&alice, &token, "light").status, 303);
+    // The log named the setting once, not once per refused request (the
+    // lines of those requests all came before this one).
+    assert!(a.wait_for_log("durable again"), "{}", a.stderr());
+    let log = a.stderr();
+    let naming = log
+        .lines()
+        .filter(|line| line.contains("appendfsync is \"no\""))
+        .count();
+    assert_eq!(naming, 1, "{log}");
 }
 
 #[test]

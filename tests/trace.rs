@@ -115,6 +115,21 @@ fn a_traced_sign_out_everywhere_shows_the_epoch_it_wrote_and_the_log_line() {
 }
 
 #[test]
+fn sixteen_well_formed_unknown_cookies_cost_three_lookups_not_sixteen() {
+    let server = Server::start(&["--trace"]);
+    let cookies: Vec<String> = (0..16)
+        .map(|_| format!("sid={}", latch::sessions::SessionId::generate().as_str()))
+        .collect();
+    let home = server.get("/", Some(&cookies.join("; ")));
+    assert_eq!(home.status, 200);
+    assert!(server.wait_for_log("trace GET /"));
+    server.log_barrier();
+    let log = server.stderr();
+    let lookups = table(&log, "trace GET /").matches("none live").count();
+    assert_eq!(lookups, 3, "{log}");
+}
+
+#[test]
 fn without_trace_there_is_no_table() {
     let server = Server::start(&[]);
     server.get("/", None);

@@ -64,9 +64,10 @@ impl Checked {
 ///
 /// Why any of them, not the first: a sibling subdomain can toss a cookie of
 /// our name in beside ours, and the page holding the form was rendered for
-/// one of the sessions (the first live one); only a page of this origin can
-/// know a session's token. Asking for the token of every one would leave
-/// the very user whose browser carries a tossed cookie unable to sign out.
+/// one of the sessions (the request's, `auth::session`); only a page of
+/// this origin can know a session's token. Asking for the token of every
+/// one would leave the very user whose browser carries a tossed cookie
+/// unable to sign out.
 pub fn check<'a>(signed_in: impl IntoIterator<Item = &'a Record>, given: &str) -> Checked {
     let mut any_signed_in = false;
     let mut matched = false;

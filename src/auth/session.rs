@@ -1,12 +1,18 @@
-//! The request's session (Django's `get_user`): the first session cookie,
-//! in header order, that names a live session, with a sign-in that no
-//! longer stands signed out and, with `--idle-timeout`, this use recorded
-//! (docs/contract.md, "Sessions").
+//! The request's session (Django's `get_user`): among the sessions the
+//! request's cookies name (at most `MAX_SESSION_COOKIES` of them, in
+//! header order), the first live one that is signed in, else the first
+//! live one; with a sign-in that no longer stands signed out and, with
+//! `--idle-timeout`, this use recorded (docs/contract.md, "Sessions").
 //!
-//! Why the first *live* one, not the first cookie: a cookie that names a
-//! dead session must not hide a live one behind it (a tossed cookie, see
-//! `CookieIds`), or the user would look signed out while their session
-//! lives on.
+//! Why not simply the first cookie: without `--secure-cookies` (and its
+//! `__Host-` prefix), a sibling subdomain can plant a cookie of our name
+//! ahead of ours ("cookie tossing", see `CookieIds`). A cookie that names
+//! a dead session must not hide a live one behind it, and a live
+//! *anonymous* one (a session the tosser made for the purpose) must not
+//! hide a sign-in: the page would say "You are not signed in" and offer no
+//! Sign out while the user's session lives on. A tossed *signed-in* cookie
+//! (the tosser's own account) still comes first when it comes first: only
+//! `--secure-cookies` keeps such cookies out.
 
 use std::fmt;
 
@@ -24,12 +30,10 @@ pub async fn current(
     now: u64,
 ) -> Result<Option<Session>, StoreError> {
     trace_no_ids(ids);
-    for id in ids.iter() {
-        if let Some(session) = live(store, users, id, now).await? {
-            return Ok(Some(session));
-        }
+    match chosen(store, users, ids, now).await? {
+        Some((id, stored)) => settle(store, users, id, stored, now).await,
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// Every live session the request's cookies name, in header order: what a
@@ -43,7 +47,10 @@ pub async fn every(
     trace_no_ids(ids);
     let mut sessions = Vec::new();
     for id in ids.iter() {
-        if let Some(session) = live(store, users, id, now).await? {
+        let Some(stored) = load(store, id, now).await? else {
+            continue;
+        };
+        if let Some(session) = settle(store, users, id, stored, now).await? {
             sessions.push(session);
         }
     }
@@ -60,28 +67,59 @@ pub async fn for_error_page(
     ids: &CookieIds,
     now: u64,
 ) -> Option<Record> {
-    for id in ids.iter() {
-        match store.load(id, now).await {
-            Ok(Some(Stored {
-                mut record, epoch, ..
-            })) => {
-                if !sign_in_stands(&users.snapshot(), &record, epoch) {
-                    record.remove_auth();
-                }
-                return Some(record);
-            }
-            Ok(None) => continue,
-            Err(_) => return None,
-        }
+    let (_, stored) = chosen(store, users, ids, now).await.ok()??;
+    let Stored {
+        mut record, epoch, ..
+    } = stored;
+    if !sign_in_stands(&users.snapshot(), &record, epoch) {
+        record.remove_auth();
     }
-    None
+    Some(record)
 }
 
-/// The session `id` names, if it is live.
+/// Which session the request's cookies choose: the first live one whose
+/// sign-in stands, else the first live one. Loading stops at the first
+/// signed-in one, so a request looks up at most `MAX_SESSION_COOKIES`
+/// sessions, and one in the usual case (one cookie).
+async fn chosen<'a>(
+    store: &Store,
+    users: &UsersFile,
+    ids: &'a CookieIds,
+    now: u64,
+) -> Result<Option<(&'a SessionId, Stored)>, StoreError> {
+    let users = users.snapshot();
+    let mut first_live: Option<(&SessionId, Stored)> = None;
+    for id in ids.iter() {
+        let Some(stored) = load(store, id, now).await? else {
+            continue;
+        };
+        let signed_in =
+            stored.record.user().is_some() && sign_in_stands(&users, &stored.record, stored.epoch);
+        if signed_in {
+            if let Some((passed, _)) = &first_live {
+                trace::row("session", Found::Preferred(id.label(), passed.label()));
+            }
+            return Ok(Some((id, stored)));
+        }
+        first_live.get_or_insert((id, stored));
+    }
+    Ok(first_live)
+}
+
+/// Step 1: the session `id` names, if it is live, with its user's epoch.
+/// A well-formed id with no live session is no session: latch never adopts
+/// an id it did not issue (OWASP "strict session management").
+async fn load(store: &Store, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
+    let loaded = store.load(id, now).await?;
+    match &loaded {
+        Some(stored) => trace::row("session", Found::Loaded(id.label(), &stored.record)),
+        None => trace::row("session", Found::NotLive(id.label())),
+    }
+    Ok(loaded)
+}
+
+/// Steps 2 and 3 for a session the request uses, as loaded (step 1):
 ///
-/// 1. Load it with its user's epoch. A well-formed id with no live session
-///    is no session: latch never adopts an id it did not issue (OWASP
-///    "strict session management").
 /// 2. A signed-in session whose `_auth_hash` no longer matches its user
 ///    (password changed, user removed, "sign out everywhere") is signed
 ///    out now, in the store too.
@@ -91,24 +129,19 @@ pub async fn for_error_page(
 /// stored now: a concurrent logout is never undone. A write that fails
 /// (a full disk) must not fail a read: the sign-in check holds without
 /// it, so the request goes on with the change made in memory only.
-async fn live(
+async fn settle(
     store: &Store,
     users: &UsersFile,
     id: &SessionId,
+    stored: Stored,
     now: u64,
 ) -> Result<Option<Session>, StoreError> {
     let label = id.label();
-    // 1.
-    let Some(Stored {
+    let Stored {
         record,
         epoch,
         version,
-    }) = store.load(id, now).await?
-    else {
-        trace::row("session", Found::NotLive(label));
-        return Ok(None);
-    };
-    trace::row("session", Found::Loaded(label, &record));
+    } = stored;
     // 2.
     let users = users.snapshot();
     let void = !sign_in_stands(&users, &record, epoch);
@@ -184,6 +217,8 @@ enum Found<'a> {
     Malformed,
     NotLive(SessionLabel),
     Loaded(SessionLabel, &'a Record),
+    /// A signed-in session chosen over a live anonymous one named first.
+    Preferred(SessionLabel, SessionLabel),
 }
 
 impl fmt::Display for Found<'_> {
@@ -200,6 +235,11 @@ impl fmt::Display for Found<'_> {
             Found::Loaded(label, record) => {
                 write!(f, "loaded session {label}\n{}", record.traced())
             }
+            Found::Preferred(chosen, passed) => write!(
+                f,
+                "session {chosen} is signed in: it is the request's, not the anonymous \
+                 session {passed} named before it"
+            ),
         }
     }
 }

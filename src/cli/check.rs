@@ -10,7 +10,7 @@ use std::io::{self, ErrorKind};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use super::{is_redis_url, Config};
+use super::{is_redis_url, shown_sessions, Config};
 use crate::auth::users::{SignInCost, Users, HASHING_BUDGET_MIB};
 use crate::http::encoding::hex;
 use crate::os::atomic_file::TEMP_PREFIX;
@@ -47,7 +47,8 @@ pub fn run(config: &Config) -> Report {
     users_file(&config.users, &mut report);
     if is_redis_url(&config.sessions) {
         let url = config.sessions.to_string_lossy();
-        redis_url(&url, config.redis_durability, &mut report);
+        let name = format!("sessions URL {}", shown_sessions(&config.sessions));
+        redis_url(&url, &name, config.redis_durability, &mut report);
     } else {
         sessions_dir(&config.sessions, &mut report);
     }
@@ -192,11 +193,9 @@ fn creatable(path: &Path) -> io::Result<()> {
 /// verdict of the check `serve` makes at start (docs/contract.md, "The
 /// Redis store"). With `--redis-durability relaxed` a server that may lose
 /// a write is fine, and the line says what it may lose.
-fn redis_url(url: &str, durability: Durability, report: &mut Report) {
-    let name = format!("sessions URL {}", redacted(url));
-    if let Err(why) = parse_redis_url(url) {
-        return report.problem(format!("{name}: {why}"));
-    }
+/// A URL that does not parse is refused by `connect` before it tries
+/// anything, with the same words `serve` would print.
+fn redis_url(url: &str, name: &str, durability: Durability, report: &mut Report) {
     let connected = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -216,88 +215,6 @@ fn redis_url(url: &str, durability: Durability, report: &mut Report) {
     }
 }
 
-/// `redis://[user:password@]HOST[:PORT][/DB]`, the same with `rediss://`
-/// (TLS), or `redis+unix:///PATH?db=N`.
-fn parse_redis_url(url: &str) -> Result<(), String> {
-    if let Some(rest) = url.strip_prefix("redis+unix://") {
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        if !path.starts_with('/') {
-            return Err("expected redis+unix:///ABSOLUTE/PATH?db=N".into());
-        }
-        return query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .try_for_each(|pair| match pair.split_once('=') {
-                Some(("db", db)) => number("db", db),
-                _ => Ok(()),
-            });
-    }
-    let rest = url
-        .strip_prefix("redis://")
-        .or_else(|| url.strip_prefix("rediss://"))
-        .ok_or("expected redis://, rediss:// or redis+unix://")?;
-    let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    let (host, port) = split_host_port(host_port);
-    if host.is_empty() {
-        return Err("no host".into());
-    }
-    if !port.is_empty() && port.parse::<u16>().map_or(true, |p| p == 0) {
-        return Err(format!("port '{port}' is not a port number"));
-    }
-    match db {
-        "" => Ok(()),
-        db => number("database", db),
-    }
-}
-
-/// `HOST:PORT`, `HOST`, `[IPV6]:PORT` or `[IPV6]` to host and port.
-fn split_host_port(text: &str) -> (&str, &str) {
-    match text.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((host, after)) => (host, after.strip_prefix(':').unwrap_or(after)),
-            None => ("", ""),
-        },
-        None => text.rsplit_once(':').unwrap_or((text, "")),
-    }
-}
-
-fn number(what: &str, value: &str) -> Result<(), String> {
-    match value.parse::<u32>() {
-        Ok(_) => Ok(()),
-        Err(_) => Err(format!("{what} '{value}' is not a number")),
-    }
-}
-
-/// The URL with any password (`user:PASSWORD@`, or `pass=` in a unix
-/// socket URL's query) replaced by `***`: check's output may be pasted
-/// into a ticket.
-pub fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let mut out = match rest[..authority_end].rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
-        }
-        None => format!("{scheme}://{rest}"),
-    };
-    if !query.is_empty() {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key @ ("pass" | "password"), _)) => format!("{key}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        out = format!("{out}?{}", pairs.join("&"));
-    }
-    out
-}
-
 /// Serve runs without it (built-in pages only), but a www dir that is
 /// configured and missing is most likely a typo.
 fn www_dir(path: &Path, report: &mut Report) {
@@ -308,45 +225,5 @@ fn www_dir(path: &Path, report: &mut Report) {
             "{name}: not found (serve would show its built-in pages only)"
         )),
         Err(e) => report.problem(format!("{name}: {e}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redis_urls_are_parsed() {
-        for good in [
-            "redis://localhost",
-            "redis://127.0.0.1:6379/0",
-            "rediss://user:p%40ss@cache.example:6380/2",
-            "redis://[::1]:6379",
-            "redis://[::1]",
-            "redis+unix:///run/redis.sock?db=3",
-        ] {
-            assert_eq!(parse_redis_url(good), Ok(()), "{good}");
-        }
-        for bad in [
-            "redis://",
-            "redis://host:port/0",
-            "redis://host:6379/zero",
-            "redis://:pw@:6379",
-            "redis+unix://relative.sock",
-            "redis+unix:///run/redis.sock?db=x",
-        ] {
-            assert!(parse_redis_url(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn a_password_in_a_url_is_never_shown() {
-        assert_eq!(redacted("redis://u:hunter2@h:1/0"), "redis://u:***@h:1/0");
-        assert_eq!(redacted("rediss://:hunter2@h"), "rediss://:***@h");
-        assert_eq!(redacted("redis://h:1/0"), "redis://h:1/0");
-        assert_eq!(
-            redacted("redis+unix:///r.sock?db=1&pass=hunter2"),
-            "redis+unix:///r.sock?db=1&pass=***"
-        );
     }
 }

@@ -390,6 +390,15 @@ pub fn is_redis_url(sessions: &std::path::Path) -> bool {
         .any(|scheme| text.starts_with(scheme))
 }
 
+/// `--sessions` as latch shows it (`check`, errors): a directory as it is,
+/// a Redis URL without its password (`sessions::redis::redacted`).
+pub fn shown_sessions(sessions: &std::path::Path) -> String {
+    match is_redis_url(sessions) {
+        true => crate::sessions::redis::redacted(&sessions.to_string_lossy()),
+        false => sessions.display().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

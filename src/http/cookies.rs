@@ -28,8 +28,8 @@ pub fn pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
 ///
 /// A browser may send the same name twice (cookies set for different paths
 /// or, without the `__Host-` prefix, by a sibling subdomain: "cookie
-/// tossing"). The caller decides which one counts; latch takes the first
-/// value that is a well-formed session id, and ignores the rest.
+/// tossing"). The caller decides which one counts (`sessions::CookieIds`,
+/// `auth::session`).
 pub fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> {
     pairs(headers).filter_map(move |(n, v)| (n == name).then_some(v))
 }

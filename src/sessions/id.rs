@@ -10,10 +10,14 @@ use sha2::{Digest, Sha256};
 use crate::http::encoding::{base64url, base64url_value, hex_into, is_base64url_char};
 use crate::os::random::random_32;
 
-/// At most this many session cookies of one request are looked up. A
-/// browser sends one per path or parent domain that set one, a handful at
-/// most; the bound keeps one request from costing a thousand store reads.
-pub const MAX_SESSION_COOKIES: usize = 16;
+/// At most this many session cookies of one request are looked up, the
+/// first ones in header order: ours, one tossed in ahead of it by a
+/// sibling subdomain, and one to spare (a stale cookie of a parent
+/// domain). Each is a store read (a Redis round trip: redis-rs cannot
+/// pipeline its scripts with their reload on `NOSCRIPT`, so the reads are
+/// one after the other, and this small bound is what keeps them cheap):
+/// 16 well-formed made-up cookies cost 3 reads, not 16.
+pub const MAX_SESSION_COOKIES: usize = 3;
 
 /// A session id: 32 random bytes as 43 base64url characters (256 bits,
 /// well over OWASP's 64-bit floor), and the SHA-256 of those characters,
@@ -122,8 +126,9 @@ impl fmt::Debug for SessionLabel {
 /// Several are kept, not just the first: a sibling subdomain can plant a
 /// cookie of our name ahead of ours ("cookie tossing"; without
 /// `--secure-cookies` and its `__Host-` prefix, RFC 6265bis §4.1.3.2,
-/// nothing stops it), and the first that names a live session is the one
-/// that counts (docs/contract.md, "Sessions": never adopted).
+/// nothing stops it), and the one that counts is the first that names a
+/// signed-in live session, else the first that names a live one
+/// (`auth::session`; docs/contract.md, "Sessions": never adopted).
 #[derive(Debug, Default)]
 pub struct CookieIds {
     ids: Vec<SessionId>,

@@ -93,6 +93,16 @@ impl StoreError {
             StoreError::Crashed(_) => false,
         }
     }
+
+    /// Whether the store logs this failure itself, once per change (a
+    /// Redis found not durable, or out of memory, `redis::connection`): the
+    /// requests it refuses meanwhile add no line of their own.
+    pub fn is_logged_by_the_store(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Redis(redis::StoreError::NotDurable(_) | redis::StoreError::Full)
+        )
+    }
 }
 
 impl fmt::Display for StoreError {

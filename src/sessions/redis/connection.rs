@@ -1,25 +1,35 @@
 //! The one connection to Redis every call goes through: opened from the
 //! URL, reconnected by itself, each exchange bounded in time, and the
-//! server's durability re-checked after every reconnect.
+//! server's durability re-checked after every reconnect and every
+//! `RECHECK_EVERY` while serving.
 //!
 //! How a reconnect is noticed: redis-rs's `ConnectionManager` replaces its
 //! connection only when a command on it has failed (latch speaks RESP2, so
 //! no disconnect push can trigger it behind our back), and every command
-//! goes through `bounded` here. `bounded` marks the store unverified in the
+//! goes through `bounded` here. `bounded` marks the store unchecked in the
 //! same poll in which it sees the failure, before the new connection can
 //! exist; the next call then checks the settings of whatever server it now
 //! reaches before it reads or writes anything. So a Redis restarted with
 //! `appendonly no`, or a failover to a differently configured server, is
 //! caught at the first request after it.
+//!
+//! The settings can also change under a running server, with no reconnect
+//! at all (`CONFIG SET appendfsync no`): so a check stands for
+//! `RECHECK_EVERY` only, and the first call after that checks again. In
+//! strict mode, once a check finds the server not durable, every call is
+//! refused (`NotDurable`: 503) and checks again first, so service resumes
+//! at the first call after the setting is fixed. Each change of verdict is
+//! logged once, naming the setting; the requests refused in between are
+//! not (see `note_verdict`).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Cmd, FromRedisValue, IntoConnectionInfo, ProtocolVersion};
+use redis::{Client, Cmd, FromRedisValue, ProtocolVersion};
 use redis::{RedisError, RedisResult, ScriptInvocation, Value};
 
 use super::durability::{shortfalls, unverifiable, Durability, REQUIRED};
@@ -34,6 +44,10 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long `connect` waits for the first connection, retries included.
 const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one durability check stands (docs/contract.md, "The Redis
+/// store"): a setting changed at run time is caught within this, plus one
+/// request. One `CONFIG GET` per 10 s is nothing next to the requests.
+pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
 
 impl RedisStore {
     /// Connects to `url` (`redis://[user:password@]host:port/db`,
@@ -75,9 +89,12 @@ impl RedisStore {
             conn,
             durability,
             idle_timeout,
-            unverified: AtomicBool::new(false),
+            checked: Default::default(),
+            refused: Default::default(),
+            full: Default::default(),
         };
         store.check_durability().await?;
+        store.mark_checked(Some(Instant::now()));
         Ok(store)
     }
 
@@ -102,11 +119,36 @@ impl RedisStore {
         let mut conn = self.conn.clone();
         let reply = self.bounded(script.invoke_async::<Value>(&mut conn)).await;
         trace::row("redis", Exchange(Sent::Script(name, key), &reply));
+        self.note_room(name, &reply);
         parse(reply?)
     }
 
+    /// Logs a change in Redis's room for new data, once each way: the
+    /// first write refused for lack of memory (`-OOM`) names `maxmemory`
+    /// and what it stops; the first session write that runs after it says
+    /// service is back. The requests refused in between add no line (a
+    /// flood of sign-ins would otherwise write one each).
+    fn note_room(&self, name: &str, reply: &Result<Value, StoreError>) {
+        let full = match reply {
+            Err(StoreError::Full) => true,
+            Ok(_) if super::scripts::SESSION_WRITES.contains(&name) => false,
+            _ => return,
+        };
+        if self.full.swap(full, Ordering::SeqCst) == full {
+            return;
+        }
+        match full {
+            true => log_event!(
+                "redis: out of memory (maxmemory reached, nothing evicted under noeviction): \
+                 new sign-ins and new sessions get 503 until there is room (raise maxmemory, \
+                 or find what fills it: redis-cli --bigkeys); signing out still works"
+            ),
+            false => log_event!("redis: room for new data again: sign-ins and new sessions resume"),
+        }
+    }
+
     /// Awaits one exchange for at most `COMMAND_TIMEOUT`. Connection
-    /// trouble marks the store unverified (see the module comment).
+    /// trouble marks the store unchecked (see the module comment).
     async fn bounded<T>(
         &self,
         exchange: impl Future<Output = RedisResult<T>>,
@@ -119,20 +161,57 @@ impl RedisStore {
             }
         };
         if matches!(error, StoreError::Unavailable(_)) {
-            self.unverified.store(true, Ordering::SeqCst);
+            self.mark_checked(None);
         }
         Err(error)
     }
 
     /// Re-checks durability first if connection trouble was seen since the
-    /// last check. Strict mode only: relaxed accepts whatever it reaches.
+    /// last check, or the last check is older than `RECHECK_EVERY`, or it
+    /// found the server not durable. Strict mode only: relaxed accepts
+    /// whatever it reaches.
     async fn verified(&self) -> Result<(), StoreError> {
-        if self.durability == Durability::Relaxed || !self.unverified.load(Ordering::SeqCst) {
+        if self.durability == Durability::Relaxed {
             return Ok(());
         }
-        self.check_durability().await?;
-        self.unverified.store(false, Ordering::SeqCst);
+        let checked = *self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        if checked.is_some_and(|at| at.elapsed() < RECHECK_EVERY) {
+            return Ok(());
+        }
+        let verdict = self.check_durability().await;
+        self.note_verdict(&verdict);
+        verdict?;
+        self.mark_checked(Some(Instant::now()));
         Ok(())
+    }
+
+    /// When the settings were last found durable (`None`: check at the
+    /// next call).
+    fn mark_checked(&self, at: Option<Instant>) {
+        *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = at;
+    }
+
+    /// Logs a change of verdict, once: the first refusal names the
+    /// setting, and the first durable check after refusals says service
+    /// resumes. The requests refused in between log nothing more
+    /// (`error::Error` skips its store-error line for them:
+    /// `StoreError::is_logged_by_the_store`).
+    fn note_verdict(&self, verdict: &Result<(), StoreError>) {
+        let refused = match verdict {
+            Err(StoreError::NotDurable(_)) => true,
+            Ok(()) => false,
+            Err(_) => return,
+        };
+        if self.refused.swap(refused, Ordering::SeqCst) == refused {
+            return;
+        }
+        match verdict {
+            Err(why) => log_event!("redis: requests get 503 until it is fixed: {why}"),
+            Ok(()) => log_event!(
+                "redis: durable again (appendonly yes, appendfsync always, \
+                 no-appendfsync-on-rewrite no, maxmemory-policy noeviction): serving"
+            ),
+        }
     }
 
     /// Reads the settings (one `CONFIG GET` naming all four, Redis 7.0
@@ -175,26 +254,10 @@ fn settings(pairs: Vec<String>) -> HashMap<String, String> {
         .collect()
 }
 
-/// A client for one of the three URL forms latch takes, speaking RESP2.
+/// A client for one of the three URL forms latch takes (`url::parse`),
+/// speaking RESP2.
 fn open_client(url: &str) -> Result<Client, StoreError> {
-    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
-    if !matches!(scheme, Some("redis" | "rediss" | "redis+unix")) {
-        return Err(StoreError::BadUrl(
-            "expected redis://HOST:PORT/DB, rediss://HOST:PORT/DB or redis+unix:///PATH?db=N"
-                .into(),
-        ));
-    }
-    if scheme == Some("rediss") && !cfg!(feature = "redis-tls") {
-        return Err(StoreError::BadUrl(
-            "rediss:// (TLS) needs latch built with `--features redis-tls`".into(),
-        ));
-    }
-    // The library's own messages are not repeated: some quote the URL.
-    let info = url.into_connection_info().map_err(|_| {
-        StoreError::BadUrl(
-            "the URL does not parse (user, password, host, port, database number?)".into(),
-        )
-    })?;
+    let info = super::url::parse(url)?;
     // RESP3 would let the library reconnect on a push message, which
     // `bounded` would not see; RESP2 reconnects only after a failed command.
     let redis = info

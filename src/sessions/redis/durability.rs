@@ -4,7 +4,8 @@
 //! A logout is a write. If Redis acknowledges it and then loses it (a crash
 //! before the write reached the disk, a restart from an older snapshot, an
 //! eviction), a copied cookie works again. latch checks the server's
-//! settings when it connects and again after every reconnect, and refuses
+//! settings when it connects, again after every reconnect and every 10 s
+//! while serving (`connection::RECHECK_EVERY`), and refuses
 //! to run on a server that could lose a logout, unless the operator says
 //! `--redis-durability relaxed`.
 

@@ -21,8 +21,9 @@ pub enum StoreError {
     Full,
     /// The server does not acknowledge a write only once it is on disk, or
     /// may evict session keys, or this cannot be verified (the setting is
-    /// named). At start latch exits 1; after a reconnect, requests get 503
-    /// until the server is fixed.
+    /// named). At start latch exits 1; found while serving (after a
+    /// reconnect, or by the periodic re-check), requests get 503 until the
+    /// server is fixed.
     NotDurable(String),
     /// Writes to one session kept losing the compare-and-set to other
     /// writers (a bounded number of tries): answer 503, try again.

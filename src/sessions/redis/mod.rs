@@ -39,20 +39,24 @@ mod listing;
 mod pace;
 mod scripts;
 mod stored;
+mod url;
 
 use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use redis::aio::ConnectionManager;
 
 pub use crate::sessions::stored::{Listing, Rotated};
 use crate::sessions::{Record, SessionId};
-pub use connection::COMMAND_TIMEOUT;
+pub use connection::{COMMAND_TIMEOUT, RECHECK_EVERY};
 pub use durability::Durability;
 pub use error::StoreError;
 use keys::{
     deadline_ms, epoch_key, sign_ins_key, SessionKey, EPOCH_PREFIX, LIVE_INDEX, SESSION_PREFIX,
 };
 use stored::Stored;
+pub use url::redacted;
 
 /// How many times `modify` and `rotate` re-read and re-apply a change that
 /// lost the compare-and-set before they give up (`StoreError::Contended`).
@@ -64,9 +68,17 @@ pub struct RedisStore {
     conn: ConnectionManager,
     durability: Durability,
     idle_timeout: u64,
-    /// Set when a call met connection trouble: the next call re-checks the
-    /// server's durability first (see `connection`).
-    unverified: AtomicBool,
+    /// When the server's settings were last found durable; `None` after
+    /// connection trouble or a refusal. A check older than
+    /// `connection::RECHECK_EVERY`, or none, is made again before the next
+    /// call (see `connection`).
+    checked: Mutex<Option<Instant>>,
+    /// Whether the last check refused the server (strict mode): the
+    /// refusal is logged once, not per request.
+    refused: AtomicBool,
+    /// Whether the last session write met a Redis out of memory: logged
+    /// once, not per request (`connection::note_room`).
+    full: AtomicBool,
 }
 
 impl RedisStore {

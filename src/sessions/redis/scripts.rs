@@ -22,6 +22,11 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
+/// The session writes, all plain `#!lua`: Redis refuses each whole when
+/// memory is full, so one that ran (whatever it returned) means Redis had
+/// room for it (`connection::note_room`).
+pub const SESSION_WRITES: [&str; 3] = ["CREATE", "SWAP", "MOVE"];
+
 /// Stores a new session unless the store is full.
 /// KEYS: the session key, the live index. ARGV: the value, its deadline
 /// (ms), its index member, now (ms), the most live sessions (0: no cap).

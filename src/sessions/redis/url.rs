@@ -1,0 +1,227 @@
+//! The Redis URL: the forms latch takes, parsed as the client library
+//! parses them, and the one way latch shows one to a person (`latch check`,
+//! error messages, logs), its password hidden however it is spelled.
+//!
+//! The URL often carries a password (`redis://user:PASSWORD@host`, or
+//! `redis+unix:///path?pass=PASSWORD`), and a password made by `openssl rand
+//! -base64` holds `/`, `+` and `=`. A `/`, `?` or `#` that is not
+//! percent-encoded ends the URL's authority early (RFC 3986 §3.2), so the
+//! parser reads part of the password as a host, a port or a path: a
+//! redaction that trusts the parser shows it. `redacted` trusts the text
+//! instead, and hides more rather than less.
+
+use redis::{ConnectionInfo, IntoConnectionInfo};
+
+use super::StoreError;
+use crate::http::encoding::percent_decode;
+
+/// What a URL that does not parse is shown as, after its scheme: none of
+/// it can be told apart from a password.
+const UNPARSEABLE: &str = "(unparseable, not shown)";
+
+/// What a URL that does not parse is told: the usual cause is a password
+/// with a character the URL syntax reserves.
+const DOES_NOT_PARSE: &str = "the URL does not parse (user, password, host, port, database \
+     number?); in a password, percent-encode / ? # @ : % (/ as %2F, ? as %3F, # as %23, \
+     @ as %40, : as %3A, % as %25)";
+
+/// The connection `url` names, in one of the three forms latch takes:
+/// `redis://[USER:PASSWORD@]HOST[:PORT][/DB]`, the same with `rediss://`
+/// (TLS, with the `redis-tls` feature), or
+/// `redis+unix:///PATH?db=N&user=USER&pass=PASSWORD`. The errors never
+/// repeat the URL, nor the library's own messages (some quote it).
+pub(super) fn parse(url: &str) -> Result<ConnectionInfo, StoreError> {
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    if !matches!(scheme, Some("redis" | "rediss" | "redis+unix")) {
+        return Err(StoreError::BadUrl(
+            "expected redis://HOST:PORT/DB, rediss://HOST:PORT/DB or redis+unix:///PATH?db=N"
+                .into(),
+        ));
+    }
+    if scheme == Some("rediss") && !cfg!(feature = "redis-tls") {
+        return Err(StoreError::BadUrl(
+            "rediss:// (TLS) needs latch built with `--features redis-tls`".into(),
+        ));
+    }
+    url.into_connection_info()
+        .map_err(|_| StoreError::BadUrl(DOES_NOT_PARSE.into()))
+}
+
+/// `url` as latch shows it: the scheme, the user name, the host, the path
+/// and the other query parameters, but never a password:
+///
+/// - everything between `://` and the last `@` is the user information
+///   (even when the password holds `/`, `?` or `#`): only the user name
+///   before its first `:` is shown, and none of it unless that name is
+///   plain (no `/ ? # & =`);
+/// - after it, from the first `?` or `&` on, every `&`-separated parameter
+///   whose name, percent-decoded, is `pass` or `password` (any case) shows
+///   `***` (redis-rs takes a unix socket's password from `pass`, decoded:
+///   `pa%73s` is `pass`);
+/// - a fragment other than `#insecure` (the one redis-rs knows) is `#***`:
+///   a `#` in a password starts one;
+/// - a URL that does not parse (as `parse` reads it, TLS aside) shows its
+///   scheme and `UNPARSEABLE` only.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return UNPARSEABLE.to_owned();
+    };
+    if !scheme.bytes().all(|c| c.is_ascii_lowercase() || c == b'+') {
+        return UNPARSEABLE.to_owned();
+    }
+    // Whether it parses is the library's verdict; TLS support, a build
+    // feature, has no say in what may be shown.
+    let probe = match scheme {
+        "rediss" => format!("redis://{rest}"),
+        _ => url.to_owned(),
+    };
+    if probe.as_str().into_connection_info().is_err() {
+        return format!("{scheme}://{UNPARSEABLE}");
+    }
+    let (userinfo, after) = split_userinfo(rest);
+    let (body, fragment) = match after.split_once('#') {
+        Some((body, fragment)) => (body, Some(fragment)),
+        None => (after, None),
+    };
+    let query_at = body.find(['?', '&']).unwrap_or(body.len());
+    let (head, query) = body.split_at(query_at);
+    let mut shown = format!("{scheme}://{userinfo}{head}");
+    if let Some(separator) = query.chars().next() {
+        shown.push(separator);
+        let pairs: Vec<String> = query[1..].split('&').map(hide_password).collect();
+        shown.push_str(&pairs.join("&"));
+    }
+    match fragment {
+        Some("insecure") => shown.push_str("#insecure"),
+        Some(_) => shown.push_str("#***"),
+        None => {}
+    }
+    shown
+}
+
+/// The user information as shown (`user@`, `user:***@`, `***@` or
+/// nothing) and what follows it. A URL with no authority
+/// (`redis+unix:///…`) has none, whatever `@` its query holds.
+fn split_userinfo(rest: &str) -> (String, &str) {
+    if rest.starts_with('/') {
+        return (String::new(), rest);
+    }
+    let Some((userinfo, after)) = rest.rsplit_once('@') else {
+        return (String::new(), rest);
+    };
+    let (user, password) = match userinfo.split_once(':') {
+        Some((user, _)) => (user, true),
+        None => (userinfo, false),
+    };
+    let plain = !user.contains(['/', '?', '#', '&', '=']);
+    let shown = match (plain, password) {
+        (true, true) => format!("{user}:***@"),
+        (true, false) => format!("{user}@"),
+        (false, _) => "***@".to_owned(),
+    };
+    (shown, after)
+}
+
+/// One query parameter, its value hidden if its name is a password's.
+fn hide_password(pair: &str) -> String {
+    let Some((name, _)) = pair.split_once('=') else {
+        return pair.to_owned();
+    };
+    let decoded = percent_decode(name.as_bytes());
+    let is_password = [&b"pass"[..], b"password"]
+        .iter()
+        .any(|word| decoded.eq_ignore_ascii_case(word));
+    match is_password {
+        true => format!("{name}=***"),
+        false => pair.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_is_hidden_in_each_usual_place() {
+        assert_eq!(redacted("redis://u:hunter2@h:1/0"), "redis://u:***@h:1/0");
+        assert_eq!(redacted("rediss://:hunter2@h"), "rediss://:***@h");
+        assert_eq!(redacted("redis://h:1/0"), "redis://h:1/0");
+        assert_eq!(redacted("redis://u@h:1/0"), "redis://u@h:1/0");
+        assert_eq!(
+            redacted("redis+unix:///r.sock?db=1&pass=hunter2"),
+            "redis+unix:///r.sock?db=1&pass=***"
+        );
+        assert_eq!(
+            redacted("redis+unix:///r.sock?user=me&pass=hunter2&db=3"),
+            "redis+unix:///r.sock?user=me&pass=***&db=3"
+        );
+        assert_eq!(
+            redacted("rediss://h:6380/0#insecure"),
+            "rediss://h:6380/0#insecure"
+        );
+    }
+
+    /// Every piece of a password (`Zq1`, `Wv2`, `Kp3`), spelled as people
+    /// and `openssl rand -base64` spell it, stays hidden.
+    #[test]
+    fn a_password_is_hidden_however_the_url_spells_it() {
+        for url in [
+            // Reserved characters, percent-encoded or not.
+            "redis://u:Zq1%2FWv2/Kp3?x@127.0.0.1:1/0",
+            "redis://u:Zq1/Wv2?Kp3@h:1/0",
+            "redis://u:Zq1/Wv2@h:1/0",
+            "redis://u:12/Zq1@h/0",
+            "redis://u:1#Zq1@h",
+            "redis://:Zq1?Wv2#Kp3@h",
+            "redis://u:Zq1+Wv2/Kp3=@h:6379/0",
+            "redis://u:Zq1@Wv2@h:1/0",
+            "redis://Zq1/Wv2@h:1/0",
+            // A query and a fragment after the host.
+            "redis://h:1/0?x=a@b&pass=Zq1",
+            "redis://h:1/0#Zq1",
+            // The unix socket's query, its key spelled in every way the
+            // library decodes to `pass`.
+            "redis+unix:///r.sock?pass=Zq1",
+            "redis+unix:///r.sock?db=0&pa%73s=Zq1",
+            "redis+unix:///r.sock?db=0&%70%61%73%73=Zq1",
+            "redis+unix:///r.sock?PASS=Zq1&password=Wv2",
+            "redis+unix:///r.sock?pass=Zq1?Wv2&db=0",
+            "redis+unix:///r.sock?pass=Zq1#Wv2&db=0",
+            "redis+unix:///r.sock?user=a@b&pass=Zq1",
+            "redis+unix://u:Zq1@/r.sock",
+            // Not a URL at all.
+            "redis//u:Zq1@h",
+            "Zq1",
+            "REDIS://u:Zq1@h",
+        ] {
+            let shown = redacted(url);
+            for piece in ["Zq1", "Wv2", "Kp3"] {
+                assert!(!shown.contains(piece), "{url} shown as {shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unparseable_url_shows_its_scheme_only() {
+        assert_eq!(
+            redacted("redis://u:Zq1/Wv2@h:1/0"),
+            format!("redis://{UNPARSEABLE}")
+        );
+        assert_eq!(redacted("redis://"), format!("redis://{UNPARSEABLE}"));
+        assert_eq!(redacted("no scheme"), UNPARSEABLE);
+    }
+
+    #[test]
+    fn an_unparseable_url_is_told_how_to_spell_a_password_without_hearing_it_back() {
+        let url = "redis://u:Zq1/Wv2?Kp3@127.0.0.1:1/0";
+        let why = parse(url).err().unwrap().to_string();
+        assert!(
+            why.contains("percent-encode") && why.contains("%2F"),
+            "{why}"
+        );
+        for piece in ["Zq1", "Wv2", "Kp3"] {
+            assert!(!why.contains(piece), "{why}");
+        }
+        assert!(parse("redis://u:Zq1%2FWv2%3FKp3@127.0.0.1:1/0").is_ok());
+    }
+}
