@@ -239,13 +239,15 @@ fn a_logout_on_a_racing_theme_changes_and_page_views_on_b_is_never_undone() {
 fn a_sigkill_of_one_instance_mid_logouts_loses_no_answered_logout_and_leaves_no_half_move() {
     const SESSIONS: usize = 120;
     let redis = RedisServer::start();
-    let users = UsersFile::new(&[ALICE]);
+    // Four users, 30 sessions each: within the cap of signed-in sessions
+    // one user may hold.
+    let users = UsersFile::new(&[("u0", "pw"), ("u1", "pw"), ("u2", "pw"), ("u3", "pw")]);
     let b = instance(&redis, &users, &[]);
     // Signed-in sessions holding a theme, so that each logout moves data
     // to a new key (the step that could be left half done).
     let sessions: Vec<(String, String)> = (0..SESSIONS)
-        .map(|_| {
-            let id = b.login(ALICE.0, ALICE.1);
+        .map(|n| {
+            let id = b.login(&format!("u{}", n % 4), "pw");
             let token = b.csrf_token(&cookie(&id));
             assert_eq!(b.set_theme(&cookie(&id), &token, "dark").status, 303);
             (id, token)
@@ -961,4 +963,46 @@ fn latch_check_with_the_redis_url_says_whether_redis_keeps_sessions_durably() {
         err.lines().any(|line| line.contains("appendonly")),
         "no problem names appendonly: {err}"
     );
+}
+
+#[test]
+#[ignore = "needs redis-server: apt-get install redis-server"]
+fn a_flood_of_refused_sign_ins_writes_no_key_and_one_account_holds_at_most_the_cap() {
+    use latch::auth::sign_in::MAX_SIGN_INS_PER_USER;
+    use latch::auth::throttle::ADDRESS_BURST;
+    let redis = RedisServer::start();
+    let users = UsersFile::new(&[ALICE]);
+    let (a, b) = two_instances(&redis, &users, &[]);
+    let count = |prefix: &str| {
+        redis
+            .keys()
+            .iter()
+            .filter(|k| k.starts_with(prefix))
+            .count()
+    };
+    // One account signing in over and over, on both instances, holds at
+    // most the cap of sessions.
+    for n in 0..MAX_SIGN_INS_PER_USER + 5 {
+        [&a, &b][n % 2].login(ALICE.0, ALICE.1);
+    }
+    assert_eq!(count("latch:s:"), MAX_SIGN_INS_PER_USER);
+    // One address sprays one wrong password over ADDRESS_BURST names,
+    // half on each instance: a counter per name, one for its failures.
+    let before = count("latch:pace:");
+    for n in 0..ADDRESS_BURST {
+        let body = format!("username=sprayed{n}&password=x");
+        assert_eq!(
+            [&a, &b][n as usize % 2].post("/login", None, &body).status,
+            422
+        );
+    }
+    let after_burst = count("latch:pace:");
+    assert_eq!(after_burst, before + ADDRESS_BURST as usize + 1);
+    // Past the burst, 200 more names are refused on both instances, and
+    // not one of them leaves a key behind.
+    for n in 0..200 {
+        let body = format!("username=fresh{n}&password=x");
+        assert_eq!([&a, &b][n % 2].post("/login", None, &body).status, 429);
+    }
+    assert_eq!(count("latch:pace:"), after_burst, "refusals wrote keys");
 }

@@ -154,19 +154,37 @@ impl Site {
     }
 }
 
-/// A users file with `USER`, and its password hash.
+/// How many users the sign-ins of `login` take turns as: one user holds
+/// at most `MAX_SIGN_INS_PER_USER` sessions, and a run signs in once per
+/// connection (64).
+const SIGN_IN_USERS: usize = 4;
+
+/// The name of the `n`-th user of `SIGN_IN_USERS` (the first is `USER`).
+fn user(n: usize) -> String {
+    match n % SIGN_IN_USERS {
+        0 => USER.to_owned(),
+        k => format!("{USER}{k}"),
+    }
+}
+
+/// A users file with `USER` and the others `login` signs in as, all with
+/// `PASSWORD`, and its password hash.
 pub fn write_users(path: &Path) -> String {
     let hash = latch::auth::users::hash_password(PASSWORD);
     let mut users = Users::default();
-    users.set(USER, hash.clone());
+    for n in 0..SIGN_IN_USERS {
+        users.set(&user(n), hash.clone());
+    }
     users.save(path).unwrap();
     hash
 }
 
 /// Signs in through the real `POST /login` (a blocking one-off client) and
-/// returns the session cookie.
+/// returns the session cookie; each call signs in as the next user.
 pub fn login(addr: SocketAddr) -> String {
-    let body = format!("username={USER}&password={PASSWORD}");
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let user = user(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let body = format!("username={user}&password={PASSWORD}");
     let request = format!(
         "POST /login HTTP/1.1\r\nHost: bench.local\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
