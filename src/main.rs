@@ -10,10 +10,8 @@ use latch::auth::users::{self, Users, UsersFile};
 use latch::cli::password::{self, Ask};
 use latch::cli::{self, check, help, Command, Config};
 use latch::http::dates::iso8601;
-use latch::sessions::files::FileStore;
 use latch::sessions::now;
-use latch::sessions::redis::{Durability, RedisStore};
-use latch::sessions::store::Store;
+use latch::sessions::store::{Durability, Location, Settings, Store};
 
 fn main() -> ExitCode {
     latch::os::memory::return_large_blocks_to_the_system();
@@ -44,7 +42,7 @@ fn main() -> ExitCode {
             users,
             idle_timeout,
         } => run(async {
-            let store = open_for_command(&sessions, redis_durability, idle_timeout).await?;
+            let store = open_beside_server(&sessions, redis_durability, idle_timeout).await?;
             list_sessions(&store, &users).await
         }),
         Command::ClearSessions {
@@ -52,7 +50,7 @@ fn main() -> ExitCode {
             redis_durability,
             idle_timeout,
         } => run(async {
-            let store = open_for_command(&sessions, redis_durability, idle_timeout).await?;
+            let store = open_beside_server(&sessions, redis_durability, idle_timeout).await?;
             clear_sessions(&store, &sessions).await
         }),
         Command::AddUser { name, users } => add_user(&name, &users),
@@ -69,52 +67,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// The Redis store `url` names, connected and its durability checked
-/// (docs/contract.md, "The Redis store"). The error is one line naming
-/// the URL without its password, and the setting when Redis is not durable.
-async fn connect_redis(
-    url: &Path,
-    durability: Durability,
-    idle_timeout: u64,
-) -> Result<RedisStore, String> {
-    let shown = cli::shown_sessions(url);
-    RedisStore::connect(&url.to_string_lossy(), durability, idle_timeout)
-        .await
-        .map_err(|e| format!("cannot use sessions URL {shown}: {e}"))
-}
-
 /// Serves, once everything that can refuse a start has said yes: the
-/// sessions store opened (the file store's dir lock and space reserve
-/// before the runtime starts; the Redis store connected, and its
-/// durability checked, on the runtime that will drive its connection) and
-/// the address bound. Only then does a first run create the users file, so
+/// sessions store opened (the file store's dir lock and space reserve; the
+/// Redis store connected, and its durability checked, on the runtime that
+/// will drive its connection) and the address bound. Only then does a first run create the users file, so
 /// a start that fails leaves nothing behind.
 fn serve(config: Config) -> Result<(), String> {
-    let files = match cli::is_redis_url(&config.sessions) {
-        true => None,
-        false => Some(
-            FileStore::open(&config.sessions, config.idle_timeout)
-                .map_err(|e| format!("cannot use sessions dir {}: {e}", config.sessions.display()))?
-                .with_max_sessions(config.max_sessions),
-        ),
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async {
-        let store = match files {
-            Some(files) => Store::Files(files),
-            None => Store::Redis {
-                redis: connect_redis(
-                    &config.sessions,
-                    config.redis_durability,
-                    config.idle_timeout,
-                )
-                .await?,
-                max_sessions: config.max_sessions as u64,
-            },
+        let settings = Settings {
+            idle_timeout: config.idle_timeout,
+            max_sessions: Some(config.max_sessions),
+            durability: config.redis_durability,
         };
+        let store = Store::open(&config.sessions, &settings)
+            .await
+            .map_err(|e| format!("cannot use {}: {e}", config.sessions.shown()))?;
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
@@ -135,24 +106,21 @@ fn serve(config: Config) -> Result<(), String> {
     })
 }
 
-/// The store `latch sessions` and `latch clearsessions` read: the sessions
-/// dir as it is (no lock, no reserve: a server may be running on it), or
-/// the Redis server, connected as `serve` connects to it.
-async fn open_for_command(
-    sessions: &Path,
+/// The store `latch sessions` and `latch clearsessions` read, beside a
+/// server that may be running on it (`Store::open_beside_server`).
+async fn open_beside_server(
+    sessions: &Location,
     durability: Durability,
     idle_timeout: u64,
 ) -> Result<Store, String> {
-    if cli::is_redis_url(sessions) {
-        let redis = connect_redis(sessions, durability, idle_timeout).await?;
-        return Ok(Store::Redis {
-            redis,
-            max_sessions: 0,
-        });
-    }
-    let files = FileStore::at(sessions, idle_timeout)
-        .map_err(|e| format!("cannot read sessions dir {}: {e}", sessions.display()))?;
-    Ok(Store::Files(files))
+    let settings = Settings {
+        idle_timeout,
+        max_sessions: None,
+        durability,
+    };
+    Store::open_beside_server(sessions, &settings)
+        .await
+        .map_err(|e| format!("cannot read {}: {e}", sessions.shown()))
 }
 
 /// `latch sessions`: one line per live session, oldest first. The label
@@ -191,11 +159,11 @@ async fn list_sessions(store: &Store, users: &Path) -> Result<(), String> {
 /// `latch clearsessions`: removes expired and unreadable sessions (a
 /// read-only store: it signs no one out and writes no epochs), and prints
 /// how many. Redis expires sessions itself: it prints 0 there.
-async fn clear_sessions(store: &Store, sessions: &Path) -> Result<(), String> {
+async fn clear_sessions(store: &Store, sessions: &Location) -> Result<(), String> {
     let removed = store
         .sweep(now(), |_, _| false)
         .await
-        .map_err(|e| format!("cannot clear {}: {e}", cli::shown_sessions(sessions)))?;
+        .map_err(|e| format!("cannot clear {}: {e}", sessions.shown()))?;
     println!("{removed}");
     Ok(())
 }

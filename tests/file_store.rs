@@ -10,6 +10,7 @@ use std::fs::{self, File};
 use std::time::{Duration, SystemTime};
 
 use latch::sessions::files::FileStore;
+use latch::sessions::store::Version;
 use latch::sessions::{Record, SessionId, THEME};
 use serde_json::json;
 use support::{mkfifo, TempDir};
@@ -72,7 +73,7 @@ async fn load_rotate_and_delete_leave_the_files_the_contract_implies() {
         .is_none());
     assert_eq!(session_file_count(&dir), 0, "a load creates no file");
     let id = store.create(&record()).await.unwrap();
-    let rotated = store.rotate(&id, NOW, |r| {
+    let rotated = store.rotate(&id, &Version::UNKNOWN, NOW, |r| {
         r.set_str(THEME, "dark");
         true
     });
@@ -80,7 +81,10 @@ async fn load_rotate_and_delete_leave_the_files_the_contract_implies() {
     assert_eq!(session_file_count(&dir), 1, "moved: the old file is gone");
     assert!(!file_of(&dir, &id).exists());
     let other = store.create(&record()).await.unwrap();
-    store.rotate(&other, NOW, |_| false).await.unwrap();
+    store
+        .rotate(&other, &Version::UNKNOWN, NOW, |_| false)
+        .await
+        .unwrap();
     assert_eq!(session_file_count(&dir), 1, "deleted: no new file");
 }
 
@@ -179,7 +183,7 @@ async fn a_change_under_the_lock_reads_the_disk_not_the_cache() {
     edited["data"]["note"] = json!("edited");
     fs::write(&file, edited.to_string()).unwrap();
     let (written, ()) = store
-        .modify(&id, NOW, |r| r.set_str(THEME, "dark"))
+        .modify(&id, &Version::UNKNOWN, NOW, |r| r.set_str(THEME, "dark"))
         .await
         .unwrap()
         .unwrap();
@@ -217,7 +221,11 @@ async fn a_symlink_named_for_a_forged_id_is_no_session() {
     std::os::unix::fs::symlink(file_of(&dir, &real), file_of(&dir, &forged)).unwrap();
     assert!(store.load(&real, NOW).await.unwrap().is_some());
     assert!(store.load(&forged, NOW).await.unwrap().is_none());
-    assert!(store.modify(&forged, NOW, |_| ()).await.unwrap().is_none());
+    assert!(store
+        .modify(&forged, &Version::UNKNOWN, NOW, |_| ())
+        .await
+        .unwrap()
+        .is_none());
     assert!(store.list(NOW).await.unwrap().len() == 1);
 }
 
@@ -309,9 +317,13 @@ async fn an_epoch_at_u64_max_refuses_to_advance_rather_than_wrap() {
     let epochs = dir.path().join("s/.epochs.json");
     fs::write(&epochs, format!("{{\"alice\":{}}}", u64::MAX)).unwrap();
     let store = store(&dir);
-    assert_eq!(store.epoch("alice"), u64::MAX);
+    assert_eq!(store.epoch("alice").await.unwrap(), u64::MAX);
     assert!(store.bump_epoch("alice").await.is_err());
-    assert_eq!(store.epoch("alice"), u64::MAX, "not wrapped to 0");
+    assert_eq!(
+        store.epoch("alice").await.unwrap(),
+        u64::MAX,
+        "not wrapped to 0"
+    );
     let on_disk: serde_json::Value = serde_json::from_slice(&fs::read(&epochs).unwrap()).unwrap();
     assert_eq!(on_disk["alice"], json!(u64::MAX));
     assert_eq!(
@@ -327,14 +339,14 @@ async fn a_read_only_store_reads_the_epochs_and_never_writes_them() {
     let server = store(&dir);
     server.bump_epoch("alice").await.unwrap();
     let reader = FileStore::at(&dir.path().join("s"), 0).unwrap();
-    assert_eq!(reader.epoch("alice"), 1);
+    assert_eq!(reader.epoch("alice").await.unwrap(), 1);
     assert!(reader.bump_epoch("bob").await.is_err());
     let on_disk = fs::read_to_string(dir.path().join("s/.epochs.json")).unwrap();
     assert_eq!(on_disk, r#"{"alice":1}"#);
     // A reader over a dir with no epochs file holds none, and writes none.
     let empty = TempDir::new();
     let reader = FileStore::at(empty.path(), 0).unwrap();
-    assert_eq!(reader.epoch("alice"), 0);
+    assert_eq!(reader.epoch("alice").await.unwrap(), 0);
     assert!(reader.bump_epoch("alice").await.is_err());
     assert!(!empty.path().join(".epochs.json").exists());
 }
@@ -362,7 +374,11 @@ async fn a_sweep_signs_out_void_sign_ins_so_losing_the_epochs_file_cannot_revive
     };
     fs::remove_file(dir.path().join("s/.epochs.json")).unwrap();
     let store = store(&dir);
-    assert_eq!(store.epoch("alice"), 0, "the epochs are lost");
+    assert_eq!(
+        store.epoch("alice").await.unwrap(),
+        0,
+        "the epochs are lost"
+    );
     let stripped = store.load(&void, NOW).await.unwrap().unwrap().record;
     assert_eq!(stripped.user(), None, "still signed out in its file");
     assert_eq!(stripped.get_str(THEME), Some("dark"), "the rest stays");
@@ -393,12 +409,12 @@ async fn epochs_read_while_advances_run_never_go_back() {
     });
     let mut seen = Vec::new();
     while !advancing.is_finished() {
-        seen.push(store.epoch("alice"));
+        seen.push(store.epoch("alice").await.unwrap());
         tokio::task::yield_now().await;
     }
     advancing.await.unwrap();
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "never goes back");
-    assert_eq!(store.epoch("alice"), 20);
+    assert_eq!(store.epoch("alice").await.unwrap(), 20);
 }
 
 // Counting session files for the cap on anonymous sessions.
@@ -413,14 +429,22 @@ async fn the_count_starts_from_the_dir_and_each_sweep_recounts_it() {
             ids.push(store.create(&record()).await.unwrap());
         }
     }
-    let store = store(&dir).with_max_sessions(3);
-    assert_eq!(store.count(), 3, "counted at open");
-    assert!(store.create_anonymous(&record()).await.unwrap().is_none());
+    let store = store(&dir).with_max_sessions(Some(3));
+    assert_eq!(store.count(NOW).await.unwrap(), 3, "counted at open");
+    assert!(store
+        .create_anonymous(&record(), NOW)
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(session_file_count(&dir), 3, "nothing written past the cap");
     // Removed behind the store's back (an operator, `clearsessions`).
     fs::remove_file(file_of(&dir, &ids[0])).unwrap();
     fs::remove_file(file_of(&dir, &ids[1])).unwrap();
     store.sweep(NOW, none_void).await.unwrap();
-    assert_eq!(store.count(), 1);
-    assert!(store.create_anonymous(&record()).await.unwrap().is_some());
+    assert_eq!(store.count(NOW).await.unwrap(), 1);
+    assert!(store
+        .create_anonymous(&record(), NOW)
+        .await
+        .unwrap()
+        .is_some());
 }

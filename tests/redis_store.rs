@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use latch::sessions::pace::{Counter, Counts, Limit, Paced, Rule};
-use latch::sessions::redis::{Durability, RedisStore, Rotated, StoreError, COMMAND_TIMEOUT};
+use latch::sessions::redis::{RedisStore, COMMAND_TIMEOUT};
+use latch::sessions::store::{Durability, Rotated, StoreError, Stored, Version};
 use latch::sessions::{now, Record, SessionId, AUTH_PREFIX, THEME};
 use redis::aio::MultiplexedConnection;
 use sha2::{Digest, Sha256};
@@ -105,8 +106,8 @@ async fn record_of(
     id: &SessionId,
     now: u64,
 ) -> Result<Option<Record>, StoreError> {
-    let loaded = store.load_with_epoch(id, now).await?;
-    Ok(loaded.map(|(record, _, _)| record))
+    let loaded = store.load(id, now).await?;
+    Ok(loaded.map(|stored| stored.record))
 }
 
 /// Logout in keep mode, as the logout handler does it.
@@ -169,7 +170,7 @@ async fn modify_of_a_deleted_session_writes_nothing() {
     let id = store.create(&signed_in("alice")).await.unwrap();
     assert!(store.delete(&id).await.unwrap());
     let outcome = store
-        .modify(&id, None, now(), |r| r.set_str(THEME, "light"))
+        .modify(&id, &Version::UNKNOWN, now(), |r| r.set_str(THEME, "light"))
         .await;
     assert!(outcome.unwrap().is_none());
     assert!(!store.delete(&id).await.unwrap());
@@ -184,10 +185,10 @@ async fn modify_applies_the_change_to_what_is_stored_now() {
     let redis = RedisServer::start();
     let (a, b) = (redis.store().await, redis.store().await);
     let id = a.create(&record()).await.unwrap();
-    a.modify(&id, None, now(), |r| r.set_str("a", "1"))
+    a.modify(&id, &Version::UNKNOWN, now(), |r| r.set_str("a", "1"))
         .await
         .unwrap();
-    b.modify(&id, None, now(), |r| r.set_str("b", "2"))
+    b.modify(&id, &Version::UNKNOWN, now(), |r| r.set_str("b", "2"))
         .await
         .unwrap();
     let r = record_of(&a, &id, now()).await.unwrap().unwrap();
@@ -209,12 +210,15 @@ async fn an_unreadable_value_is_no_session_and_is_left_alone() {
         .unwrap();
     assert_eq!(record_of(&store, &id, now()).await.unwrap(), None);
     assert!(store
-        .modify(&id, None, now(), |_| ())
+        .modify(&id, &Version::UNKNOWN, now(), |_| ())
         .await
         .unwrap()
         .is_none());
     assert!(matches!(
-        store.rotate(&id, None, now(), |_| true).await.unwrap(),
+        store
+            .rotate(&id, &Version::UNKNOWN, now(), |_| true)
+            .await
+            .unwrap(),
         Rotated::Gone
     ));
     assert_eq!(get(&mut conn, &key_of(&id)).await.unwrap(), b"{not json");
@@ -241,19 +245,23 @@ async fn race_round(
         tasks.push(tokio::spawn(async move {
             let theme = if n % 4 < 2 { "light" } else { "dark" };
             let loaded = match n % 2 {
-                0 => store.load_with_epoch(&id, now()).await.unwrap(),
+                0 => store.load(&id, now()).await.unwrap(),
                 _ => None,
             };
-            let bytes = loaded.as_ref().map(|(_, _, bytes)| bytes.as_slice());
+            let version = loaded.map_or(Version::UNKNOWN, |stored| stored.version);
             store
-                .modify(&id, bytes, now(), |r| r.set_str(THEME, theme))
+                .modify(&id, &version, now(), |r| r.set_str(THEME, theme))
                 .await
         }));
     }
     let logout = {
         let store = Arc::clone(b);
         let id = id.clone();
-        tokio::spawn(async move { store.rotate(&id, None, now(), keep_mode_logout).await })
+        tokio::spawn(async move {
+            store
+                .rotate(&id, &Version::UNKNOWN, now(), keep_mode_logout)
+                .await
+        })
     };
     for task in tasks {
         task.await.unwrap().unwrap();
@@ -302,7 +310,7 @@ async fn changes_racing_a_flush_logout_never_recreate_the_session() {
                 let id = id.clone();
                 tokio::spawn(async move {
                     store
-                        .modify(&id, None, now(), |r| r.set_str(THEME, "light"))
+                        .modify(&id, &Version::UNKNOWN, now(), |r| r.set_str(THEME, "light"))
                         .await
                 })
             })
@@ -342,7 +350,10 @@ async fn rotate_moves_the_data_to_a_new_key_and_deletes_the_old_in_one_step() {
     };
     for _ in 0..300 {
         let before = record_of(&store, &id, now()).await.unwrap().unwrap();
-        let Rotated::Moved(new_id, moved) = store.rotate(&id, None, now(), |_| true).await.unwrap()
+        let Rotated::Moved(new_id, moved) = store
+            .rotate(&id, &Version::UNKNOWN, now(), |_| true)
+            .await
+            .unwrap()
         else {
             panic!("not moved");
         };
@@ -358,7 +369,11 @@ async fn rotate_moves_the_data_to_a_new_key_and_deletes_the_old_in_one_step() {
     watcher.await.unwrap();
     assert_eq!(*sizes.lock().unwrap(), [2].into());
 
-    let Rotated::Deleted = store.rotate(&id, None, now(), |_| false).await.unwrap() else {
+    let Rotated::Deleted = store
+        .rotate(&id, &Version::UNKNOWN, now(), |_| false)
+        .await
+        .unwrap()
+    else {
         panic!("not deleted");
     };
     let mut conn = redis.inspect().await;
@@ -383,7 +398,7 @@ async fn redis_expires_a_session_at_its_deadline() {
         assert!(Instant::now() < give_up, "the key outlived its PXAT");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(store.live_sessions(now()).await.unwrap(), 0);
+    assert_eq!(store.count(now()).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -404,15 +419,18 @@ async fn an_expired_record_that_is_read_is_refused_and_deleted() {
         .await
         .unwrap();
     assert!(store
-        .modify(&id, None, now(), |r| r.set_str(THEME, "light"))
+        .modify(&id, &Version::UNKNOWN, now(), |r| r.set_str(THEME, "light"))
         .await
         .unwrap()
         .is_none());
     assert!(matches!(
-        store.rotate(&id, None, now(), |_| true).await.unwrap(),
+        store
+            .rotate(&id, &Version::UNKNOWN, now(), |_| true)
+            .await
+            .unwrap(),
         Rotated::Gone
     ));
-    assert_eq!(store.load_with_epoch(&id, now()).await.unwrap(), None);
+    assert!(store.load(&id, now()).await.unwrap().is_none());
     assert_eq!(
         get(&mut conn, &key_of(&id)).await,
         None,
@@ -431,7 +449,7 @@ async fn with_an_idle_timeout_the_deadline_follows_seen() {
     let mut conn = redis.inspect().await;
     assert_eq!(pexpiretime(&mut conn, &id).await, (t + 60) * 1000);
     store
-        .modify(&id, None, t + 30, |r| r.seen = Some(t + 30))
+        .modify(&id, &Version::UNKNOWN, t + 30, |r| r.seen = Some(t + 30))
         .await
         .unwrap()
         .unwrap();
@@ -450,22 +468,19 @@ async fn a_bumped_epoch_is_seen_by_the_other_instance_in_the_same_read() {
     let user = "böb*[x]?";
     let id = a.create(&signed_in(user)).await.unwrap();
     assert_eq!(b.epoch(user).await.unwrap(), 0);
-    assert_eq!(b.load_with_epoch(&id, now()).await.unwrap().unwrap().1, 0);
+    assert_eq!(b.load(&id, now()).await.unwrap().unwrap().epoch, 0);
     assert_eq!(a.bump_epoch(user).await.unwrap(), 1);
     assert_eq!(a.bump_epoch(user).await.unwrap(), 2);
     assert_eq!(b.epoch(user).await.unwrap(), 2);
-    let (loaded, epoch, _) = b.load_with_epoch(&id, now()).await.unwrap().unwrap();
+    let Stored {
+        record: loaded,
+        epoch,
+        ..
+    } = b.load(&id, now()).await.unwrap().unwrap();
     assert_eq!((loaded.user(), epoch), (Some(user), 2));
     assert_eq!(b.epoch("böb").await.unwrap(), 0, "epochs are per user");
     let anonymous = a.create(&record()).await.unwrap();
-    assert_eq!(
-        b.load_with_epoch(&anonymous, now())
-            .await
-            .unwrap()
-            .unwrap()
-            .1,
-        0
-    );
+    assert_eq!(b.load(&anonymous, now()).await.unwrap().unwrap().epoch, 0);
 }
 
 fn paced(name: &str, burst: u32, interval: Duration) -> Limit {
@@ -579,27 +594,31 @@ async fn the_live_count_follows_creates_rotates_and_deletes() {
     let store = redis.store().await;
     let a = store.create(&record()).await.unwrap();
     let b = store.create(&record()).await.unwrap();
-    assert_eq!(store.live_sessions(now()).await.unwrap(), 2);
-    let Rotated::Moved(..) = store.rotate(&a, None, now(), |_| true).await.unwrap() else {
+    assert_eq!(store.count(now()).await.unwrap(), 2);
+    let Rotated::Moved(..) = store
+        .rotate(&a, &Version::UNKNOWN, now(), |_| true)
+        .await
+        .unwrap()
+    else {
         panic!("not moved");
     };
-    assert_eq!(store.live_sessions(now()).await.unwrap(), 2);
+    assert_eq!(store.count(now()).await.unwrap(), 2);
     store.delete(&b).await.unwrap();
-    assert_eq!(store.live_sessions(now()).await.unwrap(), 1);
+    assert_eq!(store.count(now()).await.unwrap(), 1);
     // Past every deadline, nothing counts as live.
-    assert_eq!(store.live_sessions(now() + 7200).await.unwrap(), 0);
+    assert_eq!(store.count(now() + 7200).await.unwrap(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs redis-server: apt-get install redis-server"]
-async fn create_if_room_never_goes_past_the_cap_even_from_two_instances() {
+async fn create_anonymous_never_goes_past_the_cap_even_from_two_instances() {
     let redis = RedisServer::start();
-    let a = Arc::new(redis.store().await);
-    let b = Arc::new(redis.store().await);
+    let a = Arc::new(redis.store().await.with_max_sessions(Some(10)));
+    let b = Arc::new(redis.store().await.with_max_sessions(Some(10)));
     let creates: Vec<_> = (0..40)
         .map(|n| {
             let store = Arc::clone(if n % 2 == 0 { &a } else { &b });
-            tokio::spawn(async move { store.create_if_room(&record(), now(), 10).await })
+            tokio::spawn(async move { store.create_anonymous(&record(), now()).await })
         })
         .collect();
     let mut made = 0;
@@ -607,10 +626,10 @@ async fn create_if_room_never_goes_past_the_cap_even_from_two_instances() {
         made += usize::from(create.await.unwrap().unwrap().is_some());
     }
     assert_eq!(made, 10);
-    assert_eq!(a.live_sessions(now()).await.unwrap(), 10);
+    assert_eq!(a.count(now()).await.unwrap(), 10);
     // Signing in is never refused for room: `create` has no cap.
     a.create(&signed_in("alice")).await.unwrap();
-    assert_eq!(b.live_sessions(now()).await.unwrap(), 11);
+    assert_eq!(b.count(now()).await.unwrap(), 11);
 }
 
 #[tokio::test]
@@ -630,14 +649,21 @@ async fn list_labels_sessions_by_key_hash_never_by_id() {
         assert_eq!(label, key_of(id)["latch:s:".len()..][..12]);
         assert!(!id.as_str().contains(&label));
     }
-    assert_eq!(store.sweep(now()).await.unwrap(), 0);
+    assert_eq!(store.sweep(now(), |_, _| false).await.unwrap(), 0);
 }
 
 // ---------------------------------------------------------------- durability
 
+/// What strict mode says of a server, after the sentence every such
+/// refusal starts with.
+fn settings_named(why: &str) -> &str {
+    why.strip_prefix("Redis does not keep sessions durably: ")
+        .unwrap_or_else(|| panic!("not the durability sentence: {why}"))
+}
+
 async fn strict_error(redis: &RedisServer) -> String {
     match RedisStore::connect(&redis.url(), Durability::Strict, 0).await {
-        Err(StoreError::NotDurable(why)) => why,
+        Err(StoreError::NotDurable(why)) => settings_named(&why).to_owned(),
         Err(other) => panic!("not a durability error: {other}"),
         Ok(_) => panic!("strict mode accepted a server that can lose writes"),
     }
@@ -754,7 +780,8 @@ async fn a_restart_without_appendonly_is_caught_at_the_next_call() {
     loop {
         match record_of(&store, &id, now()).await {
             Err(StoreError::NotDurable(why)) => {
-                assert!(why.starts_with("appendonly is \"no\""), "{why}");
+                let named = settings_named(&why);
+                assert!(named.starts_with("appendonly is \"no\""), "{why}");
                 break;
             }
             Err(StoreError::Unavailable(_)) => {}
@@ -799,7 +826,7 @@ async fn a_killed_redis_is_unavailable_within_the_bound_and_the_store_recovers_b
             started.elapsed()
         );
         let result = store
-            .modify(&id, None, now(), |r| r.set_str(THEME, "light"))
+            .modify(&id, &Version::UNKNOWN, now(), |r| r.set_str(THEME, "light"))
             .await;
         assert!(
             matches!(result, Err(StoreError::Unavailable(_))),
@@ -811,7 +838,7 @@ async fn a_killed_redis_is_unavailable_within_the_bound_and_the_store_recovers_b
     // appendfsync always: the session written before the kill is there.
     assert!(record_of(&store, &id, now()).await.unwrap().is_some());
     assert!(store
-        .modify(&id, None, now(), |r| r.set_str(THEME, "light"))
+        .modify(&id, &Version::UNKNOWN, now(), |r| r.set_str(THEME, "light"))
         .await
         .unwrap()
         .is_some());
@@ -868,7 +895,7 @@ async fn logouts_acknowledged_before_a_kill_survive_the_restart() {
                         store.delete(&id).await.map(|_| None)
                     } else {
                         store
-                            .rotate(&id, None, now(), keep_mode_logout)
+                            .rotate(&id, &Version::UNKNOWN, now(), keep_mode_logout)
                             .await
                             .map(|r| match r {
                                 Rotated::Moved(new_id, _) => Some(new_id),
@@ -934,17 +961,17 @@ async fn a_full_redis_refuses_new_data_but_a_logout_can_still_delete() {
     let other = store.create(&signed_in("alice")).await.unwrap();
     let mut conn = redis.inspect().await;
     fill(&mut conn).await;
-    let full = |r: Result<_, StoreError>| matches!(r, Err(StoreError::Full));
+    let full = |r: Result<_, StoreError>| matches!(r, Err(StoreError::Full(_)));
     assert!(full(store.create(&record()).await.map(|_| ())));
     assert!(full(
         store
-            .modify(&id, None, now(), |r| r.set_str(THEME, "light"))
+            .modify(&id, &Version::UNKNOWN, now(), |r| r.set_str(THEME, "light"))
             .await
             .map(|_| ())
     ));
     assert!(full(
         store
-            .rotate(&id, None, now(), keep_mode_logout)
+            .rotate(&id, &Version::UNKNOWN, now(), keep_mode_logout)
             .await
             .map(|_| ())
     ));
@@ -960,7 +987,10 @@ async fn a_full_redis_refuses_new_data_but_a_logout_can_still_delete() {
     assert!(store.delete(&other).await.unwrap());
     fill(&mut conn).await;
     assert!(matches!(
-        store.rotate(&id, None, now(), |_| false).await.unwrap(),
+        store
+            .rotate(&id, &Version::UNKNOWN, now(), |_| false)
+            .await
+            .unwrap(),
         Rotated::Deleted
     ));
     assert!(session_keys(&mut conn).await.is_empty());
@@ -997,7 +1027,7 @@ async fn a_bad_url_is_refused_without_repeating_it() {
         "/var/run/redis.sock",
     ] {
         match RedisStore::connect(url, Durability::Strict, 0).await {
-            Err(StoreError::BadUrl(why)) => assert!(!why.contains("s3cret"), "{why}"),
+            Err(StoreError::Unusable(why)) => assert!(!why.contains("s3cret"), "{why}"),
             Err(other) => panic!("{url}: {other}"),
             Ok(_) => panic!("{url} accepted"),
         }
@@ -1012,7 +1042,7 @@ async fn credentials_come_from_the_url_and_a_refusal_names_no_password() {
     let redis = RedisServer::start_with(&settings);
     for url in [redis.url(), format!("{}?pass=wrong", redis.url())] {
         match RedisStore::connect(&url, Durability::Strict, 0).await {
-            Err(StoreError::BadUrl(why)) => {
+            Err(StoreError::Unusable(why)) => {
                 assert!(
                     why.contains("credentials") && !why.contains("wrong"),
                     "{why}"
@@ -1146,7 +1176,7 @@ async fn rediss_speaks_tls_and_checks_the_server_certificate() {
 #[cfg(not(feature = "redis-tls"))]
 #[tokio::test]
 async fn rediss_without_the_tls_feature_says_how_to_get_it() {
-    let Err(StoreError::BadUrl(why)) =
+    let Err(StoreError::Unusable(why)) =
         RedisStore::connect("rediss://h:6380/0", Durability::Strict, 0).await
     else {
         panic!("rediss:// accepted without TLS support");

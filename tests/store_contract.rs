@@ -13,7 +13,7 @@ use support::TempDir;
 
 const NOW: u64 = 1_800_000_000;
 /// No cap on anonymous sessions.
-const UNCAPPED: usize = usize::MAX;
+const UNCAPPED: Option<u64> = None;
 
 fn record() -> Record {
     Record::new(NOW, 3600, 0, "token".into())
@@ -538,7 +538,7 @@ macro_rules! every_contract_function {
             rotate_deletes_when_nothing_is_worth_keeping(0, UNCAPPED);
             delete_says_whether_there_was_a_session(0, UNCAPPED);
             list_shows_live_sessions_oldest_first_with_their_records_and_epochs(0, UNCAPPED);
-            create_anonymous_refuses_past_max_sessions_and_deletions_make_room(0, 3);
+            create_anonymous_refuses_past_max_sessions_and_deletions_make_room(0, Some(3));
             a_sweep_forgets_expired_sessions(0, UNCAPPED);
             an_epoch_only_grows(0, UNCAPPED);
             keep_newest_sign_ins_ends_that_users_oldest_sessions_only(0, UNCAPPED);
@@ -562,7 +562,7 @@ mod files {
             }
         }
 
-        fn store(&self, idle_timeout: u64, max_sessions: usize) -> Store {
+        fn store(&self, idle_timeout: u64, max_sessions: Option<u64>) -> Store {
             let files = FileStore::open(&self.dir.path().join("s"), idle_timeout).unwrap();
             Store::Files(files.with_max_sessions(max_sessions))
         }
@@ -624,14 +624,11 @@ mod redis {
             }
         }
 
-        async fn store(&self, idle_timeout: u64, max_sessions: usize) -> Store {
+        async fn store(&self, idle_timeout: u64, max_sessions: Option<u64>) -> Store {
             let redis = RedisStore::connect(&self.server.url(), Durability::Strict, idle_timeout)
                 .await
                 .unwrap();
-            Store::Redis {
-                redis,
-                max_sessions: max_sessions as u64,
-            }
+            Store::Redis(redis.with_max_sessions(max_sessions))
         }
     }
 

@@ -10,12 +10,12 @@ use std::io::{self, ErrorKind};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use super::{is_redis_url, shown_sessions, Config};
+use super::Config;
 use crate::auth::users::{SignInCost, Users, HASHING_BUDGET_MIB};
 use crate::http::encoding::hex;
 use crate::os::atomic_file::TEMP_PREFIX;
 use crate::os::random::random_32;
-use crate::sessions::redis::{self, Durability, RedisStore};
+use crate::sessions::store::{Durability, Location, Settings, Store, StoreError};
 
 /// What `check` found: lines that are fine, warnings (it would serve, but
 /// maybe not as meant), and problems, each naming the thing it is about.
@@ -45,12 +45,9 @@ impl Report {
 pub fn run(config: &Config) -> Report {
     let mut report = Report::default();
     users_file(&config.users, &mut report);
-    if is_redis_url(&config.sessions) {
-        let url = config.sessions.to_string_lossy();
-        let name = format!("sessions URL {}", shown_sessions(&config.sessions));
-        redis_url(&url, &name, config.redis_durability, &mut report);
-    } else {
-        sessions_dir(&config.sessions, &mut report);
+    match &config.sessions {
+        Location::Dir(dir) => sessions_dir(dir, &mut report),
+        redis => redis_url(redis, config.redis_durability, &mut report),
     }
     www_dir(&config.www, &mut report);
     // The parser has resolved it already; a running server holds the
@@ -195,21 +192,26 @@ fn creatable(path: &Path) -> io::Result<()> {
 /// a write is fine, and the line says what it may lose.
 /// A URL that does not parse is refused by `connect` before it tries
 /// anything, with the same words `serve` would print.
-fn redis_url(url: &str, name: &str, durability: Durability, report: &mut Report) {
+fn redis_url(location: &Location, durability: Durability, report: &mut Report) {
+    let name = location.shown();
+    let strict = Settings {
+        idle_timeout: 0,
+        max_sessions: None,
+        durability: Durability::Strict,
+    };
     let connected = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())
-        .map(|runtime| runtime.block_on(RedisStore::connect(url, Durability::Strict, 0)));
+        .map(|runtime| runtime.block_on(Store::open_beside_server(location, &strict)));
     match connected {
         Ok(Ok(_)) => report.fine(format!(
             "{name}: durable (appendonly yes, appendfsync always, \
              no-appendfsync-on-rewrite no, maxmemory-policy noeviction)"
         )),
-        Ok(Err(redis::StoreError::NotDurable(why))) if durability == Durability::Relaxed => report
-            .fine(format!(
-                "{name}: not durable, accepted by --redis-durability relaxed: {why}"
-            )),
+        Ok(Err(StoreError::NotDurable(why))) if durability == Durability::Relaxed => report.fine(
+            format!("{name}: not durable, accepted by --redis-durability relaxed: {why}"),
+        ),
         Ok(Err(e)) => report.problem(format!("{name}: {e}")),
         Err(e) => report.problem(format!("{name}: cannot start the async runtime: {e}")),
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::{UsageError, Verb};
 use crate::http::redirect::safe_next;
-use crate::sessions::redis::Durability;
+use crate::sessions::store::{Durability, Location};
 
 /// Everything a command may need to know; each command reads only the
 /// fields of its own flags, and the rest keep their defaults.
@@ -17,7 +17,7 @@ use crate::sessions::redis::Durability;
 pub struct Config {
     pub addr: SocketAddr,
     /// A directory, or a `redis://`, `rediss://` or `redis+unix://` URL.
-    pub sessions: PathBuf,
+    pub sessions: Location,
     /// How strictly a Redis store holds the server to durable settings.
     pub redis_durability: Durability,
     pub www: PathBuf,
@@ -32,7 +32,7 @@ pub struct Config {
     /// Open connections served at once; more are refused.
     pub max_connections: usize,
     /// Live sessions the store holds; new anonymous ones are refused past it.
-    pub max_sessions: usize,
+    pub max_sessions: u64,
     /// Seconds a client has to send its request head, send its body, and
     /// read our response.
     pub client_timeout: u64,
@@ -127,7 +127,12 @@ pub const FLAGS: &[Flag] = &[
             "the sessions directory (created 0700), or a redis://, rediss:// or redis+unix:// URL",
         commands: SESSIONS,
         set: |c, v, source| {
-            c.sessions = parse_path(source, v)?;
+            c.sessions = match v.is_empty() {
+                true => return Err(bad(source, v, "a path or a URL")),
+                false => {
+                    Location::parse(v).map_err(|why| UsageError::new(format!("{source}: {why}")))?
+                }
+            };
             Ok(())
         },
     },
@@ -321,7 +326,7 @@ impl Default for Config {
     fn default() -> Config {
         let mut config = Config {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-            sessions: PathBuf::new(),
+            sessions: Location::Dir(PathBuf::new()),
             redis_durability: Durability::Strict,
             www: PathBuf::new(),
             users: PathBuf::new(),
@@ -438,7 +443,7 @@ mod tests {
     fn defaults_are_the_documented_ones() {
         let c = Config::default();
         assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.sessions, PathBuf::from("sessions"));
+        assert_eq!(c.sessions, Location::Dir(PathBuf::from("sessions")));
         assert_eq!(c.www, PathBuf::from("www"));
         assert_eq!(c.users, PathBuf::from("users.htpasswd"));
         assert_eq!(c.session_ttl, 1_209_600);

@@ -19,7 +19,7 @@ use lexopt::prelude::*;
 
 pub use flags::{Config, Flag, FLAGS};
 
-use crate::sessions::redis::Durability;
+use crate::sessions::store::{Durability, Location};
 
 /// The commands, each described once (`Verb::about`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,7 +157,7 @@ pub enum Command {
         users: PathBuf,
     },
     Sessions {
-        sessions: PathBuf,
+        sessions: Location,
         redis_durability: Durability,
         idle_timeout: u64,
         /// To tell a sign-in that no longer stands (user removed or
@@ -165,7 +165,7 @@ pub enum Command {
         users: PathBuf,
     },
     ClearSessions {
-        sessions: PathBuf,
+        sessions: Location,
         redis_durability: Durability,
         idle_timeout: u64,
     },
@@ -381,24 +381,6 @@ fn unexpected(word: &str) -> UsageError {
     UsageError::new(format!("unexpected argument '{word}'"))
 }
 
-/// Whether `--sessions` names a Redis server rather than a directory
-/// (contract: The Redis store).
-pub fn is_redis_url(sessions: &std::path::Path) -> bool {
-    let text = sessions.to_string_lossy();
-    ["redis://", "rediss://", "redis+unix://"]
-        .iter()
-        .any(|scheme| text.starts_with(scheme))
-}
-
-/// `--sessions` as latch shows it (`check`, errors): a directory as it is,
-/// a Redis URL without its password (`sessions::redis::redacted`).
-pub fn shown_sessions(sessions: &std::path::Path) -> String {
-    match is_redis_url(sessions) {
-        true => crate::sessions::redis::redacted(&sessions.to_string_lossy()),
-        false => sessions.display().to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,7 +472,7 @@ mod tests {
         assert_eq!(
             run(&["clearsessions"], &env),
             Ok(Command::ClearSessions {
-                sessions: "/s".into(),
+                sessions: Location::Dir("/s".into()),
                 redis_durability: Durability::Strict,
                 idle_timeout: 0
             })
@@ -520,7 +502,7 @@ mod tests {
                 &[("LATCH_USERS", "u")]
             ),
             Ok(Command::Sessions {
-                sessions: "/tmp/s".into(),
+                sessions: Location::Dir("/tmp/s".into()),
                 redis_durability: Durability::Strict,
                 idle_timeout: 60,
                 users: "u".into(),

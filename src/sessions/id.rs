@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::http::encoding::{base64url, base64url_value, hex_into, is_base64url_char};
 use crate::os::random::random_32;
@@ -30,7 +30,7 @@ pub const MAX_SESSION_COOKIES: usize = 3;
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionId {
     text: [u8; SessionId::LEN],
-    digest: [u8; 32],
+    digest: Digest,
 }
 
 impl SessionId {
@@ -59,7 +59,7 @@ impl SessionId {
         text.copy_from_slice(value.as_bytes());
         Some(SessionId {
             text,
-            digest: Sha256::digest(value.as_bytes()).into(),
+            digest: Digest(Sha256::digest(value.as_bytes()).into()),
         })
     }
 
@@ -68,16 +68,69 @@ impl SessionId {
         std::str::from_utf8(&self.text).expect("parse admits base64url characters only")
     }
 
-    /// The SHA-256 of the id: the name a store keeps the session under (a
-    /// file name, a key), so that a listing or a backup of the store holds
-    /// no usable cookie. It cannot be turned back into an id.
-    pub fn digest(&self) -> &[u8; 32] {
-        &self.digest
+    /// What a store names the session by (`Digest`).
+    pub fn digest(&self) -> Digest {
+        self.digest
     }
 
     /// The label that names this session in logs, traces and listings.
     pub fn label(&self) -> SessionLabel {
-        SessionLabel::of_digest(&self.digest)
+        self.digest.label()
+    }
+}
+
+/// The SHA-256 of a session id: the name every store keeps the session
+/// under, in lowercase hex (a file `<hex>.json`, a Redis key
+/// `latch:s:<hex>`), so that a listing or a backup of the store holds no
+/// usable cookie. It cannot be turned back into an id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Digest([u8; 32]);
+
+impl Digest {
+    /// The 64 lowercase hex digits, on the stack: asked for on every read.
+    pub fn hex(&self) -> [u8; 64] {
+        let mut hex = [0u8; 64];
+        hex_into(&self.0, &mut hex);
+        hex
+    }
+
+    /// Parses 64 lowercase hex digits (the name a store gave it); `None`
+    /// for anything else, so a name found in a listing is a digest or
+    /// nothing.
+    pub fn from_hex(text: &[u8]) -> Option<Digest> {
+        let lowercase = text.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if text.len() != 64 || !lowercase {
+            return None;
+        }
+        let mut digest = [0u8; 32];
+        for (byte, pair) in digest.iter_mut().zip(text.chunks(2)) {
+            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        }
+        Some(Digest(digest))
+    }
+
+    /// The label that names the session in logs, traces and listings.
+    pub fn label(&self) -> SessionLabel {
+        let mut head = [0; 6];
+        head.copy_from_slice(&self.0[..6]);
+        SessionLabel(head)
+    }
+
+    /// The first byte, for spreading sessions over a fixed set of locks.
+    pub fn first_byte(&self) -> u8 {
+        self.0[0]
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(std::str::from_utf8(&self.hex()).expect("hex digits are ASCII"))
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digest({self})")
     }
 }
 
@@ -95,14 +148,6 @@ impl fmt::Debug for SessionId {
 /// The same whatever the backend.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionLabel([u8; 6]);
-
-impl SessionLabel {
-    pub fn of_digest(digest: &[u8; 32]) -> SessionLabel {
-        let mut head = [0; 6];
-        head.copy_from_slice(&digest[..6]);
-        SessionLabel(head)
-    }
-}
 
 impl fmt::Display for SessionLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -244,6 +289,21 @@ mod tests {
         let many: Vec<SessionId> = (0..40).map(|_| SessionId::generate()).collect();
         let ids = CookieIds::parse(many.iter().map(SessionId::as_str));
         assert_eq!(ids.iter().count(), MAX_SESSION_COOKIES);
+    }
+
+    #[test]
+    fn a_digest_is_spelled_in_lowercase_hex_and_read_back_only_so() {
+        let digest = SessionId::generate().digest();
+        let hex = digest.hex();
+        assert_eq!(Digest::from_hex(&hex), Some(digest));
+        assert!(digest.to_string().starts_with(&digest.label().to_string()));
+        for bad in [
+            &hex[..63],
+            &hex.to_ascii_uppercase()[..],
+            b"g".repeat(64).as_slice(),
+        ] {
+            assert_eq!(Digest::from_hex(bad), None);
+        }
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! The session record: the JSON document a session holds, and its auth
-//! fields. Pure: no I/O and no randomness here (a new CSRF token is handed
-//! in); the store reads and writes records, `auth` decides what the auth
-//! fields mean.
+//! The session record: the JSON document a session holds, its auth fields,
+//! and the one codec every store keeps it with (`encode`, `judge`: as
+//! Django's `SessionBase.encode/decode` sit once in `base.py`, so that each
+//! backend only names keys and moves bytes). Pure: no I/O and no
+//! randomness here (a new CSRF token is handed in); the store reads and
+//! writes records, `auth` decides what the auth fields mean.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::sessions::SessionLabel;
 use crate::trace;
 
 /// The key of the signed-in user's name. Every key starting with
@@ -22,6 +25,47 @@ pub const AUTH_PREFIX: &str = "_auth_";
 pub const CSRF: &str = "_csrf";
 /// The key of the one piece of non-auth data latch itself stores.
 pub const THEME: &str = "theme";
+
+/// A session is a few hundred bytes; anything larger stored under a
+/// session's name is not one of ours, and is not read.
+pub const MAX_STORED_BYTES: usize = 64 * 1024;
+
+/// What stored bytes hold, at a given moment (`judge`).
+#[derive(Debug)]
+pub enum Judged {
+    Live(Record),
+    /// Past its expiry or idle timeout: as good as gone.
+    Expired,
+    /// Not a session latch can read (logged when judged).
+    Unreadable,
+}
+
+/// The bytes stored under the session `label`, judged at `now`: a live
+/// record, an expired one, or no session at all. A session latch cannot
+/// read (larger than `MAX_STORED_BYTES`, not JSON, of another format
+/// version) is logged, naming it by its label only, and is no session,
+/// never an error.
+pub fn judge(label: SessionLabel, bytes: &[u8], now: u64, idle_timeout: u64) -> Judged {
+    let decoded = match bytes.len() {
+        n if n > MAX_STORED_BYTES => Err(format!("{n} bytes, more than 64 KiB")),
+        _ => serde_json::from_slice::<Record>(bytes).map_err(|e| e.to_string()),
+    };
+    match decoded {
+        Ok(record) if record.v != Record::VERSION => {
+            unreadable(label, &format!("unknown format version {}", record.v))
+        }
+        Ok(record) if record.is_expired(now, idle_timeout) => Judged::Expired,
+        Ok(record) => Judged::Live(record),
+        Err(why) => unreadable(label, &why),
+    }
+}
+
+/// A stored session that is no session, and an operator should hear
+/// about it. Only the label is logged: it is not the cookie.
+pub fn unreadable(label: SessionLabel, why: &str) -> Judged {
+    log_event!("session {label}… unreadable, treated as no session: {why}");
+    Judged::Unreadable
+}
 
 /// The JSON in a session file:
 /// `{"v":1,"created":…,"expires":…,"seen":…,"data":{…}}`.
@@ -53,6 +97,12 @@ impl Record {
             seen: (idle_timeout > 0).then_some(now),
             data,
         }
+    }
+
+    /// The bytes a store keeps: the record's JSON, the same for a file
+    /// and a Redis key.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a record is plain JSON: strings, numbers, maps")
     }
 
     /// Dead by its absolute expiry, or (with an idle timeout) by disuse.

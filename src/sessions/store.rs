@@ -33,14 +33,20 @@
 //! - An `Err` means the store failed, and nothing else: the caller answers
 //!   503 (`error::Error`) and cannot count on the change having been made.
 //!
-//! The backends are a closed set, one variant each: a new backend is a new
-//! variant here and a module beside `files`, and must pass the contract
-//! suite (`tests/store_contract.rs`; the Redis run leaves out the sweep's
-//! sign-out, see `sweep`).
+//! The backends are a closed set, one variant each, and each answers every
+//! call of the contract with the same signature, so `Store` only hands a
+//! call on (`on_backend!`). A new backend is a new variant here and a
+//! module beside `files`, and must pass the contract suite
+//! (`tests/store_contract.rs`; the Redis run leaves out the sweep's
+//! sign-out, see `sweep`). Nothing outside `sessions` names a backend: it
+//! names a `Location` (what `--sessions` says), and `Store::open` does the
+//! rest. Each backend maps its failures into the one `StoreError`.
+
+use std::path::PathBuf;
 
 use crate::sessions::files::FileStore;
-use crate::sessions::pace::{self, Counter, Limit, Paced};
-use crate::sessions::redis::RedisStore;
+use crate::sessions::pace::{Counter, Limit, Paced};
+use crate::sessions::redis::{self, RedisStore};
 use crate::sessions::{Record, SessionId};
 
 pub use crate::sessions::stored::{Listing, Rotated, StoreError, Stored, Version};
@@ -49,50 +55,152 @@ pub enum Store {
     /// Session files in a directory (`sessions::files`).
     Files(FileStore),
     /// Sessions in one Redis primary, shared by every instance
-    /// (`sessions::redis`; docs/contract.md, "The Redis store"). It
-    /// counts `--max-sessions` itself, in the same step as the write.
-    Redis {
-        redis: RedisStore,
-        max_sessions: u64,
-    },
+    /// (`sessions::redis`; docs/contract.md, "The Redis store").
+    Redis(RedisStore),
+}
+
+/// Where sessions are kept, as `--sessions` names it: a directory, or a
+/// Redis URL (`redis://`, `rediss://`, `redis+unix://`). Any other
+/// `SCHEME://` is a mistake (a typo, a scheme latch does not speak), not a
+/// directory to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    Dir(PathBuf),
+    Redis(String),
+}
+
+/// The schemes `Location::parse` takes as a Redis URL.
+const REDIS_SCHEMES: [&str; 3] = ["redis", "rediss", "redis+unix"];
+
+impl Location {
+    /// What `--sessions` says; `Err` says what was expected.
+    pub fn parse(url: &str) -> Result<Location, String> {
+        match url.split_once("://") {
+            Some((scheme, _)) if REDIS_SCHEMES.contains(&scheme) => {
+                Ok(Location::Redis(url.to_owned()))
+            }
+            Some((scheme, _)) if !scheme.is_empty() && !scheme.contains('/') => Err(format!(
+                "{scheme}:// is not a sessions store latch knows: a directory, or a \
+                 redis://, rediss:// or redis+unix:// URL"
+            )),
+            _ => Ok(Location::Dir(PathBuf::from(url))),
+        }
+    }
+
+    /// As latch shows it (`check`, errors, logs): a directory as it is, a
+    /// Redis URL without its password (`redis::redacted`).
+    pub fn shown(&self) -> String {
+        match self {
+            Location::Dir(dir) => format!("sessions dir {}", dir.display()),
+            Location::Redis(url) => format!("sessions URL {}", redis::redacted(url)),
+        }
+    }
+}
+
+/// Whether a store that cannot show it keeps writes durably may be used
+/// (`--redis-durability`). The file store always is: every write is
+/// fsynced before the call returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Every setting must be durable; anything else (or a server whose
+    /// settings cannot be read) is an error naming the setting.
+    Strict,
+    /// The operator accepts a server that may lose writes: each shortfall
+    /// is logged once, and latch runs.
+    Relaxed,
+}
+
+impl Durability {
+    /// `strict` or `relaxed`, as `--redis-durability` takes them.
+    pub fn parse(text: &str) -> Option<Durability> {
+        match text {
+            "strict" => Some(Durability::Strict),
+            "relaxed" => Some(Durability::Relaxed),
+            _ => None,
+        }
+    }
+}
+
+/// How a store is opened: the serve flags it needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// `--idle-timeout` (0: none).
+    pub idle_timeout: u64,
+    /// `--max-sessions`: new anonymous sessions are refused past it
+    /// (`None`: no cap, for the commands that only read).
+    pub max_sessions: Option<u64>,
+    pub durability: Durability,
+}
+
+/// A dir that cannot be opened, in the system's own words (the caller
+/// names the dir).
+fn opening(e: std::io::Error) -> StoreError {
+    StoreError::Failed(e.to_string())
+}
+
+/// Hands one call of the contract to the backend.
+macro_rules! on_backend {
+    ($store:expr, $backend:ident => $call:expr) => {
+        match $store {
+            Store::Files($backend) => $call,
+            Store::Redis($backend) => $call,
+        }
+    };
 }
 
 impl Store {
+    /// Opens the store `location` names, for serving: the file store takes
+    /// its dir for this process (a second server on it is refused), the
+    /// Redis store connects and checks that the server keeps writes
+    /// durably (`StoreError::NotDurable` names the setting).
+    pub async fn open(location: &Location, settings: &Settings) -> Result<Store, StoreError> {
+        Ok(match location {
+            Location::Dir(dir) => {
+                let files = FileStore::open(dir, settings.idle_timeout).map_err(opening)?;
+                Store::Files(files.with_max_sessions(settings.max_sessions))
+            }
+            Location::Redis(url) => {
+                let redis = RedisStore::connect(url, settings.durability, settings.idle_timeout);
+                Store::Redis(redis.await?.with_max_sessions(settings.max_sessions))
+            }
+        })
+    }
+
+    /// Opens the store for a command that may run beside a server (`latch
+    /// sessions`, `latch clearsessions`): the dir as it is (no lock, no
+    /// reserve, no epochs written), or the Redis server, connected as
+    /// `serve` connects to it.
+    pub async fn open_beside_server(
+        location: &Location,
+        settings: &Settings,
+    ) -> Result<Store, StoreError> {
+        Ok(match location {
+            Location::Dir(dir) => {
+                Store::Files(FileStore::at(dir, settings.idle_timeout).map_err(opening)?)
+            }
+            Location::Redis(url) => Store::Redis(
+                RedisStore::connect(url, settings.durability, settings.idle_timeout).await?,
+            ),
+        })
+    }
+
     /// With `--idle-timeout`, a session unused this long is expired too
     /// (0: no idle timeout).
     pub fn idle_timeout(&self) -> u64 {
-        match self {
-            Store::Files(files) => files.idle_timeout(),
-            Store::Redis { redis, .. } => redis.idle_timeout(),
-        }
+        on_backend!(self, b => b.idle_timeout())
     }
 
     /// The live session `id` names, with its user's epoch. `Ok(None)`:
     /// no live session (see the promises above).
     pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
-        match self {
-            Store::Files(files) => files.load(id, now).await,
-            Store::Redis { redis, .. } => {
-                Ok(redis
-                    .load_with_epoch(id, now)
-                    .await?
-                    .map(|(record, epoch, read)| Stored {
-                        record,
-                        epoch,
-                        version: Version::of_bytes(read),
-                    }))
-            }
-        }
+        on_backend!(self, b => b.load(id, now).await)
     }
 
     /// Stores `record` under a fresh id, which it returns. Never refused
     /// for the count of sessions: sign-in and the moves of `rotate` must
     /// work whatever anonymous sessions fill.
     pub async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
-        match self {
-            Store::Files(files) => files.create(record).await,
-            Store::Redis { redis, .. } => Ok(redis.create(record).await?),
-        }
+        on_backend!(self, b => b.create(record).await)
     }
 
     /// `create` for a session with no sign-in. `Ok(None)`, and nothing
@@ -104,16 +212,7 @@ impl Store {
         record: &Record,
         now: u64,
     ) -> Result<Option<SessionId>, StoreError> {
-        match self {
-            Store::Files(files) => {
-                let _ = now; // files count as files until the sweep drops the dead
-                files.create_anonymous(record).await
-            }
-            Store::Redis {
-                redis,
-                max_sessions,
-            } => Ok(redis.create_if_room(record, now, *max_sessions).await?),
-        }
+        on_backend!(self, b => b.create_anonymous(record, now).await)
     }
 
     /// Applies `change` to the session as stored now and stores the result;
@@ -128,12 +227,7 @@ impl Store {
         now: u64,
         change: impl Fn(&mut Record) -> T + Send + 'static,
     ) -> Result<Option<(Record, T)>, StoreError> {
-        match self {
-            Store::Files(files) => files.modify(id, now, change).await,
-            Store::Redis { redis, .. } => {
-                Ok(redis.modify(id, version.bytes(), now, change).await?)
-            }
-        }
+        on_backend!(self, b => b.modify(id, version, now, change).await)
     }
 
     /// Applies `change` to the session as stored now, then moves it to a
@@ -148,21 +242,13 @@ impl Store {
         now: u64,
         change: impl Fn(&mut Record) -> bool + Send + 'static,
     ) -> Result<Rotated, StoreError> {
-        match self {
-            Store::Files(files) => files.rotate(id, now, change).await,
-            Store::Redis { redis, .. } => {
-                Ok(redis.rotate(id, version.bytes(), now, change).await?)
-            }
-        }
+        on_backend!(self, b => b.rotate(id, version, now, change).await)
     }
 
     /// Deletes the session, whatever it holds; `Ok(false)`: there was none.
     /// It needs no room, so it works on a full store.
     pub async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        match self {
-            Store::Files(files) => files.delete(id).await,
-            Store::Redis { redis, .. } => Ok(redis.delete(id).await?),
-        }
+        on_backend!(self, b => b.delete(id).await)
     }
 
     /// Notes that the session `id`, whose record `record` was just signed
@@ -176,24 +262,12 @@ impl Store {
         record: &Record,
         keep: usize,
     ) -> Result<usize, StoreError> {
-        let Some(user) = record.user() else {
-            return Ok(0);
-        };
-        match self {
-            Store::Files(files) => {
-                let at = record.auth_time().unwrap_or(record.created);
-                files.keep_newest_sign_ins(user, id, at, keep).await
-            }
-            Store::Redis { redis, .. } => Ok(redis.keep_newest_sign_ins(id, record, keep).await?),
-        }
+        on_backend!(self, b => b.keep_newest_sign_ins(id, record, keep).await)
     }
 
     /// The user's "sign out everywhere" epoch: 0 until the first time.
     pub async fn epoch(&self, user: &str) -> Result<u64, StoreError> {
-        match self {
-            Store::Files(files) => Ok(files.epoch(user)),
-            Store::Redis { redis, .. } => Ok(redis.epoch(user).await?),
-        }
+        on_backend!(self, b => b.epoch(user).await)
     }
 
     /// Advances the user's epoch, durably, and returns it. Sessions bind to
@@ -202,10 +276,7 @@ impl Store {
     /// there are. It gets through on a full store, and it never goes back:
     /// an epoch that cannot grow is an error, not a wrap to 0.
     pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
-        match self {
-            Store::Files(files) => files.bump_epoch(user).await,
-            Store::Redis { redis, .. } => Ok(redis.bump_epoch(user).await?),
-        }
+        on_backend!(self, b => b.bump_epoch(user).await)
     }
 
     /// Admits one attempt on every counter of `limits`, counting it on
@@ -214,56 +285,29 @@ impl Store {
     /// which one process owns; in Redis for the Redis store, where every
     /// instance counts against the same counters.
     pub async fn pace(&self, limits: &[Limit]) -> Result<Paced, StoreError> {
-        match self {
-            Store::Files(files) => Ok(files.paces().admit(limits, pace::now_ms())),
-            Store::Redis { redis, .. } => Ok(redis.pace(limits).await?),
-        }
+        on_backend!(self, b => b.pace(limits).await)
     }
 
     /// Counts one attempt on `limit`'s counter now (a `Counts::Later`
     /// limit, once what it counts has happened).
     pub async fn count_attempt(&self, limit: &Limit) -> Result<(), StoreError> {
-        match self {
-            Store::Files(files) => {
-                files.paces().count(limit, pace::now_ms());
-                Ok(())
-            }
-            Store::Redis { redis, .. } => Ok(redis.count(limit).await?),
-        }
+        on_backend!(self, b => b.count_attempt(limit).await)
     }
 
     /// Empties `counter`.
     pub async fn forget(&self, counter: &Counter) -> Result<(), StoreError> {
-        match self {
-            Store::Files(files) => {
-                files.paces().forget(counter);
-                Ok(())
-            }
-            Store::Redis { redis, .. } => Ok(redis.forget(counter).await?),
-        }
+        on_backend!(self, b => b.forget(counter).await)
     }
 
     /// Every live session, oldest first; it changes nothing.
     pub async fn list(&self, now: u64) -> Result<Vec<Listing>, StoreError> {
-        match self {
-            Store::Files(files) => files.list(now).await,
-            Store::Redis { redis, .. } => Ok(redis.list(now).await?),
-        }
+        on_backend!(self, b => b.list(now).await)
     }
 
     /// How many sessions the store holds at `now`, as it last counted
     /// them (what `create_anonymous` compares with `--max-sessions`).
     pub async fn count(&self, now: u64) -> Result<usize, StoreError> {
-        match self {
-            Store::Files(files) => {
-                let _ = now; // files count as files until the sweep drops the dead
-                Ok(files.count())
-            }
-            Store::Redis { redis, .. } => {
-                let live = redis.live_sessions(now).await?;
-                Ok(usize::try_from(live).unwrap_or(usize::MAX))
-            }
-        }
+        on_backend!(self, b => b.count(now).await)
     }
 
     /// Removes what is dead (expired or unreadable sessions, a backend's
@@ -279,14 +323,6 @@ impl Store {
         now: u64,
         sign_out_if_void: impl Fn(&mut Record, u64) -> bool + Send + 'static,
     ) -> Result<usize, StoreError> {
-        match self {
-            Store::Files(files) => files.sweep(now, sign_out_if_void).await,
-            // Redis expires sessions itself (`PXAT`); a void sign-in is
-            // refused at the session's next use, as on every backend.
-            Store::Redis { redis, .. } => {
-                let _ = sign_out_if_void;
-                Ok(redis.sweep(now).await?)
-            }
-        }
+        on_backend!(self, b => b.sweep(now, sign_out_if_void).await)
     }
 }

@@ -7,7 +7,6 @@ use std::io;
 
 use crate::os::blocking::Crashed;
 use crate::os::sys;
-use crate::sessions::redis;
 use crate::sessions::{Record, SessionId, SessionLabel};
 
 /// A live session as `load` finds it: its record, and the "sign out
@@ -67,49 +66,61 @@ pub struct Listing {
     pub epoch: u64,
 }
 
-/// Why a store call failed. What it means to a client is decided in one
-/// place, `error::Error::into_response`.
+/// Why a store call failed, whatever the backend: each backend maps its
+/// own failures into this one type (as tower-sessions' `session_store::Error`
+/// asks of its stores), so nothing above the store names a backend. Sorted
+/// by what the caller does about it; what each means to a client is
+/// decided in one place, `error::Error::into_response`.
 #[derive(Debug)]
 pub enum StoreError {
-    /// The file backend's disk work failed: a full disk, a read-only file
-    /// system, permissions, a damaged epochs file.
-    Files(io::Error),
-    /// The Redis backend's call failed: Redis unreachable, loading, too
-    /// slow, out of memory, not durable after a reconnect, a session too
-    /// contended, or an answer latch did not expect (`redis::StoreError`).
-    Redis(redis::StoreError),
+    /// The store cannot answer now (Redis unreachable, restarting, loading
+    /// its data, too slow, a replica after a failover): 503 with
+    /// `Retry-After`, and service resumes by itself.
+    Unavailable(String),
+    /// The store has no room (a full disk, no inodes, a spent quota; Redis
+    /// at `maxmemory`): a sign-out deletes instead of moving, anything else
+    /// gets 503 saying the store is full.
+    Full(String),
+    /// The store does not keep writes durably, or this cannot be verified
+    /// (the setting is named): latch will not start on it, and while
+    /// serving answers 503 until it is fixed. The store logs it, once.
+    NotDurable(String),
+    /// The store cannot be used as it is named: a URL that does not parse,
+    /// credentials refused.
+    Unusable(String),
+    /// Anything else: an I/O error (a read-only file system, permissions),
+    /// an answer latch did not expect, a session too contended to write.
+    Failed(String),
     /// The store's work did not finish: it panicked (a bug), or the
     /// server is shutting down.
     Crashed(Crashed),
 }
 
 impl StoreError {
-    /// Whether the store failed for lack of room (a full disk, inodes or
-    /// quota): a sign-out then deletes instead of moving (`auth`).
+    /// Whether the store failed for lack of room: a sign-out then deletes
+    /// instead of moving (`auth::sign_out`).
     pub fn is_out_of_space(&self) -> bool {
-        match self {
-            StoreError::Files(e) => sys::is_out_of_space(e),
-            StoreError::Redis(e) => matches!(e, redis::StoreError::Full),
-            StoreError::Crashed(_) => false,
-        }
+        matches!(self, StoreError::Full(_))
     }
 
     /// Whether the store logs this failure itself, once per change (a
-    /// Redis found not durable, or out of memory, `redis::connection`): the
-    /// requests it refuses meanwhile add no line of their own.
+    /// store found not durable, or full): the requests it refuses
+    /// meanwhile add no line of their own.
     pub fn is_logged_by_the_store(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Redis(redis::StoreError::NotDurable(_) | redis::StoreError::Full)
-        )
+        matches!(self, StoreError::NotDurable(_) | StoreError::Full(_))
     }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Each backend words its own failures: "Redis is unavailable: …",
+        // "session files: No space left on device".
         match self {
-            StoreError::Files(e) => write!(f, "session files: {e}"),
-            StoreError::Redis(e) => write!(f, "redis: {e}"),
+            StoreError::Unavailable(why)
+            | StoreError::Full(why)
+            | StoreError::NotDurable(why)
+            | StoreError::Unusable(why)
+            | StoreError::Failed(why) => f.write_str(why),
             StoreError::Crashed(e) => e.fmt(f),
         }
     }
@@ -117,15 +128,13 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// A file store's failure: no room is `Full`, anything else `Failed`.
 impl From<io::Error> for StoreError {
     fn from(e: io::Error) -> StoreError {
-        StoreError::Files(e)
-    }
-}
-
-impl From<redis::StoreError> for StoreError {
-    fn from(e: redis::StoreError) -> StoreError {
-        StoreError::Redis(e)
+        match sys::is_out_of_space(&e) {
+            true => StoreError::Full(format!("session files: {e}")),
+            false => StoreError::Failed(format!("session files: {e}")),
+        }
     }
 }
 

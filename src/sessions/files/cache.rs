@@ -24,6 +24,7 @@ use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::sync::RwLock;
 
+use crate::sessions::id::Digest;
 use crate::sessions::Record;
 
 /// At most this many records are kept; past it the cache starts over. A
@@ -52,18 +53,18 @@ impl FileVersion {
 
 #[derive(Default)]
 pub(super) struct SessionCache {
-    entries: RwLock<HashMap<[u8; 32], (FileVersion, Record)>>,
+    entries: RwLock<HashMap<Digest, (FileVersion, Record)>>,
 }
 
 impl SessionCache {
     /// The record read from exactly this version of the file, if kept.
-    pub(super) fn get(&self, key: &[u8; 32], version: FileVersion) -> Option<Record> {
+    pub(super) fn get(&self, key: &Digest, version: FileVersion) -> Option<Record> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let (kept, record) = entries.get(key)?;
         (*kept == version).then(|| record.clone())
     }
 
-    pub(super) fn insert(&self, key: [u8; 32], version: FileVersion, record: Record) {
+    pub(super) fn insert(&self, key: Digest, version: FileVersion, record: Record) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
             entries.clear();
@@ -71,7 +72,7 @@ impl SessionCache {
         entries.insert(key, (version, record));
     }
 
-    pub(super) fn forget(&self, key: &[u8; 32]) {
+    pub(super) fn forget(&self, key: &Digest) {
         self.entries
             .write()
             .unwrap_or_else(|p| p.into_inner())

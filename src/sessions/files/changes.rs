@@ -9,8 +9,10 @@ use std::sync::atomic::Ordering;
 use std::sync::MutexGuard;
 
 use super::epochs::EPOCHS_FILE;
-use super::{dir, to_json, FileKey, Files, Inspected, LOCK_STRIPES};
+use super::{dir, Files, LOCK_STRIPES};
 use crate::os::sys;
+use crate::sessions::id::Digest;
+use crate::sessions::record::Judged;
 use crate::sessions::stored::Rotated;
 use crate::sessions::{Record, SessionId};
 
@@ -20,18 +22,18 @@ use crate::sessions::{Record, SessionId};
 /// first.
 pub(super) struct Locked<'a> {
     files: &'a Files,
-    key: &'a FileKey,
+    key: &'a Digest,
     _guard: MutexGuard<'a, ()>,
 }
 
 impl Locked<'_> {
     /// The file as it is on disk now.
-    pub(super) fn read(&self, now: u64) -> io::Result<Option<Inspected>> {
+    pub(super) fn read(&self, now: u64) -> io::Result<Option<Judged>> {
         self.files.read_from_disk(self.key, now)
     }
 
     pub(super) fn write(&self, record: &Record) -> io::Result<()> {
-        self.files.replace(self.key, &to_json(record)?)
+        self.files.replace(self.key, &record.encode())
     }
 
     /// Unlinks the file durably; `Ok(false)` if it was already gone.
@@ -44,8 +46,8 @@ impl Files {
     /// The lock serializing changes to this session. The mutex guards no
     /// data, only the file, so a poisoned one (a panic while held) is as
     /// good as any.
-    pub(super) fn lock<'a>(&'a self, key: &'a FileKey) -> Locked<'a> {
-        let stripe = usize::from(key.0[0]) % LOCK_STRIPES;
+    pub(super) fn lock<'a>(&'a self, key: &'a Digest) -> Locked<'a> {
+        let stripe = usize::from(key.first_byte()) % LOCK_STRIPES;
         let guard = self.locks[stripe]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -64,7 +66,7 @@ impl Files {
         let begun = self.count.begin(max);
         let written = if begun.admitted() {
             let id = SessionId::generate();
-            self.replace(&FileKey::of(&id), json).map(|()| Some(id))
+            self.replace(&id.digest(), json).map(|()| Some(id))
         } else {
             Ok(None)
         };
@@ -87,12 +89,12 @@ impl Files {
 
     pub(super) fn modify<T>(
         &self,
-        key: &FileKey,
+        key: &Digest,
         now: u64,
         change: impl Fn(&mut Record) -> T,
     ) -> io::Result<Option<(Record, T)>> {
         let file = self.lock(key);
-        let Some(Inspected::Live(mut record)) = file.read(now)? else {
+        let Some(Judged::Live(mut record)) = file.read(now)? else {
             return Ok(None);
         };
         let out = change(&mut record);
@@ -104,16 +106,16 @@ impl Files {
     /// the two leaves an orphan to expire, never no session.
     pub(super) fn rotate(
         &self,
-        key: &FileKey,
+        key: &Digest,
         now: u64,
         change: impl Fn(&mut Record) -> bool,
     ) -> io::Result<Rotated> {
         let old = self.lock(key);
-        let Some(Inspected::Live(mut record)) = old.read(now)? else {
+        let Some(Judged::Live(mut record)) = old.read(now)? else {
             return Ok(Rotated::Gone);
         };
         let rotated = if change(&mut record) {
-            let moved = self.create_within(usize::MAX, &to_json(&record)?)?;
+            let moved = self.create_within(usize::MAX, &record.encode())?;
             let new = moved.ok_or_else(|| io::Error::other("no session file slot"))?;
             Rotated::Moved(new, record)
         } else {
@@ -131,7 +133,7 @@ impl Files {
     pub(super) fn keep_newest_sign_ins(
         &self,
         user: &str,
-        key: FileKey,
+        key: Digest,
         at: u64,
         keep: usize,
         now: u64,
@@ -141,7 +143,7 @@ impl Files {
             return Ok(0);
         };
         let holds = |file: &Locked| -> io::Result<bool> {
-            Ok(matches!(file.read(now)?, Some(Inspected::Live(r)) if r.user() == Some(user)))
+            Ok(matches!(file.read(now)?, Some(Judged::Live(r)) if r.user() == Some(user)))
         };
         let mut live = Vec::new();
         for key in oldest_first {
@@ -163,10 +165,10 @@ impl Files {
     }
 
     /// Deletes the file if, re-read under its lock, it is still expired.
-    pub(super) fn delete_if_expired(&self, key: &FileKey, now: u64) -> io::Result<bool> {
+    pub(super) fn delete_if_expired(&self, key: &Digest, now: u64) -> io::Result<bool> {
         let file = self.lock(key);
         match file.read(now)? {
-            Some(Inspected::Expired) => file.unlink(),
+            Some(Judged::Expired) => file.unlink(),
             _ => Ok(false),
         }
     }

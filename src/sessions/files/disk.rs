@@ -10,82 +10,66 @@ use std::path::{Path, PathBuf};
 use super::cache::FileVersion;
 use super::dir;
 use super::epochs::EPOCHS_FILE;
-use super::{FileKey, Files, Inspected, SESSION_MAX_BYTES};
+use super::{file_name, Files};
 use crate::os::regular_file::{self, Found, Symlinks};
 use crate::os::{atomic_file, sys};
-use crate::sessions::Record;
+use crate::sessions::id::Digest;
+use crate::sessions::record::{self, Judged, MAX_STORED_BYTES};
 
 impl Files {
     /// The read of a request, without the lock: one `lstat`, and the file
     /// is read only when it changed since it was last read (see `cache`).
     /// Anything but a regular file goes to `read_from_disk`, which refuses
     /// it.
-    pub(super) fn read_unlocked(&self, key: &FileKey, now: u64) -> io::Result<Option<Inspected>> {
+    pub(super) fn read_unlocked(&self, key: &Digest, now: u64) -> io::Result<Option<Judged>> {
         let meta = match fs::symlink_metadata(self.path(key)) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.cache.forget(&key.0);
+                self.cache.forget(key);
                 return Ok(None);
             }
             Err(e) => return Err(e),
         };
         if !meta.is_file() {
-            self.cache.forget(&key.0);
+            self.cache.forget(key);
             return self.read_from_disk(key, now);
         }
-        match self.cache.get(&key.0, FileVersion::of(&meta)) {
-            Some(record) => Ok(Some(self.judge(record, now))),
+        match self.cache.get(key, FileVersion::of(&meta)) {
+            Some(record) if record.is_expired(now, self.idle_timeout) => Ok(Some(Judged::Expired)),
+            Some(record) => Ok(Some(Judged::Live(record))),
             None => self.read_from_disk(key, now),
         }
     }
 
-    /// Reads and judges one session file; `Ok(None)` when there is none.
-    /// A record that parses is remembered with the version it was read from.
-    pub(super) fn read_from_disk(&self, key: &FileKey, now: u64) -> io::Result<Option<Inspected>> {
-        let read = regular_file::read(&self.path(key), SESSION_MAX_BYTES, Symlinks::Refused);
-        let (bytes, version) = match read {
+    /// Reads and judges one session file (`record::judge`); `Ok(None)`
+    /// when there is none. A live record is remembered with the version it
+    /// was read from.
+    pub(super) fn read_from_disk(&self, key: &Digest, now: u64) -> io::Result<Option<Judged>> {
+        let max = MAX_STORED_BYTES as u64;
+        let (bytes, version) = match regular_file::read(&self.path(key), max, Symlinks::Refused) {
             Ok(Found::File(bytes, meta)) => (bytes, FileVersion::of(&meta)),
-            Ok(Found::Refused(why)) => {
-                log_unreadable(key, &why);
-                return Ok(Some(Inspected::Unreadable));
-            }
+            Ok(Found::Refused(why)) => return Ok(Some(record::unreadable(key.label(), &why))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        let record = match serde_json::from_slice::<Record>(&bytes) {
-            Ok(record) if record.v == Record::VERSION => record,
-            Ok(record) => {
-                log_unreadable(key, &format!("unknown format version {}", record.v));
-                return Ok(Some(Inspected::Unreadable));
-            }
-            Err(e) => {
-                log_unreadable(key, &e.to_string());
-                return Ok(Some(Inspected::Unreadable));
-            }
-        };
-        self.cache.insert(key.0, version, record.clone());
-        Ok(Some(self.judge(record, now)))
-    }
-
-    pub(super) fn judge(&self, record: Record, now: u64) -> Inspected {
-        if record.is_expired(now, self.idle_timeout) {
-            Inspected::Expired
-        } else {
-            Inspected::Live(record)
+        let judged = record::judge(key.label(), &bytes, now, self.idle_timeout);
+        if let Judged::Live(record) = &judged {
+            self.cache.insert(*key, version, record.clone());
         }
+        Ok(Some(judged))
     }
 
     /// The one function that writes a session file: the cached record goes
     /// first, so no read is served a version that is no longer on disk.
-    pub(super) fn replace(&self, key: &FileKey, json: &[u8]) -> io::Result<()> {
-        self.cache.forget(&key.0);
+    pub(super) fn replace(&self, key: &Digest, json: &[u8]) -> io::Result<()> {
+        self.cache.forget(key);
         self.write_file(&self.path(key), json)
     }
 
     /// The one function that unlinks a session file, durably; `Ok(false)`
     /// if it was already gone.
-    pub(super) fn unlink(&self, key: &FileKey) -> io::Result<bool> {
-        self.cache.forget(&key.0);
+    pub(super) fn unlink(&self, key: &Digest) -> io::Result<bool> {
+        self.cache.forget(key);
         match fs::remove_file(self.path(key)) {
             Ok(()) => {
                 self.count.removed();
@@ -145,17 +129,7 @@ impl Files {
         }
     }
 
-    pub(super) fn path(&self, key: &FileKey) -> PathBuf {
-        self.dir.join(key.file_name().as_str())
+    pub(super) fn path(&self, key: &Digest) -> PathBuf {
+        self.dir.join(file_name(key).as_str())
     }
-}
-
-/// A file that is no session, and an operator should hear about it.
-/// Only the label is logged: the file name is not the cookie, but the
-/// label is what every other line names the session by.
-fn log_unreadable(key: &FileKey, why: &str) {
-    log_event!(
-        "session file {}… unreadable, treated as no session: {why}",
-        key.label()
-    );
 }

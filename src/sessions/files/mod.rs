@@ -35,11 +35,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use crate::http::encoding::hex_into;
 use crate::os::blocking;
-use crate::sessions::pace::Paces;
+use crate::sessions::id::Digest;
+use crate::sessions::pace::{self, Counter, Limit, Paced, Paces};
+use crate::sessions::record::Judged;
 use crate::sessions::stored::{Listing, Rotated, StoreError, Stored, Version};
-use crate::sessions::{Record, SessionId, SessionLabel};
+use crate::sessions::{Record, SessionId};
 use cache::SessionCache;
 use count::FileCount;
 use epochs::Epochs;
@@ -51,9 +52,6 @@ pub use dir::{LOCK_FILE, RESERVE_FILE};
 /// two sessions rarely share one, and memory stays fixed however many
 /// sessions there are.
 const LOCK_STRIPES: usize = 64;
-/// A session file is a few hundred bytes; anything larger than this under a
-/// session's name is not one of ours, and is not read.
-pub const SESSION_MAX_BYTES: u64 = 64 * 1024;
 
 /// The file store. Cheap to share: the state is behind one `Arc`, which
 /// the work sent to the blocking pool holds.
@@ -64,7 +62,8 @@ pub struct FileStore {
 struct Files {
     dir: PathBuf,
     idle_timeout: u64,
-    /// New anonymous sessions are refused once this many files are there.
+    /// New anonymous sessions are refused once this many files are there
+    /// (`usize::MAX`: `--max-sessions` not set, so no cap).
     max_sessions: usize,
     count: FileCount,
     /// Set while anonymous sessions are refused, so that the log says so
@@ -83,55 +82,24 @@ struct Files {
     sign_ins: SignIns,
 }
 
-/// What became of a session file read from disk.
-enum Inspected {
-    Live(Record),
-    Expired,
-    /// Corrupt, of an unknown format, or not a regular file within
-    /// `SESSION_MAX_BYTES` (logged when found).
-    Unreadable,
+/// A session's file name: its id's digest in hex, `.json`, built on the
+/// stack (asked for on every request's read). The directory then holds no
+/// usable cookie: a file name cannot be turned back into an id, so a
+/// leaked listing (or backup) grants nothing.
+fn file_name(digest: &Digest) -> FileName {
+    let mut name = [0u8; 69];
+    name[..64].copy_from_slice(&digest.hex());
+    name[64..].copy_from_slice(b".json");
+    FileName(name)
 }
 
-/// The name under which a session is stored: its id's digest, in hex,
-/// `.json`. The directory then holds no usable cookie: a file name cannot
-/// be turned back into an id, so a leaked listing (or backup) grants
-/// nothing.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct FileKey([u8; 32]);
-
-impl FileKey {
-    fn of(id: &SessionId) -> FileKey {
-        FileKey(*id.digest())
-    }
-
-    /// Parses `<64 hex digits>.json`; `None` for every other name.
-    fn from_file_name(name: &str) -> Option<FileKey> {
-        let stem = name.strip_suffix(".json")?;
-        if stem.len() != 64 || !stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return None;
-        }
-        let mut key = [0u8; 32];
-        for (i, byte) in key.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&stem[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(FileKey(key))
-    }
-
-    /// `<64 hex digits>.json`, built on the stack: it is asked for on
-    /// every request's read.
-    fn file_name(&self) -> FileName {
-        let mut name = [0u8; 69];
-        hex_into(&self.0, &mut name[..64]);
-        name[64..].copy_from_slice(b".json");
-        FileName(name)
-    }
-
-    fn label(&self) -> SessionLabel {
-        SessionLabel::of_digest(&self.0)
-    }
+/// The digest a file name stands for: `<64 hex digits>.json`; `None` for
+/// every other name (temporary files, the lock, the epochs).
+fn digest_of_file_name(name: &str) -> Option<Digest> {
+    Digest::from_hex(name.strip_suffix(".json")?.as_bytes())
 }
 
-/// A session file's name (see `FileKey::file_name`).
+/// A session file's name (see `file_name`).
 struct FileName([u8; 69]);
 
 impl FileName {
@@ -178,7 +146,9 @@ impl FileStore {
     }
 
     /// Caps the session files `create_anonymous` lets the dir hold.
-    pub fn with_max_sessions(mut self, max_sessions: usize) -> FileStore {
+    pub fn with_max_sessions(mut self, max_sessions: Option<u64>) -> FileStore {
+        let max_sessions =
+            max_sessions.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
         Arc::get_mut(&mut self.files)
             .expect("a store is configured before it is shared")
             .max_sessions = max_sessions;
@@ -194,9 +164,9 @@ impl FileStore {
     /// and usually unchanged (one `lstat`, see `cache`), and a thread hop
     /// would cost more. An expired file is deleted on the blocking pool.
     pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
-        let key = FileKey::of(id);
+        let key = id.digest();
         match self.files.read_unlocked(&key, now)? {
-            Some(Inspected::Live(record)) => {
+            Some(Judged::Live(record)) => {
                 let epoch = self.files.epoch_of(&record);
                 Ok(Some(Stored {
                     record,
@@ -204,36 +174,45 @@ impl FileStore {
                     version: Version::UNKNOWN,
                 }))
             }
-            Some(Inspected::Expired) => {
+            Some(Judged::Expired) => {
                 self.blocking(move |files| files.delete_if_expired(&key, now))
                     .await?;
                 Ok(None)
             }
-            Some(Inspected::Unreadable) | None => Ok(None),
+            Some(Judged::Unreadable) | None => Ok(None),
         }
     }
 
     pub async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
-        let json = to_json(record)?;
+        let json = record.encode();
         let created = self
             .blocking(move |files| files.create_within(usize::MAX, &json))
             .await?;
-        created.ok_or_else(|| StoreError::Files(io::Error::other("no session file slot")))
+        Ok(created.expect("a create without a cap is never refused"))
     }
 
-    pub async fn create_anonymous(&self, record: &Record) -> Result<Option<SessionId>, StoreError> {
-        let json = to_json(record)?;
+    /// Files count as files until the sweep drops the dead, so `now` is
+    /// not needed here.
+    pub async fn create_anonymous(
+        &self,
+        record: &Record,
+        _now: u64,
+    ) -> Result<Option<SessionId>, StoreError> {
+        let json = record.encode();
         self.blocking(move |files| files.create_anonymous(&json))
             .await
     }
 
+    /// No `Version`: a change reads the file under its lock (from the
+    /// cache when it is unchanged).
     pub async fn modify<T: Send + 'static>(
         &self,
         id: &SessionId,
+        _version: &Version,
         now: u64,
         change: impl Fn(&mut Record) -> T + Send + 'static,
     ) -> Result<Option<(Record, T)>, StoreError> {
-        let key = FileKey::of(id);
+        let key = id.digest();
         self.blocking(move |files| files.modify(&key, now, change))
             .await
     }
@@ -241,35 +220,38 @@ impl FileStore {
     pub async fn rotate(
         &self,
         id: &SessionId,
+        _version: &Version,
         now: u64,
         change: impl Fn(&mut Record) -> bool + Send + 'static,
     ) -> Result<Rotated, StoreError> {
-        let key = FileKey::of(id);
+        let key = id.digest();
         self.blocking(move |files| files.rotate(&key, now, change))
             .await
     }
 
     pub async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let key = FileKey::of(id);
+        let key = id.digest();
         self.blocking(move |files| files.lock(&key).unlink()).await
     }
 
     pub async fn keep_newest_sign_ins(
         &self,
-        user: &str,
-        signed_in: &SessionId,
-        at: u64,
+        id: &SessionId,
+        record: &Record,
         keep: usize,
     ) -> Result<usize, StoreError> {
-        let (user, key) = (user.to_owned(), FileKey::of(signed_in));
+        let Some(user) = record.user().map(str::to_owned) else {
+            return Ok(0);
+        };
+        let (key, at) = (id.digest(), record.auth_time().unwrap_or(record.created));
         let now = crate::sessions::now();
         self.blocking(move |files| files.keep_newest_sign_ins(&user, key, at, keep, now))
             .await
     }
 
     /// From memory: the epochs file is read once, at open.
-    pub fn epoch(&self, user: &str) -> u64 {
-        self.files.epochs.of(user)
+    pub async fn epoch(&self, user: &str) -> Result<u64, StoreError> {
+        Ok(self.files.epochs.of(user))
     }
 
     pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
@@ -281,14 +263,26 @@ impl FileStore {
         self.blocking(move |files| files.list(now)).await
     }
 
-    /// The pace counters, kept in memory: one process owns the dir.
-    pub fn paces(&self) -> &Paces {
-        &self.files.paces
+    /// `Paces::admit`: the counters are kept in memory, since one process
+    /// owns the dir.
+    pub async fn pace(&self, limits: &[Limit]) -> Result<Paced, StoreError> {
+        Ok(self.files.paces.admit(limits, pace::now_ms()))
     }
 
-    /// As last counted (see `count`): no request lists the dir.
-    pub fn count(&self) -> usize {
-        self.files.count.current()
+    pub async fn count_attempt(&self, limit: &Limit) -> Result<(), StoreError> {
+        self.files.paces.count(limit, pace::now_ms());
+        Ok(())
+    }
+
+    pub async fn forget(&self, counter: &Counter) -> Result<(), StoreError> {
+        self.files.paces.forget(counter);
+        Ok(())
+    }
+
+    /// As last counted (see `count`): no request lists the dir. Files count
+    /// as files until the sweep drops the dead, so `now` is not needed.
+    pub async fn count(&self, _now: u64) -> Result<usize, StoreError> {
+        Ok(self.files.count.current())
     }
 
     pub async fn sweep(
@@ -332,11 +326,6 @@ impl Files {
     }
 }
 
-/// A session file's bytes: the record's JSON.
-fn to_json(record: &Record) -> io::Result<Vec<u8>> {
-    serde_json::to_vec(record).map_err(io::Error::other)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,12 +333,8 @@ mod tests {
     #[test]
     fn only_canonical_file_names_are_session_files() {
         let id = SessionId::generate();
-        let name = FileKey::of(&id).file_name().as_str().to_owned();
-        assert!(FileKey::from_file_name(&name).is_some());
-        assert_eq!(
-            FileKey::from_file_name(&name).unwrap().0,
-            FileKey::of(&id).0
-        );
+        let name = file_name(&id.digest()).as_str().to_owned();
+        assert_eq!(digest_of_file_name(&name), Some(id.digest()));
         for other in [
             ".tmp-0011",
             ".lock",
@@ -359,16 +344,14 @@ mod tests {
             &name.to_uppercase(),
             &name.replace(".json", ".tmp"),
         ] {
-            assert!(FileKey::from_file_name(other).is_none(), "{other}");
+            assert!(digest_of_file_name(other).is_none(), "{other}");
         }
     }
 
     #[test]
     fn a_file_name_starts_with_the_session_label() {
         let id = SessionId::generate();
-        assert!(FileKey::of(&id)
-            .file_name()
-            .as_str()
-            .starts_with(&id.label().to_string()));
+        let name = file_name(&id.digest());
+        assert!(name.as_str().starts_with(&id.label().to_string()));
     }
 }

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::FileKey;
+use crate::sessions::id::Digest;
 
 #[derive(Default)]
 pub(super) struct SignIns {
@@ -32,17 +32,17 @@ struct Index {
 struct Entry {
     /// When it was signed in (unix s): oldest first.
     at: u64,
-    key: FileKey,
+    key: Digest,
     /// `walks` when it was added.
     walk: u64,
 }
 
 /// What a sweep saw: each user's signed-in sessions.
-pub(super) type Seen = HashMap<String, Vec<(u64, FileKey)>>;
+pub(super) type Seen = HashMap<String, Vec<(u64, Digest)>>;
 
 impl SignIns {
     /// A session now signed in as `user`, at `at`.
-    pub(super) fn add(&self, user: &str, at: u64, key: FileKey) {
+    pub(super) fn add(&self, user: &str, at: u64, key: Digest) {
         let mut index = self.lock();
         let walk = index.walks;
         let entries = index.by_user.entry(user.to_owned()).or_default();
@@ -51,7 +51,7 @@ impl SignIns {
     }
 
     /// The user's sessions, oldest first, when there are more than `keep`.
-    pub(super) fn past(&self, user: &str, keep: usize) -> Option<Vec<FileKey>> {
+    pub(super) fn past(&self, user: &str, keep: usize) -> Option<Vec<Digest>> {
         let mut index = self.lock();
         let entries = index.by_user.get_mut(user)?;
         if entries.len() <= keep {
@@ -62,7 +62,7 @@ impl SignIns {
     }
 
     /// `key` no longer holds a sign-in of `user`.
-    pub(super) fn remove(&self, user: &str, key: &FileKey) {
+    pub(super) fn remove(&self, user: &str, key: &Digest) {
         let mut index = self.lock();
         if let Some(entries) = index.by_user.get_mut(user) {
             entries.retain(|e| e.key != *key);
@@ -113,8 +113,8 @@ impl SignIns {
 mod tests {
     use super::*;
 
-    fn key(n: u8) -> FileKey {
-        FileKey([n; 32])
+    fn key(n: u8) -> Digest {
+        Digest::from_hex(&[b'0' + n; 64]).unwrap()
     }
 
     #[test]
@@ -125,7 +125,7 @@ mod tests {
         assert!(sign_ins.past("alice", 2).is_none());
         sign_ins.add("alice", 20, key(2));
         let past = sign_ins.past("alice", 2).unwrap();
-        assert_eq!(past.iter().map(|k| k.0[0]).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(past, [key(1), key(2), key(3)]);
         sign_ins.remove("alice", &key(1));
         assert!(sign_ins.past("alice", 2).is_none());
         assert!(sign_ins.past("bob", 0).is_none());
@@ -140,6 +140,6 @@ mod tests {
         let seen = Seen::from([("alice".to_owned(), vec![(2, key(2))])]);
         sign_ins.rebuild(walk, seen);
         let all = sign_ins.past("alice", 0).unwrap();
-        assert_eq!(all.iter().map(|k| k.0[0]).collect::<Vec<_>>(), [2, 5]);
+        assert_eq!(all, [key(2), key(5)]);
     }
 }

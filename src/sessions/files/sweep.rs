@@ -14,8 +14,10 @@ use std::time::{Duration, SystemTime};
 
 use super::epochs::EPOCHS_FILE;
 use super::sign_ins::Seen;
-use super::{FileKey, Files, Inspected};
+use super::{digest_of_file_name, Files};
 use crate::os::atomic_file::TEMP_PREFIX;
+use crate::sessions::id::Digest;
+use crate::sessions::record::Judged;
 use crate::sessions::stored::Listing;
 use crate::sessions::Record;
 
@@ -56,7 +58,7 @@ impl Files {
         let (mut kept, mut signed_out) = (0, 0);
         for entry in fs::read_dir(&self.dir)? {
             let name = entry?.file_name();
-            let Some(key) = name.to_str().and_then(FileKey::from_file_name) else {
+            let Some(key) = name.to_str().and_then(digest_of_file_name) else {
                 continue;
             };
             match self.sweep_one(&key, now, sign_out_if_void) {
@@ -85,15 +87,15 @@ impl Files {
 
     fn sweep_one(
         &self,
-        key: &FileKey,
+        key: &Digest,
         now: u64,
         sign_out_if_void: &dyn Fn(&mut Record, u64) -> bool,
     ) -> io::Result<Swept> {
         let file = self.lock(key);
         let swept = match file.read(now)? {
             None => Swept::Gone,
-            Some(Inspected::Expired | Inspected::Unreadable) if file.unlink()? => Swept::Removed,
-            Some(Inspected::Live(mut record)) => {
+            Some(Judged::Expired | Judged::Unreadable) if file.unlink()? => Swept::Removed,
+            Some(Judged::Live(mut record)) => {
                 let epoch = self.epoch_of(&record);
                 if sign_out_if_void(&mut record, epoch) {
                     file.write(&record)?;
@@ -117,10 +119,10 @@ impl Files {
         let mut listings = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
             let name = entry?.file_name();
-            let Some(key) = name.to_str().and_then(FileKey::from_file_name) else {
+            let Some(key) = name.to_str().and_then(digest_of_file_name) else {
                 continue;
             };
-            if let Some(Inspected::Live(record)) = self.read_from_disk(&key, now)? {
+            if let Some(Judged::Live(record)) = self.read_from_disk(&key, now)? {
                 listings.push(Listing {
                     label: key.label(),
                     epoch: self.epoch_of(&record),
@@ -180,7 +182,7 @@ pub(super) fn count_session_files(dir: &Path) -> io::Result<usize> {
     let mut count = 0;
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name();
-        if name.to_str().and_then(FileKey::from_file_name).is_some() {
+        if name.to_str().and_then(digest_of_file_name).is_some() {
             count += 1;
         }
     }

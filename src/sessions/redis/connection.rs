@@ -33,7 +33,8 @@ use redis::{Client, Cmd, FromRedisValue, ProtocolVersion};
 use redis::{RedisError, RedisResult, ScriptInvocation, Value};
 
 use super::durability::{shortfalls, unverifiable, Durability, REQUIRED};
-use super::{RedisStore, StoreError};
+use super::{error, RedisStore};
+use crate::sessions::stored::StoreError;
 use crate::trace;
 
 /// No request waits longer than this for one Redis exchange: a hung or
@@ -77,7 +78,7 @@ impl RedisStore {
         let first = ConnectionManager::new_with_config(client, config);
         let conn = match tokio::time::timeout(FIRST_CONNECT_TIMEOUT, first).await {
             Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(StoreError::from_redis(e)),
+            Ok(Err(e)) => return Err(error::from_redis(e)),
             Err(_) => {
                 return Err(StoreError::Unavailable(format!(
                     "no connection within {} s",
@@ -89,6 +90,7 @@ impl RedisStore {
             conn,
             durability,
             idle_timeout,
+            max_sessions: None,
             checked: Default::default(),
             refused: Default::default(),
             full: Default::default(),
@@ -130,7 +132,7 @@ impl RedisStore {
     /// flood of sign-ins would otherwise write one each).
     fn note_room(&self, name: &str, reply: &Result<Value, StoreError>) {
         let full = match reply {
-            Err(StoreError::Full) => true,
+            Err(StoreError::Full(_)) => true,
             Ok(_) if super::scripts::SESSION_WRITES.contains(&name) => false,
             _ => return,
         };
@@ -155,9 +157,12 @@ impl RedisStore {
     ) -> Result<T, StoreError> {
         let error = match tokio::time::timeout(COMMAND_TIMEOUT, exchange).await {
             Ok(Ok(reply)) => return Ok(reply),
-            Ok(Err(e)) => StoreError::from_redis(e),
+            Ok(Err(e)) => error::from_redis(e),
             Err(_) => {
-                StoreError::Unavailable(format!("no answer within {} s", COMMAND_TIMEOUT.as_secs()))
+                let seconds = COMMAND_TIMEOUT.as_secs();
+                StoreError::Unavailable(format!(
+                    "Redis is unavailable: no answer within {seconds} s"
+                ))
             }
         };
         if matches!(error, StoreError::Unavailable(_)) {
@@ -226,7 +231,7 @@ impl RedisStore {
         let found = match self.bounded(config_get.query_async(&mut conn)).await {
             Ok(pairs) => shortfalls(&settings(pairs)),
             // A refused command (unknown, renamed, NOPERM) is not an outage.
-            Err(StoreError::BadData(why)) => vec![unverifiable(&why)],
+            Err(StoreError::Failed(why)) => vec![unverifiable(&why)],
             Err(e) => return Err(e),
         };
         if found.is_empty() {
@@ -234,7 +239,7 @@ impl RedisStore {
         }
         let message = found.join("; ");
         match self.durability {
-            Durability::Strict => Err(StoreError::NotDurable(format!(
+            Durability::Strict => Err(error::not_durable(&format!(
                 "{message} (to run anyway: --redis-durability relaxed)"
             ))),
             Durability::Relaxed => {
@@ -265,13 +270,13 @@ fn open_client(url: &str) -> Result<Client, StoreError> {
         .clone()
         .set_protocol(ProtocolVersion::RESP2);
     Client::open(info.set_redis_settings(redis))
-        .map_err(|e| StoreError::BadUrl(format!("{:?}", e.kind())))
+        .map_err(|e| error::unusable(&format!("{:?}", e.kind())))
 }
 
 /// A reply read as the caller's type; a reply of another shape is
 /// `BadData`, as the library's own conversion would sort it.
 fn parse<T: FromRedisValue>(reply: Value) -> Result<T, StoreError> {
-    T::from_redis_value(reply).map_err(|e| StoreError::from_redis(RedisError::from(e)))
+    T::from_redis_value(reply).map_err(|e| error::from_redis(RedisError::from(e)))
 }
 
 /// What one exchange sent: a command, or a script by name and its key.

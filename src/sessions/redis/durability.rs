@@ -11,28 +11,7 @@
 
 use std::collections::HashMap;
 
-/// How strictly `RedisStore::connect` holds the server to the settings
-/// below.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Durability {
-    /// Every setting must be as `REQUIRED` says; anything else (or a server
-    /// whose settings cannot be read) is an error naming the setting.
-    Strict,
-    /// The operator accepts a server that may lose writes: each shortfall
-    /// is logged once at connect, and latch runs.
-    Relaxed,
-}
-
-impl Durability {
-    /// `strict` or `relaxed`, as `--redis-durability` takes them.
-    pub fn parse(text: &str) -> Option<Durability> {
-        match text {
-            "strict" => Some(Durability::Strict),
-            "relaxed" => Some(Durability::Relaxed),
-            _ => None,
-        }
-    }
-}
+pub use crate::sessions::store::Durability;
 
 /// The settings a durable server has, and why each matters.
 pub const REQUIRED: [(&str, &str, &str); 4] = [

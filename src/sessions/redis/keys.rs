@@ -10,8 +10,9 @@
 //! | `latch:pace:<hex SHA-256 of the counter's name>` | string (integer) | the counter's TAT in ms (`sessions::pace`) | `PXAT` the TAT |
 
 use crate::http::encoding::hex;
+use crate::sessions::id::Digest;
 use crate::sessions::pace::Counter;
-use crate::sessions::{Record, SessionId, SessionLabel};
+use crate::sessions::Record;
 
 /// What every session key starts with.
 pub const SESSION_PREFIX: &str = "latch:s:";
@@ -23,53 +24,20 @@ pub const LIVE_INDEX: &str = "latch:live";
 /// with its user's epoch builds the rest, as `epoch_key` does).
 pub const EPOCH_PREFIX: &str = "latch:epoch:";
 
-/// A session's key: the hex SHA-256 of its id, the very name its file
-/// would have (without `.json`). A `SCAN`, `MONITOR`, a backup or a
-/// replica then holds no usable cookie: the hash cannot be turned back
-/// into an id (tower-sessions-redis-store and connect-redis put raw ids
-/// in key names).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SessionKey {
-    digest: [u8; 32],
+/// A session's key: `latch:s:` and the hex SHA-256 of its id (`Digest`),
+/// the very name its file would have (without `.json`). A `SCAN`,
+/// `MONITOR`, a backup or a replica then holds no usable cookie: the hash
+/// cannot be turned back into an id (tower-sessions-redis-store and
+/// connect-redis put raw ids in key names). Its member in `LIVE_INDEX` and
+/// in a user's index is the hex digest alone.
+pub fn session_key(digest: &Digest) -> String {
+    format!("{SESSION_PREFIX}{digest}")
 }
 
-impl SessionKey {
-    /// The id's key, from the SHA-256 the id already carries.
-    pub fn of(id: &SessionId) -> SessionKey {
-        SessionKey {
-            digest: *id.digest(),
-        }
-    }
-
-    /// Parses a key name found by `SCAN`; `None` for anything that is not
-    /// `latch:s:` and 64 lowercase hex digits.
-    pub fn from_key_name(name: &[u8]) -> Option<SessionKey> {
-        let hash = name.strip_prefix(b"latch:s:")?;
-        if hash.len() != 64 || !hash.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return None;
-        }
-        let mut digest = [0u8; 32];
-        for (byte, pair) in digest.iter_mut().zip(hash.chunks(2)) {
-            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-        }
-        Some(SessionKey { digest })
-    }
-
-    pub fn name(&self) -> String {
-        format!("{SESSION_PREFIX}{}", self.member())
-    }
-
-    /// Its member in `LIVE_INDEX`: the hex digest.
-    pub fn member(&self) -> String {
-        hex(&self.digest)
-    }
-
-    /// The backend-neutral label of the session, what `latch sessions`
-    /// and log lines show: the same first bytes of the id's SHA-256 a
-    /// session file's name starts with.
-    pub fn label(&self) -> SessionLabel {
-        SessionLabel::of_digest(&self.digest)
-    }
+/// The digest a key name found by `SCAN` stands for; `None` for anything
+/// that is not `latch:s:` and 64 lowercase hex digits.
+pub fn digest_of_key(name: &[u8]) -> Option<Digest> {
+    Digest::from_hex(name.strip_prefix(SESSION_PREFIX.as_bytes())?)
 }
 
 /// A user's epoch key. A user name may hold `*`, `?` or `[` (a `SCAN`
@@ -115,27 +83,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_session_key_is_named_like_its_file() {
-        let id = SessionId::generate();
-        let key = SessionKey::of(&id);
-        assert!(key.name().starts_with("latch:s:"));
-        assert!(!key.name().contains(id.as_str()));
-        assert!(key.member().starts_with(&id.label().to_string()));
-        assert_eq!(key.label(), id.label());
-        assert_eq!(SessionKey::from_key_name(key.name().as_bytes()), Some(key));
-    }
-
-    #[test]
-    fn only_canonical_key_names_are_session_keys() {
-        let good = format!("latch:s:{}", "a".repeat(64));
-        assert!(SessionKey::from_key_name(good.as_bytes()).is_some());
+    fn a_session_key_is_named_like_its_file_and_read_back_only_so() {
+        let id = crate::sessions::SessionId::generate();
+        let key = session_key(&id.digest());
+        assert!(key.starts_with("latch:s:"));
+        assert!(!key.contains(id.as_str()));
+        assert!(key[8..].starts_with(&id.label().to_string()));
+        assert_eq!(digest_of_key(key.as_bytes()), Some(id.digest()));
         for bad in [
             format!("latch:s:{}", "A".repeat(64)),
             format!("latch:s:{}", "a".repeat(63)),
             format!("latch:x:{}", "a".repeat(64)),
             "latch:live".to_owned(),
         ] {
-            assert!(SessionKey::from_key_name(bad.as_bytes()).is_none(), "{bad}");
+            assert!(digest_of_key(bad.as_bytes()).is_none(), "{bad}");
         }
     }
 

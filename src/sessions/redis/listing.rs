@@ -3,9 +3,11 @@
 
 use std::collections::HashSet;
 
-use super::keys::{SessionKey, LIVE_INDEX, SESSION_PATTERN};
-use super::stored::Stored;
-use super::{Listing, RedisStore, StoreError};
+use super::keys::{digest_of_key, session_key, LIVE_INDEX, SESSION_PATTERN};
+use super::RedisStore;
+use crate::sessions::record::{self, Judged};
+use crate::sessions::stored::{Listing, StoreError};
+use crate::sessions::Record;
 
 impl RedisStore {
     /// How many sessions are live (for `--max-sessions`): one `ZCOUNT` on
@@ -14,7 +16,7 @@ impl RedisStore {
     /// not counted (and `create` removes them, a hundred at a time); a
     /// session key deleted behind latch's back (`DEL` by hand) is counted
     /// until its deadline.
-    pub async fn live_sessions(&self, now: u64) -> Result<u64, StoreError> {
+    pub async fn count(&self, now: u64) -> Result<usize, StoreError> {
         let after_now = format!("({}", now.saturating_mul(1000));
         self.query(
             redis::cmd("ZCOUNT")
@@ -42,23 +44,25 @@ impl RedisStore {
                 .arg(1000)
                 .clone();
             let (next, names): (u64, Vec<Vec<u8>>) = self.query(&scan).await?;
-            let batch: Vec<SessionKey> = names
+            let batch: Vec<_> = names
                 .iter()
-                .filter_map(|name| SessionKey::from_key_name(name))
-                .filter(|key| seen.insert(key.clone()))
+                .filter_map(|name| digest_of_key(name))
+                .filter(|digest| seen.insert(*digest))
                 .collect();
             if !batch.is_empty() {
-                let names: Vec<String> = batch.iter().map(SessionKey::name).collect();
+                let names: Vec<String> = batch.iter().map(session_key).collect();
                 let values: Vec<Option<Vec<u8>>> =
                     self.query(redis::cmd("MGET").arg(names)).await?;
-                for (key, value) in batch.iter().zip(values) {
-                    if let Stored::Live(_, record) = self.judge(key, value, now) {
+                for (digest, value) in batch.iter().zip(values) {
+                    let Some(bytes) = value else { continue };
+                    let judged = record::judge(digest.label(), &bytes, now, self.idle_timeout);
+                    if let Judged::Live(record) = judged {
                         let epoch = match record.user() {
                             Some(user) => self.epoch(user).await?,
                             None => 0,
                         };
                         listings.push(Listing {
-                            label: key.label(),
+                            label: digest.label(),
                             record,
                             epoch,
                         });
@@ -74,9 +78,14 @@ impl RedisStore {
     }
 
     /// Removes nothing and returns 0: Redis drops expired sessions itself
-    /// (`PXAT`), and `create` tidies the live index. Kept so that both
-    /// stores answer the same calls.
-    pub async fn sweep(&self, _now: u64) -> Result<usize, StoreError> {
+    /// (`PXAT`), and `create` tidies the live index. A void sign-in is
+    /// refused at the session's next use, as on every backend (see
+    /// `Store::sweep`). Kept so that both stores answer the same calls.
+    pub async fn sweep(
+        &self,
+        _now: u64,
+        _sign_out_if_void: impl Fn(&mut Record, u64) -> bool,
+    ) -> Result<usize, StoreError> {
         Ok(0)
     }
 }

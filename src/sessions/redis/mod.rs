@@ -3,7 +3,7 @@
 //! store"). It keeps the file store's contract (`session_store`), across
 //! instances:
 //!
-//! - `load_with_epoch` returns `Ok(None)` for no session, an expired one (which it
+//! - `load` returns `Ok(None)` for no session, an expired one (which it
 //!   deletes, if no one changed it meanwhile) and a value that cannot be
 //!   read (logged); `Err` only when Redis fails. It never writes a session.
 //! - `create`, `modify` and `rotate` are durable when they return (the
@@ -38,7 +38,6 @@ mod keys;
 mod listing;
 mod pace;
 mod scripts;
-mod stored;
 mod url;
 
 use std::sync::atomic::AtomicBool;
@@ -47,19 +46,19 @@ use std::time::Instant;
 
 use redis::aio::ConnectionManager;
 
-pub use crate::sessions::stored::{Listing, Rotated};
+use crate::sessions::id::Digest;
+use crate::sessions::record::{self, Judged};
+use crate::sessions::stored::{Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
 pub use connection::{COMMAND_TIMEOUT, RECHECK_EVERY};
 pub use durability::Durability;
-pub use error::StoreError;
 use keys::{
-    deadline_ms, epoch_key, sign_ins_key, SessionKey, EPOCH_PREFIX, LIVE_INDEX, SESSION_PREFIX,
+    deadline_ms, epoch_key, session_key, sign_ins_key, EPOCH_PREFIX, LIVE_INDEX, SESSION_PREFIX,
 };
-use stored::Stored;
 pub use url::redacted;
 
 /// How many times `modify` and `rotate` re-read and re-apply a change that
-/// lost the compare-and-set before they give up (`StoreError::Contended`).
+/// lost the compare-and-set before they give up (`error::contended`).
 /// Each loss means another write to the same session succeeded, so this
 /// many concurrent writers to one session all get through.
 const MAX_TRIES: usize = 32;
@@ -68,6 +67,8 @@ pub struct RedisStore {
     conn: ConnectionManager,
     durability: Durability,
     idle_timeout: u64,
+    /// New anonymous sessions are refused once this many are live.
+    max_sessions: Option<u64>,
     /// When the server's settings were last found durable; `None` after
     /// connection trouble or a refusal. A check older than
     /// `connection::RECHECK_EVERY`, or none, is made again before the next
@@ -86,114 +87,123 @@ impl RedisStore {
         self.idle_timeout
     }
 
+    /// Caps the sessions `create_anonymous` lets Redis hold.
+    pub fn with_max_sessions(mut self, max_sessions: Option<u64>) -> RedisStore {
+        self.max_sessions = max_sessions;
+        self
+    }
+
     /// The session `id`, if it is live, with the epoch of its signed-in
     /// user (0 when no one is signed in) and the exact bytes read (for a
     /// compare-and-set later, `Version`): what a signed-in request needs,
     /// in one round trip. `Ok(None)` for no session, an expired one (which
     /// it deletes, if no one changed it meanwhile) or an unreadable value.
-    pub async fn load_with_epoch(
-        &self,
-        id: &SessionId,
-        now: u64,
-    ) -> Result<Option<(Record, u64, Vec<u8>)>, StoreError> {
-        let key = SessionKey::of(id);
+    pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
+        let key = session_key(&id.digest());
         let mut script = scripts::READ_WITH_EPOCH.prepare_invoke();
-        script.key(key.name()).arg(EPOCH_PREFIX);
-        let reply: Vec<Vec<u8>> = self.run("READ_WITH_EPOCH", &key.name(), &script).await?;
-        let (value, epoch) = match <[Vec<u8>; 2]>::try_from(reply) {
-            Ok([value, epoch]) => (Some(value), parse_epoch(&epoch)?),
-            Err(_) => (None, 0),
+        script.key(&key).arg(EPOCH_PREFIX);
+        let reply: Vec<Vec<u8>> = self.run("READ_WITH_EPOCH", &key, &script).await?;
+        let Ok([bytes, epoch]) = <[Vec<u8>; 2]>::try_from(reply) else {
+            return Ok(None);
         };
-        let live = self.live_or_drop(&key, value, now).await?;
-        Ok(live.map(|(record, read)| (record, epoch, read)))
+        match record::judge(id.label(), &bytes, now, self.idle_timeout) {
+            Judged::Live(record) => Ok(Some(Stored {
+                record,
+                epoch: parse_epoch(&epoch)?,
+                version: Version::of_bytes(bytes),
+            })),
+            Judged::Expired => {
+                self.drop_if_unchanged(&id.digest(), bytes).await?;
+                Ok(None)
+            }
+            Judged::Unreadable => Ok(None),
+        }
     }
 
     /// Stores `record` under a fresh id (never one a client sent) and
     /// returns the id.
     pub async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
-        let created = self
-            .create_within(record, crate::sessions::now(), 0)
-            .await?;
-        created.ok_or_else(|| StoreError::BadData("a create without a cap was refused".into()))
+        let created = self.create_within(record, crate::sessions::now(), None);
+        created
+            .await?
+            .ok_or_else(|| error::unexpected("a create without a cap was refused"))
     }
 
-    /// `create`, unless `max_live` sessions (0: no cap) are already live:
-    /// then `Ok(None)` and nothing is written. The count and the write are
-    /// one step, so instances creating at once cannot overshoot the cap.
-    pub async fn create_if_room(
+    /// `create`, unless `--max-sessions` sessions are already live: then
+    /// `Ok(None)` and nothing is written. The count and the write are one
+    /// step, so instances creating at once cannot overshoot the cap.
+    pub async fn create_anonymous(
         &self,
         record: &Record,
         now: u64,
-        max_live: u64,
     ) -> Result<Option<SessionId>, StoreError> {
-        self.create_within(record, now, max_live).await
+        self.create_within(record, now, self.max_sessions).await
     }
 
     async fn create_within(
         &self,
         record: &Record,
         now: u64,
-        max_live: u64,
+        max_live: Option<u64>,
     ) -> Result<Option<SessionId>, StoreError> {
-        let value = to_json(record)?;
+        let value = record.encode();
         // 256 random bits never repeat in practice; the script refuses an
         // existing key anyway (`SET NX`), and a second draw settles it.
         for _ in 0..MAX_TRIES {
             let id = SessionId::generate();
-            let key = SessionKey::of(&id);
+            let key = session_key(&id.digest());
             let mut script = scripts::CREATE.prepare_invoke();
             script
-                .key(key.name())
+                .key(&key)
                 .key(LIVE_INDEX)
                 .arg(&value)
                 .arg(deadline_ms(record, self.idle_timeout))
-                .arg(key.member())
+                .arg(id.digest().to_string())
                 .arg(now.saturating_mul(1000))
-                .arg(max_live);
-            match self.run::<i64>("CREATE", &key.name(), &script).await? {
+                .arg(max_live.unwrap_or(0)); // the script's 0: no cap
+            match self.run::<i64>("CREATE", &key, &script).await? {
                 1 => return Ok(Some(id)),
                 0 => return Ok(None),
                 _ => continue,
             }
         }
-        Err(StoreError::Contended)
+        Err(error::contended())
     }
 
     /// Applies `change` to the session as it is stored now, and writes it
     /// if no one changed it meanwhile (else reads again and re-applies:
     /// `change` may run more than once and must only edit the record).
-    /// The first try starts from `loaded`, the bytes this request loaded,
-    /// when it has them (`Version`). `Ok(None)`, and nothing written, when
-    /// the session is gone or expired.
+    /// The first try starts from the bytes this request loaded, when it
+    /// has them (`Version`). `Ok(None)`, and nothing written, when the
+    /// session is gone or expired.
     pub async fn modify<T>(
         &self,
         id: &SessionId,
-        loaded: Option<&[u8]>,
+        version: &Version,
         now: u64,
         mut change: impl FnMut(&mut Record) -> T,
     ) -> Result<Option<(Record, T)>, StoreError> {
-        let key = SessionKey::of(id);
+        let (digest, key) = (id.digest(), session_key(&id.digest()));
         for lost in 0..MAX_TRIES {
             back_off(lost).await;
-            let Stored::Live(read, mut record) =
-                self.read_or_reuse(&key, loaded, lost, now).await?
+            let Some((read, mut record)) = self.read_or_reuse(&digest, version, lost, now).await?
             else {
                 return Ok(None);
             };
             let out = change(&mut record);
             let mut script = scripts::SWAP.prepare_invoke();
             script
-                .key(key.name())
+                .key(&key)
                 .key(LIVE_INDEX)
                 .arg(read)
-                .arg(to_json(&record)?)
+                .arg(record.encode())
                 .arg(deadline_ms(&record, self.idle_timeout))
-                .arg(key.member());
-            if self.run::<i64>("SWAP", &key.name(), &script).await? == 1 {
+                .arg(digest.to_string());
+            if self.run::<i64>("SWAP", &key, &script).await? == 1 {
                 return Ok(Some((record, out)));
             }
         }
-        Err(StoreError::Contended)
+        Err(error::contended())
     }
 
     /// Applies `change` to the session as it is stored now, then moves it
@@ -203,19 +213,18 @@ impl RedisStore {
     /// and only if the old one still holds the bytes read; a copy of the old
     /// cookie is worth nothing after. `Rotated::Gone` (nothing written) when
     /// the session is gone or expired. `change` may run more than once;
-    /// its first try starts from `loaded`, as for `modify`.
+    /// its first try starts from the bytes loaded, as for `modify`.
     pub async fn rotate(
         &self,
         id: &SessionId,
-        loaded: Option<&[u8]>,
+        version: &Version,
         now: u64,
         mut change: impl FnMut(&mut Record) -> bool,
     ) -> Result<Rotated, StoreError> {
-        let old = SessionKey::of(id);
+        let (old, old_key) = (id.digest(), session_key(&id.digest()));
         for lost in 0..MAX_TRIES {
             back_off(lost).await;
-            let Stored::Live(read, mut record) =
-                self.read_or_reuse(&old, loaded, lost, now).await?
+            let Some((read, mut record)) = self.read_or_reuse(&old, version, lost, now).await?
             else {
                 return Ok(Rotated::Gone);
             };
@@ -226,31 +235,31 @@ impl RedisStore {
                 continue;
             }
             let new_id = SessionId::generate();
-            let new = SessionKey::of(&new_id);
+            let new = new_id.digest();
             let mut script = scripts::MOVE.prepare_invoke();
             script
-                .key(old.name())
-                .key(new.name())
+                .key(&old_key)
+                .key(session_key(&new))
                 .key(LIVE_INDEX)
                 .arg(read)
-                .arg(to_json(&record)?)
+                .arg(record.encode())
                 .arg(deadline_ms(&record, self.idle_timeout))
-                .arg(old.member())
-                .arg(new.member());
-            if self.run::<i64>("MOVE", &old.name(), &script).await? == 1 {
+                .arg(old.to_string())
+                .arg(new.to_string());
+            if self.run::<i64>("MOVE", &old_key, &script).await? == 1 {
                 return Ok(Rotated::Moved(new_id, record));
             }
         }
-        Err(StoreError::Contended)
+        Err(error::contended())
     }
 
     /// Deletes the session, whatever it holds; `Ok(false)` if there was none.
     /// Works even when Redis is full.
     pub async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let key = SessionKey::of(id);
+        let (digest, key) = (id.digest(), session_key(&id.digest()));
         let mut script = scripts::DELETE.prepare_invoke();
-        script.key(key.name()).key(LIVE_INDEX).arg(key.member());
-        let deleted: u64 = self.run("DELETE", &key.name(), &script).await?;
+        script.key(&key).key(LIVE_INDEX).arg(digest.to_string());
+        let deleted: u64 = self.run("DELETE", &key, &script).await?;
         Ok(deleted == 1)
     }
 
@@ -266,21 +275,19 @@ impl RedisStore {
         let Some(user) = record.user() else {
             return Ok(0);
         };
-        let key = SessionKey::of(id);
         let index = sign_ins_key(user);
         let at = record.auth_time().unwrap_or(record.created);
         let mut script = scripts::KEEP_NEWEST.prepare_invoke();
         script
             .key(&index)
             .key(LIVE_INDEX)
-            .arg(key.member())
+            .arg(id.digest().to_string())
             .arg(at.saturating_mul(1000))
             .arg(keep)
             .arg(user)
             .arg(deadline_ms(record, self.idle_timeout))
             .arg(SESSION_PREFIX);
-        let ended: usize = self.run("KEEP_NEWEST", &index, &script).await?;
-        Ok(ended)
+        self.run("KEEP_NEWEST", &index, &script).await
     }
 
     /// The user's "sign out everywhere" epoch: 0 until the first time.
@@ -300,6 +307,47 @@ impl RedisStore {
         script.key(&key);
         self.run("BUMP", &key, &script).await
     }
+
+    /// A compare-and-set's starting point, when the session is live: on
+    /// its first try, the bytes the request loaded, if it has them (judged
+    /// as if just read: no round trip); on any later try, or without them,
+    /// a fresh read. With the bytes read, for the compare.
+    async fn read_or_reuse(
+        &self,
+        digest: &Digest,
+        version: &Version,
+        tries_lost: usize,
+        now: u64,
+    ) -> Result<Option<(Vec<u8>, Record)>, StoreError> {
+        let bytes = match version.bytes() {
+            Some(loaded) if tries_lost == 0 => Some(loaded.to_vec()),
+            _ => {
+                self.query(redis::cmd("GET").arg(session_key(digest)))
+                    .await?
+            }
+        };
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        Ok(
+            match record::judge(digest.label(), &bytes, now, self.idle_timeout) {
+                Judged::Live(record) => Some((bytes, record)),
+                Judged::Expired | Judged::Unreadable => None,
+            },
+        )
+    }
+
+    /// Deletes the session if it still holds `read`; true if it did.
+    async fn drop_if_unchanged(&self, digest: &Digest, read: Vec<u8>) -> Result<bool, StoreError> {
+        let key = session_key(digest);
+        let mut script = scripts::DROP.prepare_invoke();
+        script
+            .key(&key)
+            .key(LIVE_INDEX)
+            .arg(read)
+            .arg(digest.to_string());
+        Ok(self.run::<i64>("DROP", &key, &script).await? == 1)
+    }
 }
 
 /// Before the next try of a compare-and-set that lost `lost` times: none
@@ -316,16 +364,9 @@ async fn back_off(lost: usize) {
     tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
 }
 
-/// A session file's exact bytes.
-fn to_json(record: &Record) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(record).map_err(|e| StoreError::BadData(e.to_string()))
-}
-
 fn parse_epoch(bytes: &[u8]) -> Result<u64, StoreError> {
     std::str::from_utf8(bytes)
         .ok()
         .and_then(|text| text.parse().ok())
-        .ok_or_else(|| {
-            StoreError::BadData("an epoch key holds something other than a number".into())
-        })
+        .ok_or_else(|| error::unexpected("an epoch key holds something other than a number"))
 }

@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use super::keys::pace_key;
-use super::{scripts, RedisStore, StoreError};
+use super::{scripts, RedisStore};
 use crate::sessions::pace::{Counter, Counts, Limit, Paced};
+use crate::sessions::stored::StoreError;
 
 impl RedisStore {
     /// `Paces::admit`, in one script: every counter is checked before any
@@ -39,7 +40,7 @@ impl RedisStore {
 
     /// `Paces::count`: the PACE script on one counter that admits
     /// whatever it holds.
-    pub async fn count(&self, limit: &Limit) -> Result<(), StoreError> {
+    pub async fn count_attempt(&self, limit: &Limit) -> Result<(), StoreError> {
         let always = Limit {
             rule: crate::sessions::pace::Rule {
                 max_wait: Duration::MAX,

@@ -12,8 +12,9 @@
 
 use redis::{ConnectionInfo, IntoConnectionInfo};
 
-use super::StoreError;
+use super::error;
 use crate::http::encoding::percent_decode;
+use crate::sessions::stored::StoreError;
 
 /// What a URL that does not parse is shown as, after its scheme: none of
 /// it can be told apart from a password.
@@ -33,18 +34,17 @@ const DOES_NOT_PARSE: &str = "the URL does not parse (user, password, host, port
 pub(super) fn parse(url: &str) -> Result<ConnectionInfo, StoreError> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     if !matches!(scheme, Some("redis" | "rediss" | "redis+unix")) {
-        return Err(StoreError::BadUrl(
-            "expected redis://HOST:PORT/DB, rediss://HOST:PORT/DB or redis+unix:///PATH?db=N"
-                .into(),
+        return Err(error::unusable(
+            "expected redis://HOST:PORT/DB, rediss://HOST:PORT/DB or redis+unix:///PATH?db=N",
         ));
     }
     if scheme == Some("rediss") && !cfg!(feature = "redis-tls") {
-        return Err(StoreError::BadUrl(
-            "rediss:// (TLS) needs latch built with `--features redis-tls`".into(),
+        return Err(error::unusable(
+            "rediss:// (TLS) needs latch built with `--features redis-tls`",
         ));
     }
     url.into_connection_info()
-        .map_err(|_| StoreError::BadUrl(DOES_NOT_PARSE.into()))
+        .map_err(|_| error::unusable(DOES_NOT_PARSE))
 }
 
 /// `url` as latch shows it: the scheme, the user name, the host, the path
