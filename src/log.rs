@@ -23,7 +23,7 @@ use std::time::Duration;
 /// every module after it can use it.
 macro_rules! log_event {
     ($($arg:tt)*) => {
-        $crate::log::event(format_args!($($arg)*))
+        $crate::trace::event(format_args!($($arg)*))
     };
 }
 

@@ -57,6 +57,13 @@ pub fn row(label: &'static str, detail: impl Display) {
     }
 }
 
+/// An event line (`log_event!`): written to the log at once, and, when
+/// the request is traced, as a row of its table too, where it happened.
+pub fn event(line: std::fmt::Arguments) {
+    row("log", line);
+    crate::log::event(line);
+}
+
 /// `work`, made to write its rows to the current request's table on
 /// whatever thread it runs (for `tokio::task::spawn_blocking`).
 pub fn carry<T>(work: impl FnOnce() -> T) -> impl FnOnce() -> T {

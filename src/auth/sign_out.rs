@@ -1,88 +1,249 @@
-//! Signing out (Django's `logout`): one session (docs/contract.md,
-//! "Logout", step 3), or every session of a user (step 4). The handler
-//! `handlers::logout` puts the steps in order; here is what each does to
-//! the store, and a value saying exactly what happened.
+//! Signing out (Django's `logout`): the request's signed-in sessions lose
+//! their sign-in, and with `scope=all` so does every other session of
+//! their users (docs/contract.md, "Logout", steps 3, 4, 6 and 8). The
+//! handler asks; this decides, and answers with one value saying exactly
+//! what happened, whose methods say what the answer carries.
+//!
+//! The steps, in the order they run:
+//!
+//! 4. `scope=all`: each user signed in on the request has their epoch
+//!    advanced, once (`Store::bump_epoch`): one small write that voids the
+//!    `_auth_hash` of every session of theirs at its next request, however
+//!    many there are. It runs before step 3 because it is the commit point:
+//!    if it fails for the request's own session, nothing has changed and
+//!    the answer is 503; once it has, the user is signed out everywhere,
+//!    and a failure in step 3 must not turn that into a 5xx.
+//! 3. Every `_auth_` field removed and `_csrf` replaced. The request's own
+//!    session (the one its pages show) then moves to a fresh id (keep
+//!    mode, unless only `_csrf` would remain) or is deleted (flush); any
+//!    other signed-in session its cookies name (a cookie tossed in beside
+//!    ours) is deleted, since the answer can set only one cookie of our
+//!    name. A store without room for the move deletes instead
+//!    (docs/contract.md, "Sessions": sign-out never fails for lack of
+//!    space).
+//! 6. No signed-in session: nothing to do, and nothing changes.
+//! 8. Durable before the answer: every store call is, when it returns
+//!    (`sessions::store`).
+//!
+//! Each step leaves a `--trace` row written from the value it produced.
 
 use std::fmt;
 
 use crate::auth::csrf;
+use crate::http::cookies::Cookie;
 use crate::sessions::store::{Rotated, Store, StoreError};
 use crate::sessions::{Record, Session, SessionId, SessionLabel};
+use crate::trace;
 
-/// What remains of a session after its sign-in goes.
+/// What remains of the request's session after its sign-in goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Move what remains to a fresh id (the default).
     Keep,
-    /// Delete the session (`--logout-flush`, and every session a request
-    /// names beside the first).
+    /// Delete the session (`--logout-flush`).
     Flush,
 }
 
-/// What signing one session out did.
+/// `scope=this` or `scope=all`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    This,
+    All,
+}
+
+impl Scope {
+    /// The form's `scope` field: `all`, or anything else for `this`.
+    pub fn of(field: Option<&str>) -> Scope {
+        match field {
+            Some("all") => Scope::All,
+            _ => Scope::This,
+        }
+    }
+}
+
+/// What a logout did to the request's own session.
 #[derive(Debug)]
 pub enum SignedOut {
-    /// Keep mode: the sign-in removed, `_csrf` replaced, and what remains
-    /// moved to a fresh id; the old id names nothing.
+    /// No signed-in session: nothing changed (step 6).
+    NotSignedIn,
+    /// A concurrent logout ended it first: that one answered, logged and
+    /// set the cookie. Nothing was done here.
+    AlreadyGone,
+    /// Its sign-in ended; how far (`scope`), and what became of it.
+    Ended {
+        user: String,
+        scope: Scope,
+        session: Ended,
+    },
+}
+
+/// What became of a session whose sign-in ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// Keep mode: what remains moved to a fresh id; the old id names
+    /// nothing.
     Moved {
         from: SessionLabel,
         to: SessionId,
         record: Record,
     },
-    /// Deleted: flush mode, or nothing but `_csrf` was left to keep.
-    Deleted { label: SessionLabel, mode: Mode },
-    /// Keep mode, but the store had no room to write the moved session
-    /// (disk, inodes or quota full): deleted instead, as a flush. Deleting
-    /// needs no room, and losing a theme is a small price for a sign-out
-    /// that holds (docs/contract.md, "Sessions": sign-out never fails for
-    /// lack of space).
-    DeletedForSpace { label: SessionLabel },
-    /// Already gone: a concurrent logout got there first, and it answered,
-    /// logged and set the cookie. Nothing was done here.
-    AlreadyGone { label: SessionLabel },
-    /// Only after "sign out everywhere" committed: the session could be
-    /// neither moved nor deleted. Its sign-in is void already (its epoch
-    /// moved), so it is signed out all the same; the next sweep signs it
-    /// out in the store too. It is still there.
+    /// Deleted, and why.
+    Deleted { label: SessionLabel, why: Deleted },
+    /// Only after "sign out everywhere" committed: neither moved nor
+    /// deleted. Its sign-in is void already (its epoch moved), so it is
+    /// signed out all the same; the next sweep signs it out in the store
+    /// too.
     VoidInPlace {
         label: SessionLabel,
         error: StoreError,
     },
 }
 
+/// Why a session was deleted rather than moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deleted {
+    /// `--logout-flush`, or a session the request named beside its own.
+    Flush,
+    /// Keep mode, but nothing but `_csrf` was left to keep.
+    NothingToKeep,
+    /// Keep mode, but the store had no room to write the moved session.
+    NoRoom,
+    /// The move failed after "sign out everywhere" committed.
+    NotMoved,
+}
+
 impl SignedOut {
-    /// The `mode=` of the log line: `keep` when the session moved, `flush`
-    /// when it was deleted, `none` when it is still there (void); no line
-    /// at all when a concurrent logout did it (`None`).
-    pub fn logged_mode(&self) -> Option<&'static str> {
+    /// The `Set-Cookie` the answer carries: the new id's cookie after a
+    /// move, else the removal cookie, which repeats the attributes the
+    /// cookie was set with (RFC 6265 §5.3; express-session #241). None when
+    /// nothing was signed out here.
+    pub fn cookie(&self, cookie: Cookie, now: u64) -> Option<String> {
         match self {
-            SignedOut::Moved { .. } => Some("keep"),
-            SignedOut::Deleted { .. } | SignedOut::DeletedForSpace { .. } => Some("flush"),
-            SignedOut::VoidInPlace { .. } => Some("none"),
-            SignedOut::AlreadyGone { .. } => None,
+            SignedOut::NotSignedIn | SignedOut::AlreadyGone => None,
+            SignedOut::Ended {
+                session: Ended::Moved { to, record, .. },
+                ..
+            } => Some(cookie.set(to.as_str(), record.max_age(now))),
+            SignedOut::Ended { .. } => Some(cookie.removal()),
         }
     }
 
-    /// Whether the store was written (and so, by the contract, durably).
-    pub fn wrote(&self) -> bool {
-        !matches!(
-            self,
-            SignedOut::AlreadyGone { .. } | SignedOut::VoidInPlace { .. }
-        )
+    /// Whether the answer tells the browser it signed out (the notice):
+    /// after a concurrent logout too, which signed it out.
+    pub fn signed_out(&self) -> bool {
+        !matches!(self, SignedOut::NotSignedIn)
+    }
+
+    /// Step 7's line: `logout user=NAME scope=this|all mode=keep|flush`
+    /// (`none` when the session is still stored, void), once per signed-in
+    /// logout; none when nothing was signed out here.
+    pub fn log_line(&self) -> Option<String> {
+        let SignedOut::Ended {
+            user,
+            scope,
+            session,
+        } = self
+        else {
+            return None;
+        };
+        Some(format!(
+            "logout user={user} scope={scope} mode={}",
+            session.mode()
+        ))
     }
 }
 
-/// Step 3 for one session: every `_auth_` field removed and `_csrf`
-/// replaced, then what remains moved to a fresh id (`Mode::Keep`, unless
-/// only `_csrf` would remain) or the session deleted (`Mode::Flush`), on
-/// the session as stored now (`Store::rotate`). A store without room for
-/// the move deletes instead (`DeletedForSpace`).
+impl Ended {
+    fn mode(&self) -> &'static str {
+        match self {
+            Ended::Moved { .. } => "keep",
+            Ended::Deleted { .. } => "flush",
+            Ended::VoidInPlace { .. } => "none",
+        }
+    }
+}
+
+/// Steps 4, 3 and 6 for `signed_in`, the signed-in sessions the request
+/// names, its own first. `Err` only when nothing has changed: the
+/// request's own session could not be signed out (nor its user signed out
+/// everywhere). A failure with another session is logged.
 pub async fn sign_out(
+    store: &Store,
+    signed_in: Vec<Session>,
+    scope: Scope,
+    mode: Mode,
+    now: u64,
+) -> Result<SignedOut, StoreError> {
+    let mut sessions = signed_in.into_iter();
+    let Some(own) = sessions.next() else {
+        trace::row("logout 6", "no signed-in session: nothing to sign out");
+        return Ok(SignedOut::NotSignedIn);
+    };
+    let user = own.record.user().unwrap_or_default().to_owned();
+    let others: Vec<Session> = sessions.collect();
+    // 4.
+    let everywhere = scope == Scope::All;
+    if everywhere {
+        sign_out_everywhere(store, &user).await?;
+        for other in &others {
+            let other_user = other.record.user().unwrap_or_default();
+            if other_user != user {
+                if let Err(e) = sign_out_everywhere(store, other_user).await {
+                    log_event!("logout user={other_user}: not signed out everywhere: {e}");
+                }
+            }
+        }
+    }
+    // 3.
+    let ended = match end(store, &own, mode, now).await {
+        Ok(Some(ended)) => ended,
+        Ok(None) => {
+            trace::row(
+                "logout 3",
+                format_args!(
+                    "session {} already gone: a concurrent logout got there first; nothing done",
+                    own.id.label()
+                ),
+            );
+            return Ok(SignedOut::AlreadyGone);
+        }
+        Err(e) if !everywhere => return Err(e),
+        Err(error) => delete_after_commit(store, &own, error).await,
+    };
+    trace::row("logout 3", &ended);
+    for other in others {
+        end_another(store, &other, now).await;
+    }
+    Ok(SignedOut::Ended {
+        user,
+        scope,
+        session: ended,
+    })
+}
+
+/// Step 4 for one user: their epoch advanced, durably, on a full store
+/// too.
+async fn sign_out_everywhere(store: &Store, user: &str) -> Result<(), StoreError> {
+    let epoch = store.bump_epoch(user).await?;
+    trace::row(
+        "logout 4",
+        format_args!(
+            "scope=all: {user}'s epoch advanced to {epoch}: every session of theirs signed out"
+        ),
+    );
+    Ok(())
+}
+
+/// Step 3 for one session: the sign-in removed and `_csrf` replaced, then
+/// moved (`Mode::Keep`, unless only `_csrf` would remain) or deleted, on
+/// the session as stored now (`Store::rotate`); deleted instead when the
+/// store has no room for the move. `None`: it was gone already.
+async fn end(
     store: &Store,
     session: &Session,
     mode: Mode,
     now: u64,
-) -> Result<SignedOut, StoreError> {
+) -> Result<Option<Ended>, StoreError> {
     let label = session.id.label();
     let token = csrf::new_token();
     let strip = move |record: &mut Record| {
@@ -90,125 +251,104 @@ pub async fn sign_out(
         record.set_csrf(&token);
         mode == Mode::Keep && !record.holds_only_csrf()
     };
+    let why = match mode {
+        Mode::Keep => Deleted::NothingToKeep,
+        Mode::Flush => Deleted::Flush,
+    };
     match store
         .rotate(&session.id, &session.version, now, strip)
         .await
     {
-        Ok(Rotated::Moved(to, record)) => Ok(SignedOut::Moved {
+        Ok(Rotated::Moved(to, record)) => Ok(Some(Ended::Moved {
             from: label,
             to,
             record,
-        }),
-        Ok(Rotated::Deleted) => Ok(SignedOut::Deleted { label, mode }),
-        Ok(Rotated::Gone) => Ok(SignedOut::AlreadyGone { label }),
+        })),
+        Ok(Rotated::Deleted) => Ok(Some(Ended::Deleted { label, why })),
+        Ok(Rotated::Gone) => Ok(None),
         Err(e) if e.is_out_of_space() => {
             log_event!(
                 "no space to keep the signed-out session {label}'s data ({e}): deleted instead"
             );
-            Ok(match store.delete(&session.id).await? {
-                true => SignedOut::DeletedForSpace { label },
-                false => SignedOut::AlreadyGone { label },
-            })
+            let deleted = store.delete(&session.id).await?;
+            Ok(deleted.then_some(Ended::Deleted {
+                label,
+                why: Deleted::NoRoom,
+            }))
         }
         Err(e) => Err(e),
     }
 }
 
-/// Step 3 once "sign out everywhere" has committed (step 4): the user is
-/// signed out everywhere already, so a failure here must not turn the
-/// answer into a 5xx. A session that cannot be moved is deleted; one that
-/// cannot be deleted either stays, void (`VoidInPlace`).
-pub async fn sign_out_after_commit(
-    store: &Store,
-    session: &Session,
-    mode: Mode,
-    now: u64,
-) -> SignedOut {
+/// Step 3 once "sign out everywhere" has committed: a session that could
+/// not be moved is deleted; one that cannot be deleted either stays, void.
+async fn delete_after_commit(store: &Store, session: &Session, error: StoreError) -> Ended {
     let label = session.id.label();
-    let error = match sign_out(store, session, mode, now).await {
-        Ok(done) => return done,
-        Err(error) => error,
-    };
     log_event!("session {label}: signed out everywhere, but not moved ({error}): deleting it");
     match store.delete(&session.id).await {
-        Ok(true) => SignedOut::Deleted {
+        Ok(_) => Ended::Deleted {
             label,
-            mode: Mode::Flush,
+            why: Deleted::NotMoved,
         },
-        Ok(false) => SignedOut::AlreadyGone { label },
         Err(error) => {
             log_event!("session {label}: signed out everywhere, but still stored: {error}");
-            SignedOut::VoidInPlace { label, error }
+            Ended::VoidInPlace { label, error }
         }
     }
 }
 
-/// What step 4 did: the user's epoch advanced, and with it every session
-/// of theirs, however many, stopped being signed in.
-#[derive(Debug)]
-pub struct SignedOutEverywhere {
-    pub user: String,
-    pub epoch: u64,
+/// Step 3 for a session the request named beside its own: deleted, with
+/// its own log line; a failure is logged, and the request's own sign-out
+/// stands.
+async fn end_another(store: &Store, session: &Session, now: u64) {
+    let user = session.record.user().unwrap_or_default();
+    match end(store, session, Mode::Flush, now).await {
+        Ok(Some(ended)) => {
+            trace::row(
+                "logout 3",
+                format_args!("another session the request named: {ended}"),
+            );
+            log_event!("logout user={user} scope=this mode={}", ended.mode());
+        }
+        Ok(None) => {}
+        Err(e) => {
+            log_event!("logout user={user}: another session the request named was not ended: {e}")
+        }
+    }
 }
 
-/// Step 4: advances the user's epoch (`Store::bump_epoch`), one small
-/// durable write that voids the `_auth_hash` of every session of theirs
-/// at its next request; on a full store too.
-pub async fn sign_out_everywhere(
-    store: &Store,
-    user: &str,
-) -> Result<SignedOutEverywhere, StoreError> {
-    let epoch = store.bump_epoch(user).await?;
-    Ok(SignedOutEverywhere {
-        user: user.to_owned(),
-        epoch,
-    })
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Scope::This => "this",
+            Scope::All => "all",
+        })
+    }
 }
 
 /// The `--trace` row of step 3.
-impl fmt::Display for SignedOut {
+impl fmt::Display for Ended {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SignedOut::Moved { from, to, record } => write!(
+            Ended::Moved { from, to, record } => write!(
                 f,
                 "keep: _auth_* removed, _csrf replaced, moved to session {}; session {from} deleted\n{}",
                 to.label(),
                 record.traced()
             ),
-            SignedOut::Deleted {
-                label,
-                mode: Mode::Flush,
-            } => write!(f, "flush: session {label} deleted, the cookie removed"),
-            SignedOut::Deleted {
-                label,
-                mode: Mode::Keep,
-            } => write!(
-                f,
-                "flush: nothing but _csrf to keep, so session {label} deleted, the cookie removed"
-            ),
-            SignedOut::DeletedForSpace { label } => write!(
-                f,
-                "flush: no room to keep the data, so session {label} deleted, the cookie removed"
-            ),
-            SignedOut::AlreadyGone { label } => write!(
-                f,
-                "session {label} already gone: a concurrent logout got there first; nothing done"
-            ),
-            SignedOut::VoidInPlace { label, error } => write!(
+            Ended::Deleted { label, why } => {
+                let why = match why {
+                    Deleted::Flush => "flush:",
+                    Deleted::NothingToKeep => "flush: nothing but _csrf to keep, so",
+                    Deleted::NoRoom => "flush: no room to keep the data, so",
+                    Deleted::NotMoved => "signed out everywhere, but not moved:",
+                };
+                write!(f, "{why} session {label} deleted, the cookie removed")
+            }
+            Ended::VoidInPlace { label, error } => write!(
                 f,
                 "session {label} neither moved nor deleted ({error}): still stored, its sign-in void; the cookie removed"
             ),
         }
-    }
-}
-
-/// The `--trace` row of step 4.
-impl fmt::Display for SignedOutEverywhere {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "scope=all: {}'s epoch advanced to {}: every session of theirs signed out",
-            self.user, self.epoch
-        )
     }
 }
