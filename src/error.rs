@@ -19,6 +19,7 @@ use crate::http::form::FormError;
 use crate::http::negotiation::accepts_html;
 use crate::http::redirect::safe_next;
 use crate::http::response::{html, no_store, text, Response};
+use crate::log_event;
 use crate::os::blocking::Crashed;
 use crate::pages::{self, Sentence, Viewer};
 use crate::sessions::store::StoreError;

@@ -1,40 +1,53 @@
 //! latch: a single-binary HTTP server, written directly on hyper 1.x, that
-//! signs people in and out with sessions kept as JSON files on disk.
+//! signs people in and out, with sessions kept as JSON files on disk or, for
+//! several instances behind a load balancer, in one Redis (docs/contract.md).
 //!
-//! The modules in reading order, from the socket inward: each imports only
-//! modules listed below it (and `log`, which comes first for its macro).
-//! `http` is pure (strings, headers and bytes in, values out); `os`,
-//! `sessions::files`, `static_files` and `server` are where the disk and
-//! the network are touched.
+//! The modules in the order their imports give, from the socket inward:
+//! each imports only modules listed below it (`tests/layers.rs` fails on an
+//! import that points up the list, and on a cycle anywhere in `src/`).
+//! `http` is pure (strings, headers and bytes in, values out); `server`,
+//! `static_files`, `sessions::files`, `sessions::redis` and `os` are where
+//! the network and the disk are touched. (Each item stands apart, so that
+//! rustfmt keeps this order instead of sorting it.)
 
-// First, so that every module below can use `log_event!`.
-#[macro_use]
-/// Standard error: event lines at once, access lines in batches, `log_event!`.
-pub mod log;
+/// Sockets: bind, accept, connection bounds and timeouts, graceful shutdown.
+pub mod server;
+
+/// One request: route, the POST gate, the handler, errors to statuses, the access line.
+pub mod service;
+
+/// One route each: home, login, account, logout, theme.
+pub mod handlers;
+
+/// The www dir: contained paths, validators, 304, streamed files.
+pub mod static_files;
+
+/// Everything that stops a request short, as a status and as a page.
+pub mod error;
+
+/// The HTML latch renders, and `escape_html`.
+pub mod pages;
 
 /// What every request can reach: configuration, store, users, limits.
 pub mod app;
-/// The sign-in rules: sign in, sign out, does it still stand, CSRF, users, passwords, throttling.
-pub mod auth;
+
 /// The command line: flags, variables, help, `check`, password prompts.
 pub mod cli;
-/// Everything that stops a request short, as a status and as a page.
-pub mod error;
-/// One route each: home, login, account, logout, theme.
-pub mod handlers;
-/// The wire mechanics, sans I/O: routing, cookies, forms, redirects, origin, dates, responses.
-pub mod http;
+
+/// The sign-in rules: sign in, sign out, does it still stand, CSRF, users, passwords, throttling.
+pub mod auth;
+
+/// Session ids, records, the store contract and its two backends (files, Redis), paces.
+pub mod sessions;
+
 /// Where latch touches the OS: atomic files, Linux calls, randomness, the blocking pool, malloc.
 pub mod os;
-/// The HTML latch renders, and `escape_html`.
-pub mod pages;
-/// Sockets: bind, accept, connection bounds and timeouts, graceful shutdown.
-pub mod server;
-/// One request: route, the POST gate, the handler, errors to statuses, the access line.
-pub mod service;
-/// Session ids, records, the store contract and its file backend.
-pub mod sessions;
-/// The www dir: contained paths, validators, 304, streamed files.
-pub mod static_files;
-/// `--trace`: each request's table of what ran, rows from the values that ran.
+
+/// The wire mechanics, sans I/O: routing, cookies, forms, redirects, origin, dates, responses.
+pub mod http;
+
+/// `--trace`: each request's table of what ran, rows from the values that ran; `log_event!`.
 pub mod trace;
+
+/// Standard error: event lines at once, access lines in batches.
+pub mod log;

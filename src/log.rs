@@ -18,15 +18,6 @@ use std::io::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// `log_event!("…")`: one event line on standard error, written at once
-/// (see `event`). Declared here, and the module first in `lib.rs`, so that
-/// every module after it can use it.
-macro_rules! log_event {
-    ($($arg:tt)*) => {
-        $crate::trace::event(format_args!($($arg)*))
-    };
-}
-
 /// The longest path `cut` lets through to a log line, in bytes.
 pub const MAX_PATH: usize = 200;
 /// The longest other client-chosen value (a method, a user name), in bytes.

@@ -24,10 +24,11 @@ use crate::error::{self, Error};
 use crate::handlers::{self, Request};
 use crate::http::cookies;
 use crate::http::form::{self, Form, FormError, MAX_BODY_BYTES};
-use crate::http::forwarded::client_address;
+use crate::http::forwarded::{client_address, ignored_forwarded_for};
 use crate::http::origin;
 use crate::http::response::{self, Response};
 use crate::http::router::{route, Route};
+use crate::log_event;
 use crate::sessions::{self, CookieIds, SessionLabel};
 use crate::static_files;
 use crate::trace;
@@ -43,6 +44,13 @@ pub async fn handle(
     let (parts, body) = request.into_parts();
     let ids = CookieIds::parse(cookies::values(&parts.headers, app.cookie.name()));
     let client = client_address(peer.ip(), app.config.trusted_proxy, &parts.headers);
+    if let Some(ignored) =
+        ignored_forwarded_for(peer.ip(), app.config.trusted_proxy, &parts.headers)
+    {
+        // Once per process: a client's forgery would repeat it forever.
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| log_event!("{ignored} (said once)"));
+    }
     let request = Request {
         parts: &parts,
         client,

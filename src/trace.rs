@@ -57,6 +57,17 @@ pub fn row(label: &'static str, detail: impl Display) {
     }
 }
 
+/// `log_event!("…")`: one event line (login, logout, a fault), written to
+/// standard error at once (`log::event`) and, when the request is traced,
+/// as a row of its table where it happened (`event`). Modules bring it in
+/// with `use crate::log_event;`.
+#[macro_export]
+macro_rules! log_event {
+    ($($arg:tt)*) => {
+        $crate::trace::event(format_args!($($arg)*))
+    };
+}
+
 /// An event line (`log_event!`): written to the log at once, and, when
 /// the request is traced, as a row of its table too, where it happened.
 pub fn event(line: std::fmt::Arguments) {

@@ -18,6 +18,7 @@ use std::fmt;
 
 use crate::auth::users::UsersFile;
 use crate::auth::{sign_in_stands, sign_out_if_void};
+use crate::log_event;
 use crate::sessions::store::{Store, StoreError, Stored, Version};
 use crate::sessions::{CookieIds, Record, Session, SessionId, SessionLabel};
 use crate::trace;

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::auth::{auth_hash, csrf};
+use crate::log_event;
 use crate::sessions::store::{Rotated, Store, StoreError, Version};
 use crate::sessions::{Record, Session, SessionId, SessionLabel};
 

@@ -31,6 +31,7 @@ use std::fmt;
 
 use crate::auth::csrf;
 use crate::http::cookies::Cookie;
+use crate::log_event;
 use crate::sessions::store::{Rotated, Store, StoreError};
 use crate::sessions::{Record, Session, SessionId, SessionLabel};
 use crate::trace;

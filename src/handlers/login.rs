@@ -12,6 +12,7 @@ use crate::http::form::Form;
 use crate::http::notice;
 use crate::http::redirect::safe_next;
 use crate::http::response::{html, see_other, set_cookie, Response};
+use crate::log_event;
 use crate::pages;
 use crate::sessions::pace::{retry_after_secs, Paced};
 use crate::sessions::{self, Session};

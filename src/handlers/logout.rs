@@ -37,6 +37,7 @@ use crate::handlers::{requested_next, Request};
 use crate::http::form::Form;
 use crate::http::notice::{self, Notice};
 use crate::http::response::{insert_static, see_other, set_cookie, Response};
+use crate::log_event;
 use crate::sessions;
 use crate::trace;
 

@@ -9,7 +9,6 @@
 //! proxy wrote (MDN, "X-Forwarded-For: security and privacy concerns").
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Once;
 
 use hyper::header::HeaderMap;
 
@@ -36,34 +35,34 @@ pub fn is_trusted_proxy(peer: IpAddr, trusted_proxy: Option<IpAddr>) -> bool {
 }
 
 /// The address to count a request under: the last `X-Forwarded-For`
-/// entry from the trusted proxy, else the peer. `X-Forwarded-For` from
-/// another peer while `--trusted-proxy` is set is logged, once per process:
-/// it is either a client's forgery (ignored, as it should be) or a proxy
-/// arriving from an address the flag does not name, under which every
-/// client would be counted as one.
+/// entry from the trusted proxy, else the peer.
 pub fn client_address(peer: IpAddr, trusted_proxy: Option<IpAddr>, headers: &HeaderMap) -> IpAddr {
     let peer = peer.to_canonical();
-    if !is_trusted_proxy(peer, trusted_proxy) {
-        if let Some(proxy) = trusted_proxy {
-            if headers.contains_key("x-forwarded-for") {
-                log_untrusted_forwarded_for(peer, proxy);
-            }
-        }
-        return peer;
+    match is_trusted_proxy(peer, trusted_proxy) {
+        true => last_forwarded_for(headers).unwrap_or(peer),
+        false => peer,
     }
-    last_forwarded_for(headers).unwrap_or(peer)
 }
 
-/// The once-per-process line of `client_address`.
-fn log_untrusted_forwarded_for(peer: IpAddr, proxy: IpAddr) {
-    static LOGGED: Once = Once::new();
-    LOGGED.call_once(|| {
-        log_event!(
+/// `X-Forwarded-For` from a peer that is not the trusted proxy while
+/// `--trusted-proxy` is set, for the caller to tell the operator: either a
+/// client's forgery (ignored, as it should be) or a proxy arriving from an
+/// address the flag does not name, under which every client would be
+/// counted as one.
+pub fn ignored_forwarded_for(
+    peer: IpAddr,
+    trusted_proxy: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Option<String> {
+    let proxy = trusted_proxy?;
+    let peer = peer.to_canonical();
+    let ignored = headers.contains_key("x-forwarded-for") && !is_trusted_proxy(peer, Some(proxy));
+    ignored.then(|| {
+        format!(
             "X-Forwarded-For from {peer}, which is not --trusted-proxy {proxy}: ignored, \
-             the request counts as {peer}. If {peer} is your proxy, set --trusted-proxy to it \
-             (said once)"
+             the request counts as {peer}. If {peer} is your proxy, set --trusted-proxy to it"
         )
-    });
+    })
 }
 
 /// The last address in the last `X-Forwarded-For` field, if it parses.
@@ -125,10 +124,18 @@ mod tests {
     }
 
     #[test]
-    fn from_anyone_else_the_header_is_ignored() {
+    fn from_anyone_else_the_header_is_ignored_and_said_so() {
         let other: IpAddr = "192.0.2.9".parse().unwrap();
         let h = forwarded(&[CLIENT]);
         assert_eq!(client_address(other, Some(PROXY), &h), other);
+        let said = ignored_forwarded_for(other, Some(PROXY), &h).unwrap();
+        assert!(said.starts_with("X-Forwarded-For from 192.0.2.9, which is not"));
+        assert_eq!(ignored_forwarded_for(other, None, &h), None, "no proxy set");
+        assert_eq!(ignored_forwarded_for(PROXY, Some(PROXY), &h), None);
+        assert_eq!(
+            ignored_forwarded_for(other, Some(PROXY), &HeaderMap::new()),
+            None
+        );
     }
 
     #[test]

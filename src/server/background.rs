@@ -10,6 +10,7 @@ use tokio::signal::unix::Signal;
 use super::{SWEEP_INTERVAL, USERS_CHECK_INTERVAL};
 use crate::app::App;
 use crate::auth;
+use crate::log_event;
 use crate::os::blocking;
 use crate::sessions;
 

@@ -24,6 +24,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 
 use crate::app::App;
+use crate::log_event;
 use crate::service;
 use admission::Admission;
 use write_deadline::WriteDeadline;

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::log_event;
 use crate::sessions::SessionLabel;
 use crate::trace;
 

@@ -49,7 +49,7 @@ use crate::sessions::pace::{Counter, Limit, Paced};
 use crate::sessions::redis::{self, RedisStore};
 use crate::sessions::{Record, SessionId};
 
-pub use crate::sessions::stored::{Listing, Rotated, StoreError, Stored, Version};
+pub use crate::sessions::stored::{Durability, Listing, Rotated, StoreError, Stored, Version};
 
 pub enum Store {
     /// Session files in a directory (`sessions::files`).
@@ -93,30 +93,6 @@ impl Location {
         match self {
             Location::Dir(dir) => format!("sessions dir {}", dir.display()),
             Location::Redis(url) => format!("sessions URL {}", redis::redacted(url)),
-        }
-    }
-}
-
-/// Whether a store that cannot show it keeps writes durably may be used
-/// (`--redis-durability`). The file store always is: every write is
-/// fsynced before the call returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Durability {
-    /// Every setting must be durable; anything else (or a server whose
-    /// settings cannot be read) is an error naming the setting.
-    Strict,
-    /// The operator accepts a server that may lose writes: each shortfall
-    /// is logged once, and latch runs.
-    Relaxed,
-}
-
-impl Durability {
-    /// `strict` or `relaxed`, as `--redis-durability` takes them.
-    pub fn parse(text: &str) -> Option<Durability> {
-        match text {
-            "strict" => Some(Durability::Strict),
-            "relaxed" => Some(Durability::Relaxed),
-            _ => None,
         }
     }
 }

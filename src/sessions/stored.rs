@@ -1,6 +1,7 @@
 //! What every store backend answers with (`sessions::store`): a live
-//! session, what a rotation did, a listing, and why a call failed. Plain
-//! values, shared by the contract and its backends.
+//! session, what a rotation did, a listing, and why a call failed; and how
+//! strictly a store must show it keeps writes. Plain values, shared by the
+//! contract and its backends.
 
 use std::fmt;
 use std::io;
@@ -141,5 +142,29 @@ impl From<io::Error> for StoreError {
 impl From<Crashed> for StoreError {
     fn from(e: Crashed) -> StoreError {
         StoreError::Crashed(e)
+    }
+}
+
+/// Whether a store that cannot show it keeps writes durably may be used
+/// (`--redis-durability`). The file store always is: every write is
+/// fsynced before the call returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Every setting must be durable; anything else (or a server whose
+    /// settings cannot be read) is an error naming the setting.
+    Strict,
+    /// The operator accepts a server that may lose writes: each shortfall
+    /// is logged once, and latch runs.
+    Relaxed,
+}
+
+impl Durability {
+    /// `strict` or `relaxed`, as `--redis-durability` takes them.
+    pub fn parse(text: &str) -> Option<Durability> {
+        match text {
+            "strict" => Some(Durability::Strict),
+            "relaxed" => Some(Durability::Relaxed),
+            _ => None,
+        }
     }
 }

@@ -25,6 +25,7 @@ use crate::http::response::{
     method_not_allowed, not_found, options, permanent_redirect, response, Response,
 };
 use crate::log::{cut, MAX_PATH};
+use crate::log_event;
 use crate::os::blocking;
 use crate::trace;
 use body::FileBody;

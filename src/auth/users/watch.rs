@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use super::timing::{Decoys, FailureTiming, PasswordCheck};
 use super::{LineProblem, Users};
+use crate::log_event;
 
 /// At most this many unusable lines are logged per load, then a count: a
 /// file of garbage must not flood the log each time it changes.

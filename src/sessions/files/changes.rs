@@ -10,6 +10,7 @@ use std::sync::MutexGuard;
 
 use super::epochs::EPOCHS_FILE;
 use super::{dir, Files, LOCK_STRIPES};
+use crate::log_event;
 use crate::os::sys;
 use crate::sessions::id::Digest;
 use crate::sessions::record::Judged;

@@ -11,6 +11,7 @@ use super::cache::FileVersion;
 use super::dir;
 use super::epochs::EPOCHS_FILE;
 use super::{file_name, Files};
+use crate::log_event;
 use crate::os::regular_file::{self, Found, Symlinks};
 use crate::os::{atomic_file, sys};
 use crate::sessions::id::Digest;

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use super::epochs::EPOCHS_FILE;
 use super::sign_ins::Seen;
 use super::{digest_of_file_name, Files};
+use crate::log_event;
 use crate::os::atomic_file::TEMP_PREFIX;
 use crate::sessions::id::Digest;
 use crate::sessions::record::Judged;

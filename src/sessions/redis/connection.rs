@@ -34,6 +34,7 @@ use redis::{RedisError, RedisResult, ScriptInvocation, Value};
 
 use super::durability::{shortfalls, unverifiable, Durability, REQUIRED};
 use super::{error, RedisStore};
+use crate::log_event;
 use crate::sessions::stored::StoreError;
 use crate::trace;
 

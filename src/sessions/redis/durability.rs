@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-pub use crate::sessions::store::Durability;
+pub use crate::sessions::stored::Durability;
 
 /// The settings a durable server has, and why each matters.
 pub const REQUIRED: [(&str, &str, &str); 4] = [
