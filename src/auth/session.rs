@@ -98,7 +98,7 @@ async fn chosen<'a>(
             stored.record.user().is_some() && sign_in_stands(&users, &stored.record, stored.epoch);
         if signed_in {
             if let Some((passed, _)) = &first_live {
-                trace::row("session", Found::Preferred(id.label(), passed.label()));
+                trace::row("session", Looked::Preferred(id.label(), passed.label()));
             }
             return Ok(Some((id, stored)));
         }
@@ -113,8 +113,8 @@ async fn chosen<'a>(
 async fn load(store: &Store, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
     let loaded = store.load(id, now).await?;
     match &loaded {
-        Some(stored) => trace::row("session", Found::Loaded(id.label(), &stored.record)),
-        None => trace::row("session", Found::NotLive(id.label())),
+        Some(stored) => trace::row("session", Looked::Loaded(id.label(), &stored.record)),
+        None => trace::row("session", Looked::NotLive(id.label())),
     }
     Ok(loaded)
 }
@@ -206,14 +206,14 @@ fn trace_no_ids(ids: &CookieIds) {
         return;
     }
     if ids.any_cookie() {
-        trace::row("session", Found::Malformed);
+        trace::row("session", Looked::Malformed);
     } else {
-        trace::row("session", Found::NoCookie);
+        trace::row("session", Looked::NoCookie);
     }
 }
 
 /// What looking a session up found: the `--trace` rows of step 1.
-enum Found<'a> {
+enum Looked<'a> {
     NoCookie,
     Malformed,
     NotLive(SessionLabel),
@@ -222,21 +222,21 @@ enum Found<'a> {
     Preferred(SessionLabel, SessionLabel),
 }
 
-impl fmt::Display for Found<'_> {
+impl fmt::Display for Looked<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Found::NoCookie => f.write_str("no session cookie: no session"),
-            Found::Malformed => f.write_str(
+            Looked::NoCookie => f.write_str("no session cookie: no session"),
+            Looked::Malformed => f.write_str(
                 "the session cookie is not a well-formed id: no session, store untouched",
             ),
-            Found::NotLive(label) => write!(
+            Looked::NotLive(label) => write!(
                 f,
                 "session {label}: none live (missing, expired or unreadable): no session"
             ),
-            Found::Loaded(label, record) => {
+            Looked::Loaded(label, record) => {
                 write!(f, "loaded session {label}\n{}", record.traced())
             }
-            Found::Preferred(chosen, passed) => write!(
+            Looked::Preferred(chosen, passed) => write!(
                 f,
                 "session {chosen} is signed in: it is the request's, not the anonymous \
                  session {passed} named before it"

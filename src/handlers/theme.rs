@@ -83,7 +83,7 @@ async fn store_theme(app: &App, session: Session, theme: &str, now: u64) -> Resu
         .await?
         .is_some();
     let label = session.id.label();
-    trace::row("store", Stored::Theme { label, modified });
+    trace::row("store", ThemeStored::Theme { label, modified });
     Ok(modified)
 }
 
@@ -114,7 +114,7 @@ async fn create_session(
     let created = app.store.create_anonymous(&record, now).await?;
     trace::row(
         "store",
-        Stored::Created(created.as_ref().map(SessionId::label)),
+        ThemeStored::Created(created.as_ref().map(SessionId::label)),
     );
     let id = created.ok_or(Error::SessionsFull)?;
     Ok(Session {
@@ -125,7 +125,7 @@ async fn create_session(
 }
 
 /// What the theme did to the store: the `--trace` rows of steps 3 and 4.
-enum Stored {
+enum ThemeStored {
     Theme {
         label: SessionLabel,
         modified: bool,
@@ -134,23 +134,25 @@ enum Stored {
     Created(Option<SessionLabel>),
 }
 
-impl fmt::Display for Stored {
+impl fmt::Display for ThemeStored {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Stored::Theme {
+            ThemeStored::Theme {
                 label,
                 modified: true,
             } => write!(
                 f,
                 "session {label} rewritten with the theme (as it is stored now)"
             ),
-            Stored::Theme { label, .. } => {
+            ThemeStored::Theme { label, .. } => {
                 write!(f, "session {label} ended meanwhile: a new session instead")
             }
-            Stored::Created(Some(label)) => {
+            ThemeStored::Created(Some(label)) => {
                 write!(f, "new session {label} created with the theme")
             }
-            Stored::Created(None) => f.write_str("the store holds --max-sessions sessions: 503"),
+            ThemeStored::Created(None) => {
+                f.write_str("the store holds --max-sessions sessions: 503")
+            }
         }
     }
 }

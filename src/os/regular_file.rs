@@ -22,7 +22,7 @@ pub enum Symlinks {
 }
 
 /// What `read` found under a name.
-pub enum Found {
+pub enum Contents {
     /// A regular file within the size limit: its bytes, and its metadata
     /// as the open file had it.
     File(Vec<u8>, Metadata),
@@ -40,7 +40,7 @@ pub enum Found {
 ///
 /// A missing file is `Err` of kind `NotFound`; other open errors
 /// (permissions) come back as they are.
-pub fn read(path: &Path, max_len: u64, symlinks: Symlinks) -> io::Result<Found> {
+pub fn read(path: &Path, max_len: u64, symlinks: Symlinks) -> io::Result<Contents> {
     // 1.
     let no_follow = match symlinks {
         Symlinks::Refused => O_NOFOLLOW,
@@ -53,23 +53,23 @@ pub fn read(path: &Path, max_len: u64, symlinks: Symlinks) -> io::Result<Found> 
     let mut file = match file {
         Ok(file) => file,
         Err(e) if e.raw_os_error() == Some(ELOOP) && symlinks == Symlinks::Refused => {
-            return Ok(Found::Refused("a symbolic link".into()))
+            return Ok(Contents::Refused("a symbolic link".into()))
         }
         Err(e) if e.raw_os_error() == Some(ENXIO) => {
-            return Ok(Found::Refused("a socket or device".into()))
+            return Ok(Contents::Refused("a socket or device".into()))
         }
         Err(e) => return Err(e),
     };
     // 2.
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Ok(Found::Refused(format!(
+        return Ok(Contents::Refused(format!(
             "not a regular file ({})",
             kind(&meta)
         )));
     }
     if meta.len() > max_len {
-        return Ok(Found::Refused(format!(
+        return Ok(Contents::Refused(format!(
             "{} bytes, over the {max_len}-byte limit",
             meta.len()
         )));
@@ -94,9 +94,9 @@ pub fn read(path: &Path, max_len: u64, symlinks: Symlinks) -> io::Result<Found> 
             .read_to_end(&mut bytes)?;
     }
     if bytes.len() as u64 > max_len {
-        return Ok(Found::Refused(format!("over the {max_len}-byte limit")));
+        return Ok(Contents::Refused(format!("over the {max_len}-byte limit")));
     }
-    Ok(Found::File(bytes, meta))
+    Ok(Contents::File(bytes, meta))
 }
 
 /// What kind of thing a non-regular entry is, for a message.
@@ -129,9 +129,9 @@ mod tests {
         dir
     }
 
-    fn refused(found: io::Result<Found>) -> Option<String> {
+    fn refused(found: io::Result<Contents>) -> Option<String> {
         match found {
-            Ok(Found::Refused(why)) => Some(why),
+            Ok(Contents::Refused(why)) => Some(why),
             _ => None,
         }
     }
@@ -142,7 +142,7 @@ mod tests {
         fs::write(dir.join("small"), b"{}").unwrap();
         assert!(matches!(
             read(&dir.join("small"), 10, Symlinks::Refused),
-            Ok(Found::File(bytes, _)) if bytes == b"{}"
+            Ok(Contents::File(bytes, _)) if bytes == b"{}"
         ));
         fs::write(dir.join("large"), [b' '; 11]).unwrap();
         std::os::unix::fs::symlink(dir.join("small"), dir.join("link")).unwrap();
@@ -166,7 +166,7 @@ mod tests {
         std::os::unix::fs::symlink(dir.join("small"), dir.join("link")).unwrap();
         assert!(matches!(
             read(&dir.join("link"), 10, Symlinks::Followed),
-            Ok(Found::File(bytes, _)) if bytes == b"{}"
+            Ok(Contents::File(bytes, _)) if bytes == b"{}"
         ));
         std::os::unix::fs::symlink("/dev/zero", dir.join("zero")).unwrap();
         let why = refused(read(&dir.join("zero"), 10, Symlinks::Followed));

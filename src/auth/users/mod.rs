@@ -28,7 +28,7 @@ use std::path::Path;
 use crate::http::encoding::base64url;
 use crate::os::atomic_file;
 use crate::os::random::random_32;
-use crate::os::regular_file::{self, Found, Symlinks};
+use crate::os::regular_file::{self, Contents, Symlinks};
 
 pub use hashes::{
     hash_password, verify, ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES, HASHING_BUDGET_MIB,
@@ -113,8 +113,8 @@ impl Users {
         let cannot =
             |why: &dyn fmt::Display| format!("cannot read users file {}: {why}", path.display());
         match regular_file::read(path, MAX_FILE_BYTES, Symlinks::Followed) {
-            Ok(Found::File(bytes, _)) => Ok(Users::parse(&String::from_utf8_lossy(&bytes))),
-            Ok(Found::Refused(why)) => Err(cannot(&why)),
+            Ok(Contents::File(bytes, _)) => Ok(Users::parse(&String::from_utf8_lossy(&bytes))),
+            Ok(Contents::Refused(why)) => Err(cannot(&why)),
             Err(e) => Err(cannot(&e)),
         }
     }

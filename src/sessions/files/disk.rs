@@ -12,7 +12,7 @@ use super::dir;
 use super::epochs::EPOCHS_FILE;
 use super::{file_name, Files};
 use crate::log_event;
-use crate::os::regular_file::{self, Found, Symlinks};
+use crate::os::regular_file::{self, Contents, Symlinks};
 use crate::os::{atomic_file, sys};
 use crate::sessions::id::Digest;
 use crate::sessions::record::{self, Judged, MAX_STORED_BYTES};
@@ -48,8 +48,8 @@ impl Files {
     pub(super) fn read_from_disk(&self, key: &Digest, now: u64) -> io::Result<Option<Judged>> {
         let max = MAX_STORED_BYTES as u64;
         let (bytes, version) = match regular_file::read(&self.path(key), max, Symlinks::Refused) {
-            Ok(Found::File(bytes, meta)) => (bytes, FileVersion::of(&meta)),
-            Ok(Found::Refused(why)) => return Ok(Some(record::unreadable(key.label(), &why))),
+            Ok(Contents::File(bytes, meta)) => (bytes, FileVersion::of(&meta)),
+            Ok(Contents::Refused(why)) => return Ok(Some(record::unreadable(key.label(), &why))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };

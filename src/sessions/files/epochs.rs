@@ -12,7 +12,7 @@ use std::io;
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
-use crate::os::regular_file::{self, Found, Symlinks};
+use crate::os::regular_file::{self, Contents, Symlinks};
 
 /// The file's name, in the sessions dir.
 pub(super) const EPOCHS_FILE: &str = ".epochs.json";
@@ -38,10 +38,10 @@ impl Epochs {
             )
         };
         let current = match regular_file::read(&path, EPOCHS_MAX_BYTES, Symlinks::Refused) {
-            Ok(Found::File(bytes, _)) => {
+            Ok(Contents::File(bytes, _)) => {
                 serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?
             }
-            Ok(Found::Refused(why)) => return Err(damaged(why)),
+            Ok(Contents::Refused(why)) => return Err(damaged(why)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => HashMap::new(),
             Err(e) => return Err(e),
         };
