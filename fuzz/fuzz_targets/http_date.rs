@@ -3,8 +3,8 @@
 #![no_main]
 
 use hyper::header::{HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
-use latch::http::dates::{http_date, parse_http_date};
 use latch::http::conditional::Validators;
+use latch::http::dates::{http_date, parse_http_date};
 use libfuzzer_sys::fuzz_target;
 
 /// 10000-01-01T00:00:00Z: the first second IMF-fixdate's four-digit year
