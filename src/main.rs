@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         Command::Run { verb, name, config } => {
             let name = || name.expect("the parser gives NAME to every command that takes one");
             match verb {
-                Verb::Serve => serve(config),
+                Verb::Serve => serve(*config),
                 Verb::Check => return check_config(&config),
                 Verb::Sessions => run(async {
                     let (durability, idle) = (config.redis_durability, config.idle_timeout);

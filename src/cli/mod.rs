@@ -64,7 +64,7 @@ pub enum Command {
     Run {
         verb: Verb,
         name: Option<String>,
-        config: Config,
+        config: Box<Config>,
     },
     /// The usage of one command, or of latch as a whole.
     Help(Option<Verb>),
@@ -153,7 +153,11 @@ pub fn parse(
         }
     }
     let config = configure(verb, &words.flags, &env).map_err(|e| e.of(verb))?;
-    Ok(Command::Run { verb, name, config })
+    Ok(Command::Run {
+        verb,
+        name,
+        config: Box::new(config),
+    })
 }
 
 /// Splits the line into positional words and known flags with their values.
@@ -276,13 +280,22 @@ mod tests {
         })
     }
 
+    /// What `run` gives for `verb` with `name` and `config`.
+    fn runs(verb: Verb, name: Option<&str>, config: Config) -> Result<Command, UsageError> {
+        Ok(Command::Run {
+            verb,
+            name: name.map(String::from),
+            config: Box::new(config),
+        })
+    }
+
     fn serve(args: &[&str], env: &[(&str, &str)]) -> Config {
         match run(args, env) {
             Ok(Command::Run {
                 verb: Verb::Serve,
                 config,
                 ..
-            }) => config,
+            }) => *config,
             other => panic!("expected serve, got {other:?}"),
         }
     }
@@ -358,14 +371,14 @@ mod tests {
         let env = [("LATCH_ADDR", "bogus"), ("LATCH_SESSIONS", "/s")];
         assert_eq!(
             run(&["clearsessions"], &env),
-            Ok(Command::Run {
-                verb: Verb::ClearSessions,
-                name: None,
-                config: Config {
+            runs(
+                Verb::ClearSessions,
+                None,
+                Config {
                     sessions: "/s".into(),
                     ..Config::default()
                 }
-            })
+            )
         );
         assert!(run(&["serve"], &env).is_err());
     }
@@ -374,41 +387,41 @@ mod tests {
     fn subcommands_take_their_own_flags() {
         assert_eq!(
             run(&["adduser", "alice", "--users", "u.txt"], &[]),
-            Ok(Command::Run {
-                verb: Verb::AddUser,
-                name: Some("alice".into()),
-                config: Config {
+            runs(
+                Verb::AddUser,
+                Some("alice"),
+                Config {
                     users: "u.txt".into(),
                     ..Config::default()
                 }
-            })
+            )
         );
         assert_eq!(
             run(&["--users", "u.txt", "checkpassword", "bob"], &[]),
-            Ok(Command::Run {
-                verb: Verb::CheckPassword,
-                name: Some("bob".into()),
-                config: Config {
+            runs(
+                Verb::CheckPassword,
+                Some("bob"),
+                Config {
                     users: "u.txt".into(),
                     ..Config::default()
                 }
-            })
+            )
         );
         assert_eq!(
             run(
                 &["sessions", "--sessions", "/tmp/s", "--idle-timeout", "60"],
                 &[("LATCH_USERS", "u")]
             ),
-            Ok(Command::Run {
-                verb: Verb::Sessions,
-                name: None,
-                config: Config {
+            runs(
+                Verb::Sessions,
+                None,
+                Config {
                     sessions: "/tmp/s".into(),
                     idle_timeout: 60,
                     users: "u".into(),
                     ..Config::default()
                 }
-            })
+            )
         );
     }
 
