@@ -19,14 +19,14 @@ pub mod service;
 /// One route each: home, login, account, logout, theme.
 pub mod handlers;
 
-/// The www dir: contained paths, validators, 304, streamed files.
+/// The www dir: finding and streaming files, the built-in ones.
 pub mod static_files;
 
-/// Everything that stops a request short, as a status and as a page.
-pub mod error;
-
-/// The HTML latch renders, and `escape_html`.
+/// The HTML latch renders (error pages included), and `escape_html`.
 pub mod pages;
+
+/// Everything that stops a request short, and the one map to its status.
+pub mod error;
 
 /// What every request can reach: configuration, store, users, limits.
 pub mod app;
@@ -43,7 +43,8 @@ pub mod sessions;
 /// Where latch touches the OS: atomic files, Linux calls, randomness, the blocking pool, malloc.
 pub mod os;
 
-/// The wire mechanics, sans I/O: routing, cookies, forms, redirects, origin, dates, responses.
+/// The wire mechanics, sans I/O: routing, cookies, forms, redirects, origin, dates, paths,
+/// conditional requests, responses.
 pub mod http;
 
 /// `--trace`: each request's table of what ran, rows from the values that ran; `log_event!`.

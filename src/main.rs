@@ -8,7 +8,7 @@ use std::sync::Arc;
 use latch::app::App;
 use latch::auth::users::{self, Users, UsersFile};
 use latch::cli::password::{self, Ask};
-use latch::cli::{self, check, help, Command, Config};
+use latch::cli::{self, check, help, Command, Config, Verb};
 use latch::http::dates::iso8601;
 use latch::sessions::now;
 use latch::sessions::store::{Durability, Location, Settings, Store};
@@ -22,7 +22,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if !matches!(command, Command::Serve(_)) {
+    if !matches!(&command, Command::Run { verb, .. } if *verb == Verb::Serve) {
         latch::os::sys::die_quietly_on_closed_stdout();
     }
     let result = match command {
@@ -34,29 +34,27 @@ fn main() -> ExitCode {
             println!("{}", help::version());
             Ok(())
         }
-        Command::Serve(config) => serve(config),
-        Command::Check(config) => return check_config(&config),
-        Command::Sessions {
-            sessions,
-            redis_durability,
-            users,
-            idle_timeout,
-        } => run(async {
-            let store = open_beside_server(&sessions, redis_durability, idle_timeout).await?;
-            list_sessions(&store, &users).await
-        }),
-        Command::ClearSessions {
-            sessions,
-            redis_durability,
-            idle_timeout,
-        } => run(async {
-            let store = open_beside_server(&sessions, redis_durability, idle_timeout).await?;
-            clear_sessions(&store, &sessions).await
-        }),
-        Command::AddUser { name, users } => add_user(&name, &users),
-        Command::DelUser { name, users } => del_user(&name, &users),
-        Command::Users { users } => list_users(&users),
-        Command::CheckPassword { name, users } => check_password(&name, &users),
+        Command::Run { verb, name, config } => {
+            let name = || name.expect("the parser gives NAME to every command that takes one");
+            match verb {
+                Verb::Serve => serve(*config),
+                Verb::Check => return check_config(&config),
+                Verb::Sessions => run(async {
+                    let (durability, idle) = (config.redis_durability, config.idle_timeout);
+                    let store = open_beside_server(&config.sessions, durability, idle).await?;
+                    list_sessions(&store, &config.users).await
+                }),
+                Verb::ClearSessions => run(async {
+                    let (durability, idle) = (config.redis_durability, config.idle_timeout);
+                    let store = open_beside_server(&config.sessions, durability, idle).await?;
+                    clear_sessions(&store, &config.sessions).await
+                }),
+                Verb::AddUser => add_user(&name(), &config.users),
+                Verb::DelUser => del_user(&name(), &config.users),
+                Verb::Users => list_users(&config.users),
+                Verb::CheckPassword => check_password(&name(), &config.users),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,7 +20,7 @@ use hyper::{Method, Request as HttpRequest, StatusCode, Version};
 
 use crate::app::App;
 use crate::auth;
-use crate::error::{self, Error};
+use crate::error::Error;
 use crate::handlers::{self, Request};
 use crate::http::cookies;
 use crate::http::form::{self, Form, FormError, MAX_BODY_BYTES};
@@ -29,6 +29,7 @@ use crate::http::origin;
 use crate::http::response::{self, Response};
 use crate::http::router::{route, Route};
 use crate::log_event;
+use crate::pages::error::{present, Asked};
 use crate::sessions::{self, CookieIds, SessionLabel};
 use crate::static_files;
 use crate::trace;
@@ -69,7 +70,7 @@ pub async fn handle(
 }
 
 /// The response to one request, errors turned into statuses (a page for a
-/// browser, see `error::present`), HEAD without a body.
+/// browser, see `pages::error::present`), HEAD without a body.
 async fn answer(app: &App, request: &Request<'_>, body: Incoming) -> Response {
     let parts = request.parts;
     let answered = dispatch(app, request, body).await;
@@ -82,8 +83,8 @@ async fn answer(app: &App, request: &Request<'_>, body: Incoming) -> Response {
         trace::row("error", format_args!("{e:?}"));
         e.into_response()
     });
-    let asked = error::Asked::of(&parts.method, parts.uri.path(), &parts.headers);
-    let response = error::present(response, &asked, || async move {
+    let asked = Asked::of(&parts.method, parts.uri.path(), &parts.headers);
+    let response = present(response, &asked, || async move {
         if store_failed {
             return None;
         }

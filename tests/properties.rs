@@ -11,9 +11,9 @@ use proptest::prelude::*;
 use latch::http::cookies;
 use latch::http::encoding::{percent_decode, percent_encode};
 use latch::http::form::Form;
+use latch::http::paths::relative_path;
 use latch::http::redirect::safe_next;
 use latch::sessions::SessionId;
-use latch::static_files::relative_path;
 
 /// Every function here is a few microseconds, so a few hundred cases each
 /// keep the whole file well under a second in a debug build.

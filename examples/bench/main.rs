@@ -10,6 +10,10 @@
 //! never fails on slowness. Ratios are what to read: this machine is shared
 //! and its absolute numbers drift from run to run.
 //!
+//! The workloads are a table (`workloads::WORKLOADS`): each says its
+//! letter, what it measures, what it runs on and which workloads it is
+//! compared with; `main` runs those `--only` asks for, in table order.
+//!
 //! Two baselines, both `examples/hello.rs`: answering `hello` (the limit
 //! for any request), and answering the very bytes latch answered for a
 //! page (status, headers, body, captured in this run), the limit for that
@@ -25,14 +29,16 @@ mod disk;
 mod load;
 mod redis;
 mod servers;
+mod workloads;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use load::{request, run, MakeRequest, Stats};
-use servers::{cpu_time_of, login, start_same_bytes, start_to_first_answer, Process, Site};
+use load::{run, MakeRequest, Stats};
+use redis::RedisProcess;
+use servers::{cpu_time_of, start_same_bytes, start_to_first_answer, Process, Site};
+use workloads::{FilesServer, RedisSite, Run};
 
 struct Options {
     seconds: u64,
@@ -47,366 +53,238 @@ impl Options {
     }
 }
 
-struct Row {
-    name: String,
-    rate: f64,
-    p50: f64,
-    p99: f64,
-    versus: String,
-    versus_same_bytes: String,
-    cpu_us: f64,
-    rss_mib: f64,
-}
-
-impl Row {
-    /// Adds what a page workload measured in turns with its same-bytes
-    /// baseline: the server's CPU per request, and the ratios to the
-    /// baseline of requests per second and of CPU per request (the
-    /// baseline's over the page's, so that here too 1.00 is as fast).
-    fn beside(self, stats: &Stats, same_bytes: &Stats) -> Row {
-        let cpu_ratio = same_bytes.server_cpu_us() / stats.server_cpu_us();
-        Row {
-            versus_same_bytes: format!(
-                "{} (CPU {cpu_ratio:.2})",
-                ratio(stats.rate(), same_bytes.rate())
-            ),
-            cpu_us: stats.server_cpu_us(),
-            ..self
-        }
-    }
-}
-
 fn main() {
-    let options = parse_options();
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    build(&repo);
-    // LATCH_BENCH_BINARY=target/profiling/latch runs the build with symbols,
-    // for `perf record -p PID` while a workload runs.
-    let latch = std::env::var_os("LATCH_BENCH_BINARY")
-        .map_or_else(|| repo.join("target/release/latch"), PathBuf::from);
-    let hello = repo.join("target/release/examples/hello");
-    let root = repo.join("target/bench");
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
-    let users = root.join("users.htpasswd");
-    let password_hash = servers::write_users(&users);
-    let www = repo.join("www");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let duration = Duration::from_secs(options.seconds);
-    let conns = options.connections;
-    let drive = |addr, expect, make: MakeRequest| {
-        runtime.block_on(run(addr, conns, duration, expect, make))
-    };
-
+    let mut bench = Bench::new(parse_options());
     println!(
-        "latch benchmark: {} cores, {conns} connections, {}s per workload, closed loop on hyper's client",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        options.seconds
+        "latch benchmark: {} cores, {} connections, {}s per workload, closed loop on hyper's client",
+        cores(),
+        bench.options.connections,
+        bench.options.seconds
     );
-    let mut rows = Vec::new();
-
-    // Baseline: bare hyper, same wiring, no work.
-    let base_server = Process::start(&hello, &["127.0.0.1:0".into()]);
-    let base = drive(base_server.addr, 200, fixed(get("/", None)));
-    let base_rate = base.rate();
-    rows.push(row(
-        "bare hyper hello (baseline)",
-        &base,
-        "1.00".into(),
-        &base_server,
-    ));
-    drop(base_server);
-
-    // A page workload beside its same-bytes baseline: latch's answer to
-    // `GET path` becomes the baseline's, then both are measured in turns.
-    // Returns latch's measurement and the two rows, baseline first.
-    let beside_same_bytes =
-        |name: &str, server: &Process, path: &str, cookie: Option<&str>, make: &MakeRequest| {
-            let capture = root.join("same-bytes.http");
-            let same = start_same_bytes(&hello, server.addr, path, cookie, &capture);
-            let (page, baseline) = in_turns(&runtime, conns, duration, [server, &same], make);
-            let versus = |stats: &Stats| ratio(stats.rate(), base_rate);
-            let baseline_name = format!("same bytes as {} (baseline)", &name[..3]);
-            let rows = [
-                row(&baseline_name, &baseline, versus(&baseline), &same)
-                    .beside(&baseline, &baseline),
-                row(name, &page, versus(&page), server).beside(&page, &baseline),
-            ];
-            (page, rows)
-        };
-
-    // (a)'s rate, for (j) to compare with.
-    let mut files_account_rate = f64::NAN;
-    if "abcfg".chars().any(|w| options.wants(w)) {
-        // One server; one session per connection, made through POST /login.
-        let site = Site::new(&root, "a", &users);
-        let server = Process::start(&latch, &site.args(&www, &[]));
-        let cookies: Arc<Vec<String>> = Arc::new((0..conns).map(|_| login(server.addr)).collect());
-        // (a) GET /account, signed in: the session read path.
-        server.reset_peak_rss();
-        let account_get = per_connection_get("/account", &cookies);
-        let account = if options.wants('a') {
-            let (account, both) = beside_same_bytes(
-                "(a) GET /account signed in",
-                &server,
-                "/account",
-                Some(&cookies[0]),
-                &account_get,
-            );
-            rows.extend(both);
-            account
-        } else {
-            drive(server.addr, 200, account_get)
-        };
-        let account_p99 = account.percentile_ms(99.0);
-        files_account_rate = account.rate();
-        // (b) GET / anonymous; (c) a static file.
-        if options.wants('b') {
-            let home_get = fixed(get("/", None));
-            let (_, both) = beside_same_bytes("(b) GET / anonymous", &server, "/", None, &home_get);
-            rows.extend(both);
-        }
-        if options.wants('c') {
-            let file = drive(server.addr, 200, fixed(get("/style.css", None)));
-            rows.push(row(
-                "(c) GET /style.css",
-                &file,
-                ratio(file.rate(), base_rate),
-                &server,
-            ));
-        }
-        // (g) GET /account while 16 more connections hammer POST /login.
-        if options.wants('g') {
-            let flooded = runtime.block_on(async {
-                let wrong = post("/login", None, "username=bench&password=wrong".into());
-                let flood = run(server.addr, 16, duration, 422, fixed(wrong));
-                let pages = run(
-                    server.addr,
-                    conns,
-                    duration,
-                    200,
-                    per_connection_get("/account", &cookies),
-                );
-                tokio::join!(pages, flood).0
-            });
-            let versus = format!(
-                "p99 x{:.1} of (a)",
-                flooded.percentile_ms(99.0) / account_p99
-            );
-            rows.push(row(
-                "(g) GET /account under a login flood",
-                &flooded,
-                versus,
-                &server,
-            ));
-        }
-        // (f) POST /login: argon2id, one check per core at a time.
-        if options.wants('f') {
-            let form = format!("username={}&password={}", servers::USER, servers::PASSWORD);
-            let logins = drive(server.addr, 303, fixed(post("/login", None, form)));
-            let per_core = format!("{:.0}/s per core", logins.rate() / cores());
-            rows.push(row(
-                "(f) POST /login (argon2id m=19MiB t=2 p=1)",
-                &logins,
-                per_core,
-                &server,
-            ));
-        }
-    }
-
-    if "die".chars().any(|w| options.wants(w)) {
-        // (i) The disk's durable write ceiling at the same concurrency.
-        let (ceiling, p50, p99) = disk::ceiling(&root.join("disk"), conns, duration);
-        rows.push(Row {
-            name: "(i) disk: temp+fsync+rename+fsync dir".into(),
-            rate: ceiling,
-            p50,
-            p99,
-            versus: "1.00 of (i)".into(),
-            versus_same_bytes: "-".into(),
-            cpu_us: f64::NAN,
-            rss_mib: f64::NAN,
-        });
-        // (d) and (e) POST /logout, each request a different signed-in session.
-        for (letter, name, extra) in [
-            ('d', "(d) POST /logout keep", &[][..]),
-            (
-                'e',
-                "(e) POST /logout --logout-flush",
-                &["--logout-flush"][..],
-            ),
-        ] {
-            if !options.wants(letter) {
-                continue;
+    bench.baseline();
+    // What a workload runs on is started when the first workload needs it,
+    // and stopped when the next one needs something else.
+    let (mut files, mut redis): (Option<FilesServer>, Option<RedisSite>) = (None, None);
+    for workload in workloads::wanted(&bench.options) {
+        match workload.run {
+            Run::Alone(run) => {
+                (files, redis) = (None, None);
+                run(&mut bench, workload);
             }
-            let site = Site::new(&root, &name[..3], &users);
-            let budget = ((ceiling * options.seconds as f64) as usize * 3).clamp(2_000, 200_000);
-            let sessions = Arc::new(site.write_sessions(budget, &password_hash));
-            let server = Process::start(&latch, &site.args(&www, extra));
-            server.reset_peak_rss();
-            let logouts = drive(server.addr, 303, one_session_each(&sessions));
-            rows.push(row(
-                name,
-                &logouts,
-                ratio_of(logouts.rate(), ceiling, "(i)"),
-                &server,
-            ));
+            Run::OnFiles(run) => {
+                redis = None;
+                let files = files.get_or_insert_with(|| FilesServer::start(&bench));
+                run(&mut bench, workload, files);
+            }
+            Run::OnRedis(run) => {
+                files = None;
+                let redis = redis.get_or_insert_with(|| RedisSite::start(&bench));
+                run(&mut bench, workload, redis);
+            }
+        }
+    }
+    drop((files, redis));
+    bench.report();
+}
+
+/// What every workload runs with, the rows so far, and what the workloads
+/// before it measured for it to compare with (`NaN` until measured).
+struct Bench {
+    options: Options,
+    latch: PathBuf,
+    hello: PathBuf,
+    /// `target/bench/`, each server's directory under it.
+    root: PathBuf,
+    users: PathBuf,
+    password_hash: String,
+    www: PathBuf,
+    runtime: tokio::runtime::Runtime,
+    rows: Vec<Row>,
+    splits: Vec<CpuSplit>,
+    /// Bare hyper's rate, the baseline of every `vs`.
+    base_rate: f64,
+    /// (a)'s rate and p99: (g) and (j) are compared with them.
+    account_rate: f64,
+    account_p99: f64,
+    /// (i): what (d) and (e) are compared with.
+    disk_ceiling: f64,
+    /// (l): what (k) is compared with, and the rate the CPU splits read.
+    set_rate: f64,
+}
+
+impl Bench {
+    /// Builds what is measured, and lays out `target/bench/`.
+    fn new(options: Options) -> Bench {
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        build(&repo);
+        let root = repo.join("target/bench");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let users = root.join("users.htpasswd");
+        Bench {
+            options,
+            // LATCH_BENCH_BINARY=target/profiling/latch runs the build with
+            // symbols, for `perf record -p PID` while a workload runs.
+            latch: std::env::var_os("LATCH_BENCH_BINARY")
+                .map_or_else(|| repo.join("target/release/latch"), PathBuf::from),
+            hello: repo.join("target/release/examples/hello"),
+            password_hash: servers::write_users(&users),
+            users,
+            root,
+            www: repo.join("www"),
+            runtime: tokio::runtime::Runtime::new().unwrap(),
+            rows: Vec::new(),
+            splits: Vec::new(),
+            base_rate: f64::NAN,
+            account_rate: f64::NAN,
+            account_p99: f64::NAN,
+            disk_ceiling: f64::NAN,
+            set_rate: f64::NAN,
         }
     }
 
-    // Through the Redis store: (j) GET /account, (k) POST /logout keep,
-    // and (l) what the same durable server acknowledges at most.
-    let mut splits = Vec::new();
-    let mut set_rate = f64::NAN;
-    if "jkl".chars().any(|w| options.wants(w)) {
-        let redis = redis::RedisProcess::start(&root.join("redis"));
-        // (l) redis-benchmark's durable SETs at the same concurrency.
-        let ceiling = redis.set_ceiling(conns, (conns * 200).max(10_000));
-        set_rate = ceiling.rate;
-        rows.push(Row {
-            name: "(l) redis-benchmark -t set, fsync always".into(),
-            rate: set_rate,
-            p50: f64::NAN,
-            p99: f64::NAN,
-            versus: "1.00 of (l)".into(),
-            versus_same_bytes: "-".into(),
-            cpu_us: f64::NAN,
-            rss_mib: f64::NAN,
+    fn connections(&self) -> usize {
+        self.options.connections
+    }
+
+    fn duration(&self) -> Duration {
+        Duration::from_secs(self.options.seconds)
+    }
+
+    /// A fresh directory for a server of the workload `name`.
+    fn site(&self, name: &str) -> Site {
+        Site::new(&self.root, name, &self.users)
+    }
+
+    /// `latch serve` on `site`, plus `extra` flags.
+    fn start_latch(&self, site: &Site, extra: &[&str]) -> Process {
+        Process::start(&self.latch, &site.args(&self.www, extra))
+    }
+
+    /// Loads the server at `addr` for the run's duration.
+    fn drive(&self, addr: std::net::SocketAddr, expect: u16, make: MakeRequest) -> Stats {
+        let load = run(addr, self.connections(), self.duration(), expect, make);
+        self.runtime.block_on(load)
+    }
+
+    /// Adds the row of a workload measured on `server`.
+    fn push(&mut self, name: &str, stats: &Stats, versus: String, server: &Process) {
+        self.rows.push(row(name, stats, versus, server));
+    }
+
+    /// Bare hyper, same wiring, no work.
+    fn baseline(&mut self) {
+        let server = Process::start(&self.hello, &["127.0.0.1:0".into()]);
+        let make = workloads::fixed(workloads::get("/", None));
+        let stats = self.drive(server.addr, 200, make);
+        self.base_rate = stats.rate();
+        self.push(
+            "bare hyper hello (baseline)",
+            &stats,
+            "1.00".into(),
+            &server,
+        );
+    }
+
+    /// A page workload beside its same-bytes baseline: latch's answer to
+    /// `GET path` becomes the baseline's, then both are measured in turns.
+    /// Adds the two rows, baseline first; returns latch's measurement.
+    fn beside_same_bytes(
+        &mut self,
+        name: &str,
+        server: &Process,
+        path: &str,
+        cookie: Option<&str>,
+        make: &MakeRequest,
+    ) -> Stats {
+        let capture = self.root.join("same-bytes.http");
+        let same = start_same_bytes(&self.hello, server.addr, path, cookie, &capture);
+        let (page, baseline) = in_turns(self, [server, &same], make);
+        let versus = |stats: &Stats| ratio(stats.rate(), self.base_rate);
+        let baseline_name = format!("same bytes as {} (baseline)", &name[..3]);
+        let rows = [
+            row(&baseline_name, &baseline, versus(&baseline), &same).beside(&baseline, &baseline),
+            row(name, &page, versus(&page), server).beside(&page, &baseline),
+        ];
+        self.rows.extend(rows);
+        page
+    }
+
+    /// Drives a Redis workload, timing the CPU of all three processes
+    /// (load generator, latch, redis-server) into a split named `name`.
+    fn drive_split(
+        &mut self,
+        name: &'static str,
+        server: &Process,
+        redis: &RedisProcess,
+        expect: u16,
+        make: MakeRequest,
+    ) -> Stats {
+        let (generator, latch, redis_cpu) =
+            (cpu_time_of("self"), server.cpu_time(), redis.cpu_time());
+        let stats = self.drive(server.addr, expect, make);
+        self.splits.push(CpuSplit {
+            name,
+            requests: stats.ok,
+            generator: cpu_time_of("self") - generator,
+            latch: Some(server.cpu_time() - latch),
+            redis: redis.cpu_time() - redis_cpu,
         });
-        splits.push(CpuSplit {
-            name: "(l) SET, redis-benchmark",
-            requests: ceiling.requests,
-            generator: ceiling.client_cpu,
-            latch: None,
-            redis: ceiling.server_cpu,
-        });
-        let site = Site::new(&root, "redis-site", &users);
-        let sessions_flag = format!("--sessions={}", redis.url());
-        // Runs a workload, timing the CPU of all three processes.
-        let drive_split = |name, server: &Process, expect, make| {
-            let (generator, latch, redis_cpu) =
-                (cpu_time_of("self"), server.cpu_time(), redis.cpu_time());
-            let stats = drive(server.addr, expect, make);
-            let split = CpuSplit {
-                name,
-                requests: stats.ok,
-                generator: cpu_time_of("self") - generator,
-                latch: Some(server.cpu_time() - latch),
-                redis: redis.cpu_time() - redis_cpu,
-            };
-            (stats, split)
-        };
-        if options.wants('j') {
-            let server = Process::start(&latch, &site.args(&www, &[&sessions_flag]));
-            let cookies: Arc<Vec<String>> =
-                Arc::new((0..conns).map(|_| login(server.addr)).collect());
-            server.reset_peak_rss();
-            let (stats, split) = drive_split(
-                "(j) GET /account, Redis",
-                &server,
-                200,
-                per_connection_get("/account", &cookies),
-            );
-            splits.push(split);
-            let versus = match files_account_rate.is_nan() {
-                true => ratio(stats.rate(), base_rate),
-                false => ratio_of(stats.rate(), files_account_rate, "(a)"),
-            };
-            rows.push(row(
-                "(j) GET /account signed in, Redis",
-                &stats,
-                versus,
-                &server,
-            ));
-        }
-        if options.wants('k') {
-            let budget = ((set_rate * options.seconds as f64) as usize).clamp(2_000, 200_000);
-            let sessions = Arc::new(redis.write_sessions(&runtime, budget, &password_hash));
-            let server = Process::start(&latch, &site.args(&www, &[&sessions_flag]));
-            server.reset_peak_rss();
-            let (logouts, split) = drive_split(
-                "(k) POST /logout keep, Redis",
-                &server,
-                303,
-                one_session_each(&sessions),
-            );
-            splits.push(split);
-            rows.push(row(
-                "(k) POST /logout keep, Redis",
-                &logouts,
-                ratio_of(logouts.rate(), set_rate, "(l)"),
-                &server,
-            ));
-        }
+        stats
     }
 
-    if options.wants('h') {
-        // (h) GET /account with 1,000 and with 100,000 session files around.
-        let mut thousand_rate = f64::NAN;
-        for (name, files) in [
-            ("(h) GET /account, 1,000 files", 1_000),
-            ("(h) GET /account, 100,000 files", 100_000),
-        ] {
-            let site = Site::new(&root, &name[..3], &users);
-            let sessions = site.write_sessions(files, &password_hash);
-            let cookies: Arc<Vec<String>> =
-                Arc::new(sessions.into_iter().take(conns).map(|(c, _)| c).collect());
-            let server = Process::start(&latch, &site.args(&www, &[]));
-            server.reset_peak_rss();
-            let stats = drive(server.addr, 200, per_connection_get("/account", &cookies));
-            let versus = if files == 1_000 {
-                thousand_rate = stats.rate();
-                ratio(stats.rate(), base_rate)
-            } else {
-                ratio_of(stats.rate(), thousand_rate, "1k files")
-            };
-            rows.push(row(name, &stats, versus, &server));
-        }
+    /// The tables, then what is measured once: the binary's size and its
+    /// start.
+    fn report(self) {
+        print_table(&self.rows);
+        print_cpu_splits(&self.splits, self.set_rate);
+        let site = self.site("start");
+        let starts: Vec<f64> = (0..5)
+            .map(|_| start_to_first_answer(&self.latch, &site.args(&self.www, &[])))
+            .collect();
+        let best = starts.iter().cloned().fold(f64::INFINITY, f64::min);
+        let size = std::fs::metadata(&self.latch).map_or(0, |m| m.len());
+        println!();
+        println!(
+            "release binary (stripped): {:.2} MiB",
+            size as f64 / 1024.0 / 1024.0
+        );
+        println!("start to first answered request: best {best:.1} ms of 5 (all: {starts:.1?})");
+        println!("peak RSS: the server's VmHWM, reset after setup (/proc/PID/clear_refs), so it covers the load only");
+        println!("(d), (e), (h): sessions written straight to disk as latch writes them; (a), (j): through POST /login; (k): through latch's RedisStore");
+        println!("same bytes: examples/hello.rs answering the response latch gave for that page in this run (checked: the same bytes, date aside), measured in one-second turns with the page");
+        println!("CPU/req: the server's CPU time (user + system, all threads) per answered request; unlike req/s, it does not depend on what the load generator and the machine's other work leave of the cores");
+        let _ = std::fs::remove_dir_all(&self.root);
     }
-
-    print_table(&rows);
-    print_cpu_splits(&splits, set_rate);
-    let site = Site::new(&root, "start", &users);
-    let starts: Vec<f64> = (0..5)
-        .map(|_| start_to_first_answer(&latch, &site.args(&www, &[])))
-        .collect();
-    let best = starts.iter().cloned().fold(f64::INFINITY, f64::min);
-    let size = std::fs::metadata(&latch).map_or(0, |m| m.len());
-    println!();
-    println!(
-        "release binary (stripped): {:.2} MiB",
-        size as f64 / 1024.0 / 1024.0
-    );
-    println!("start to first answered request: best {best:.1} ms of 5 (all: {starts:.1?})");
-    println!("peak RSS: the server's VmHWM, reset after setup (/proc/PID/clear_refs), so it covers the load only");
-    println!("(d), (e), (h): sessions written straight to disk as latch writes them; (a), (j): through POST /login; (k): through latch's RedisStore");
-    println!("same bytes: examples/hello.rs answering the response latch gave for that page in this run (checked: the same bytes, date aside), measured in one-second turns with the page");
-    println!("CPU/req: the server's CPU time (user + system, all threads) per answered request; unlike req/s, it does not depend on what the load generator and the machine's other work leave of the cores");
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// Runs the same requests against latch and against its same-bytes
-/// baseline in alternating one-second turns until each has had `duration`.
-/// Whatever slows this shared machine down meanwhile (another build, a
-/// change of CPU clock) then falls on both alike, so their ratio holds
-/// steadier than that of two runs one after the other. Each turn starts
-/// with fresh connections, as a run does. Each server's CPU time is read
-/// around its turns, for its CPU per request.
+/// baseline in alternating one-second turns until each has had the run's
+/// duration. Whatever slows this shared machine down meanwhile (another
+/// build, a change of CPU clock) then falls on both alike, so their ratio
+/// holds steadier than that of two runs one after the other. Each turn
+/// starts with fresh connections, as a run does. Each server's CPU time is
+/// read around its turns, for its CPU per request.
 fn in_turns(
-    runtime: &tokio::runtime::Runtime,
-    connections: usize,
-    duration: Duration,
+    bench: &Bench,
     [latch, same_bytes]: [&Process; 2],
     make: &MakeRequest,
 ) -> (Stats, Stats) {
+    let duration = bench.duration();
     let turns = duration.as_secs().max(1);
     let turn = duration / turns as u32;
     let (mut on_latch, mut on_same_bytes) = (Stats::default(), Stats::default());
     for _ in 0..turns {
         for (server, total) in [(latch, &mut on_latch), (same_bytes, &mut on_same_bytes)] {
             let cpu = server.cpu_time();
-            let load = run(server.addr, connections, turn, 200, Arc::clone(make));
-            let mut stats = runtime.block_on(load);
+            let load = run(
+                server.addr,
+                bench.connections(),
+                turn,
+                200,
+                Arc::clone(make),
+            );
+            let mut stats = bench.runtime.block_on(load);
             stats.server_cpu = server.cpu_time() - cpu;
             total.add(stats);
         }
@@ -414,8 +292,8 @@ fn in_turns(
     (on_latch, on_same_bytes)
 }
 
-fn cores() -> f64 {
-    std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn parse_options() -> Options {
@@ -453,49 +331,48 @@ fn build(repo: &Path) {
     assert!(status.success(), "the release build failed");
 }
 
-/// A request's parts: method, path, cookie, form body.
-type Parts = (&'static str, &'static str, Option<String>, Option<String>);
-
-fn get(path: &'static str, cookie: Option<String>) -> Parts {
-    ("GET", path, cookie, None)
+struct Row {
+    name: String,
+    rate: f64,
+    p50: f64,
+    p99: f64,
+    versus: String,
+    versus_same_bytes: String,
+    cpu_us: f64,
+    rss_mib: f64,
 }
 
-fn post(path: &'static str, cookie: Option<String>, form: String) -> Parts {
-    ("POST", path, cookie, Some(form))
-}
+impl Row {
+    /// A row for a ceiling another tool measured: no server of latch's,
+    /// so no CPU or memory of its own.
+    fn measured(name: &str, rate: f64, p50: f64, p99: f64, versus: &str) -> Row {
+        Row {
+            name: name.to_string(),
+            rate,
+            p50,
+            p99,
+            versus: versus.to_string(),
+            versus_same_bytes: "-".into(),
+            cpu_us: f64::NAN,
+            rss_mib: f64::NAN,
+        }
+    }
 
-/// The same request over and over.
-fn fixed(parts: Parts) -> MakeRequest {
-    let (method, path, cookie, form) = parts;
-    Arc::new(move |_| Some(request(method, path, cookie.as_deref(), form.clone())))
-}
-
-/// `GET path` with connection `c`'s own cookie.
-fn per_connection_get(path: &'static str, cookies: &Arc<Vec<String>>) -> MakeRequest {
-    let cookies = Arc::clone(cookies);
-    Arc::new(move |c| {
-        Some(request(
-            "GET",
-            path,
-            Some(&cookies[c % cookies.len()]),
-            None,
-        ))
-    })
-}
-
-/// `POST /logout` with the next unused session, until they run out.
-fn one_session_each(sessions: &Arc<Vec<(String, String)>>) -> MakeRequest {
-    let sessions = Arc::clone(sessions);
-    let next = Arc::new(AtomicUsize::new(0));
-    Arc::new(move |_| {
-        let (cookie, token) = sessions.get(next.fetch_add(1, Ordering::Relaxed))?;
-        Some(request(
-            "POST",
-            "/logout",
-            Some(cookie),
-            Some(format!("csrf_token={token}")),
-        ))
-    })
+    /// Adds what a page workload measured in turns with its same-bytes
+    /// baseline: the server's CPU per request, and the ratios to the
+    /// baseline of requests per second and of CPU per request (the
+    /// baseline's over the page's, so that here too 1.00 is as fast).
+    fn beside(self, stats: &Stats, same_bytes: &Stats) -> Row {
+        let cpu_ratio = same_bytes.server_cpu_us() / stats.server_cpu_us();
+        Row {
+            versus_same_bytes: format!(
+                "{} (CPU {cpu_ratio:.2})",
+                ratio(stats.rate(), same_bytes.rate())
+            ),
+            cpu_us: stats.server_cpu_us(),
+            ..self
+        }
+    }
 }
 
 fn ratio(rate: f64, base: f64) -> String {
@@ -510,15 +387,10 @@ fn row(name: &str, stats: &Stats, versus: String, server: &Process) -> Row {
     if stats.errors > 0 {
         eprintln!("{name}: {} errors", stats.errors);
     }
+    let (p50, p99) = (stats.percentile_ms(50.0), stats.percentile_ms(99.0));
     Row {
-        name: name.to_string(),
-        rate: stats.rate(),
-        p50: stats.percentile_ms(50.0),
-        p99: stats.percentile_ms(99.0),
-        versus,
-        versus_same_bytes: "-".into(),
-        cpu_us: f64::NAN,
         rss_mib: server.peak_rss_mib(),
+        ..Row::measured(name, stats.rate(), p50, p99, &versus)
     }
 }
 
@@ -571,7 +443,7 @@ fn print_cpu_splits(splits: &[CpuSplit], set_rate: f64) {
     }
     println!(
         "({} cores here; redis-server runs commands on one thread)",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        cores()
     );
 }
 

@@ -1,21 +1,18 @@
 //! HTTP dates: `dates::parse_http_date`, and `If-Modified-Since` (and
-//! `If-None-Match`) through `static_files::not_modified`.
+//! `If-None-Match`) through `http::conditional::Validators::not_modified`.
 #![no_main]
 
 use hyper::header::{HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
+use latch::http::conditional::Validators;
 use latch::http::dates::{http_date, parse_http_date};
-use latch::static_files::{not_modified, Contents, StaticFile};
 use libfuzzer_sys::fuzz_target;
 
 /// 10000-01-01T00:00:00Z: the first second IMF-fixdate's four-digit year
 /// cannot spell.
 const YEAR_10000: u64 = 253_402_300_800;
 
-fn file(modified: Option<u64>) -> StaticFile {
-    StaticFile {
-        contents: Contents::BuiltIn(b""),
-        length: 0,
-        content_type: "text/plain; charset=utf-8",
+fn file(modified: Option<u64>) -> Validators {
+    Validators {
         etag: "\"3-1\"".into(),
         modified,
     }
@@ -42,14 +39,14 @@ fuzz_target!(|data: &[u8]| {
         .into_iter()
         .flat_map(|t| [t.saturating_sub(1), t, t.saturating_add(1)]);
     for modified in edges.into_iter().chain(near) {
-        let fresh = not_modified(&since, &file(Some(modified)));
+        let fresh = file(Some(modified)).not_modified(&since);
         assert_eq!(fresh, header_date.is_some_and(|since| modified <= since));
     }
     assert!(
-        !not_modified(&since, &file(None)),
+        !file(None).not_modified(&since),
         "a built-in file has no date"
     );
     let mut matching = HeaderMap::new();
     matching.insert(IF_NONE_MATCH, value);
-    let _ = not_modified(&matching, &file(Some(0)));
+    let _ = file(Some(0)).not_modified(&matching);
 });

@@ -1,11 +1,11 @@
-//! A URL path to a file under the www dir: `static_files::relative_path`.
+//! A URL path to a file under the www dir: `http::paths::relative_path`.
 //! Whatever it yields is relative and made of plain names only: no `..`,
 //! `.`, empty or dot-file segment, no root, no NUL, `/` or `\` in a name.
 #![no_main]
 
 use std::path::{Component, Path};
 
-use latch::static_files::relative_path;
+use latch::http::paths::relative_path;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

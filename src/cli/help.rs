@@ -1,8 +1,90 @@
-//! The usage text, generated from the command list (`Verb::about`) and the
-//! flag table (`FLAGS`): nothing here names a flag, so the help cannot
-//! drift from what the parser reads.
+//! The usage text: what each command is called and what it does
+//! (`Verb::about`, whose names the parser reads too), laid out with the
+//! flags it takes from the flag table (`FLAGS`). Nothing here names a
+//! flag, so the help cannot drift from what the parser reads.
 
 use super::{flags, Verb};
+
+/// What the help says about a command.
+pub struct About {
+    pub name: &'static str,
+    /// The word after the command's name, if it takes one (`NAME`).
+    pub operand: Option<&'static str>,
+    /// One line for the list of commands.
+    pub summary: &'static str,
+    /// A paragraph for the command's own help.
+    pub details: &'static str,
+}
+
+impl Verb {
+    pub fn about(self) -> About {
+        let (name, operand, summary, details) = match self {
+            Verb::Serve => (
+                "serve",
+                None,
+                "serve HTTP (the command when none is given)",
+                "Serves HTTP until SIGINT or SIGTERM. When the users file does not exist, \
+                 creates it with one user, admin, and prints admin's random password once.",
+            ),
+            Verb::Check => (
+                "check",
+                None,
+                "check a configuration before a (re)start",
+                "Reads the flags and variables serve would read and checks, without changing \
+                 anything, the users file (readable, owner-only, every line usable), the \
+                 sessions directory (owner-only, writable, or creatable), the www dir and the \
+                 address. Prints each problem; exit 1 if there is one, 0 with a summary if not.",
+            ),
+            Verb::AddUser => (
+                "adduser",
+                Some("NAME"),
+                "add a user, or change their password",
+                "Adds user NAME, or replaces their password, with an argon2id hash. At a \
+                 terminal it asks twice, without echo; otherwise the password is the first line \
+                 of standard input. An empty password is refused. Creates the users file when \
+                 missing.",
+            ),
+            Verb::DelUser => (
+                "deluser",
+                Some("NAME"),
+                "remove a user",
+                "Removes user NAME.",
+            ),
+            Verb::Users => (
+                "users",
+                None,
+                "list the user names",
+                "Prints the user names, one a line; never a hash.",
+            ),
+            Verb::CheckPassword => (
+                "checkpassword",
+                Some("NAME"),
+                "check a user's password (as htpasswd -v)",
+                "Reads a password as adduser does (asked once at a terminal) and checks it \
+                 against NAME's hash: exit 0 when it is right, 1 when it is not.",
+            ),
+            Verb::Sessions => (
+                "sessions",
+                None,
+                "list live sessions",
+                "One line per live session: the start of its file name, the user (or - when \
+                 no sign-in stands), created and expires. Never a session id.",
+            ),
+            Verb::ClearSessions => (
+                "clearsessions",
+                None,
+                "delete expired and unreadable session files",
+                "Deletes expired and unreadable session files and prints how many.",
+            ),
+        };
+        About {
+            name,
+            operand,
+            summary,
+            details,
+        }
+    }
+}
 
 /// Where a flag's help text starts.
 const HELP_COLUMN: usize = 28;

@@ -13,15 +13,13 @@ pub mod password;
 
 use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
 pub use flags::{Config, Flag, FLAGS};
 
-use crate::sessions::store::{Durability, Location};
-
-/// The commands, each described once (`Verb::about`).
+/// The commands, each described once: its name, its NAME and its help in
+/// `Verb::about` (`help.rs`), its flags in `FLAGS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verb {
     Serve,
@@ -32,17 +30,6 @@ pub enum Verb {
     CheckPassword,
     Sessions,
     ClearSessions,
-}
-
-/// What the help says about a command.
-pub struct About {
-    pub name: &'static str,
-    /// The word after the command's name, if it takes one (`NAME`).
-    pub operand: Option<&'static str>,
-    /// One line for the list of commands.
-    pub summary: &'static str,
-    /// A paragraph for the command's own help.
-    pub details: &'static str,
 }
 
 impl Verb {
@@ -56,74 +43,6 @@ impl Verb {
         Verb::Sessions,
         Verb::ClearSessions,
     ];
-
-    pub fn about(self) -> About {
-        let (name, operand, summary, details) = match self {
-            Verb::Serve => (
-                "serve",
-                None,
-                "serve HTTP (the command when none is given)",
-                "Serves HTTP until SIGINT or SIGTERM. When the users file does not exist, \
-                 creates it with one user, admin, and prints admin's random password once.",
-            ),
-            Verb::Check => (
-                "check",
-                None,
-                "check a configuration before a (re)start",
-                "Reads the flags and variables serve would read and checks, without changing \
-                 anything, the users file (readable, owner-only, every line usable), the \
-                 sessions directory (owner-only, writable, or creatable), the www dir and the \
-                 address. Prints each problem; exit 1 if there is one, 0 with a summary if not.",
-            ),
-            Verb::AddUser => (
-                "adduser",
-                Some("NAME"),
-                "add a user, or change their password",
-                "Adds user NAME, or replaces their password, with an argon2id hash. At a \
-                 terminal it asks twice, without echo; otherwise the password is the first line \
-                 of standard input. An empty password is refused. Creates the users file when \
-                 missing.",
-            ),
-            Verb::DelUser => (
-                "deluser",
-                Some("NAME"),
-                "remove a user",
-                "Removes user NAME.",
-            ),
-            Verb::Users => (
-                "users",
-                None,
-                "list the user names",
-                "Prints the user names, one a line; never a hash.",
-            ),
-            Verb::CheckPassword => (
-                "checkpassword",
-                Some("NAME"),
-                "check a user's password (as htpasswd -v)",
-                "Reads a password as adduser does (asked once at a terminal) and checks it \
-                 against NAME's hash: exit 0 when it is right, 1 when it is not.",
-            ),
-            Verb::Sessions => (
-                "sessions",
-                None,
-                "list live sessions",
-                "One line per live session: the start of its file name, the user (or - when \
-                 no sign-in stands), created and expires. Never a session id.",
-            ),
-            Verb::ClearSessions => (
-                "clearsessions",
-                None,
-                "delete expired and unreadable session files",
-                "Deletes expired and unreadable session files and prints how many.",
-            ),
-        };
-        About {
-            name,
-            operand,
-            summary,
-            details,
-        }
-    }
 
     pub fn named(word: &str) -> Option<Verb> {
         Verb::ALL.into_iter().find(|verb| verb.about().name == word)
@@ -139,35 +58,13 @@ impl fmt::Display for Verb {
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
 pub enum Command {
-    Serve(Config),
-    Check(Config),
-    AddUser {
-        name: String,
-        users: PathBuf,
-    },
-    DelUser {
-        name: String,
-        users: PathBuf,
-    },
-    Users {
-        users: PathBuf,
-    },
-    CheckPassword {
-        name: String,
-        users: PathBuf,
-    },
-    Sessions {
-        sessions: Location,
-        redis_durability: Durability,
-        idle_timeout: u64,
-        /// To tell a sign-in that no longer stands (user removed or
-        /// password changed) from one that does.
-        users: PathBuf,
-    },
-    ClearSessions {
-        sessions: Location,
-        redis_durability: Durability,
-        idle_timeout: u64,
+    /// A command, with its NAME when it takes one, and its flags and
+    /// variables read into `config` (the fields of flags it does not take
+    /// keep their defaults).
+    Run {
+        verb: Verb,
+        name: Option<String>,
+        config: Box<Config>,
     },
     /// The usage of one command, or of latch as a whole.
     Help(Option<Verb>),
@@ -256,7 +153,11 @@ pub fn parse(
         }
     }
     let config = configure(verb, &words.flags, &env).map_err(|e| e.of(verb))?;
-    Ok(command(verb, name, config))
+    Ok(Command::Run {
+        verb,
+        name,
+        config: Box::new(config),
+    })
 }
 
 /// Splits the line into positional words and known flags with their values.
@@ -333,40 +234,6 @@ fn configure(
     Ok(config)
 }
 
-fn command(verb: Verb, name: Option<String>, config: Config) -> Command {
-    let name = || name.expect("operand() gave every command that takes a NAME its NAME");
-    match verb {
-        Verb::Serve => Command::Serve(config),
-        Verb::Check => Command::Check(config),
-        Verb::AddUser => Command::AddUser {
-            name: name(),
-            users: config.users,
-        },
-        Verb::DelUser => Command::DelUser {
-            name: name(),
-            users: config.users,
-        },
-        Verb::Users => Command::Users {
-            users: config.users,
-        },
-        Verb::CheckPassword => Command::CheckPassword {
-            name: name(),
-            users: config.users,
-        },
-        Verb::Sessions => Command::Sessions {
-            sessions: config.sessions,
-            redis_durability: config.redis_durability,
-            idle_timeout: config.idle_timeout,
-            users: config.users,
-        },
-        Verb::ClearSessions => Command::ClearSessions {
-            sessions: config.sessions,
-            redis_durability: config.redis_durability,
-            idle_timeout: config.idle_timeout,
-        },
-    }
-}
-
 fn text(value: OsString) -> Result<String, UsageError> {
     value
         .into_string()
@@ -383,7 +250,10 @@ fn unexpected(word: &str) -> UsageError {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
+    use crate::sessions::store::Location;
 
     fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Command, UsageError> {
         parse(args.iter().map(OsString::from), |key| {
@@ -393,9 +263,22 @@ mod tests {
         })
     }
 
+    /// What `run` gives for `verb` with `name` and `config`.
+    fn runs(verb: Verb, name: Option<&str>, config: Config) -> Result<Command, UsageError> {
+        Ok(Command::Run {
+            verb,
+            name: name.map(String::from),
+            config: Box::new(config),
+        })
+    }
+
     fn serve(args: &[&str], env: &[(&str, &str)]) -> Config {
         match run(args, env) {
-            Ok(Command::Serve(config)) => config,
+            Ok(Command::Run {
+                verb: Verb::Serve,
+                config,
+                ..
+            }) => *config,
             other => panic!("expected serve, got {other:?}"),
         }
     }
@@ -471,11 +354,14 @@ mod tests {
         let env = [("LATCH_ADDR", "bogus"), ("LATCH_SESSIONS", "/s")];
         assert_eq!(
             run(&["clearsessions"], &env),
-            Ok(Command::ClearSessions {
-                sessions: Location::Dir("/s".into()),
-                redis_durability: Durability::Strict,
-                idle_timeout: 0
-            })
+            runs(
+                Verb::ClearSessions,
+                None,
+                Config {
+                    sessions: Location::Dir("/s".into()),
+                    ..Config::default()
+                }
+            )
         );
         assert!(run(&["serve"], &env).is_err());
     }
@@ -484,29 +370,41 @@ mod tests {
     fn subcommands_take_their_own_flags() {
         assert_eq!(
             run(&["adduser", "alice", "--users", "u.txt"], &[]),
-            Ok(Command::AddUser {
-                name: "alice".into(),
-                users: "u.txt".into()
-            })
+            runs(
+                Verb::AddUser,
+                Some("alice"),
+                Config {
+                    users: "u.txt".into(),
+                    ..Config::default()
+                }
+            )
         );
         assert_eq!(
             run(&["--users", "u.txt", "checkpassword", "bob"], &[]),
-            Ok(Command::CheckPassword {
-                name: "bob".into(),
-                users: "u.txt".into()
-            })
+            runs(
+                Verb::CheckPassword,
+                Some("bob"),
+                Config {
+                    users: "u.txt".into(),
+                    ..Config::default()
+                }
+            )
         );
         assert_eq!(
             run(
                 &["sessions", "--sessions", "/tmp/s", "--idle-timeout", "60"],
                 &[("LATCH_USERS", "u")]
             ),
-            Ok(Command::Sessions {
-                sessions: Location::Dir("/tmp/s".into()),
-                redis_durability: Durability::Strict,
-                idle_timeout: 60,
-                users: "u".into(),
-            })
+            runs(
+                Verb::Sessions,
+                None,
+                Config {
+                    sessions: Location::Dir("/tmp/s".into()),
+                    idle_timeout: 60,
+                    users: "u".into(),
+                    ..Config::default()
+                }
+            )
         );
     }
 

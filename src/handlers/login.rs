@@ -151,7 +151,7 @@ impl Throttled {
         let error = format!(
             "{} Try again in {}.",
             self.counted.sentence(),
-            crate::error::readable_wait(self.retry_after)
+            crate::pages::error::readable_wait(self.retry_after)
         );
         let page = pages::login(&viewer(session), next, username, Some(&error));
         let mut response = html(StatusCode::TOO_MANY_REQUESTS, page);

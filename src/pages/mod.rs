@@ -1,6 +1,9 @@
 //! The HTML latch renders itself, carried inside the binary so the pages
 //! work with no www dir at all. Every value that came from a request or a
-//! user passes through `escape_html` on its way in.
+//! user passes through `escape_html` on its way in. The error page, with
+//! what it says for each error, is in `error`.
+
+pub mod error;
 
 use std::fmt::Write;
 
@@ -219,70 +222,6 @@ fn readable_time(unix: u64) -> String {
     }
 }
 
-/// One sentence of an error page. What the request sent (its path) is
-/// `quoted`: shown as code, between `before` and `after`, so that words an
-/// attacker put in a link never read as the site's own.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Sentence {
-    pub before: String,
-    pub quoted: Option<String>,
-    pub after: String,
-}
-
-impl From<String> for Sentence {
-    fn from(text: String) -> Sentence {
-        Sentence {
-            before: text,
-            ..Sentence::default()
-        }
-    }
-}
-
-impl From<&str> for Sentence {
-    fn from(text: &str) -> Sentence {
-        text.to_string().into()
-    }
-}
-
-/// An error answer a person sees: what happened in a few plain sentences,
-/// then the ways on. Everything given is text, escaped here.
-pub fn error(
-    viewer: &Viewer,
-    status: u16,
-    title: &str,
-    sentences: &[Sentence],
-    ways_on: &[(String, &str)],
-) -> String {
-    let mut main = format!(
-        "<p class=\"status\">Error {status}</p>\n<h1>{}</h1>\n",
-        escape_html(title)
-    );
-    for sentence in sentences {
-        let quoted = sentence
-            .quoted
-            .as_deref()
-            .map_or_else(String::new, |q| format!("<code>{}</code>", escape_html(q)));
-        let _ = writeln!(
-            main,
-            "<p>{}{quoted}{}</p>",
-            escape_html(&sentence.before),
-            escape_html(&sentence.after)
-        );
-    }
-    main.push_str("<p class=\"way-on\">");
-    for (i, (href, label)) in ways_on.iter().enumerate() {
-        let class = if i == 0 { " class=\"primary\"" } else { "" };
-        let _ = write!(
-            main,
-            "<a href=\"{}\"{class}>{}</a> ",
-            escape_html(href),
-            escape_html(label)
-        );
-    }
-    main.push_str("</p>\n");
-    layout(title, viewer, &main)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,25 +340,5 @@ mod tests {
             page.contains("<main>\n<p class=\"notice\" role=\"status\">You have signed out.</p>")
         );
         assert!(!home(&anonymous()).contains("class=\"notice\""));
-    }
-
-    #[test]
-    fn an_error_page_escapes_its_text_and_links() {
-        let page = error(
-            &anonymous(),
-            404,
-            "Page not found",
-            &[Sentence {
-                before: "There is no page at ".into(),
-                quoted: Some("/<script>alert(1)</script>".into()),
-                after: ".".into(),
-            }],
-            &[("/\"><script>".into(), "Home")],
-        );
-        assert!(!page.contains("<script>"), "{page}");
-        assert!(page.contains(
-            "<p>There is no page at <code>/&lt;script&gt;alert(1)&lt;/script&gt;</code>.</p>"
-        ));
-        assert!(page.contains("<p class=\"status\">Error 404</p>"));
     }
 }

@@ -1,0 +1,384 @@
+//! The error page. Every error answer is first a short plain-text response
+//! (`error::Error::into_response`: status line, one sentence, its own
+//! headers such as `Allow` or `Retry-After`). When a browser asked,
+//! `present` dresses it as an HTML page in the site's look, saying what
+//! happened in words a person can act on and offering a way on
+//! (docs/contract.md, "Every response").
+
+use std::fmt::Write;
+use std::future::Future;
+
+use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, VARY};
+use hyper::{Method, StatusCode};
+
+use super::{escape_html, layout, Viewer};
+use crate::error::StoreFull;
+use crate::http::negotiation::accepts_html;
+use crate::http::redirect::safe_next;
+use crate::http::response::{html, Response};
+use crate::sessions::Record;
+
+/// What the error page needs from the request, taken before the request
+/// is handed on (and consumed).
+pub struct Asked<'a> {
+    /// The request's headers: `Accept` is read only when an error answer
+    /// is to be presented, never on the way of a page that succeeded.
+    headers: &'a HeaderMap,
+    method: &'a Method,
+    /// The path as sent (still percent-encoded).
+    path: &'a str,
+}
+
+impl<'a> Asked<'a> {
+    pub fn of(method: &'a Method, path: &'a str, headers: &'a HeaderMap) -> Asked<'a> {
+        Asked {
+            headers,
+            method,
+            path,
+        }
+    }
+
+    /// The path as it was sent: still percent-encoded, as the address bar
+    /// shows it. Decoded, a link to `/.%20Your%20account%20is%20locked.`
+    /// would put a sentence of the attacker's on the site's page, and
+    /// `%E2%80%AE` a right-to-left override (U+202E) that reorders the words
+    /// around it. The request target is ASCII (RFC 9112 §3.2); any byte
+    /// that is not visible ASCII is encoded here all the same. Cut to a
+    /// bounded length, never inside a `%XX`, with `…` only when cut. The
+    /// page shows it as code and escapes it like any other text.
+    fn shown_path(&self) -> String {
+        const SHOWN: usize = 120;
+        let mut shown = String::with_capacity(self.path.len().min(SHOWN));
+        for &b in self.path.as_bytes() {
+            if b.is_ascii_graphic() {
+                shown.push(b as char);
+            } else {
+                shown.push_str(&format!("%{b:02X}"));
+            }
+        }
+        if shown.len() > SHOWN {
+            // A `%` in the last two places starts an escape the cut would split.
+            let cut = shown[SHOWN - 2..SHOWN]
+                .find('%')
+                .map_or(SHOWN, |at| SHOWN - 2 + at);
+            shown.truncate(cut);
+            shown.push('…');
+        }
+        shown
+    }
+}
+
+/// An error answer as the client asked for it. `response` passes through
+/// unless it is latch's terse plain-text error answer (a 4xx or 5xx; a page
+/// that is already HTML, such as the sign-in form after a wrong password,
+/// stays as it is). Such an answer varies with `Accept` (RFC 9110
+/// §12.5.5), and a client that accepts HTML gets it as a page, rendered for
+/// the request's session: `session` is called only then.
+pub async fn present<F: Future<Output = Option<Record>>>(
+    response: Response,
+    asked: &Asked<'_>,
+    session: impl FnOnce() -> F,
+) -> Response {
+    let status = response.status();
+    let terse = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/plain"));
+    if !terse || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    if !accepts_html(asked.headers) {
+        let mut response = response;
+        response
+            .headers_mut()
+            .insert(VARY, HeaderValue::from_static("Accept"));
+        return response;
+    }
+    let record = session().await;
+    page(response, asked, &Viewer::of(record.as_ref()))
+}
+
+/// The error answer `response` as an HTML page for `viewer`: the same
+/// status and the answer's own headers (`Allow`, `Retry-After`, any
+/// `Set-Cookie`), plus the headers of every page latch renders (`http::response::html`:
+/// `no-store`, the CSP, `X-Frame-Options`, `Referrer-Policy`). `Vary:
+/// Accept` because the plain-text answer goes to other clients (RFC 9110
+/// §12.5.5).
+fn page(response: Response, asked: &Asked<'_>, viewer: &Viewer) -> Response {
+    let (parts, _text) = response.into_parts();
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let full = parts.extensions.get::<StoreFull>().is_some();
+    let explained = explain(
+        parts.status,
+        asked,
+        header(ALLOW),
+        header(RETRY_AFTER),
+        full,
+    );
+    let body = render(viewer, parts.status.as_u16(), &explained);
+    let mut page = html(parts.status, body);
+    // The answer's own headers stay; the page's replace the text's.
+    let own: Vec<_> = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| !page.headers().contains_key(*name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    for (name, value) in own {
+        page.headers_mut().append(name, value);
+    }
+    page.headers_mut()
+        .insert(VARY, HeaderValue::from_static("Accept, Cookie"));
+    page
+}
+
+// What each error says, in words a person can act on.
+const BAD_REQUEST: &str = "latch could not make sense of that request.";
+const REFUSED: &str = "This form did not come from one of this site's pages, \
+                       or the page it came from was out of date.";
+const RELOAD: &str = "Go back, reload the page and try again.";
+const TOO_SLOW: &str = "The request took too long to arrive, so latch stopped waiting. \
+                        Please try again.";
+const TOO_LARGE: &str = "latch accepts forms of up to 16 KiB; this one was larger.";
+const UNREADABLE_FORM: &str = "This form was sent in a format latch does not read. \
+                               Please use the forms on this site's pages.";
+const TOO_MANY: &str = "Too many attempts came from your network.";
+const UNAVAILABLE: &str = "latch cannot handle this right now.";
+const STORE_FULL: &str = "latch's session store is full, so new sign-ins and new sessions \
+                          are paused until the operator makes room.";
+const SIGN_OUT_WORKS: &str = "Signing out still works.";
+const FAILED: &str = "latch failed to handle this request; nothing was changed.";
+
+/// An error said for a person.
+struct Explained {
+    title: &'static str,
+    sentences: Vec<Sentence>,
+    /// Links, the most useful first: (href, label).
+    ways_on: Vec<(String, &'static str)>,
+}
+
+/// One sentence of an error page. What the request sent (its path) is
+/// `quoted`: shown as code, between `before` and `after`, so that words an
+/// attacker put in a link never read as the site's own.
+#[derive(Default)]
+struct Sentence {
+    before: String,
+    quoted: Option<String>,
+    after: String,
+}
+
+impl From<String> for Sentence {
+    fn from(text: String) -> Sentence {
+        Sentence {
+            before: text,
+            ..Sentence::default()
+        }
+    }
+}
+
+impl From<&str> for Sentence {
+    fn from(text: &str) -> Sentence {
+        text.to_string().into()
+    }
+}
+
+/// What happened, from the status and the answer's headers (and, for a
+/// 503, whether the session store is full), in words a person can act on;
+/// and where to go from here.
+fn explain(
+    status: StatusCode,
+    asked: &Asked,
+    allow: Option<&str>,
+    retry_after: Option<&str>,
+    store_full: bool,
+) -> Explained {
+    let home = ("/".to_string(), "Go to the home page");
+    let wait = retry_after
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or_else(|| "a moment".to_string(), readable_wait);
+    let (title, sentences): (&str, Vec<Sentence>) = match status.as_u16() {
+        400 => ("Bad request", vec![BAD_REQUEST.into()]),
+        403 => ("Request refused", vec![REFUSED.into(), RELOAD.into()]),
+        404 => (
+            "Page not found",
+            vec![Sentence {
+                before: "There is no page at ".into(),
+                quoted: Some(asked.shown_path()),
+                after: ".".into(),
+            }],
+        ),
+        405 => ("Not a page to open", not_allowed(asked, allow)),
+        408 => ("Too slow", vec![TOO_SLOW.into()]),
+        413 => ("Form too large", vec![TOO_LARGE.into()]),
+        415 => ("Form not understood", vec![UNREADABLE_FORM.into()]),
+        429 => (
+            "Too many attempts",
+            vec![format!("{TOO_MANY} Please wait {wait}, then try again.").into()],
+        ),
+        503 if store_full => (
+            "Session store full",
+            vec![
+                STORE_FULL.into(),
+                format!("{SIGN_OUT_WORKS} Please try again in {wait}.").into(),
+            ],
+        ),
+        503 => (
+            "Temporarily unavailable",
+            vec![format!("{UNAVAILABLE} Please try again in {wait}.").into()],
+        ),
+        500..=599 => ("Something went wrong", vec![FAILED.into()]),
+        _ => (
+            "Request not handled",
+            vec![format!("latch could not handle this request ({status}).").into()],
+        ),
+    };
+    let retry = matches!(status.as_u16(), 408 | 429 | 503);
+    let ways_on = match retry_target(asked) {
+        Some(again) if retry => vec![(again, "Try again"), home],
+        _ => vec![home],
+    };
+    Explained {
+        title,
+        sentences,
+        ways_on,
+    }
+}
+
+/// The 405 sentences: which methods the address takes, and, when GET is
+/// not one of them, that it is a button rather than an address (typing
+/// `/logout` into the address bar is the usual way here).
+fn not_allowed(asked: &Asked, allow: Option<&str>) -> Vec<Sentence> {
+    let allow = allow.unwrap_or("other methods");
+    let mut sentences = vec![Sentence {
+        before: String::new(),
+        quoted: Some(asked.shown_path()),
+        after: format!(" answers to {allow}, not to {}.", asked.method),
+    }];
+    if !allow.split(", ").any(|m| m == "GET") {
+        sentences.push("It is a button on this site's pages, not an address to visit.".into());
+    }
+    sentences
+}
+
+/// Where "Try again" leads: the same address when it is a page (a GET or
+/// HEAD to a safe local path), else none.
+fn retry_target(asked: &Asked) -> Option<String> {
+    let page = asked.method == Method::GET || asked.method == Method::HEAD;
+    page.then(|| safe_next(asked.path)).flatten()
+}
+
+/// A `Retry-After` in seconds, as a person says it.
+pub fn readable_wait(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "a second".into(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}
+
+/// An error answer a person sees: what happened in a few plain sentences,
+/// then the ways on. Everything given is text, escaped here.
+fn render(viewer: &Viewer, status: u16, explained: &Explained) -> String {
+    let mut main = format!(
+        "<p class=\"status\">Error {status}</p>\n<h1>{}</h1>\n",
+        escape_html(explained.title)
+    );
+    for sentence in &explained.sentences {
+        let quoted = sentence
+            .quoted
+            .as_deref()
+            .map_or_else(String::new, |q| format!("<code>{}</code>", escape_html(q)));
+        let _ = writeln!(
+            main,
+            "<p>{}{quoted}{}</p>",
+            escape_html(&sentence.before),
+            escape_html(&sentence.after)
+        );
+    }
+    main.push_str("<p class=\"way-on\">");
+    for (i, (href, label)) in explained.ways_on.iter().enumerate() {
+        let class = if i == 0 { " class=\"primary\"" } else { "" };
+        let _ = write!(
+            main,
+            "<a href=\"{}\"{class}>{}</a> ",
+            escape_html(href),
+            escape_html(label)
+        );
+    }
+    main.push_str("</p>\n");
+    layout(explained.title, viewer, &main)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_reads_in_seconds_then_minutes() {
+        assert_eq!(readable_wait(1), "a second");
+        assert_eq!(readable_wait(42), "42 seconds");
+        assert_eq!(readable_wait(900), "15 minutes");
+        assert_eq!(readable_wait(61 * 2), "3 minutes");
+    }
+
+    #[test]
+    fn the_path_is_shown_as_sent_visible_ascii_and_bounded() {
+        let shown = |path: &str| Asked::of(&Method::GET, path, &HeaderMap::new()).shown_path();
+        assert_eq!(shown("/caf%C3%A9/%3Cb%3E"), "/caf%C3%A9/%3Cb%3E");
+        assert_eq!(
+            shown("/.%20Your%20account%20is%20locked"),
+            "/.%20Your%20account%20is%20locked"
+        );
+        assert_eq!(shown("/a%E2%80%AEb"), "/a%E2%80%AEb");
+        // Never sent so by hyper, which refuses such targets; encoded all the same.
+        assert_eq!(shown("/a b\u{202E}\n"), "/a%20b%E2%80%AE%0A");
+        let exact = format!("/{}", "x".repeat(119));
+        assert_eq!(shown(&exact), exact);
+        let long = format!("/{}", "x".repeat(500));
+        assert_eq!(shown(&long), format!("/{}…", "x".repeat(119)));
+        // A cut never splits an escape: `%2` or `%` alone would read as another byte.
+        for prefix in [117, 118, 119] {
+            let path = format!("/{}{}", "x".repeat(prefix), "%41".repeat(10));
+            let cut = shown(&path);
+            let kept = cut.strip_suffix('…').unwrap();
+            assert!(kept.len() <= 120 && kept.len() >= 118, "{cut}");
+            assert!(
+                !kept.ends_with('%') && !kept[kept.len() - 2..].starts_with('%'),
+                "{cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn try_again_leads_back_only_to_a_safe_page() {
+        let retry =
+            |method: Method, path: &str| retry_target(&Asked::of(&method, path, &HeaderMap::new()));
+        assert_eq!(retry(Method::GET, "/login"), Some("/login".into()));
+        assert_eq!(retry(Method::GET, "//evil.example"), None);
+        assert_eq!(retry(Method::POST, "/login"), None);
+    }
+
+    #[test]
+    fn an_error_page_escapes_its_text_and_links() {
+        let explained = Explained {
+            title: "Page not found",
+            sentences: vec![Sentence {
+                before: "There is no page at ".into(),
+                quoted: Some("/<script>alert(1)</script>".into()),
+                after: ".".into(),
+            }],
+            ways_on: vec![("/\"><script>".into(), "Home")],
+        };
+        let page = render(&Viewer::of(None), 404, &explained);
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains(
+            "<p>There is no page at <code>/&lt;script&gt;alert(1)&lt;/script&gt;</code>.</p>"
+        ));
+        assert!(page.contains("<p class=\"status\">Error 404</p>"));
+    }
+}
