@@ -12,13 +12,12 @@
 //! Needs `chromium` and `chromedriver` on `PATH` (Debian: `apt-get install
 //! chromium chromium-driver`), so these tests are `#[ignore]`d: a plain
 //! `cargo test` passes on a fresh machine. Run them with
-//! `cargo test --test browser -- --ignored`; `.ci/run` installs both and
+//! `cargo test --test tests browser:: -- --ignored`; `.ci/run` installs both and
 //! always does. Once asked to run, they fail, never skip, when the browser
 //! cannot start: a browser test that is skipped and counted as passed hides
 //! exactly the regressions it exists for.
 
-mod support;
-
+use crate::support;
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -26,9 +25,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::support::{Server, TempDir, TIMEOUT};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
-use support::{Server, TempDir, TIMEOUT};
 
 /// Starting Chromium on a busy 2-core machine can take a while; every other
 /// wait uses `TIMEOUT`.
@@ -425,7 +424,7 @@ impl Browser {
     }
 
     /// Prints a step with the time since the browser started; shown by
-    /// `cargo test --test browser -- --nocapture`, and with a failure.
+    /// `cargo test --test tests browser:: -- --ignored --nocapture`, and with a failure.
     fn note(&self, step: &str) {
         let ms = self.started.elapsed().as_millis();
         println!("{ms:>6} ms  {step}");

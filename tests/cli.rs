@@ -4,8 +4,7 @@
 //! `check`, and passwords asked at a real terminal (a pty from `script`)
 //! without echo.
 
-mod support;
-
+use crate::support;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -13,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::{binary, wait_bounded, write_users, TempDir, TIMEOUT};
 use latch::cli::{Verb, FLAGS};
-use support::{binary, wait_bounded, write_users, TempDir, TIMEOUT};
 
 /// Runs `latch` with only these environment variables (none of the
 /// caller's `LATCH_*` leak in) and this standard input; returns

@@ -2,12 +2,11 @@
 //! server; SIGTERM stops it promptly, whatever idle or silent connections
 //! are open (docs/contract.md, "Limits and bad input").
 
-mod support;
-
+use crate::support;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use support::{write_users, Server};
+use crate::support::{write_users, Server};
 
 const ALICE: (&str, &str) = ("alice", "alice-pw");
 

@@ -10,10 +10,9 @@
 //! CAP_SYS_ADMIN); CI runs as root. Without it those tests fail and say so,
 //! rather than pass without testing anything: a skip that reports "ok" is a
 //! hole in the suite. Leave them out on purpose with
-//! `cargo test --test crash_safety -- --skip a_full_disk --skip a_read_only --skip on_a_full_disk`.
+//! `cargo test --test tests crash_safety:: -- --skip a_full_disk --skip a_read_only --skip on_a_full_disk`.
 
-mod support;
-
+use crate::support;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -25,10 +24,10 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use support::{
+use crate::support::{
     session_file_for, session_files, try_request, write_users, Reply, Server, TempDir, TIMEOUT,
 };
+use serde_json::Value;
 
 const ALICE: (&str, &str) = ("alice", "pw");
 const BOB: (&str, &str) = ("bob", "pw");
@@ -424,7 +423,7 @@ impl Tmpfs {
             panic!(
                 "cannot mount a tmpfs on {} ({why}). This test needs root (or CAP_SYS_ADMIN) \
                  to fill a file system or make it read-only; CI runs as root. To leave it \
-                 out on purpose: cargo test --test crash_safety -- --skip <name>",
+                 out on purpose: cargo test --test tests crash_safety:: -- --skip <name>",
                 dir.path().display()
             );
         }

@@ -1,10 +1,9 @@
 //! Absolute and idle expiry over the wire (docs/contract.md, "Sessions").
 
-mod support;
-
+use crate::support;
 use std::time::Duration;
 
-use support::{session_file_for, Server};
+use crate::support::{session_file_for, Server};
 
 fn new_session(server: &Server) -> String {
     server

@@ -3,14 +3,13 @@
 //! "Login throttling" and "Limits and bad input"): abandoned sign-ins,
 //! a classroom behind one address, a flood from many addresses.
 
-mod support;
-
+use crate::support;
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use support::{Options, Response, Server, TempDir};
+use crate::support::{Options, Response, Server, TempDir};
 
 /// A sign-in sent from `source`, its answer never read: the client hangs
 /// up `after` it sent it.

@@ -4,15 +4,14 @@
 //! reserve, counting files). What every backend promises is in
 //! `tests/store_contract.rs`.
 
-mod support;
-
+use crate::support;
 use std::fs::{self, File};
 use std::time::{Duration, SystemTime};
 
+use crate::support::{mkfifo, TempDir};
 use latch::sessions::files::FileStore;
 use latch::sessions::{Record, SessionId, THEME};
 use serde_json::json;
-use support::{mkfifo, TempDir};
 
 const NOW: u64 = 1_800_000_000;
 

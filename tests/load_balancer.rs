@@ -7,19 +7,18 @@
 //! The test starts its own `redis-server`, two `latch serve` and an
 //! unprivileged nginx (from a temp prefix, one process, `daemon off`), and
 //! kills them by PID at the end. Ignored by a plain `cargo test`; run it
-//! with `cargo test --test load_balancer -- --ignored`. Where a program
+//! with `cargo test --test tests load_balancer:: -- --ignored`. Where a program
 //! cannot start, it fails: it never passes without having run.
 
-mod support;
-
+use crate::support;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::redis::RedisServer;
-use support::{
+use crate::support::redis::RedisServer;
+use crate::support::{
     csrf_token_in, read_response, write_users, Options, Response, Server, TempDir, TIMEOUT,
 };
 

@@ -1,8 +1,6 @@
 //! Signing in and the protected page (docs/contract.md, Routes: /login, /account).
 
-mod support;
-
-use support::Server;
+use crate::support::Server;
 
 const ALICE: (&str, &str) = ("alice", "wonderland");
 const BOB: (&str, &str) = ("bob", "builder");

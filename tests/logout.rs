@@ -1,9 +1,8 @@
 //! `POST /logout`, step by step as docs/contract.md ("Logout") numbers it. Each test names the
 //! step it holds the server to.
 
-mod support;
-
-use support::Server;
+use crate::support;
+use crate::support::Server;
 
 const ALICE: (&str, &str) = ("alice", "wonderland");
 const BOB: (&str, &str) = ("bob", "builder");

@@ -3,9 +3,7 @@
 //! after signing out, the account page's controls, and the theme's way back
 //! to "auto".
 
-mod support;
-
-use support::{Response, Server};
+use crate::support::{Response, Server};
 
 const ALICE: (&str, &str) = ("alice", "wonderland");
 

@@ -35,7 +35,8 @@
 //!   table of that title the server printed while the blocks above it ran,
 //!   after masking what changes from run to run (see `mask`). When it
 //!   differs, the test prints the real table; `README_REGENERATE=1 cargo test
-//!   --test readme` writes that table into README.md instead of failing.
+//!   --test tests readme::` writes that table into README.md instead of
+//!   failing.
 //!
 //! Commands and outputs say `127.0.0.1:8080`, as a reader's server does: the
 //! test replaces it with the real address in commands, and the real address
@@ -46,8 +47,7 @@
 //!
 //! Needs bash and curl (and coreutils, grep, awk), as the README does.
 
-mod support;
-
+use crate::support;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -55,7 +55,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use support::TempDir;
+use crate::support::TempDir;
 
 /// How long one README command may take (the slowest is a `sleep 5`).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -331,7 +331,7 @@ fn check_trace_block(
     }
     report.failures.push(format!(
         "README.md:{} (trace block `{title}`): {} row(s) differ after masking:\n{}\n\
-         the table latch printed (README_REGENERATE=1 cargo test --test readme writes it in):\n{}",
+         the table latch printed (README_REGENERATE=1 cargo test --test tests readme:: writes it in):\n{}",
         block.fence_line,
         differences.len(),
         differences.join("\n"),

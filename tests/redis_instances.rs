@@ -7,21 +7,19 @@
 //! by PID at the end.
 //!
 //! Ignored by a plain `cargo test`; run them with
-//! `cargo test --test redis_instances -- --ignored`. Where `redis-server`
+//! `cargo test --test tests redis_instances:: -- --ignored`. Where `redis-server`
 //! or latch cannot start, they fail: they never pass without having run.
-
-mod support;
 
 use std::path::PathBuf;
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use latch::sessions::redis::{COMMAND_TIMEOUT, RECHECK_EVERY};
-use sha2::{Digest, Sha256};
-use support::redis::{RedisServer, DURABLE};
-use support::{
+use crate::support::redis::{RedisServer, DURABLE};
+use crate::support::{
     repo_www, run_cli, try_request, write_users, Options, Response, Server, TempDir, TIMEOUT,
 };
+use latch::sessions::redis::{COMMAND_TIMEOUT, RECHECK_EVERY};
+use sha2::{Digest, Sha256};
 
 const ALICE: (&str, &str) = ("alice", "wonderland");
 const BOB: (&str, &str) = ("bob", "builder");

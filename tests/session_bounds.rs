@@ -4,10 +4,8 @@
 //! files a new anonymous session is refused with 503 and `Retry-After`,
 //! while sign-in, sign-out and existing sessions keep working.
 
-mod support;
-
+use crate::support::{Response, Server};
 use latch::sessions::quota::{BURST, INTERVAL};
-use support::{Response, Server};
 
 const ALICE: (&str, &str) = ("alice", "pw");
 

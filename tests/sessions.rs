@@ -1,11 +1,10 @@
 //! The session contract over the wire and on disk (docs/contract.md, "Sessions").
 
-mod support;
-
+use crate::support;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use support::{run_cli, session_file_for, Options, Server, TempDir};
+use crate::support::{run_cli, session_file_for, Options, Server, TempDir};
 
 /// POSTs a theme without a session and returns the new session id.
 fn new_session(server: &Server, theme: &str) -> String {

@@ -3,15 +3,14 @@
 //! trusted, the dir may vanish, the epochs file may be lost, and only one
 //! server may use a dir at a time.
 
-mod support;
-
+use crate::support;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::support::{mkfifo, run_cli, session_file_for, write_users, Server, TempDir, TIMEOUT};
 use latch::sessions::SessionId;
-use support::{mkfifo, run_cli, session_file_for, write_users, Server, TempDir, TIMEOUT};
 
 const ALICE: (&str, &str) = ("alice", "pw");
 const BOB: (&str, &str) = ("bob", "pw");

@@ -1,12 +1,11 @@
 //! Login throttling over the wire (docs/contract.md, "Login throttling").
 
-mod support;
-
+use crate::support;
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use crate::support::{login, Server};
 use latch::auth::throttle::{ADDRESS_BURST, ADDRESS_INTERVAL};
-use support::{login, Server};
 
 const ALICE: (&str, &str) = ("alice", "wonderland");
 

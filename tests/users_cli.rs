@@ -3,13 +3,11 @@
 //! changes, bcrypt from `htpasswd -B`, the first-run
 //! admin, and login timing that does not reveal which names exist.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{
+use crate::support::{
     login, median, run_cli, timed_failed_login, Options, Response, Server, TempDir, TIMEOUT,
 };
 

@@ -3,12 +3,11 @@
 //! the server or spoil the other lines; a running server follows the file;
 //! a failed login takes as long whoever the name belongs to.
 
-mod support;
-
+use crate::support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{login, median, run_cli, timed_failed_login, Options, Server, TempDir};
+use crate::support::{login, median, run_cli, timed_failed_login, Options, Server, TempDir};
 
 /// The contract's bound for seeing a change, plus a margin for a loaded
 /// machine (the server itself reads a change within about 2 s).

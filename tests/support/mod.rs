@@ -1,7 +1,6 @@
 //! Test support: start the real `latch` binary on 127.0.0.1:0 with temp
 //! dirs, and speak raw HTTP/1.1 to it over TCP. No mocks, no HTTP client
 //! library: what the tests send and read is what goes over the wire.
-#![allow(dead_code)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
