@@ -17,7 +17,6 @@
 //! cannot start: a browser test that is skipped and counted as passed hides
 //! exactly the regressions it exists for.
 
-use crate::support;
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -25,7 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::support::{Server, TempDir, TIMEOUT};
+use crate::support::{self, Server, TempDir, TIMEOUT};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 

@@ -4,7 +4,6 @@
 //! `check`, and passwords asked at a real terminal (a pty from `script`)
 //! without echo.
 
-use crate::support;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -12,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{binary, wait_bounded, write_users, TempDir, TIMEOUT};
+use crate::support::{self, binary, wait_bounded, write_users, TempDir, TIMEOUT};
 use latch::cli::{Verb, FLAGS};
 
 /// Runs `latch` with only these environment variables (none of the

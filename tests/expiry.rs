@@ -1,9 +1,8 @@
 //! Absolute and idle expiry over the wire (docs/contract.md, "Sessions").
 
-use crate::support;
 use std::time::Duration;
 
-use crate::support::{session_file_for, Server};
+use crate::support::{self, session_file_for, Server};
 
 fn new_session(server: &Server) -> String {
     server

@@ -4,11 +4,10 @@
 //! reserve, counting files). What every backend promises is in
 //! `tests/store_contract.rs`.
 
-use crate::support;
 use std::fs::{self, File};
 use std::time::{Duration, SystemTime};
 
-use crate::support::{mkfifo, TempDir};
+use crate::support::{self, mkfifo, TempDir};
 use latch::sessions::files::FileStore;
 use latch::sessions::{Record, SessionId, THEME};
 use serde_json::json;

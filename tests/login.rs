@@ -1,9 +1,6 @@
 //! Signing in and the protected page (docs/contract.md, Routes: /login, /account).
 
-use crate::support::Server;
-
-const ALICE: (&str, &str) = ("alice", "wonderland");
-const BOB: (&str, &str) = ("bob", "builder");
+use crate::support::{Server, ALICE, BOB};
 
 #[test]
 fn account_without_a_session_redirects_to_login_with_next() {

@@ -1,11 +1,7 @@
 //! `POST /logout`, step by step as docs/contract.md ("Logout") numbers it. Each test names the
 //! step it holds the server to.
 
-use crate::support;
-use crate::support::Server;
-
-const ALICE: (&str, &str) = ("alice", "wonderland");
-const BOB: (&str, &str) = ("bob", "builder");
+use crate::support::{self, Server, ALICE, BOB};
 
 fn logout(server: &Server, id: &str, body: &str) -> support::Response {
     server.post("/logout", Some(&format!("sid={id}")), body)
@@ -520,7 +516,7 @@ fn an_anonymous_live_cookie_tossed_ahead_does_not_hide_the_sign_in_and_logout_en
     assert!(page.contains("id=\"logout\""), "no Sign out button: {page}");
     assert!(!page.contains("not signed in"), "{page}");
     // The page's forms carry alice's token: the one a Sign out sends.
-    assert_eq!(support::csrf_token_in(&home), token);
+    assert_eq!(home.csrf_token(), Some(token.clone()));
     assert!(server.is_signed_in(&tossed));
 
     let response = server.logout(&tossed, &token);

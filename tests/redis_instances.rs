@@ -10,52 +10,28 @@
 //! `cargo test --test tests redis_instances:: -- --ignored`. Where `redis-server`
 //! or latch cannot start, they fail: they never pass without having run.
 
-use std::path::PathBuf;
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::redis::{RedisServer, DURABLE};
 use crate::support::{
-    repo_www, run_cli, try_request, write_users, Options, Response, Server, TempDir, TIMEOUT,
+    repo_www, run_cli, try_send, Options, Response, Server, TempDir, UsersFile, ALICE, BOB, FORM,
+    TIMEOUT,
 };
 use latch::sessions::redis::{COMMAND_TIMEOUT, RECHECK_EVERY};
 use sha2::{Digest, Sha256};
 
-const ALICE: (&str, &str) = ("alice", "wonderland");
-const BOB: (&str, &str) = ("bob", "builder");
-
-/// A users file, written once, that every instance of a test reads.
-struct UsersFile {
-    dir: TempDir,
-}
-
-impl UsersFile {
-    fn new(users: &[(&str, &str)]) -> UsersFile {
-        let dir = TempDir::new();
-        write_users(&dir.path().join("users.htpasswd"), users);
-        UsersFile { dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("users.htpasswd")
-    }
-}
-
 /// `latch serve --sessions <redis URL> --users <the shared file>` with
-/// extra flags. (`Server::start_with` gives each instance a sessions dir
-/// and a users file of its own; the flags here come later and win.)
+/// extra flags.
 fn instance(redis: &RedisServer, users: &UsersFile, extra: &[&str]) -> Server {
     instance_at(&redis.url(), users, extra)
 }
 
 fn instance_at(url: &str, users: &UsersFile, extra: &[&str]) -> Server {
-    let mut args = vec![
-        format!("--sessions={url}"),
-        format!("--users={}", users.path().display()),
-    ];
-    args.extend(extra.iter().map(|flag| flag.to_string()));
     Server::start_with(Options {
-        args,
+        args: extra.iter().map(|flag| flag.to_string()).collect(),
+        sessions: Some(url.to_owned()),
+        users: Some(users.path()),
         ..Options::default()
     })
 }
@@ -261,12 +237,15 @@ fn a_sigkill_of_one_instance_mid_logouts_loses_no_answered_logout_and_leaves_no_
                     return;
                 };
                 let body = format!("csrf_token={token}");
-                match try_request(a.addr, "POST", "/logout", Some(&cookie(id)), &body) {
-                    Ok(reply) if reply.status == 303 => {
-                        let new = reply.new_sid().expect("a logout sets the cookie");
+                let cookie = cookie(id);
+                match try_send(a.addr, "POST", "/logout", Some(&cookie), &[FORM], &body) {
+                    Ok(answer) if answer.status == 303 => {
+                        let new = answer
+                            .set_cookie_value("sid")
+                            .expect("a logout sets the cookie");
                         answered.lock().unwrap().push((id.clone(), new));
                     }
-                    Ok(reply) => panic!("logout answered {}", reply.status),
+                    Ok(answer) => panic!("logout answered {}", answer.status),
                     // The server is gone.
                     Err(_) => return,
                 }

@@ -4,10 +4,8 @@
 //! files a new anonymous session is refused with 503 and `Retry-After`,
 //! while sign-in, sign-out and existing sessions keep working.
 
-use crate::support::{Response, Server};
+use crate::support::{Response, Server, ALICE};
 use latch::sessions::quota::{BURST, INTERVAL};
-
-const ALICE: (&str, &str) = ("alice", "pw");
 
 /// A cookieless `POST /theme` that the trusted proxy says came from
 /// `client`.

@@ -1,10 +1,9 @@
 //! The session contract over the wire and on disk (docs/contract.md, "Sessions").
 
-use crate::support;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use crate::support::{run_cli, session_file_for, Options, Server, TempDir};
+use crate::support::{self, run_cli, session_file_for, Options, Server, TempDir};
 
 /// POSTs a theme without a session and returns the new session id.
 fn new_session(server: &Server, theme: &str) -> String {
@@ -353,7 +352,7 @@ fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
     stream.write_all(head.as_bytes()).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let child_exit = std::thread::scope(|scope| {
-        let waiter = scope.spawn(|| server.terminate());
+        let waiter = scope.spawn(|| server.stop("TERM"));
         std::thread::sleep(Duration::from_millis(300));
         stream.write_all(b"dark").unwrap();
         let response = support::read_response(&mut stream);

@@ -3,17 +3,15 @@
 //! trusted, the dir may vanish, the epochs file may be lost, and only one
 //! server may use a dir at a time.
 
-use crate::support;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::support::{mkfifo, run_cli, session_file_for, write_users, Server, TempDir, TIMEOUT};
+use crate::support::{
+    self, mkfifo, run_cli, session_file_for, write_users, Server, TempDir, ALICE, BOB, TIMEOUT,
+};
 use latch::sessions::SessionId;
-
-const ALICE: (&str, &str) = ("alice", "pw");
-const BOB: (&str, &str) = ("bob", "pw");
 
 /// A sessions dir and a users file that outlive one server, so that a
 /// test can stop a server and start another on them.

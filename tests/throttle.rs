@@ -1,13 +1,10 @@
 //! Login throttling over the wire (docs/contract.md, "Login throttling").
 
-use crate::support;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::support::{login, Server};
+use crate::support::{self, login, Server, ALICE};
 use latch::auth::throttle::{ADDRESS_BURST, ADDRESS_INTERVAL};
-
-const ALICE: (&str, &str) = ("alice", "wonderland");
 
 fn attempt(server: &Server, user: &str, password: &str) -> support::Response {
     server.post(
