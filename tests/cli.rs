@@ -11,8 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{self, binary, wait_bounded, write_users, TempDir, TIMEOUT};
 use latch::cli::{Verb, FLAGS};
+
+use crate::support::{self, binary, wait_bounded, write_users, TempDir, TIMEOUT};
 
 /// Runs `latch` with only these environment variables (none of the
 /// caller's `LATCH_*` leak in) and this standard input; returns

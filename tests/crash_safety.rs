@@ -9,8 +9,9 @@
 //! read-only one. The last two mount a tmpfs, which needs root (or
 //! CAP_SYS_ADMIN); CI runs as root. Without it those tests fail and say so,
 //! rather than pass without testing anything: a skip that reports "ok" is a
-//! hole in the suite. Leave them out on purpose with
-//! `cargo test --test tests crash_safety:: -- --skip a_full_disk --skip a_read_only --skip on_a_full_disk`.
+//! hole in the suite. Leave them out on purpose with `cargo test --test
+//! tests crash_safety:: -- --skip a_full_disk --skip a_read_only --skip
+//! on_a_full_disk`.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};

@@ -7,10 +7,11 @@
 use std::fs::{self, File};
 use std::time::{Duration, SystemTime};
 
-use crate::support::{self, mkfifo, TempDir};
 use latch::sessions::files::FileStore;
 use latch::sessions::{Record, SessionId, THEME};
 use serde_json::json;
+
+use crate::support::{self, mkfifo, TempDir};
 
 const NOW: u64 = 1_800_000_000;
 

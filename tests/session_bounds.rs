@@ -4,8 +4,9 @@
 //! files a new anonymous session is refused with 503 and `Retry-After`,
 //! while sign-in, sign-out and existing sessions keep working.
 
-use crate::support::{Response, Server, ALICE};
 use latch::sessions::quota::{BURST, INTERVAL};
+
+use crate::support::{Response, Server, ALICE};
 
 /// A cookieless `POST /theme` that the trusted proxy says came from
 /// `client`.

@@ -3,11 +3,12 @@
 //! now (`mod files` at the end). A new backend adds its own runner module
 //! with the same list.
 
-use crate::support::TempDir;
 use latch::sessions::files::FileStore;
 use latch::sessions::store::{Rotated, Store, Stored, Version};
 use latch::sessions::{Record, SessionId, THEME};
 use serde_json::json;
+
+use crate::support::TempDir;
 
 const NOW: u64 = 1_800_000_000;
 /// No cap on anonymous sessions.

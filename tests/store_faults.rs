@@ -8,10 +8,11 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use latch::sessions::SessionId;
+
 use crate::support::{
     self, mkfifo, run_cli, session_file_for, write_users, Server, TempDir, ALICE, BOB, TIMEOUT,
 };
-use latch::sessions::SessionId;
 
 /// A sessions dir and a users file that outlive one server, so that a
 /// test can stop a server and start another on them.

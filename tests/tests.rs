@@ -2,13 +2,19 @@
 //! `tests/tests.rs`). Each starts the real `latch` binary, or opens the
 //! real store, through `support`; nothing is mocked.
 //!
+//! The wire tests of login, logout, sessions and expiry run on both session
+//! backends (`support::on_both_backends!`): `logout::files::…` on the file
+//! store, `logout::redis::…` on a Redis of each test's own.
+//!
 //! Run one area with `cargo test --test tests logout::`. Tests that need a
 //! program from the system (redis-server, chromium, nginx) or root say so
 //! in their `#[ignore = "needs …"]`; `.ci/run` runs them with
-//! `-- --ignored`.
+//! `-- --ignored`, and `cargo test --test tests -- --ignored ::redis::`
+//! runs the Redis half of the wire tests and of the store contract.
 
-/// The launcher (`Server`), the raw HTTP client (`Response`), the
-/// fixtures (`ALICE`, `BOB`), and a `redis-server` of the test's own.
+/// The launcher (`Server`, on either backend), the raw HTTP client
+/// (`Response`), the fixtures (`ALICE`, `BOB`, `UsersFile`), and a
+/// `redis-server` of the test's own.
 mod support;
 
 // The store, below HTTP.
@@ -26,15 +32,17 @@ mod store_faults;
 
 // The contract over the wire, route by route.
 
-/// Absolute and idle expiry, and the sweeper.
+/// Absolute and idle expiry on both backends, and the file store's
+/// sweeper.
 mod expiry;
 /// What one client can cost everyone else.
 mod fair_use;
 /// Bodies, media types and values the forms refuse.
 mod limits;
-/// `POST /login` and `/account`.
+/// `POST /login` and `/account`, on both backends.
 mod login;
-/// `POST /logout`, one test per step of docs/contract.md's "Logout".
+/// `POST /logout`, one test per step of docs/contract.md's "Logout", on
+/// both backends.
 mod logout;
 /// Error pages, the signed-out notice, the account page's controls.
 mod pages;
@@ -42,7 +50,8 @@ mod pages;
 mod routing;
 /// Anonymous sessions per address and `--max-sessions`.
 mod session_bounds;
-/// Session cookies, records and the theme form.
+/// Session cookies, records and the theme form, on both backends but for
+/// the file store's own files.
 mod sessions;
 /// `GET /healthz` over raw HTTP: the first thing to break.
 mod smoke;

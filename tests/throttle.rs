@@ -3,8 +3,9 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::support::{self, login, Server, ALICE};
 use latch::auth::throttle::{ADDRESS_BURST, ADDRESS_INTERVAL};
+
+use crate::support::{self, login, Server, ALICE};
 
 fn attempt(server: &Server, user: &str, password: &str) -> support::Response {
     server.post(

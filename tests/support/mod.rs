@@ -62,6 +62,9 @@ pub struct Server {
     pub dir: TempDir,
     /// Where its sessions are (`--sessions`): a dir, or a Redis URL.
     sessions: String,
+    /// The `redis-server` it keeps its sessions in (`Backend::Redis`),
+    /// killed after it.
+    redis: Option<RedisServer>,
     users: PathBuf,
     /// Its standard output and error, as files: read whole at any time,
     /// everything written before an answer is there once it arrives.
@@ -79,6 +82,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Keep the dir (sessions dir, users file) of an earlier server.
     pub dir: Option<TempDir>,
+    /// Sessions in the dir, or in a Redis of the server's own.
+    pub backend: Backend,
     /// Sessions elsewhere: a dir or Redis URL that several servers share,
     /// or that outlives one server (its restarts).
     pub sessions: Option<String>,
@@ -95,16 +100,15 @@ pub struct Options {
 
 impl Server {
     pub fn start(args: &[&str]) -> Server {
-        Server::start_with(Options {
-            args: args.iter().map(|a| a.to_string()).collect(),
-            ..Options::default()
-        })
+        Server::start_on(Backend::Files, args)
     }
 
     pub fn start_with(options: Options) -> Server {
         let dir = options.dir.unwrap_or_else(TempDir::new);
+        let redis = (options.backend == Backend::Redis).then(RedisServer::start);
         let sessions = options
             .sessions
+            .or_else(|| redis.as_ref().map(RedisServer::url))
             .unwrap_or_else(|| dir.path().join("sessions").display().to_string());
         let users = options
             .users
@@ -148,6 +152,7 @@ impl Server {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             dir,
             sessions,
+            redis,
             users,
             output,
         };
@@ -163,9 +168,9 @@ impl Server {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let log = self.stderr();
-            let line = log.lines().find(|l| l.starts_with(LISTENING));
-            if let Some(line) = line.filter(|l| log.contains(&format!("{l}\n"))) {
-                return line[LISTENING.len()..].parse().unwrap();
+            let mut lines = log.split_inclusive('\n');
+            if let Some(line) = lines.find(|l| l.starts_with(LISTENING) && l.ends_with('\n')) {
+                return line[LISTENING.len()..].trim_end().parse().unwrap();
             }
             let exited = self.child.as_mut().unwrap().try_wait().unwrap().is_some();
             if exited || Instant::now() > deadline {
@@ -176,6 +181,10 @@ impl Server {
     }
 
     pub fn sessions_dir(&self) -> PathBuf {
+        assert!(
+            !self.sessions.starts_with("redis"),
+            "a server on Redis has no sessions dir"
+        );
         PathBuf::from(&self.sessions)
     }
 
@@ -353,13 +362,9 @@ pub fn session_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The file a session id is stored in: hex SHA-256 of the id, `.json`.
+/// The file a session id is stored in: `stored_name`, `.json`.
 pub fn session_file_for(dir: &Path, id: &str) -> PathBuf {
-    use sha2::Digest;
-    dir.join(format!(
-        "{}.json",
-        latch::http::encoding::hex(&sha2::Sha256::digest(id.as_bytes()))
-    ))
+    dir.join(format!("{}.json", stored_name(id)))
 }
 
 /// A parsed HTTP/1.1 response.
@@ -590,13 +595,7 @@ impl Server {
     /// A server whose users file holds these users (argon2id, as
     /// `latch adduser` writes them), with extra flags.
     pub fn with_users(users: &[(&str, &str)], args: &[&str]) -> Server {
-        let dir = TempDir::new();
-        write_users(&dir.path().join("users.htpasswd"), users);
-        Server::start_with(Options {
-            args: args.iter().map(|a| a.to_string()).collect(),
-            dir: Some(dir),
-            ..Options::default()
-        })
+        Server::with_users_on(Backend::Files, users, args)
     }
 
     /// Signs in through `POST /login` and returns the new session id.
@@ -641,15 +640,6 @@ impl Server {
         let page = self.get("/account", Some(cookie));
         page.csrf_token()
             .expect("the account page has a logout form")
-    }
-
-    /// The session `id` names, as the store holds it now (its record as
-    /// JSON), if it is live: asked of a store opened on the server's
-    /// sessions, read only, so the same test can run against any backend.
-    pub fn session_json(&self, id: &str) -> Option<serde_json::Value> {
-        let id = latch::sessions::SessionId::parse(id)?;
-        let stored = block_on(self.store().load(&id, latch::sessions::now())).unwrap()?;
-        Some(serde_json::to_value(stored.record).unwrap())
     }
 
     /// Whether `GET /account` with this cookie shows the account page.
@@ -768,22 +758,6 @@ pub fn connect_with(addr: SocketAddr, source: [u8; 4], receive_buffer: Option<u3
     stream
 }
 
-impl Server {
-    /// A read-only store on the server's sessions, as `latch sessions`
-    /// opens it beside a running server.
-    pub fn store(&self) -> latch::sessions::store::Store {
-        let files = latch::sessions::files::FileStore::at(&self.sessions_dir(), 0).unwrap();
-        latch::sessions::store::Store::Files(files)
-    }
-
-    /// How many live sessions the store holds now.
-    pub fn stored_sessions(&self) -> usize {
-        block_on(self.store().list(latch::sessions::now()))
-            .unwrap()
-            .len()
-    }
-}
-
 /// Runs one store call to its end: the store contract is async.
 pub fn block_on<T>(call: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
@@ -795,6 +769,11 @@ pub fn block_on<T>(call: impl std::future::Future<Output = T>) -> T {
 
 /// A `redis-server` of the test's own (tests of the Redis store).
 pub mod redis;
+
+mod backend;
+pub(crate) use backend::on_both_backends;
+pub use backend::{redis_key, stored_name, Backend};
+use redis::RedisServer;
 
 /// `POST /login` with a user name and password, whatever it answers.
 pub fn login(server: &Server, user: &str, password: &str) -> Response {
