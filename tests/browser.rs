@@ -11,13 +11,11 @@
 //!
 //! Needs `chromium` and `chromedriver` on `PATH` (Debian: `apt-get install
 //! chromium chromium-driver`), so these tests are `#[ignore]`d: a plain
-//! `cargo test` passes on a fresh machine. Run them with
-//! `cargo test --test browser -- --ignored`; `.ci/run` installs both and
+//! `cargo test` passes on a fresh machine. Run them with `cargo test
+//! --test tests browser:: -- --ignored`; `.ci/run` installs both and
 //! always does. Once asked to run, they fail, never skip, when the browser
 //! cannot start: a browser test that is skipped and counted as passed hides
 //! exactly the regressions it exists for.
-
-mod support;
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -28,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
-use support::{Server, TempDir, TIMEOUT};
+
+use crate::support::{Server, TempDir, TIMEOUT};
 
 /// Starting Chromium on a busy 2-core machine can take a while; every other
 /// wait uses `TIMEOUT`.
@@ -208,7 +207,7 @@ fn assert_signed_out_sign_in_page(page: &Page) {
 
 /// The `data` of the one session the store holds.
 fn only_session_data(server: &Server) -> Value {
-    let stored = support::block_on(server.store().list(latch::sessions::now())).unwrap();
+    let stored = server.listed_sessions();
     assert_eq!(stored.len(), 1, "one session: {stored:?}");
     serde_json::to_value(&stored[0].record.data).unwrap()
 }
@@ -425,7 +424,8 @@ impl Browser {
     }
 
     /// Prints a step with the time since the browser started; shown by
-    /// `cargo test --test browser -- --nocapture`, and with a failure.
+    /// `cargo test --test tests browser:: -- --ignored --nocapture`, and
+    /// with a failure.
     fn note(&self, step: &str) {
         let ms = self.started.elapsed().as_millis();
         println!("{ms:>6} ms  {step}");

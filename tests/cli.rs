@@ -4,8 +4,6 @@
 //! `check`, and passwords asked at a real terminal (a pty from `script`)
 //! without echo.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -14,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use latch::cli::{Verb, FLAGS};
-use support::{binary, wait_bounded, write_users, TempDir, TIMEOUT};
+
+use crate::support::{self, binary, wait_bounded, write_users, TempDir, TIMEOUT};
 
 /// Runs `latch` with only these environment variables (none of the
 /// caller's `LATCH_*` leak in) and this standard input; returns

@@ -3,12 +3,10 @@
 //! only. Most tests shorten the limits with `--client-timeout`; one checks
 //! the 10 s default end to end.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use support::Server;
+use crate::support::{self, Server};
 
 /// Reads until the server closes the connection (or resets it); returns
 /// what arrived and how long the close took from `since`. Bounded: a

@@ -3,13 +3,11 @@
 //! 503 for the ones it turns away (docs/contract.md, "Limits and bad
 //! input").
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::Server;
+use crate::support::Server;
 
 const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 

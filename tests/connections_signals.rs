@@ -2,14 +2,10 @@
 //! server; SIGTERM stops it promptly, whatever idle or silent connections
 //! are open (docs/contract.md, "Limits and bad input").
 
-mod support;
-
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use support::{write_users, Server};
-
-const ALICE: (&str, &str) = ("alice", "alice-pw");
+use crate::support::{self, write_users, Server, ALICE};
 
 #[test]
 fn sighup_rereads_the_users_file_at_once_and_the_server_keeps_running() {
@@ -52,7 +48,7 @@ fn sigterm_with_silent_and_idle_connections_open_exits_zero_at_once() {
     assert_eq!(support::read_response(&mut idle).status, 200);
     std::thread::sleep(Duration::from_millis(100));
     let asked = Instant::now();
-    let status = server.terminate();
+    let status = server.stop("TERM");
     assert!(status.success(), "{status:?}");
     assert!(
         asked.elapsed() < Duration::from_secs(2),

@@ -9,96 +9,27 @@
 //! read-only one. The last two mount a tmpfs, which needs root (or
 //! CAP_SYS_ADMIN); CI runs as root. Without it those tests fail and say so,
 //! rather than pass without testing anything: a skip that reports "ok" is a
-//! hole in the suite. Leave them out on purpose with
-//! `cargo test --test crash_safety -- --skip a_full_disk --skip a_read_only --skip on_a_full_disk`.
-
-mod support;
+//! hole in the suite. Leave them out on purpose with `cargo test --test
+//! tests crash_safety:: -- --skip a_full_disk --skip a_read_only --skip
+//! on_a_full_disk`.
 
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{
-    session_file_for, session_files, try_request, write_users, Reply, Server, TempDir, TIMEOUT,
+
+use crate::support::{
+    session_file_for, session_files, try_send, Options, Response, Server, TempDir, UsersFile,
+    ALICE, BOB, FORM, TIMEOUT,
 };
-
-const ALICE: (&str, &str) = ("alice", "pw");
-const BOB: (&str, &str) = ("bob", "pw");
-
-// A server this file starts itself, to SIGKILL it.
-
-/// A `latch serve` on a given sessions dir; killed and reaped on drop.
-struct Latch {
-    child: Option<Child>,
-    addr: SocketAddr,
-}
-
-impl Latch {
-    fn start(sessions: &Path, users: &Path) -> Latch {
-        let mut child = Command::new(support::binary())
-            .arg("serve")
-            .arg("--addr=127.0.0.1:0")
-            .arg(format!("--sessions={}", sessions.display()))
-            .arg(format!("--users={}", users.display()))
-            .arg(format!("--www={}", support::repo_www().display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the latch binary starts");
-        let (tx, rx) = mpsc::channel();
-        let log = Arc::new(Mutex::new(String::new()));
-        let pipe = child.stderr.take().expect("stderr is piped");
-        let sink = Arc::clone(&log);
-        thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("latch listening on http://") {
-                    let _ = tx.send(addr.to_owned());
-                }
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        match rx.recv_timeout(TIMEOUT).map(|a| a.parse()) {
-            Ok(Ok(addr)) => Latch {
-                child: Some(child),
-                addr,
-            },
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("latch did not start: {}", log.lock().unwrap());
-            }
-        }
-    }
-
-    /// SIGKILL: no signal handler runs, no request finishes, no buffer is
-    /// flushed. Waits (bounded) until the process is gone.
-    fn sigkill(&mut self) {
-        let mut child = self.child.take().expect("the server is running");
-        support::signal(&child, "KILL");
-        let status = support::wait_bounded(&mut child);
-        assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
-    }
-}
-
-impl Drop for Latch {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 // What the clients saw answered before the kill: facts the disk must keep.
 
@@ -158,13 +89,9 @@ fn one_session(
     live: &mut Option<Live>,
 ) -> io::Result<()> {
     let body = format!("username={}&password={}", ALICE.0, ALICE.1);
-    let login = expect_303(
-        seen,
-        "login",
-        try_request(addr, "POST", "/login", None, &body)?,
-    )?;
+    let login = expect_303(seen, "login", post(addr, "/login", None, &body)?)?;
     let id = login
-        .new_sid()
+        .set_cookie_value("sid")
         .ok_or_else(|| unexpected(seen, "login without cookie"))?;
     let cookie = format!("sid={id}");
     let session = live.insert(Live {
@@ -172,7 +99,7 @@ fn one_session(
         theme: None,
         in_flight: None,
     });
-    let page = try_request(addr, "GET", "/account", Some(&cookie), "")?;
+    let page = try_send(addr, "GET", "/account", Some(&cookie), &[], "")?;
     let token = page
         .csrf_token()
         .ok_or_else(|| unexpected(seen, &format!("account page {}", page.status)))?;
@@ -180,36 +107,33 @@ fn one_session(
         let theme = ["light", "dark"][(turn + i) % 2];
         session.in_flight = Some(InFlight::Theme(theme));
         let body = format!("theme={theme}&csrf_token={token}");
-        expect_303(
-            seen,
-            "theme",
-            try_request(addr, "POST", "/theme", Some(&cookie), &body)?,
-        )?;
+        expect_303(seen, "theme", post(addr, "/theme", Some(&cookie), &body)?)?;
         seen.themes_answered += 1;
         session.theme = Some(theme);
         session.in_flight = None;
     }
     session.in_flight = Some(InFlight::Logout);
     let body = format!("csrf_token={token}");
-    let reply = expect_303(
-        seen,
-        "logout",
-        try_request(addr, "POST", "/logout", Some(&cookie), &body)?,
-    )?;
+    let answer = expect_303(seen, "logout", post(addr, "/logout", Some(&cookie), &body)?)?;
     seen.logouts.push(Logout {
         old: id,
-        new: reply.new_sid(),
+        new: answer.set_cookie_value("sid"),
         theme: session.theme.expect("every session changed its theme"),
     });
     *live = None;
     Ok(())
 }
 
-fn expect_303(seen: &mut Seen, what: &str, reply: Reply) -> io::Result<Reply> {
-    if reply.status == 303 {
-        return Ok(reply);
+/// A form POST to a server that may be killed meanwhile.
+fn post(addr: SocketAddr, path: &str, cookie: Option<&str>, body: &str) -> io::Result<Response> {
+    try_send(addr, "POST", path, cookie, &[FORM], body)
+}
+
+fn expect_303(seen: &mut Seen, what: &str, answer: Response) -> io::Result<Response> {
+    if answer.status == 303 {
+        return Ok(answer);
     }
-    Err(unexpected(seen, &format!("{what}: {}", reply.head)))
+    Err(unexpected(seen, &format!("{what}: {answer:?}")))
 }
 
 fn unexpected(seen: &mut Seen, what: &str) -> io::Error {
@@ -315,7 +239,7 @@ fn assert_answers_survived(dir: &Path, round: usize, seen: &[Seen]) {
 /// signed out, interrupted sessions stay signed in.
 fn assert_server_agrees(addr: SocketAddr, round: usize, seen: &[Seen]) {
     let account = |id: &str| {
-        try_request(addr, "GET", "/account", Some(&format!("sid={id}")), "")
+        try_send(addr, "GET", "/account", Some(&format!("sid={id}")), &[], "")
             .expect("the restarted server answers")
             .status
     };
@@ -331,10 +255,14 @@ fn assert_server_agrees(addr: SocketAddr, round: usize, seen: &[Seen]) {
 
 /// Starts the server on `dir` after planting a crash leftover, and checks
 /// that start removed it along with any the kill left.
-fn restart(dir: &Path, users: &Path) -> (Latch, usize) {
+fn restart(dir: &Path, users: &UsersFile) -> (Server, usize) {
     let left_by_kill = temp_files(dir).len();
     fs::write(dir.join(".tmp-planted-by-test"), b"{\"v\":1,\"crea").unwrap();
-    let server = Latch::start(dir, users);
+    let server = Server::start_with(Options {
+        sessions: Some(dir.display().to_string()),
+        users: Some(users.path()),
+        ..Options::default()
+    });
     // The store cleans up before the server announces its address, and no
     // client is connected yet: any temporary file now is a leftover.
     assert_eq!(temp_files(dir), Vec::<String>::new(), "after start");
@@ -354,8 +282,7 @@ fn sigkill_during_write_heavy_load_loses_no_answered_logout_and_leaves_only_pars
     let started = Instant::now();
     let tmp = TempDir::new();
     let dir = tmp.path().join("sessions");
-    let users = tmp.path().join("users.htpasswd");
-    write_users(&users, &[ALICE]);
+    let users = UsersFile::new(&[ALICE]);
     fs::create_dir(&dir).unwrap();
     let (mut logouts, mut themes, mut leftovers) = (0, 0, 0);
     let mut previous: Vec<Seen> = Vec::new();
@@ -373,7 +300,10 @@ fn sigkill_during_write_heavy_load_loses_no_answered_logout_and_leaves_only_pars
             })
             .collect();
         thread::sleep(Duration::from_millis(50 + random_below(251)));
-        server.sigkill();
+        // SIGKILL: no signal handler runs, no request finishes, no
+        // buffer is flushed.
+        let status = server.stop("KILL");
+        assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
         stop.store(true, Ordering::Relaxed);
         let seen: Vec<Seen> = clients
             .into_iter()
@@ -424,7 +354,7 @@ impl Tmpfs {
             panic!(
                 "cannot mount a tmpfs on {} ({why}). This test needs root (or CAP_SYS_ADMIN) \
                  to fill a file system or make it read-only; CI runs as root. To leave it \
-                 out on purpose: cargo test --test crash_safety -- --skip <name>",
+                 out on purpose: cargo test --test tests crash_safety:: -- --skip <name>",
                 dir.path().display()
             );
         }
@@ -536,7 +466,7 @@ fn sessions_flag(tmpfs: &Tmpfs) -> String {
 
 /// A 503 for a storage fault: retry later (RFC 9110 §15.6.4, §10.2.3), and
 /// no cookie, since nothing was saved.
-fn assert_503_retry_later(response: &support::Response, what: &str) {
+fn assert_503_retry_later(response: &Response, what: &str) {
     assert_eq!(response.status, 503, "{what}: {}", response.text());
     let retry = response.header("retry-after").unwrap_or_default();
     assert!(
@@ -546,7 +476,7 @@ fn assert_503_retry_later(response: &support::Response, what: &str) {
     assert_eq!(response.header("set-cookie"), None, "{what}");
 }
 
-fn sid_of(response: &support::Response) -> String {
+fn sid_of(response: &Response) -> String {
     assert_eq!(response.status, 303, "{}", response.text());
     response.set_cookie_value("sid").expect("a session cookie")
 }

@@ -1,10 +1,9 @@
-//! Absolute and idle expiry over the wire (docs/contract.md, "Sessions").
-
-mod support;
+//! Absolute and idle expiry over the wire (docs/contract.md, "Sessions"),
+//! on both backends but where a test says why not.
 
 use std::time::Duration;
 
-use support::{session_file_for, Server};
+use crate::support::{self, on_both_backends, session_file_for, Backend, Server};
 
 fn new_session(server: &Server) -> String {
     server
@@ -20,11 +19,9 @@ fn theme_of(server: &Server, id: &str) -> bool {
         .contains("data-theme=\"dark\"")
 }
 
-#[test]
-fn an_idle_session_expires_and_its_file_is_deleted() {
-    let server = Server::start(&["--idle-timeout", "2"]);
+fn an_idle_session_expires_and_is_deleted(backend: Backend) {
+    let server = Server::start_on(backend, &["--idle-timeout", "2"]);
     let id = new_session(&server);
-    let file = session_file_for(&server.sessions_dir(), &id);
     let json = server.session_json(&id).unwrap();
     assert!(
         json["seen"].is_u64(),
@@ -32,12 +29,11 @@ fn an_idle_session_expires_and_its_file_is_deleted() {
     );
     std::thread::sleep(Duration::from_millis(3100));
     assert!(!theme_of(&server, &id));
-    assert!(!file.exists());
+    assert_eq!(server.stored_bytes(&id), None);
 }
 
-#[test]
-fn a_session_in_use_outlives_its_idle_timeout() {
-    let server = Server::start(&["--idle-timeout", "2"]);
+fn a_session_in_use_outlives_its_idle_timeout(backend: Backend) {
+    let server = Server::start_on(backend, &["--idle-timeout", "2"]);
     let id = new_session(&server);
     for _ in 0..8 {
         std::thread::sleep(Duration::from_millis(500));
@@ -45,22 +41,22 @@ fn a_session_in_use_outlives_its_idle_timeout() {
     }
 }
 
-#[test]
-fn reads_stay_reads_until_a_tenth_of_the_idle_timeout_has_passed() {
-    let server = Server::start(&["--idle-timeout", "600"]);
+fn reads_stay_reads_until_a_tenth_of_the_idle_timeout_has_passed(backend: Backend) {
+    let server = Server::start_on(backend, &["--idle-timeout", "600"]);
     let id = new_session(&server);
-    let file = session_file_for(&server.sessions_dir(), &id);
-    let before = std::fs::read(&file).unwrap();
+    let before = server.stored_bytes(&id).unwrap();
     for _ in 0..5 {
         assert!(theme_of(&server, &id));
     }
     assert_eq!(
-        std::fs::read(&file).unwrap(),
+        server.stored_bytes(&id).unwrap(),
         before,
         "no write for a fresh session"
     );
 }
 
+// File store only: `clearsessions` removes nothing from Redis, which
+// expires keys itself (the commands on Redis: redis_instances).
 #[test]
 fn sessions_and_clearsessions_apply_the_idle_timeout_they_are_given() {
     // The server runs without an idle timeout, so its own sweeper leaves
@@ -84,6 +80,7 @@ fn sessions_and_clearsessions_apply_the_idle_timeout_they_are_given() {
     assert!(!session_file_for(&server.sessions_dir(), &id).exists());
 }
 
+// File store only: the sweeper is its own; Redis expires keys itself.
 #[test]
 fn the_background_sweeper_removes_expired_files_without_any_request() {
     let server = Server::start(&["--session-ttl", "1"]);
@@ -99,4 +96,10 @@ fn the_background_sweeper_removes_expired_files_without_any_request() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(server.wait_for_log("sweep: removed 1"));
+}
+
+on_both_backends! {
+    an_idle_session_expires_and_is_deleted,
+    a_session_in_use_outlives_its_idle_timeout,
+    reads_stay_reads_until_a_tenth_of_the_idle_timeout_has_passed,
 }

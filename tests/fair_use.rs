@@ -3,14 +3,12 @@
 //! "Login throttling" and "Limits and bad input"): abandoned sign-ins,
 //! a classroom behind one address, a flood from many addresses.
 
-mod support;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use support::{Options, Response, Server, TempDir};
+use crate::support::{self, Options, Response, Server, TempDir, ALICE};
 
 /// A sign-in sent from `source`, its answer never read: the client hangs
 /// up `after` it sent it.
@@ -81,7 +79,7 @@ const THREADS_BOUND: u64 = 16;
 /// threads and resident memory stay within the bounds, and it still
 /// signs alice in.
 fn abandoned_sign_ins_stay_within_the_budget(addresses: u8) {
-    let server = Server::with_users(&[("alice", "wonderland")], &[]);
+    let server = Server::with_users(&[ALICE], &[]);
     let threads = peak_threads(&server, || abandon_from(&server, addresses, 20));
     let peak = server.status("VmHWM");
     eprintln!("peak: {threads} threads, {peak} KiB resident");
@@ -104,7 +102,7 @@ fn abandoned_sign_ins_from_eight_addresses_never_outrun_the_hashing_budget() {
 fn a_real_user_is_served_ahead_of_a_flood_of_sign_ins_from_forty_addresses() {
     const ADDRESSES: u8 = 40;
     const EACH: usize = 20;
-    let server = Server::with_users(&[("alice", "wonderland")], &["--max-connections", "2048"]);
+    let server = Server::with_users(&[ALICE], &["--max-connections", "2048"]);
     // 40 addresses × 20 sign-ins for made-up names, all waiting to be
     // checked. Each address has one place in line, so alice, from an
     // address of her own, waits for about one check per address, not for
@@ -417,7 +415,7 @@ fn latch_check_states_what_a_failed_sign_in_costs_and_warns_about_a_costly_hash(
         "--www",
         www.to_str().unwrap(),
     ];
-    support::write_users(&users, &[("alice", "wonderland")]);
+    support::write_users(&users, &[ALICE]);
     let (code, out, err) = support::run_cli(&flags, "");
     assert_eq!(code, 0, "{err}");
     assert!(

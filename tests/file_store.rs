@@ -4,8 +4,6 @@
 //! reserve, counting files). What every backend promises is in
 //! `tests/store_contract.rs`.
 
-mod support;
-
 use std::fs::{self, File};
 use std::time::{Duration, SystemTime};
 
@@ -13,7 +11,8 @@ use latch::sessions::files::FileStore;
 use latch::sessions::store::Version;
 use latch::sessions::{Record, SessionId, THEME};
 use serde_json::json;
-use support::{mkfifo, TempDir};
+
+use crate::support::{self, mkfifo, TempDir};
 
 const NOW: u64 = 1_800_000_000;
 

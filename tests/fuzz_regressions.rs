@@ -2,10 +2,9 @@
 //! each kept here as a test so the bug stays fixed. Each test names the
 //! target that found it; the exact input is in the test.
 
-mod support;
-
 use latch::http::dates::{http_date, parse_http_date};
-use support::Server;
+
+use crate::support::Server;
 
 /// Found by `http_date`: a year of 24 digits made the day count overflow
 /// (a panic with overflow checks, a wrong date without). IMF-fixdate's year

@@ -7,11 +7,9 @@
 //! The requests that reach the application carry `Connection: close`, so
 //! that a keep-alive connection cannot be mistaken for a hang.
 
-mod support;
-
 use std::io::{ErrorKind, Read, Write};
 
-use support::Server;
+use crate::support::Server;
 
 /// The status code of every line of `reply` that looks like an HTTP/1.x
 /// status line. More than one means the server answered a request we did

@@ -4,12 +4,10 @@
 //! types, 400 for values the form does not take, 403 for cross-origin
 //! POSTs; never a 5xx, and a refused request leaves no session file.
 
-mod support;
-
 use std::io::Write;
 use std::time::Duration;
 
-use support::{read_response, Response, Server};
+use crate::support::{read_response, Response, Server};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 /// docs/contract.md, "Limits and bad input": form bodies over 16 KiB get 413.

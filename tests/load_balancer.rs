@@ -7,10 +7,8 @@
 //! The test starts its own `redis-server`, two `latch serve` and an
 //! unprivileged nginx (from a temp prefix, one process, `daemon off`), and
 //! kills them by PID at the end. Ignored by a plain `cargo test`; run it
-//! with `cargo test --test load_balancer -- --ignored`. Where a program
+//! with `cargo test --test tests load_balancer:: -- --ignored`. Where a program
 //! cannot start, it fails: it never passes without having run.
-
-mod support;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -18,9 +16,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::redis::RedisServer;
-use support::{
-    csrf_token_in, read_response, write_users, Options, Response, Server, TempDir, TIMEOUT,
+use crate::support::redis::RedisServer;
+use crate::support::{
+    self, read_response, Options, Response, Server, TempDir, UsersFile, ALICE, FORM, TIMEOUT,
 };
 
 const NEEDS: &str = "needs redis-server and nginx: apt-get install redis-server nginx";
@@ -95,27 +93,14 @@ impl Nginx {
     /// One request through nginx, on its own connection from `VISITOR`,
     /// as a browser on the site's own page sends a form: with `Origin`.
     fn send(&self, method: &str, path: &str, cookie: Option<&str>, body: &str) -> Response {
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
-             Accept: text/html\r\n",
-            host = self.addr
-        );
-        if let Some(cookie) = cookie {
-            request.push_str(&format!("Cookie: {cookie}\r\n"));
-        }
+        let origin = format!("http://{}", self.addr);
+        let mut headers = vec![("Accept", "text/html")];
         if method == "POST" {
-            request.push_str(&format!(
-                "Origin: http://{}\r\n\
-                 Content-Type: application/x-www-form-urlencoded\r\n\
-                 Content-Length: {}\r\n",
-                self.addr,
-                body.len()
-            ));
+            headers.extend([("Origin", origin.as_str()), FORM]);
         }
-        request.push_str("\r\n");
-        request.push_str(body);
+        let request = support::request(self.addr, method, path, cookie, &headers, body);
         let mut stream = connect_from(self.addr, VISITOR);
-        stream.write_all(request.as_bytes()).unwrap();
+        stream.write_all(&request).unwrap();
         read_response(&mut stream)
     }
 
@@ -221,13 +206,11 @@ fn new_session_cookie(answer: &Response) -> String {
 
 /// `latch serve` behind nginx: sessions in `redis`, users from `users`,
 /// and `X-Forwarded-For` believed from nginx at 127.0.0.1.
-fn instance(redis: &RedisServer, users: &TempDir) -> Server {
+fn instance(redis: &RedisServer, users: &UsersFile) -> Server {
     Server::start_with(Options {
-        args: vec![
-            format!("--sessions={}", redis.url()),
-            format!("--users={}", users.path().join("users.htpasswd").display()),
-            "--trusted-proxy=127.0.0.1".into(),
-        ],
+        args: vec!["--trusted-proxy=127.0.0.1".into()],
+        sessions: Some(redis.url()),
+        users: Some(users.path()),
         ..Options::default()
     })
 }
@@ -241,11 +224,7 @@ fn accounts_served(server: &Server) -> usize {
 #[ignore = "needs redis-server and nginx: apt-get install redis-server nginx"]
 fn a_visit_through_nginx_round_robin_is_served_by_both_instances_and_its_logout_holds_on_both() {
     let redis = RedisServer::start();
-    let users = TempDir::new();
-    write_users(
-        &users.path().join("users.htpasswd"),
-        &[("alice", "wonderland")],
-    );
+    let users = UsersFile::new(&[ALICE]);
     let (a, b) = (instance(&redis, &users), instance(&redis, &users));
     let nginx = Nginx::start(&[a.addr, b.addr]);
 
@@ -261,7 +240,9 @@ fn a_visit_through_nginx_round_robin_is_served_by_both_instances_and_its_logout_
         let page = nginx.get("/account", Some(&alice));
         assert_eq!(page.status, 200, "{}", page.text());
         assert!(page.text().contains("alice"));
-        token = csrf_token_in(&page);
+        token = page
+            .csrf_token()
+            .expect("the account page has a logout form");
     }
 
     // A theme, seen on the next pages whichever instance serves them.

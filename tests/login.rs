@@ -1,24 +1,17 @@
 //! Signing in and the protected page (docs/contract.md, Routes: /login, /account).
 
-mod support;
+use crate::support::{on_both_backends, Backend, Server, ALICE, BOB};
 
-use support::Server;
-
-const ALICE: (&str, &str) = ("alice", "wonderland");
-const BOB: (&str, &str) = ("bob", "builder");
-
-#[test]
-fn account_without_a_session_redirects_to_login_with_next() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn account_without_a_session_redirects_to_login_with_next(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let response = server.get("/account", None);
     assert_eq!(response.status_line, "HTTP/1.1 303 See Other");
     assert_eq!(response.header("location"), Some("/login?next=%2Faccount"));
     assert_eq!(response.header("cache-control"), Some("no-store"));
 }
 
-#[test]
-fn the_login_form_carries_a_safe_next_and_drops_an_unsafe_one() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn the_login_form_carries_a_safe_next_and_drops_an_unsafe_one(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let page = server.get("/login?next=%2Faccount", None);
     assert_eq!(page.status, 200);
     assert_eq!(page.header("cache-control"), Some("no-store"));
@@ -39,9 +32,8 @@ fn the_login_form_carries_a_safe_next_and_drops_an_unsafe_one() {
     assert!(!quoted.contains("<script>"), "{quoted}");
 }
 
-#[test]
-fn a_good_login_is_303_to_account_with_a_fresh_cookie_and_the_auth_fields() {
-    let server = Server::with_users(&[ALICE], &["--session-ttl", "600"]);
+fn a_good_login_is_303_to_account_with_a_fresh_cookie_and_the_auth_fields(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &["--session-ttl", "600"]);
     let response = server.post("/login", None, "username=alice&password=wonderland");
     assert_eq!(response.status, 303);
     assert_eq!(response.header("location"), Some("/account"));
@@ -72,9 +64,8 @@ fn a_good_login_is_303_to_account_with_a_fresh_cookie_and_the_auth_fields() {
     assert!(server.wait_for_log("login user=alice"));
 }
 
-#[test]
-fn login_honours_a_safe_next_and_ignores_an_unsafe_one() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn login_honours_a_safe_next_and_ignores_an_unsafe_one(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     for (next, want) in [
         ("%2Fview%3Fa%3Db", "/view?a=b"),
         ("%2F%2Fevil.example", "/account"),
@@ -100,9 +91,8 @@ fn login_honours_a_safe_next_and_ignores_an_unsafe_one() {
     assert_eq!(response.header("location"), Some("/from-query"));
 }
 
-#[test]
-fn a_wrong_password_or_unknown_user_is_422_and_grants_nothing() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn a_wrong_password_or_unknown_user_is_422_and_grants_nothing(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let anonymous = server
         .post("/theme", None, "theme=dark")
         .set_cookie_value("sid")
@@ -129,9 +119,8 @@ fn a_wrong_password_or_unknown_user_is_422_and_grants_nothing() {
     assert_eq!(server.stored_sessions(), 1);
 }
 
-#[test]
-fn login_cycles_the_id_keeps_anonymous_data_and_renews_the_csrf_token() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn login_cycles_the_id_keeps_anonymous_data_and_renews_the_csrf_token(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let anonymous = server
         .post("/theme", None, "theme=dark")
         .set_cookie_value("sid")
@@ -146,9 +135,8 @@ fn login_cycles_the_id_keeps_anonymous_data_and_renews_the_csrf_token() {
     assert_eq!(server.stored_sessions(), 1);
 }
 
-#[test]
-fn login_as_another_user_drops_the_previous_users_data() {
-    let server = Server::with_users(&[ALICE, BOB], &[]);
+fn login_as_another_user_drops_the_previous_users_data(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE, BOB], &[]);
     let alices = server.login(ALICE.0, ALICE.1);
     let token = server.csrf_token(&format!("sid={alices}"));
     server.set_theme(&format!("sid={alices}"), &token, "dark");
@@ -159,9 +147,8 @@ fn login_as_another_user_drops_the_previous_users_data() {
     assert!(server.session_json(&alices).is_none());
 }
 
-#[test]
-fn logging_in_again_as_the_same_user_still_cycles_the_id_and_keeps_data() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn logging_in_again_as_the_same_user_still_cycles_the_id_and_keeps_data(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let first = server.login(ALICE.0, ALICE.1);
     let token = server.csrf_token(&format!("sid={first}"));
     server.set_theme(&format!("sid={first}"), &token, "light");
@@ -173,9 +160,8 @@ fn logging_in_again_as_the_same_user_still_cycles_the_id_and_keeps_data() {
     );
 }
 
-#[test]
-fn a_signed_in_theme_change_needs_the_csrf_token() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn a_signed_in_theme_change_needs_the_csrf_token(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let id = server.login(ALICE.0, ALICE.1);
     let cookie = format!("sid={id}");
     assert_eq!(
@@ -186,10 +172,9 @@ fn a_signed_in_theme_change_needs_the_csrf_token() {
     assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
 }
 
-#[test]
-fn a_hostile_user_name_is_escaped_on_every_page() {
+fn a_hostile_user_name_is_escaped_on_every_page(backend: Backend) {
     let name = "<img/src=x/onerror=alert(1)>";
-    let server = Server::with_users(&[(name, "pw")], &[]);
+    let server = Server::with_users_on(backend, &[(name, "pw")], &[]);
     let encoded = latch::http::encoding::percent_encode(name);
     let response = server.post("/login", None, &format!("username={encoded}&password=pw"));
     assert_eq!(response.status, 303);
@@ -212,9 +197,8 @@ fn a_hostile_user_name_is_escaped_on_every_page() {
     assert!(!failed.contains(name));
 }
 
-#[test]
-fn a_cross_origin_login_is_refused() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn a_cross_origin_login_is_refused(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let headers = [
         ("Content-Type", "application/x-www-form-urlencoded"),
         ("Sec-Fetch-Site", "cross-site"),
@@ -228,4 +212,18 @@ fn a_cross_origin_login_is_refused() {
     );
     assert_eq!(response.status, 403);
     assert_eq!(server.stored_sessions(), 0);
+}
+
+on_both_backends! {
+    account_without_a_session_redirects_to_login_with_next,
+    the_login_form_carries_a_safe_next_and_drops_an_unsafe_one,
+    a_good_login_is_303_to_account_with_a_fresh_cookie_and_the_auth_fields,
+    login_honours_a_safe_next_and_ignores_an_unsafe_one,
+    a_wrong_password_or_unknown_user_is_422_and_grants_nothing,
+    login_cycles_the_id_keeps_anonymous_data_and_renews_the_csrf_token,
+    login_as_another_user_drops_the_previous_users_data,
+    logging_in_again_as_the_same_user_still_cycles_the_id_and_keeps_data,
+    a_signed_in_theme_change_needs_the_csrf_token,
+    a_hostile_user_name_is_escaped_on_every_page,
+    a_cross_origin_login_is_refused,
 }

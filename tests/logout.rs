@@ -1,14 +1,9 @@
 //! `POST /logout`, step by step as docs/contract.md ("Logout") numbers it. Each test names the
 //! step it holds the server to.
 
-mod support;
+use crate::support::{on_both_backends, Backend, Response, Server, ALICE, BOB};
 
-use support::Server;
-
-const ALICE: (&str, &str) = ("alice", "wonderland");
-const BOB: (&str, &str) = ("bob", "builder");
-
-fn logout(server: &Server, id: &str, body: &str) -> support::Response {
+fn logout(server: &Server, id: &str, body: &str) -> Response {
     server.post("/logout", Some(&format!("sid={id}")), body)
 }
 
@@ -34,9 +29,10 @@ fn count(haystack: &str, needle: &str) -> usize {
 
 // Methods.
 
-#[test]
-fn logout_by_get_head_put_delete_is_405_with_allow_post_and_the_user_stays_signed_in() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn logout_by_get_head_put_delete_is_405_with_allow_post_and_the_user_stays_signed_in(
+    backend: Backend,
+) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let (id, token) = signed_in(&server);
     let cookie = format!("sid={id}");
     for method in ["GET", "HEAD", "PUT", "DELETE", "PATCH"] {
@@ -53,9 +49,8 @@ fn logout_by_get_head_put_delete_is_405_with_allow_post_and_the_user_stays_signe
     assert!(server.is_signed_in(&cookie));
 }
 
-#[test]
-fn options_on_logout_is_204_with_allow() {
-    let server = Server::start(&[]);
+fn options_on_logout_is_204_with_allow(backend: Backend) {
+    let server = Server::start_on(backend, &[]);
     let response = server.send("OPTIONS", "/logout", None, &[], "");
     assert_eq!(response.status, 204);
     assert_eq!(response.header("allow"), Some("POST, OPTIONS"));
@@ -63,9 +58,8 @@ fn options_on_logout_is_204_with_allow() {
 
 // Step 1: the cross-origin check.
 
-#[test]
-fn step1_a_cross_origin_logout_is_403_and_changes_nothing() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn step1_a_cross_origin_logout_is_403_and_changes_nothing(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let (id, token) = signed_in(&server);
     let cookie = format!("sid={id}");
     let before = server.session_json(&id).unwrap();
@@ -93,9 +87,8 @@ fn step1_a_cross_origin_logout_is_403_and_changes_nothing() {
     assert_eq!(count(&server.stderr(), "logout user="), 0);
 }
 
-#[test]
-fn step1_same_origin_browsers_and_plain_clients_pass() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn step1_same_origin_browsers_and_plain_clients_pass(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let host_origin = format!("http://{}", server.addr);
     for headers in [
         vec![("Sec-Fetch-Site", "same-origin")],
@@ -114,9 +107,8 @@ fn step1_same_origin_browsers_and_plain_clients_pass() {
 
 // Step 2: the CSRF token.
 
-#[test]
-fn step2_a_missing_or_wrong_token_is_403_and_the_user_stays_signed_in() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn step2_a_missing_or_wrong_token_is_403_and_the_user_stays_signed_in(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let (id, token) = signed_in(&server);
     let cookie = format!("sid={id}");
     let mut wrong = token.clone().into_bytes();
@@ -136,9 +128,8 @@ fn step2_a_missing_or_wrong_token_is_403_and_the_user_stays_signed_in() {
     assert!(server.session_json(&id).is_some());
 }
 
-#[test]
-fn step2_the_token_may_come_in_the_x_csrf_token_header() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn step2_the_token_may_come_in_the_x_csrf_token_header(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let (id, token) = signed_in(&server);
     let cookie = format!("sid={id}");
     let response = server.send(
@@ -154,9 +145,8 @@ fn step2_the_token_may_come_in_the_x_csrf_token_header() {
 
 // Step 3: keep and flush.
 
-#[test]
-fn step3_keep_moves_non_auth_data_to_a_fresh_id_and_deletes_the_old_file() {
-    let server = Server::with_users(&[ALICE], &["--session-ttl", "5000"]);
+fn step3_keep_moves_non_auth_data_to_a_fresh_id_and_deletes_the_old_session(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &["--session-ttl", "5000"]);
     let (id, token) = signed_in(&server);
     let cookie = format!("sid={id}");
     assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
@@ -169,10 +159,10 @@ fn step3_keep_moves_non_auth_data_to_a_fresh_id_and_deletes_the_old_file() {
         .set_cookie_value("sid")
         .expect("keep mode sets a new cookie");
     assert_ne!(new_id, id);
-    assert!(server.session_json(&id).is_none(), "old file deleted");
+    assert!(server.session_json(&id).is_none(), "old session deleted");
     let after = server
         .session_json(&new_id)
-        .expect("new file written before the answer");
+        .expect("new session stored before the answer");
     assert!(auth_keys(&after).is_empty(), "{after}");
     assert_eq!(after["data"]["theme"], "dark");
     assert_ne!(
@@ -195,9 +185,8 @@ fn step3_keep_moves_non_auth_data_to_a_fresh_id_and_deletes_the_old_file() {
     assert!(server.wait_for_log("logout user=alice scope=this mode=keep"));
 }
 
-#[test]
-fn step3_keep_with_nothing_but_csrf_left_is_a_flush() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn step3_keep_with_nothing_but_csrf_left_is_a_flush(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let (id, token) = signed_in(&server);
     let response = logout(&server, &id, &format!("csrf_token={token}"));
     assert_eq!(
@@ -208,9 +197,8 @@ fn step3_keep_with_nothing_but_csrf_left_is_a_flush() {
     assert!(server.wait_for_log("logout user=alice scope=this mode=flush"));
 }
 
-#[test]
-fn step3_flush_deletes_the_file_and_sends_the_removal_cookie() {
-    let server = Server::with_users(&[ALICE], &["--logout-flush"]);
+fn step3_flush_deletes_the_session_and_sends_the_removal_cookie(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &["--logout-flush"]);
     let (id, token) = signed_in(&server);
     let cookie = format!("sid={id}");
     server.set_theme(&cookie, &token, "dark");
@@ -233,9 +221,8 @@ fn step3_flush_deletes_the_file_and_sends_the_removal_cookie() {
     assert!(server.wait_for_log("logout user=alice scope=this mode=flush"));
 }
 
-#[test]
-fn step3_the_removal_cookie_repeats_secure_and_the_host_prefix() {
-    let server = Server::with_users(&[ALICE], &["--logout-flush", "--secure-cookies"]);
+fn step3_the_removal_cookie_repeats_secure_and_the_host_prefix(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &["--logout-flush", "--secure-cookies"]);
     let response = server.post("/login", None, "username=alice&password=wonderland");
     let id = response.set_cookie_value("__Host-sid").unwrap();
     let cookie = format!("__Host-sid={id}");
@@ -249,9 +236,8 @@ fn step3_the_removal_cookie_repeats_secure_and_the_host_prefix() {
 
 // Step 4: scope=all.
 
-#[test]
-fn step4_scope_all_signs_out_every_session_of_the_user_and_no_one_else() {
-    let server = Server::with_users(&[ALICE, BOB], &[]);
+fn step4_scope_all_signs_out_every_session_of_the_user_and_no_one_else(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE, BOB], &[]);
     let (first, token) = signed_in(&server);
     let second = server.login(ALICE.0, ALICE.1);
     let bobs = server.login(BOB.0, BOB.1);
@@ -261,7 +247,7 @@ fn step4_scope_all_signs_out_every_session_of_the_user_and_no_one_else() {
     assert!(!server.is_signed_in(&format!("sid={second}")));
     assert!(server.is_signed_in(&format!("sid={bobs}")));
     assert!(server.wait_for_log("logout user=alice scope=all mode=flush"));
-    // The other session's file lost its auth fields on its next request.
+    // The other session lost its auth fields on its next request.
     if let Some(json) = server.session_json(&second) {
         assert!(auth_keys(&json).is_empty(), "{json}");
     }
@@ -270,9 +256,8 @@ fn step4_scope_all_signs_out_every_session_of_the_user_and_no_one_else() {
     assert!(server.is_signed_in(&format!("sid={again}")));
 }
 
-#[test]
-fn step4_scope_this_leaves_the_users_other_sessions_alone() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn step4_scope_this_leaves_the_users_other_sessions_alone(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let (first, token) = signed_in(&server);
     let second = server.login(ALICE.0, ALICE.1);
     logout(&server, &first, &format!("csrf_token={token}"));
@@ -281,9 +266,8 @@ fn step4_scope_this_leaves_the_users_other_sessions_alone() {
 
 // Step 5: the answer.
 
-#[test]
-fn step5_the_answer_is_303_no_store_clear_site_data_to_the_default() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn step5_the_answer_is_303_no_store_clear_site_data_to_the_default(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let (id, token) = signed_in(&server);
     let response = logout(&server, &id, &format!("csrf_token={token}"));
     assert_eq!(response.status_line, "HTTP/1.1 303 See Other");
@@ -292,9 +276,12 @@ fn step5_the_answer_is_303_no_store_clear_site_data_to_the_default() {
     assert_eq!(response.header("clear-site-data"), Some("\"cache\""));
 }
 
-#[test]
-fn step5_a_safe_next_wins_body_first_then_query() {
-    let server = Server::with_users(&[ALICE], &["--logout-redirect", "/logged-out.html"]);
+fn step5_a_safe_next_wins_body_first_then_query(backend: Backend) {
+    let server = Server::with_users_on(
+        backend,
+        &[ALICE],
+        &["--logout-redirect", "/logged-out.html"],
+    );
     let cases = [
         ("/logout", "", "/logged-out.html"),
         ("/logout?next=/login", "", "/login"),
@@ -324,10 +311,9 @@ fn step5_a_safe_next_wins_body_first_then_query() {
     }
 }
 
-#[test]
-fn step5_unsafe_next_spellings_fall_back_to_the_default_and_still_log_out() {
+fn step5_unsafe_next_spellings_fall_back_to_the_default_and_still_log_out(backend: Backend) {
     // Django's test_security_check and URLHasAllowedHostAndSchemeTests lists.
-    let server = Server::with_users(&[ALICE], &["--logout-redirect", "/bye"]);
+    let server = Server::with_users_on(backend, &[ALICE], &["--logout-redirect", "/bye"]);
     let hostile = [
         "http://example.com",
         "http:///example.com",
@@ -364,9 +350,8 @@ fn step5_unsafe_next_spellings_fall_back_to_the_default_and_still_log_out() {
 
 // Step 6: no signed-in session.
 
-#[test]
-fn step6_without_a_session_the_answer_is_the_same_303_and_no_cookie() {
-    let server = Server::start(&[]);
+fn step6_without_a_session_the_answer_is_the_same_303_and_no_cookie(backend: Backend) {
+    let server = Server::start_on(backend, &[]);
     let response = server.post("/logout", None, "");
     assert_eq!(response.status, 303);
     assert_eq!(response.header("location"), Some("/"));
@@ -375,9 +360,8 @@ fn step6_without_a_session_the_answer_is_the_same_303_and_no_cookie() {
     assert_eq!(server.stored_sessions(), 0);
 }
 
-#[test]
-fn step6_an_anonymous_session_is_left_exactly_as_it_was_even_in_flush_mode() {
-    let server = Server::start(&["--logout-flush"]);
+fn step6_an_anonymous_session_is_left_exactly_as_it_was_even_in_flush_mode(backend: Backend) {
+    let server = Server::start_on(backend, &["--logout-flush"]);
     let id = server
         .post("/theme", None, "theme=dark")
         .set_cookie_value("sid")
@@ -393,9 +377,8 @@ fn step6_an_anonymous_session_is_left_exactly_as_it_was_even_in_flush_mode() {
 
 // Step 7: one log line.
 
-#[test]
-fn step7_one_log_line_per_signed_in_logout_and_none_for_a_replay() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn step7_one_log_line_per_signed_in_logout_and_none_for_a_replay(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let (id, token) = signed_in(&server);
     let body = format!("csrf_token={token}");
     assert_eq!(logout(&server, &id, &body).status, 303);
@@ -413,9 +396,8 @@ fn step7_one_log_line_per_signed_in_logout_and_none_for_a_replay() {
 
 // Step 8: durable before the answer.
 
-#[test]
-fn step8_the_change_is_on_disk_when_the_answer_arrives() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn step8_the_change_is_stored_when_the_answer_arrives(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     for _ in 0..5 {
         let (id, token) = signed_in(&server);
         server.set_theme(&format!("sid={id}"), &token, "light");
@@ -429,9 +411,8 @@ fn step8_the_change_is_on_disk_when_the_answer_arrives() {
 
 // The guarantee: a logout is never undone.
 
-#[test]
-fn a_logout_is_never_undone_by_requests_racing_it() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn a_logout_is_never_undone_by_requests_racing_it(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     for round in 0..30 {
         let (id, token) = signed_in(&server);
         let cookie = format!("sid={id}");
@@ -451,8 +432,7 @@ fn a_logout_is_never_undone_by_requests_racing_it() {
             }
         });
         assert!(!server.is_signed_in(&cookie), "round {round}");
-        let stored = support::block_on(server.store().list(latch::sessions::now())).unwrap();
-        for listing in stored {
+        for listing in server.listed_sessions() {
             let json = serde_json::to_value(&listing.record).unwrap();
             assert!(
                 auth_keys(&json).is_empty(),
@@ -472,9 +452,8 @@ fn dead_id() -> String {
     latch::sessions::SessionId::generate().as_str().to_owned()
 }
 
-#[test]
-fn a_dead_cookie_tossed_ahead_of_a_live_one_does_not_hide_the_sign_in() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn a_dead_cookie_tossed_ahead_of_a_live_one_does_not_hide_the_sign_in(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let (id, _) = signed_in(&server);
     let tossed = format!("sid={}; sid={id}", dead_id());
     assert!(
@@ -484,9 +463,8 @@ fn a_dead_cookie_tossed_ahead_of_a_live_one_does_not_hide_the_sign_in() {
     assert!(server.get("/", Some(&tossed)).text().contains(ALICE.0));
 }
 
-#[test]
-fn logout_with_a_dead_cookie_tossed_ahead_signs_out_the_live_session() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn logout_with_a_dead_cookie_tossed_ahead_signs_out_the_live_session(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let (id, token) = signed_in(&server);
     let tossed = format!("sid={}; sid={id}", dead_id());
     let response = server.logout(&tossed, &token);
@@ -501,9 +479,10 @@ fn logout_with_a_dead_cookie_tossed_ahead_signs_out_the_live_session() {
     assert!(server.wait_for_log("logout user=alice scope=this mode=flush"));
 }
 
-#[test]
-fn an_anonymous_live_cookie_tossed_ahead_does_not_hide_the_sign_in_and_logout_ends_it() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn an_anonymous_live_cookie_tossed_ahead_does_not_hide_the_sign_in_and_logout_ends_it(
+    backend: Backend,
+) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let (id, token) = signed_in(&server);
     // The tosser's own session: live, anonymous (a theme makes one).
     let anonymous = server
@@ -521,7 +500,7 @@ fn an_anonymous_live_cookie_tossed_ahead_does_not_hide_the_sign_in_and_logout_en
     assert!(page.contains("id=\"logout\""), "no Sign out button: {page}");
     assert!(!page.contains("not signed in"), "{page}");
     // The page's forms carry alice's token: the one a Sign out sends.
-    assert_eq!(support::csrf_token_in(&home), token);
+    assert_eq!(home.csrf_token(), Some(token.clone()));
     assert!(server.is_signed_in(&tossed));
 
     let response = server.logout(&tossed, &token);
@@ -535,9 +514,8 @@ fn an_anonymous_live_cookie_tossed_ahead_does_not_hide_the_sign_in_and_logout_en
     assert!(!server.is_signed_in(&tossed));
 }
 
-#[test]
-fn logout_ends_every_signed_in_session_the_cookies_name() {
-    let server = Server::with_users(&[ALICE, BOB], &[]);
+fn logout_ends_every_signed_in_session_the_cookies_name(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE, BOB], &[]);
     let (alice, alice_token) = signed_in(&server);
     let bob = server.login(BOB.0, BOB.1);
     let both = format!("sid={bob}; sid={alice}");
@@ -557,9 +535,10 @@ fn logout_ends_every_signed_in_session_the_cookies_name() {
     assert_eq!(count(&log, "logout user=alice scope=this mode=flush"), 1);
 }
 
-#[test]
-fn logout_naming_several_signed_in_sessions_without_a_matching_token_is_403_and_changes_nothing() {
-    let server = Server::with_users(&[ALICE, BOB], &[]);
+fn logout_naming_several_signed_in_sessions_without_a_matching_token_is_403_and_changes_nothing(
+    backend: Backend,
+) {
+    let server = Server::with_users_on(backend, &[ALICE, BOB], &[]);
     let (alice, _) = signed_in(&server);
     let bob = server.login(BOB.0, BOB.1);
     let both = format!("sid={bob}; sid={alice}");
@@ -571,9 +550,8 @@ fn logout_naming_several_signed_in_sessions_without_a_matching_token_is_403_and_
     assert!(server.is_signed_in(&format!("sid={bob}")));
 }
 
-#[test]
-fn scope_all_with_a_tossed_cookie_signs_the_user_out_everywhere_once() {
-    let server = Server::with_users(&[ALICE], &[]);
+fn scope_all_with_a_tossed_cookie_signs_the_user_out_everywhere_once(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &[]);
     let (first, token) = signed_in(&server);
     let second = server.login(ALICE.0, ALICE.1);
     let elsewhere = server.login(ALICE.0, ALICE.1);
@@ -587,6 +565,35 @@ fn scope_all_with_a_tossed_cookie_signs_the_user_out_everywhere_once() {
     for id in [&first, &second, &elsewhere] {
         assert!(!server.is_signed_in(&format!("sid={id}")));
     }
-    let epoch = support::block_on(server.store().epoch("alice")).unwrap();
+    let epoch = server.epoch("alice");
     assert_eq!(epoch, 1, "one advance for one user");
+}
+
+on_both_backends! {
+    logout_by_get_head_put_delete_is_405_with_allow_post_and_the_user_stays_signed_in,
+    options_on_logout_is_204_with_allow,
+    step1_a_cross_origin_logout_is_403_and_changes_nothing,
+    step1_same_origin_browsers_and_plain_clients_pass,
+    step2_a_missing_or_wrong_token_is_403_and_the_user_stays_signed_in,
+    step2_the_token_may_come_in_the_x_csrf_token_header,
+    step3_keep_moves_non_auth_data_to_a_fresh_id_and_deletes_the_old_session,
+    step3_keep_with_nothing_but_csrf_left_is_a_flush,
+    step3_flush_deletes_the_session_and_sends_the_removal_cookie,
+    step3_the_removal_cookie_repeats_secure_and_the_host_prefix,
+    step4_scope_all_signs_out_every_session_of_the_user_and_no_one_else,
+    step4_scope_this_leaves_the_users_other_sessions_alone,
+    step5_the_answer_is_303_no_store_clear_site_data_to_the_default,
+    step5_a_safe_next_wins_body_first_then_query,
+    step5_unsafe_next_spellings_fall_back_to_the_default_and_still_log_out,
+    step6_without_a_session_the_answer_is_the_same_303_and_no_cookie,
+    step6_an_anonymous_session_is_left_exactly_as_it_was_even_in_flush_mode,
+    step7_one_log_line_per_signed_in_logout_and_none_for_a_replay,
+    step8_the_change_is_stored_when_the_answer_arrives,
+    a_logout_is_never_undone_by_requests_racing_it,
+    a_dead_cookie_tossed_ahead_of_a_live_one_does_not_hide_the_sign_in,
+    logout_with_a_dead_cookie_tossed_ahead_signs_out_the_live_session,
+    an_anonymous_live_cookie_tossed_ahead_does_not_hide_the_sign_in_and_logout_ends_it,
+    logout_ends_every_signed_in_session_the_cookies_name,
+    logout_naming_several_signed_in_sessions_without_a_matching_token_is_403_and_changes_nothing,
+    scope_all_with_a_tossed_cookie_signs_the_user_out_everywhere_once,
 }

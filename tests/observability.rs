@@ -2,9 +2,7 @@
 //! login and logout audit lines, never a secret, and never more than about
 //! a kilobyte for one request, whatever the client sends.
 
-mod support;
-
-use support::Server;
+use crate::support::{self, Server};
 
 #[test]
 fn a_full_login_logout_run_logs_no_cookie_password_or_token() {

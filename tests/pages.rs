@@ -3,11 +3,7 @@
 //! after signing out, the account page's controls, and the theme's way back
 //! to "auto".
 
-mod support;
-
-use support::{Response, Server};
-
-const ALICE: (&str, &str) = ("alice", "wonderland");
+use crate::support::{Response, Server, ALICE};
 
 /// What Chromium and Firefox send in `Accept` when they load a page.
 const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";

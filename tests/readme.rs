@@ -35,7 +35,8 @@
 //!   table of that title the server printed while the blocks above it ran,
 //!   after masking what changes from run to run (see `mask`). When it
 //!   differs, the test prints the real table; `README_REGENERATE=1 cargo test
-//!   --test readme` writes that table into README.md instead of failing.
+//!   --test tests readme::` writes that table into README.md instead of
+//!   failing.
 //!
 //! Commands and outputs say `127.0.0.1:8080`, as a reader's server does: the
 //! test replaces it with the real address in commands, and the real address
@@ -46,21 +47,17 @@
 //!
 //! Needs bash and curl (and coreutils, grep, awk), as the README does.
 
-mod support;
-
-use std::fs::{self, File};
+use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use support::TempDir;
+use crate::support::{self, Options, Server, TempDir};
 
 /// How long one README command may take (the slowest is a `sleep 5`).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the server may take to start.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// The address the README's commands use.
 const README_ADDR: &str = "127.0.0.1:8080";
 const MARKER_PREFIX: &str = "<!-- readme-test:";
@@ -72,11 +69,17 @@ fn every_readme_example_runs_as_written_against_the_real_binary() {
     let blocks = parse_blocks(&readme);
 
     let clone = TempDir::new(); // the reader's checkout
-    let harness = TempDir::new(); // curlrc, the server's log
+    let harness = TempDir::new(); // curlrc
     lay_out_fresh_clone(clone.path());
     fs::write(harness.path().join(".curlrc"), "max-time = 10\n").unwrap();
 
-    let server = Server::start(clone.path(), &harness.path().join("server.log"));
+    // `latch serve --trace` as the reader starts it, in the checkout.
+    let server = Server::start_with(Options {
+        args: vec!["--trace".into()],
+        env: vec![("PATH".into(), path_without_latch())],
+        checkout: Some(clone.path().to_owned()),
+        ..Options::default()
+    });
     let mut shell = Shell::start(clone.path(), harness.path());
     let mut report = Report::default();
     let mut regenerated = readme.clone();
@@ -226,10 +229,12 @@ struct Report {
 
 fn run_console_block(block: &Block, shell: &mut Shell, server: &Server, report: &mut Report) {
     for example in examples(block, true) {
-        let command = example.command.replace(README_ADDR, &server.addr);
+        let command = example
+            .command
+            .replace(README_ADDR, &server.addr.to_string());
         let (output, status) = shell.run(&command, example.line);
         report.commands += 1;
-        let actual = normalize(&output.replace(&server.addr, README_ADDR));
+        let actual = normalize(&output.replace(&server.addr.to_string(), README_ADDR));
         let silent = example.expected.iter().all(|(_, l)| l.trim().is_empty());
         let result = if silent && status != 0 {
             Err(format!(
@@ -252,7 +257,9 @@ fn run_console_block(block: &Block, shell: &mut Shell, server: &Server, report: 
 
 fn run_sh_block(block: &Block, shell: &mut Shell, server: &Server, report: &mut Report) {
     for example in examples(block, false) {
-        let command = example.command.replace(README_ADDR, &server.addr);
+        let command = example
+            .command
+            .replace(README_ADDR, &server.addr.to_string());
         let (output, status) = shell.run(&command, example.line);
         report.commands += 1;
         if status != 0 {
@@ -261,7 +268,9 @@ fn run_sh_block(block: &Block, shell: &mut Shell, server: &Server, report: &mut 
                 example.line,
                 block.fence_line,
                 example.command,
-                indent(&normalize(&output.replace(&server.addr, README_ADDR)))
+                indent(&normalize(
+                    &output.replace(&server.addr.to_string(), README_ADDR)
+                ))
             ));
         }
     }
@@ -278,7 +287,8 @@ fn check_server_block(block: &Block, server: &Server, report: &mut Report) {
         "README.md:{}: the server block has one command",
         block.fence_line
     );
-    let actual = normalize(&server.startup.replace(&server.addr, README_ADDR));
+    let actual =
+        normalize(&startup(&server.stderr()).replace(&server.addr.to_string(), README_ADDR));
     if let Err(why) = matches(&examples[0].expected, &actual) {
         report.failures.push(format!(
             "README.md:{} (server block): `$ {}`\n{why}\n{}",
@@ -299,7 +309,9 @@ fn check_trace_block(
     regenerated: &mut String,
 ) {
     report.trace_blocks += 1;
-    let log = server.log().replace(&server.addr, README_ADDR);
+    let log = server
+        .stderr()
+        .replace(&server.addr.to_string(), README_ADDR);
     let Some(real) = last_trace_table(&log, title) else {
         report.failures.push(format!(
             "README.md:{}: the server printed no `{title}` table while the blocks above ran",
@@ -331,7 +343,7 @@ fn check_trace_block(
     }
     report.failures.push(format!(
         "README.md:{} (trace block `{title}`): {} row(s) differ after masking:\n{}\n\
-         the table latch printed (README_REGENERATE=1 cargo test --test readme writes it in):\n{}",
+         the table latch printed (README_REGENERATE=1 cargo test --test tests readme:: writes it in):\n{}",
         block.fence_line,
         differences.len(),
         differences.join("\n"),
@@ -540,64 +552,11 @@ fn path_without_latch() -> String {
         .join(":")
 }
 
-/// The `latch serve --trace` the README's commands talk to, started in the
-/// reader's checkout with the defaults, its standard output and error in
-/// one file (so they keep their order). Killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-    log_path: PathBuf,
-    /// Everything printed until it was listening.
-    startup: String,
-}
-
-impl Server {
-    fn start(dir: &Path, log_path: &Path) -> Server {
-        let log = File::create(log_path).unwrap();
-        let child = Command::new(support::binary())
-            .args(["serve", "--addr", "127.0.0.1:0", "--trace"])
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", path_without_latch())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("the latch binary starts");
-        let mut server = Server {
-            child,
-            addr: String::new(),
-            log_path: log_path.to_path_buf(),
-            startup: String::new(),
-        };
-        let deadline = Instant::now() + START_TIMEOUT;
-        while Instant::now() < deadline {
-            let log = server.log();
-            let listening = log.find("latch listening on http://");
-            // The whole line, newline included, or the port may be cut short.
-            if let Some((at, len)) = listening.and_then(|at| Some((at, log[at..].find('\n')?))) {
-                server.addr = log[at..at + len]["latch listening on http://".len()..].to_string();
-                server.startup = log[..at + len].to_string();
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "latch serve did not start within {START_TIMEOUT:?}:\n{}",
-            server.log()
-        );
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Everything the server printed until it was listening, that line
+/// included: what the reader sees at the first start.
+fn startup(log: &str) -> &str {
+    let listening = log.find("latch listening on http://").unwrap();
+    &log[..listening + log[listening..].find('\n').unwrap() + 1]
 }
 
 /// One bash that runs the README's commands in turn, so variables and

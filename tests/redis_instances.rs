@@ -7,57 +7,32 @@
 //! by PID at the end.
 //!
 //! Ignored by a plain `cargo test`; run them with
-//! `cargo test --test redis_instances -- --ignored`. Where `redis-server`
-//! or latch cannot start, they fail: they never pass without having run.
+//! `cargo test --test tests redis_instances:: -- --ignored`. Where
+//! `redis-server` or latch cannot start, they fail: they never pass without
+//! having run.
 
-mod support;
-
-use std::path::PathBuf;
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use latch::sessions::redis::{COMMAND_TIMEOUT, RECHECK_EVERY};
-use sha2::{Digest, Sha256};
-use support::redis::{RedisServer, DURABLE};
-use support::{
-    repo_www, run_cli, try_request, write_users, Options, Response, Server, TempDir, TIMEOUT,
+
+use crate::support::redis::{RedisServer, DURABLE};
+use crate::support::{
+    redis_key, repo_www, run_cli, stored_name, try_send, Options, Response, Server, TempDir,
+    UsersFile, ALICE, BOB, FORM, TIMEOUT,
 };
 
-const ALICE: (&str, &str) = ("alice", "wonderland");
-const BOB: (&str, &str) = ("bob", "builder");
-
-/// A users file, written once, that every instance of a test reads.
-struct UsersFile {
-    dir: TempDir,
-}
-
-impl UsersFile {
-    fn new(users: &[(&str, &str)]) -> UsersFile {
-        let dir = TempDir::new();
-        write_users(&dir.path().join("users.htpasswd"), users);
-        UsersFile { dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("users.htpasswd")
-    }
-}
-
 /// `latch serve --sessions <redis URL> --users <the shared file>` with
-/// extra flags. (`Server::start_with` gives each instance a sessions dir
-/// and a users file of its own; the flags here come later and win.)
+/// extra flags.
 fn instance(redis: &RedisServer, users: &UsersFile, extra: &[&str]) -> Server {
     instance_at(&redis.url(), users, extra)
 }
 
 fn instance_at(url: &str, users: &UsersFile, extra: &[&str]) -> Server {
-    let mut args = vec![
-        format!("--sessions={url}"),
-        format!("--users={}", users.path().display()),
-    ];
-    args.extend(extra.iter().map(|flag| flag.to_string()));
     Server::start_with(Options {
-        args,
+        args: extra.iter().map(|flag| flag.to_string()).collect(),
+        sessions: Some(url.to_owned()),
+        users: Some(users.path()),
         ..Options::default()
     })
 }
@@ -69,15 +44,6 @@ fn two_instances(redis: &RedisServer, users: &UsersFile, extra: &[&str]) -> (Ser
 
 fn cookie(id: &str) -> String {
     format!("sid={id}")
-}
-
-/// The key a session is stored under: `latch:s:` and the hex SHA-256 of
-/// its id, the name its file would have.
-fn key_of(id: &str) -> String {
-    format!(
-        "latch:s:{}",
-        latch::http::encoding::hex(&Sha256::digest(id.as_bytes()))
-    )
 }
 
 /// The auth fields (`_auth_*`) a stored session holds.
@@ -128,14 +94,14 @@ fn a_sign_in_on_a_is_signed_in_on_b_and_redis_holds_the_file_json_under_a_hashed
 
     // No key holds the id; the session's key is named by its hash.
     let keys = redis.keys();
-    assert!(keys.contains(&key_of(&id)), "{keys:?}");
+    assert!(keys.contains(&redis_key(&id)), "{keys:?}");
     for key in &keys {
         assert!(!key.contains(&id), "{key} holds the session id");
     }
 
     // The value is a session file's JSON document, byte for byte as the
     // file store writes it.
-    let value = redis.get(&key_of(&id)).unwrap();
+    let value = redis.get(&redis_key(&id)).unwrap();
     let json: serde_json::Value = serde_json::from_slice(&value).unwrap();
     for field in json.as_object().unwrap().keys() {
         let known = ["v", "created", "expires", "data", "seen"];
@@ -213,7 +179,7 @@ fn a_logout_on_a_racing_theme_changes_and_page_views_on_b_is_never_undone() {
         }
         let moved = logout.lock().unwrap().take().filter(|id| !id.is_empty());
         if let Some(moved) = moved {
-            if let Some(value) = redis.get(&key_of(&moved)) {
+            if let Some(value) = redis.get(&redis_key(&moved)) {
                 let fields = auth_fields(&value);
                 if !fields.is_empty() {
                     resurrections.push(format!("round {round}: the new session holds {fields:?}"));
@@ -263,12 +229,15 @@ fn a_sigkill_of_one_instance_mid_logouts_loses_no_answered_logout_and_leaves_no_
                     return;
                 };
                 let body = format!("csrf_token={token}");
-                match try_request(a.addr, "POST", "/logout", Some(&cookie(id)), &body) {
-                    Ok(reply) if reply.status == 303 => {
-                        let new = reply.new_sid().expect("a logout sets the cookie");
+                let cookie = cookie(id);
+                match try_send(a.addr, "POST", "/logout", Some(&cookie), &[FORM], &body) {
+                    Ok(answer) if answer.status == 303 => {
+                        let new = answer
+                            .set_cookie_value("sid")
+                            .expect("a logout sets the cookie");
                         answered.lock().unwrap().push((id.clone(), new));
                     }
-                    Ok(reply) => panic!("logout answered {}", reply.status),
+                    Ok(answer) => panic!("logout answered {}", answer.status),
                     // The server is gone.
                     Err(_) => return,
                 }
@@ -290,10 +259,14 @@ fn a_sigkill_of_one_instance_mid_logouts_loses_no_answered_logout_and_leaves_no_
     // Every answered logout holds: the old key is gone, and its data is
     // under the new id, signed out.
     for (old, new) in &answered {
-        assert_eq!(redis.get(&key_of(old)), None, "an answered logout was lost");
+        assert_eq!(
+            redis.get(&redis_key(old)),
+            None,
+            "an answered logout was lost"
+        );
         assert!(!b.is_signed_in(&cookie(old)));
         let moved = redis
-            .get(&key_of(new))
+            .get(&redis_key(new))
             .expect("the moved session is stored");
         assert!(auth_fields(&moved).is_empty());
         assert!(String::from_utf8_lossy(&moved).contains("\"theme\":\"dark\""));
@@ -306,7 +279,7 @@ fn a_sigkill_of_one_instance_mid_logouts_loses_no_answered_logout_and_leaves_no_
         .filter(|key| key.starts_with("latch:s:"))
         .collect();
     assert_eq!(keys.len(), SESSIONS, "a session lost or doubled: {keys:?}");
-    let untouched: Vec<String> = sessions.iter().map(|(id, _)| key_of(id)).collect();
+    let untouched: Vec<String> = sessions.iter().map(|(id, _)| redis_key(id)).collect();
     for key in signed_in_keys(&redis) {
         assert!(untouched.contains(&key), "{key} is a new key, signed in");
     }
@@ -444,7 +417,7 @@ fn trace_shows_the_redis_commands_and_scripts_a_request_ran_and_never_a_whole_ke
     assert!(login.contains("EVALSHA CREATE latch:s:"), "{login}");
     assert!(login.contains("→ 1"), "{login}");
     // Neither the id nor the whole hash its key is named by.
-    let hash = hash_of(&id);
+    let hash = stored_name(&id);
     assert!(!log.contains(&id) && !log.contains(&hash), "{log}");
 }
 
@@ -505,7 +478,11 @@ fn a_keep_mode_logout_on_a_full_redis_deletes_the_session_instead_and_still_sign
     assert_eq!(logout.status, 303, "{}", logout.text());
     assert_eq!(logout.set_cookie_value("sid").as_deref(), Some(""));
     assert!(a.wait_for_log("deleted instead"), "{}", a.stderr());
-    assert!(!redis.keys().contains(&key_of(&id)), "{:?}", redis.keys());
+    assert!(
+        !redis.keys().contains(&redis_key(&id)),
+        "{:?}",
+        redis.keys()
+    );
     assert!(!b.is_signed_in(&alice) && !a.is_signed_in(&alice));
 }
 
@@ -877,11 +854,6 @@ fn command_args(command: &str, redis: &RedisServer, users: &UsersFile) -> Vec<St
     args
 }
 
-/// The hex SHA-256 of an id: what a listing's label is the start of.
-fn hash_of(id: &str) -> String {
-    key_of(id)["latch:s:".len()..].to_owned()
-}
-
 #[test]
 #[ignore = "needs redis-server: apt-get install redis-server"]
 fn latch_sessions_with_the_redis_url_lists_both_instances_sessions_and_never_an_id() {
@@ -911,9 +883,9 @@ fn latch_sessions_with_the_redis_url_lists_both_instances_sessions_and_never_an_
     rows.sort_by(|x, y| x.1.cmp(&y.1));
     assert_eq!(rows.len(), 2, "{out}");
     assert_eq!(rows[0].1, "-", "{out}");
-    assert!(hash_of(&anonymous).starts_with(&rows[0].0), "{out}");
+    assert!(stored_name(&anonymous).starts_with(&rows[0].0), "{out}");
     assert_eq!(rows[1].1, "alice", "{out}");
-    assert!(hash_of(&alices).starts_with(&rows[1].0), "{out}");
+    assert!(stored_name(&alices).starts_with(&rows[1].0), "{out}");
 }
 
 #[test]

@@ -3,12 +3,10 @@
 //! Each test starts its own `redis-server` on a unix socket in a temp dir
 //! (no TCP port, so tests never collide; only the TLS test, built with
 //! `--features redis-tls`, adds a free loopback port) and kills it by PID
-//! when done. They
-//! are ignored by a plain `cargo test`; run them with
-//! `cargo test --test redis_store -- --ignored`. Where `redis-server` cannot
-//! start, they fail: they never pass without having run.
-
-mod support;
+//! when done. They are ignored by a plain `cargo test`; run them with
+//! `cargo test --test tests redis_store:: -- --ignored`. Where
+//! `redis-server` cannot start, they fail: they never pass without having
+//! run.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,8 +17,9 @@ use latch::sessions::store::{Durability, Rotated, StoreError, Stored, Version};
 use latch::sessions::{now, Record, SessionId, AUTH_PREFIX, THEME};
 use redis::aio::MultiplexedConnection;
 use sha2::{Digest, Sha256};
-use support::redis::{RedisServer, DURABLE};
-use support::{TempDir, TIMEOUT};
+
+use crate::support::redis::{RedisServer, DURABLE};
+use crate::support::{TempDir, TIMEOUT};
 
 /// What the store tests need of their own server: the store itself, and a
 /// plain connection for looking at what it wrote.

@@ -3,11 +3,9 @@
 //! what `OPTIONS` (§9.3.7) and `HEAD` (§9.3.2) answer, and how one
 //! HTTP/1.1 connection carries several requests (RFC 9112 §9.3).
 
-mod support;
-
 use std::io::Write;
 
-use support::{read_response, Server};
+use crate::support::{read_response, Server};
 
 /// The exact policy docs/contract.md puts on every HTML page latch renders.
 const CSP: &str = "default-src 'self'; frame-ancestors 'none'";

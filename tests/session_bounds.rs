@@ -4,12 +4,9 @@
 //! files a new anonymous session is refused with 503 and `Retry-After`,
 //! while sign-in, sign-out and existing sessions keep working.
 
-mod support;
-
 use latch::sessions::quota::{BURST, INTERVAL};
-use support::{Response, Server};
 
-const ALICE: (&str, &str) = ("alice", "pw");
+use crate::support::{Response, Server, ALICE};
 
 /// A cookieless `POST /theme` that the trusted proxy says came from
 /// `client`.

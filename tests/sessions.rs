@@ -1,11 +1,13 @@
-//! The session contract over the wire and on disk (docs/contract.md, "Sessions").
-
-mod support;
+//! The session contract over the wire and in the store (docs/contract.md,
+//! "Sessions"), on both backends but where a test says why not.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use support::{run_cli, session_file_for, Options, Server, TempDir};
+use crate::support::{
+    on_both_backends, read_response, run_cli, session_file_for, stored_name, Backend, Options,
+    Server, TempDir,
+};
 
 /// POSTs a theme without a session and returns the new session id.
 fn new_session(server: &Server, theme: &str) -> String {
@@ -20,6 +22,8 @@ fn read_json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+// File store only: the names and modes of its files (what a session is on
+// Redis: the first test of redis_instances).
 #[test]
 fn theme_post_creates_one_0600_file_named_by_the_id_hash_in_a_0700_dir() {
     let server = Server::start(&["--session-ttl", "3600"]);
@@ -59,9 +63,8 @@ fn theme_post_creates_one_0600_file_named_by_the_id_hash_in_a_0700_dir() {
     assert!(!server.stderr().contains(&id));
 }
 
-#[test]
-fn the_theme_comes_back_on_the_next_page_and_can_change() {
-    let server = Server::start(&[]);
+fn the_theme_comes_back_on_the_next_page_and_can_change(backend: Backend) {
+    let server = Server::start_on(backend, &[]);
     let id = new_session(&server, "dark");
     let cookie = format!("sid={id}");
     let page = server.get("/", Some(&cookie)).text();
@@ -79,12 +82,11 @@ fn the_theme_comes_back_on_the_next_page_and_can_change() {
         .get("/", Some(&cookie))
         .text()
         .contains("data-theme=\"light\""));
-    assert_eq!(server.session_files().len(), 1);
+    assert_eq!(server.stored_names().len(), 1);
 }
 
-#[test]
-fn an_unsafe_next_falls_back_to_the_home_page() {
-    let server = Server::start(&[]);
+fn an_unsafe_next_falls_back_to_the_home_page(backend: Backend) {
+    let server = Server::start_on(backend, &[]);
     for next in [
         "%2F%2Fevil.example",
         "https%3A%2F%2Fevil.example",
@@ -95,24 +97,19 @@ fn an_unsafe_next_falls_back_to_the_home_page() {
     }
 }
 
-#[test]
-fn a_forged_well_formed_id_is_not_adopted() {
-    let server = Server::start(&[]);
+fn a_forged_well_formed_id_is_not_adopted(backend: Backend) {
+    let server = Server::start_on(backend, &[]);
     let forged = "A".repeat(43);
     let response = server.post("/theme", Some(&format!("sid={forged}")), "theme=dark");
     assert_eq!(response.status, 303);
     let issued = response.set_cookie_value("sid").unwrap();
     assert_ne!(issued, forged);
-    assert!(!session_file_for(&server.sessions_dir(), &forged).exists());
-    assert_eq!(
-        server.session_files(),
-        vec![session_file_for(&server.sessions_dir(), &issued)]
-    );
+    assert_eq!(server.stored_bytes(&forged), None);
+    assert_eq!(server.stored_names(), vec![stored_name(&issued)]);
 }
 
-#[test]
-fn malformed_cookie_values_never_give_a_5xx_nor_touch_the_disk() {
-    let server = Server::start(&[]);
+fn malformed_cookie_values_never_give_a_5xx_nor_touch_the_disk(backend: Backend) {
+    let server = Server::start_on(backend, &[]);
     let long = "x".repeat(3000);
     let values = [
         "sid=",
@@ -140,10 +137,10 @@ fn malformed_cookie_values_never_give_a_5xx_nor_touch_the_disk() {
         b"GET / HTTP/1.1\r\nHost: x\r\nCookie: sid=\xff\xfe; a=b\r\nConnection: close\r\n\r\n",
     );
     assert!(response.status < 500);
-    // Only the theme POSTs created files, each under a fresh id's hash.
-    for file in server.session_files() {
-        let name = file.file_name().unwrap().to_str().unwrap();
-        assert_eq!(name.len(), 64 + 5, "{name}");
+    // Only the theme POSTs stored sessions, each under a fresh id's hash,
+    // and nothing else reached the disk.
+    for name in server.stored_names() {
+        assert_eq!(name.len(), 64, "{name}");
     }
     assert!(std::fs::read_dir(server.dir.path()).unwrap().all(|e| {
         let name = e.unwrap().file_name();
@@ -151,9 +148,8 @@ fn malformed_cookie_values_never_give_a_5xx_nor_touch_the_disk() {
     }));
 }
 
-#[test]
-fn get_and_head_never_create_session_files() {
-    let server = Server::start(&[]);
+fn get_and_head_never_create_sessions(backend: Backend) {
+    let server = Server::start_on(backend, &[]);
     for path in [
         "/",
         "/healthz",
@@ -167,33 +163,29 @@ fn get_and_head_never_create_session_files() {
         server.send("HEAD", path, None, &[], "");
         server.get(path, Some(&format!("sid={}", "B".repeat(43))));
     }
-    assert_eq!(server.session_files(), Vec::<std::path::PathBuf>::new());
+    assert_eq!(server.stored_names(), Vec::<String>::new());
 }
 
-#[test]
-fn an_expired_session_is_no_session_and_its_file_is_deleted() {
-    let server = Server::start(&["--session-ttl", "1"]);
+fn an_expired_session_is_no_session_and_is_deleted(backend: Backend) {
+    let server = Server::start_on(backend, &["--session-ttl", "1"]);
     let id = new_session(&server, "dark");
-    let file = session_file_for(&server.sessions_dir(), &id);
-    assert!(file.exists());
+    assert!(server.stored_bytes(&id).is_some());
     std::thread::sleep(Duration::from_millis(2100));
     let page = server.get("/", Some(&format!("sid={id}"))).text();
     assert!(page.contains("data-theme=\"auto\""));
-    assert!(!file.exists(), "the expired file is deleted when met");
+    assert_eq!(server.stored_bytes(&id), None, "deleted when met");
 }
 
-#[test]
-fn a_corrupt_session_file_is_no_session_and_is_logged() {
-    let server = Server::start(&[]);
+fn a_corrupt_session_record_is_no_session_and_is_logged(backend: Backend) {
+    let server = Server::start_on(backend, &[]);
     let id = new_session(&server, "dark");
-    let file = session_file_for(&server.sessions_dir(), &id);
     for garbage in [
         &b""[..],
         b"{\"v\":1,",
         b"\x00\xff",
         b"{\"v\":2,\"created\":0,\"expires\":9999999999,\"data\":{}}",
     ] {
-        std::fs::write(&file, garbage).unwrap();
+        server.put_stored_bytes(&id, garbage);
         let response = server.get("/", Some(&format!("sid={id}")));
         assert_eq!(response.status, 200);
         assert!(response.text().contains("data-theme=\"auto\""));
@@ -212,9 +204,8 @@ fn a_corrupt_session_file_is_no_session_and_is_logged() {
     assert!(response.set_cookie_value("sid").is_some());
 }
 
-#[test]
-fn concurrent_theme_posts_on_one_session_leave_one_parseable_file() {
-    let server = Server::start(&[]);
+fn concurrent_theme_posts_on_one_session_leave_one_parseable_record(backend: Backend) {
+    let server = Server::start_on(backend, &[]);
     let id = new_session(&server, "dark");
     let cookie = format!("sid={id}");
     std::thread::scope(|scope| {
@@ -230,23 +221,27 @@ fn concurrent_theme_posts_on_one_session_leave_one_parseable_file() {
             });
         }
     });
-    let files = server.session_files();
-    assert_eq!(files, vec![session_file_for(&server.sessions_dir(), &id)]);
-    let json = read_json(&files[0]);
+    assert_eq!(server.stored_names(), vec![stored_name(&id)]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&server.stored_bytes(&id).unwrap()).unwrap();
     assert!(json["data"]["theme"] == "dark" || json["data"]["theme"] == "light");
-    let leftovers = std::fs::read_dir(server.sessions_dir())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".tmp-")
-        })
-        .count();
-    assert_eq!(leftovers, 0, "no temporary files remain");
+    // Temporary files are the file store's: how it writes atomically.
+    if backend == Backend::Files {
+        let leftovers = std::fs::read_dir(server.sessions_dir())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".tmp-")
+            })
+            .count();
+        assert_eq!(leftovers, 0, "no temporary files remain");
+    }
 }
 
+// File store only: its dir.
 #[test]
 fn a_wide_sessions_dir_is_tightened_and_crash_leftovers_are_removed_at_start() {
     let dir = TempDir::new();
@@ -266,9 +261,8 @@ fn a_wide_sessions_dir_is_tightened_and_crash_leftovers_are_removed_at_start() {
     assert!(!server.sessions_dir().join(".tmp-deadbeef").exists());
 }
 
-#[test]
-fn secure_cookies_use_the_host_prefix_and_ignore_a_plain_sid() {
-    let server = Server::start(&["--secure-cookies"]);
+fn secure_cookies_use_the_host_prefix_and_ignore_a_plain_sid(backend: Backend) {
+    let server = Server::start_on(backend, &["--secure-cookies"]);
     let response = server.post("/theme", None, "theme=dark");
     let line = response.header("set-cookie").unwrap();
     assert!(line.starts_with("__Host-sid="), "{line}");
@@ -284,9 +278,8 @@ fn secure_cookies_use_the_host_prefix_and_ignore_a_plain_sid() {
         .contains("data-theme=\"auto\""));
 }
 
-#[test]
-fn the_first_well_formed_duplicate_cookie_counts() {
-    let server = Server::start(&[]);
+fn the_first_well_formed_duplicate_cookie_counts(backend: Backend) {
+    let server = Server::start_on(backend, &[]);
     let id = new_session(&server, "dark");
     let header = format!("sid=garbage; sid={id}; sid={}", "A".repeat(43));
     assert!(server
@@ -295,6 +288,9 @@ fn the_first_well_formed_duplicate_cookie_counts() {
         .contains("data-theme=\"dark\""));
 }
 
+// File store only: it edits and plants files, and `clearsessions` removes
+// nothing from Redis, which expires keys itself (the commands on Redis:
+// redis_instances).
 #[test]
 fn sessions_lists_live_sessions_and_clearsessions_counts_what_it_removes() {
     let server = Server::start(&[]);
@@ -341,10 +337,9 @@ fn sessions_lists_live_sessions_and_clearsessions_counts_what_it_removes() {
     );
 }
 
-#[test]
-fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
+fn sigterm_finishes_the_request_in_flight_and_exits_zero(backend: Backend) {
     use std::io::Write;
-    let mut server = Server::start(&[]);
+    let mut server = Server::start_on(backend, &[]);
     let mut stream = server.connect();
     let body = "theme=dark";
     let head = format!(
@@ -354,13 +349,27 @@ fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
     stream.write_all(head.as_bytes()).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let child_exit = std::thread::scope(|scope| {
-        let waiter = scope.spawn(|| server.terminate());
+        let waiter = scope.spawn(|| server.stop("TERM"));
         std::thread::sleep(Duration::from_millis(300));
         stream.write_all(b"dark").unwrap();
-        let response = support::read_response(&mut stream);
+        let response = read_response(&mut stream);
         assert_eq!(response.status, 303, "the request in flight completes");
         waiter.join().unwrap()
     });
     assert_eq!(child_exit.code(), Some(0));
-    assert_eq!(support::session_files(&server.sessions_dir()).len(), 1);
+    assert_eq!(server.stored_names().len(), 1);
+}
+
+on_both_backends! {
+    the_theme_comes_back_on_the_next_page_and_can_change,
+    an_unsafe_next_falls_back_to_the_home_page,
+    a_forged_well_formed_id_is_not_adopted,
+    malformed_cookie_values_never_give_a_5xx_nor_touch_the_disk,
+    get_and_head_never_create_sessions,
+    an_expired_session_is_no_session_and_is_deleted,
+    a_corrupt_session_record_is_no_session_and_is_logged,
+    concurrent_theme_posts_on_one_session_leave_one_parseable_record,
+    secure_cookies_use_the_host_prefix_and_ignore_a_plain_sid,
+    the_first_well_formed_duplicate_cookie_counts,
+    sigterm_finishes_the_request_in_flight_and_exits_zero,
 }

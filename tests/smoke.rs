@@ -1,5 +1,4 @@
-mod support;
-use support::Server;
+use crate::support::Server;
 
 #[test]
 fn healthz_answers_ok_over_raw_http() {

@@ -4,13 +4,11 @@
 //! `/dir/`, and containment: no spelling of a path, and no symlink, reaches
 //! a file outside the www dir.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::PathBuf;
 
-use support::{Response, Server, TempDir};
+use crate::support::{Response, Server, TempDir};
 
 /// What the file outside www holds; no response may ever contain it.
 const SECRET: &str = "SECRET-OUTSIDE-WWW";

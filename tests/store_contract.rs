@@ -3,13 +3,12 @@
 //! now (`mod files` at the end). A new backend adds its own runner module
 //! with the same list.
 
-mod support;
-
 use latch::sessions::files::FileStore;
 use latch::sessions::store::{Rotated, Store, Stored, Version};
 use latch::sessions::{Record, SessionId, THEME};
 use serde_json::json;
-use support::TempDir;
+
+use crate::support::TempDir;
 
 const NOW: u64 = 1_800_000_000;
 /// No cap on anonymous sessions.
@@ -600,7 +599,7 @@ mod files {
 
 /// The Redis backend: each test on its own `redis-server` (durable, on a
 /// unix socket in a temp dir). Ignored by a plain `cargo test`; run them
-/// with `cargo test --test store_contract -- --ignored`.
+/// with `cargo test --test tests store_contract::redis:: -- --ignored`.
 ///
 /// One contract function is left out:
 /// `a_sweep_signs_out_what_the_change_says_and_keeps_the_rest`. Redis
@@ -610,8 +609,8 @@ mod files {
 /// against, and every request still checks its own sign-in.
 mod redis {
     use super::*;
+    use crate::support::redis::RedisServer;
     use latch::sessions::redis::{Durability, RedisStore};
-    use support::redis::RedisServer;
 
     struct Redis {
         server: RedisServer,

@@ -3,18 +3,16 @@
 //! trusted, the dir may vanish, the epochs file may be lost, and only one
 //! server may use a dir at a time.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use latch::sessions::SessionId;
-use support::{mkfifo, run_cli, session_file_for, write_users, Server, TempDir, TIMEOUT};
 
-const ALICE: (&str, &str) = ("alice", "pw");
-const BOB: (&str, &str) = ("bob", "pw");
+use crate::support::{
+    self, mkfifo, run_cli, session_file_for, write_users, Server, TempDir, ALICE, BOB, TIMEOUT,
+};
 
 /// A sessions dir and a users file that outlive one server, so that a
 /// test can stop a server and start another on them.

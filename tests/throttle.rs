@@ -1,14 +1,11 @@
 //! Login throttling over the wire (docs/contract.md, "Login throttling").
 
-mod support;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
 use latch::auth::throttle::{ADDRESS_BURST, ADDRESS_INTERVAL};
-use support::{login, Server};
 
-const ALICE: (&str, &str) = ("alice", "wonderland");
+use crate::support::{self, login, Server, ALICE};
 
 fn attempt(server: &Server, user: &str, password: &str) -> support::Response {
     server.post(

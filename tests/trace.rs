@@ -1,8 +1,6 @@
 //! `--trace`: a step table per request, with no secret in it.
 
-mod support;
-
-use support::Server;
+use crate::support::Server;
 
 #[test]
 fn a_traced_login_account_logout_run_shows_each_step_and_no_secret() {

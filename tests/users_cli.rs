@@ -3,13 +3,11 @@
 //! changes, bcrypt from `htpasswd -B`, the first-run
 //! admin, and login timing that does not reveal which names exist.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{
+use crate::support::{
     login, median, run_cli, timed_failed_login, Options, Response, Server, TempDir, TIMEOUT,
 };
 
@@ -96,7 +94,7 @@ fn server_with_users(text: &str, args: &[&str]) -> Server {
 fn stdout_once_it_has(server: &Server, needle: &str) -> String {
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let out = server.stdout.lock().unwrap().clone();
+        let out = server.stdout();
         if out.contains(needle) {
             return out;
         }
@@ -328,7 +326,7 @@ fn first_run_creates_a_0600_file_with_admin_and_prints_a_password_that_logs_in()
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].starts_with(&format!("admin:{ARGON2ID_PREFIX}")));
 
-    let out = server.stdout.lock().unwrap().clone();
+    let out = server.stdout();
     let password = out
         .lines()
         .find_map(|line| line.strip_prefix("admin password: "))
@@ -340,10 +338,9 @@ fn first_run_creates_a_0600_file_with_admin_and_prints_a_password_that_logs_in()
     assert_eq!(response.status, 303);
     assert_eq!(response.header("location"), Some("/account"));
 
-    // Once: after the server exits, its whole stdout has been read.
-    assert_eq!(server.terminate().code(), Some(0));
-    std::thread::sleep(Duration::from_millis(300));
-    let out = server.stdout.lock().unwrap().clone();
+    // Once: all of its standard output, once it has exited.
+    assert_eq!(server.stop("TERM").code(), Some(0));
+    let out = server.stdout();
     assert_eq!(out.matches("password").count(), 1, "{out}");
 }
 
@@ -386,9 +383,8 @@ fn a_start_with_an_existing_users_file_prints_no_password() {
         ..Options::default()
     });
     // SIGTERM right after "listening": the handler is already installed.
-    assert_eq!(second.terminate().code(), Some(0));
-    std::thread::sleep(Duration::from_millis(300));
-    let out = second.stdout.lock().unwrap().clone();
+    assert_eq!(second.stop("TERM").code(), Some(0));
+    let out = second.stdout();
     assert!(!out.contains("password"), "{out}");
     assert_eq!(std::fs::read(second.users_file()).unwrap(), users_before);
 }

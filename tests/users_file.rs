@@ -3,12 +3,12 @@
 //! the server or spoil the other lines; a running server follows the file;
 //! a failed login takes as long whoever the name belongs to.
 
-mod support;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{login, median, run_cli, timed_failed_login, Options, Server, TempDir};
+use crate::support::{
+    self, login, median, run_cli, timed_failed_login, Options, Server, TempDir, ALICE,
+};
 
 /// The contract's bound for seeing a change, plus a margin for a loaded
 /// machine (the server itself reads a change within about 2 s).
@@ -139,7 +139,7 @@ fn a_user_removed_while_other_lines_are_broken_is_refused_and_signed_out_within_
 
 #[test]
 fn a_users_file_removed_while_serving_leaves_no_one_signed_in() {
-    let server = Server::with_users(&[("alice", "wonderland")], &["--login-throttle", "0"]);
+    let server = Server::with_users(&[ALICE], &["--login-throttle", "0"]);
     let alices = format!("sid={}", server.login("alice", "wonderland"));
     std::fs::remove_file(server.users_file()).unwrap();
     within_reload_bound("alice's session ends", || !server.is_signed_in(&alices));
@@ -276,7 +276,7 @@ fn a_users_file_reached_through_a_symlink_is_read() {
 
 #[test]
 fn a_users_file_swapped_for_a_fifo_or_dev_zero_while_serving_is_not_waited_on() {
-    let server = Server::with_users(&[("alice", "wonderland")], &["--login-throttle", "0"]);
+    let server = Server::with_users(&[ALICE], &["--login-throttle", "0"]);
     let path = server.users_file();
     for (make, why) in [
         (

@@ -1,15 +1,17 @@
 //! Test support: start the real `latch` binary on 127.0.0.1:0 with temp
-//! dirs, and speak raw HTTP/1.1 to it over TCP. No mocks, no HTTP client
-//! library: what the tests send and read is what goes over the wire.
-#![allow(dead_code)]
+//! dirs (`Server`), and speak raw HTTP/1.1 to it over TCP (`Response`). No
+//! mocks, no HTTP client library: what the tests send and read is what
+//! goes over the wire.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// The users most tests sign in as, with their passwords.
+pub const ALICE: (&str, &str) = ("alice", "wonderland");
+pub const BOB: (&str, &str) = ("bob", "builder");
 
 /// Every wait in the tests is bounded by this.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,50 +60,83 @@ pub struct Server {
     child: Option<Child>,
     pub addr: SocketAddr,
     pub dir: TempDir,
-    stderr: Arc<Mutex<String>>,
-    pub stdout: Arc<Mutex<String>>,
+    /// Where its sessions are (`--sessions`): a dir, or a Redis URL.
+    sessions: String,
+    /// The `redis-server` it keeps its sessions in (`Backend::Redis`),
+    /// killed after it.
+    redis: Option<RedisServer>,
+    users: PathBuf,
+    /// Its standard output and error, as files: read whole at any time,
+    /// everything written before an answer is there once it arrives.
+    output: TempDir,
 }
 
 /// How to start a server: extra flags and environment on top of the
 /// defaults (temp sessions dir, temp users file, the repo's www).
 #[derive(Default)]
 pub struct Options {
+    /// Flags after the defaults (of a flag given twice, the later counts).
     pub args: Vec<String>,
+    /// Environment on top of the test's own (the whole of it, with
+    /// `checkout`).
     pub env: Vec<(String, String)>,
-    /// Keep a sessions dir from an earlier server.
+    /// Keep the dir (sessions dir, users file) of an earlier server.
     pub dir: Option<TempDir>,
+    /// Sessions in the dir, or in a Redis of the server's own.
+    pub backend: Backend,
+    /// Sessions elsewhere: a dir or Redis URL that several servers share,
+    /// or that outlives one server (its restarts).
+    pub sessions: Option<String>,
+    /// A users file elsewhere, for the same reasons.
+    pub users: Option<PathBuf>,
     /// Start the server inside this cgroup: its `cgroup.procs` file.
     pub cgroup_procs: Option<PathBuf>,
+    /// Run as a reader runs it in a fresh checkout: from this dir, on
+    /// latch's defaults (no `--sessions`, `--users`, `--www`), with `env`
+    /// as its whole environment, and standard output written to the same
+    /// stream as standard error (`stderr()` holds both, in their order).
+    pub checkout: Option<PathBuf>,
 }
 
 impl Server {
     pub fn start(args: &[&str]) -> Server {
-        Server::start_with(Options {
-            args: args.iter().map(|a| a.to_string()).collect(),
-            ..Options::default()
-        })
+        Server::start_on(Backend::Files, args)
     }
 
     pub fn start_with(options: Options) -> Server {
         let dir = options.dir.unwrap_or_else(TempDir::new);
+        let redis = (options.backend == Backend::Redis).then(RedisServer::start);
+        let sessions = options
+            .sessions
+            .or_else(|| redis.as_ref().map(RedisServer::url))
+            .unwrap_or_else(|| dir.path().join("sessions").display().to_string());
+        let users = options
+            .users
+            .unwrap_or_else(|| dir.path().join("users.htpasswd"));
+        let output = TempDir::new();
+        let stderr = std::fs::File::create(output.path().join("stderr")).unwrap();
         let mut command = Command::new(binary());
+        command.arg("serve").arg("--addr=127.0.0.1:0");
+        match &options.checkout {
+            Some(checkout) => {
+                command
+                    .current_dir(checkout)
+                    .env_clear()
+                    .stdout(stderr.try_clone().unwrap());
+            }
+            None => {
+                command
+                    .arg(format!("--sessions={sessions}"))
+                    .arg(format!("--users={}", users.display()))
+                    .arg(format!("--www={}", repo_www().display()))
+                    .stdout(std::fs::File::create(output.path().join("stdout")).unwrap());
+            }
+        }
         command
-            .arg("serve")
-            .arg("--addr=127.0.0.1:0")
-            .arg(format!(
-                "--sessions={}",
-                dir.path().join("sessions").display()
-            ))
-            .arg(format!(
-                "--users={}",
-                dir.path().join("users.htpasswd").display()
-            ))
-            .arg(format!("--www={}", repo_www().display()))
             .args(&options.args)
             .envs(options.env)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(stderr);
         if let Some(procs) = options.cgroup_procs {
             use std::os::unix::process::CommandExt;
             // SAFETY: between fork and exec the child only writes its own
@@ -111,64 +146,70 @@ impl Server {
                 command.pre_exec(move || std::fs::write(&procs, std::process::id().to_string()));
             }
         }
-        let mut child = command.spawn().expect("the latch binary starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let err_pipe = child.stderr.take().unwrap();
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("latch listening on http://") {
-                    let _ = tx.send(addr.to_string());
-                }
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        let out_pipe = child.stdout.take().unwrap();
-        let sink = Arc::clone(&stdout);
-        std::thread::spawn(move || {
-            for line in BufReader::new(out_pipe).lines().map_while(Result::ok) {
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        let addr = match rx.recv_timeout(TIMEOUT) {
-            Ok(addr) => addr.parse().unwrap(),
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("server did not start: {}", stderr.lock().unwrap());
-            }
-        };
-        Server {
+        let child = command.spawn().expect("the latch binary starts");
+        let mut server = Server {
             child: Some(child),
-            addr,
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             dir,
-            stderr,
-            stdout,
+            sessions,
+            redis,
+            users,
+            output,
+        };
+        server.addr = server.wait_until_listening();
+        server
+    }
+
+    /// The address of the "latch listening on" line, once it is written
+    /// whole (newline included, or the port may be cut short). Panics
+    /// with what the server wrote if it exits first or takes too long.
+    fn wait_until_listening(&mut self) -> SocketAddr {
+        const LISTENING: &str = "latch listening on http://";
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let log = self.stderr();
+            let mut lines = log.split_inclusive('\n');
+            if let Some(line) = lines.find(|l| l.starts_with(LISTENING) && l.ends_with('\n')) {
+                return line[LISTENING.len()..].trim_end().parse().unwrap();
+            }
+            let exited = self.child.as_mut().unwrap().try_wait().unwrap().is_some();
+            if exited || Instant::now() > deadline {
+                panic!("server did not start: {}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 
     pub fn sessions_dir(&self) -> PathBuf {
-        self.dir.path().join("sessions")
+        assert!(
+            !self.sessions.starts_with("redis"),
+            "a server on Redis has no sessions dir"
+        );
+        PathBuf::from(&self.sessions)
     }
 
     pub fn users_file(&self) -> PathBuf {
-        self.dir.path().join("users.htpasswd")
+        self.users.clone()
     }
 
     /// What the server wrote to standard error so far.
     pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.written("stderr")
     }
 
-    /// Waits (bounded) until standard error holds `needle`; the server
-    /// writes a log line before it answers, but the pipe is read by a
-    /// thread of ours, which may lag behind.
+    /// What the server wrote to standard output so far.
+    pub fn stdout(&self) -> String {
+        self.written("stdout")
+    }
+
+    fn written(&self, stream: &str) -> String {
+        let bytes = std::fs::read(self.output.path().join(stream)).unwrap_or_default();
+        // A character the server is writing as we read may be cut short.
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Waits (bounded) until standard error holds `needle`: for a line
+    /// the server writes after it answers, or while it works.
     pub fn wait_for_log(&self, needle: &str) -> bool {
         let deadline = Instant::now() + TIMEOUT;
         while Instant::now() < deadline {
@@ -181,8 +222,8 @@ impl Server {
     }
 
     /// Makes sure every log line of the requests answered so far has been
-    /// read: a failed (or throttled) login with a unique name logs a line,
-    /// and standard error keeps order, so once that line is in, all
+    /// written: a failed (or throttled) login with a unique name logs a
+    /// line, and standard error keeps order, so once that line is in, all
     /// earlier ones are.
     pub fn log_barrier(&self) {
         let mut bytes = [0u8; 6];
@@ -195,9 +236,7 @@ impl Server {
 
     /// Sends raw bytes on a new connection and reads one response.
     pub fn raw(&self, request: &[u8]) -> Response {
-        let mut stream = self.connect();
-        stream.write_all(request).unwrap();
-        read_response(&mut stream)
+        exchange(self.addr, request).unwrap_or_else(|e| panic!("no whole response: {e}"))
     }
 
     /// Sends raw bytes on a new connection and returns every byte the
@@ -231,10 +270,7 @@ impl Server {
     }
 
     pub fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect_timeout(&self.addr, TIMEOUT).unwrap();
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
-        stream
+        connect(self.addr).unwrap()
     }
 
     /// `GET path` with an optional `Cookie` header.
@@ -245,8 +281,7 @@ impl Server {
     /// A same-origin form POST (no Origin, no Sec-Fetch-Site: a non-browser
     /// client, which the cross-origin check allows).
     pub fn post(&self, path: &str, cookie: Option<&str>, body: &str) -> Response {
-        let headers = [("Content-Type", "application/x-www-form-urlencoded")];
-        self.send("POST", path, cookie, &headers, body)
+        self.send("POST", path, cookie, &[FORM], body)
     }
 
     /// Any request, with extra headers, on its own connection.
@@ -258,22 +293,7 @@ impl Server {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Response {
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            self.addr
-        );
-        if let Some(cookie) = cookie {
-            request.push_str(&format!("Cookie: {cookie}\r\n"));
-        }
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if !body.is_empty() || method == "POST" {
-            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        request.push_str("\r\n");
-        request.push_str(body);
-        self.raw(request.as_bytes())
+        self.raw(&request(self.addr, method, path, cookie, headers, body))
     }
 
     /// Every `*.json` session file, sorted.
@@ -281,10 +301,11 @@ impl Server {
         session_files(&self.sessions_dir())
     }
 
-    /// Sends SIGTERM and waits (bounded) for the exit status.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
+    /// Sends a signal (`TERM`, `KILL`) and waits (bounded) for the exit
+    /// status.
+    pub fn stop(&mut self, name: &str) -> ExitStatus {
         let mut child = self.child.take().expect("server still running");
-        signal(&child, "TERM");
+        signal(&child, name);
         wait_bounded(&mut child)
     }
 }
@@ -307,7 +328,7 @@ pub fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
-pub fn wait_bounded(child: &mut Child) -> std::process::ExitStatus {
+pub fn wait_bounded(child: &mut Child) -> ExitStatus {
     let deadline = Instant::now() + TIMEOUT;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -341,13 +362,9 @@ pub fn session_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The file a session id is stored in: hex SHA-256 of the id, `.json`.
+/// The file a session id is stored in: `stored_name`, `.json`.
 pub fn session_file_for(dir: &Path, id: &str) -> PathBuf {
-    use sha2::Digest;
-    dir.join(format!(
-        "{}.json",
-        latch::http::encoding::hex(&sha2::Sha256::digest(id.as_bytes()))
-    ))
+    dir.join(format!("{}.json", stored_name(id)))
 }
 
 /// A parsed HTTP/1.1 response.
@@ -380,6 +397,15 @@ impl Response {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The CSRF token a signed-in page embeds in its forms (the logout
+    /// form's), if it has one.
+    pub fn csrf_token(&self) -> Option<String> {
+        let html = self.text();
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = html.find(marker)? + marker.len();
+        html.get(start..start + 43).map(str::to_owned)
+    }
+
     /// The value the response's `Set-Cookie` gives cookie `name`, if any.
     pub fn set_cookie_value(&self, name: &str) -> Option<String> {
         self.headers_named("set-cookie")
@@ -392,21 +418,86 @@ impl Response {
     }
 }
 
+/// A form's media type, as a browser's form POST has it.
+pub const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+
+/// `Server::send` to a server that may be gone: a refused, reset or
+/// closed connection is an `Err`, never a panic, for the tests that kill a
+/// server while requests are in flight. Threads can own the address.
+pub fn try_send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> io::Result<Response> {
+    exchange(addr, &request(addr, method, path, cookie, headers, body))
+}
+
+/// A request's bytes: the request line, `Host`, `Connection: close`, the
+/// cookie and headers given, and `Content-Length` when there is a body (or
+/// a POST).
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Vec<u8> {
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(cookie) = cookie {
+        request.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    request.into_bytes()
+}
+
+/// Sends `request` on a new connection and reads one response.
+fn exchange(addr: SocketAddr, request: &[u8]) -> io::Result<Response> {
+    let mut stream = connect(addr)?;
+    stream.write_all(request)?;
+    try_read_response(&mut stream)
+}
+
+/// A connection whose every wait is bounded.
+fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    Ok(stream)
+}
+
 /// Reads one response: the head, then a body of `Content-Length` bytes,
 /// or (without one) everything until the server closes.
 pub fn read_response(stream: &mut TcpStream) -> Response {
+    try_read_response(stream).unwrap_or_else(|e| panic!("no whole response: {e}"))
+}
+
+/// `read_response`, where a connection that fails or times out before the
+/// response is whole is an `Err`. A body cut short by the server closing
+/// is kept as far as it came.
+fn try_read_response(stream: &mut TcpStream) -> io::Result<Response> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
         if let Some(i) = find(&buf, b"\r\n\r\n") {
             break i;
         }
-        let n = read_retrying(stream, &mut chunk).expect("response head within the timeout");
-        assert!(
-            n > 0,
-            "connection closed before a response head: {:?}",
-            String::from_utf8_lossy(&buf)
-        );
+        let n = read_retrying(stream, &mut chunk)?;
+        if n == 0 {
+            let seen = String::from_utf8_lossy(&buf);
+            let why = format!("connection closed before a response head: {seen:?}");
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why));
+        }
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8(buf[..head_end].to_vec()).expect("ASCII head");
@@ -429,7 +520,7 @@ pub fn read_response(stream: &mut TcpStream) -> Response {
         _ if bodiless => {}
         Some(len) => {
             while body.len() < len {
-                let n = read_retrying(stream, &mut chunk).expect("body within the timeout");
+                let n = read_retrying(stream, &mut chunk)?;
                 if n == 0 {
                     break;
                 }
@@ -440,12 +531,12 @@ pub fn read_response(stream: &mut TcpStream) -> Response {
             let _ = stream.read_to_end(&mut body);
         }
     }
-    Response {
+    Ok(Response {
         status_line,
         status,
         headers,
         body,
-    }
+    })
 }
 
 /// `read`, retried when a signal interrupts it (EINTR): a plain `read`
@@ -504,13 +595,7 @@ impl Server {
     /// A server whose users file holds these users (argon2id, as
     /// `latch adduser` writes them), with extra flags.
     pub fn with_users(users: &[(&str, &str)], args: &[&str]) -> Server {
-        let dir = TempDir::new();
-        write_users(&dir.path().join("users.htpasswd"), users);
-        Server::start_with(Options {
-            args: args.iter().map(|a| a.to_string()).collect(),
-            dir: Some(dir),
-            ..Options::default()
-        })
+        Server::with_users_on(Backend::Files, users, args)
     }
 
     /// Signs in through `POST /login` and returns the new session id.
@@ -552,16 +637,9 @@ impl Server {
 
     /// The CSRF token the account page embeds for this session cookie.
     pub fn csrf_token(&self, cookie: &str) -> String {
-        csrf_token_in(&self.get("/account", Some(cookie)))
-    }
-
-    /// The session `id` names, as the store holds it now (its record as
-    /// JSON), if it is live: asked of a store opened on the server's
-    /// sessions, read only, so the same test can run against any backend.
-    pub fn session_json(&self, id: &str) -> Option<serde_json::Value> {
-        let id = latch::sessions::SessionId::parse(id)?;
-        let stored = block_on(self.store().load(&id, latch::sessions::now())).unwrap()?;
-        Some(serde_json::to_value(stored.record).unwrap())
+        let page = self.get("/account", Some(cookie));
+        page.csrf_token()
+            .expect("the account page has a logout form")
     }
 
     /// Whether `GET /account` with this cookie shows the account page.
@@ -581,6 +659,24 @@ pub fn write_users(path: &Path, users: &[(&str, &str)]) {
         file.set(name, latch::auth::users::hash_password(password));
     }
     file.save(path).unwrap();
+}
+
+/// A users file in a temp dir of its own, written once, for servers that
+/// share it (instances on one Redis) or for one server's restarts.
+pub struct UsersFile {
+    dir: TempDir,
+}
+
+impl UsersFile {
+    pub fn new(users: &[(&str, &str)]) -> UsersFile {
+        let dir = TempDir::new();
+        write_users(&dir.path().join("users.htpasswd"), users);
+        UsersFile { dir }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("users.htpasswd")
+    }
 }
 
 impl Server {
@@ -662,22 +758,6 @@ pub fn connect_with(addr: SocketAddr, source: [u8; 4], receive_buffer: Option<u3
     stream
 }
 
-impl Server {
-    /// A read-only store on the server's sessions, as `latch sessions`
-    /// opens it beside a running server.
-    pub fn store(&self) -> latch::sessions::store::Store {
-        let files = latch::sessions::files::FileStore::at(&self.sessions_dir(), 0).unwrap();
-        latch::sessions::store::Store::Files(files)
-    }
-
-    /// How many live sessions the store holds now.
-    pub fn stored_sessions(&self) -> usize {
-        block_on(self.store().list(latch::sessions::now()))
-            .unwrap()
-            .len()
-    }
-}
-
 /// Runs one store call to its end: the store contract is async.
 pub fn block_on<T>(call: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
@@ -689,6 +769,11 @@ pub fn block_on<T>(call: impl std::future::Future<Output = T>) -> T {
 
 /// A `redis-server` of the test's own (tests of the Redis store).
 pub mod redis;
+
+mod backend;
+pub(crate) use backend::on_both_backends;
+pub use backend::{redis_key, stored_name, Backend};
+use redis::RedisServer;
 
 /// `POST /login` with a user name and password, whatever it answers.
 pub fn login(server: &Server, user: &str, password: &str) -> Response {
@@ -712,94 +797,4 @@ pub fn timed_failed_login(server: &Server, user: &str, password: &str) -> Durati
 pub fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
-}
-
-/// The CSRF token a signed-in page (its logout form) embeds.
-pub fn csrf_token_in(page: &Response) -> String {
-    let html = page.text();
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker).expect("the page has a logout form") + marker.len();
-    html[start..start + 43].to_string()
-}
-
-// A raw HTTP client that reports a dead server as an error: for the
-// tests that kill a server while requests are in flight.
-
-/// One answer, as far as the tests need it.
-pub struct Reply {
-    pub status: u16,
-    pub head: String,
-    pub body: String,
-}
-
-impl Reply {
-    /// The `sid` value this answer's `Set-Cookie` sets, if any.
-    pub fn new_sid(&self) -> Option<String> {
-        self.head.split("\r\n").skip(1).find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            if !name.eq_ignore_ascii_case("set-cookie") {
-                return None;
-            }
-            let pair = value.trim().split(';').next()?;
-            pair.strip_prefix("sid=").map(str::to_owned)
-        })
-    }
-
-    /// The CSRF token a page embeds in its forms.
-    pub fn csrf_token(&self) -> Option<String> {
-        let marker = "name=\"csrf_token\" value=\"";
-        let start = self.body.find(marker)? + marker.len();
-        self.body.get(start..start + 43).map(str::to_owned)
-    }
-}
-
-/// Sends one request on its own connection and reads the answer until the
-/// server closes it. Unlike support's helpers, a refused, reset or closed
-/// connection (the server was killed) is an `Err`, never a panic; an answer
-/// whose head arrived counts, however the connection ended after it.
-pub fn try_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-    body: &str,
-) -> io::Result<Reply> {
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-    stream.set_read_timeout(Some(TIMEOUT))?;
-    stream.set_write_timeout(Some(TIMEOUT))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(cookie) = cookie {
-        head.push_str(&format!("Cookie: {cookie}\r\n"));
-    }
-    if method == "POST" {
-        head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    stream.write_all(format!("{head}{body}").as_bytes())?;
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let Some((head, body)) = text.split_once("\r\n\r\n") else {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the connection ended before a response head",
-        ));
-    };
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, head.to_owned()))?;
-    Ok(Reply {
-        status,
-        head: head.to_owned(),
-        body: body.to_owned(),
-    })
 }

@@ -14,7 +14,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -60,11 +60,6 @@ impl RedisServer {
         };
         server.launch(settings);
         server
-    }
-
-    /// Where it keeps its files (the append-only file, its log).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -254,18 +249,6 @@ impl RedisServer {
             .arg(key)
             .query(&mut self.connection())
             .unwrap()
-    }
-
-    /// One setting as the running server reports it (`CONFIG GET`).
-    pub fn config(&self, name: &str) -> String {
-        let pair: Vec<String> = ::redis::cmd("CONFIG")
-            .arg("GET")
-            .arg(name)
-            .query(&mut self.connection())
-            .unwrap();
-        pair.get(1)
-            .unwrap_or_else(|| panic!("redis-server does not report {name}"))
-            .clone()
     }
 }
 
