@@ -79,6 +79,9 @@ mod properties;
 
 /// The command line: flags, help, `check`, password prompts.
 mod cli;
+/// `src/lib.rs`'s order of modules and no cycle in `src/`: the first page
+/// tells the truth.
+mod layers;
 /// The access and audit lines on standard error.
 mod observability;
 /// README.md's commands, run as written.

@@ -87,19 +87,19 @@ impl Server {
     /// A store on the server's sessions, as `latch sessions` opens it
     /// beside a running server (read only, no idle timeout of its own).
     async fn store(&self) -> Store {
-        use latch::sessions::redis::{Durability, RedisStore};
-        match &self.redis {
-            Some(redis) => Store::Redis {
-                redis: RedisStore::connect(&redis.url(), Durability::Strict, 0)
-                    .await
-                    .unwrap(),
-                max_sessions: 0,
-            },
-            None => {
-                let files = latch::sessions::files::FileStore::at(&self.sessions_dir(), 0);
-                Store::Files(files.unwrap())
-            }
-        }
+        use latch::sessions::store::{Durability, Location, Settings};
+        let location = match &self.redis {
+            Some(redis) => Location::Redis(redis.url()),
+            None => Location::Dir(self.sessions_dir()),
+        };
+        let settings = Settings {
+            idle_timeout: 0,
+            max_sessions: None,
+            durability: Durability::Strict,
+        };
+        Store::open_beside_server(&location, &settings)
+            .await
+            .unwrap()
     }
 
     /// The session `id` names, as the store holds it now (its record as
