@@ -24,6 +24,16 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 /// On failure the temporary file is removed and the error returned: a full
 /// disk is reported, never silently swallowed (as Django's file backend does).
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_synced(path, bytes, sync_dir)
+}
+
+/// `write`, with step 4 done by `sync_dir` (the file store's group commit,
+/// `group_commit::DirSync`, shared by every writer of its directory).
+pub fn write_synced(
+    path: &Path,
+    bytes: &[u8],
+    sync_dir: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

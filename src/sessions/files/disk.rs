@@ -74,7 +74,7 @@ impl Files {
         match fs::remove_file(self.path(key)) {
             Ok(()) => {
                 self.count.removed();
-                atomic_file::sync_dir(&self.dir).map(|()| true)
+                self.dir_sync.sync(&self.dir).map(|()| true)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
@@ -85,10 +85,11 @@ impl Files {
     /// the server runs), the serving store makes it again, 0700, and
     /// writes once more.
     pub(super) fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        match atomic_file::write(path, bytes) {
+        let sync_dir = |dir: &Path| self.dir_sync.sync(dir);
+        match atomic_file::write_synced(path, bytes, sync_dir) {
             Err(e) if e.kind() == io::ErrorKind::NotFound && self.dir_lock.is_some() => {
                 self.recreate_dir()?;
-                atomic_file::write(path, bytes)
+                atomic_file::write_synced(path, bytes, sync_dir)
             }
             other => other,
         }

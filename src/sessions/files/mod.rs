@@ -6,6 +6,9 @@
 //! How it keeps each promise:
 //! - Durable and atomic: every write is `atomic_file::write` (temporary
 //!   file, fsync, rename, fsync of the dir); every unlink fsyncs the dir.
+//!   The dir's fsyncs are a group commit (`os::group_commit`): writers done
+//!   at the same moment share one, and each still returns only after one
+//!   that began after its own rename or unlink.
 //! - Never writing back a session that is gone: a change takes the
 //!   session's lock (`Locked`), re-reads the file from disk, and writes
 //!   only if it is still there and live. The locks are this process's,
@@ -36,6 +39,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use crate::os::blocking;
+use crate::os::group_commit::DirSync;
 use crate::sessions::id::Digest;
 use crate::sessions::pace::{self, Counter, Limit, Paced, Paces};
 use crate::sessions::record::Judged;
@@ -73,6 +77,8 @@ struct Files {
     /// store (`FileStore::at`), which never writes epochs, the reserve or
     /// the dir itself.
     dir_lock: Option<Mutex<File>>,
+    /// The dir's fsyncs, shared by the writes and unlinks done at once.
+    dir_sync: DirSync,
     locks: Vec<Mutex<()>>,
     epochs: Epochs,
     cache: SessionCache,
@@ -313,6 +319,7 @@ impl Files {
             count: FileCount::default(),
             full: AtomicBool::new(false),
             dir_lock: None,
+            dir_sync: DirSync::default(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             epochs,
             cache: SessionCache::default(),

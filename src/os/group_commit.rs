@@ -1,0 +1,123 @@
+//! Group commit of a directory's fsync: one fsync covers every rename and
+//! unlink done in the directory before it began, so writers that finish at
+//! the same moment share one instead of queueing for one each (as Redis
+//! does for `appendfsync always`, and PostgreSQL with `commit_delay`).
+//!
+//! Each writer still returns only once an fsync that *began after* its own
+//! rename or unlink has ended: durable before the answer, as before. Only
+//! the count of fsyncs drops, from one per write to about one per moment
+//! the disk is busy.
+//!
+//! 1. A writer, its rename done, takes a ticket: the count of tickets so
+//!    far. Every ticket up to it belongs to a rename already done.
+//! 2. If an fsync that began after the ticket was taken has ended, the
+//!    writer is done (and if that fsync failed, it fails too).
+//! 3. If none is running, it starts one, covering every ticket taken so
+//!    far, and wakes the others when it ends.
+//! 4. Otherwise it waits for the running one to end, and looks again: the
+//!    running one may have begun before its ticket, and then covers it not.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// The group commit of one directory's fsyncs.
+#[derive(Default)]
+pub struct DirSync {
+    state: Mutex<State>,
+    ended: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// Tickets taken so far.
+    tickets: u64,
+    /// Whether an fsync is running now.
+    running: bool,
+    /// Every ticket up to this one is covered by an fsync that ended well.
+    synced: u64,
+    /// The last fsync that failed: the tickets it covered, and why.
+    failed: Option<(u64, io::ErrorKind, String)>,
+}
+
+impl DirSync {
+    /// Returns once an fsync of `dir` that began after this call has
+    /// ended: the renames and unlinks done in `dir` before the call are
+    /// then durable.
+    pub fn sync(&self, dir: &Path) -> io::Result<()> {
+        let mut state = self.lock();
+        // 1.
+        state.tickets += 1;
+        let ticket = state.tickets;
+        loop {
+            // 2.
+            if state.synced >= ticket {
+                return Ok(());
+            }
+            if let Some((covered, kind, why)) = &state.failed {
+                if *covered >= ticket {
+                    return Err(io::Error::new(*kind, why.clone()));
+                }
+            }
+            // 3.
+            if !state.running {
+                state.running = true;
+                let covers = state.tickets;
+                drop(state);
+                let synced = File::open(dir).and_then(|d| d.sync_all());
+                state = self.lock();
+                state.running = false;
+                match &synced {
+                    Ok(()) => state.synced = state.synced.max(covers),
+                    Err(e) => state.failed = Some((covers, e.kind(), e.to_string())),
+                }
+                self.ended.notify_all();
+                continue;
+            }
+            // 4.
+            state = self
+                .ended
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writers_at_once_share_fsyncs_and_each_returns_after_one_that_began_after_it() {
+        let dir = std::env::temp_dir();
+        let sync = DirSync::default();
+        std::thread::scope(|scope| {
+            for _ in 0..16 {
+                scope.spawn(|| {
+                    for _ in 0..20 {
+                        sync.sync(&dir).unwrap();
+                    }
+                });
+            }
+        });
+        let state = sync.lock();
+        assert_eq!(state.tickets, 320);
+        assert_eq!(state.synced, 320, "every ticket covered");
+        assert!(!state.running);
+    }
+
+    #[test]
+    fn a_failed_fsync_fails_the_writers_it_covered() {
+        let sync = DirSync::default();
+        let missing = std::env::temp_dir().join("latch-no-such-dir-for-group-commit");
+        let error = sync.sync(&missing).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        // A later writer starts an fsync of its own: a failure is not sticky.
+        assert!(sync.sync(&std::env::temp_dir()).is_ok());
+    }
+}
