@@ -4,7 +4,6 @@
 //! | key | type | holds | expires |
 //! | --- | --- | --- | --- |
 //! | `latch:s:<hex SHA-256 of the id>` | string | the session file's JSON | `PXAT` the session's deadline |
-//! | `latch:live` | sorted set | one member per session (the hash), scored by its deadline in ms | never |
 //! | `latch:epoch:<hex of the user name>` | string (integer) | the user's "sign out everywhere" epoch | never |
 //! | `latch:signins:<hex of the user name>` | sorted set | the hashes of the user's signed-in sessions, scored by sign-in time in ms | `PXAT` its newest session's deadline |
 //! | `latch:pace:<hex SHA-256 of the counter's name>` | string (integer) | the counter's TAT in ms (`sessions::pace`) | `PXAT` the TAT |
@@ -18,8 +17,6 @@ use crate::sessions::Record;
 pub const SESSION_PREFIX: &str = "latch:s:";
 /// `SCAN … MATCH` pattern of every session key.
 pub const SESSION_PATTERN: &str = "latch:s:*";
-/// The sorted set that counts live sessions without a `SCAN`.
-pub const LIVE_INDEX: &str = "latch:live";
 /// What an epoch key starts with (the Lua script that reads a session
 /// with its user's epoch builds the rest, as `epoch_key` does).
 pub const EPOCH_PREFIX: &str = "latch:epoch:";
@@ -28,8 +25,8 @@ pub const EPOCH_PREFIX: &str = "latch:epoch:";
 /// the very name its file would have (without `.json`). A `SCAN`,
 /// `MONITOR`, a backup or a replica then holds no usable cookie: the hash
 /// cannot be turned back into an id (tower-sessions-redis-store and
-/// connect-redis put raw ids in key names). Its member in `LIVE_INDEX` and
-/// in a user's index is the hex digest alone.
+/// connect-redis put raw ids in key names). Its member in a user's index
+/// is the hex digest alone.
 pub fn session_key(digest: &Digest) -> String {
     format!("{SESSION_PREFIX}{digest}")
 }

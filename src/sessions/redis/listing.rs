@@ -3,28 +3,23 @@
 
 use std::collections::HashSet;
 
-use super::keys::{digest_of_key, session_key, LIVE_INDEX, SESSION_PATTERN};
+use super::keys::{digest_of_key, session_key, SESSION_PATTERN};
 use super::RedisStore;
 use crate::sessions::record::{self, Judged};
 use crate::sessions::stored::{Listing, StoreError};
 use crate::sessions::Record;
 
 impl RedisStore {
-    /// How many sessions are live (for `--max-sessions`): one `ZCOUNT` on
-    /// the index of session deadlines that every write keeps, in the same
-    /// script as the write, not a `SCAN`. Entries past their deadline are
-    /// not counted (and `create` removes them, a hundred at a time); a
-    /// session key deleted behind latch's back (`DEL` by hand) is counted
-    /// until its deadline.
-    pub async fn count(&self, now: u64) -> Result<usize, StoreError> {
-        let after_now = format!("({}", now.saturating_mul(1000));
-        self.query(
-            redis::cmd("ZCOUNT")
-                .arg(LIVE_INDEX)
-                .arg(after_now)
-                .arg("+inf"),
-        )
-        .await
+    /// How many sessions the store holds, as `--max-sessions` counts them:
+    /// the keys in latch's database (`DBSIZE`, one O(1) command), which are
+    /// its sessions plus a bounded few of other kinds (an epoch per user
+    /// signed out everywhere, a sign-in index per signed-in user, the pace
+    /// counters of the last quarter hour). No index follows every write,
+    /// which is what made a logout cost Redis several times a `SET`. Redis
+    /// expires sessions itself; one past its deadline that Redis has not
+    /// reclaimed yet is counted until it does (within seconds).
+    pub async fn count(&self, _now: u64) -> Result<usize, StoreError> {
+        self.query(&redis::cmd("DBSIZE")).await
     }
 
     /// Every live session, for `latch sessions`, labelled by its key's hash

@@ -52,9 +52,7 @@ use crate::sessions::stored::{Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
 pub use connection::{COMMAND_TIMEOUT, RECHECK_EVERY};
 pub use durability::Durability;
-use keys::{
-    deadline_ms, epoch_key, session_key, sign_ins_key, EPOCH_PREFIX, LIVE_INDEX, SESSION_PREFIX,
-};
+use keys::{deadline_ms, epoch_key, session_key, sign_ins_key, EPOCH_PREFIX, SESSION_PREFIX};
 pub use url::redacted;
 
 /// How many times `modify` and `rotate` re-read and re-apply a change that
@@ -123,27 +121,25 @@ impl RedisStore {
     /// Stores `record` under a fresh id (never one a client sent) and
     /// returns the id.
     pub async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
-        let created = self.create_within(record, crate::sessions::now(), None);
-        created
-            .await?
-            .ok_or_else(|| error::unexpected("a create without a cap was refused"))
+        let created = self.create_within(record, None).await?;
+        created.ok_or_else(|| error::unexpected("a create without a cap was refused"))
     }
 
-    /// `create`, unless `--max-sessions` sessions are already live: then
-    /// `Ok(None)` and nothing is written. The count and the write are one
-    /// step, so instances creating at once cannot overshoot the cap.
+    /// `create`, unless `--max-sessions` keys are already there (`count`):
+    /// then `Ok(None)` and nothing is written. The count and the write are
+    /// one step, so instances creating at once cannot overshoot the cap.
+    /// Redis counts by its own clock, so `now` is not needed here.
     pub async fn create_anonymous(
         &self,
         record: &Record,
-        now: u64,
+        _now: u64,
     ) -> Result<Option<SessionId>, StoreError> {
-        self.create_within(record, now, self.max_sessions).await
+        self.create_within(record, self.max_sessions).await
     }
 
     async fn create_within(
         &self,
         record: &Record,
-        now: u64,
         max_live: Option<u64>,
     ) -> Result<Option<SessionId>, StoreError> {
         let value = record.encode();
@@ -155,11 +151,8 @@ impl RedisStore {
             let mut script = scripts::CREATE.prepare_invoke();
             script
                 .key(&key)
-                .key(LIVE_INDEX)
                 .arg(&value)
                 .arg(deadline_ms(record, self.idle_timeout))
-                .arg(id.digest().to_string())
-                .arg(now.saturating_mul(1000))
                 .arg(max_live.unwrap_or(0)); // the script's 0: no cap
             match self.run::<i64>("CREATE", &key, &script).await? {
                 1 => return Ok(Some(id)),
@@ -194,11 +187,9 @@ impl RedisStore {
             let mut script = scripts::SWAP.prepare_invoke();
             script
                 .key(&key)
-                .key(LIVE_INDEX)
                 .arg(read)
                 .arg(record.encode())
-                .arg(deadline_ms(&record, self.idle_timeout))
-                .arg(digest.to_string());
+                .arg(deadline_ms(&record, self.idle_timeout));
             if self.run::<i64>("SWAP", &key, &script).await? == 1 {
                 return Ok(Some((record, out)));
             }
@@ -240,12 +231,9 @@ impl RedisStore {
             script
                 .key(&old_key)
                 .key(session_key(&new))
-                .key(LIVE_INDEX)
                 .arg(read)
                 .arg(record.encode())
-                .arg(deadline_ms(&record, self.idle_timeout))
-                .arg(old.to_string())
-                .arg(new.to_string());
+                .arg(deadline_ms(&record, self.idle_timeout));
             if self.run::<i64>("MOVE", &old_key, &script).await? == 1 {
                 return Ok(Rotated::Moved(new_id, record));
             }
@@ -254,12 +242,10 @@ impl RedisStore {
     }
 
     /// Deletes the session, whatever it holds; `Ok(false)` if there was none.
-    /// Works even when Redis is full.
+    /// Works even when Redis is full (`DEL` only frees memory).
     pub async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let (digest, key) = (id.digest(), session_key(&id.digest()));
-        let mut script = scripts::DELETE.prepare_invoke();
-        script.key(&key).key(LIVE_INDEX).arg(digest.to_string());
-        let deleted: u64 = self.run("DELETE", &key, &script).await?;
+        let key = session_key(&id.digest());
+        let deleted: u64 = self.query(redis::cmd("DEL").arg(&key)).await?;
         Ok(deleted == 1)
     }
 
@@ -280,7 +266,6 @@ impl RedisStore {
         let mut script = scripts::KEEP_NEWEST.prepare_invoke();
         script
             .key(&index)
-            .key(LIVE_INDEX)
             .arg(id.digest().to_string())
             .arg(at.saturating_mul(1000))
             .arg(keep)
@@ -341,11 +326,7 @@ impl RedisStore {
     async fn drop_if_unchanged(&self, digest: &Digest, read: Vec<u8>) -> Result<bool, StoreError> {
         let key = session_key(digest);
         let mut script = scripts::DROP.prepare_invoke();
-        script
-            .key(&key)
-            .key(LIVE_INDEX)
-            .arg(read)
-            .arg(digest.to_string());
+        script.key(&key).arg(read);
         Ok(self.run::<i64>("DROP", &key, &script).await? == 1)
     }
 }

@@ -27,36 +27,33 @@ use redis::Script;
 /// room for it (`connection::note_room`).
 pub const SESSION_WRITES: [&str; 3] = ["CREATE", "SWAP", "MOVE"];
 
-/// Stores a new session unless the store is full.
-/// KEYS: the session key, the live index. ARGV: the value, its deadline
-/// (ms), its index member, now (ms), the most live sessions (0: no cap).
-/// Returns 1 stored, 0 full, -1 the key exists (an id drawn twice).
+/// Stores a new session unless the store is full. The count is the size of
+/// latch's database (`DBSIZE`, O(1)): its sessions, plus the few keys of
+/// other kinds latch keeps beside them (docs/contract.md, "The Redis
+/// store"), so no index has to follow every write.
+/// KEYS: the session key. ARGV: the value, its deadline (ms), the most keys
+/// (0: no cap). Returns 1 stored, 0 full, -1 the key exists (an id drawn
+/// twice).
 pub static CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"#!lua
-local cap = tonumber(ARGV[5])
-if cap > 0 and redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[4], '+inf') >= cap then
-  return 0
-end
+local cap = tonumber(ARGV[3])
+if cap > 0 and redis.call('DBSIZE') >= cap then return 0 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2], 'NX') then return -1 end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4], 'LIMIT', 0, 100)
-if #stale > 0 then redis.call('ZREM', KEYS[2], unpack(stale)) end
 return 1
 ",
     )
 });
 
 /// Compare-and-set: replaces the session only if it still holds the bytes
-/// read. KEYS: the session key, the live index. ARGV: the bytes read, the
-/// new bytes, the new deadline (ms), the index member.
-/// Returns 1 written, 0 changed or gone since it was read.
+/// read. KEYS: the session key. ARGV: the bytes read, the new bytes, the
+/// new deadline (ms). Returns 1 written, 0 changed or gone since it was
+/// read.
 pub static SWAP: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"#!lua
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 return 1
 ",
     )
@@ -64,47 +61,30 @@ return 1
 
 /// Compare-and-move: the session's new data goes under a new key and the
 /// old key is deleted, in one step, only if the old key still holds the
-/// bytes read. KEYS: the old key, the new key, the live index. ARGV: the
-/// bytes read, the new bytes, the deadline (ms), the old member, the new
-/// member. Returns 1 moved, 0 changed or gone, -1 the new key exists.
+/// bytes read. KEYS: the old key, the new key. ARGV: the bytes read, the
+/// new bytes, the deadline (ms). Returns 1 moved, 0 changed or gone, -1 the
+/// new key exists.
 pub static MOVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"#!lua
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if not redis.call('SET', KEYS[2], ARGV[2], 'PXAT', ARGV[3], 'NX') then return -1 end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[3], ARGV[4])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5])
 return 1
 ",
     )
 });
 
-/// Compare-and-delete. KEYS: the session key, the live index. ARGV: the
-/// bytes read, the index member. Returns 1 deleted, 0 changed or gone.
-/// Allowed at the memory limit (it only frees memory): a logout that cannot
-/// move the session (`-OOM`) can still end it with this.
+/// Compare-and-delete. KEYS: the session key. ARGV: the bytes read.
+/// Returns 1 deleted, 0 changed or gone. Allowed at the memory limit (it
+/// only frees memory): a logout that cannot move the session (`-OOM`) can
+/// still end it with this.
 pub static DROP: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"#!lua flags=allow-oom
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
 return 1
-",
-    )
-});
-
-/// Deletes a session, whatever it holds. KEYS: the session key, the live
-/// index. ARGV: the index member. Returns how many keys it deleted (0 or
-/// 1). Allowed at the memory limit, as `DROP` (a `MULTI` block would not
-/// be: Redis refuses every queued command then).
-pub static DELETE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"#!lua flags=allow-oom
-local deleted = redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return deleted
 ",
     )
 });
@@ -143,7 +123,7 @@ return {value, redis.call('GET', ARGV[1] .. hex) or '0'}
 
 /// Notes a new sign-in in its user's index and ends the user's oldest
 /// sign-ins past a number. KEYS: the user's index (a sorted set of session
-/// key hashes by sign-in time), the live index. ARGV: the new session's
+/// key hashes by sign-in time). ARGV: the new session's
 /// member, its sign-in time (ms), how many to keep, the user name, the
 /// new session's deadline (ms), the session key prefix. An indexed session that no longer holds
 /// this user's sign-in (signed out, moved, expired) is dropped from the
@@ -170,7 +150,6 @@ if #members > keep then
   end
   for i = 1, #live - keep do
     redis.call('DEL', ARGV[6] .. live[i])
-    redis.call('ZREM', KEYS[2], live[i])
     redis.call('ZREM', KEYS[1], live[i])
     ended = ended + 1
   end
