@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::HOST;
+use hyper::header::{HOST, LOCATION, SET_COOKIE};
 use hyper::http::request::Parts;
 use hyper::{Method, Request as HttpRequest, StatusCode, Version};
 
@@ -27,12 +27,12 @@ use crate::http::form::{self, Form, FormError, MAX_BODY_BYTES};
 use crate::http::forwarded::{client_address, ignored_forwarded_for};
 use crate::http::origin;
 use crate::http::response::{self, Response};
-use crate::http::router::{route, Route};
+use crate::http::router::{self, route, Route};
 use crate::log_event;
 use crate::pages::error::{present, Asked};
-use crate::sessions::{self, CookieIds, SessionLabel};
+use crate::sessions::{self, CookieIds, SessionId, SessionLabel};
 use crate::static_files;
-use crate::trace;
+use crate::trace::{self, CookieSet};
 
 /// hyper's entry point. The error type is `Infallible`: every failure is
 /// answered with a status line. Each request leaves one access-log line.
@@ -57,13 +57,9 @@ pub async fn handle(
         client,
         ids: &ids,
     };
-    let response = if app.config.trace {
-        let (response, rows) = trace::collect(traced(app, &request, body)).await;
-        let title = format!("{} {}", parts.method, parts.uri.path());
-        log_event!("{}", trace::render(&title, &rows));
-        response
-    } else {
-        answer(app, &request, body).await
+    let response = match app.config.trace {
+        Some(mode) => traced(app, &request, body, mode).await,
+        None => answer(app, &request, body).await,
     };
     access_log(&request, response.status(), started, ids.first_label());
     Ok(response)
@@ -79,10 +75,7 @@ async fn answer(app: &App, request: &Request<'_>, body: Incoming) -> Response {
     // twice (2 s, then 2 s more) for the same 503. The page goes without
     // the session's theme instead.
     let store_failed = matches!(answered, Err(Error::Store(_)));
-    let response = answered.unwrap_or_else(|e| {
-        trace::row("error", format_args!("{e:?}"));
-        e.into_response()
-    });
+    let response = answered.unwrap_or_else(Error::into_response);
     let asked = Asked::of(&parts.method, parts.uri.path(), &parts.headers);
     let response = present(response, &asked, || async move {
         if store_failed {
@@ -98,12 +91,70 @@ async fn answer(app: &App, request: &Request<'_>, body: Incoming) -> Response {
     }
 }
 
-/// `answer`, with the request and the response in the trace table.
-async fn traced(app: &App, request: &Request<'_>, body: Incoming) -> Response {
-    trace::row("request", TracedRequest(request));
-    let response = answer(app, request, body).await;
-    trace::row("response", TracedResponse(&response));
+/// `answer`, traced: the request and the response are the table's first
+/// and last steps, and the variable tracker ends it, from the session
+/// cookie the request sent and what the answer did to it.
+async fn traced(app: &App, request: &Request<'_>, body: Incoming, mode: trace::Mode) -> Response {
+    let parts = request.parts;
+    let public = [app.notice_cookie.name()];
+    let (response, table) = trace::collect(async {
+        trace::row("request", TracedRequest(request, &public));
+        let response = answer(app, request, body).await;
+        trace::row("response", TracedResponse(&response, &public));
+        response
+    })
+    .await;
+    let sent = cookies::values(&parts.headers, app.cookie.name()).next();
+    let traced = trace::Traced::new(
+        &format!("{} {}", parts.method, parts.uri.path()),
+        table,
+        sent.map(trace::short),
+        cookie_set(&response, app.cookie.name()),
+        in_a_few_words(&response),
+    );
+    log_event!("{}", traced.render(mode));
     response
+}
+
+/// What the answer did to the session cookie `name`, from its
+/// `Set-Cookie` lines: a new id, the removal cookie, or nothing.
+fn cookie_set(response: &Response, name: &str) -> CookieSet {
+    let lines = response.headers().get_all(SET_COOKIE);
+    let value = lines.iter().find_map(|line| {
+        let (n, rest) = line.to_str().ok()?.split_once('=')?;
+        (n == name).then(|| rest.split(';').next().unwrap_or_default())
+    });
+    match value.map(|v| (v, SessionId::parse(v))) {
+        None => CookieSet::Kept,
+        Some((value, Some(id))) => CookieSet::New {
+            shown: trace::short(value),
+            label: id.label().to_string(),
+        },
+        Some((_, None)) => CookieSet::Removed,
+    }
+}
+
+/// The answer as the summary shows it: `303 See Other → GET /`.
+fn in_a_few_words(response: &Response) -> String {
+    let status = response.status();
+    let reason = status.canonical_reason().unwrap_or_default();
+    match next_request(response) {
+        Some(next) => format!("{} {reason} → {next}", status.as_u16()),
+        None => format!("{} {reason}", status.as_u16()),
+    }
+}
+
+/// What a browser does next on a redirect, whose `Location` latch set:
+/// after a 303 it follows with a GET (RFC 9110 §15.4.4: the
+/// Post/Redirect/Get pattern), after a 308 it asks again with the same
+/// method (§15.4.9).
+fn next_request(response: &Response) -> Option<String> {
+    let location = response.headers().get(LOCATION)?.to_str().ok()?;
+    match response.status() {
+        StatusCode::SEE_OTHER => Some(format!("GET {location}")),
+        StatusCode::PERMANENT_REDIRECT => Some(format!("the same method, at {location}")),
+        _ => None,
+    }
 }
 
 /// 1. HTTP/1.1 requires one `Host` (RFC 9112 §3.2: a request that lacks it
@@ -125,9 +176,21 @@ async fn dispatch(app: &App, request: &Request<'_>, body: Incoming) -> Result<Re
         ));
     }
     // 2.
-    match route(&parts.method, parts.uri.path()) {
-        Route::Options(allow) => Ok(response::options(allow)),
-        Route::MethodNotAllowed(allow) => Ok(response::method_not_allowed(allow)),
+    let path = parts.uri.path();
+    match route(&parts.method, path) {
+        Route::Options(allow) => {
+            trace::row("router", format_args!("{path} takes {allow}"));
+            Ok(response::options(allow))
+        }
+        Route::MethodNotAllowed(allow) => {
+            let why = router::why_only(path);
+            let method = &parts.method;
+            trace::row(
+                "router",
+                format_args!("{method} refused: {path} takes {allow}. Why: {why}"),
+            );
+            Ok(response::method_not_allowed(allow))
+        }
         Route::Healthz => Ok(response::text(StatusCode::OK, "ok\n")),
         Route::Static => static_files::respond(app.www_root.as_deref(), parts).await,
         Route::Home => handlers::home::get(app, request).await,
@@ -217,8 +280,9 @@ fn access_log(
 }
 
 /// The trace row of the request: the request line and the headers latch
-/// looks at, secrets shortened.
-struct TracedRequest<'a, 'b>(&'a Request<'b>);
+/// looks at, secrets shortened (every cookie value but those named in the
+/// second field: the notice, a fixed word).
+struct TracedRequest<'a, 'b>(&'a Request<'b>, &'a [&'a str]);
 
 impl std::fmt::Display for TracedRequest<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -244,7 +308,7 @@ impl std::fmt::Display for TracedRequest<'_, '_> {
             for value in parts.headers.get_all(name) {
                 let value = String::from_utf8_lossy(value.as_bytes());
                 let shown = match name {
-                    "cookie" => trace::cookie_line(&value),
+                    "cookie" => trace::cookie_line(&value, self.1),
                     "x-csrf-token" => trace::short(&value),
                     _ => value.into_owned(),
                 };
@@ -255,17 +319,23 @@ impl std::fmt::Display for TracedRequest<'_, '_> {
     }
 }
 
-/// The trace row of the response: the status line and every header,
-/// `Set-Cookie` values shortened.
-struct TracedResponse<'a>(&'a Response);
+/// The trace row of the response: the status line, what a browser does
+/// next after a redirect, and every header, `Set-Cookie` values shortened
+/// (as in `TracedRequest`).
+struct TracedResponse<'a>(&'a Response, &'a [&'a str]);
 
 impl std::fmt::Display for TracedResponse<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "HTTP/1.1 {}", self.0.status())?;
+        match (self.0.status(), next_request(self.0)) {
+            (StatusCode::SEE_OTHER, Some(next)) => write!(f, ": the browser follows with {next}")?,
+            (_, Some(next)) => write!(f, ": the browser asks again with {next}")?,
+            _ => {}
+        }
         for (name, value) in self.0.headers() {
             let value = String::from_utf8_lossy(value.as_bytes());
-            let shown = if name == hyper::header::SET_COOKIE {
-                trace::cookie_line(&value)
+            let shown = if name == SET_COOKIE {
+                trace::cookie_line(&value, self.1)
             } else {
                 value.into_owned()
             };

@@ -355,7 +355,10 @@ fn check_trace_block(
 /// indented row after it.
 fn last_trace_table(log: &str, title: &str) -> Option<Vec<String>> {
     let lines: Vec<&str> = log.lines().collect();
-    let start = lines.iter().rposition(|l| *l == title)?;
+    let start = lines.iter().rposition(|l| {
+        l.strip_prefix(title)
+            .is_some_and(|rest| rest.starts_with(' '))
+    })?;
     let mut table = vec![lines[start].to_string()];
     for line in &lines[start + 1..] {
         if !line.starts_with(' ') {
@@ -368,8 +371,9 @@ fn last_trace_table(log: &str, title: &str) -> Option<Vec<String>> {
 
 /// What changes from run to run in a trace row, replaced by a fixed word:
 /// a value cut short by the trace (`sid=m3g0…`, `csrf_token=rvQH…`), a
-/// session file's 8 hex digits (`42affaab.json`), a unix time (10 digits),
-/// and a cookie's `Max-Age` (a logout's counts down to the kept `expires`).
+/// session's file name or key (64 hex digits), its label (12), a temporary
+/// file's name (`.tmp-` and 16), a unix time (10 digits), and a cookie's
+/// `Max-Age` (a logout's counts down to the kept `expires`).
 fn mask(row: &str) -> String {
     let chars: Vec<char> = row.trim_end().chars().collect();
     let mut out = String::new();
@@ -385,8 +389,15 @@ fn mask(row: &str) -> String {
         let rest: String = chars[i + run..].iter().take(5).collect();
         if rest.starts_with('…') {
             out.push_str("SHORT");
-        } else if run == 8 && word.chars().all(|c| c.is_ascii_hexdigit()) && rest == ".json" {
-            out.push_str("FILE");
+        } else if run == 64 && word.chars().all(|c| c.is_ascii_hexdigit()) {
+            // A session's file name or Redis key: the digest of its id.
+            out.push_str("DIGEST");
+        } else if word
+            .strip_prefix("tmp-")
+            .is_some_and(|t| t.len() == 16 && t.chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            // A temporary file's random name (`.tmp-` and 16 hex digits).
+            out.push_str("tmp-TEMP");
         } else if run == 12 && word.chars().all(|c| c.is_ascii_hexdigit()) {
             // A session's label (`SessionLabel`): 12 hex digits of a digest.
             out.push_str("LABEL");
@@ -699,17 +710,20 @@ fn an_ellipsis_line_matches_any_number_of_lines_and_a_missing_line_is_named() {
 
 #[test]
 fn masking_keeps_a_trace_row_but_what_changes_between_runs() {
+    let digest = "ed6ee9351737c4d1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70819";
     assert_eq!(
-        mask(r#"   8  logout 3     keep: moved to 52b27418.json; 42affaab.json deleted"#),
-        "   8  logout 3     keep: moved to FILE.json; FILE.json deleted"
+        mask(&format!(
+            "   9  disk         rename sessions/.tmp-24edca3b65534cb9 → sessions/{digest}.json"
+        )),
+        "   9  disk         rename sessions/.tmp-TEMP → sessions/DIGEST.json"
     );
     assert_eq!(
         mask(r#"{"created":1795245238,"data":{"_csrf":"lGhX…","theme":"dark"}}"#),
         r#"{"created":TIME,"data":{"_csrf":"SHORT…","theme":"dark"}}"#
     );
     assert_eq!(
-        mask("   7  logout 3     moved to session 9178a138d886; session 13444334f149 deleted"),
-        "   7  logout 3     moved to session LABEL; session LABEL deleted"
+        mask("   7  sign out     moved to session 9178a138d886; session 13444334f149 deleted"),
+        "   7  sign out     moved to session LABEL; session LABEL deleted"
     );
     assert_eq!(mask("cookie: sid=m3g0…"), "cookie: sid=SHORT…");
     assert_eq!(

@@ -1,6 +1,11 @@
-//! `--trace`: a step table per request, with no secret in it.
+//! `--trace`: a step table per request that ends with what changed, before
+//! → after (the variable tracker), with no secret in it. Every expected
+//! row is built from the values the run produced (ids, tokens, the file or
+//! key each id names), so a different session makes different rows.
 
-use crate::support::Server;
+use latch::trace::short;
+
+use crate::support::{on_both_backends, redis_key, session_file_for, Backend, Server, ALICE};
 
 #[test]
 fn a_traced_login_account_logout_run_shows_each_step_and_no_secret() {
@@ -38,37 +43,200 @@ fn a_traced_login_account_logout_run_shows_each_step_and_no_secret() {
     assert!(account.contains("loaded "), "{account}");
     assert!(account.contains("\"_auth_user\":\"alice\""), "{account}");
     assert!(
-        account.contains(&format!("\"_csrf\":\"{}…\"", &token[..4])),
+        account.contains(&format!("\"_csrf\":\"{}\"", short(&token))),
         "{account}"
     );
     assert!(account.contains("HTTP/1.1 200 OK"), "{account}");
-    // The logout: its rows in the order things ran (the token, the
-    // change in the store, the log line), then the response.
+    // The logout: its rows in the order things ran (the token, the disk,
+    // the change, the log line), then the response and what changed.
     let logout_table = table(&log, "trace POST /logout");
-    let mut at = 0;
-    for row in [
-        "logout 2 ",
-        "logout 3 ",
-        "log          logout user=alice scope=this mode=keep",
-        "response ",
-    ] {
-        let found = logout_table[at..]
-            .find(row)
-            .unwrap_or_else(|| panic!("{row} missing or out of order:\n{logout_table}"));
-        at += found;
-    }
-    assert!(
-        logout_table.contains("keep: _auth_* removed"),
-        "{logout_table}"
+    in_order(
+        logout_table,
+        &[
+            "csrf         step 2: token",
+            "disk         write ",
+            "sign out     step 3, keep: _auth_* removed",
+            "log          logout user=alice scope=this mode=keep",
+            "response     HTTP/1.1 303 See Other: the browser follows with GET /",
+            "changed      signed in    alice → -",
+        ],
     );
     assert!(
         logout_table.contains("clear-site-data: \"cache\""),
+        "{logout_table}"
+    );
+    // The notice is a fixed word, not a secret: shown whole.
+    assert!(
+        logout_table.contains("set-cookie: notice=signed-out; Path=/"),
         "{logout_table}"
     );
 
     for secret in [id.as_str(), new_id.as_str(), token.as_str(), password] {
         assert!(!log.contains(secret), "the trace shows a secret: {secret}");
     }
+}
+
+/// The logout's table on either backend: the variable tracker from the
+/// real ids, and the change in the store by the file's path or the key.
+fn a_logout_table_ends_with_the_session_before_and_after(backend: Backend) {
+    let server = Server::with_users_on(backend, &[ALICE], &["--trace"]);
+    let id = server.login(ALICE.0, ALICE.1);
+    let cookie = format!("sid={id}");
+    let token = server.csrf_token(&cookie);
+    assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
+    let logout = server.logout(&cookie, &token);
+    let new_id = logout.set_cookie_value("sid").unwrap();
+    assert!(server.wait_for_log("trace POST /logout"));
+    server.log_barrier();
+    let log = server.stderr();
+    let logout_table = table(&log, "trace POST /logout");
+    let (old, new) = match backend {
+        Backend::Files => {
+            let dir = server.sessions_dir();
+            let file = |id: &str| format!("file {}", session_file_for(&dir, id).display());
+            (file(&id), file(&new_id))
+        }
+        Backend::Redis => (
+            format!("key {}", redis_key(&id)),
+            format!("key {}", redis_key(&new_id)),
+        ),
+    };
+    let label = |id: &str| {
+        latch::sessions::SessionId::parse(id)
+            .unwrap()
+            .label()
+            .to_string()
+    };
+    in_order(
+        logout_table,
+        &[
+            &format!("session      {} → {}", label(&id), label(&new_id)),
+            &format!("cookie       {} → {}", short(&id), short(&new_id)),
+            &format!("_csrf        {} → ", short(&token)),
+            "data         {\"theme\":\"dark\"} (unchanged)",
+            &format!("store        {new} created"),
+            &format!("store        {old} deleted"),
+            "record       before {\"v\":1,",
+            "             after  {\"v\":1,",
+        ],
+    );
+    let after = logout_table
+        .lines()
+        .find(|line| line.trim_start().starts_with("after  {"))
+        .unwrap();
+    assert!(
+        after.contains("\"theme\":\"dark\"") && !after.contains("_auth_"),
+        "{after}"
+    );
+    // The summary line names the same two sessions.
+    let first = logout_table.lines().next().unwrap();
+    assert!(
+        first.contains("signed in alice → -") && first.contains(&label(&new_id)),
+        "{first}"
+    );
+    assert!(!log.contains(&id) && !log.contains(&new_id) && !log.contains(&token));
+}
+
+#[test]
+fn the_file_stores_disk_steps_are_rows_in_the_order_they_ran() {
+    let server = Server::with_users(&[ALICE], &["--trace"]);
+    let id = server.login(ALICE.0, ALICE.1);
+    let cookie = format!("sid={id}");
+    let token = server.csrf_token(&cookie);
+    // A theme, so that keep mode has data to move to a new file.
+    assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
+    let new_id = server
+        .logout(&cookie, &token)
+        .set_cookie_value("sid")
+        .unwrap();
+    assert!(server.wait_for_log("trace POST /logout"));
+    server.log_barrier();
+    let log = server.stderr();
+    let dir = server.sessions_dir();
+    let (old, new) = (
+        session_file_for(&dir, &id).display().to_string(),
+        session_file_for(&dir, &new_id).display().to_string(),
+    );
+    let temp = format!("{}/.tmp-", dir.display());
+    let logout_table = table(&log, "trace POST /logout");
+    in_order(
+        logout_table,
+        &[
+            &format!("disk         write {temp}"),
+            &format!("disk         fsync {temp}"),
+            &format!("disk         rename {temp}"),
+            &format!(" → {new}: a reader sees the old file or the new"),
+            &format!("disk         fsync {} (the directory)", dir.display()),
+            &format!("disk         unlink {old}"),
+            &format!("disk         fsync {} (the directory)", dir.display()),
+            "sign out     step 3",
+        ],
+    );
+}
+
+#[test]
+fn a_theme_change_shows_the_record_rewritten_in_place() {
+    let server = Server::with_users(&[ALICE], &["--trace"]);
+    let id = server.login(ALICE.0, ALICE.1);
+    let cookie = format!("sid={id}");
+    let token = server.csrf_token(&cookie);
+    assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
+    assert_eq!(server.set_theme(&cookie, &token, "light").status, 303);
+    server.log_barrier();
+    let log = server.stderr();
+    let second = last_table(&log, "trace POST /theme");
+    let file = session_file_for(&server.sessions_dir(), &id);
+    in_order(
+        second,
+        &[
+            "signed in    alice (unchanged)",
+            &format!("cookie       {} (unchanged)", short(&id)),
+            "data         {\"theme\":\"dark\"} → {\"theme\":\"light\"}",
+            &format!("store        file {} rewritten", file.display()),
+        ],
+    );
+    assert!(
+        second.lines().next().unwrap().contains(" rewritten "),
+        "{second}"
+    );
+}
+
+#[test]
+fn a_refused_method_says_why_and_an_error_reads_as_words() {
+    let server = Server::with_users(&[ALICE], &["--trace"]);
+    let id = server.login(ALICE.0, ALICE.1);
+    let cookie = format!("sid={id}");
+    assert_eq!(server.get("/logout", Some(&cookie)).status, 405);
+    assert_eq!(server.get("/nope", Some(&cookie)).status, 404);
+    let wrong = server.post("/logout", Some(&cookie), "csrf_token=wrong");
+    assert_eq!(wrong.status, 403);
+    server.log_barrier();
+    let log = server.stderr();
+    let refused = table(&log, "trace GET /logout");
+    assert!(
+        refused.contains(
+            "router       GET refused: /logout takes POST, OPTIONS. Why: signing out changes state"
+        ),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("changed      nothing: this request did not look its session up"),
+        "{refused}"
+    );
+    let missing = table(&log, "trace GET /nope");
+    assert!(
+        missing.contains("static       /nope: not a route, and no such file in the www dir: 404"),
+        "{missing}"
+    );
+    let forbidden = table(&log, "trace POST /logout");
+    assert!(
+        forbidden.contains("error        403 Forbidden: missing or wrong CSRF token"),
+        "{forbidden}"
+    );
+    assert!(
+        forbidden.contains("signed in    alice (unchanged)"),
+        "{forbidden}"
+    );
 }
 
 #[test]
@@ -86,12 +254,13 @@ fn a_logout_that_finds_no_signed_in_session_traces_no_change_and_no_log_line() {
     let second = last_table(&log, "trace POST /logout");
     assert!(second.contains("none live"), "{second}");
     assert!(
-        second.contains("logout 6     no signed-in session"),
+        second.contains("sign out     step 6: no signed-in session"),
         "{second}"
     );
-    for step in ["logout 3 ", "logout 4 ", "log   "] {
+    for step in ["step 3", "step 4", "log   ", "disk   ", "store   "] {
         assert!(!second.contains(step), "{step} did not run:\n{second}");
     }
+    assert!(second.contains("signed in    - (unchanged)"), "{second}");
     let logged = log.lines().filter(|l| l.starts_with("logout user=alice"));
     assert_eq!(logged.count(), 1, "one log line, for the first logout");
 }
@@ -107,14 +276,23 @@ fn a_traced_sign_out_everywhere_shows_the_epoch_it_wrote_and_the_log_line() {
     server.log_barrier();
     let log = server.stderr();
     let logout = table(&log, "trace POST /logout");
-    let epoch = logout.find("logout 4     scope=all: alice's epoch advanced to 1");
-    let change = logout.find("logout 3 ");
-    let line = logout.find("log          logout user=alice scope=all mode=flush");
-    assert!(
-        epoch < change && change < line && epoch.is_some(),
-        "the epoch (the commit point), then the change, then the log line:\n{logout}"
+    let epochs = server.sessions_dir().join(".epochs.json");
+    in_order(
+        logout,
+        &[
+            // The epoch is the commit point: written first, durably.
+            &format!(" → {}: a reader sees", epochs.display()),
+            "everywhere   step 4, scope=all: alice's epoch advanced to 1",
+            "sign out     step 3, flush: nothing but _csrf to keep",
+            "log          logout user=alice scope=all mode=flush",
+            "cookie       ",
+        ],
     );
     assert!(logout.contains("the cookie removed"), "{logout}");
+    assert!(
+        logout.contains(&format!("cookie       {} → removed", short(&id))),
+        "{logout}"
+    );
 }
 
 #[test]
@@ -138,6 +316,21 @@ fn without_trace_there_is_no_table() {
     server.get("/", None);
     server.log_barrier();
     assert!(!server.stderr().contains("trace "));
+}
+
+on_both_backends! {
+    a_logout_table_ends_with_the_session_before_and_after,
+}
+
+/// Each of `rows` in `table`, in this order.
+fn in_order(table: &str, rows: &[&str]) {
+    let mut at = 0;
+    for row in rows {
+        let found = table[at..]
+            .find(row)
+            .unwrap_or_else(|| panic!("{row:?} missing or out of order:\n{table}"));
+        at += found + row.len();
+    }
 }
 
 /// The block of lines that starts with the first `title`.

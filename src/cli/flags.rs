@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use super::{UsageError, Verb};
 use crate::http::redirect::safe_next;
 use crate::sessions::store::{Durability, Location};
+use crate::trace::Mode;
 
 /// Everything a command may need to know; each command reads only the
 /// fields of its own flags, and the rest keep their defaults.
@@ -38,8 +39,8 @@ pub struct Config {
     pub client_timeout: u64,
     /// The reverse proxy whose `X-Forwarded-For` names the client.
     pub trusted_proxy: Option<IpAddr>,
-    /// Print a step table for every request (`trace`).
-    pub trace: bool,
+    /// Trace every request on standard error (`trace`); `None`: off.
+    pub trace: Option<Mode>,
 }
 
 /// One flag of the command line.
@@ -303,7 +304,7 @@ pub const FLAGS: &[Flag] = &[
         help: "print a step table per request on standard error",
         commands: SERVE,
         set: |c, v, source| {
-            c.trace = parse_switch(source, v)?;
+            c.trace = parse_switch(source, v)?.then_some(Mode::Full);
             Ok(())
         },
     },
@@ -340,7 +341,7 @@ impl Default for Config {
             max_sessions: 0,
             client_timeout: 0,
             trusted_proxy: None,
-            trace: false,
+            trace: None,
         };
         for flag in FLAGS {
             if let Some(default) = flag.default {
@@ -448,7 +449,7 @@ mod tests {
         assert_eq!(c.users, PathBuf::from("users.htpasswd"));
         assert_eq!(c.session_ttl, 1_209_600);
         assert_eq!(c.logout_redirect, "/");
-        assert!(!c.logout_flush && !c.secure_cookies && !c.trace);
+        assert!(!c.logout_flush && !c.secure_cookies && c.trace.is_none());
         assert_eq!((c.idle_timeout, c.login_throttle), (0, 5));
         assert_eq!((c.max_connections, c.max_sessions), (512, 100_000));
         assert_eq!(c.client_timeout, 10);

@@ -32,6 +32,21 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("/theme", "POST, OPTIONS"),
 ];
 
+/// Why `path` takes only the methods it does, in words for a person: what
+/// `--trace` says beside a 405.
+pub fn why_only(path: &str) -> &'static str {
+    match path {
+        "/logout" => {
+            "signing out changes state, and a GET must not (RFC 9110 §9.2.1): a link, a \
+             prefetch or an <img> on another site could sign you out. The Sign out button \
+             sends a POST."
+        }
+        "/theme" => "choosing a theme changes the session, so it is a form's POST, never a GET.",
+        "/login" => "GET shows the form and POST signs in; nothing else is defined.",
+        _ => "a page is only read: GET, and HEAD for its headers alone.",
+    }
+}
+
 /// Routes `method` and `path` (the path without its query).
 ///
 /// 1. A path latch does not own is static: the www dir decides.
