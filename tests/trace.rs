@@ -5,7 +5,9 @@
 
 use latch::trace::short;
 
-use crate::support::{on_both_backends, redis_key, session_file_for, Backend, Server, ALICE};
+use crate::support::{
+    on_both_backends, redis_key, session_file_for, Backend, Options, Server, UsersFile, ALICE,
+};
 
 #[test]
 fn a_traced_login_account_logout_run_shows_each_step_and_no_secret() {
@@ -308,6 +310,90 @@ fn sixteen_well_formed_unknown_cookies_cost_three_lookups_not_sixteen() {
     let log = server.stderr();
     let lookups = table(&log, "trace GET /").matches("none live").count();
     assert_eq!(lookups, 3, "{log}");
+}
+
+#[test]
+fn trace_summary_prints_one_line_per_request_the_walk_as_an_execution_table() {
+    let users = UsersFile::new(&[ALICE]);
+    let server = Server::start_with(Options {
+        env: vec![("LATCH_TRACE".into(), "summary".into())],
+        users: Some(users.path()),
+        ..Options::default()
+    });
+    let id = server.login(ALICE.0, ALICE.1);
+    let cookie = format!("sid={id}");
+    let token = server.csrf_token(&cookie); // the account page
+    assert_eq!(server.set_theme(&cookie, &token, "dark").status, 303);
+    let new_id = server
+        .logout(&cookie, &token)
+        .set_cookie_value("sid")
+        .unwrap();
+    // Back: the account page again, with the cookie the logout set.
+    let back = server.get("/account", Some(&format!("sid={new_id}")));
+    assert_eq!(back.status, 303);
+    server.log_barrier();
+    let log = server.stderr();
+    assert!(
+        !log.contains("\n   1  "),
+        "no step rows in summary mode:\n{log}"
+    );
+    let label = |id: &str| {
+        latch::sessions::SessionId::parse(id)
+            .unwrap()
+            .label()
+            .to_string()
+    };
+    let (a, b) = (label(&id), label(&new_id));
+    let walk: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("trace "))
+        .skip_while(|l| !l.contains("signed in - → alice"))
+        .take(5) // then the log barrier's own failed sign-in
+        .collect();
+    let expected = [
+        (
+            "POST /login",
+            "signed in - → alice",
+            format!("session none → {a}"),
+            "303 See Other → GET /account",
+        ),
+        (
+            "GET /account",
+            "signed in alice → alice",
+            format!("session {a} → {a} "),
+            "200 OK",
+        ),
+        (
+            "POST /theme",
+            "signed in alice → alice",
+            format!("session {a} → {a} rewritten"),
+            "303 See Other → GET /",
+        ),
+        (
+            "POST /logout",
+            "signed in alice → -",
+            format!("session {a} → {b}"),
+            "303 See Other → GET /",
+        ),
+        (
+            "GET /account",
+            "signed in - → -",
+            format!("session {b} → {b}"),
+            "303 See Other → GET /login?next=%2Faccount",
+        ),
+    ];
+    assert_eq!(walk.len(), expected.len(), "{log}");
+    for (line, (request, signed_in, session, response)) in walk.iter().zip(&expected) {
+        let columns = [
+            format!("trace {request} "),
+            signed_in.to_string(),
+            session.clone(),
+        ];
+        for column in columns {
+            assert!(line.contains(&column), "{column:?} in {line}");
+        }
+        assert!(line.ends_with(response), "{line}");
+    }
 }
 
 #[test]
