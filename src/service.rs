@@ -23,16 +23,19 @@ use crate::auth;
 use crate::error::Error;
 use crate::handlers::{self, Request};
 use crate::http::cookies;
+use crate::http::encoding::hex;
 use crate::http::form::{self, Form, FormError, MAX_BODY_BYTES};
 use crate::http::forwarded::{client_address, ignored_forwarded_for};
+use crate::http::negotiation::accepts_html;
 use crate::http::origin;
-use crate::http::response::{self, Response};
-use crate::http::router::{self, route, Route};
+use crate::http::response::{self, set_cookie, Response};
+use crate::http::router::{self, route, Route, TRACE_PATH};
 use crate::log_event;
+use crate::os::random::random_32;
 use crate::pages::error::{present, Asked};
 use crate::sessions::{self, CookieIds, SessionId, SessionLabel};
 use crate::static_files;
-use crate::trace::{self, CookieSet};
+use crate::trace::{self, CookieSet, COOKIE_MAX_AGE};
 
 /// hyper's entry point. The error type is `Infallible`: every failure is
 /// answered with a status line. Each request leaves one access-log line.
@@ -93,13 +96,18 @@ async fn answer(app: &App, request: &Request<'_>, body: Incoming) -> Response {
 
 /// `answer`, traced: the request and the response are the table's first
 /// and last steps, and the variable tracker ends it, from the session
-/// cookie the request sent and what the answer did to it.
+/// cookie the request sent and what the answer did to it. The table is
+/// printed, and kept for the browser the request came from (`/_trace`).
 async fn traced(app: &App, request: &Request<'_>, body: Incoming, mode: trace::Mode) -> Response {
     let parts = request.parts;
     let public = [app.notice_cookie.name()];
+    let browser = browser_of(app, parts);
     let (response, table) = trace::collect(async {
         trace::row("request", TracedRequest(request, &public));
-        let response = answer(app, request, body).await;
+        let mut response = answer(app, request, body).await;
+        if let Some(Browser { key, new: true }) = &browser {
+            set_cookie(&mut response, app.trace_cookie.set(key, COOKIE_MAX_AGE));
+        }
         trace::row("response", TracedResponse(&response, &public));
         response
     })
@@ -113,7 +121,52 @@ async fn traced(app: &App, request: &Request<'_>, body: Incoming, mode: trace::M
         in_a_few_words(&response),
     );
     log_event!("{}", traced.render(mode));
+    if let (Some(browser), Some(recent)) = (browser, &app.recent) {
+        if worth_keeping(parts, response.status()) {
+            recent.keep(&browser.key, traced);
+        }
+    }
     response
+}
+
+/// The browser a traced request comes from, as `/_trace` knows it.
+struct Browser {
+    /// Its `trace` cookie's value.
+    key: String,
+    /// New: the answer sets the cookie.
+    new: bool,
+}
+
+/// The browser its `trace` cookie names; or, for a browser without one
+/// latch knows (a request that accepts HTML), a new one: a fresh value
+/// from the OS random source, never one the client sent. `None` for a
+/// client that is no browser (curl): its requests are printed only.
+fn browser_of(app: &App, parts: &Parts) -> Option<Browser> {
+    let recent = app.recent.as_ref()?;
+    let mut sent = cookies::values(&parts.headers, app.trace_cookie.name());
+    if let Some(key) = sent.find(|key| recent.knows(key)) {
+        return Some(Browser {
+            key: key.to_owned(),
+            new: false,
+        });
+    }
+    if !accepts_html(&parts.headers) {
+        return None;
+    }
+    let key = hex(&random_32());
+    recent.add(key.clone());
+    Some(Browser { key, new: true })
+}
+
+/// Whether a request is kept for its browser's `/_trace`: not `/_trace`
+/// itself, nor a file the www dir served (the stylesheet, the icon),
+/// which would push the requests that teach out of the twenty kept.
+fn worth_keeping(parts: &Parts, status: StatusCode) -> bool {
+    match route(&parts.method, parts.uri.path()) {
+        Route::Trace => false,
+        Route::Static => status.is_client_error() || status.is_server_error(),
+        _ => true,
+    }
 }
 
 /// What the answer did to the session cookie `name`, from its
@@ -177,7 +230,12 @@ async fn dispatch(app: &App, request: &Request<'_>, body: Incoming) -> Result<Re
     }
     // 2.
     let path = parts.uri.path();
-    match route(&parts.method, path) {
+    let routed = match route(&parts.method, path) {
+        // Without `--trace` the path is like any other latch does not own.
+        _ if path == TRACE_PATH && app.recent.is_none() => Route::Static,
+        routed => routed,
+    };
+    match routed {
         Route::Options(allow) => {
             trace::row("router", format_args!("{path} takes {allow}"));
             Ok(response::options(allow))
@@ -208,6 +266,7 @@ async fn dispatch(app: &App, request: &Request<'_>, body: Incoming) -> Result<Re
             let form = read_post(app, parts, body).await?;
             handlers::logout::post(app, request, &form).await
         }
+        Route::Trace => handlers::trace::get(app, request).await,
     }
 }
 

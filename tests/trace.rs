@@ -396,6 +396,129 @@ fn trace_summary_prints_one_line_per_request_the_walk_as_an_execution_table() {
     }
 }
 
+/// What a browser sends with a page load or a form: it accepts HTML.
+const BROWSER: (&str, &str) = ("Accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+
+#[test]
+fn a_browser_gets_a_trace_cookie_of_its_own_and_sees_only_its_own_requests() {
+    let server = Server::with_users(&[ALICE], &["--trace"]);
+    // A browser's first request: a random cookie of its own, HttpOnly.
+    let home = server.send("GET", "/", None, &[BROWSER], "");
+    let line = home
+        .headers_named("set-cookie")
+        .into_iter()
+        .find(|l| l.starts_with("trace="))
+        .expect("a browser gets a trace cookie")
+        .to_owned();
+    assert!(
+        line.ends_with("; Path=/; HttpOnly; SameSite=Lax; Max-Age=86400"),
+        "{line}"
+    );
+    let mine = home.set_cookie_value("trace").unwrap();
+    assert_eq!(mine.len(), 64, "32 random bytes in hex: {mine}");
+    // Its sign-in, then the sign-out it wants to understand.
+    let trace = format!("trace={mine}");
+    let body = format!("username={}&password={}", ALICE.0, ALICE.1);
+    let headers = [BROWSER, crate::support::FORM];
+    let login = server.send("POST", "/login", Some(&trace), &headers, &body);
+    assert_eq!(login.status, 303);
+    assert!(
+        login.set_cookie_value("trace").is_none(),
+        "known: no new cookie"
+    );
+    let id = login.set_cookie_value("sid").unwrap();
+    let cookies = format!("{trace}; sid={id}");
+    let token = server.csrf_token(&format!("sid={id}"));
+    let body = format!("csrf_token={token}");
+    let logout = server.send("POST", "/logout", Some(&cookies), &headers, &body);
+    assert_eq!(logout.status, 303);
+
+    let page = server.send("GET", "/_trace", Some(&trace), &[BROWSER], "");
+    assert_eq!(page.status, 200);
+    let text = page.text();
+    in_order(
+        &text,
+        &[
+            "<code>GET /</code>",
+            "<code>POST /login</code>",
+            "<code>POST /logout</code>",
+            "<span data-label=\"signed in\">alice → -</span>",
+            "303 See Other → GET /",
+            "<th scope=\"row\">sign out</th>",
+            &format!(
+                "<td><code>{}</code></td><td><code>removed</code></td>",
+                short(&id)
+            ),
+        ],
+    );
+    assert!(
+        !text.contains("GET /_trace"),
+        "the page does not list itself"
+    );
+    for secret in [id.as_str(), token.as_str(), mine.as_str()] {
+        assert!(!text.contains(secret), "the page shows a secret");
+    }
+    // The curl-like request for the CSRF token (no Accept: text/html) is
+    // no browser's: printed, never kept.
+    assert_eq!(
+        text.matches("<code>GET /account</code>").count(),
+        0,
+        "{text}"
+    );
+
+    // Another browser, and a made-up cookie: none of it.
+    for other in [
+        None,
+        Some("trace=0000000000000000000000000000000000000000000000000000000000000000"),
+    ] {
+        let page = server.send("GET", "/_trace", other, &[BROWSER], "");
+        assert_eq!(page.status, 200);
+        assert!(
+            page.text().contains("id=\"no-requests\""),
+            "{}",
+            page.text()
+        );
+        assert!(!page.text().contains("POST /logout"));
+        let new = page.set_cookie_value("trace").expect("a cookie of its own");
+        assert_ne!(new, mine);
+    }
+}
+
+#[test]
+fn the_trace_page_escapes_what_clients_sent() {
+    let server = Server::start(&["--trace"]);
+    let home = server.send("GET", "/", None, &[BROWSER], "");
+    let trace = format!("trace={}", home.set_cookie_value("trace").unwrap());
+    let hostile = "\"><script>alert(1)</script>";
+    let sent = server.send(
+        "GET",
+        "/nope",
+        Some(&trace),
+        &[BROWSER, ("If-None-Match", hostile)],
+        "",
+    );
+    assert_eq!(sent.status, 404);
+    let page = server
+        .send("GET", "/_trace", Some(&trace), &[BROWSER], "")
+        .text();
+    assert!(page.contains("<code>GET /nope</code>"), "{page}");
+    assert!(!page.contains("<script>alert(1)"), "{page}");
+    assert!(
+        page.contains("if-none-match: &quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+}
+
+#[test]
+fn without_trace_the_trace_page_is_404_and_no_cookie_is_set() {
+    let server = Server::start(&[]);
+    let page = server.send("GET", "/_trace", None, &[BROWSER], "");
+    assert_eq!(page.status, 404);
+    let home = server.send("GET", "/", None, &[BROWSER], "");
+    assert!(home.set_cookie_value("trace").is_none());
+    assert_eq!(server.send("OPTIONS", "/_trace", None, &[], "").status, 404);
+}
+
 #[test]
 fn without_trace_there_is_no_table() {
     let server = Server::start(&[]);

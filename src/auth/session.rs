@@ -82,7 +82,12 @@ pub async fn for_error_page(
     ids: &CookieIds,
     now: u64,
 ) -> Option<Record> {
-    let (_, stored) = chosen(store, users, ids, now).await.ok()??;
+    let chosen = chosen(store, users, ids, now).await.ok()?;
+    trace::session_before(|| {
+        let (id, stored) = chosen.as_ref()?;
+        Some(store.seen(id, &stored.record))
+    });
+    let (_, stored) = chosen?;
     let Stored {
         mut record, epoch, ..
     } = stored;

@@ -321,7 +321,8 @@ pub const FLAGS: &[Flag] = &[
         env: "LATCH_TRACE",
         default: None,
         help: "trace each request on standard error: a table of its steps and what changed \
-               (=summary: one line each). For learning on your own machine, never in production",
+               (=summary: one line each); GET /_trace shows a browser its own. For learning \
+               on your own machine, never in production",
         commands: SERVE,
         set: |c, v, source| {
             c.trace = match v {

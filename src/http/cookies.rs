@@ -62,6 +62,12 @@ impl Cookie {
         Cookie::named("device", "__Host-device", secure)
     }
 
+    /// With `--trace`: which browser a request comes from, so that
+    /// `/_trace` shows it its own requests (`trace::Recent`).
+    pub const fn trace(secure: bool) -> Cookie {
+        Cookie::named("trace", "__Host-trace", secure)
+    }
+
     /// `plain`, or with `--secure-cookies` `prefixed` (spelled out: a
     /// `&'static str` cannot be joined from two).
     const fn named(plain: &'static str, prefixed: &'static str, secure: bool) -> Cookie {

@@ -6,7 +6,8 @@
 //! (`tracker`). `--trace=summary` prints each table's first line only: one
 //! line per request (`traced`). With either, `GET /_trace` shows a browser
 //! its own recent requests (`recent`). Secrets (cookie values, CSRF tokens,
-//! `_auth_hash`) are cut to their first characters; passwords never appear.
+//! `_auth_hash`) are cut to their first characters; passwords never appear
+//! (docs/contract.md, "Tracing").
 //!
 //! A row carries a value that says what happened (an outcome type's
 //! `Display`, or `format_args!` over the values just used), formatted only
@@ -26,7 +27,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-pub use recent::Recent;
+pub use recent::{Recent, BROWSERS, COOKIE_MAX_AGE, PER_BROWSER};
 pub use traced::Traced;
 pub use tracker::{before_after, Change, Changed, CookieSet, Place, Seen, State, Tracker};
 

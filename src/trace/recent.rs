@@ -23,6 +23,8 @@ use super::Traced;
 
 /// The requests kept for each browser.
 pub const PER_BROWSER: usize = 20;
+/// The `trace` cookie's lifetime: a day of learning.
+pub const COOKIE_MAX_AGE: u64 = 24 * 60 * 60;
 /// The browsers kept.
 pub const BROWSERS: usize = 64;
 

@@ -42,20 +42,26 @@ impl Traced {
         }
     }
 
-    /// One line: the request, signed in before → after, the session
-    /// before → after (by label), the answer.
-    pub fn summary(&self) -> String {
+    /// The execution table's two middle columns: signed in before →
+    /// after, and the session before → after by label (`rewritten` when
+    /// it was written in place).
+    pub fn columns(&self) -> (String, String) {
         let changed = &self.changed;
-        let (signed_in, mut session) = match changed.looked() {
-            true => (
-                format!("{} → {}", changed.before.user(), changed.after.user()),
-                format!("{} → {}", changed.before.label(), changed.after.label()),
-            ),
-            false => ("(not read)".to_owned(), "(not read)".to_owned()),
-        };
+        if !changed.looked() {
+            return ("(not read)".to_owned(), "(not read)".to_owned());
+        }
+        let signed_in = format!("{} → {}", changed.before.user(), changed.after.user());
+        let mut session = format!("{} → {}", changed.before.label(), changed.after.label());
         if changed.rewritten() {
             session.push_str(" rewritten");
         }
+        (signed_in, session)
+    }
+
+    /// One line: the request, signed in before → after, the session
+    /// before → after, the answer.
+    pub fn summary(&self) -> String {
+        let (signed_in, session) = self.columns();
         format!(
             "{:<15} signed in {signed_in:<14} session {session:<28} {}",
             self.request, self.response
