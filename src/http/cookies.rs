@@ -1,6 +1,6 @@
 //! Cookies: lenient parsing of the `Cookie` request header (RFC 6265 §5.4)
 //! and strict formatting of `Set-Cookie` (RFC 6265 §4.1), the one formatter
-//! of both cookies latch sets: the session id and the one-time notice.
+//! of every cookie latch sets (`Cookie`).
 
 use hyper::header::{HeaderMap, COOKIE};
 
