@@ -9,6 +9,7 @@ use crate::auth::users::UsersFile;
 use crate::cli::Config;
 use crate::http::cookies::Cookie;
 use crate::sessions::store::Store;
+use crate::trace::Recent;
 
 pub struct App {
     pub config: Config,
@@ -26,6 +27,10 @@ pub struct App {
     pub notice_cookie: Cookie,
     /// The cookie that proves a browser signed in before (`auth::device`).
     pub device_cookie: Cookie,
+    /// With `--trace`: each browser's recent requests, for `/_trace`, and
+    /// the cookie that tells browsers apart.
+    pub recent: Option<Recent>,
+    pub trace_cookie: Cookie,
     /// The www dir, canonicalized once at start; `None` when it is missing.
     pub www_root: Option<PathBuf>,
 }
@@ -37,6 +42,8 @@ impl App {
             cookie: Cookie::session(config.secure_cookies),
             notice_cookie: Cookie::notice(config.secure_cookies),
             device_cookie: Cookie::device(config.secure_cookies),
+            recent: config.trace.map(|_| Recent::default()),
+            trace_cookie: Cookie::trace(config.secure_cookies),
             store,
             users,
             throttle: Throttle::new(config.login_throttle),

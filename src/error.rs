@@ -13,6 +13,7 @@ use crate::http::response::{no_store, text, Response};
 use crate::log_event;
 use crate::os::blocking::Crashed;
 use crate::sessions::store::StoreError;
+use crate::trace;
 
 #[derive(Debug)]
 pub enum Error {
@@ -155,6 +156,7 @@ impl Error {
                 (status, "internal error".into(), None)
             }
         };
+        trace::row("error", format_args!("{status}: {message}"));
         let mut response = text(status, format!("{} {message}\n", status.as_u16()));
         no_store(&mut response);
         if store_full {

@@ -28,6 +28,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
 use crate::support::{Server, TempDir, TIMEOUT};
+use latch::trace::short;
 
 /// Starting Chromium on a busy 2-core machine can take a while; every other
 /// wait uses `TIMEOUT`.
@@ -116,6 +117,100 @@ fn back_after_logout_shows_the_sign_in_page_and_flush_mode_drops_the_theme() {
     );
     // Back and reload were GETs, which never create a session.
     assert_eq!(server.stored_sessions(), 0);
+}
+
+/// With `--trace`, a learner signs in, presses Sign out, opens `/_trace` in
+/// the same browser and sees what the POST did: its row of the execution
+/// table, opening (a `<details>`, no script) into its steps and what
+/// changed, from the real ids. Another browser's `/_trace` shows none of
+/// it. Screenshots at desktop and phone widths, light and dark, go to
+/// `target/trace-screenshots/` for a person to look at.
+#[test]
+#[ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"]
+fn trace_shows_a_browser_what_its_sign_out_did_and_another_browser_nothing() {
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Server::with_users(&[("alice", "pw")], &["--trace"]);
+    let browser = Browser::start();
+    let signed_in_sid = sign_in_and_choose_dark(&browser, &server);
+    log_out(&browser);
+    let sid = browser.cookie("sid").expect("keep mode: a new session");
+    let trace = browser.cookie_named("trace").expect("a trace cookie");
+    assert_eq!(trace.http_only(), Some(true), "{trace:?}");
+    assert_eq!(trace.value().len(), 64, "{trace:?}");
+
+    browser.goto(&format!("http://{}/_trace", server.addr));
+    let page = browser.wait_for("the trace page", |p| p.path == "/_trace");
+    assert_eq!(page.theme, "dark", "the page wears the session's theme");
+    let logout = "//summary[.//code[text()='POST /logout']]";
+    let opened = browser.open_details(logout);
+    let dir = server.sessions_dir();
+    let file = |id: &str| {
+        crate::support::session_file_for(&dir, id)
+            .display()
+            .to_string()
+    };
+    for seen in [
+        "alice → -".to_owned(),
+        "303 See Other → GET /".to_owned(),
+        "step 3, keep: _auth_* removed".to_owned(),
+        format!("unlink {}", file(&signed_in_sid)),
+        format!("file {} created", file(&sid)),
+        format!("file {} deleted", file(&signed_in_sid)),
+        short(&signed_in_sid),
+        short(&sid),
+        "\"theme\":\"dark\"".to_owned(),
+    ] {
+        assert!(opened.contains(&seen), "{seen:?} in\n{opened}");
+    }
+    let text = browser.wait_for("the page", |_| true).text;
+    for secret in [signed_in_sid.as_str(), sid.as_str(), trace.value()] {
+        assert!(!text.contains(secret), "a secret on the page");
+    }
+    screenshots(&browser, &server, logout);
+
+    // Another browser (a profile of its own): none of it.
+    drop(browser);
+    let other = Browser::start();
+    other.goto(&format!("http://{}/_trace", server.addr));
+    let page = other.wait_for("another browser's trace page", |p| p.path == "/_trace");
+    assert!(
+        page.text.contains("No requests from this browser yet"),
+        "{page:#?}"
+    );
+    assert!(!page.text.contains("POST /logout"), "{page:#?}");
+}
+
+/// The trace page with the logout's row open, at desktop and phone
+/// widths, in the dark theme, then again in the light one (chosen on the
+/// home page: `POST /theme`).
+fn screenshots(browser: &Browser, server: &Server, row: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/trace-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    for theme in ["dark", "light"] {
+        if theme == "light" {
+            browser.goto(&format!("http://{}/", server.addr));
+            browser.wait_for("the home page", |p| p.path == "/");
+            browser.click("form.theme button[name=\"theme\"][value=\"light\"]");
+            browser.wait_for("the home page, light", |p| {
+                p.path == "/" && p.theme == "light"
+            });
+        }
+        for (name, width, height) in [("desktop", 1280, 800), ("phone", 390, 844)] {
+            browser.resize(width, height);
+            browser.goto(&format!("http://{}/_trace", server.addr));
+            browser.wait_for("the trace page", |p| {
+                p.path == "/_trace" && p.theme == theme
+            });
+            browser.open_details(row);
+            // The row, opened at its steps; what changed; the page's top.
+            let shot = |part: &str| dir.join(format!("trace-{name}-{theme}-{part}.png"));
+            browser.screenshot(&shot("steps"));
+            browser.scroll_to("details[open] table.changed");
+            browser.screenshot(&shot("changed"));
+            browser.scroll_to("body");
+            browser.screenshot(&shot("top"));
+        }
+    }
 }
 
 /// Signs in as alice through the form, lands on `/account`, presses "dark",
@@ -389,11 +484,62 @@ impl Browser {
 
     /// The value of cookie `name` as the browser holds it for this site.
     fn cookie(&self, name: &str) -> Option<String> {
+        self.cookie_named(name).map(|c| c.value().to_owned())
+    }
+
+    /// Cookie `name` as the browser holds it for this site, attributes
+    /// included.
+    fn cookie_named(&self, name: &str) -> Option<fantoccini::cookies::Cookie<'static>> {
         let cookies = self.run("read cookies", self.client().get_all_cookies());
-        cookies
-            .iter()
-            .find(|c| c.name() == name)
-            .map(|c| c.value().to_owned())
+        cookies.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Clicks the `<summary>` `xpath` finds, so that its `<details>` opens,
+    /// scrolls it to the top, and returns the opened details' text.
+    fn open_details(&self, xpath: &str) -> String {
+        self.run(&format!("open {xpath}"), async {
+            self.client()
+                .find(Locator::XPath(xpath))
+                .await?
+                .click()
+                .await
+        });
+        self.note(&format!("opened {xpath}"));
+        let read = "const s = document.evaluate(arguments[0], document, null, \
+                    XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;\
+                    s.scrollIntoView(); \
+                    return s.parentElement.open ? s.parentElement.innerText : null;";
+        let text = self.run(
+            "read the opened row",
+            self.client().execute(read, vec![json!(xpath)]),
+        );
+        text.as_str()
+            .unwrap_or_else(|| panic!("{xpath} did not open: {text}"))
+            .to_owned()
+    }
+
+    /// Scrolls the first element `css` matches to the top of the window.
+    fn scroll_to(&self, css: &str) {
+        let script = "document.querySelector(arguments[0]).scrollIntoView();";
+        self.run(
+            &format!("scroll to {css}"),
+            self.client().execute(script, vec![json!(css)]),
+        );
+    }
+
+    /// Sets the window's size (CSS pixels).
+    fn resize(&self, width: u32, height: u32) {
+        self.run(
+            &format!("resize to {width}x{height}"),
+            self.client().set_window_size(width, height),
+        );
+    }
+
+    /// Saves what the window shows as a PNG at `path`.
+    fn screenshot(&self, path: &Path) {
+        let png = self.run("take a screenshot", self.client().screenshot());
+        std::fs::write(path, png).unwrap();
+        self.note(&format!("screenshot {}", path.display()));
     }
 
     /// Reads the page until `ready` holds, bounded by `TIMEOUT`. A read that

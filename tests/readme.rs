@@ -33,10 +33,18 @@
 //! - `<!-- readme-test: trace POST /logout -->` (any method and path): the
 //!   block is a `--trace` table. It is compared, row by row, with the last
 //!   table of that title the server printed while the blocks above it ran,
-//!   after masking what changes from run to run (see `mask`). When it
-//!   differs, the test prints the real table; `README_REGENERATE=1 cargo test
-//!   --test tests readme::` writes that table into README.md instead of
-//!   failing.
+//!   after masking what changes from run to run (see `mask`).
+//! - `<!-- readme-test: summary Walkthrough 2 -->`: the block is what
+//!   `--trace=summary` prints for the requests the blocks of that section
+//!   (`## Walkthrough 2…`) made: each table's first line.
+//! - `<!-- readme-test: log Walkthrough 2 -->`: the block is what the server
+//!   logged while that section's blocks ran, its `--trace` tables left out:
+//!   the events and the access lines, as a server without `--trace` logs.
+//!
+//! The three kinds come from the one server of the run, so their ids match.
+//! When one differs, the test prints what latch printed;
+//! `README_REGENERATE=1 cargo test --test tests readme::` writes it into
+//! README.md instead of failing.
 //!
 //! Commands and outputs say `127.0.0.1:8080`, as a reader's server does: the
 //! test replaces it with the real address in commands, and the real address
@@ -82,15 +90,27 @@ fn every_readme_example_runs_as_written_against_the_real_binary() {
     });
     let mut shell = Shell::start(clone.path(), harness.path());
     let mut report = Report::default();
-    let mut regenerated = readme.clone();
+    // (fence line, block, what latch printed) for README_REGENERATE=1.
+    let mut regenerated: Vec<(usize, &Block, Vec<String>)> = Vec::new();
+    let mut sections = Sections::default();
 
     for block in &blocks {
+        sections.enter(&block.section, &server);
         match (block.marker.as_deref(), block.info.as_str()) {
             (Some(marker), _) if marker == "skip" || marker.starts_with("skip ") => {}
             (Some("server"), "console") => check_server_block(block, &server, &mut report),
             (Some(marker), _) if marker.starts_with("trace ") => {
-                let title = marker.to_string();
-                check_trace_block(block, &title, &server, &mut report, &mut regenerated);
+                let log = server.stderr();
+                let real = last_trace_table(&log, marker);
+                check_printed(block, marker, real, &server, &mut report, &mut regenerated);
+            }
+            (Some(marker), _) if marker.starts_with("summary ") || marker.starts_with("log ") => {
+                let (kind, section) = marker.split_once(' ').unwrap();
+                let real = sections.log_of(section, &server).map(|log| match kind {
+                    "summary" => summary_lines(&log),
+                    _ => log_lines(&log),
+                });
+                check_printed(block, marker, real, &server, &mut report, &mut regenerated);
             }
             (Some(marker), _) => panic!(
                 "README.md:{}: unknown marker `{MARKER_PREFIX} {marker} -->`",
@@ -108,15 +128,28 @@ fn every_readme_example_runs_as_written_against_the_real_binary() {
         report.server_blocks == 1,
         "README.md has no block marked `server` (or several)"
     );
-    assert!(report.trace_blocks >= 1, "README.md has no `trace` block");
+    assert!(
+        report.printed_blocks >= 3,
+        "README.md lacks a `trace`, `summary` or `log` block"
+    );
     assert!(
         report.commands >= 20,
         "only {} README commands ran",
         report.commands
     );
-    if regenerated != readme {
-        fs::write(&readme_path, &regenerated).unwrap();
-        eprintln!("README_REGENERATE=1: README.md's trace sample rewritten from this run");
+    if !regenerated.is_empty() {
+        // From the last block up, so that each block's lines are where
+        // they were read from.
+        let mut text = readme.clone();
+        regenerated.sort_by_key(|(line, _, _)| std::cmp::Reverse(*line));
+        for (_, block, real) in &regenerated {
+            text = replace_block_body(&text, block, real);
+        }
+        fs::write(&readme_path, &text).unwrap();
+        eprintln!("README_REGENERATE=1: README.md's samples rewritten from this run");
+    }
+    if regenerated.is_empty() {
+        check_one_run(&blocks, &mut report);
     }
     if !report.failures.is_empty() {
         panic!(
@@ -137,6 +170,8 @@ struct Block {
     info: String,
     /// What the `<!-- readme-test: ... -->` line before the fence says.
     marker: Option<String>,
+    /// The `## ` heading the block is under.
+    section: String,
     /// The lines between the fences, with their 1-based line numbers.
     lines: Vec<(usize, String)>,
 }
@@ -145,6 +180,7 @@ fn parse_blocks(readme: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut open: Option<Block> = None;
     let mut last_text_line = "";
+    let mut section = String::new();
     for (index, line) in readme.lines().enumerate() {
         let number = index + 1;
         if let Some(block) = open.as_mut() {
@@ -165,8 +201,12 @@ fn parse_blocks(readme: &str) -> Vec<Block> {
                 fence_line: number,
                 info: info.trim().to_string(),
                 marker,
+                section: section.clone(),
                 lines: Vec::new(),
             });
+        } else if let Some(heading) = line.strip_prefix("## ") {
+            section = heading.to_string();
+            last_text_line = line;
         } else if !line.trim().is_empty() {
             last_text_line = line;
         }
@@ -224,7 +264,7 @@ struct Report {
     failures: Vec<String>,
     commands: usize,
     server_blocks: usize,
-    trace_blocks: usize,
+    printed_blocks: usize,
 }
 
 fn run_console_block(block: &Block, shell: &mut Shell, server: &Server, report: &mut Report) {
@@ -299,26 +339,32 @@ fn check_server_block(block: &Block, server: &Server, report: &mut Report) {
     }
 }
 
-/// A `--trace` sample: compared, masked, with the last table of that title
-/// the server has printed so far.
-fn check_trace_block(
-    block: &Block,
-    title: &str,
+/// A sample of what the server printed (`trace`, `summary`, `log`):
+/// compared, masked, with `real`, what it did print (`None`: nothing).
+fn check_printed<'a>(
+    block: &'a Block,
+    marker: &str,
+    real: Option<Vec<String>>,
     server: &Server,
     report: &mut Report,
-    regenerated: &mut String,
+    regenerated: &mut Vec<(usize, &'a Block, Vec<String>)>,
 ) {
-    report.trace_blocks += 1;
-    let log = server
-        .stderr()
-        .replace(&server.addr.to_string(), README_ADDR);
-    let Some(real) = last_trace_table(&log, title) else {
+    report.printed_blocks += 1;
+    let Some(real) = real else {
         report.failures.push(format!(
-            "README.md:{}: the server printed no `{title}` table while the blocks above ran",
+            "README.md:{}: the server printed nothing for `{marker}` while the blocks above ran",
             block.fence_line
         ));
         return;
     };
+    let addr = server.addr.to_string();
+    let real: Vec<String> = real.iter().map(|l| l.replace(&addr, README_ADDR)).collect();
+    // Every sample is rewritten, whether it differs or not: then all of
+    // them come from this one run.
+    if std::env::var_os("README_REGENERATE").is_some_and(|v| v == "1") {
+        regenerated.push((block.fence_line, block, real));
+        return;
+    }
     let sample: Vec<String> = block.lines.iter().map(|(_, l)| l.clone()).collect();
     let rows = sample.len().max(real.len());
     let mut differences = Vec::new();
@@ -337,13 +383,9 @@ fn check_trace_block(
     if differences.is_empty() {
         return;
     }
-    if std::env::var_os("README_REGENERATE").is_some_and(|v| v == "1") {
-        *regenerated = replace_block_body(regenerated, block, &real);
-        return;
-    }
     report.failures.push(format!(
-        "README.md:{} (trace block `{title}`): {} row(s) differ after masking:\n{}\n\
-         the table latch printed (README_REGENERATE=1 cargo test --test tests readme:: writes it in):\n{}",
+        "README.md:{} (`{marker}` block): {} row(s) differ after masking:\n{}\n\
+         what latch printed (README_REGENERATE=1 cargo test --test tests readme:: writes it in):\n{}",
         block.fence_line,
         differences.len(),
         differences.join("\n"),
@@ -351,11 +393,129 @@ fn check_trace_block(
     ));
 }
 
+/// Where each section's blocks begin and end in the server's log, so that
+/// a `summary` or `log` block shows the requests of one section.
+#[derive(Default)]
+struct Sections {
+    /// Each section seen so far, with its start and (once left) its end.
+    spans: Vec<(String, usize, Option<usize>)>,
+}
+
+impl Sections {
+    /// The blocks of `section` are about to run: the one before ends here.
+    fn enter(&mut self, section: &str, server: &Server) {
+        if self
+            .spans
+            .last()
+            .is_some_and(|(name, _, _)| name == section)
+        {
+            return;
+        }
+        let end = self
+            .spans
+            .last()
+            .map(|(_, start, _)| settled(server, *start));
+        if let (Some(last), Some(end)) = (self.spans.last_mut(), end) {
+            last.2 = Some(end);
+        }
+        let start = self.spans.last().and_then(|s| s.2).unwrap_or(0);
+        self.spans.push((section.to_string(), start, None));
+    }
+
+    /// What the server logged while the blocks of the section whose
+    /// heading starts with `heading` ran (so far, for the current one).
+    fn log_of(&self, heading: &str, server: &Server) -> Option<String> {
+        let (_, start, end) = self.spans.iter().find(|(n, _, _)| n.starts_with(heading))?;
+        let end = end.unwrap_or_else(|| settled(server, *start));
+        Some(server.stderr()[*start..end].to_string())
+    }
+}
+
+/// The length of the log once every request traced since `from` has its
+/// access line (written in batches, `src/log.rs`), waiting a bounded time.
+fn settled(server: &Server, from: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = server.stderr();
+        let lines = log[from..].lines();
+        let (traced, accessed) = lines.fold((0, 0), |(t, a), line| {
+            (
+                t + usize::from(line.starts_with("trace ")),
+                a + usize::from(line.starts_with("access ")),
+            )
+        });
+        if accessed >= traced || Instant::now() > deadline {
+            return log.len();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The `trace` and `log` samples name only sessions the `summary` sample
+/// names: masking hides the ids, so this is what keeps the three from one
+/// run, as a reader can follow a session from one to the next.
+fn check_one_run(blocks: &[Block], report: &mut Report) {
+    let labels = |block: &Block| -> Vec<(usize, String)> {
+        let mut found = Vec::new();
+        for (number, line) in &block.lines {
+            let words = line.split(|c: char| !c.is_ascii_alphanumeric());
+            for word in words.filter(|w| w.len() == 12 && w.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                found.push((*number, word.to_string()));
+            }
+        }
+        found
+    };
+    let marked = |kind: &'static str| {
+        blocks
+            .iter()
+            .filter(move |b| b.marker.as_deref().is_some_and(|m| m.starts_with(kind)))
+    };
+    let summary: Vec<String> = marked("summary ")
+        .flat_map(&labels)
+        .map(|(_, l)| l)
+        .collect();
+    if summary.is_empty() {
+        return;
+    }
+    for block in marked("trace ").chain(marked("log ")) {
+        for (number, label) in labels(block) {
+            if !summary.contains(&label) {
+                report.failures.push(format!(
+                    "README.md:{number}: session {label} is not in the summary sample: the \
+                     samples come from different runs (README_REGENERATE=1 cargo test --test \
+                     tests readme:: rewrites them all from one)"
+                ));
+            }
+        }
+    }
+}
+
+/// Each request in `log` in one line: its table's first line, as
+/// `--trace=summary` prints it.
+fn summary_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|line| line.starts_with("trace "))
+        .map(|line| line.trim_end().to_string())
+        .collect()
+}
+
+/// `log` without its `--trace` tables: the events and access lines.
+fn log_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|line| !line.starts_with("trace ") && !line.starts_with(' '))
+        .map(|line| line.trim_end().to_string())
+        .collect()
+}
+
 /// The last `trace TITLE` table in the log: the title line and every
 /// indented row after it.
 fn last_trace_table(log: &str, title: &str) -> Option<Vec<String>> {
     let lines: Vec<&str> = log.lines().collect();
-    let start = lines.iter().rposition(|l| *l == title)?;
+    let start = lines.iter().rposition(|l| {
+        l.strip_prefix(title)
+            .is_some_and(|rest| rest.starts_with(' '))
+    })?;
     let mut table = vec![lines[start].to_string()];
     for line in &lines[start + 1..] {
         if !line.starts_with(' ') {
@@ -368,8 +528,9 @@ fn last_trace_table(log: &str, title: &str) -> Option<Vec<String>> {
 
 /// What changes from run to run in a trace row, replaced by a fixed word:
 /// a value cut short by the trace (`sid=m3g0…`, `csrf_token=rvQH…`), a
-/// session file's 8 hex digits (`42affaab.json`), a unix time (10 digits),
-/// and a cookie's `Max-Age` (a logout's counts down to the kept `expires`).
+/// session's file name or key (64 hex digits), its label (12), a temporary
+/// file's name (`.tmp-` and 16), a unix time (10 digits), and a cookie's
+/// `Max-Age` (a logout's counts down to the kept `expires`).
 fn mask(row: &str) -> String {
     let chars: Vec<char> = row.trim_end().chars().collect();
     let mut out = String::new();
@@ -385,13 +546,26 @@ fn mask(row: &str) -> String {
         let rest: String = chars[i + run..].iter().take(5).collect();
         if rest.starts_with('…') {
             out.push_str("SHORT");
-        } else if run == 8 && word.chars().all(|c| c.is_ascii_hexdigit()) && rest == ".json" {
-            out.push_str("FILE");
+        } else if run == 64 && word.chars().all(|c| c.is_ascii_hexdigit()) {
+            // A session's file name or Redis key: the digest of its id.
+            out.push_str("DIGEST");
+        } else if word
+            .strip_prefix("tmp-")
+            .is_some_and(|t| t.len() == 16 && t.chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            // A temporary file's random name (`.tmp-` and 16 hex digits).
+            out.push_str("tmp-TEMP");
         } else if run == 12 && word.chars().all(|c| c.is_ascii_hexdigit()) {
             // A session's label (`SessionLabel`): 12 hex digits of a digest.
             out.push_str("LABEL");
         } else if run == 10 && word.chars().all(|c| c.is_ascii_digit()) {
             out.push_str("TIME");
+        } else if word
+            .strip_suffix("us")
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        {
+            // An access line's duration in microseconds.
+            out.push_str("MICROSus");
         } else if out.ends_with("Max-Age=") && word.chars().all(|c| c.is_ascii_digit()) {
             out.push_str("SECONDS");
         } else {
@@ -699,17 +873,20 @@ fn an_ellipsis_line_matches_any_number_of_lines_and_a_missing_line_is_named() {
 
 #[test]
 fn masking_keeps_a_trace_row_but_what_changes_between_runs() {
+    let digest = "ed6ee9351737c4d1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70819";
     assert_eq!(
-        mask(r#"   8  logout 3     keep: moved to 52b27418.json; 42affaab.json deleted"#),
-        "   8  logout 3     keep: moved to FILE.json; FILE.json deleted"
+        mask(&format!(
+            "   9  disk         rename sessions/.tmp-24edca3b65534cb9 → sessions/{digest}.json"
+        )),
+        "   9  disk         rename sessions/.tmp-TEMP → sessions/DIGEST.json"
     );
     assert_eq!(
         mask(r#"{"created":1795245238,"data":{"_csrf":"lGhX…","theme":"dark"}}"#),
         r#"{"created":TIME,"data":{"_csrf":"SHORT…","theme":"dark"}}"#
     );
     assert_eq!(
-        mask("   7  logout 3     moved to session 9178a138d886; session 13444334f149 deleted"),
-        "   7  logout 3     moved to session LABEL; session LABEL deleted"
+        mask("   7  sign out     moved to session 9178a138d886; session 13444334f149 deleted"),
+        "   7  sign out     moved to session LABEL; session LABEL deleted"
     );
     assert_eq!(mask("cookie: sid=m3g0…"), "cookie: sid=SHORT…");
     assert_eq!(
@@ -717,4 +894,8 @@ fn masking_keeps_a_trace_row_but_what_changes_between_runs() {
         "set-cookie: sid=SHORT…; Path=/; Max-Age=SECONDS"
     );
     assert_eq!(mask("content-length: 54"), "content-length: 54");
+    assert_eq!(
+        mask("access GET /account 200 986us client=127.0.0.1 session=5f06ba06c1d2"),
+        "access GET /account 200 MICROSus client=127.0.0.1 session=LABEL"
+    );
 }

@@ -86,7 +86,8 @@ mod layers;
 mod observability;
 /// README.md's commands, run as written.
 mod readme;
-/// `--trace` tables.
+/// `--trace` tables (the variable tracker, the disk steps), the summary,
+/// and `/_trace` on the wire (the browser view is in `browser`).
 mod trace;
 /// `adduser`, `deluser`, bcrypt, the first-run admin.
 mod users_cli;
@@ -95,7 +96,7 @@ mod users_file;
 
 // Several processes.
 
-/// Headless Chromium: sign in, sign out, Back.
+/// Headless Chromium: sign in, sign out, Back; `/_trace` and its screenshots.
 mod browser;
 /// nginx in front of two instances.
 mod load_balancer;

@@ -127,7 +127,7 @@ mod tests {
         assert_eq!(check([], ""), Checked::NotSignedIn);
         assert!(check([&a, &b], "token-b").passed(), "any named session");
         assert_eq!(check([&a], ""), Checked::Missing);
-        assert_eq!(check([&a], "token-b"), Checked::Mismatched("toke…".into()));
+        assert_eq!(check([&a], "token-b"), Checked::Mismatched("tok…".into()));
         assert!(!check([&a], "token-b").passed());
         let mut no_token = a.clone();
         no_token.data.remove(crate::sessions::CSRF);

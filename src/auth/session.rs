@@ -31,14 +31,20 @@ pub async fn current(
     now: u64,
 ) -> Result<Option<Session>, StoreError> {
     trace_no_ids(ids);
-    match chosen(store, users, ids, now).await? {
+    let chosen = chosen(store, users, ids, now).await?;
+    trace::session_before(|| {
+        let (id, stored) = chosen.as_ref()?;
+        Some(store.seen(id, &stored.record))
+    });
+    match chosen {
         Some((id, stored)) => settle(store, users, id, stored, now).await,
         None => Ok(None),
     }
 }
 
 /// Every live session the request's cookies name, in header order: what a
-/// logout ends.
+/// logout ends. The tracker's "before" is the first one signed in, else
+/// the first, as `current` would choose.
 pub async fn every(
     store: &Store,
     users: &UsersFile,
@@ -46,11 +52,19 @@ pub async fn every(
     now: u64,
 ) -> Result<Vec<Session>, StoreError> {
     trace_no_ids(ids);
-    let mut sessions = Vec::new();
+    let mut loaded = Vec::new();
     for id in ids.iter() {
-        let Some(stored) = load(store, id, now).await? else {
-            continue;
-        };
+        if let Some(stored) = load(store, id, now).await? {
+            loaded.push((id, stored));
+        }
+    }
+    trace::session_before(|| {
+        let signed_in = loaded.iter().find(|(_, s)| s.record.user().is_some());
+        let (id, stored) = signed_in.or(loaded.first())?;
+        Some(store.seen(id, &stored.record))
+    });
+    let mut sessions = Vec::new();
+    for (id, stored) in loaded {
         if let Some(session) = settle(store, users, id, stored, now).await? {
             sessions.push(session);
         }
@@ -68,7 +82,12 @@ pub async fn for_error_page(
     ids: &CookieIds,
     now: u64,
 ) -> Option<Record> {
-    let (_, stored) = chosen(store, users, ids, now).await.ok()??;
+    let chosen = chosen(store, users, ids, now).await.ok()?;
+    trace::session_before(|| {
+        let (id, stored) = chosen.as_ref()?;
+        Some(store.seen(id, &stored.record))
+    });
+    let (_, stored) = chosen?;
     let Stored {
         mut record, epoch, ..
     } = stored;

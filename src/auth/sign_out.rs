@@ -177,7 +177,10 @@ pub async fn sign_out(
 ) -> Result<SignedOut, StoreError> {
     let mut sessions = signed_in.into_iter();
     let Some(own) = sessions.next() else {
-        trace::row("logout 6", "no signed-in session: nothing to sign out");
+        trace::row(
+            "sign out",
+            "step 6: no signed-in session: nothing to sign out, nothing changes",
+        );
         return Ok(SignedOut::NotSignedIn);
     };
     let user = own.record.user().unwrap_or_default().to_owned();
@@ -200,9 +203,9 @@ pub async fn sign_out(
         Ok(Some(ended)) => ended,
         Ok(None) => {
             trace::row(
-                "logout 3",
+                "sign out",
                 format_args!(
-                    "session {} already gone: a concurrent logout got there first; nothing done",
+                    "step 3: session {} already gone: a concurrent logout got there first; nothing done",
                     own.id.label()
                 ),
             );
@@ -211,7 +214,7 @@ pub async fn sign_out(
         Err(e) if !everywhere => return Err(e),
         Err(error) => delete_after_commit(store, &own, error).await,
     };
-    trace::row("logout 3", &ended);
+    trace::row("sign out", format_args!("step 3, {ended}"));
     for other in others {
         end_another(store, &other, now).await;
     }
@@ -227,9 +230,9 @@ pub async fn sign_out(
 async fn sign_out_everywhere(store: &Store, user: &str) -> Result<(), StoreError> {
     let epoch = store.bump_epoch(user).await?;
     trace::row(
-        "logout 4",
+        "everywhere",
         format_args!(
-            "scope=all: {user}'s epoch advanced to {epoch}: every session of theirs signed out"
+            "step 4, scope=all: {user}'s epoch advanced to {epoch}: every session of theirs signed out"
         ),
     );
     Ok(())
@@ -306,8 +309,8 @@ async fn end_another(store: &Store, session: &Session, now: u64) {
     match end(store, session, Mode::Flush, now).await {
         Ok(Some(ended)) => {
             trace::row(
-                "logout 3",
-                format_args!("another session the request named: {ended}"),
+                "sign out",
+                format_args!("step 3, another session the request named: {ended}"),
             );
             log_event!("logout user={user} scope=this mode={}", ended.mode());
         }
@@ -327,15 +330,15 @@ impl fmt::Display for Scope {
     }
 }
 
-/// The `--trace` row of step 3.
+/// The `--trace` row of step 3 (the records are in the table's `changed`
+/// block).
 impl fmt::Display for Ended {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Ended::Moved { from, to, record } => write!(
+            Ended::Moved { from, to, .. } => write!(
                 f,
-                "keep: _auth_* removed, _csrf replaced, moved to session {}; session {from} deleted\n{}",
+                "keep: _auth_* removed, _csrf replaced, the rest moved to session {}; session {from} deleted",
                 to.label(),
-                record.traced()
             ),
             Ended::Deleted { label, why } => {
                 let why = match why {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use super::{UsageError, Verb};
 use crate::http::redirect::safe_next;
 use crate::sessions::store::{Durability, Location};
+use crate::trace::Mode;
 
 /// Everything a command may need to know; each command reads only the
 /// fields of its own flags, and the rest keep their defaults.
@@ -38,17 +39,17 @@ pub struct Config {
     pub client_timeout: u64,
     /// The reverse proxy whose `X-Forwarded-For` names the client.
     pub trusted_proxy: Option<IpAddr>,
-    /// Print a step table for every request (`trace`).
-    pub trace: bool,
+    /// Trace every request on standard error, and keep each browser's
+    /// recent requests for `GET /_trace` (`trace`); `None`: off.
+    pub trace: Option<Mode>,
 }
 
 /// One flag of the command line.
 pub struct Flag {
     /// As typed: `--addr`.
     pub name: &'static str,
-    /// What the value looks like in the help (`HOST:PORT`); `None` for a
-    /// switch, which takes no value and is turned on by being there.
-    pub value: Option<&'static str>,
+    /// What it takes after its name.
+    pub takes: Takes,
     /// The environment variable that sets it when the flag is absent.
     pub env: &'static str,
     /// The default, read by `set` like any value; `None`: unset (a switch
@@ -62,26 +63,45 @@ pub struct Flag {
     pub set: fn(&mut Config, value: &str, source: &str) -> Result<(), UsageError>,
 }
 
+/// What a flag takes after its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Takes {
+    /// Nothing: a switch, turned on by being there (`set` reads `1`).
+    Nothing,
+    /// A value (the next word, or after `=`), which looks like this in the
+    /// help: `HOST:PORT`.
+    Value(&'static str),
+    /// A switch that may be given this value after `=`: `--trace`, or
+    /// `--trace=summary`.
+    Optional(&'static str),
+}
+
 impl Flag {
-    pub fn is_switch(&self) -> bool {
-        self.value.is_none()
+    /// How the help spells it: `--addr HOST:PORT`, `--trace[=summary]`.
+    pub fn spelled(&self) -> String {
+        match self.takes {
+            Takes::Nothing => self.name.to_owned(),
+            Takes::Value(value) => format!("{} {value}", self.name),
+            Takes::Optional(value) => format!("{}[={value}]", self.name),
+        }
     }
 
     /// How the help shows the default.
     pub fn default_text(&self) -> &'static str {
-        match (self.default, self.is_switch()) {
+        match (self.default, self.takes) {
             (Some(text), _) => text,
-            (None, true) => "off",
-            (None, false) => "none",
+            (None, Takes::Value(_)) => "none",
+            (None, _) => "off",
         }
     }
 
     /// How the help shows the variable: a switch's with the value that
     /// turns it on.
     pub fn env_text(&self) -> String {
-        match self.is_switch() {
-            true => format!("{}=1", self.env),
-            false => self.env.to_owned(),
+        match self.takes {
+            Takes::Nothing => format!("{}=1", self.env),
+            Takes::Value(_) => self.env.to_owned(),
+            Takes::Optional(value) => format!("{}=1|{value}", self.env),
         }
     }
 }
@@ -108,7 +128,7 @@ const SESSIONS: &[Verb] = &[
 pub const FLAGS: &[Flag] = &[
     Flag {
         name: "--addr",
-        value: Some("HOST:PORT"),
+        takes: Takes::Value("HOST:PORT"),
         env: "LATCH_ADDR",
         default: Some("127.0.0.1:8080"),
         help: "where to listen",
@@ -120,7 +140,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--sessions",
-        value: Some("DIR|URL"),
+        takes: Takes::Value("DIR|URL"),
         env: "LATCH_SESSIONS",
         default: Some("sessions"),
         help:
@@ -138,7 +158,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--redis-durability",
-        value: Some("strict|relaxed"),
+        takes: Takes::Value("strict|relaxed"),
         env: "LATCH_REDIS_DURABILITY",
         default: Some("strict"),
         help: "with a Redis store: strict refuses a server that may lose a write \
@@ -152,7 +172,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--www",
-        value: Some("DIR"),
+        takes: Takes::Value("DIR"),
         env: "LATCH_WWW",
         default: Some("www"),
         help: "static files served as they are",
@@ -164,7 +184,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--users",
-        value: Some("FILE"),
+        takes: Takes::Value("FILE"),
         env: "LATCH_USERS",
         default: Some("users.htpasswd"),
         help: "the users file (htpasswd format; serve creates it with an admin when missing)",
@@ -176,7 +196,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--session-ttl",
-        value: Some("SECONDS"),
+        takes: Takes::Value("SECONDS"),
         env: "LATCH_SESSION_TTL",
         default: Some("1209600"),
         help: "a session's lifetime from its creation (1209600: 14 days)",
@@ -188,7 +208,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--logout-redirect",
-        value: Some("PATH"),
+        takes: Takes::Value("PATH"),
         env: "LATCH_LOGOUT_REDIRECT",
         default: Some("/"),
         help: "where logout sends the browser when the form names no safe `next`",
@@ -200,7 +220,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--logout-flush",
-        value: None,
+        takes: Takes::Nothing,
         env: "LATCH_LOGOUT_FLUSH",
         default: None,
         help: "logout deletes the whole session (off: it keeps the non-auth data under a new id)",
@@ -212,7 +232,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--secure-cookies",
-        value: None,
+        takes: Takes::Nothing,
         env: "LATCH_SECURE_COOKIES",
         default: None,
         help: "name the cookie __Host-sid and mark it Secure (behind HTTPS)",
@@ -224,7 +244,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--idle-timeout",
-        value: Some("SECONDS"),
+        takes: Takes::Value("SECONDS"),
         env: "LATCH_IDLE_TIMEOUT",
         default: Some("0"),
         help: "a session unused this long expires (0: off)",
@@ -236,7 +256,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--login-throttle",
-        value: Some("N"),
+        takes: Takes::Value("N"),
         env: "LATCH_LOGIN_THROTTLE",
         default: Some("5"),
         help: "failed logins per address and name in 15 minutes before 429 (0: off)",
@@ -248,7 +268,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--max-connections",
-        value: Some("N"),
+        takes: Takes::Value("N"),
         env: "LATCH_MAX_CONNECTIONS",
         default: Some("512"),
         help: "connections served at once; more are answered 503 and closed",
@@ -260,7 +280,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--max-sessions",
-        value: Some("N"),
+        takes: Takes::Value("N"),
         env: "LATCH_MAX_SESSIONS",
         default: Some("100000"),
         help: "live sessions the store holds; new anonymous ones are refused past it",
@@ -272,7 +292,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--client-timeout",
-        value: Some("SECONDS"),
+        takes: Takes::Value("SECONDS"),
         env: "LATCH_CLIENT_TIMEOUT",
         default: Some("10"),
         help:
@@ -285,7 +305,7 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--trusted-proxy",
-        value: Some("IP"),
+        takes: Takes::Value("IP"),
         env: "LATCH_TRUSTED_PROXY",
         default: None,
         help: "the reverse proxy whose X-Forwarded-For names the client",
@@ -297,13 +317,20 @@ pub const FLAGS: &[Flag] = &[
     },
     Flag {
         name: "--trace",
-        value: None,
+        takes: Takes::Optional("summary"),
         env: "LATCH_TRACE",
         default: None,
-        help: "print a step table per request on standard error",
+        help: "trace each request on standard error: a table of its steps and what changed \
+               (=summary: one line each); GET /_trace shows a browser its own. For learning \
+               on your own machine, never in production",
         commands: SERVE,
         set: |c, v, source| {
-            c.trace = parse_switch(source, v)?;
+            c.trace = match v {
+                "summary" => Some(Mode::Summary),
+                v => parse_switch(source, v)
+                    .map_err(|_| bad(source, v, "1, 0 or summary"))?
+                    .then_some(Mode::Full),
+            };
             Ok(())
         },
     },
@@ -340,7 +367,7 @@ impl Default for Config {
             max_sessions: 0,
             client_timeout: 0,
             trusted_proxy: None,
-            trace: false,
+            trace: None,
         };
         for flag in FLAGS {
             if let Some(default) = flag.default {
@@ -448,7 +475,7 @@ mod tests {
         assert_eq!(c.users, PathBuf::from("users.htpasswd"));
         assert_eq!(c.session_ttl, 1_209_600);
         assert_eq!(c.logout_redirect, "/");
-        assert!(!c.logout_flush && !c.secure_cookies && !c.trace);
+        assert!(!c.logout_flush && !c.secure_cookies && c.trace.is_none());
         assert_eq!((c.idle_timeout, c.login_throttle), (0, 5));
         assert_eq!((c.max_connections, c.max_sessions), (512, 100_000));
         assert_eq!(c.client_timeout, 10);

@@ -144,11 +144,7 @@ fn synopsis(verb: Verb) -> String {
 fn flag_list(verb: Verb) -> String {
     let mut out = format!("{verb} flags (a flag beats its variable, which beats the default):\n");
     for flag in flags::of(verb) {
-        let spelled = match flag.value {
-            Some(value) => format!("{} {value}", flag.name),
-            None => flag.name.to_owned(),
-        };
-        out += &row(&spelled, flag.help);
+        out += &row(&flag.spelled(), flag.help);
         let source = format!("env {}, default {}", flag.env_text(), flag.default_text());
         out += &row("", &source);
     }

@@ -16,7 +16,7 @@ use std::fmt;
 
 use lexopt::prelude::*;
 
-pub use flags::{Config, Flag, FLAGS};
+pub use flags::{Config, Flag, Takes, FLAGS};
 
 /// The commands, each described once: its name, its NAME and its help in
 /// `Verb::about` (`help.rs`), its flags in `FLAGS`.
@@ -172,9 +172,13 @@ fn split(args: impl IntoIterator<Item = OsString>) -> Result<Words, UsageError> 
                 let spelled = format!("--{name}");
                 let flag = flags::find(&spelled)
                     .ok_or_else(|| UsageError::new(format!("unknown flag {spelled}")))?;
-                let value = match flag.is_switch() {
-                    true => "1".to_owned(),
-                    false => text(parser.value()?)?,
+                let value = match flag.takes {
+                    Takes::Nothing => "1".to_owned(),
+                    Takes::Value(_) => text(parser.value()?)?,
+                    Takes::Optional(_) => match parser.optional_value() {
+                        Some(value) => text(value)?,
+                        None => "1".to_owned(),
+                    },
                 };
                 words.flags.push((flag, value));
             }
@@ -329,7 +333,8 @@ mod tests {
                 vec![("LATCH_SECURE_COOKIES", "maybe")],
                 "LATCH_SECURE_COOKIES",
             ),
-            (vec!["--trace=1"], vec![], "--trace"),
+            (vec!["--trace=loud"], vec![], "--trace"),
+            (vec!["--logout-flush=1"], vec![], "--logout-flush"),
             (vec!["--bogus"], vec![], "--bogus"),
             (vec!["frobnicate"], vec![], "frobnicate"),
             (vec!["adduser"], vec![], "NAME"),
@@ -347,6 +352,20 @@ mod tests {
             assert!(err.contains(needle), "{err} should name {needle}");
             assert!(!err.contains('\n'), "one line: {err}");
         }
+    }
+
+    #[test]
+    fn trace_is_a_switch_that_may_ask_for_the_summary() {
+        use crate::trace::Mode;
+        assert_eq!(serve(&["--trace"], &[]).trace, Some(Mode::Full));
+        assert_eq!(serve(&["--trace=summary"], &[]).trace, Some(Mode::Summary));
+        assert_eq!(serve(&["--trace=0"], &[]).trace, None);
+        let env = [("LATCH_TRACE", "summary")];
+        assert_eq!(serve(&[], &env).trace, Some(Mode::Summary));
+        assert_eq!(serve(&["--trace"], &env).trace, Some(Mode::Full));
+        assert_eq!(serve(&[], &[("LATCH_TRACE", "1")]).trace, Some(Mode::Full));
+        // `summary` is the flag's value, never the next word: a command.
+        assert!(run(&["--trace", "summary"], &[]).is_err());
     }
 
     #[test]

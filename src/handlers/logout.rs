@@ -54,7 +54,7 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
         signed_in.iter().map(|s| &s.record),
         csrf::given(form, &request.parts.headers),
     );
-    trace::row("logout 2", &checked);
+    trace::row("csrf", format_args!("step 2: {checked}"));
     if !checked.passed() {
         return Err(Error::Csrf);
     }

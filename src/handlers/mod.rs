@@ -6,6 +6,7 @@ pub mod home;
 pub mod login;
 pub mod logout;
 pub mod theme;
+pub mod trace;
 
 use std::net::IpAddr;
 

@@ -1,6 +1,6 @@
 //! Cookies: lenient parsing of the `Cookie` request header (RFC 6265 §5.4)
 //! and strict formatting of `Set-Cookie` (RFC 6265 §4.1), the one formatter
-//! of both cookies latch sets: the session id and the one-time notice.
+//! of every cookie latch sets (`Cookie`).
 
 use hyper::header::{HeaderMap, COOKIE};
 
@@ -60,6 +60,12 @@ impl Cookie {
     /// The browser's proof of an earlier sign-in (`auth::device`).
     pub const fn device(secure: bool) -> Cookie {
         Cookie::named("device", "__Host-device", secure)
+    }
+
+    /// With `--trace`: which browser a request comes from, so that
+    /// `/_trace` shows it its own requests (`trace::Recent`).
+    pub const fn trace(secure: bool) -> Cookie {
+        Cookie::named("trace", "__Host-trace", secure)
     }
 
     /// `plain`, or with `--secure-cookies` `prefixed` (spelled out: a

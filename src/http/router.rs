@@ -13,6 +13,10 @@ pub enum Route {
     Account,
     Logout,
     Theme,
+    /// `GET /_trace`: this browser's recent requests, traced (only with
+    /// `--trace`: without it the path is like any other, `service` sees
+    /// to that).
+    Trace,
     /// Any other path: a file under the www dir, or 404.
     Static,
     /// `OPTIONS` on a known path: 204 with this `Allow` value.
@@ -30,7 +34,26 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("/account", "GET, HEAD, OPTIONS"),
     ("/logout", "POST, OPTIONS"),
     ("/theme", "POST, OPTIONS"),
+    (TRACE_PATH, "GET, HEAD, OPTIONS"),
 ];
+
+/// Where a browser sees its own recent requests traced, with `--trace`.
+pub const TRACE_PATH: &str = "/_trace";
+
+/// Why `path` takes only the methods it does, in words for a person: what
+/// `--trace` says beside a 405.
+pub fn why_only(path: &str) -> &'static str {
+    match path {
+        "/logout" => {
+            "signing out changes state, and a GET must not (RFC 9110 §9.2.1): a link, a \
+             prefetch or an <img> on another site could sign you out. The Sign out button \
+             sends a POST."
+        }
+        "/theme" => "choosing a theme changes the session, so it is a form's POST, never a GET.",
+        "/login" => "GET shows the form and POST signs in; nothing else is defined.",
+        _ => "a page is only read: GET, and HEAD for its headers alone.",
+    }
+}
 
 /// Routes `method` and `path` (the path without its query).
 ///
@@ -59,6 +82,7 @@ pub fn route(method: &Method, path: &str) -> Route {
         ("/account", true, _) => Route::Account,
         ("/logout", _, true) => Route::Logout,
         ("/theme", _, true) => Route::Theme,
+        (TRACE_PATH, true, _) => Route::Trace,
         // 4.
         _ => Route::MethodNotAllowed(allow),
     }
@@ -84,6 +108,8 @@ mod tests {
             ("GET", "/account", Route::Account),
             ("POST", "/logout", Route::Logout),
             ("POST", "/theme", Route::Theme),
+            ("GET", "/_trace", Route::Trace),
+            ("HEAD", "/_trace", Route::Trace),
         ];
         for (method, path, want) in table {
             assert_eq!(route(&m(method), path), want, "{method} {path}");

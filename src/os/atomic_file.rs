@@ -1,5 +1,6 @@
 //! Atomic, durable file replacement: the one sequence latch uses for every
-//! file it writes (session files, the epochs file, the users file).
+//! file it writes (session files, the epochs file, the users file). Each
+//! step is a `--trace` row (`disk`), from the path and the result it had.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -8,6 +9,7 @@ use std::path::Path;
 
 use crate::http::encoding::hex;
 use crate::os::random::random_32;
+use crate::trace;
 
 /// Temporary files start with this. In the sessions dir, any such file
 /// that outlives a write is a crash's leftover, and is removed.
@@ -39,18 +41,32 @@ pub fn write_synced(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let temp = dir.join(format!("{TEMP_PREFIX}{}", hex(&random_32()[..8])));
+    let (shown_temp, shown_path) = (temp.display(), path.display());
     let result = (|| {
         // 1.
-        let mut file = OpenOptions::new()
+        let written = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&temp)?;
-        file.write_all(bytes)?;
+            .open(&temp)
+            .and_then(|mut file| file.write_all(bytes).map(|()| file));
+        let n = bytes.len();
+        let file = step(
+            written,
+            format_args!("write {shown_temp}: {n} bytes, a new file, mode 0600"),
+        )?;
         // 2.
-        file.sync_data()?;
+        step(
+            file.sync_data(),
+            format_args!("fsync {shown_temp}: its bytes are on the disk before its name is"),
+        )?;
         // 3.
-        fs::rename(&temp, path)?;
+        step(
+            fs::rename(&temp, path),
+            format_args!(
+                "rename {shown_temp} → {shown_path}: a reader sees the old file or the new, never half of one"
+            ),
+        )?;
         // 4.
         sync_dir(dir)
     })();
@@ -63,5 +79,21 @@ pub fn write_synced(
 /// fsyncs a directory, making the creations, renames and unlinks in it
 /// durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    step(
+        File::open(dir).and_then(|d| d.sync_all()),
+        format_args!(
+            "fsync {} (the directory): the names it holds now survive a crash",
+            dir.display()
+        ),
+    )
+}
+
+/// `result`, with its `--trace` row: what was done, and the error if it
+/// failed.
+pub fn step<T>(result: io::Result<T>, done: std::fmt::Arguments) -> io::Result<T> {
+    match &result {
+        Ok(_) => trace::row("disk", done),
+        Err(e) => trace::row("disk", format_args!("{done}: failed: {e}")),
+    }
+    result
 }

@@ -4,6 +4,7 @@
 //! what it says for each error, is in `error`.
 
 pub mod error;
+pub mod trace;
 
 use std::fmt::Write;
 

@@ -85,7 +85,14 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
     // one any time after it sees the address.
     let mut stop = StopSignals::install()?;
     let reload = signal(SignalKind::hangup())?;
-    log_event!("latch listening on http://{}", listener.local_addr()?);
+    let addr = listener.local_addr()?;
+    log_event!("latch listening on http://{addr}");
+    if app.config.trace.is_some() {
+        log_event!(
+            "--trace: every request traced below; a browser sees its own at http://{addr}/_trace \
+             (for learning on your own machine, never in production)"
+        );
+    }
     let (stopping, stop_watch) = watch::channel(false);
     let admission = Admission::new(app.config.max_connections, app.config.trusted_proxy);
     tokio::spawn(background::sweep_forever(Arc::clone(&app)));

@@ -198,6 +198,18 @@ impl Record {
     pub fn traced(&self) -> Traced<'_> {
         Traced(self)
     }
+
+    /// The data that is not about signing in (neither `_auth_*` nor
+    /// `_csrf`), as JSON: what a logout in keep mode carries over.
+    pub fn other_data(&self) -> String {
+        let other: Map<String, Value> = self
+            .data
+            .iter()
+            .filter(|(key, _)| !key.starts_with(AUTH_PREFIX) && *key != CSRF)
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        serde_json::to_string(&other).unwrap_or_default()
+    }
 }
 
 /// See `Record::traced`.
@@ -261,6 +273,15 @@ mod tests {
         assert!(shown.contains("\"_auth_hash\":\"auth…\""), "{shown}");
         assert!(!shown.contains("new-csrf-value") && !shown.contains("auth-hash-value"));
         assert!(shown.contains("\"_auth_user\":\"alice\""), "{shown}");
+    }
+
+    #[test]
+    fn other_data_is_what_is_not_about_signing_in() {
+        let mut r = Record::new(0, 10, 0, "csrf-token-value".into());
+        assert_eq!(r.other_data(), "{}");
+        r.set_str(THEME, "dark");
+        r.sign_in("alice", "auth-hash-value", 0, "new-csrf-value");
+        assert_eq!(r.other_data(), r#"{"theme":"dark"}"#);
     }
 
     #[test]

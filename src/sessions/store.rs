@@ -41,6 +41,11 @@
 //! sign-out, see `sweep`). Nothing outside `sessions` names a backend: it
 //! names a `Location` (what `--sessions` says), and `Store::open` does the
 //! rest. Each backend maps its failures into the one `StoreError`.
+//!
+//! Every change a backend reports passes here, so here `--trace`'s
+//! variable tracker learns it (`trace::session_changed`), whichever the
+//! backend: a session created, rewritten or deleted, by the file or the key
+//! that holds it.
 
 use std::path::PathBuf;
 
@@ -48,6 +53,7 @@ use crate::sessions::files::FileStore;
 use crate::sessions::pace::{Counter, Limit, Paced};
 use crate::sessions::redis::{self, RedisStore};
 use crate::sessions::{Record, SessionId};
+use crate::trace::{self, Change, Place, Seen};
 
 pub use crate::sessions::stored::{Durability, Listing, Rotated, StoreError, Stored, Version};
 
@@ -160,6 +166,33 @@ impl Store {
         })
     }
 
+    /// The session `id` names, holding `record`, as `--trace`'s variable
+    /// tracker shows it: where it is stored, who is signed in, its `_csrf`
+    /// cut, its other data, and the record with its secrets cut.
+    pub fn seen(&self, id: &SessionId, record: &Record) -> Seen {
+        Seen {
+            label: id.label().to_string(),
+            place: self.place(id),
+            user: record.user().map(str::to_owned),
+            csrf: record.csrf_token().map(trace::short),
+            data: record.other_data(),
+            record: record.traced().to_string(),
+        }
+    }
+
+    fn deleted(&self, id: &SessionId) -> Change {
+        Change::Deleted {
+            label: id.label().to_string(),
+            place: self.place(id),
+        }
+    }
+
+    /// Where the session `id` names is kept: its file, or its Redis key.
+    /// Neither is a secret: a digest cannot be turned back into the id.
+    pub fn place(&self, id: &SessionId) -> Place {
+        on_backend!(self, b => b.place(id))
+    }
+
     /// With `--idle-timeout`, a session unused this long is expired too
     /// (0: no idle timeout).
     pub fn idle_timeout(&self) -> u64 {
@@ -176,7 +209,9 @@ impl Store {
     /// for the count of sessions: sign-in and the moves of `rotate` must
     /// work whatever anonymous sessions fill.
     pub async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
-        on_backend!(self, b => b.create(record).await)
+        let id = on_backend!(self, b => b.create(record).await)?;
+        trace::session_changed(|| Change::Created(self.seen(&id, record)));
+        Ok(id)
     }
 
     /// `create` for a session with no sign-in. `Ok(None)`, and nothing
@@ -188,7 +223,11 @@ impl Store {
         record: &Record,
         now: u64,
     ) -> Result<Option<SessionId>, StoreError> {
-        on_backend!(self, b => b.create_anonymous(record, now).await)
+        let created = on_backend!(self, b => b.create_anonymous(record, now).await)?;
+        if let Some(id) = &created {
+            trace::session_changed(|| Change::Created(self.seen(id, record)));
+        }
+        Ok(created)
     }
 
     /// Applies `change` to the session as stored now and stores the result;
@@ -203,7 +242,11 @@ impl Store {
         now: u64,
         change: impl Fn(&mut Record) -> T + Send + 'static,
     ) -> Result<Option<(Record, T)>, StoreError> {
-        on_backend!(self, b => b.modify(id, version, now, change).await)
+        let modified = on_backend!(self, b => b.modify(id, version, now, change).await)?;
+        if let Some((record, _)) = &modified {
+            trace::session_changed(|| Change::Rewritten(self.seen(id, record)));
+        }
+        Ok(modified)
     }
 
     /// Applies `change` to the session as stored now, then moves it to a
@@ -218,13 +261,24 @@ impl Store {
         now: u64,
         change: impl Fn(&mut Record) -> bool + Send + 'static,
     ) -> Result<Rotated, StoreError> {
-        on_backend!(self, b => b.rotate(id, version, now, change).await)
+        let rotated = on_backend!(self, b => b.rotate(id, version, now, change).await)?;
+        if let Rotated::Moved(new, record) = &rotated {
+            trace::session_changed(|| Change::Created(self.seen(new, record)));
+        }
+        if !matches!(rotated, Rotated::Gone) {
+            trace::session_changed(|| self.deleted(id));
+        }
+        Ok(rotated)
     }
 
     /// Deletes the session, whatever it holds; `Ok(false)`: there was none.
     /// It needs no room, so it works on a full store.
     pub async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        on_backend!(self, b => b.delete(id).await)
+        let deleted = on_backend!(self, b => b.delete(id).await)?;
+        if deleted {
+            trace::session_changed(|| self.deleted(id));
+        }
+        Ok(deleted)
     }
 
     /// Notes that the session `id`, whose record `record` was just signed

@@ -60,7 +60,12 @@ const BUILT_IN: &[(&str, &str, &[u8])] = &[
 pub async fn respond(www_root: Option<&Path>, parts: &Parts) -> Result<Response, Error> {
     let path = parts.uri.path();
     // 1.
+    let shown = cut(path, MAX_PATH);
     let Some(relative) = relative_path(path) else {
+        trace::row(
+            "static",
+            format_args!("{shown}: not a route, nor a name a file could have: 404"),
+        );
         return Ok(not_found());
     };
     // 2.
@@ -77,6 +82,10 @@ pub async fn respond(www_root: Option<&Path>, parts: &Parts) -> Result<Response,
         }
     };
     if let Found::Missing = found {
+        trace::row(
+            "static",
+            format_args!("{shown}: not a route, and no such file in the www dir: 404"),
+        );
         return Ok(not_found());
     }
     // 3.
@@ -101,10 +110,8 @@ pub async fn respond(www_root: Option<&Path>, parts: &Parts) -> Result<Response,
     trace::row(
         "static",
         format_args!(
-            "{} ({} bytes, ETag {}): {verdict}",
-            cut(path, MAX_PATH),
-            file.length,
-            file.validators.etag
+            "{shown} ({} bytes, ETag {}): {verdict}",
+            file.length, file.validators.etag
         ),
     );
     let status = match fresh {

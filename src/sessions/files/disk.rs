@@ -71,7 +71,11 @@ impl Files {
     /// if it was already gone.
     pub(super) fn unlink(&self, key: &Digest) -> io::Result<bool> {
         self.cache.forget(key);
-        match fs::remove_file(self.path(key)) {
+        let path = self.path(key);
+        match atomic_file::step(
+            fs::remove_file(&path),
+            format_args!("unlink {}", path.display()),
+        ) {
             Ok(()) => {
                 self.count.removed();
                 self.dir_sync.sync(&self.dir).map(|()| true)

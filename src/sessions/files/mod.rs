@@ -45,6 +45,7 @@ use crate::sessions::pace::{self, Counter, Limit, Paced, Paces};
 use crate::sessions::record::Judged;
 use crate::sessions::stored::{Listing, Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
+use crate::trace::Place;
 use cache::SessionCache;
 use count::FileCount;
 use epochs::Epochs;
@@ -163,6 +164,14 @@ impl FileStore {
 
     pub fn idle_timeout(&self) -> u64 {
         self.files.idle_timeout
+    }
+
+    /// The session's file, by its path (for `--trace`).
+    pub fn place(&self, id: &SessionId) -> Place {
+        Place {
+            kind: "file",
+            name: self.files.path(&id.digest()).display().to_string(),
+        }
     }
 
     /// The session and its user's epoch. The file is read on the async

@@ -287,15 +287,17 @@ enum Sent<'a> {
 }
 
 /// One exchange as `--trace` shows it, formatted only when the request is
-/// traced: `GET latch:e:616c… → 2`, `EVALSHA SWAP latch:s:1a2b… → 1`.
-/// Keys are cut like any secret (`trace::short`), and a value is shown by
-/// its size: a session's JSON holds its CSRF token.
+/// traced: `GET latch:epoch:616c6963 → 2`, `EVALSHA SWAP latch:s:<the 64
+/// hex digits of the id's digest> → 1`. A key is no secret (a digest cannot
+/// be turned back into an id), so it is shown whole, as `redis-cli` would
+/// find it; a value is shown by its size: a session's JSON holds its CSRF
+/// token.
 struct Exchange<'a>(Sent<'a>, &'a Result<Value, StoreError>);
 
 impl fmt::Display for Exchange<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Sent::Script(name, key) => write!(f, "EVALSHA {name} {}", shown_key(key))?,
+            Sent::Script(name, key) => write!(f, "EVALSHA {name} {key}")?,
             Sent::Command(cmd) => {
                 let mut args = cmd.args_iter().map(|arg| match arg {
                     redis::Arg::Simple(bytes) => String::from_utf8_lossy(bytes).into_owned(),
@@ -304,7 +306,7 @@ impl fmt::Display for Exchange<'_> {
                 let verb = args.next().unwrap_or_default();
                 write!(f, "{}", verb.to_ascii_uppercase())?;
                 if let Some(first) = args.next() {
-                    write!(f, " {}", shown_key(&first))?;
+                    write!(f, " {first}")?;
                 }
                 let more = args.count();
                 if more > 0 {
@@ -316,14 +318,6 @@ impl fmt::Display for Exchange<'_> {
             Ok(reply) => write!(f, " → {}", Shown(reply)),
             Err(e) => write!(f, " → error: {e}"),
         }
-    }
-}
-
-/// A key with its last part (a hash, or a name in hex) cut short.
-fn shown_key(key: &str) -> String {
-    match key.rsplit_once(':') {
-        Some((prefix, last)) if last.len() > 8 => format!("{prefix}:{}", trace::short(last)),
-        _ => key.to_owned(),
     }
 }
 

@@ -50,6 +50,7 @@ use crate::sessions::id::Digest;
 use crate::sessions::record::{self, Judged};
 use crate::sessions::stored::{Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
+use crate::trace::Place;
 pub use connection::{COMMAND_TIMEOUT, RECHECK_EVERY};
 pub use durability::Durability;
 use keys::{deadline_ms, epoch_key, session_key, sign_ins_key, EPOCH_PREFIX, SESSION_PREFIX};
@@ -83,6 +84,14 @@ pub struct RedisStore {
 impl RedisStore {
     pub fn idle_timeout(&self) -> u64 {
         self.idle_timeout
+    }
+
+    /// The session's key (for `--trace`).
+    pub fn place(&self, id: &SessionId) -> Place {
+        Place {
+            kind: "key",
+            name: session_key(&id.digest()),
+        }
     }
 
     /// Caps the sessions `create_anonymous` lets Redis hold.

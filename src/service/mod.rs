@@ -7,6 +7,8 @@
 //! The request's session cookies are parsed here, once (`CookieIds`), and
 //! handed to the handler, the error page and the access line.
 
+mod traced;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -27,12 +29,13 @@ use crate::http::form::{self, Form, FormError, MAX_BODY_BYTES};
 use crate::http::forwarded::{client_address, ignored_forwarded_for};
 use crate::http::origin;
 use crate::http::response::{self, Response};
-use crate::http::router::{route, Route};
+use crate::http::router::{self, route, Route, TRACE_PATH};
 use crate::log_event;
 use crate::pages::error::{present, Asked};
 use crate::sessions::{self, CookieIds, SessionLabel};
 use crate::static_files;
 use crate::trace;
+use traced::{traced, TracedForm};
 
 /// hyper's entry point. The error type is `Infallible`: every failure is
 /// answered with a status line. Each request leaves one access-log line.
@@ -57,13 +60,9 @@ pub async fn handle(
         client,
         ids: &ids,
     };
-    let response = if app.config.trace {
-        let (response, rows) = trace::collect(traced(app, &request, body)).await;
-        let title = format!("{} {}", parts.method, parts.uri.path());
-        log_event!("{}", trace::render(&title, &rows));
-        response
-    } else {
-        answer(app, &request, body).await
+    let response = match app.config.trace {
+        Some(mode) => traced(app, &request, body, mode).await,
+        None => answer(app, &request, body).await,
     };
     access_log(&request, response.status(), started, ids.first_label());
     Ok(response)
@@ -79,10 +78,7 @@ async fn answer(app: &App, request: &Request<'_>, body: Incoming) -> Response {
     // twice (2 s, then 2 s more) for the same 503. The page goes without
     // the session's theme instead.
     let store_failed = matches!(answered, Err(Error::Store(_)));
-    let response = answered.unwrap_or_else(|e| {
-        trace::row("error", format_args!("{e:?}"));
-        e.into_response()
-    });
+    let response = answered.unwrap_or_else(Error::into_response);
     let asked = Asked::of(&parts.method, parts.uri.path(), &parts.headers);
     let response = present(response, &asked, || async move {
         if store_failed {
@@ -96,14 +92,6 @@ async fn answer(app: &App, request: &Request<'_>, body: Incoming) -> Response {
     } else {
         response
     }
-}
-
-/// `answer`, with the request and the response in the trace table.
-async fn traced(app: &App, request: &Request<'_>, body: Incoming) -> Response {
-    trace::row("request", TracedRequest(request));
-    let response = answer(app, request, body).await;
-    trace::row("response", TracedResponse(&response));
-    response
 }
 
 /// 1. HTTP/1.1 requires one `Host` (RFC 9112 §3.2: a request that lacks it
@@ -125,9 +113,26 @@ async fn dispatch(app: &App, request: &Request<'_>, body: Incoming) -> Result<Re
         ));
     }
     // 2.
-    match route(&parts.method, parts.uri.path()) {
-        Route::Options(allow) => Ok(response::options(allow)),
-        Route::MethodNotAllowed(allow) => Ok(response::method_not_allowed(allow)),
+    let path = parts.uri.path();
+    let routed = match route(&parts.method, path) {
+        // Without `--trace` the path is like any other latch does not own.
+        _ if path == TRACE_PATH && app.recent.is_none() => Route::Static,
+        routed => routed,
+    };
+    match routed {
+        Route::Options(allow) => {
+            trace::row("router", format_args!("{path} takes {allow}"));
+            Ok(response::options(allow))
+        }
+        Route::MethodNotAllowed(allow) => {
+            let why = router::why_only(path);
+            let method = &parts.method;
+            trace::row(
+                "router",
+                format_args!("{method} refused: {path} takes {allow}. Why: {why}"),
+            );
+            Ok(response::method_not_allowed(allow))
+        }
         Route::Healthz => Ok(response::text(StatusCode::OK, "ok\n")),
         Route::Static => static_files::respond(app.www_root.as_deref(), parts).await,
         Route::Home => handlers::home::get(app, request).await,
@@ -145,6 +150,7 @@ async fn dispatch(app: &App, request: &Request<'_>, body: Incoming) -> Result<Re
             let form = read_post(app, parts, body).await?;
             handlers::logout::post(app, request, &form).await
         }
+        Route::Trace => handlers::trace::get(app, request).await,
     }
 }
 
@@ -213,88 +219,5 @@ fn access_log(
             "access {method} {path} {} {micros}us client={client} session=-",
             status.as_u16(),
         )),
-    }
-}
-
-/// The trace row of the request: the request line and the headers latch
-/// looks at, secrets shortened.
-struct TracedRequest<'a, 'b>(&'a Request<'b>);
-
-impl std::fmt::Display for TracedRequest<'_, '_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts = self.0.parts;
-        write!(
-            f,
-            "{} {} {:?} from {}",
-            parts.method, parts.uri, parts.version, self.0.client
-        )?;
-        for name in [
-            "host",
-            "cookie",
-            "content-type",
-            "content-length",
-            "transfer-encoding",
-            "origin",
-            "sec-fetch-site",
-            "x-csrf-token",
-            "x-forwarded-for",
-            "if-none-match",
-            "if-modified-since",
-        ] {
-            for value in parts.headers.get_all(name) {
-                let value = String::from_utf8_lossy(value.as_bytes());
-                let shown = match name {
-                    "cookie" => trace::cookie_line(&value),
-                    "x-csrf-token" => trace::short(&value),
-                    _ => value.into_owned(),
-                };
-                write!(f, "\n{name}: {shown}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The trace row of the response: the status line and every header,
-/// `Set-Cookie` values shortened.
-struct TracedResponse<'a>(&'a Response);
-
-impl std::fmt::Display for TracedResponse<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HTTP/1.1 {}", self.0.status())?;
-        for (name, value) in self.0.headers() {
-            let value = String::from_utf8_lossy(value.as_bytes());
-            let shown = if name == hyper::header::SET_COOKIE {
-                trace::cookie_line(&value)
-            } else {
-                value.into_owned()
-            };
-            write!(f, "\n{name}: {shown}")?;
-        }
-        Ok(())
-    }
-}
-
-/// The trace row of a form: its fields, the password hidden, the CSRF
-/// token shortened.
-struct TracedForm<'a>(&'a Form);
-
-impl std::fmt::Display for TracedForm<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut fields = self.0.fields().peekable();
-        if fields.peek().is_none() {
-            return f.write_str("(empty)");
-        }
-        for (i, (name, value)) in fields.enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            match name {
-                "password" => write!(f, "{name}=(hidden)")?,
-                "csrf_token" => write!(f, "{name}={}", trace::short(value))?,
-                _ => write!(f, "{name}={value}")?,
-            }
-        }
-        Ok(())
     }
 }

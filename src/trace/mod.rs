@@ -1,9 +1,13 @@
 //! `--trace`: for every request, a numbered table on standard error of what
 //! latch saw, decided and did, in the spirit of a textbook's execution
-//! table. It shows the request line and the headers that matter, the
-//! session as loaded, each step a handler took, what changed in the store,
-//! and the response. Secrets (cookie values, CSRF tokens, `_auth_hash`) are
-//! cut to their first characters; passwords never appear.
+//! table, and a variable tracker: the request line and the headers that
+//! matter, the session as loaded, each step a handler took, each disk step
+//! or Redis command, the response, and what changed, before → after
+//! (`tracker`). `--trace=summary` prints each table's first line only: one
+//! line per request (`traced`). With either, `GET /_trace` shows a browser
+//! its own recent requests (`recent`). Secrets (cookie values, CSRF tokens,
+//! `_auth_hash`) are cut to their first characters; passwords never appear
+//! (docs/contract.md, "Tracing").
 //!
 //! A row carries a value that says what happened (an outcome type's
 //! `Display`, or `format_args!` over the values just used), formatted only
@@ -14,47 +18,89 @@
 //! blocking pool takes it along (`carry`, used by `os::blocking`), so a row
 //! written anywhere in the request's work reaches the table.
 
+mod recent;
+mod traced;
+mod tracker;
+
 use std::cell::RefCell;
 use std::fmt::Display;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use crate::log::cut;
+pub use recent::{Recent, BROWSERS, COOKIE_MAX_AGE, PER_BROWSER};
+pub use traced::Traced;
+pub use tracker::{before_after, Change, Changed, CookieSet, Place, Seen, State, Tracker};
+
+/// How much `--trace` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `--trace`: each request's whole table.
+    Full,
+    /// `--trace=summary`: one line per request.
+    Summary,
+}
+
+/// The longest line of a table, in bytes: a request line or a header value
+/// is the client's to choose, and the log must stay bounded.
+pub const MAX_LINE: usize = 256;
 
 /// One row: a label and what happened, possibly on several lines.
 pub type Row = (&'static str, String);
 
-/// One request's rows, shared with the blocking work it starts.
-type Table = Arc<Mutex<Vec<Row>>>;
+/// One request's rows and its variable tracker, as gathered while it ran.
+#[derive(Debug, Default)]
+pub struct Table {
+    pub rows: Vec<Row>,
+    pub tracker: Tracker,
+}
+
+/// Shared with the blocking work the request starts.
+type Shared = Arc<Mutex<Table>>;
 
 tokio::task_local! {
-    static TABLE: Table;
+    static TABLE: Shared;
 }
 
 thread_local! {
     /// The table of the request whose blocking work runs on this thread.
-    static LENT: RefCell<Option<Table>> = const { RefCell::new(None) };
+    static LENT: RefCell<Option<Shared>> = const { RefCell::new(None) };
 }
 
 /// Runs one request's future with a table to write to; returns its output
-/// and the rows gathered.
-pub async fn collect<F: Future>(request: F) -> (F::Output, Vec<Row>) {
-    let table = Table::default();
+/// and the table gathered.
+pub async fn collect<F: Future>(request: F) -> (F::Output, Table) {
+    let table = Shared::default();
     let output = TABLE.scope(Arc::clone(&table), request).await;
-    let rows = std::mem::take(&mut *lock(&table));
-    (output, rows)
+    let gathered = std::mem::take(&mut *lock(&table));
+    (output, gathered)
+}
+
+/// Runs `write` on the current request's table, if it is traced.
+fn with_table(write: impl FnOnce(&mut Table)) {
+    let table = TABLE
+        .try_with(Arc::clone)
+        .ok()
+        .or_else(|| LENT.with(|lent| lent.borrow().clone()));
+    if let Some(table) = table {
+        write(&mut lock(&table));
+    }
 }
 
 /// Adds a row, if this request is traced. `detail` is formatted only then.
 pub fn row(label: &'static str, detail: impl Display) {
-    let push = |table: &Table| lock(table).push((label, detail.to_string()));
-    if TABLE.try_with(push).is_err() {
-        LENT.with(|lent| {
-            if let Some(table) = lent.borrow().as_ref() {
-                push(table);
-            }
-        });
-    }
+    with_table(|table| table.rows.push((label, detail.to_string())));
+}
+
+/// The session the request chose (`auth::session`), for the tracker's
+/// "before": `seen` runs only when the request is traced.
+pub fn session_before(seen: impl FnOnce() -> Option<Seen>) {
+    with_table(|table| table.tracker.before(seen()));
+}
+
+/// A change the store made to a session, for the tracker: `change` runs
+/// only when the request is traced.
+pub fn session_changed(change: impl FnOnce() -> Change) {
+    with_table(|table| table.tracker.changed(change()));
 }
 
 /// `log_event!("…")`: one event line (login, logout, a fault), written to
@@ -90,7 +136,7 @@ pub fn carry<T>(work: impl FnOnce() -> T) -> impl FnOnce() -> T {
 
 /// Gives the thread back the table it held before, when the work ends
 /// (even by a panic: blocking-pool threads are reused).
-struct Lent(Option<Table>);
+struct Lent(Option<Shared>);
 
 impl Drop for Lent {
     fn drop(&mut self) {
@@ -98,25 +144,33 @@ impl Drop for Lent {
     }
 }
 
-fn lock(table: &Table) -> std::sync::MutexGuard<'_, Vec<Row>> {
+fn lock(table: &Shared) -> std::sync::MutexGuard<'_, Table> {
     table.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The first four characters of a secret and an ellipsis: enough to tell
-/// two apart in a trace, far too little to use.
+/// A secret cut short: its first characters and an ellipsis, enough to
+/// tell two apart in a trace, far too little to use. At most 4 characters
+/// and never more than half of it are shown, so something is always cut
+/// and the `…` always means it; an empty value stays empty.
 pub fn short(secret: &str) -> String {
-    let head: String = secret.chars().take(4).collect();
-    if head.len() == secret.len() && secret.len() < 4 {
-        return "…".into();
+    let length = secret.chars().count();
+    if length == 0 {
+        return String::new();
     }
+    let head: String = secret.chars().take(4.min(length / 2)).collect();
     format!("{head}…")
 }
 
-/// A `Cookie` or `Set-Cookie` line with every cookie value shortened.
-pub fn cookie_line(line: &str) -> String {
+/// A `Cookie` or `Set-Cookie` line with every cookie value cut short but
+/// those of the cookies named in `public` (latch's notice: a fixed word).
+/// A cookie latch does not know may be another site's secret on the same
+/// host: it is cut too.
+pub fn cookie_line(line: &str, public: &[&str]) -> String {
     line.split(';')
         .map(|part| match part.split_once('=') {
-            Some((name, value)) if !is_attribute(name) => format!("{name}={}", short(value)),
+            Some((name, value)) if !is_attribute(name) && !public.contains(&name.trim()) => {
+                format!("{name}={}", short(value))
+            }
             _ => part.to_owned(),
         })
         .collect::<Vec<_>>()
@@ -131,57 +185,28 @@ fn is_attribute(name: &str) -> bool {
     )
 }
 
-/// The longest line of the table, in bytes: a request line or a header
-/// value is the client's to choose, and the log must stay bounded.
-const MAX_LINE: usize = 256;
-
-/// The table: one numbered row per line, labels in a column, each line cut
-/// to `MAX_LINE`.
-pub fn render(title: &str, rows: &[Row]) -> String {
-    let mut out = format!("trace {}\n", cut(title, MAX_LINE));
-    for (n, (label, detail)) in rows.iter().enumerate() {
-        let mut lines = detail.lines().map(|line| cut(line, MAX_LINE));
-        out.push_str(&format!(
-            "  {:>2}  {label:<12} {}\n",
-            n + 1,
-            lines.next().unwrap_or_default()
-        ));
-        for more in lines {
-            out.push_str(&format!("      {:<12} {more}\n", ""));
-        }
-    }
-    out.pop();
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn secrets_are_cut_short() {
+    fn secrets_are_cut_short_and_the_ellipsis_means_a_cut() {
         assert_eq!(short("AX-SecA7HPgkfB_P3hr_cIbNzFg"), "AX-S…");
-        assert_eq!(short("ab"), "…");
+        assert_eq!(short("abcdefgh"), "abcd…");
+        assert_eq!(short("abcd"), "ab…", "a 4-character value is cut too");
+        assert_eq!(short("a"), "…");
+        assert_eq!(short(""), "");
         assert_eq!(
-            cookie_line("sid=AX-SecA7HPgkfB; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"),
+            cookie_line(
+                "sid=AX-SecA7HPgkfB; Path=/; HttpOnly; SameSite=Lax; Max-Age=60",
+                &[]
+            ),
             "sid=AX-S…; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
         );
         assert_eq!(
-            cookie_line("theme=dark; sid=abcdefgh"),
-            "theme=dark…; sid=abcd…"
+            cookie_line("notice=signed-out; sid=abcdefgh; other=secret", &["notice"]),
+            "notice=signed-out; sid=abcd…; other=sec…"
         );
-    }
-
-    #[test]
-    fn every_line_of_the_table_is_bounded() {
-        let long = "x".repeat(60 * 1024);
-        let rows = vec![("request", format!("GET /{long}\nhost: {long}"))];
-        let table = render(&format!("GET /{long}"), &rows);
-        assert_eq!(table.lines().count(), 3, "{table}");
-        for line in table.lines() {
-            assert!(line.len() < MAX_LINE + 32, "{line}");
-            assert!(line.ends_with('…'), "{line}");
-        }
     }
 
     /// Counts the times it is formatted.
@@ -203,24 +228,24 @@ mod tests {
 
     #[tokio::test]
     async fn rows_inside_a_traced_request_are_collected_in_order() {
-        let ((), rows) = collect(async {
+        let ((), table) = collect(async {
             row("one", "a");
             row("two", format_args!("{}", "b"));
         })
         .await;
-        assert_eq!(rows, vec![("one", "a".into()), ("two", "b".into())]);
+        assert_eq!(table.rows, vec![("one", "a".into()), ("two", "b".into())]);
     }
 
     #[tokio::test]
     async fn rows_written_on_the_blocking_pool_reach_the_table_in_order() {
-        let ((), rows) = collect(async {
+        let ((), table) = collect(async {
             row("before", "async");
             let work = carry(|| row("inside", "blocking"));
             tokio::task::spawn_blocking(work).await.unwrap();
             row("after", "async");
         })
         .await;
-        let labels: Vec<&str> = rows.iter().map(|(label, _)| *label).collect();
+        let labels: Vec<&str> = table.rows.iter().map(|(label, _)| *label).collect();
         assert_eq!(labels, ["before", "inside", "after"]);
         // The thread is lent the table only while the work runs.
         let later = tokio::task::spawn_blocking(|| LENT.with(|lent| lent.borrow().is_none()));
