@@ -22,6 +22,8 @@ use std::io;
 use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
+use crate::trace;
+
 /// The group commit of one directory's fsyncs.
 #[derive(Default)]
 pub struct DirSync {
@@ -50,24 +52,30 @@ impl DirSync {
         // 1.
         state.tickets += 1;
         let ticket = state.tickets;
+        let mut ran = None;
         loop {
             // 2.
             if state.synced >= ticket {
+                trace_row(dir, ran, Ok(()));
                 return Ok(());
             }
             if let Some((covered, kind, why)) = &state.failed {
                 if *covered >= ticket {
-                    return Err(io::Error::new(*kind, why.clone()));
+                    let error = io::Error::new(*kind, why.clone());
+                    trace_row(dir, ran, Err(&error));
+                    return Err(error);
                 }
             }
             // 3.
             if !state.running {
                 state.running = true;
                 let covers = state.tickets;
+                let from = state.synced.max(state.failed.as_ref().map_or(0, |f| f.0));
                 drop(state);
                 let synced = File::open(dir).and_then(|d| d.sync_all());
                 state = self.lock();
                 state.running = false;
+                ran = Some(covers - from);
                 match &synced {
                     Ok(()) => state.synced = state.synced.max(covers),
                     Err(e) => state.failed = Some((covers, e.kind(), e.to_string())),
@@ -85,6 +93,29 @@ impl DirSync {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The `--trace` row of one writer's fsync: run by it (`ran`: how many
+/// writes that fsync covered), or shared with a writer that ran one.
+fn trace_row(dir: &Path, ran: Option<u64>, result: Result<(), &io::Error>) {
+    let dir = dir.display();
+    let how = match ran {
+        Some(0 | 1) => String::new(),
+        Some(n) => format!(", one fsync for {n} writes done at the same moment"),
+        None => ", shared: run by a write done at the same moment, begun after this one".into(),
+    };
+    match result {
+        Ok(()) => trace::row(
+            "disk",
+            format_args!(
+                "fsync {dir} (the directory){how}: the names it holds now survive a crash"
+            ),
+        ),
+        Err(e) => trace::row(
+            "disk",
+            format_args!("fsync {dir} (the directory){how}: failed: {e}"),
+        ),
     }
 }
 
