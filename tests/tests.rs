@@ -92,6 +92,9 @@ mod trace;
 mod users_cli;
 /// The users file, line by line, and a server that follows it.
 mod users_file;
+/// `cargo test` without root: the suite again as uid 65534, and README's
+/// count of the ignored tests.
+mod without_root;
 
 // Several processes.
 
