@@ -552,6 +552,12 @@ fn a_read_only_sessions_dir_answers_503_and_keeps_the_old_session_file() {
         .collect();
     assert!(after == before, "a 503 changed a session file");
     assert_eq!(session_files(dir), files);
+    // The log names the dir and says which logouts failed.
+    let log = server.stderr();
+    let named = format!("sessions dir {}: Read-only file system", dir.display());
+    assert!(log.contains(&named), "{log}");
+    let failed = "logout user=alice scope=this failed: still signed in";
+    assert_eq!(log.matches(failed).count(), 2, "{log}");
 
     tmpfs.remount("rw");
     assert_eq!(temp_files(dir), Vec::<String>::new());

@@ -64,7 +64,17 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
         true => Mode::Flush,
         false => Mode::Keep,
     };
-    let signed_out = sign_out::sign_out(&app.store, signed_in, scope, mode, now).await?;
+    let user = signed_in.first().and_then(|s| s.record.user());
+    let user = user.unwrap_or("-").to_owned();
+    let signed_out = match sign_out::sign_out(&app.store, signed_in, scope, mode, now).await {
+        Ok(signed_out) => signed_out,
+        Err(e) => {
+            // 7, for a sign-out that failed: nothing changed, and the
+            // audit trail says so (the store's own line says why).
+            log_event!("logout user={user} scope={scope} failed: still signed in");
+            return Err(e.into());
+        }
+    };
     // 7.
     if let Some(line) = signed_out.log_line() {
         log_event!("{line}");
