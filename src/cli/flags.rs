@@ -191,7 +191,8 @@ pub const FLAGS: &[Flag] = &[
         value: Some("PATH"),
         env: "LATCH_LOGOUT_REDIRECT",
         default: Some("/"),
-        help: "where logout sends the browser when the form names no safe `next`",
+        help: "where logout sends the browser when the form names no safe `next` \
+               (www/logged-out.html is a page for it: --logout-redirect /logged-out.html)",
         commands: SERVE,
         set: |c, v, source| {
             c.logout_redirect = parse_redirect(source, v)?;

@@ -35,7 +35,7 @@ use crate::auth::{self, csrf};
 use crate::error::Error;
 use crate::handlers::{requested_next, Request};
 use crate::http::form::Form;
-use crate::http::notice::{self, Notice};
+use crate::http::notice;
 use crate::http::response::{insert_static, see_other, set_cookie, Response};
 use crate::log_event;
 use crate::sessions;
@@ -100,8 +100,8 @@ fn answer(app: &App, target: &str, signed_out: &SignedOut, now: u64) -> Response
     if let Some(cookie) = signed_out.cookie(app.cookie, now) {
         set_cookie(&mut response, cookie);
     }
-    if signed_out.signed_out() {
-        notice::set(&mut response, app.notice_cookie, Notice::SignedOut);
+    if let Some(shown) = signed_out.notice() {
+        notice::set(&mut response, app.notice_cookie, shown);
     }
     response
 }
