@@ -79,6 +79,9 @@ mod properties;
 
 /// The command line: flags, help, `check`, password prompts.
 mod cli;
+/// The numbers and commands the docs give, held to the code, the build and
+/// each other.
+mod docs;
 /// `src/lib.rs`'s order of modules and no cycle in `src/`: the first page
 /// tells the truth.
 mod layers;
