@@ -12,8 +12,14 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
 }
 
-/// The docs a reader meets: the README, the deploy guide, the contract.
-const DOCS: [&str; 3] = ["README.md", "deploy/README.md", "docs/contract.md"];
+/// The docs a reader meets: the README, the deploy guide, the contract, and
+/// the performance notes.
+const DOCS: [&str; 4] = [
+    "README.md",
+    "deploy/README.md",
+    "docs/contract.md",
+    "docs/performance.md",
+];
 
 /// docs/contract.md ("Users file") promises that a running server sees a
 /// changed users file within 5 seconds. Every doc that says how soon says
@@ -152,4 +158,45 @@ fn the_deploy_guides_commands_run_in_a_root_shell_without_sudo() {
             );
         }
     }
+}
+
+/// README.md, "Read these files first": each file is there, in the order
+/// the table numbers them, and has about the lines the table says (within
+/// a tenth, or 10 lines), so the list stays a true guide as the code moves.
+#[test]
+fn the_reading_list_names_files_that_exist_with_their_line_counts() {
+    let readme = read("README.md");
+    let (_, list) = readme
+        .split_once("## Read these files first")
+        .expect("README.md has a section \"Read these files first\"");
+    let list = list.split("\n## ").next().unwrap();
+    let mut rows = 0;
+    for row in list
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains("`src/"))
+    {
+        let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+        let [number, file, lines, _what] = cells[..] else {
+            panic!("README.md: a row of four cells: {row}");
+        };
+        rows += 1;
+        assert_eq!(number, rows.to_string(), "numbered in order: {row}");
+        let path = file.trim_matches('`');
+        let said: usize = lines.parse().unwrap_or_else(|_| panic!("{row}"));
+        let actual = read(path).lines().count();
+        let slack = (said / 10).max(10);
+        assert!(
+            actual.abs_diff(said) <= slack,
+            "README.md says {path} has {said} lines; it has {actual}: update the list"
+        );
+    }
+    assert!((10..=15).contains(&rows), "about twelve files: {rows}");
+}
+
+/// Performance lives in docs/performance.md, linked once from the README.
+#[test]
+fn the_readme_links_the_performance_notes_once() {
+    let readme = read("README.md");
+    assert_eq!(readme.matches("](docs/performance.md)").count(), 1);
+    assert!(read("docs/performance.md").starts_with("# Performance"));
 }
