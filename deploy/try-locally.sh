@@ -28,9 +28,9 @@
 # Usage, from the repository root:
 #
 #   cargo build --release
-#   sudo deploy/try-locally.sh [LATCH_BINARY]   # default target/release/latch
-#   sudo STRACE=1 deploy/try-locally.sh         # also: every system call latch
-#                                               # made, checked against the filter
+#   deploy/try-locally.sh [LATCH_BINARY]   # as root; default target/release/latch
+#   STRACE=1 deploy/try-locally.sh         # also: every system call latch
+#                                          # made, checked against the filter
 #
 # Needs root, bash, nginx, openssl, curl, python3 with libseccomp.so.2,
 # systemd-analyze (Debian package systemd), unshare and setpriv

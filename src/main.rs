@@ -65,17 +65,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// Serves, once everything that can refuse a start has said yes: the
-/// sessions store opened (the file store's dir lock and space reserve; the
-/// Redis store connected, and its durability checked, on the runtime that
-/// will drive its connection) and the address bound. Only then does a first run create the users file, so
-/// a start that fails leaves nothing behind.
+/// Serves, once everything that can refuse a start has said yes, in the
+/// order that leaves nothing behind when one says no: the address bound
+/// (a failure there has made nothing yet), then the sessions store opened
+/// (the file store's dir made, its lock and space reserve; the Redis store
+/// connected, and its durability checked, on the runtime that will drive
+/// its connection). Only then does a first run create the users file.
 fn serve(config: Config) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| {
+                let why = check::cannot_listen(config.addr, &e);
+                format!("cannot listen on {}: {why}", config.addr)
+            })?;
         let settings = Settings {
             idle_timeout: config.idle_timeout,
             max_sessions: Some(config.max_sessions),
@@ -84,9 +91,6 @@ fn serve(config: Config) -> Result<(), String> {
         let store = Store::open(&config.sessions, &settings)
             .await
             .map_err(|e| format!("cannot use {}: {e}", config.sessions.shown()))?;
-        let listener = tokio::net::TcpListener::bind(config.addr)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
         if !config.users.exists() {
             bootstrap_users(&config.users)?;
         }
@@ -155,14 +159,16 @@ async fn list_sessions(store: &Store, users: &Path) -> Result<(), String> {
 }
 
 /// `latch clearsessions`: removes expired and unreadable sessions (a
-/// read-only store: it signs no one out and writes no epochs), and prints
-/// how many. Redis expires sessions itself: it prints 0 there.
+/// read-only store: it signs no one out and writes no epochs), and says
+/// what it removed: `removed 1 expired session, 1 unreadable session`.
+/// Why each unreadable one could not be read is on standard error, as the
+/// server logs it.
 async fn clear_sessions(store: &Store, sessions: &Location) -> Result<(), String> {
     let removed = store
-        .sweep(now(), |_, _| false)
+        .clear(now())
         .await
         .map_err(|e| format!("cannot clear {}: {e}", sessions.shown()))?;
-    println!("{removed}");
+    println!("removed {removed}");
     Ok(())
 }
 

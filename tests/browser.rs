@@ -9,6 +9,11 @@
 //! "cache"` on the logout answer make Chromium ask the server again, and the
 //! server answers with the sign-in page.
 //!
+//! A third walks the pages around signing out (the 405 of `/logout`, the
+//! sign-in page `/account` sends to, "Sign out everywhere", the page for
+//! `--logout-redirect`) at a desktop's and a phone's width, light and dark,
+//! and saves each as a PNG under `target/screenshots/` to look at.
+//!
 //! Needs `chromium` and `chromedriver` on `PATH` (Debian: `apt-get install
 //! chromium chromium-driver`), so these tests are `#[ignore]`d: a plain
 //! `cargo test` passes on a fresh machine. Run them with `cargo test
@@ -213,6 +218,98 @@ fn screenshots(browser: &Browser, server: &Server, row: &str) {
     }
 }
 
+/// The pages a person meets around signing out, as they see them: at a
+/// desktop's width and a phone's, in the browser's light and dark scheme
+/// (the session's theme left at "auto", as for every new visitor). Each is
+/// saved under `target/screenshots/` for a person to look at, and checked:
+/// the width and the scheme took, nothing is wider than the window, and
+/// what the page is for is on screen. The walk: `/logout` typed in while
+/// signed in (405: why it is a button, and the button, which is pressed),
+/// then signed out; `/account` (sent to sign in, saying why); "Sign out
+/// everywhere" (its own notice); `/logged-out.html` (the page for
+/// `--logout-redirect`).
+#[test]
+#[ignore = "needs chromium and chromedriver: apt-get install chromium chromium-driver"]
+fn the_sign_out_pages_fit_a_phone_and_a_desktop_in_light_and_dark() {
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Server::with_users(&[("alice", "pw")], &[]);
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    for (scheme, flags) in [("light", &[][..]), ("dark", &["--force-dark-mode"][..])] {
+        let browser = Browser::start_with(flags);
+        for (size, width, height) in [("desktop", 1280, 800), ("phone", 390, 844)] {
+            browser.resize(width, height);
+            let look = |name: &str, must_show: &str| {
+                let seen = browser.eval(&format!(
+                    "const shown = document.querySelector({must_show:?});
+                     const box = shown && shown.getBoundingClientRect();
+                     return {{
+                       width: innerWidth,
+                       dark: matchMedia('(prefers-color-scheme: dark)').matches,
+                       widest: document.documentElement.scrollWidth,
+                       shown: !!box && box.width > 0 && box.left >= 0 && box.right <= innerWidth,
+                     }};"
+                ));
+                let what = format!("{name} at {size} {width}x{height}, {scheme}: {seen}");
+                assert_eq!(seen["width"], width, "the width took: {what}");
+                assert_eq!(seen["dark"], scheme == "dark", "the scheme took: {what}");
+                assert!(
+                    seen["widest"].as_u64() <= Some(width.into()),
+                    "too wide: {what}"
+                );
+                assert_eq!(seen["shown"], true, "{must_show} on screen: {what}");
+                browser.screenshot(&shots.join(format!("{name}-{size}-{scheme}.png")));
+            };
+            let home = format!("http://{}", server.addr);
+            sign_in(&browser, &server, None);
+
+            browser.goto(&format!("{home}/logout"));
+            let page = browser.wait_for("the 405 of /logout", |p| p.path == "/logout");
+            assert!(page.text.contains("Signing out is a button"), "{page:#?}");
+            look("405-signed-in", "#logout-here");
+            browser.click("#logout-here");
+            let page = browser.wait_for("signed out", |p| p.path == "/" && p.user.is_none());
+            assert!(page.text.contains("You have signed out."), "{page:#?}");
+
+            browser.goto(&format!("{home}/logout"));
+            let page = browser.wait_for("the 405, signed out", |p| p.path == "/logout");
+            assert!(page.text.contains("nothing to sign out of"), "{page:#?}");
+            look("405-signed-out", "main .way-on a.primary");
+
+            browser.goto(&format!("{home}/account"));
+            let page = browser.wait_for("sent to sign in", |p| p.path == "/login");
+            assert!(
+                page.text.contains("Sign in to see your account."),
+                "{page:#?}"
+            );
+            look("sign-in-from-account", "main form.sign-in button");
+
+            sign_in(&browser, &server, Some("/account"));
+            browser.click("#logout-all");
+            let page = browser.wait_for("signed out everywhere", |p| p.path == "/");
+            assert!(page.text.contains("on every other device"), "{page:#?}");
+            look("signed-out-everywhere", "main .notice");
+
+            browser.goto(&format!("{home}/logged-out.html"));
+            browser.wait_for("the logged-out page", |p| p.path == "/logged-out.html");
+            look("logged-out-html", "main .way-on a.primary");
+        }
+    }
+}
+
+/// Signs in as alice through the form on the page `/login` shows (already
+/// there when `from` names the page that sent the browser to it), and
+/// lands on `/account`.
+fn sign_in(browser: &Browser, server: &Server, from: Option<&str>) {
+    if from.is_none() {
+        browser.goto(&format!("http://{}/login", server.addr));
+    }
+    browser.wait_for("the sign-in form", |p| p.path == "/login");
+    browser.type_into("#username", "alice");
+    browser.type_into("#password", "pw");
+    browser.click("main form[action=\"/login\"] button[type=\"submit\"]");
+    browser.wait_for("the account page", |p| p.path == "/account");
+}
+
 /// Signs in as alice through the form, lands on `/account`, presses "dark",
 /// opens a page that does not exist (an error page in the session's
 /// theme, still signed in), and comes back to `/account`. Returns the
@@ -373,6 +470,12 @@ struct Browser {
 
 impl Browser {
     fn start() -> Browser {
+        Browser::start_with(&[])
+    }
+
+    /// A browser started with these Chromium flags on top of
+    /// `CHROMIUM_ARGS` (`--force-dark-mode`: the dark scheme).
+    fn start_with(extra: &[&str]) -> Browser {
         let chromium = installed("chromium");
         let chromedriver = installed("chromedriver");
         let dir = TempDir::new();
@@ -389,7 +492,7 @@ impl Browser {
             dir,
             started,
         };
-        browser.connect(port, &chromium);
+        browser.connect(port, &chromium, extra);
         browser.note("browser started");
         browser
     }
@@ -397,9 +500,13 @@ impl Browser {
     /// Opens the WebDriver session, which starts Chromium with a fresh
     /// profile, and page-load and script timeouts below our own `TIMEOUT`,
     /// so that a hung page is reported by chromedriver.
-    fn connect(&mut self, port: u16, chromium: &Path) {
+    fn connect(&mut self, port: u16, chromium: &Path, extra: &[&str]) {
         let profile = self.dir.path().join("profile");
-        let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| a.to_string()).collect();
+        let mut args: Vec<String> = CHROMIUM_ARGS
+            .iter()
+            .chain(extra)
+            .map(|a| a.to_string())
+            .collect();
         args.push(format!("--user-data-dir={}", profile.display()));
         let capabilities = json!({
             "browserName": "chrome",
@@ -527,7 +634,7 @@ impl Browser {
         );
     }
 
-    /// Sets the window's size (CSS pixels).
+    /// Makes the window `width` by `height` CSS pixels.
     fn resize(&self, width: u32, height: u32) {
         self.run(
             &format!("resize to {width}x{height}"),
@@ -535,11 +642,17 @@ impl Browser {
         );
     }
 
+    /// What `script` (a function body) returns on the current page.
+    fn eval(&self, script: &str) -> Value {
+        self.run("run a script", self.client().execute(script, vec![]))
+    }
+
     /// Saves what the window shows as a PNG at `path`.
     fn screenshot(&self, path: &Path) {
         let png = self.run("take a screenshot", self.client().screenshot());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, png).unwrap();
-        self.note(&format!("screenshot {}", path.display()));
+        self.note(&format!("saved {}", path.display()));
     }
 
     /// Reads the page until `ready` holds, bounded by `TIMEOUT`. A read that

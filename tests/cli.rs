@@ -386,16 +386,119 @@ fn check_names_a_missing_users_file() {
     assert_check_problem(&args, &[], "users.htpasswd");
 }
 
+/// `serve` with the good setup's flags changed as `args` says (check's
+/// flags, `check` swapped for `serve`): it must fail; its one line.
+fn serve_fails(args: &[String]) -> String {
+    let mut args = args.to_vec();
+    args[0] = "serve".into();
+    let (status, out, err) = check_with(&args, &[]);
+    assert_eq!(status, 1, "serve started: {out}{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    err.trim_end().to_owned()
+}
+
+/// What `check` said about `subject` (a problem or a warning), without
+/// its prefix.
+fn check_said(err: &str, subject: &str) -> String {
+    err.lines()
+        .filter_map(|line| line.strip_prefix("latch check: "))
+        .map(|line| line.strip_prefix("warning: ").unwrap_or(line))
+        .find(|line| line.starts_with(subject))
+        .unwrap_or_else(|| panic!("check says nothing of {subject}: {err}"))
+        .to_owned()
+}
+
 #[test]
-fn check_names_a_sessions_path_that_is_not_a_writable_directory() {
+fn check_and_serve_say_a_sessions_path_that_is_not_a_directory_the_same_way_with_the_fix() {
     let dir = TempDir::new();
     let mut args = good_setup(&dir);
     let file = dir.path().join("a-file");
     std::fs::write(&file, "").unwrap();
-    args.extend(["--sessions".into(), text(&file).into()]);
-    assert_check_problem(&args, &[], "a-file");
-    args.extend(["--sessions".into(), format!("{}/below", text(&file))]);
-    assert_check_problem(&args, &[], "a-file/below");
+    for (path, fix) in [
+        (
+            text(&file).to_owned(),
+            "not a directory: move that file away",
+        ),
+        (
+            format!("{}/below", text(&file)),
+            "is not a directory: give --sessions another path",
+        ),
+    ] {
+        args.extend(["--sessions".into(), path.clone()]);
+        let subject = format!("sessions dir {path}: ");
+        let checked = check_said(&assert_check_problem(&args, &[], &subject), &subject);
+        assert!(checked.contains(fix), "{checked}");
+        assert_eq!(serve_fails(&args), format!("latch: cannot use {checked}"));
+    }
+}
+
+#[test]
+fn check_warns_of_an_address_in_use_and_serve_fails_there_the_same_way_leaving_nothing() {
+    let dir = TempDir::new();
+    let mut args = good_setup(&dir);
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = holder.local_addr().unwrap().to_string();
+    let new_sessions = dir.path().join("new-sessions");
+    let new_users = dir.path().join("new-users");
+    args.extend(["--addr".into(), addr.clone()]);
+    args.extend(["--sessions".into(), text(&new_sessions).into()]);
+
+    // The usual case before a restart: a warning, and still ok.
+    let (status, out, err) = check_with(&args, &[]);
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(out.ends_with("ok\n"), "{out}");
+    let subject = format!("addr {addr}: ");
+    let checked = check_said(&err, &subject);
+    assert!(
+        err.contains(&format!("latch check: warning: {checked}")),
+        "{err}"
+    );
+    assert!(checked.contains("in use (by a running latch?"), "{checked}");
+    // Serve fails there in the same words, and makes nothing first.
+    args.extend(["--users".into(), text(&new_users).into()]);
+    let serve = serve_fails(&args);
+    let said = checked.strip_prefix(&subject).unwrap();
+    assert_eq!(serve, format!("latch: cannot listen on {addr}: {said}"));
+    assert!(
+        !new_sessions.exists(),
+        "a failed start made its sessions dir"
+    );
+    assert!(!new_users.exists(), "a failed start made a users file");
+    drop(holder);
+}
+
+#[test]
+fn check_and_serve_say_an_address_not_of_this_host_the_same_way() {
+    let dir = TempDir::new();
+    let mut args = good_setup(&dir);
+    // TEST-NET-1 (RFC 5737): never an address of this host.
+    let addr = "192.0.2.1:8080";
+    args.extend(["--addr".into(), addr.into()]);
+    let subject = format!("addr {addr}: ");
+    let checked = check_said(&assert_check_problem(&args, &[], &subject), &subject);
+    assert!(checked.contains("not an address of this host"), "{checked}");
+    let said = checked.strip_prefix(&subject).unwrap();
+    assert_eq!(
+        serve_fails(&args),
+        format!("latch: cannot listen on {addr}: {said}")
+    );
+}
+
+#[test]
+fn sessions_and_clearsessions_name_a_missing_sessions_dir() {
+    let dir = TempDir::new();
+    let missing = dir.path().join("nonexistent");
+    for command in ["sessions", "clearsessions"] {
+        let (status, out, err) = run(&[command, "--sessions", text(&missing)], &[], "");
+        assert_eq!((status, out.as_str()), (1, ""), "{err}");
+        assert_eq!(
+            err.trim_end(),
+            format!(
+                "latch: cannot read sessions dir {}: No such file or directory (os error 2)",
+                missing.display()
+            )
+        );
+    }
 }
 
 #[test]

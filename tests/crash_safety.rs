@@ -7,11 +7,11 @@
 //!
 //! The faults are real: SIGKILL of a busy server, a full file system, a
 //! read-only one. The last two mount a tmpfs, which needs root (or
-//! CAP_SYS_ADMIN); CI runs as root. Without it those tests fail and say so,
-//! rather than pass without testing anything: a skip that reports "ok" is a
-//! hole in the suite. Leave them out on purpose with `cargo test --test
-//! tests crash_safety:: -- --skip a_full_disk --skip a_read_only --skip
-//! on_a_full_disk`.
+//! CAP_SYS_ADMIN), so those tests are `#[ignore = "needs root: …"]`: a plain
+//! `cargo test` passes for a normal user, and `.ci/run` (root) runs them
+//! with `cargo test --test tests crash_safety:: -- --ignored`. Run so
+//! without root, they fail and say why, rather than pass without testing
+//! anything.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -353,8 +353,7 @@ impl Tmpfs {
         if let Err(why) = mounted {
             panic!(
                 "cannot mount a tmpfs on {} ({why}). This test needs root (or CAP_SYS_ADMIN) \
-                 to fill a file system or make it read-only; CI runs as root. To leave it \
-                 out on purpose: cargo test --test tests crash_safety:: -- --skip <name>",
+                 to fill a file system or make it read-only; run it as root (.ci/run does)",
                 dir.path().display()
             );
         }
@@ -482,6 +481,7 @@ fn sid_of(response: &Response) -> String {
 }
 
 #[test]
+#[ignore = "needs root: mounts a tmpfs to fill it"]
 fn a_full_disk_answers_503_and_keeps_the_old_session_file() {
     let tmpfs = Tmpfs::mount();
     let server = Server::start(&[&sessions_flag(&tmpfs)]);
@@ -512,6 +512,7 @@ fn a_full_disk_answers_503_and_keeps_the_old_session_file() {
 }
 
 #[test]
+#[ignore = "needs root: mounts a tmpfs to make it read-only"]
 fn a_read_only_sessions_dir_answers_503_and_keeps_the_old_session_file() {
     let tmpfs = Tmpfs::mount();
     let server = Server::with_users(&[ALICE], &[&sessions_flag(&tmpfs)]);
@@ -551,6 +552,12 @@ fn a_read_only_sessions_dir_answers_503_and_keeps_the_old_session_file() {
         .collect();
     assert!(after == before, "a 503 changed a session file");
     assert_eq!(session_files(dir), files);
+    // The log names the dir and says which logouts failed.
+    let log = server.stderr();
+    let named = format!("sessions dir {}: Read-only file system", dir.display());
+    assert!(log.contains(&named), "{log}");
+    let failed = "logout user=alice scope=this failed: still signed in";
+    assert_eq!(log.matches(failed).count(), 2, "{log}");
 
     tmpfs.remount("rw");
     assert_eq!(temp_files(dir), Vec::<String>::new());
@@ -564,6 +571,7 @@ fn a_read_only_sessions_dir_answers_503_and_keeps_the_old_session_file() {
 }
 
 #[test]
+#[ignore = "needs root: mounts a tmpfs to fill it"]
 fn a_keep_mode_logout_on_a_full_disk_deletes_the_session_and_answers_like_a_flush() {
     // Sign-out never fails for lack of space: the moved session cannot be
     // written, so the old file is deleted anyway, losing only the theme.
@@ -601,6 +609,7 @@ fn a_keep_mode_logout_on_a_full_disk_deletes_the_session_and_answers_like_a_flus
 }
 
 #[test]
+#[ignore = "needs root: mounts a tmpfs to fill it"]
 fn a_scope_all_logout_on_a_full_disk_commits_and_signs_out_every_session() {
     let tmpfs = Tmpfs::mount();
     let server = Server::with_users(&[ALICE, BOB], &[&sessions_flag(&tmpfs)]);
@@ -655,6 +664,7 @@ fn a_scope_all_logout_on_a_full_disk_commits_and_signs_out_every_session() {
 }
 
 #[test]
+#[ignore = "needs root: mounts a tmpfs to use up its inodes"]
 fn sign_out_when_the_inodes_run_out_still_signs_out_this_session_and_everywhere() {
     let tmpfs = Tmpfs::mount_with("size=1m,nr_inodes=64,mode=0700");
     let server = Server::with_users(&[ALICE, BOB], &[&sessions_flag(&tmpfs)]);

@@ -76,7 +76,7 @@ fn sessions_and_clearsessions_apply_the_idle_timeout_they_are_given() {
         &["clearsessions", "--sessions", dir, "--idle-timeout", "1"],
         "",
     );
-    assert_eq!((status, out.trim()), (0, "1"));
+    assert_eq!((status, out.trim()), (0, "removed 1 expired session"));
     assert!(!session_file_for(&server.sessions_dir(), &id).exists());
 }
 

@@ -8,7 +8,7 @@ use std::fs::{self, File};
 use std::time::{Duration, SystemTime};
 
 use latch::sessions::files::FileStore;
-use latch::sessions::store::Version;
+use latch::sessions::store::{Removed, Version};
 use latch::sessions::{Record, SessionId, THEME};
 use serde_json::json;
 
@@ -126,7 +126,16 @@ async fn sweep_removes_expired_corrupt_and_stale_temp_files_and_keeps_the_rest()
         .set_modified(an_hour_ago)
         .unwrap();
 
-    assert_eq!(store.sweep(NOW, none_void).await.unwrap(), 3);
+    let removed = store.sweep(NOW, none_void).await.unwrap();
+    let (expired, unreadable, leftovers) = (1, 1, 1);
+    assert_eq!(
+        removed,
+        Removed {
+            expired,
+            unreadable,
+            leftovers
+        }
+    );
     assert!(store.load(&live, NOW).await.unwrap().is_some());
     assert!(
         fresh_temp.exists(),
@@ -137,7 +146,7 @@ async fn sweep_removes_expired_corrupt_and_stale_temp_files_and_keeps_the_rest()
         sessions.join("README.txt").exists(),
         "foreign files are not ours to delete"
     );
-    assert_eq!(store.sweep(NOW, none_void).await.unwrap(), 0);
+    assert_eq!(store.sweep(NOW, none_void).await.unwrap().total(), 0);
 }
 
 #[tokio::test]
@@ -245,7 +254,10 @@ fn a_fifo_under_a_session_name_is_no_session_and_nothing_blocks_on_it() {
     assert_eq!(listed, 0);
     let s = std::sync::Arc::clone(&store);
     let removed = bounded(async move { s.sweep(NOW, none_void).await.unwrap() });
-    assert_eq!(removed, 1, "the sweep removes what is no session");
+    assert_eq!(
+        removed.unreadable, 1,
+        "the sweep removes what is no session"
+    );
 }
 
 #[tokio::test]
@@ -368,7 +380,7 @@ async fn a_sweep_signs_out_void_sign_ins_so_losing_the_epochs_file_cannot_revive
             }
             stale
         };
-        assert_eq!(store.sweep(NOW, sign_out_stale).await.unwrap(), 0);
+        assert_eq!(store.sweep(NOW, sign_out_stale).await.unwrap().total(), 0);
         void
     };
     fs::remove_file(dir.path().join("s/.epochs.json")).unwrap();

@@ -121,6 +121,11 @@ fn a_404_page_shows_the_path_as_sent_never_as_the_sites_words() {
     assert!(shown.ends_with("%41…") && shown.len() < 130, "{shown}");
 }
 
+/// Why signing out is a button, in one plain sentence.
+const SIGN_OUT_IS_A_BUTTON: &str = "Signing out is a button, not an address, so that no other \
+     site, and no browser opening links ahead of you, can sign you out just by opening this \
+     address.";
+
 #[test]
 fn a_browser_gets_405_as_a_page_that_keeps_allow() {
     let server = Server::start(&[]);
@@ -128,7 +133,62 @@ fn a_browser_gets_405_as_a_page_that_keeps_allow() {
     assert_eq!(response.status_line, "HTTP/1.1 405 Method Not Allowed");
     assert_eq!(response.header("allow"), Some("POST, OPTIONS"));
     assert_is_a_page_with_a_way_on(&response, "405");
-    assert!(response.text().contains("not an address to visit"));
+    let text = response.text();
+    assert!(
+        text.contains(&format!("<p>{SIGN_OUT_IS_A_BUTTON}</p>")),
+        "{text}"
+    );
+    assert!(
+        text.contains("You are not signed in, so there is nothing to sign out of."),
+        "{text}"
+    );
+    assert!(
+        !text.contains("action=\"/logout\""),
+        "nothing to sign out of: {text}"
+    );
+
+    let response = browse(&server, "GET", "/theme", None, "");
+    assert_eq!(response.status, 405);
+    assert!(
+        response.text().contains(
+            "<code>/theme</code> is where a button on this site&#x27;s pages sends its form, \
+             not a page to open."
+        ),
+        "{}",
+        response.text()
+    );
+}
+
+/// `/logout` typed into the address bar while signed in: the page says why
+/// it is a button, and is the button, a real one: it signs out.
+#[test]
+fn the_405_of_logout_offers_a_signed_in_browser_the_sign_out_button_that_works() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (cookie, token) = signed_in(&server);
+    let response = browse(&server, "GET", "/logout", Some(&cookie), "");
+    assert_eq!(response.status, 405);
+    let text = response.text();
+    assert!(
+        text.contains(&format!("<p>{SIGN_OUT_IS_A_BUTTON}</p>")),
+        "{text}"
+    );
+    assert!(!text.contains("You are not signed in"), "{text}");
+    let button = format!(
+        "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" \
+         name=\"csrf_token\" value=\"{token}\"><button type=\"submit\" \
+         id=\"logout-here\">Sign out</button></form>"
+    );
+    assert!(text.contains(&button), "{text}");
+    // Pressed, it posts what the form holds, and signs out.
+    let pressed = browse(
+        &server,
+        "POST",
+        "/logout",
+        Some(&cookie),
+        &format!("csrf_token={token}"),
+    );
+    assert_eq!(pressed.status, 303, "{}", pressed.text());
+    assert!(!server.is_signed_in(&cookie));
 }
 
 #[test]
@@ -213,11 +273,15 @@ fn request_values_in_an_error_page_are_escaped() {
         assert!(!text.contains("onmouseover='"), "{path}: {text}");
         assert!(text.contains(shown), "{path}: {text}");
     }
-    let response = browse(&server, "BREW", "/logout", None, "");
+    let response = browse(&server, "BREW", "/login", None, "");
     assert_eq!(response.status, 405);
-    assert!(response
-        .text()
-        .contains("<code>/logout</code> answers to POST, OPTIONS, not to BREW."));
+    assert!(
+        response
+            .text()
+            .contains("<code>/login</code> answers to GET, HEAD, POST, OPTIONS, not to BREW."),
+        "{}",
+        response.text()
+    );
 }
 
 #[test]
@@ -372,6 +436,57 @@ fn a_signed_in_page_never_says_signed_out_but_clears_the_notice() {
         set_cookie_line(&page, "notice"),
         Some("notice=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
     );
+}
+
+/// "Sign out everywhere" ends on its own notice: the other devices,
+/// which the person cannot see, are signed out too.
+#[test]
+fn after_sign_out_everywhere_the_next_page_says_every_other_device_is_signed_out_too() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let (elsewhere, _) = signed_in(&server);
+    let (cookie, token) = signed_in(&server);
+    let body = format!("csrf_token={token}&scope=all");
+    let response = server.post("/logout", Some(&cookie), &body);
+    assert_eq!(response.status, 303);
+    assert_eq!(
+        set_cookie_line(&response, "notice"),
+        Some("notice=signed-out-everywhere; Path=/; HttpOnly; SameSite=Lax; Max-Age=60")
+    );
+    assert!(!server.is_signed_in(&elsewhere), "the other device");
+    let page = browse(
+        &server,
+        "GET",
+        "/",
+        Some("notice=signed-out-everywhere"),
+        "",
+    );
+    let text = page.text();
+    assert!(
+        text.contains(
+            "<p class=\"notice\" role=\"status\">You have signed out here and on every \
+             other device: anyone signed in as you elsewhere must sign in again.</p>"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("You have signed out.<"), "{text}");
+}
+
+/// `/account` without a sign-in sends the browser to the sign-in page,
+/// which says why it is there.
+#[test]
+fn the_sign_in_page_reached_from_the_account_page_says_why() {
+    let server = Server::with_users(&[ALICE], &[]);
+    let response = browse(&server, "GET", "/account", None, "");
+    assert_eq!(response.status, 303);
+    let location = response.header("location").unwrap().to_owned();
+    assert_eq!(location, "/login?next=%2Faccount");
+    let text = browse(&server, "GET", &location, None, "").text();
+    assert!(
+        text.contains("<h1>Sign in</h1>\n<p>Sign in to see your account.</p>"),
+        "{text}"
+    );
+    let plain = browse(&server, "GET", "/login", None, "").text();
+    assert!(!plain.contains("Sign in to see"), "{plain}");
 }
 
 #[test]

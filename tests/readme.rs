@@ -88,7 +88,7 @@ fn every_readme_example_runs_as_written_against_the_real_binary() {
         checkout: Some(clone.path().to_owned()),
         ..Options::default()
     });
-    let mut shell = Shell::start(clone.path(), harness.path());
+    let mut shell = Shell::start(clone.path(), harness.path(), server.addr.to_string());
     let mut report = Report::default();
     // (fence line, block, what latch printed) for README_REGENERATE=1.
     let mut regenerated: Vec<(usize, &Block, Vec<String>)> = Vec::new();
@@ -744,7 +744,7 @@ struct Shell {
 }
 
 impl Shell {
-    fn start(dir: &Path, harness: &Path) -> Shell {
+    fn start(dir: &Path, harness: &Path, server_addr: String) -> Shell {
         let mut child = Command::new("bash")
             .args(["--noprofile", "--norc"])
             .current_dir(dir)
@@ -753,6 +753,9 @@ impl Shell {
             .env("HOME", harness)
             .env("CURL_HOME", harness)
             .env("LANG", "C.UTF-8")
+            // `latch check` checks the address of the reader's running
+            // server (which the test's server stands for).
+            .env("LATCH_ADDR", &server_addr)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -655,7 +655,7 @@ async fn list_labels_sessions_by_key_hash_never_by_id() {
         assert_eq!(label, key_of(id)["latch:s:".len()..][..12]);
         assert!(!id.as_str().contains(&label));
     }
-    assert_eq!(store.sweep(now(), |_, _| false).await.unwrap(), 0);
+    assert_eq!(store.sweep(now(), |_, _| false).await.unwrap().total(), 0);
 }
 
 // ---------------------------------------------------------------- durability

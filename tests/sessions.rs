@@ -330,7 +330,10 @@ fn sessions_lists_live_sessions_and_clearsessions_counts_what_it_removes() {
     assert!(!out.contains(&live) && !out.contains(&dead));
 
     let (status, out, _) = run_cli(&["clearsessions", "--sessions", dir], "");
-    assert_eq!((status, out.trim()), (0, "2"));
+    assert_eq!(
+        (status, out.trim()),
+        (0, "removed 1 expired session, 1 unreadable session")
+    );
     assert_eq!(
         server.session_files(),
         vec![session_file_for(&server.sessions_dir(), &live)]
@@ -360,6 +363,43 @@ fn sigterm_finishes_the_request_in_flight_and_exits_zero(backend: Backend) {
     assert_eq!(server.stored_names().len(), 1);
 }
 
+/// `latch clearsessions` says what it removed and why, on either store: an
+/// expired session, and a value that is no session, here one with no
+/// expiry of its own (on Redis a key without a TTL, which Redis would keep
+/// forever). Why it is unreadable is on standard error; a live session
+/// stays; a second run finds nothing.
+fn clearsessions_removes_expired_and_unreadable_sessions_and_says_which(backend: Backend) {
+    let server = Server::start_on(backend, &[]);
+    let live = new_session(&server, "dark");
+    let expired = new_session(&server, "light");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&server.stored_bytes(&expired).unwrap()).unwrap();
+    json["expires"] = serde_json::json!(1);
+    server.put_stored_bytes(&expired, json.to_string().as_bytes());
+    let never_issued = latch::sessions::SessionId::generate();
+    server.put_stored_bytes(never_issued.as_str(), b"{not json");
+    let clear = || run_cli(&["clearsessions", "--sessions", server.sessions_flag()], "");
+
+    let (status, out, err) = clear();
+    assert_eq!(
+        (status, out.trim()),
+        (0, "removed 1 expired session, 1 unreadable session"),
+        "{err}"
+    );
+    let label = &stored_name(never_issued.as_str())[..12];
+    assert!(
+        err.contains(&format!("session {label}… unreadable")),
+        "why it could not be read: {err}"
+    );
+    assert_eq!(server.stored_names(), vec![stored_name(&live)]);
+    let (status, out, err) = clear();
+    assert_eq!(
+        (status, out.trim()),
+        (0, "removed nothing (no expired or unreadable session)"),
+        "{err}"
+    );
+}
+
 on_both_backends! {
     the_theme_comes_back_on_the_next_page_and_can_change,
     an_unsafe_next_falls_back_to_the_home_page,
@@ -372,4 +412,5 @@ on_both_backends! {
     secure_cookies_use_the_host_prefix_and_ignore_a_plain_sid,
     the_first_well_formed_duplicate_cookie_counts,
     sigterm_finishes_the_request_in_flight_and_exits_zero,
+    clearsessions_removes_expired_and_unreadable_sessions_and_says_which,
 }

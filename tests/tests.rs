@@ -79,6 +79,9 @@ mod properties;
 
 /// The command line: flags, help, `check`, password prompts.
 mod cli;
+/// The numbers and commands the docs give, held to the code, the build and
+/// each other.
+mod docs;
 /// `src/lib.rs`'s order of modules and no cycle in `src/`: the first page
 /// tells the truth.
 mod layers;
@@ -93,6 +96,9 @@ mod trace;
 mod users_cli;
 /// The users file, line by line, and a server that follows it.
 mod users_file;
+/// `cargo test` without root: the suite again as uid 65534, and README's
+/// count of the ignored tests.
+mod without_root;
 
 // Several processes.
 

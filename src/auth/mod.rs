@@ -25,7 +25,7 @@ pub mod users;
 use sha2::{Digest, Sha256};
 
 use crate::http::encoding::hex_into;
-use crate::sessions::store::{Store, StoreError};
+use crate::sessions::store::{Removed, Store, StoreError};
 use crate::sessions::Record;
 use users::{Users, UsersFile};
 
@@ -90,7 +90,7 @@ pub fn sign_out_if_void(users: &Users, record: &mut Record, epoch: u64) -> bool 
 /// (missing, or emptied mid-edit), no session is signed out for it: that
 /// is far likelier a moment of an edit than every user removed, and each
 /// request still checks its own sign-in.
-pub async fn sweep(store: &Store, users: &UsersFile, now: u64) -> Result<usize, StoreError> {
+pub async fn sweep(store: &Store, users: &UsersFile, now: u64) -> Result<Removed, StoreError> {
     let users = users.snapshot();
     if users.is_empty() {
         return store.sweep(now, |_, _| false).await;

@@ -31,6 +31,7 @@ use std::fmt;
 
 use crate::auth::csrf;
 use crate::http::cookies::Cookie;
+use crate::http::notice::Notice;
 use crate::log_event;
 use crate::sessions::store::{Rotated, Store, StoreError};
 use crate::sessions::{Record, Session, SessionId, SessionLabel};
@@ -129,10 +130,18 @@ impl SignedOut {
         }
     }
 
-    /// Whether the answer tells the browser it signed out (the notice):
-    /// after a concurrent logout too, which signed it out.
-    pub fn signed_out(&self) -> bool {
-        !matches!(self, SignedOut::NotSignedIn)
+    /// What the next page tells the person (a one-time notice): signed
+    /// out, after a concurrent logout too, which signed this browser out;
+    /// signed out everywhere after `scope=all`, so that the other devices
+    /// are not left to guesswork. None when nothing was signed out.
+    pub fn notice(&self) -> Option<Notice> {
+        match self {
+            SignedOut::NotSignedIn => None,
+            SignedOut::Ended {
+                scope: Scope::All, ..
+            } => Some(Notice::SignedOutEverywhere),
+            SignedOut::AlreadyGone | SignedOut::Ended { .. } => Some(Notice::SignedOut),
+        }
     }
 
     /// Step 7's line: `logout user=NAME scope=this|all mode=keep|flush`

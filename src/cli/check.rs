@@ -1,21 +1,19 @@
 //! `latch check`: would `latch serve` start, and serve what the operator
 //! meant, with this configuration? Run it before a restart. It reads what
-//! serve would read and changes nothing (the one exception: a probe file,
+//! serve would read and changes nothing (the exceptions: a probe file,
 //! created and removed at once, to learn whether the sessions dir is
-//! writable; its name is a temporary file's, which a server removes if it
-//! is ever left behind).
+//! writable, see `Store::check`; and the address, bound and let go at
+//! once). Where serve would fail, it says so in serve's words.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, ErrorKind};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::Config;
 use crate::auth::users::{SignInCost, Users, HASHING_BUDGET_MIB};
-use crate::http::encoding::hex;
-use crate::os::atomic_file::TEMP_PREFIX;
-use crate::os::random::random_32;
-use crate::sessions::store::{Durability, Location, Settings, Store, StoreError};
+use crate::sessions::store::{Durability, Location, Store};
 
 /// What `check` found: lines that are fine, warnings (it would serve, but
 /// maybe not as meant), and problems, each naming the thing it is about.
@@ -45,14 +43,9 @@ impl Report {
 pub fn run(config: &Config) -> Report {
     let mut report = Report::default();
     users_file(&config.users, &mut report);
-    match &config.sessions {
-        Location::Dir(dir) => sessions_dir(dir, &mut report),
-        redis => redis_url(redis, config.redis_durability, &mut report),
-    }
+    sessions(&config.sessions, config.redis_durability, &mut report);
     www_dir(&config.www, &mut report);
-    // The parser has resolved it already; a running server holds the
-    // port, so trying to bind it here would only give a false alarm.
-    report.fine(format!("addr {}", config.addr));
+    addr(config.addr, &mut report);
     report
 }
 
@@ -128,92 +121,53 @@ fn sign_in_cost(users: &Users, report: &mut Report) {
 /// A check slower than this makes every failed sign-in that slow.
 const SLOW_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Exists and is a writable directory, or can be created. Wider than
-/// owner-only is fine: serve tightens it to 0700 at start.
-fn sessions_dir(path: &Path, report: &mut Report) {
-    let name = format!("sessions dir {}", path.display());
-    match fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => {
-            let mode = meta.permissions().mode() & 0o777;
-            if let Err(e) = probe_writable(path) {
-                return report.problem(format!("{name}: not writable: {e}"));
-            }
-            let note = match mode & 0o077 {
-                0 => String::new(),
-                _ => " (serve tightens it to 0700 at start)".to_owned(),
-            };
-            report.fine(format!("{name}: writable, mode {mode:04o}{note}"));
-        }
-        Ok(_) => report.problem(format!("{name}: not a directory")),
-        Err(e) if e.kind() == ErrorKind::NotFound => match creatable(path) {
-            Ok(()) => report.fine(format!("{name}: serve will create it, mode 0700")),
-            Err(e) => report.problem(format!("{name}: does not exist and cannot be created: {e}")),
-        },
+/// The store as `serve` would open it (`Store::check`): a dir writable or
+/// creatable, a Redis reachable and durable (or accepted as not durable
+/// with `--redis-durability relaxed`).
+fn sessions(location: &Location, durability: Durability, report: &mut Report) {
+    let name = location.shown();
+    let checked = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .map(|runtime| runtime.block_on(Store::check(location, durability)));
+    match checked {
+        Ok(Ok(fine)) => report.fine(format!("{name}: {fine}")),
+        Ok(Err(e)) => report.problem(format!("{name}: {e}")),
         Err(e) => report.problem(format!("{name}: {e}")),
     }
 }
 
-/// Creates and removes a file in `dir`: the only sure test, since mode
-/// bits say nothing of a read-only mount, and nothing at all to root.
-fn probe_writable(dir: &Path) -> io::Result<()> {
-    let probe = dir.join(format!("{TEMP_PREFIX}check-{}", hex(&random_32()[..8])));
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&probe)?;
-    fs::remove_file(&probe)
-}
-
-/// Whether the nearest existing ancestor is a directory we can write in.
-fn creatable(path: &Path) -> io::Result<()> {
-    let ancestor = path
-        .ancestors()
-        .skip(1)
-        .map(|a| {
-            if a.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                a
-            }
-        })
-        .find(|a| a.exists())
-        .unwrap_or(Path::new("."));
-    if !ancestor.is_dir() {
-        let why = format!("{} is not a directory", ancestor.display());
-        return Err(io::Error::new(ErrorKind::NotADirectory, why));
+/// The address, bound as `serve` binds it, and let go at once. In use is
+/// only a warning: before a restart, the running latch holds it.
+fn addr(addr: SocketAddr, report: &mut Report) {
+    match std::net::TcpListener::bind(addr) {
+        Ok(_) => report.fine(format!("addr {addr}: free")),
+        Err(e) if e.kind() == ErrorKind::AddrInUse => {
+            report.warning(format!("addr {addr}: {}", cannot_listen(addr, &e)))
+        }
+        Err(e) => report.problem(format!("addr {addr}: {}", cannot_listen(addr, &e))),
     }
-    probe_writable(ancestor)
 }
 
-/// The URL parses, the server answers, and it keeps sessions durably: the
-/// verdict of the check `serve` makes at start (docs/contract.md, "The
-/// Redis store"). With `--redis-durability relaxed` a server that may lose
-/// a write is fine, and the line says what it may lose.
-/// A URL that does not parse is refused by `connect` before it tries
-/// anything, with the same words `serve` would print.
-fn redis_url(location: &Location, durability: Durability, report: &mut Report) {
-    let name = location.shown();
-    let strict = Settings {
-        idle_timeout: 0,
-        max_sessions: None,
-        durability: Durability::Strict,
-    };
-    let connected = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
-        .map(|runtime| runtime.block_on(Store::open_beside_server(location, &strict)));
-    match connected {
-        Ok(Ok(_)) => report.fine(format!(
-            "{name}: durable (appendonly yes, appendfsync always, \
-             no-appendfsync-on-rewrite no, maxmemory-policy noeviction)"
-        )),
-        Ok(Err(StoreError::NotDurable(why))) if durability == Durability::Relaxed => report.fine(
-            format!("{name}: not durable, accepted by --redis-durability relaxed: {why}"),
+/// Why `addr` cannot be listened on, and what to do: `serve` fails with it,
+/// `check` says it.
+pub fn cannot_listen(addr: SocketAddr, error: &io::Error) -> String {
+    let port = addr.port();
+    match error.kind() {
+        ErrorKind::AddrInUse => format!(
+            "in use (by a running latch? Then a restart frees it first; if not, \
+             `ss -ltnp 'sport = :{port}'` names the program holding it)"
         ),
-        Ok(Err(e)) => report.problem(format!("{name}: {e}")),
-        Err(e) => report.problem(format!("{name}: cannot start the async runtime: {e}")),
+        ErrorKind::AddrNotAvailable => format!(
+            "not an address of this host ({error}); give --addr one of its addresses \
+             (`ip -brief address`), or 0.0.0.0 for all"
+        ),
+        ErrorKind::PermissionDenied if port < 1024 => format!(
+            "{error}; a port below 1024 needs root or CAP_NET_BIND_SERVICE: \
+             use a port above 1023 behind the reverse proxy"
+        ),
+        _ => error.to_string(),
     }
 }
 

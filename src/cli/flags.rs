@@ -211,7 +211,8 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Value("PATH"),
         env: "LATCH_LOGOUT_REDIRECT",
         default: Some("/"),
-        help: "where logout sends the browser when the form names no safe `next`",
+        help: "where logout sends the browser when the form names no safe `next` \
+               (www/logged-out.html is a page for it: --logout-redirect /logged-out.html)",
         commands: SERVE,
         set: |c, v, source| {
             c.logout_redirect = parse_redirect(source, v)?;
@@ -406,19 +407,23 @@ fn parse_ip(source: &str, value: &str) -> Result<IpAddr, UsageError> {
         .map_err(|_| bad(source, value, "an IP address, such as 127.0.0.1"))
 }
 
+/// A whole number, 0 or more (`0` turns the limit off).
 fn parse_number<T: std::str::FromStr>(source: &str, value: &str) -> Result<T, UsageError> {
     value
         .parse()
         .map_err(|_| bad(source, value, "a whole number, 0 or more"))
 }
 
+/// A whole number, 1 or more: one message for every value it refuses,
+/// `soon` as `0` (a flag that says "1 or more" to `0` must not say "0 or
+/// more" to `soon`).
 fn parse_positive<T: std::str::FromStr + PartialEq + Default>(
     source: &str,
     value: &str,
 ) -> Result<T, UsageError> {
-    match parse_number(source, value)? {
-        n if n == T::default() => Err(bad(source, value, "a whole number, 1 or more")),
-        n => Ok(n),
+    match value.parse() {
+        Ok(n) if n != T::default() => Ok(n),
+        _ => Err(bad(source, value, "a whole number, 1 or more")),
     }
 }
 

@@ -73,8 +73,10 @@ impl Verb {
             Verb::ClearSessions => (
                 "clearsessions",
                 None,
-                "delete expired and unreadable session files",
-                "Deletes expired and unreadable session files and prints how many.",
+                "delete expired and unreadable sessions",
+                "Deletes expired and unreadable sessions (files, or Redis keys) and says how \
+                 many of each it removed; why each unreadable one could not be read is on \
+                 standard error. Signs no one out.",
             ),
         };
         About {

@@ -369,6 +369,28 @@ mod tests {
     }
 
     #[test]
+    fn a_flag_says_the_same_least_value_to_every_value_it_refuses() {
+        for (flag, least) in [
+            ("--session-ttl", "1 or more"),
+            ("--max-connections", "1 or more"),
+            ("--max-sessions", "1 or more"),
+            ("--client-timeout", "1 or more"),
+            ("--idle-timeout", "0 or more"),
+            ("--login-throttle", "0 or more"),
+        ] {
+            for value in ["soon", "-1", "0"] {
+                let refused = run(&[flag, value], &[]);
+                if least == "0 or more" && value == "0" {
+                    assert!(refused.is_ok(), "{flag} 0 turns it off");
+                    continue;
+                }
+                let err = refused.unwrap_err().to_string();
+                assert!(err.contains(least), "{flag} {value}: {err}");
+            }
+        }
+    }
+
+    #[test]
     fn a_command_reads_only_its_own_variables() {
         let env = [("LATCH_ADDR", "bogus"), ("LATCH_SESSIONS", "/s")];
         assert_eq!(

@@ -35,7 +35,7 @@ use crate::auth::{self, csrf};
 use crate::error::Error;
 use crate::handlers::{requested_next, Request};
 use crate::http::form::Form;
-use crate::http::notice::{self, Notice};
+use crate::http::notice;
 use crate::http::response::{insert_static, see_other, set_cookie, Response};
 use crate::log_event;
 use crate::sessions;
@@ -64,7 +64,17 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
         true => Mode::Flush,
         false => Mode::Keep,
     };
-    let signed_out = sign_out::sign_out(&app.store, signed_in, scope, mode, now).await?;
+    let user = signed_in.first().and_then(|s| s.record.user());
+    let user = user.unwrap_or("-").to_owned();
+    let signed_out = match sign_out::sign_out(&app.store, signed_in, scope, mode, now).await {
+        Ok(signed_out) => signed_out,
+        Err(e) => {
+            // 7, for a sign-out that failed: nothing changed, and the
+            // audit trail says so (the store's own line says why).
+            log_event!("logout user={user} scope={scope} failed: still signed in");
+            return Err(e.into());
+        }
+    };
     // 7.
     if let Some(line) = signed_out.log_line() {
         log_event!("{line}");
@@ -90,8 +100,8 @@ fn answer(app: &App, target: &str, signed_out: &SignedOut, now: u64) -> Response
     if let Some(cookie) = signed_out.cookie(app.cookie, now) {
         set_cookie(&mut response, cookie);
     }
-    if signed_out.signed_out() {
-        notice::set(&mut response, app.notice_cookie, Notice::SignedOut);
+    if let Some(shown) = signed_out.notice() {
+        notice::set(&mut response, app.notice_cookie, shown);
     }
     response
 }

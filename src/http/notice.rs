@@ -22,16 +22,21 @@ const MAX_AGE: u64 = 60;
 /// Every notice latch can carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Notice {
+    /// After "Sign out": this browser only.
     SignedOut,
+    /// After "Sign out everywhere" (`scope=all`): every device, which the
+    /// person cannot see happen, so the page says it.
+    SignedOutEverywhere,
 }
 
 impl Notice {
-    const ALL: [Notice; 1] = [Notice::SignedOut];
+    const ALL: [Notice; 2] = [Notice::SignedOut, Notice::SignedOutEverywhere];
 
     /// The cookie value: a fixed token, parsed back by `carried`.
     fn value(self) -> &'static str {
         match self {
             Notice::SignedOut => "signed-out",
+            Notice::SignedOutEverywhere => "signed-out-everywhere",
         }
     }
 
@@ -39,6 +44,10 @@ impl Notice {
     pub fn text(self) -> &'static str {
         match self {
             Notice::SignedOut => "You have signed out.",
+            Notice::SignedOutEverywhere => {
+                "You have signed out here and on every other device: \
+                 anyone signed in as you elsewhere must sign in again."
+            }
         }
     }
 }
@@ -106,6 +115,18 @@ mod tests {
         assert_eq!(carried(&planted, secure), None);
         let sent_back = with_cookie("__Host-notice=signed-out");
         assert_eq!(carried(&sent_back, secure), Some(Notice::SignedOut));
+    }
+
+    #[test]
+    fn each_notice_is_read_back_as_itself() {
+        for notice in Notice::ALL {
+            let mut response = crate::http::response::response(StatusCode::SEE_OTHER, "");
+            set(&mut response, PLAIN, notice);
+            let line = response.headers()[SET_COOKIE].to_str().unwrap();
+            let pair = line.split(';').next().unwrap().to_owned();
+            let sent_back = HeaderMap::from_iter([(COOKIE, HeaderValue::from_str(&pair).unwrap())]);
+            assert_eq!(carried(&sent_back, PLAIN), Some(notice), "{line}");
+        }
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub const O_NONBLOCK: libc::c_int = libc::O_NONBLOCK;
 pub const ENXIO: libc::c_int = libc::ENXIO;
 /// Too many levels of symbolic links: `open(2)` with `O_NOFOLLOW` on one.
 pub const ELOOP: libc::c_int = libc::ELOOP;
+/// Operation not permitted: what `chmod(2)` of a file another user owns
+/// returns.
+pub const EPERM: libc::c_int = libc::EPERM;
 
 /// Takes an exclusive `flock(2)` on `file` without waiting: `Ok(true)` when
 /// taken, `Ok(false)` when another open file holds it. The lock lasts as

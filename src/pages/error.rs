@@ -11,7 +11,7 @@ use std::future::Future;
 use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, VARY};
 use hyper::{Method, StatusCode};
 
-use super::{escape_html, layout, Viewer};
+use super::{escape_html, layout, sign_out_form, Viewer};
 use crate::error::StoreFull;
 use crate::http::negotiation::accepts_html;
 use crate::http::redirect::safe_next;
@@ -116,6 +116,7 @@ fn page(response: Response, asked: &Asked<'_>, viewer: &Viewer) -> Response {
     let explained = explain(
         parts.status,
         asked,
+        viewer,
         header(ALLOW),
         header(RETRY_AFTER),
         full,
@@ -153,6 +154,10 @@ const STORE_FULL: &str = "latch's session store is full, so new sign-ins and new
                           are paused until the operator makes room.";
 const SIGN_OUT_WORKS: &str = "Signing out still works.";
 const FAILED: &str = "latch failed to handle this request; nothing was changed.";
+const SIGN_OUT_IS_A_BUTTON: &str = "Signing out is a button, not an address, so that no other \
+                                    site, and no browser opening links ahead of you, can sign \
+                                    you out just by opening this address.";
+const NOT_SIGNED_IN: &str = "You are not signed in, so there is nothing to sign out of.";
 
 /// An error said for a person.
 struct Explained {
@@ -160,6 +165,9 @@ struct Explained {
     sentences: Vec<Sentence>,
     /// Links, the most useful first: (href, label).
     ways_on: Vec<(String, &'static str)>,
+    /// Whether the page offers the "Sign out" button itself (to someone
+    /// signed in), before the links.
+    sign_out: bool,
 }
 
 /// One sentence of an error page. What the request sent (its path) is
@@ -193,6 +201,7 @@ impl From<&str> for Sentence {
 fn explain(
     status: StatusCode,
     asked: &Asked,
+    viewer: &Viewer,
     allow: Option<&str>,
     retry_after: Option<&str>,
     store_full: bool,
@@ -212,6 +221,7 @@ fn explain(
                 after: ".".into(),
             }],
         ),
+        405 if asked.path == "/logout" => ("Signing out is a button", signing_out(viewer)),
         405 => ("Not a page to open", not_allowed(asked, allow)),
         408 => ("Too slow", vec![TOO_SLOW.into()]),
         413 => ("Form too large", vec![TOO_LARGE.into()]),
@@ -246,23 +256,35 @@ fn explain(
         title,
         sentences,
         ways_on,
+        sign_out: status == StatusCode::METHOD_NOT_ALLOWED && asked.path == "/logout",
     }
 }
 
-/// The 405 sentences: which methods the address takes, and, when GET is
-/// not one of them, that it is a button rather than an address (typing
-/// `/logout` into the address bar is the usual way here).
-fn not_allowed(asked: &Asked, allow: Option<&str>) -> Vec<Sentence> {
-    let allow = allow.unwrap_or("other methods");
-    let mut sentences = vec![Sentence {
-        before: String::new(),
-        quoted: Some(asked.shown_path()),
-        after: format!(" answers to {allow}, not to {}.", asked.method),
-    }];
-    if !allow.split(", ").any(|m| m == "GET") {
-        sentences.push("It is a button on this site's pages, not an address to visit.".into());
+/// The 405 of `/logout` (typed into the address bar, or a link someone
+/// made): why signing out is a button (a GET must change nothing, RFC 9110
+/// §9.2.1; the contract's "Logout"), and whether there is anything to sign
+/// out of; the button itself follows (`render`).
+fn signing_out(viewer: &Viewer) -> Vec<Sentence> {
+    let mut sentences = vec![SIGN_OUT_IS_A_BUTTON.into()];
+    if viewer.user.is_none() {
+        sentences.push(NOT_SIGNED_IN.into());
     }
     sentences
+}
+
+/// The other 405s: an address that takes a form's button rather than a
+/// visit, or (for a method the address does not take) which it does.
+fn not_allowed(asked: &Asked, allow: Option<&str>) -> Vec<Sentence> {
+    let allow = allow.unwrap_or("other methods");
+    let after = match allow.split(", ").any(|m| m == "GET") {
+        false => " is where a button on this site's pages sends its form, not a page to open.",
+        true => &format!(" answers to {allow}, not to {}.", asked.method),
+    };
+    vec![Sentence {
+        before: String::new(),
+        quoted: Some(asked.shown_path()),
+        after: after.to_owned(),
+    }]
 }
 
 /// Where "Try again" leads: the same address when it is a page (a GET or
@@ -300,9 +322,19 @@ fn render(viewer: &Viewer, status: u16, explained: &Explained) -> String {
             escape_html(&sentence.after)
         );
     }
+    // The button, when there is something to sign out of, is the way on.
+    let sign_out = explained.sign_out && viewer.user.is_some();
+    if sign_out {
+        let form = sign_out_form(viewer, "logout-here");
+        let _ = writeln!(main, "<div class=\"primary-action\">{form}</div>");
+    }
     main.push_str("<p class=\"way-on\">");
     for (i, (href, label)) in explained.ways_on.iter().enumerate() {
-        let class = if i == 0 { " class=\"primary\"" } else { "" };
+        let class = if i == 0 && !sign_out {
+            " class=\"primary\""
+        } else {
+            ""
+        };
         let _ = write!(
             main,
             "<a href=\"{}\"{class}>{}</a> ",
@@ -373,6 +405,7 @@ mod tests {
                 after: ".".into(),
             }],
             ways_on: vec![("/\"><script>".into(), "Home")],
+            sign_out: false,
         };
         let page = render(&Viewer::of(None), 404, &explained);
         assert!(!page.contains("<script>"), "{page}");

@@ -92,10 +92,19 @@ fn nav(viewer: &Viewer) -> String {
     };
     format!(
         "<nav>\n<span>Signed in as <strong>{user}</strong></span>\n\
-         <a href=\"/account\">Account</a>\n\
-         <form method=\"post\" action=\"/logout\">{token}\
-         <button type=\"submit\" id=\"logout\">Sign out</button></form>\n</nav>\n",
+         <a href=\"/account\">Account</a>\n{form}</nav>\n",
         user = escape_html(user),
+        form = sign_out_form(viewer, "logout"),
+    )
+}
+
+/// The "Sign out" button: a form posting the session's CSRF token to
+/// `/logout` (the contract's "Logout", steps 1 and 2). `id` tells one
+/// button from another on a page.
+pub(crate) fn sign_out_form(viewer: &Viewer, id: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"/logout\">{token}\
+         <button type=\"submit\" id=\"{id}\">Sign out</button></form>\n",
         token = hidden_csrf(viewer.csrf),
     )
 }
@@ -149,9 +158,11 @@ pub fn home(viewer: &Viewer) -> String {
 }
 
 /// `GET /login`, a failed `POST /login` and a throttled one: the form,
-/// carrying the safe `next` through, with a message (wrong password, too
-/// many tries) when there is one.
+/// carrying the safe `next` through and saying why it is shown when a page
+/// sent the visitor here, with a message (wrong password, too many tries)
+/// when there is one.
 pub fn login(viewer: &Viewer, next: Option<&str>, username: &str, error: Option<&str>) -> String {
+    let why = why_sign_in(next).map_or_else(String::new, |why| format!("<p>{why}</p>\n"));
     let error = error.map_or_else(String::new, |e| {
         format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape_html(e))
     });
@@ -162,7 +173,7 @@ pub fn login(viewer: &Viewer, next: Option<&str>, username: &str, error: Option<
         )
     });
     let main = format!(
-        "<h1>Sign in</h1>\n{error}<form method=\"post\" action=\"/login\" class=\"sign-in\">\n{next}\
+        "<h1>Sign in</h1>\n{why}{error}<form method=\"post\" action=\"/login\" class=\"sign-in\">\n{next}\
          <label for=\"username\">User name</label>\n\
          <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" \
          autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required autofocus>\n\
@@ -172,6 +183,16 @@ pub fn login(viewer: &Viewer, next: Option<&str>, username: &str, error: Option<
         username = escape_html(username),
     );
     layout("Sign in", viewer, &main)
+}
+
+/// Why the form is shown, when a page sent the visitor here (`next`): a
+/// person who clicked "Account" and got a form should not have to guess.
+fn why_sign_in(next: Option<&str>) -> Option<&'static str> {
+    let path = next?.split(['?', '#']).next()?;
+    Some(match path {
+        "/account" => "Sign in to see your account.",
+        _ => "Sign in to see the page you asked for.",
+    })
 }
 
 /// `GET /account`: the protected page. The one "Sign out" is in the

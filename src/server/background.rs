@@ -28,10 +28,8 @@ pub(super) async fn sweep_forever(app: Arc<App>) {
     loop {
         interval.tick().await;
         match auth::sweep(&app.store, &app.users, sessions::now()).await {
-            Ok(0) => {}
-            Ok(removed) => {
-                log_event!("sweep: removed {removed} expired or unreadable sessions")
-            }
+            Ok(removed) if removed.total() == 0 => {}
+            Ok(removed) => log_event!("sweep: removed {removed}"),
             Err(e) => log_event!("sweep failed: {e}"),
         }
     }

@@ -55,7 +55,9 @@ use crate::sessions::redis::{self, RedisStore};
 use crate::sessions::{Record, SessionId};
 use crate::trace::{self, Change, Place, Seen};
 
-pub use crate::sessions::stored::{Durability, Listing, Rotated, StoreError, Stored, Version};
+pub use crate::sessions::stored::{
+    Durability, Listing, Removed, Rotated, StoreError, Stored, Version,
+};
 
 pub enum Store {
     /// Session files in a directory (`sessions::files`).
@@ -191,6 +193,27 @@ impl Store {
     /// Neither is a secret: a digest cannot be turned back into the id.
     pub fn place(&self, id: &SessionId) -> Place {
         on_backend!(self, b => b.place(id))
+    }
+
+    /// What `latch check` says of the store `location` names, changing
+    /// nothing: `Ok` with what `serve` will find, `Err` in the words `open`
+    /// would fail with (the caller names the location before either). A
+    /// dir: writable, or will be created. Redis: connected, and durable,
+    /// or not durable but accepted by `--redis-durability relaxed` (the
+    /// line says what it may lose).
+    pub async fn check(location: &Location, durability: Durability) -> Result<String, StoreError> {
+        match location {
+            Location::Dir(dir) => FileStore::check(dir).map_err(opening),
+            Location::Redis(url) => match RedisStore::connect(url, Durability::Strict, 0).await {
+                Ok(_) => Ok("durable (appendonly yes, appendfsync always, \
+                             no-appendfsync-on-rewrite no, maxmemory-policy noeviction)"
+                    .into()),
+                Err(StoreError::NotDurable(why)) if durability == Durability::Relaxed => Ok(
+                    format!("not durable, accepted by --redis-durability relaxed: {why}"),
+                ),
+                Err(e) => Err(e),
+            },
+        }
     }
 
     /// With `--idle-timeout`, a session unused this long is expired too
@@ -341,8 +364,8 @@ impl Store {
     }
 
     /// Removes what is dead (expired or unreadable sessions, a backend's
-    /// leftovers) and returns how many it removed. Each live session is
-    /// handed, with its user's epoch, to `sign_out_if_void`, a change as
+    /// leftovers) and says how many of each it removed. Each live session
+    /// is handed, with its user's epoch, to `sign_out_if_void`, a change as
     /// above: when it returns true, the edited record is stored. A backend
     /// that expires sessions by itself may remove nothing. Redis does
     /// neither: it expires sessions itself, and its epochs are as durable
@@ -352,7 +375,16 @@ impl Store {
         &self,
         now: u64,
         sign_out_if_void: impl Fn(&mut Record, u64) -> bool + Send + 'static,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Removed, StoreError> {
         on_backend!(self, b => b.sweep(now, sign_out_if_void).await)
+    }
+
+    /// `latch clearsessions`: removes every expired and unreadable session
+    /// now, on every backend (Redis too, which expires sessions by itself
+    /// but not one past `--idle-timeout` before its absolute expiry, nor a
+    /// value it cannot read), signs no one out, and says how many of each
+    /// it removed.
+    pub async fn clear(&self, now: u64) -> Result<Removed, StoreError> {
+        on_backend!(self, b => b.clear(now).await)
     }
 }

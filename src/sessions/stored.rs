@@ -4,10 +4,8 @@
 //! contract and its backends.
 
 use std::fmt;
-use std::io;
 
 use crate::os::blocking::Crashed;
-use crate::os::sys;
 use crate::sessions::{Record, SessionId, SessionLabel};
 
 /// A live session as `load` finds it: its record, and the "sign out
@@ -67,6 +65,54 @@ pub struct Listing {
     pub epoch: u64,
 }
 
+/// What a sweep or `latch clearsessions` removed, by why: what an operator
+/// reads (`latch clearsessions` prints it, a sweep logs it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// Sessions past their expiry, absolute or idle.
+    pub expired: usize,
+    /// Stored values that are no session latch can read (not JSON, another
+    /// format version, too large, not a regular file): each was logged
+    /// with why when it was judged.
+    pub unreadable: usize,
+    /// The file store's temporary files left by a write a crash cut short.
+    pub leftovers: usize,
+}
+
+impl Removed {
+    pub fn total(&self) -> usize {
+        self.expired + self.unreadable + self.leftovers
+    }
+}
+
+/// `1 expired session, 2 unreadable sessions`, or `nothing (no expired or
+/// unreadable session)`.
+impl fmt::Display for Removed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let counts = [
+            (self.expired, "expired session", "expired sessions"),
+            (self.unreadable, "unreadable session", "unreadable sessions"),
+            (
+                self.leftovers,
+                "temporary file left by a crash",
+                "temporary files left by a crash",
+            ),
+        ];
+        let said: Vec<String> = counts
+            .iter()
+            .filter(|(n, _, _)| *n > 0)
+            .map(|(n, one, many)| match n {
+                1 => format!("1 {one}"),
+                n => format!("{n} {many}"),
+            })
+            .collect();
+        match said.is_empty() {
+            true => f.write_str("nothing (no expired or unreadable session)"),
+            false => f.write_str(&said.join(", ")),
+        }
+    }
+}
+
 /// Why a store call failed, whatever the backend: each backend maps its
 /// own failures into this one type (as tower-sessions' `session_store::Error`
 /// asks of its stores), so nothing above the store names a backend. Sorted
@@ -115,7 +161,7 @@ impl StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Each backend words its own failures: "Redis is unavailable: …",
-        // "session files: No space left on device".
+        // "sessions dir /var/lib/latch/sessions: No space left on device".
         match self {
             StoreError::Unavailable(why)
             | StoreError::Full(why)
@@ -128,16 +174,6 @@ impl fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
-
-/// A file store's failure: no room is `Full`, anything else `Failed`.
-impl From<io::Error> for StoreError {
-    fn from(e: io::Error) -> StoreError {
-        match sys::is_out_of_space(&e) {
-            true => StoreError::Full(format!("session files: {e}")),
-            false => StoreError::Failed(format!("session files: {e}")),
-        }
-    }
-}
 
 impl From<Crashed> for StoreError {
     fn from(e: Crashed) -> StoreError {

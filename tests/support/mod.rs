@@ -188,6 +188,12 @@ impl Server {
         PathBuf::from(&self.sessions)
     }
 
+    /// Its `--sessions`: the dir, or the Redis URL, as a command beside it
+    /// (`latch sessions`, `latch clearsessions`) takes it.
+    pub fn sessions_flag(&self) -> &str {
+        &self.sessions
+    }
+
     pub fn users_file(&self) -> PathBuf {
         self.users.clone()
     }

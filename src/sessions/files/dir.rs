@@ -7,8 +7,11 @@
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::http::encoding::hex;
+use crate::os::atomic_file::TEMP_PREFIX;
+use crate::os::random::random_32;
 use crate::os::sys::{self, O_NOFOLLOW, O_NONBLOCK};
 
 /// The lock file a serving process holds (`flock`), holding its pid.
@@ -21,14 +24,128 @@ const RESERVE_MARGIN: u64 = 64 * 1024;
 
 /// Creates `dir` 0700 when missing (parents too), and tightens it to 0700
 /// when it is wider: a fresh checkout's `sessions/` is 0755, and a listing
-/// of session files tells who is active when.
+/// of session files tells who is active when. A failure says what is
+/// wrong and the fix (`unusable`).
 pub fn prepare(dir: &Path) -> io::Result<()> {
-    DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let mode = fs::metadata(dir)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    let prepared = || {
+        DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        let mode = fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    };
+    prepared().map_err(|e| unusable(dir, e))
+}
+
+/// What `latch check` says of `dir` as the sessions dir: `Ok` with what
+/// serve will find, or `Err` in the very words `prepare` (or the first
+/// write) would fail with. It changes nothing, but for a probe file made
+/// and removed at once (named as a temporary file, which a server removes
+/// if it is ever left behind): mode bits say nothing of a read-only mount,
+/// and nothing at all to root.
+pub fn check(dir: &Path) -> io::Result<String> {
+    let meta = match fs::metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let parent = nearest_existing(dir);
+            probe_writable(&parent).map_err(|e| unusable(dir, e))?;
+            return Ok("serve will create it, mode 0700".into());
+        }
+        Err(e) => return Err(unusable(dir, e)),
+    };
+    if !meta.is_dir() {
+        return Err(unusable(dir, io::Error::from(io::ErrorKind::AlreadyExists)));
     }
-    Ok(())
+    let mode = meta.permissions().mode() & 0o777;
+    let runs_as = sys::effective_uid();
+    // Serve tightens a wider dir to 0700, which only its owner (or root)
+    // may do.
+    if mode & 0o077 != 0 && meta.uid() != runs_as && runs_as != 0 {
+        return Err(unusable(dir, io::Error::from_raw_os_error(sys::EPERM)));
+    }
+    probe_writable(dir).map_err(|e| unusable(dir, e))?;
+    let note = match mode & 0o077 {
+        0 => "",
+        _ => " (serve tightens it to 0700 at start)",
+    };
+    Ok(format!("writable, mode {mode:04o}{note}"))
+}
+
+/// Why `dir` cannot be the sessions dir: the system's words, then the fix,
+/// said the same by `serve` and `latch check` (each names the dir before
+/// it). `error` is what the system said.
+fn unusable(dir: &Path, error: io::Error) -> io::Error {
+    let at = nearest_existing(dir);
+    let said = match fs::metadata(&at) {
+        Ok(meta) if !meta.is_dir() && at == dir => {
+            "not a directory: move that file away, or give --sessions a directory".into()
+        }
+        Ok(meta) if !meta.is_dir() => format!(
+            "cannot be created, {} is not a directory: give --sessions another path",
+            at.display()
+        ),
+        _ => match fix(dir, &error) {
+            Some(fix) => format!("{error}; {fix}"),
+            None => error.to_string(),
+        },
+    };
+    io::Error::new(error.kind(), said)
+}
+
+/// What to do when the system refused `error` in the sessions dir `dir`
+/// (or where it would be made): the owner or mode to change, or the
+/// mount. `None` when there is nothing to say beyond the error.
+fn fix(dir: &Path, error: &io::Error) -> Option<String> {
+    match error.kind() {
+        io::ErrorKind::ReadOnlyFilesystem => {
+            Some("remount it read-write, or give --sessions a dir on a writable file system".into())
+        }
+        io::ErrorKind::PermissionDenied => {
+            let at = nearest_existing(dir);
+            let meta = fs::metadata(&at).ok()?;
+            let (runs_as, owner) = (sys::effective_uid(), meta.uid());
+            let shown = at.display();
+            Some(match (owner == runs_as, at == dir) {
+                (true, _) => format!(
+                    "{shown} is mode {:04o}: chmod u+rwx {shown}",
+                    meta.mode() & 0o7777
+                ),
+                (false, true) => format!(
+                    "{shown} belongs to uid {owner}, and latch runs as uid {runs_as}: \
+                     chown {shown} to the user latch runs as"
+                ),
+                (false, false) => format!(
+                    "{shown} belongs to uid {owner}, and latch runs as uid {runs_as}: \
+                     make {} (as uid {owner}) and chown it to the user latch runs as",
+                    dir.display()
+                ),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `dir` if it exists, else its nearest ancestor that does (what a new
+/// dir would be created in).
+fn nearest_existing(dir: &Path) -> PathBuf {
+    let existing = dir.ancestors().find(|a| fs::symlink_metadata(a).is_ok());
+    match existing {
+        Some(a) if a.as_os_str().is_empty() => PathBuf::from("."),
+        Some(a) => a.to_path_buf(),
+        None => PathBuf::from("."),
+    }
+}
+
+/// Creates and removes a file in `dir`.
+fn probe_writable(dir: &Path) -> io::Result<()> {
+    let probe = dir.join(format!("{TEMP_PREFIX}check-{}", hex(&random_32()[..8])));
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&probe)?;
+    fs::remove_file(&probe)
 }
 
 /// Takes the sessions dir for this process: an exclusive `flock` on
@@ -86,7 +203,11 @@ fn cannot_open(path: &Path, error: io::Error) -> io::Error {
                 )
             }
         }
-        _ => String::new(),
+        // No lock file yet, or a read-only mount: the dir is the trouble.
+        _ => match path.parent().and_then(|dir| fix(dir, &error)) {
+            Some(fix) => format!("; {fix}"),
+            None => String::new(),
+        },
     };
     io::Error::new(
         error.kind(),

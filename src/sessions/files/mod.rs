@@ -43,7 +43,7 @@ use crate::os::group_commit::DirSync;
 use crate::sessions::id::Digest;
 use crate::sessions::pace::{self, Counter, Limit, Paced, Paces};
 use crate::sessions::record::Judged;
-use crate::sessions::stored::{Listing, Rotated, StoreError, Stored, Version};
+use crate::sessions::stored::{Listing, Removed, Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
 use crate::trace::Place;
 use cache::SessionCache;
@@ -142,11 +142,22 @@ impl FileStore {
         })
     }
 
+    /// What `latch check` says of `dir` as the sessions dir, changing
+    /// nothing: what serve will find, or why it would fail, in the words
+    /// `open` fails with.
+    pub fn check(dir: &Path) -> io::Result<String> {
+        dir::check(dir)
+    }
+
     /// A read-only store over an existing dir, for the `sessions` and
     /// `clearsessions` commands, which may run beside a server: no lock, no
     /// start-up work. It reads the epochs (a missing file is none), and can
-    /// never write them: `bump_epoch` refuses.
+    /// never write them: `bump_epoch` refuses. A missing dir is `Err`: a
+    /// typo or the wrong working directory, not an empty store.
     pub fn at(dir: &Path, idle_timeout: u64) -> io::Result<FileStore> {
+        if !std::fs::metadata(dir)?.is_dir() {
+            return Err(io::Error::from(io::ErrorKind::NotADirectory));
+        }
         Ok(FileStore {
             files: Arc::new(Files::new(dir, idle_timeout, Epochs::read(dir)?)),
         })
@@ -180,7 +191,11 @@ impl FileStore {
     /// would cost more. An expired file is deleted on the blocking pool.
     pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
         let key = id.digest();
-        match self.files.read_unlocked(&key, now)? {
+        match self
+            .files
+            .read_unlocked(&key, now)
+            .map_err(|e| self.files.failed(e))?
+        {
             Some(Judged::Live(record)) => {
                 let epoch = self.files.epoch_of(&record);
                 Ok(Some(Stored {
@@ -304,9 +319,15 @@ impl FileStore {
         &self,
         now: u64,
         sign_out_if_void: impl Fn(&mut Record, u64) -> bool + Send + 'static,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Removed, StoreError> {
         self.blocking(move |files| files.sweep(now, &sign_out_if_void))
             .await
+    }
+
+    /// The sweep, signing no one out: the dir holds nothing a sweep would
+    /// not remove anyway.
+    pub async fn clear(&self, now: u64) -> Result<Removed, StoreError> {
+        self.sweep(now, |_, _| false).await
     }
 
     /// Runs `work` on the blocking pool (it writes, fsyncs or scans).
@@ -315,11 +336,24 @@ impl FileStore {
         work: impl FnOnce(&Files) -> io::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         let files = Arc::clone(&self.files);
-        Ok(blocking::run(move || work(&files)).await??)
+        let done = blocking::run(move || work(&files)).await?;
+        done.map_err(|e| self.files.failed(e))
     }
 }
 
 impl Files {
+    /// The dir's I/O failing, as the store's failure: no room is `Full`,
+    /// anything else `Failed`, and either names the dir, so that the log
+    /// line says where to look (`sessions dir /var/lib/latch/sessions:
+    /// Read-only file system (os error 30)`).
+    fn failed(&self, e: io::Error) -> StoreError {
+        let said = format!("sessions dir {}: {e}", self.dir.display());
+        match crate::os::sys::is_out_of_space(&e) {
+            true => StoreError::Full(said),
+            false => StoreError::Failed(said),
+        }
+    }
+
     fn new(dir: &Path, idle_timeout: u64, epochs: Epochs) -> Files {
         Files {
             dir: dir.to_path_buf(),

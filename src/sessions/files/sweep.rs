@@ -19,7 +19,7 @@ use crate::log_event;
 use crate::os::atomic_file::TEMP_PREFIX;
 use crate::sessions::id::Digest;
 use crate::sessions::record::Judged;
-use crate::sessions::stored::Listing;
+use crate::sessions::stored::{Listing, Removed};
 use crate::sessions::Record;
 
 /// A temporary file older than this is a crash's leftover, not a write in
@@ -33,12 +33,13 @@ enum Swept {
     /// Live, and still signed in as this user since this time, if so.
     Kept(Option<(String, u64)>),
     SignedOut,
-    Removed,
+    Expired,
+    Unreadable,
 }
 
 impl Files {
     /// Removes expired and unreadable session files and leftover temporary
-    /// files; returns how many files it removed. Each live session is
+    /// files; returns how many of each it removed. Each live session is
     /// handed to `sign_out_if_void` with its user's epoch; when it signs
     /// the session out (returns true), the file is rewritten. The serving
     /// store also recreates a missing dir, writes back a missing epochs
@@ -48,11 +49,14 @@ impl Files {
         &self,
         now: u64,
         sign_out_if_void: &dyn Fn(&mut Record, u64) -> bool,
-    ) -> io::Result<usize> {
+    ) -> io::Result<Removed> {
         if self.dir_lock.is_some() {
             self.repair();
         }
-        let mut removed = self.remove_temp_files(TEMP_MAX_AGE)?;
+        let mut removed = Removed {
+            leftovers: self.remove_temp_files(TEMP_MAX_AGE)?,
+            ..Removed::default()
+        };
         let finished_before = self.count.finished_so_far();
         let walk = self.sign_ins.walk_begins();
         let mut seen = Seen::new();
@@ -64,7 +68,8 @@ impl Files {
             };
             match self.sweep_one(&key, now, sign_out_if_void) {
                 Ok(Swept::Gone) => {}
-                Ok(Swept::Removed) => removed += 1,
+                Ok(Swept::Expired) => removed.expired += 1,
+                Ok(Swept::Unreadable) => removed.unreadable += 1,
                 Ok(Swept::SignedOut) => signed_out += 1,
                 Ok(Swept::Kept(signed_in)) => {
                     kept += 1;
@@ -95,7 +100,8 @@ impl Files {
         let file = self.lock(key);
         let swept = match file.read(now)? {
             None => Swept::Gone,
-            Some(Judged::Expired | Judged::Unreadable) if file.unlink()? => Swept::Removed,
+            Some(Judged::Expired) if file.unlink()? => Swept::Expired,
+            Some(Judged::Unreadable) if file.unlink()? => Swept::Unreadable,
             Some(Judged::Live(mut record)) => {
                 let epoch = self.epoch_of(&record);
                 if sign_out_if_void(&mut record, epoch) {

@@ -1,12 +1,14 @@
-//! What an operator sees: how many sessions are live, and a list of them
-//! (`latch sessions`), never with an id.
+//! What an operator sees and clears: how many sessions are live, a list
+//! of them (`latch sessions`, never with an id), and the dead ones Redis
+//! keeps (`latch clearsessions`).
 
 use std::collections::HashSet;
 
 use super::keys::{digest_of_key, session_key, SESSION_PATTERN};
 use super::RedisStore;
+use crate::sessions::id::Digest;
 use crate::sessions::record::{self, Judged};
-use crate::sessions::stored::{Listing, StoreError};
+use crate::sessions::stored::{Listing, Removed, StoreError};
 use crate::sessions::Record;
 
 impl RedisStore {
@@ -23,64 +25,110 @@ impl RedisStore {
     }
 
     /// Every live session, for `latch sessions`, labelled by its key's hash
-    /// (never by its id). Walks the keys with `SCAN` (never `KEYS`, which
-    /// stops the server while it runs); a key `SCAN` returns twice is
-    /// listed once. Oldest first, as the store contract lists.
+    /// (never by its id), oldest first, as the store contract lists.
     pub async fn list(&self, now: u64) -> Result<Vec<Listing>, StoreError> {
         let mut listings = Vec::new();
-        let mut seen = HashSet::new();
-        let mut cursor = 0u64;
-        loop {
-            let scan = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(SESSION_PATTERN)
-                .arg("COUNT")
-                .arg(1000)
-                .clone();
-            let (next, names): (u64, Vec<Vec<u8>>) = self.query(&scan).await?;
-            let batch: Vec<_> = names
-                .iter()
-                .filter_map(|name| digest_of_key(name))
-                .filter(|digest| seen.insert(*digest))
-                .collect();
-            if !batch.is_empty() {
-                let names: Vec<String> = batch.iter().map(session_key).collect();
-                let values: Vec<Option<Vec<u8>>> =
-                    self.query(redis::cmd("MGET").arg(names)).await?;
-                for (digest, value) in batch.iter().zip(values) {
-                    let Some(bytes) = value else { continue };
-                    let judged = record::judge(digest.label(), &bytes, now, self.idle_timeout);
-                    if let Judged::Live(record) = judged {
-                        let epoch = match record.user() {
-                            Some(user) => self.epoch(user).await?,
-                            None => 0,
-                        };
-                        listings.push(Listing {
-                            label: digest.label(),
-                            record,
-                            epoch,
-                        });
-                    }
+        let mut scan = SessionScan::default();
+        while let Some(batch) = self.next_batch(&mut scan).await? {
+            for (digest, bytes) in batch {
+                let judged = record::judge(digest.label(), &bytes, now, self.idle_timeout);
+                if let Judged::Live(record) = judged {
+                    let epoch = match record.user() {
+                        Some(user) => self.epoch(user).await?,
+                        None => 0,
+                    };
+                    listings.push(Listing {
+                        label: digest.label(),
+                        record,
+                        epoch,
+                    });
                 }
             }
-            if next == 0 {
-                listings.sort_by_key(|listing| (listing.record.created, listing.label));
-                return Ok(listings);
-            }
-            cursor = next;
         }
+        listings.sort_by_key(|listing| (listing.record.created, listing.label));
+        Ok(listings)
     }
 
-    /// Removes nothing and returns 0: Redis drops expired sessions itself
-    /// (`PXAT`), and `create` tidies the live index. A void sign-in is
-    /// refused at the session's next use, as on every backend (see
-    /// `Store::sweep`). Kept so that both stores answer the same calls.
+    /// Removes nothing: Redis drops expired sessions itself (`PXAT`), and
+    /// `create` tidies the live index. A void sign-in is refused at the
+    /// session's next use, as on every backend (see `Store::sweep`). Kept
+    /// so that both stores answer the same calls.
     pub async fn sweep(
         &self,
         _now: u64,
         _sign_out_if_void: impl Fn(&mut Record, u64) -> bool,
-    ) -> Result<usize, StoreError> {
-        Ok(0)
+    ) -> Result<Removed, StoreError> {
+        Ok(Removed::default())
     }
+
+    /// `latch clearsessions`: what Redis does not drop by itself. Its
+    /// expiry is the absolute one, so a session past `--idle-timeout` waits
+    /// for it; and a value latch cannot read is no session, whatever its
+    /// expiry, or forever when it has none (one written by hand). Each is
+    /// deleted only if it still holds the bytes judged (`DROP`), so a
+    /// session written meanwhile by a server is never lost.
+    pub async fn clear(&self, now: u64) -> Result<Removed, StoreError> {
+        let mut removed = Removed::default();
+        let mut scan = SessionScan::default();
+        while let Some(batch) = self.next_batch(&mut scan).await? {
+            for (digest, bytes) in batch {
+                let count = match record::judge(digest.label(), &bytes, now, self.idle_timeout) {
+                    Judged::Live(_) => continue,
+                    Judged::Expired => &mut removed.expired,
+                    Judged::Unreadable => &mut removed.unreadable,
+                };
+                if self.drop_if_unchanged(&digest, bytes).await? {
+                    *count += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The next batch of session keys and their values: `SCAN` (never
+    /// `KEYS`, which stops the server while it runs), then one `MGET`. A
+    /// key `SCAN` returns twice is given once, and a key gone between the
+    /// two is left out. `None` once the walk is done.
+    async fn next_batch(
+        &self,
+        scan: &mut SessionScan,
+    ) -> Result<Option<Vec<(Digest, Vec<u8>)>>, StoreError> {
+        if scan.done {
+            return Ok(None);
+        }
+        let command = redis::cmd("SCAN")
+            .arg(scan.cursor)
+            .arg("MATCH")
+            .arg(SESSION_PATTERN)
+            .arg("COUNT")
+            .arg(1000)
+            .clone();
+        let (next, names): (u64, Vec<Vec<u8>>) = self.query(&command).await?;
+        (scan.cursor, scan.done) = (next, next == 0);
+        let digests: Vec<Digest> = names
+            .iter()
+            .filter_map(|name| digest_of_key(name))
+            .filter(|digest| scan.seen.insert(*digest))
+            .collect();
+        if digests.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let keys: Vec<String> = digests.iter().map(session_key).collect();
+        let values: Vec<Option<Vec<u8>>> = self.query(redis::cmd("MGET").arg(keys)).await?;
+        let batch = digests
+            .into_iter()
+            .zip(values)
+            .filter_map(|(digest, value)| Some((digest, value?)))
+            .collect();
+        Ok(Some(batch))
+    }
+}
+
+/// Where a walk over the session keys is: `SCAN`'s cursor, and the keys
+/// given so far.
+#[derive(Default)]
+struct SessionScan {
+    cursor: u64,
+    done: bool,
+    seen: HashSet<Digest>,
 }
