@@ -255,8 +255,8 @@ fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart() {
 }
 
 /// nginx told to reach `localhost` may connect over `::1` while latch was
-/// told `--trusted-proxy 127.0.0.1`: a loopback proxy is any loopback
-/// peer, so each forwarded client still counts apart (otherwise one
+/// told `--trusted-proxy 127.0.0.1`: both addresses of `localhost` are the
+/// proxy, so each forwarded client still counts apart (otherwise one
 /// client's failures would lock out everyone behind the proxy).
 #[test]
 fn a_loopback_proxy_arriving_over_ipv6_still_counts_each_forwarded_client_apart() {

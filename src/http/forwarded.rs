@@ -18,20 +18,26 @@ use hyper::header::HeaderMap;
 ///
 /// Both sides are compared in their canonical form: on a dual-stack
 /// listener (`--addr [::]:8080`) an IPv4 peer arrives as
-/// `::ffff:127.0.0.1`, which `127.0.0.1` matches. And when the proxy named
-/// is a loopback address, every loopback peer (127.0.0.0/8, `::1`) is it:
-/// a proxy on the same host told to reach `localhost` connects over
-/// `127.0.0.1` or `::1` as its resolver orders them (nginx tries each
-/// address `localhost` has), and only a process on this host can connect
-/// from a loopback address at all, so no one outside gains trust by it.
-/// Without this, `--trusted-proxy 127.0.0.1` with a proxy arriving over
-/// `::1` would count every client as the proxy's one address.
+/// `::ffff:127.0.0.1`, which `127.0.0.1` matches. And `127.0.0.1` and
+/// `::1` are one proxy, `localhost`: a proxy on the same host told to
+/// reach `localhost` connects over either, as its resolver orders them
+/// (nginx tries each address `localhost` has). Without this,
+/// `--trusted-proxy 127.0.0.1` with a proxy arriving over `::1` would count
+/// every client as the proxy's one address. Other loopback addresses
+/// (127.0.0.5) are not the proxy: a local process connecting from one
+/// directly is a client like any other.
 pub fn is_trusted_proxy(peer: IpAddr, trusted_proxy: Option<IpAddr>) -> bool {
     let Some(proxy) = trusted_proxy.map(|p| p.to_canonical()) else {
         return false;
     };
     let peer = peer.to_canonical();
-    peer == proxy || (proxy.is_loopback() && peer.is_loopback())
+    peer == proxy || (is_localhost(proxy) && is_localhost(peer))
+}
+
+/// `127.0.0.1` or `::1`: the two addresses of `localhost`.
+fn is_localhost(address: IpAddr) -> bool {
+    address == IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        || address == IpAddr::V6(Ipv6Addr::LOCALHOST)
 }
 
 /// The address to count a request under: the last `X-Forwarded-For`
@@ -151,19 +157,15 @@ mod tests {
     }
 
     #[test]
-    fn a_loopback_proxy_is_any_loopback_peer() {
+    fn a_localhost_proxy_is_either_address_of_localhost() {
         let proxy = Some(PROXY);
-        for peer in [
-            "127.0.0.1",
-            "127.0.0.53",
-            "::1",
-            "::ffff:127.0.0.1",
-            "::ffff:127.1.2.3",
-        ] {
+        for peer in ["127.0.0.1", "::1", "::ffff:127.0.0.1"] {
             assert!(is_trusted_proxy(addr(peer), proxy), "{peer}");
         }
         assert!(is_trusted_proxy(addr("127.0.0.1"), Some(addr("::1"))));
         for peer in [
+            "127.0.0.53",
+            "::ffff:127.1.2.3",
             "192.0.2.9",
             "::2",
             "::ffff:192.0.2.9",
