@@ -23,7 +23,10 @@
 //!    space).
 //! 6. No signed-in session: nothing to do, and nothing changes.
 //! 8. Durable before the answer: every store call is, when it returns
-//!    (`sessions::store`).
+//!    (`sessions::store`); and with replicas, confirmed by them
+//!    (`Store::confirm`), so that a failover cannot undo what the answer
+//!    says. A logout that finds its session gone already confirms too: the
+//!    delete it saw may be another request's, not confirmed yet.
 //!
 //! Each step leaves a `--trace` row written from the value it produced.
 
@@ -164,10 +167,12 @@ impl Ended {
     }
 }
 
-/// Steps 4, 3 and 6 for `signed_in`, the signed-in sessions the request
-/// names, its own first. `Err` only when nothing has changed: the
-/// request's own session could not be signed out (nor its user signed out
-/// everywhere). A failure with another session is logged.
+/// Steps 4, 3, 6 and 8 for `signed_in`, the signed-in sessions the
+/// request names, its own first. `Err` when the request's own session
+/// could not be signed out (nor its user signed out everywhere), and when
+/// the replicas did not confirm it: the answer is 503 either way, and the
+/// client cannot count on the change. A failure with another session is
+/// logged.
 pub async fn sign_out(
     store: &Store,
     signed_in: Vec<Session>,
@@ -206,6 +211,8 @@ pub async fn sign_out(
                     own.id.label()
                 ),
             );
+            // 8.
+            store.confirm().await?;
             return Ok(SignedOut::AlreadyGone);
         }
         Err(e) if !everywhere => return Err(e),
@@ -215,6 +222,8 @@ pub async fn sign_out(
     for other in others {
         end_another(store, &other, now).await;
     }
+    // 8.
+    store.confirm().await?;
     Ok(SignedOut::Ended {
         user,
         scope,

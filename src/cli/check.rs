@@ -15,7 +15,7 @@ use crate::auth::users::{SignInCost, Users, HASHING_BUDGET_MIB};
 use crate::http::encoding::hex;
 use crate::os::atomic_file::TEMP_PREFIX;
 use crate::os::random::random_32;
-use crate::sessions::store::{Durability, Location, Settings, Store, StoreError};
+use crate::sessions::store::{Durability, Location, Store};
 
 /// What `check` found: lines that are fine, warnings (it would serve, but
 /// maybe not as meant), and problems, each naming the thing it is about.
@@ -47,7 +47,7 @@ pub fn run(config: &Config) -> Report {
     users_file(&config.users, &mut report);
     match &config.sessions {
         Location::Dir(dir) => sessions_dir(dir, &mut report),
-        redis => redis_url(redis, config.redis_durability, &mut report),
+        redis => redis_url(redis, config, &mut report),
     }
     www_dir(&config.www, &mut report);
     // The parser has resolved it already; a running server holds the
@@ -186,34 +186,36 @@ fn creatable(path: &Path) -> io::Result<()> {
     probe_writable(ancestor)
 }
 
-/// The URL parses, the server answers, and it keeps sessions durably: the
-/// verdict of the check `serve` makes at start (docs/contract.md, "The
-/// Redis store"). With `--redis-durability relaxed` a server that may lose
-/// a write is fine, and the line says what it may lose.
-/// A URL that does not parse is refused by `connect` before it tries
-/// anything, with the same words `serve` would print.
-fn redis_url(location: &Location, durability: Durability, report: &mut Report) {
+/// The URL parses, the server answers, and the setup keeps a sign-out:
+/// what `serve`'s checks at start look at (docs/contract.md, "The Redis
+/// store"), each line naming what it found, each shortfall a problem. With
+/// `--redis-durability relaxed` a shortfall is fine, and the line says
+/// what it may lose. A URL that does not parse is refused before anything
+/// is tried, with the same words `serve` would print.
+fn redis_url(location: &Location, config: &Config, report: &mut Report) {
     let name = location.shown();
-    let strict = Settings {
-        idle_timeout: 0,
-        max_sessions: None,
-        durability: Durability::Strict,
-    };
-    let connected = tokio::runtime::Builder::new_current_thread()
+    let settings = config.store_settings(None);
+    let surveyed = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())
-        .map(|runtime| runtime.block_on(Store::open_beside_server(location, &strict)));
-    match connected {
-        Ok(Ok(_)) => report.fine(format!(
-            "{name}: durable (appendonly yes, appendfsync always, \
-             no-appendfsync-on-rewrite no, maxmemory-policy noeviction)"
-        )),
-        Ok(Err(StoreError::NotDurable(why))) if durability == Durability::Relaxed => report.fine(
-            format!("{name}: not durable, accepted by --redis-durability relaxed: {why}"),
-        ),
-        Ok(Err(e)) => report.problem(format!("{name}: {e}")),
-        Err(e) => report.problem(format!("{name}: cannot start the async runtime: {e}")),
+        .map(|runtime| runtime.block_on(Store::survey(location, &settings)));
+    let survey = match surveyed {
+        Ok(Ok(Some(survey))) => survey,
+        Ok(Ok(None)) => return,
+        Ok(Err(e)) => return report.problem(format!("{name}: {e}")),
+        Err(e) => return report.problem(format!("{name}: cannot start the async runtime: {e}")),
+    };
+    for line in survey.fine {
+        report.fine(format!("{name}: {line}"));
+    }
+    for shortfall in survey.shortfalls {
+        match config.redis_durability {
+            Durability::Strict => report.problem(format!("{name}: {shortfall}")),
+            Durability::Relaxed => report.fine(format!(
+                "{name}: accepted by --redis-durability relaxed: {shortfall}"
+            )),
+        }
     }
 }
 

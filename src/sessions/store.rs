@@ -49,6 +49,7 @@ use crate::sessions::pace::{Counter, Limit, Paced};
 use crate::sessions::redis::{self, RedisStore};
 use crate::sessions::{Record, SessionId};
 
+pub use crate::sessions::redis::Survey;
 pub use crate::sessions::stored::{Durability, Listing, Rotated, StoreError, Stored, Version};
 
 pub enum Store {
@@ -60,9 +61,10 @@ pub enum Store {
 }
 
 /// Where sessions are kept, as `--sessions` names it: a directory, or a
-/// Redis URL (`redis://`, `rediss://`, `redis+unix://`). Any other
-/// `SCHEME://` is a mistake (a typo, a scheme latch does not speak), not a
-/// directory to create.
+/// Redis URL (`redis://`, `rediss://`, `redis+unix://`, or
+/// `redis+sentinel://`: the primary Sentinel names). Any other `SCHEME://`
+/// is a mistake (a typo, a scheme latch does not speak), not a directory
+/// to create.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Location {
     Dir(PathBuf),
@@ -70,7 +72,7 @@ pub enum Location {
 }
 
 /// The schemes `Location::parse` takes as a Redis URL.
-const REDIS_SCHEMES: [&str; 3] = ["redis", "rediss", "redis+unix"];
+const REDIS_SCHEMES: [&str; 4] = ["redis", "rediss", "redis+unix", "redis+sentinel"];
 
 impl Location {
     /// What `--sessions` says; `Err` says what was expected.
@@ -81,9 +83,19 @@ impl Location {
             }
             Some((scheme, _)) if !scheme.is_empty() && !scheme.contains('/') => Err(format!(
                 "{scheme}:// is not a sessions store latch knows: a directory, or a \
-                 redis://, rediss:// or redis+unix:// URL"
+                 redis://, rediss://, redis+unix:// or redis+sentinel:// URL"
             )),
             _ => Ok(Location::Dir(PathBuf::from(url))),
+        }
+    }
+
+    /// How many replicas a sign-out waits for when `--redis-replica-acks`
+    /// does not say: 1 behind Sentinel, whose failovers promote a replica;
+    /// none for one primary, or files.
+    pub fn default_replica_acks(&self) -> u32 {
+        match self {
+            Location::Redis(url) if url.starts_with("redis+sentinel://") => 1,
+            _ => 0,
         }
     }
 
@@ -106,6 +118,9 @@ pub struct Settings {
     /// (`None`: no cap, for the commands that only read).
     pub max_sessions: Option<u64>,
     pub durability: Durability,
+    /// `--redis-replica-acks`: how many replicas confirm a sign-out before
+    /// its answer (`Store::confirm`).
+    pub replica_acks: u32,
 }
 
 /// A dir that cannot be opened, in the system's own words (the caller
@@ -136,7 +151,12 @@ impl Store {
                 Store::Files(files.with_max_sessions(settings.max_sessions))
             }
             Location::Redis(url) => {
-                let redis = RedisStore::connect(url, settings.durability, settings.idle_timeout);
+                let redis = RedisStore::connect(
+                    url,
+                    settings.durability,
+                    settings.replica_acks,
+                    settings.idle_timeout,
+                );
                 Store::Redis(redis.await?.with_max_sessions(settings.max_sessions))
             }
         })
@@ -155,9 +175,34 @@ impl Store {
                 Store::Files(FileStore::at(dir, settings.idle_timeout).map_err(opening)?)
             }
             Location::Redis(url) => Store::Redis(
-                RedisStore::connect(url, settings.durability, settings.idle_timeout).await?,
+                RedisStore::connect(
+                    url,
+                    settings.durability,
+                    settings.replica_acks,
+                    settings.idle_timeout,
+                )
+                .await?,
             ),
         })
+    }
+
+    /// What `latch check` reports of a Redis store: connected as `open`
+    /// connects, everything its checks look at, and each shortfall (none
+    /// refused here). `None` for a dir, which `check` looks at itself.
+    pub async fn survey(
+        location: &Location,
+        settings: &Settings,
+    ) -> Result<Option<Survey>, StoreError> {
+        let Location::Redis(url) = location else {
+            return Ok(None);
+        };
+        let (durability, acks, idle) = (
+            settings.durability,
+            settings.replica_acks,
+            settings.idle_timeout,
+        );
+        let redis = RedisStore::open(url, durability, acks, idle).await?;
+        redis.survey().await.map(Some)
     }
 
     /// With `--idle-timeout`, a session unused this long is expired too
@@ -239,6 +284,17 @@ impl Store {
         keep: usize,
     ) -> Result<usize, StoreError> {
         on_backend!(self, b => b.keep_newest_sign_ins(id, record, keep).await)
+    }
+
+    /// Returns once the writes made or read before it would survive the
+    /// loss of the store's server: at once for the file store (every
+    /// write is fsynced when it returns) and for Redis without replica
+    /// acks; with `--redis-replica-acks N`, once N replicas confirm them
+    /// (`sessions::redis` `replicas`). A sign-out calls it before its
+    /// answer, so that a failover cannot undo what the answer said.
+    /// `Err`: not confirmed in time (503; the writes may stand or not).
+    pub async fn confirm(&self) -> Result<(), StoreError> {
+        on_backend!(self, b => b.confirm().await)
     }
 
     /// The user's "sign out everywhere" epoch: 0 until the first time.
