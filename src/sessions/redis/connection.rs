@@ -80,17 +80,15 @@ pub(super) struct Link {
 }
 
 impl Link {
-    /// Connects to the server `info` names.
-    async fn open(info: ConnectionInfo) -> Result<Link, StoreError> {
+    /// Connects to the server `info` names, trying `retries` more times
+    /// (and as often when the connection is lost later).
+    async fn open(info: ConnectionInfo, retries: usize) -> Result<Link, StoreError> {
         let addr = info.addr().to_string();
         let client = client_for(info)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT))
-            // Retry a lost connection a few times, quickly: a request waits
-            // at most COMMAND_TIMEOUT anyway, and once these retries are
-            // spent the next command starts new ones.
-            .set_number_of_retries(3)
+            .set_number_of_retries(retries)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
         let shared = ConnectionManager::new_with_config(client.clone(), config)
@@ -501,10 +499,15 @@ const DURABLE: &str = "appendonly yes, appendfsync always, no-appendfsync-on-rew
 /// the Sentinels say, and then only if it answers `ROLE` as a primary.
 async fn reach(target: &Target) -> Result<Link, StoreError> {
     match target {
-        Target::Server(info) => Link::open(info.clone()).await,
+        // Retry a lost connection a few times, quickly: a request waits at
+        // most COMMAND_TIMEOUT anyway, and once these retries are spent the
+        // next command starts new ones.
+        Target::Server(info) => Link::open(info.clone(), 3).await,
+        // None: the next call asks Sentinel again, which may name another
+        // server (during a failover, each call is a quick 503).
         Target::Sentinel(sentinels) => {
             let addr = sentinel::primary(sentinels).await?;
-            let link = Link::open(sentinels.server(addr)).await?;
+            let link = Link::open(sentinels.server(addr), 0).await?;
             is_primary(&mut link.shared(), &link.addr).await?;
             Ok(link)
         }
