@@ -329,6 +329,49 @@ fn a_replica_down_makes_sign_outs_503_within_about_a_second_and_reads_go_on() {
     assert_eq!(server.logout(&reader, &token).status, 303);
 }
 
+/// What the wait costs a sign-out, one client at a time on one host: 400
+/// logouts on a latch that waits for the replica and 400 on one that does
+/// not, interleaved, on the same primary. The wait must cost something,
+/// or it is not made.
+#[test]
+#[ignore = "needs redis-server and redis-sentinel: apt-get install redis-server redis-sentinel"]
+fn the_wait_for_a_replica_costs_each_sign_out_about_the_replicas_fsync() {
+    let setup = Setup::start(&Plan {
+        servers: ONE_REPLICA,
+        replicas: &[&[]],
+        sentinels: 0,
+        absent_sentinels: 0,
+    });
+    let users = UsersFile::new(&[ALICE]);
+    let waits = instance(&setup, &users, &["--redis-replica-acks", "1"]);
+    let not = instance(&setup, &users, &[]);
+    let mut sessions = signed_in_sessions(&setup, &users, 800);
+    let mut took = [Vec::new(), Vec::new()];
+    for n in 0..800 {
+        let (cookie, token) = sessions.pop().unwrap();
+        let started = Instant::now();
+        let answer = [&waits, &not][n % 2].logout(&cookie, &token);
+        took[n % 2].push(started.elapsed());
+        assert_eq!(answer.status, 303, "{}", answer.text());
+    }
+    let [mut waited, mut unwaited] = took;
+    waited.sort();
+    unwaited.sort();
+    let at = |samples: &[Duration], p: usize| samples[samples.len() * p / 100];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    eprintln!(
+        "logout, one client: p50 {:.2} ms, p99 {:.2} ms with the wait; \
+         p50 {:.2} ms, p99 {:.2} ms without; added p50 {:.2} ms, p99 {:.2} ms",
+        ms(at(&waited, 50)),
+        ms(at(&waited, 99)),
+        ms(at(&unwaited, 50)),
+        ms(at(&unwaited, 99)),
+        ms(at(&waited, 50)) - ms(at(&unwaited, 50)),
+        ms(at(&waited, 99)) - ms(at(&unwaited, 99)),
+    );
+    assert!(at(&waited, 50) > at(&unwaited, 50));
+}
+
 /// `latch check` on a good and a bad setup, and `serve` refusing the bad
 /// one: every shortfall named on a line of its own.
 #[test]

@@ -347,6 +347,9 @@ impl Forwarder {
                     continue;
                 };
                 replica.set_nonblocking(false).unwrap();
+                // As Redis's own links: no Nagle delay (40 ms per ACK).
+                replica.set_nodelay(true).unwrap();
+                primary.set_nodelay(true).unwrap();
                 let mut streams = shared.streams.lock().unwrap();
                 streams.push(replica.try_clone().unwrap());
                 streams.push(primary.try_clone().unwrap());
