@@ -28,7 +28,7 @@
 //!   `redis+sentinel://`, latch follows the primary across failovers
 //!   (`connection`, `sentinel`).
 //!
-//! Every call is bounded in time (`connection::COMMAND_TIMEOUT`); see
+//! Every call is bounded in time (`link::COMMAND_TIMEOUT`); see
 //! `StoreError` for what each failure means to the caller. A write that
 //! timed out may still have happened: like any 503, the caller cannot know.
 //!
@@ -41,6 +41,7 @@ mod connection;
 mod durability;
 mod error;
 mod keys;
+mod link;
 mod listing;
 mod pace;
 mod replicas;
@@ -56,11 +57,12 @@ use crate::sessions::id::Digest;
 use crate::sessions::record::{self, Judged};
 use crate::sessions::stored::{Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
-pub use connection::{COMMAND_TIMEOUT, RECHECK_EVERY};
+pub use connection::RECHECK_EVERY;
 pub use durability::{Durability, Survey};
 use keys::{
     deadline_ms, epoch_key, session_key, sign_ins_key, EPOCH_PREFIX, LIVE_INDEX, SESSION_PREFIX,
 };
+pub use link::COMMAND_TIMEOUT;
 pub use url::redacted;
 
 /// How many times `modify` and `rotate` re-read and re-apply a change that
@@ -73,7 +75,7 @@ pub struct RedisStore {
     /// Where the primary is: one address, or wherever Sentinel says.
     target: url::Target,
     /// The primary as last reached; replaced when Sentinel names another.
-    link: RwLock<Arc<connection::Link>>,
+    link: RwLock<Arc<link::Link>>,
     durability: Durability,
     /// How many replicas must confirm a sign-out before its answer
     /// (`replicas`; 0: none).

@@ -24,7 +24,7 @@
 //! A `WAIT` blocks its connection until it returns, and the shared
 //! connection carries every request's commands (64 pipelined logouts took
 //! 1.5 ms without and 136 ms with a `WAIT` each): so each confirmation
-//! runs on a connection of its own (`connection::Link::own`), kept for
+//! runs on a connection of its own (`link::Link::own`), kept for
 //! the next one.
 //!
 //! Not confirmed in time: `Unavailable` (503 with `Retry-After`), naming
@@ -37,10 +37,11 @@ use std::time::Duration;
 
 use redis::{ConnectionInfo, Value};
 
-use super::connection::{client_for, connection_of, settings, Exchange, Sent, COMMAND_TIMEOUT};
+use super::connection::{settings, Exchange, Sent};
 use super::durability::REQUIRED;
 use super::durability::{listed_replicas, replica_shortfalls, Replica, Survey, PRIORITY};
 use super::keys::FENCE;
+use super::link::{client_for, connection_of, COMMAND_TIMEOUT};
 use super::{error, scripts, RedisStore};
 use crate::sessions::stored::StoreError;
 use crate::trace;

@@ -13,9 +13,9 @@
 
 use redis::{Client, Cmd, ConnectionAddr, FromRedisValue};
 
-use super::connection::{connection_of, COMMAND_TIMEOUT};
 use super::durability::Survey;
 use super::error;
+use super::link::{connection_of, COMMAND_TIMEOUT};
 use super::url::Sentinels;
 use crate::sessions::stored::StoreError;
 
