@@ -628,7 +628,7 @@ mod redis {
                 RedisStore::connect(&self.server.url(), Durability::Strict, 0, idle_timeout)
                     .await
                     .unwrap();
-            Store::Redis(redis.with_max_sessions(max_sessions))
+            Store::Redis(Box::new(redis.with_max_sessions(max_sessions)))
         }
     }
 
