@@ -93,6 +93,12 @@ struct Logout {
     took: Duration,
 }
 
+impl Logout {
+    fn started(&self) -> Instant {
+        self.at - self.took
+    }
+}
+
 /// What a failover under a logout load came to.
 #[derive(Debug)]
 struct Outcome {
@@ -101,9 +107,9 @@ struct Outcome {
     /// Of those, how many cookies were signed in again afterwards, on
     /// either instance or both.
     came_back: usize,
-    /// Logouts answered 503 (or not at all) while the replication was
-    /// stalled, and after the primary was killed; how long the slowest of
-    /// them took.
+    /// Logouts answered 503 (or not at all) that started while the
+    /// replication was stalled, and after the primary was killed; how long
+    /// the slowest of them took.
     unavailable_in_stall: usize,
     unavailable_after_kill: usize,
     slowest_503: Duration,
@@ -228,9 +234,9 @@ fn failover_under_logouts(flags: &[&str]) -> Outcome {
         came_back,
         unavailable_in_stall: refused
             .iter()
-            .filter(|l| l.at > stalled && l.at < killed)
+            .filter(|l| l.started() > stalled && l.started() < killed)
             .count(),
-        unavailable_after_kill: refused.iter().filter(|l| l.at > killed).count(),
+        unavailable_after_kill: refused.iter().filter(|l| l.started() > killed).count(),
         slowest_503,
         failover,
         recovery,
