@@ -1,7 +1,7 @@
-//! The connection to the Redis primary every call goes through: opened
-//! from the URL (directly, or at the address Sentinel names), reconnected
-//! by itself, each exchange bounded in time, and the server re-checked
-//! after every reconnect and every `RECHECK_EVERY` while serving.
+//! How every call reaches the Redis primary: through the `link` opened
+//! from the URL (directly, or at the address Sentinel names), each
+//! exchange bounded in time, and the server re-checked after every
+//! reconnect and every `RECHECK_EVERY` while serving.
 //!
 //! How a reconnect is noticed: redis-rs's `ConnectionManager` replaces its
 //! connection only when a command on it has failed (latch speaks RESP2, so
