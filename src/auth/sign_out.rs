@@ -25,8 +25,10 @@
 //! 8. Durable before the answer: every store call is, when it returns
 //!    (`sessions::store`); and with replicas, confirmed by them
 //!    (`Store::confirm`), so that a failover cannot undo what the answer
-//!    says. A logout that finds its session gone already confirms too: the
-//!    delete it saw may be another request's, not confirmed yet.
+//!    says. A logout that finds its session gone already confirms too, and
+//!    so does one whose cookie names nothing (a retry after a 503): the
+//!    delete it saw may be another request's, or its own, not confirmed
+//!    yet.
 //!
 //! Each step leaves a `--trace` row written from the value it produced.
 
@@ -168,7 +170,8 @@ impl Ended {
 }
 
 /// Steps 4, 3, 6 and 8 for `signed_in`, the signed-in sessions the
-/// request names, its own first. `Err` when the request's own session
+/// request names, its own first; `named_gone`: a cookie of the request
+/// named a session that is gone (step 8). `Err` when the request's own session
 /// could not be signed out (nor its user signed out everywhere), and when
 /// the replicas did not confirm it: the answer is 503 either way, and the
 /// client cannot count on the change. A failure with another session is
@@ -176,6 +179,7 @@ impl Ended {
 pub async fn sign_out(
     store: &Store,
     signed_in: Vec<Session>,
+    named_gone: bool,
     scope: Scope,
     mode: Mode,
     now: u64,
@@ -183,6 +187,10 @@ pub async fn sign_out(
     let mut sessions = signed_in.into_iter();
     let Some(own) = sessions.next() else {
         trace::row("logout 6", "no signed-in session: nothing to sign out");
+        if named_gone {
+            // 8.
+            store.confirm().await?;
+        }
         return Ok(SignedOut::NotSignedIn);
     };
     let user = own.record.user().unwrap_or_default().to_owned();

@@ -44,6 +44,9 @@ use crate::trace;
 pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Response, Error> {
     let now = sessions::now();
     let named = auth::session::every(&app.store, &app.users, request.ids, now).await?;
+    // A cookie that names no live session: what made it gone may be
+    // another request's sign-out that replicas have not confirmed yet.
+    let named_gone = named.len() < request.ids.iter().count();
     let signed_in: Vec<_> = named
         .into_iter()
         .filter(|s| s.record.user().is_some())
@@ -64,7 +67,8 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
         true => Mode::Flush,
         false => Mode::Keep,
     };
-    let signed_out = sign_out::sign_out(&app.store, signed_in, scope, mode, now).await?;
+    let signed_out =
+        sign_out::sign_out(&app.store, signed_in, named_gone, scope, mode, now).await?;
     // 7.
     if let Some(line) = signed_out.log_line() {
         log_event!("{line}");
