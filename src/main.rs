@@ -11,7 +11,7 @@ use latch::cli::password::{self, Ask};
 use latch::cli::{self, check, help, Command, Config, Verb};
 use latch::http::dates::iso8601;
 use latch::sessions::now;
-use latch::sessions::store::{Durability, Location, Settings, Store};
+use latch::sessions::store::{Location, Store};
 
 fn main() -> ExitCode {
     latch::os::memory::return_large_blocks_to_the_system();
@@ -40,13 +40,11 @@ fn main() -> ExitCode {
                 Verb::Serve => serve(*config),
                 Verb::Check => return check_config(&config),
                 Verb::Sessions => run(async {
-                    let (durability, idle) = (config.redis_durability, config.idle_timeout);
-                    let store = open_beside_server(&config.sessions, durability, idle).await?;
+                    let store = open_beside_server(&config).await?;
                     list_sessions(&store, &config.users).await
                 }),
                 Verb::ClearSessions => run(async {
-                    let (durability, idle) = (config.redis_durability, config.idle_timeout);
-                    let store = open_beside_server(&config.sessions, durability, idle).await?;
+                    let store = open_beside_server(&config).await?;
                     clear_sessions(&store, &config.sessions).await
                 }),
                 Verb::AddUser => add_user(&name(), &config.users),
@@ -83,11 +81,7 @@ fn serve(config: Config) -> Result<(), String> {
                 let why = check::cannot_listen(config.addr, &e);
                 format!("cannot listen on {}: {why}", config.addr)
             })?;
-        let settings = Settings {
-            idle_timeout: config.idle_timeout,
-            max_sessions: Some(config.max_sessions),
-            durability: config.redis_durability,
-        };
+        let settings = config.store_settings(Some(config.max_sessions));
         let store = Store::open(&config.sessions, &settings)
             .await
             .map_err(|e| format!("cannot use {}: {e}", config.sessions.shown()))?;
@@ -110,17 +104,9 @@ fn serve(config: Config) -> Result<(), String> {
 
 /// The store `latch sessions` and `latch clearsessions` read, beside a
 /// server that may be running on it (`Store::open_beside_server`).
-async fn open_beside_server(
-    sessions: &Location,
-    durability: Durability,
-    idle_timeout: u64,
-) -> Result<Store, String> {
-    let settings = Settings {
-        idle_timeout,
-        max_sessions: None,
-        durability,
-    };
-    Store::open_beside_server(sessions, &settings)
+async fn open_beside_server(config: &Config) -> Result<Store, String> {
+    let sessions = &config.sessions;
+    Store::open_beside_server(sessions, &config.store_settings(None))
         .await
         .map_err(|e| format!("cannot read {}: {e}", sessions.shown()))
 }

@@ -530,6 +530,47 @@ fn check_says_a_redis_url_with_no_server_behind_it_is_unavailable_and_hides_its_
     assert_check_problem(&args, &[], "port");
 }
 
+/// A `SCHEME://` latch does not speak is a mistake, never a directory to
+/// create: serve exits 2 naming the schemes it knows, and leaves nothing
+/// behind; `redis+sentinel://` is one it knows (here with no Sentinel
+/// behind it: unavailable, its password hidden).
+#[test]
+fn an_unknown_sessions_scheme_exits_2_naming_the_known_ones_and_creates_no_directory() {
+    let dir = TempDir::new();
+    let run_in_dir = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(binary());
+        command
+            .current_dir(dir.path())
+            .args(args)
+            .env_clear()
+            .envs(env.iter().copied());
+        support::run_command(&mut command, "")
+    };
+    for url in [
+        "redis+sentinal://h:26379/m",
+        "memcached://h:11211",
+        "rediss+unix://x",
+    ] {
+        let (status, out, err) = run_in_dir(&["serve", "--sessions", url], &[]);
+        assert_eq!(status, 2, "{url}: {out}{err}");
+        assert!(err.contains("redis+sentinel://"), "{err}");
+        let (status, _, err) = run_in_dir(&["serve"], &[("LATCH_SESSIONS", url)]);
+        assert_eq!(status, 2, "{url}: {err}");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let mut args = good_setup(&dir);
+    args.extend([
+        "--sessions".into(),
+        "redis+sentinel://latch:hunter2@127.0.0.1:1,127.0.0.1:2/main?db=0".into(),
+    ]);
+    let err = assert_check_problem(&args, &[], "no Sentinel named the primary of main");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(
+        err.contains("redis+sentinel://latch:***@127.0.0.1:1,127.0.0.1:2/main?db=0"),
+        "{err}"
+    );
+}
+
 /// Sessions URLs whose password (every piece of `Zq1/Wv2?Kp3`, the kind
 /// of characters `openssl rand -base64` makes) the URL syntax breaks up:
 /// reserved characters left as they are, partly encoded, or a unix

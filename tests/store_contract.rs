@@ -624,10 +624,11 @@ mod redis {
         }
 
         async fn store(&self, idle_timeout: u64, max_sessions: Option<u64>) -> Store {
-            let redis = RedisStore::connect(&self.server.url(), Durability::Strict, idle_timeout)
-                .await
-                .unwrap();
-            Store::Redis(redis.with_max_sessions(max_sessions))
+            let redis =
+                RedisStore::connect(&self.server.url(), Durability::Strict, 0, idle_timeout)
+                    .await
+                    .unwrap();
+            Store::Redis(Box::new(redis.with_max_sessions(max_sessions)))
         }
     }
 

@@ -106,5 +106,7 @@ mod without_root;
 mod browser;
 /// nginx in front of two instances.
 mod load_balancer;
+/// Replicas and Sentinel: a failover undoes no answered sign-out.
+mod redis_failover;
 /// Two instances on one Redis.
 mod redis_instances;

@@ -73,7 +73,7 @@ impl RedisProcess {
     ) -> Vec<(String, String)> {
         let auth_hash = session_auth_hash(password_hash, 0);
         runtime.block_on(async {
-            let store = RedisStore::connect(&self.url(), Durability::Strict, 0)
+            let store = RedisStore::connect(&self.url(), Durability::Strict, 0, 0)
                 .await
                 .expect("latch connects to the bench's redis-server");
             self.set_appendfsync("no");

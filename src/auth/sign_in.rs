@@ -76,7 +76,9 @@ pub async fn sign_in(
     keep_newest(store, id, record, None).await
 }
 
-/// Step 4, for the session `id` just signed in.
+/// Step 4, for the session `id` just signed in. The sessions it ends are
+/// signed out like a logout's, so with replicas they are confirmed
+/// (`Store::confirm`) before the answer.
 async fn keep_newest(
     store: &Store,
     id: SessionId,
@@ -91,6 +93,7 @@ async fn keep_newest(
             "login user={}: signed in to more than {MAX_SIGN_INS_PER_USER} sessions, the oldest {ended} ended",
             record.user().unwrap_or("-")
         );
+        store.confirm().await?;
     }
     Ok(SignedIn {
         session: Session {

@@ -23,7 +23,12 @@
 //!    space).
 //! 6. No signed-in session: nothing to do, and nothing changes.
 //! 8. Durable before the answer: every store call is, when it returns
-//!    (`sessions::store`).
+//!    (`sessions::store`); and with replicas, confirmed by them
+//!    (`Store::confirm`), so that a failover cannot undo what the answer
+//!    says. A logout that finds its session gone already confirms too, and
+//!    so does one whose cookie names nothing (a retry after a 503): the
+//!    delete it saw may be another request's, or its own, not confirmed
+//!    yet.
 //!
 //! Each step leaves a `--trace` row written from the value it produced.
 
@@ -173,13 +178,17 @@ impl Ended {
     }
 }
 
-/// Steps 4, 3 and 6 for `signed_in`, the signed-in sessions the request
-/// names, its own first. `Err` only when nothing has changed: the
-/// request's own session could not be signed out (nor its user signed out
-/// everywhere). A failure with another session is logged.
+/// Steps 4, 3, 6 and 8 for `signed_in`, the signed-in sessions the
+/// request names, its own first; `named_gone`: a cookie of the request
+/// named a session that is gone (step 8). `Err` when the request's own session
+/// could not be signed out (nor its user signed out everywhere), and when
+/// the replicas did not confirm it: the answer is 503 either way, and the
+/// client cannot count on the change. A failure with another session is
+/// logged.
 pub async fn sign_out(
     store: &Store,
     signed_in: Vec<Session>,
+    named_gone: bool,
     scope: Scope,
     mode: Mode,
     now: u64,
@@ -190,6 +199,10 @@ pub async fn sign_out(
             "sign out",
             "step 6: no signed-in session: nothing to sign out, nothing changes",
         );
+        if named_gone {
+            // 8.
+            store.confirm().await?;
+        }
         return Ok(SignedOut::NotSignedIn);
     };
     let user = own.record.user().unwrap_or_default().to_owned();
@@ -218,6 +231,8 @@ pub async fn sign_out(
                     own.id.label()
                 ),
             );
+            // 8.
+            store.confirm().await?;
             return Ok(SignedOut::AlreadyGone);
         }
         Err(e) if !everywhere => return Err(e),
@@ -227,6 +242,8 @@ pub async fn sign_out(
     for other in others {
         end_another(store, &other, now).await;
     }
+    // 8.
+    store.confirm().await?;
     Ok(SignedOut::Ended {
         user,
         scope,

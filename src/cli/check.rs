@@ -13,7 +13,7 @@ use std::path::Path;
 
 use super::Config;
 use crate::auth::users::{SignInCost, Users, HASHING_BUDGET_MIB};
-use crate::sessions::store::{Durability, Location, Store};
+use crate::sessions::store::{Durability, Store};
 
 /// What `check` found: lines that are fine, warnings (it would serve, but
 /// maybe not as meant), and problems, each naming the thing it is about.
@@ -43,7 +43,7 @@ impl Report {
 pub fn run(config: &Config) -> Report {
     let mut report = Report::default();
     users_file(&config.users, &mut report);
-    sessions(&config.sessions, config.redis_durability, &mut report);
+    sessions(config, &mut report);
     www_dir(&config.www, &mut report);
     addr(config.addr, &mut report);
     report
@@ -122,19 +122,32 @@ fn sign_in_cost(users: &Users, report: &mut Report) {
 const SLOW_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The store as `serve` would open it (`Store::check`): a dir writable or
-/// creatable, a Redis reachable and durable (or accepted as not durable
-/// with `--redis-durability relaxed`).
-fn sessions(location: &Location, durability: Durability, report: &mut Report) {
-    let name = location.shown();
+/// creatable; a Redis reachable, with everything its checks at start look
+/// at. Each shortfall is a problem, or, with `--redis-durability relaxed`,
+/// fine, the line saying what it may lose.
+fn sessions(config: &Config, report: &mut Report) {
+    let name = config.sessions.shown();
+    let settings = config.store_settings(None);
     let checked = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
-        .map(|runtime| runtime.block_on(Store::check(location, durability)));
-    match checked {
-        Ok(Ok(fine)) => report.fine(format!("{name}: {fine}")),
-        Ok(Err(e)) => report.problem(format!("{name}: {e}")),
-        Err(e) => report.problem(format!("{name}: {e}")),
+        .map(|runtime| runtime.block_on(Store::check(&config.sessions, &settings)));
+    let survey = match checked {
+        Ok(Ok(survey)) => survey,
+        Ok(Err(e)) => return report.problem(format!("{name}: {e}")),
+        Err(e) => return report.problem(format!("{name}: {e}")),
+    };
+    for line in survey.fine {
+        report.fine(format!("{name}: {line}"));
+    }
+    for shortfall in survey.shortfalls {
+        match config.redis_durability {
+            Durability::Strict => report.problem(format!("{name}: {shortfall}")),
+            Durability::Relaxed => report.fine(format!(
+                "{name}: accepted by --redis-durability relaxed: {shortfall}"
+            )),
+        }
     }
 }
 

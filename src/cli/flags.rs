@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::{UsageError, Verb};
 use crate::http::redirect::safe_next;
-use crate::sessions::store::{Durability, Location};
+use crate::sessions::store::{Durability, Location, Settings};
 use crate::trace::Mode;
 
 /// Everything a command may need to know; each command reads only the
@@ -17,10 +17,14 @@ use crate::trace::Mode;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub addr: SocketAddr,
-    /// A directory, or a `redis://`, `rediss://` or `redis+unix://` URL.
+    /// A directory, or a `redis://`, `rediss://`, `redis+unix://` or
+    /// `redis+sentinel://` URL.
     pub sessions: Location,
     /// How strictly a Redis store holds the server to durable settings.
     pub redis_durability: Durability,
+    /// How many replicas confirm a sign-out (`None`: as `sessions` implies,
+    /// `Location::default_replica_acks`).
+    pub redis_replica_acks: Option<u32>,
     pub www: PathBuf,
     pub users: PathBuf,
     pub session_ttl: u64,
@@ -143,8 +147,8 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Value("DIR|URL"),
         env: "LATCH_SESSIONS",
         default: Some("sessions"),
-        help:
-            "the sessions directory (created 0700), or a redis://, rediss:// or redis+unix:// URL",
+        help: "the sessions directory (created 0700), or a redis://, rediss://, redis+unix:// \
+               or redis+sentinel:// URL",
         commands: SESSIONS,
         set: |c, v, source| {
             c.sessions = match v.is_empty() {
@@ -167,6 +171,19 @@ pub const FLAGS: &[Flag] = &[
         set: |c, v, source| {
             c.redis_durability =
                 Durability::parse(v).ok_or_else(|| bad(source, v, "strict or relaxed"))?;
+            Ok(())
+        },
+    },
+    Flag {
+        name: "--redis-replica-acks",
+        takes: Takes::Value("N"),
+        env: "LATCH_REDIS_REPLICA_ACKS",
+        default: None,
+        help: "with a Redis store: how many replicas must hold a sign-out before it is \
+               answered (none given: 1 with redis+sentinel://, else 0)",
+        commands: SESSIONS,
+        set: |c, v, source| {
+            c.redis_replica_acks = Some(parse_number(source, v)?);
             Ok(())
         },
     },
@@ -349,6 +366,21 @@ pub fn of(verb: Verb) -> impl Iterator<Item = &'static Flag> {
         .filter(move |flag| flag.commands.contains(&verb))
 }
 
+impl Config {
+    /// How the store is opened, with this many sessions at most (`None`:
+    /// no cap, for the commands that only read).
+    pub fn store_settings(&self, max_sessions: Option<u64>) -> Settings {
+        Settings {
+            idle_timeout: self.idle_timeout,
+            max_sessions,
+            durability: self.redis_durability,
+            replica_acks: self
+                .redis_replica_acks
+                .unwrap_or_else(|| self.sessions.default_replica_acks()),
+        }
+    }
+}
+
 impl Default for Config {
     /// Every flag's default, read by the same `set` that reads a flag.
     fn default() -> Config {
@@ -356,6 +388,7 @@ impl Default for Config {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             sessions: Location::Dir(PathBuf::new()),
             redis_durability: Durability::Strict,
+            redis_replica_acks: None,
             www: PathBuf::new(),
             users: PathBuf::new(),
             session_ttl: 0,

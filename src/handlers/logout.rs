@@ -44,6 +44,9 @@ use crate::trace;
 pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Response, Error> {
     let now = sessions::now();
     let named = auth::session::every(&app.store, &app.users, request.ids, now).await?;
+    // A cookie that names no live session: what made it gone may be
+    // another request's sign-out that replicas have not confirmed yet.
+    let named_gone = named.len() < request.ids.iter().count();
     let signed_in: Vec<_> = named
         .into_iter()
         .filter(|s| s.record.user().is_some())
@@ -66,15 +69,16 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
     };
     let user = signed_in.first().and_then(|s| s.record.user());
     let user = user.unwrap_or("-").to_owned();
-    let signed_out = match sign_out::sign_out(&app.store, signed_in, scope, mode, now).await {
-        Ok(signed_out) => signed_out,
-        Err(e) => {
-            // 7, for a sign-out that failed: nothing changed, and the
-            // audit trail says so (the store's own line says why).
-            log_event!("logout user={user} scope={scope} failed: still signed in");
-            return Err(e.into());
-        }
-    };
+    let signed_out =
+        match sign_out::sign_out(&app.store, signed_in, named_gone, scope, mode, now).await {
+            Ok(signed_out) => signed_out,
+            Err(e) => {
+                // 7, for a sign-out that failed: nothing changed, and the
+                // audit trail says so (the store's own line says why).
+                log_event!("logout user={user} scope={scope} failed: still signed in");
+                return Err(e.into());
+            }
+        };
     // 7.
     if let Some(line) = signed_out.log_line() {
         log_event!("{line}");

@@ -56,21 +56,23 @@ use crate::sessions::{Record, SessionId};
 use crate::trace::{self, Change, Place, Seen};
 
 pub use crate::sessions::stored::{
-    Durability, Listing, Removed, Rotated, StoreError, Stored, Version,
+    Durability, Listing, Removed, Rotated, StoreError, Stored, Survey, Version,
 };
 
 pub enum Store {
     /// Session files in a directory (`sessions::files`).
     Files(FileStore),
     /// Sessions in one Redis primary, shared by every instance
-    /// (`sessions::redis`; docs/contract.md, "The Redis store").
-    Redis(RedisStore),
+    /// (`sessions::redis`; docs/contract.md, "The Redis store"). Boxed: it
+    /// is ten times the size of the other.
+    Redis(Box<RedisStore>),
 }
 
 /// Where sessions are kept, as `--sessions` names it: a directory, or a
-/// Redis URL (`redis://`, `rediss://`, `redis+unix://`). Any other
-/// `SCHEME://` is a mistake (a typo, a scheme latch does not speak), not a
-/// directory to create.
+/// Redis URL (`redis://`, `rediss://`, `redis+unix://`, or
+/// `redis+sentinel://`: the primary Sentinel names). Any other `SCHEME://`
+/// is a mistake (a typo, a scheme latch does not speak), not a directory
+/// to create.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Location {
     Dir(PathBuf),
@@ -78,7 +80,7 @@ pub enum Location {
 }
 
 /// The schemes `Location::parse` takes as a Redis URL.
-const REDIS_SCHEMES: [&str; 3] = ["redis", "rediss", "redis+unix"];
+const REDIS_SCHEMES: [&str; 4] = ["redis", "rediss", "redis+unix", "redis+sentinel"];
 
 impl Location {
     /// What `--sessions` says; `Err` says what was expected.
@@ -89,9 +91,19 @@ impl Location {
             }
             Some((scheme, _)) if !scheme.is_empty() && !scheme.contains('/') => Err(format!(
                 "{scheme}:// is not a sessions store latch knows: a directory, or a \
-                 redis://, rediss:// or redis+unix:// URL"
+                 redis://, rediss://, redis+unix:// or redis+sentinel:// URL"
             )),
             _ => Ok(Location::Dir(PathBuf::from(url))),
+        }
+    }
+
+    /// How many replicas a sign-out waits for when `--redis-replica-acks`
+    /// does not say: 1 behind Sentinel, whose failovers promote a replica;
+    /// none for one primary, or files.
+    pub fn default_replica_acks(&self) -> u32 {
+        match self {
+            Location::Redis(url) if url.starts_with("redis+sentinel://") => 1,
+            _ => 0,
         }
     }
 
@@ -114,6 +126,9 @@ pub struct Settings {
     /// (`None`: no cap, for the commands that only read).
     pub max_sessions: Option<u64>,
     pub durability: Durability,
+    /// `--redis-replica-acks`: how many replicas confirm a sign-out before
+    /// its answer (`Store::confirm`).
+    pub replica_acks: u32,
 }
 
 /// A dir that cannot be opened, in the system's own words (the caller
@@ -144,8 +159,15 @@ impl Store {
                 Store::Files(files.with_max_sessions(settings.max_sessions))
             }
             Location::Redis(url) => {
-                let redis = RedisStore::connect(url, settings.durability, settings.idle_timeout);
-                Store::Redis(redis.await?.with_max_sessions(settings.max_sessions))
+                let redis = RedisStore::connect(
+                    url,
+                    settings.durability,
+                    settings.replica_acks,
+                    settings.idle_timeout,
+                );
+                Store::Redis(Box::new(
+                    redis.await?.with_max_sessions(settings.max_sessions),
+                ))
             }
         })
     }
@@ -162,9 +184,15 @@ impl Store {
             Location::Dir(dir) => {
                 Store::Files(FileStore::at(dir, settings.idle_timeout).map_err(opening)?)
             }
-            Location::Redis(url) => Store::Redis(
-                RedisStore::connect(url, settings.durability, settings.idle_timeout).await?,
-            ),
+            Location::Redis(url) => Store::Redis(Box::new(
+                RedisStore::connect(
+                    url,
+                    settings.durability,
+                    settings.replica_acks,
+                    settings.idle_timeout,
+                )
+                .await?,
+            )),
         })
     }
 
@@ -196,23 +224,22 @@ impl Store {
     }
 
     /// What `latch check` says of the store `location` names, changing
-    /// nothing: `Ok` with what `serve` will find, `Err` in the words `open`
-    /// would fail with (the caller names the location before either). A
-    /// dir: writable, or will be created. Redis: connected, and durable,
-    /// or not durable but accepted by `--redis-durability relaxed` (the
-    /// line says what it may lose).
-    pub async fn check(location: &Location, durability: Durability) -> Result<String, StoreError> {
+    /// nothing: what `serve` will find (the caller names the location
+    /// before each line), each shortfall that strict durability refuses,
+    /// or `Err` in the words `open` would fail with. A dir: writable, or
+    /// will be created. Redis: connected as `open` connects, and everything
+    /// its checks at start look at (durability, replicas, Sentinels).
+    pub async fn check(location: &Location, settings: &Settings) -> Result<Survey, StoreError> {
         match location {
-            Location::Dir(dir) => FileStore::check(dir).map_err(opening),
-            Location::Redis(url) => match RedisStore::connect(url, Durability::Strict, 0).await {
-                Ok(_) => Ok("durable (appendonly yes, appendfsync always, \
-                             no-appendfsync-on-rewrite no, maxmemory-policy noeviction)"
-                    .into()),
-                Err(StoreError::NotDurable(why)) if durability == Durability::Relaxed => Ok(
-                    format!("not durable, accepted by --redis-durability relaxed: {why}"),
-                ),
-                Err(e) => Err(e),
-            },
+            Location::Dir(dir) => FileStore::check(dir).map_err(opening).map(|fine| Survey {
+                fine: vec![fine],
+                shortfalls: Vec::new(),
+            }),
+            Location::Redis(url) => {
+                let (durability, acks) = (settings.durability, settings.replica_acks);
+                let redis = RedisStore::open(url, durability, acks, settings.idle_timeout).await?;
+                redis.survey().await
+            }
         }
     }
 
@@ -316,6 +343,17 @@ impl Store {
         keep: usize,
     ) -> Result<usize, StoreError> {
         on_backend!(self, b => b.keep_newest_sign_ins(id, record, keep).await)
+    }
+
+    /// Returns once the writes made or read before it would survive the
+    /// loss of the store's server: at once for the file store (every
+    /// write is fsynced when it returns) and for Redis without replica
+    /// acks; with `--redis-replica-acks N`, once N replicas confirm them
+    /// (`sessions::redis` `replicas`). A sign-out calls it before its
+    /// answer, so that a failover cannot undo what the answer said.
+    /// `Err`: not confirmed in time (503; the writes may stand or not).
+    pub async fn confirm(&self) -> Result<(), StoreError> {
+        on_backend!(self, b => b.confirm().await)
     }
 
     /// The user's "sign out everywhere" epoch: 0 until the first time.

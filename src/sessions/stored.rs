@@ -181,6 +181,15 @@ impl From<Crashed> for StoreError {
     }
 }
 
+/// What `latch check` found of a store (`Store::check`): what is fine,
+/// and each shortfall (a reason strict durability refuses the setup), one
+/// sentence each.
+#[derive(Debug, Default)]
+pub struct Survey {
+    pub fine: Vec<String>,
+    pub shortfalls: Vec<String>,
+}
+
 /// Whether a store that cannot show it keeps writes durably may be used
 /// (`--redis-durability`). The file store always is: every write is
 /// fsynced before the call returns.

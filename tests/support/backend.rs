@@ -96,6 +96,7 @@ impl Server {
             idle_timeout: 0,
             max_sessions: None,
             durability: Durability::Strict,
+            replica_acks: 0,
         };
         Store::open_beside_server(&location, &settings)
             .await

@@ -775,6 +775,8 @@ pub fn block_on<T>(call: impl std::future::Future<Output = T>) -> T {
 
 /// A `redis-server` of the test's own (tests of the Redis store).
 pub mod redis;
+/// A primary, replicas and Sentinels of the test's own, on loopback.
+pub mod sentinel;
 
 mod backend;
 pub(crate) use backend::on_both_backends;

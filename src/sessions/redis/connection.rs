@@ -1,85 +1,98 @@
-//! The one connection to Redis every call goes through: opened from the
-//! URL, reconnected by itself, each exchange bounded in time, and the
-//! server's durability re-checked after every reconnect and every
-//! `RECHECK_EVERY` while serving.
+//! How every call reaches the Redis primary: through the `link` opened
+//! from the URL (directly, or at the address Sentinel names), each
+//! exchange bounded in time, and the server re-checked after every
+//! reconnect and every `RECHECK_EVERY` while serving.
 //!
 //! How a reconnect is noticed: redis-rs's `ConnectionManager` replaces its
 //! connection only when a command on it has failed (latch speaks RESP2, so
 //! no disconnect push can trigger it behind our back), and every command
 //! goes through `bounded` here. `bounded` marks the store unchecked in the
 //! same poll in which it sees the failure, before the new connection can
-//! exist; the next call then checks the settings of whatever server it now
-//! reaches before it reads or writes anything. So a Redis restarted with
-//! `appendonly no`, or a failover to a differently configured server, is
-//! caught at the first request after it.
+//! exist; the next call then checks whatever server it now reaches before
+//! it reads or writes anything. So a Redis restarted with `appendonly no`
+//! is caught at the first request after it.
+//!
+//! With `redis+sentinel://`, that check first asks Sentinel again where the
+//! primary is, connects there, and makes sure it is one (`ROLE`): the
+//! library's manager would only ever reconnect to the address it started
+//! with (redis-rs #1438), which after a failover is a dead server or a
+//! replica. Any trouble counts (a dropped connection, `READONLY` from a
+//! demoted primary, `MASTERDOWN`, a timeout): every call gets 503 until a
+//! primary answers, and then service is back by itself. One check runs at a
+//! time; the calls that arrive meanwhile wait for its verdict (bounded).
 //!
 //! The settings can also change under a running server, with no reconnect
-//! at all (`CONFIG SET appendfsync no`): so a check stands for
-//! `RECHECK_EVERY` only, and the first call after that checks again. In
-//! strict mode, once a check finds the server not durable, every call is
-//! refused (`NotDurable`: 503) and checks again first, so service resumes
-//! at the first call after the setting is fixed. Each change of verdict is
-//! logged once, naming the setting; the requests refused in between are
-//! not (see `note_verdict`).
+//! at all (`CONFIG SET appendfsync no`, or a primary demoted while latch
+//! stays connected): so a check stands for `RECHECK_EVERY` only, and the
+//! first call after that checks again. In strict mode, once a check finds
+//! the server not durable, every call is refused (`NotDurable`: 503) and
+//! checks again first, so service resumes at the first call after the
+//! setting is fixed. Each change of verdict is logged once, naming the
+//! setting; the requests refused in between are not (see `note_verdict`).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Cmd, FromRedisValue, ProtocolVersion};
-use redis::{RedisError, RedisResult, ScriptInvocation, Value};
+use redis::aio::ConnectionLike;
+use redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value};
 
-use super::durability::{shortfalls, unverifiable, Durability, REQUIRED};
-use super::{error, RedisStore};
+use super::durability::{shortfalls, unverifiable, Durability, Survey, REQUIRED};
+use super::link::{is_primary, lock, Link, COMMAND_TIMEOUT};
+use super::url::Target;
+use super::{error, sentinel, RedisStore};
 use crate::log_event;
 use crate::sessions::stored::StoreError;
 use crate::trace;
 
-/// No request waits longer than this for one Redis exchange: a hung or
-/// unreachable Redis is a 503 after 2 s, never a request that hangs.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
-/// One attempt to open a connection (TCP or unix socket, then the
-/// handshake: `AUTH`, `SELECT`).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long `connect` waits for the first connection, retries included.
 const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long one durability check stands (docs/contract.md, "The Redis
-/// store"): a setting changed at run time is caught within this, plus one
-/// request. One `CONFIG GET` per 10 s is nothing next to the requests.
+/// How long one check stands (docs/contract.md, "The Redis store"): a
+/// setting changed at run time is caught within this, plus one request.
+/// One `CONFIG GET` per 10 s is nothing next to the requests.
 pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
 
 impl RedisStore {
-    /// Connects to `url` (`redis://[user:password@]host:port/db`,
-    /// `rediss://…` with the `redis-tls` feature, or
-    /// `redis+unix:///path/to/socket?db=N`) and checks that the server keeps
-    /// writes durably (see `durability`). `idle_timeout` (seconds, 0: off)
-    /// is the sessions' idle timeout, as for the file store.
+    /// Connects to the primary `url` names (`redis://[user:password@]host:port/db`,
+    /// `rediss://…` with the `redis-tls` feature,
+    /// `redis+unix:///path/to/socket?db=N`, or
+    /// `redis+sentinel://host:port,host:port/SERVICE?db=N`: wherever Sentinel
+    /// says), and checks that it keeps writes durably, and with replica
+    /// acks that its replicas and Sentinels can keep a confirmed sign-out
+    /// across a failover (`survey`). `idle_timeout` (seconds, 0: off) is
+    /// the sessions' idle timeout, as for the file store.
     ///
-    /// Errors: `BadUrl` (the URL's text is never repeated: it may hold a
+    /// Errors: `Unusable` (the URL's text is never repeated: it may hold a
     /// password), `Unavailable` (no answer within 5 s), `NotDurable` in
-    /// strict mode (the message names the setting).
+    /// strict mode (the message names each shortfall).
     pub async fn connect(
         url: &str,
         durability: Durability,
+        replica_acks: u32,
         idle_timeout: u64,
     ) -> Result<RedisStore, StoreError> {
-        let client = open_client(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            // Retry a lost connection a few times, quickly: a request waits
-            // at most COMMAND_TIMEOUT anyway, and once these retries are
-            // spent the next command starts new ones.
-            .set_number_of_retries(3)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(500));
-        let first = ConnectionManager::new_with_config(client, config);
-        let conn = match tokio::time::timeout(FIRST_CONNECT_TIMEOUT, first).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(error::from_redis(e)),
+        let store = RedisStore::open(url, durability, replica_acks, idle_timeout).await?;
+        let survey = store.survey().await?;
+        store.judged(survey.shortfalls)?;
+        store.mark_checked(Some(Instant::now()));
+        Ok(store)
+    }
+
+    /// Connects to the primary `url` names, and checks nothing: for
+    /// `connect`, and for `latch check`, which reports what `survey` finds.
+    pub async fn open(
+        url: &str,
+        durability: Durability,
+        replica_acks: u32,
+        idle_timeout: u64,
+    ) -> Result<RedisStore, StoreError> {
+        let target = super::url::parse(url)?;
+        let link = match tokio::time::timeout(FIRST_CONNECT_TIMEOUT, reach(&target)).await {
+            Ok(link) => link?,
             Err(_) => {
                 return Err(StoreError::Unavailable(format!(
                     "no connection within {} s",
@@ -87,31 +100,47 @@ impl RedisStore {
                 )))
             }
         };
-        let store = RedisStore {
-            conn,
+        Ok(RedisStore {
+            target,
+            link: RwLock::new(Arc::new(link)),
             durability,
+            replica_acks,
             idle_timeout,
             max_sessions: None,
             checked: Default::default(),
+            checking: Default::default(),
+            waitaof: Default::default(),
             refused: Default::default(),
             full: Default::default(),
-        };
-        store.check_durability().await?;
-        store.mark_checked(Some(Instant::now()));
-        Ok(store)
+        })
     }
 
-    /// Sends one command and reads its reply (a `--trace` row).
+    /// The primary as last reached.
+    pub(super) fn link(&self) -> Arc<Link> {
+        Arc::clone(&self.link.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Sends one command on the shared connection and reads its reply (a
+    /// `--trace` row).
     pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         self.verified().await?;
-        let mut conn = self.conn.clone();
-        let reply = self.bounded(cmd.query_async::<Value>(&mut conn)).await;
+        self.query_on(&mut self.link().shared(), cmd).await
+    }
+
+    /// `query` on a given connection, checked already.
+    pub(super) async fn query_on<T: FromRedisValue>(
+        &self,
+        conn: &mut impl ConnectionLike,
+        cmd: &Cmd,
+    ) -> Result<T, StoreError> {
+        let reply = self.bounded(cmd.query_async::<Value>(conn)).await;
         trace::row("redis", Exchange(Sent::Command(cmd), &reply));
         parse(reply?)
     }
 
-    /// Runs the script `name` (one of `scripts`) on `key`: `EVALSHA`, and
-    /// `EVAL` when the server lost it (a `--trace` row).
+    /// Runs the script `name` (one of `scripts`) on `key`, on the shared
+    /// connection: `EVALSHA`, and `EVAL` when the server lost it (a
+    /// `--trace` row).
     pub(super) async fn run<T: FromRedisValue>(
         &self,
         name: &'static str,
@@ -119,13 +148,23 @@ impl RedisStore {
         script: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
         self.verified().await?;
-        let mut conn = self.conn.clone();
-        let reply = self.bounded(script.invoke_async::<Value>(&mut conn)).await;
+        self.run_on(&mut self.link().shared(), name, key, script)
+            .await
+    }
+
+    /// `run` on a given connection, checked already.
+    pub(super) async fn run_on<T: FromRedisValue>(
+        &self,
+        conn: &mut impl ConnectionLike,
+        name: &'static str,
+        key: &str,
+        script: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let reply = self.bounded(script.invoke_async::<Value>(conn)).await;
         trace::row("redis", Exchange(Sent::Script(name, key), &reply));
         self.note_room(name, &reply);
         parse(reply?)
     }
-
     /// Logs a change in Redis's room for new data, once each way: the
     /// first write refused for lack of memory (`-OOM`) names `maxmemory`
     /// and what it stops; the first session write that runs after it says
@@ -152,19 +191,14 @@ impl RedisStore {
 
     /// Awaits one exchange for at most `COMMAND_TIMEOUT`. Connection
     /// trouble marks the store unchecked (see the module comment).
-    async fn bounded<T>(
+    pub(super) async fn bounded<T>(
         &self,
         exchange: impl Future<Output = RedisResult<T>>,
     ) -> Result<T, StoreError> {
         let error = match tokio::time::timeout(COMMAND_TIMEOUT, exchange).await {
             Ok(Ok(reply)) => return Ok(reply),
             Ok(Err(e)) => error::from_redis(e),
-            Err(_) => {
-                let seconds = COMMAND_TIMEOUT.as_secs();
-                StoreError::Unavailable(format!(
-                    "Redis is unavailable: no answer within {seconds} s"
-                ))
-            }
+            Err(_) => error::no_answer("Redis"),
         };
         if matches!(error, StoreError::Unavailable(_)) {
             self.mark_checked(None);
@@ -172,29 +206,91 @@ impl RedisStore {
         Err(error)
     }
 
-    /// Re-checks durability first if connection trouble was seen since the
-    /// last check, or the last check is older than `RECHECK_EVERY`, or it
-    /// found the server not durable. Strict mode only: relaxed accepts
-    /// whatever it reaches.
-    async fn verified(&self) -> Result<(), StoreError> {
-        if self.durability == Durability::Relaxed {
+    /// Checks first, if a check is due (see the module comment): after
+    /// connection trouble, when the last check is older than
+    /// `RECHECK_EVERY` (strict mode, or Sentinel's primary), or when it
+    /// refused the server. One check at a time; a call that waited for
+    /// another's takes its verdict. Bounded by `COMMAND_TIMEOUT` in all.
+    pub(super) async fn verified(&self) -> Result<(), StoreError> {
+        if self.due().is_none() {
             return Ok(());
         }
-        let checked = *self.checked.lock().unwrap_or_else(|e| e.into_inner());
-        if checked.is_some_and(|at| at.elapsed() < RECHECK_EVERY) {
-            return Ok(());
+        let checked = async {
+            let _one_at_a_time = self.checking.lock().await;
+            let Some(after_trouble) = self.due() else {
+                return Ok(());
+            };
+            // Boxed as a trait object: the check's future (Sentinel, a new
+            // connection) is deep, and every call's future would carry its
+            // type inline, past the compiler's recursion limit.
+            let check: Pin<Box<dyn Future<Output = _> + Send + '_>> =
+                Box::pin(self.check(after_trouble));
+            let verdict = check.await;
+            self.note_verdict(&verdict);
+            verdict?;
+            self.mark_checked(Some(Instant::now()));
+            Ok(())
+        };
+        tokio::time::timeout(COMMAND_TIMEOUT, checked)
+            .await
+            .unwrap_or_else(|_| Err(error::no_answer("the primary")))
+    }
+
+    /// `Some(true)`: a check is due after connection trouble;
+    /// `Some(false)`: the last check is too old; `None`: none is due.
+    fn due(&self) -> Option<bool> {
+        let rechecks =
+            self.durability == Durability::Strict || matches!(self.target, Target::Sentinel(_));
+        match *lock(&self.checked) {
+            None => Some(true),
+            Some(at) if rechecks && at.elapsed() >= RECHECK_EVERY => Some(false),
+            Some(_) => None,
         }
-        let verdict = self.check_durability().await;
-        self.note_verdict(&verdict);
-        verdict?;
-        self.mark_checked(Some(Instant::now()));
+    }
+
+    /// One check: after trouble, the primary reached again (Sentinel
+    /// asked again; else the stale connections of its own dropped, the
+    /// manager reconnects by itself) and what it can `WAIT` with; else,
+    /// with Sentinel, that it is still the primary; then, in strict mode,
+    /// its settings.
+    async fn check(&self, after_trouble: bool) -> Result<(), StoreError> {
+        if after_trouble {
+            match &self.target {
+                Target::Server(_) => self.link().drop_spares(),
+                Target::Sentinel(_) => self.follow_primary().await?,
+            }
+            self.learn_wait().await?;
+        } else if let Target::Sentinel(_) = self.target {
+            let link = self.link();
+            if let Err(e) = is_primary(&mut link.shared(), &link.addr).await {
+                self.mark_checked(None);
+                return Err(e);
+            }
+        }
+        match self.durability {
+            Durability::Strict => self.judged(self.primary_shortfalls().await?),
+            Durability::Relaxed => Ok(()),
+        }
+    }
+
+    /// Asks Sentinel where the primary is now and reaches it there; logs
+    /// a move, once.
+    async fn follow_primary(&self) -> Result<(), StoreError> {
+        let link = reach(&self.target).await?;
+        let was = self.link().addr.clone();
+        if link.addr != was {
+            log_event!(
+                "redis: Sentinel names a new primary, {} (was {was})",
+                link.addr
+            );
+        }
+        *self.link.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(link);
         Ok(())
     }
 
-    /// When the settings were last found durable (`None`: check at the
-    /// next call).
-    fn mark_checked(&self, at: Option<Instant>) {
-        *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = at;
+    /// When the checks were last passed (`None`: check at the next call).
+    pub(super) fn mark_checked(&self, at: Option<Instant>) {
+        *lock(&self.checked) = at;
     }
 
     /// Logs a change of verdict, once: the first refusal names the
@@ -213,28 +309,36 @@ impl RedisStore {
         }
         match verdict {
             Err(why) => log_event!("redis: requests get 503 until it is fixed: {why}"),
-            Ok(()) => log_event!(
-                "redis: durable again (appendonly yes, appendfsync always, \
-                 no-appendfsync-on-rewrite no, maxmemory-policy noeviction): serving"
-            ),
+            Ok(()) => log_event!("redis: durable again ({DURABLE}): serving"),
         }
     }
 
-    /// Reads the settings (one `CONFIG GET` naming all four, Redis 7.0
-    /// and later) and judges them.
-    async fn check_durability(&self) -> Result<(), StoreError> {
-        let mut config_get = redis::cmd("CONFIG");
-        config_get.arg("GET");
-        for (name, _, _) in REQUIRED {
-            config_get.arg(name);
-        }
-        let mut conn = self.conn.clone();
-        let found = match self.bounded(config_get.query_async(&mut conn)).await {
-            Ok(pairs) => shortfalls(&settings(pairs)),
-            // A refused command (unknown, renamed, NOPERM) is not an outage.
-            Err(StoreError::Failed(why)) => vec![unverifiable(&why)],
-            Err(e) => return Err(e),
+    /// Everything `connect` checks, as `latch check` reports it: the
+    /// primary (where it is, its settings), and with replica acks its
+    /// replicas and Sentinels (`replicas::survey`).
+    pub async fn survey(&self) -> Result<Survey, StoreError> {
+        let link = self.link();
+        let mut survey = Survey::default();
+        let found = self.primary_shortfalls().await?;
+        let place = match &self.target {
+            Target::Server(_) => String::new(),
+            Target::Sentinel(_) => format!("primary {} (named by Sentinel): ", link.addr),
         };
+        if found.is_empty() {
+            survey.fine.push(format!("{place}durable ({DURABLE})"));
+        }
+        survey.shortfalls.extend(found);
+        self.learn_wait().await?;
+        self.survey_replicas(&mut survey).await?;
+        if let Target::Sentinel(sentinels) = &self.target {
+            sentinel::survey(sentinels, self.replica_acks, &mut survey).await;
+        }
+        Ok(survey)
+    }
+
+    /// The shortfalls found: in strict mode, one `NotDurable` error naming
+    /// them all; relaxed, each logged, and accepted.
+    fn judged(&self, found: Vec<String>) -> Result<(), StoreError> {
         if found.is_empty() {
             return Ok(());
         }
@@ -249,29 +353,62 @@ impl RedisStore {
             }
         }
     }
+
+    /// Reads the primary's settings (one `CONFIG GET` naming them all,
+    /// Redis 7.0 and later) and judges them: the four of durability, and
+    /// with replica acks `min-replicas-to-write`.
+    async fn primary_shortfalls(&self) -> Result<Vec<String>, StoreError> {
+        let mut config_get = redis::cmd("CONFIG");
+        config_get.arg("GET");
+        for (name, _, _) in REQUIRED {
+            config_get.arg(name);
+        }
+        if self.replica_acks > 0 {
+            config_get.arg(super::durability::MIN_REPLICAS);
+        }
+        let mut conn = self.link().shared();
+        Ok(
+            match self.bounded(config_get.query_async(&mut conn)).await {
+                Ok(pairs) => shortfalls(&settings(pairs), self.replica_acks),
+                // A refused command (unknown, renamed, NOPERM) is not an outage.
+                Err(StoreError::Failed(why)) => vec![unverifiable(&why)],
+                Err(e) => return Err(e),
+            },
+        )
+    }
+}
+
+/// The four settings of a durable server, as a log line and `check` say
+/// them.
+const DURABLE: &str = "appendonly yes, appendfsync always, no-appendfsync-on-rewrite no, \
+     maxmemory-policy noeviction";
+
+/// The primary `target` names, connected: at its one address, or where
+/// the Sentinels say, and then only if it answers `ROLE` as a primary.
+async fn reach(target: &Target) -> Result<Link, StoreError> {
+    match target {
+        // Retry a lost connection a few times, quickly: a request waits at
+        // most COMMAND_TIMEOUT anyway, and once these retries are spent the
+        // next command starts new ones.
+        Target::Server(info) => Link::open(info.clone(), 3).await,
+        // None: the next call asks Sentinel again, which may name another
+        // server (during a failover, each call is a quick 503).
+        Target::Sentinel(sentinels) => {
+            let addr = sentinel::primary(sentinels).await?;
+            let link = Link::open(sentinels.server(addr), 0).await?;
+            is_primary(&mut link.shared(), &link.addr).await?;
+            Ok(link)
+        }
+    }
 }
 
 /// `CONFIG GET` answers `name, value, name, value…`, leaving out names
 /// the server does not know.
-fn settings(pairs: Vec<String>) -> HashMap<String, String> {
+pub(super) fn settings(pairs: Vec<String>) -> HashMap<String, String> {
     pairs
         .chunks_exact(2)
         .map(|pair| (pair[0].clone(), pair[1].clone()))
         .collect()
-}
-
-/// A client for one of the three URL forms latch takes (`url::parse`),
-/// speaking RESP2.
-fn open_client(url: &str) -> Result<Client, StoreError> {
-    let info = super::url::parse(url)?;
-    // RESP3 would let the library reconnect on a push message, which
-    // `bounded` would not see; RESP2 reconnects only after a failed command.
-    let redis = info
-        .redis_settings()
-        .clone()
-        .set_protocol(ProtocolVersion::RESP2);
-    Client::open(info.set_redis_settings(redis))
-        .map_err(|e| error::unusable(&format!("{:?}", e.kind())))
 }
 
 /// A reply read as the caller's type; a reply of another shape is
@@ -280,10 +417,12 @@ fn parse<T: FromRedisValue>(reply: Value) -> Result<T, StoreError> {
     T::from_redis_value(reply).map_err(|e| error::from_redis(RedisError::from(e)))
 }
 
-/// What one exchange sent: a command, or a script by name and its key.
-enum Sent<'a> {
+/// What one exchange sent: a command, a script by name and its key, or
+/// a command of numbers only (`WAIT 1 1000`), shown whole.
+pub(super) enum Sent<'a> {
     Command(&'a Cmd),
     Script(&'static str, &'a str),
+    Numbers(&'a Cmd),
 }
 
 /// One exchange as `--trace` shows it, formatted only when the request is
@@ -292,17 +431,18 @@ enum Sent<'a> {
 /// be turned back into an id), so it is shown whole, as `redis-cli` would
 /// find it; a value is shown by its size: a session's JSON holds its CSRF
 /// token.
-struct Exchange<'a>(Sent<'a>, &'a Result<Value, StoreError>);
+pub(super) struct Exchange<'a>(pub Sent<'a>, pub &'a Result<Value, StoreError>);
 
 impl fmt::Display for Exchange<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Sent::Script(name, key) => write!(f, "EVALSHA {name} {key}")?,
+            Sent::Numbers(cmd) => {
+                let args: Vec<_> = cmd.args_iter().map(shown_arg).collect();
+                f.write_str(&args.join(" "))?;
+            }
             Sent::Command(cmd) => {
-                let mut args = cmd.args_iter().map(|arg| match arg {
-                    redis::Arg::Simple(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-                    _ => "cursor".to_owned(),
-                });
+                let mut args = cmd.args_iter().map(shown_arg);
                 let verb = args.next().unwrap_or_default();
                 write!(f, "{}", verb.to_ascii_uppercase())?;
                 if let Some(first) = args.next() {
@@ -318,6 +458,13 @@ impl fmt::Display for Exchange<'_> {
             Ok(reply) => write!(f, " → {}", Shown(reply)),
             Err(e) => write!(f, " → error: {e}"),
         }
+    }
+}
+
+fn shown_arg(arg: redis::Arg<&[u8]>) -> String {
+    match arg {
+        redis::Arg::Simple(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        _ => "cursor".to_owned(),
     }
 }
 

@@ -1,17 +1,21 @@
-//! Does the server acknowledge a write only once it is on disk, and can it
-//! never evict a key latch needs? (docs/contract.md, "The Redis store".)
+//! Does the server acknowledge a write only once it is on disk, can it
+//! never evict a key latch needs, and, with replicas, can a failover never
+//! lose a sign-out that replicas confirmed? (docs/contract.md, "The Redis
+//! store".)
 //!
 //! A logout is a write. If Redis acknowledges it and then loses it (a crash
 //! before the write reached the disk, a restart from an older snapshot, an
-//! eviction), a copied cookie works again. latch checks the server's
-//! settings when it connects, again after every reconnect and every 10 s
-//! while serving (`connection::RECHECK_EVERY`), and refuses
-//! to run on a server that could lose a logout, unless the operator says
-//! `--redis-durability relaxed`.
+//! eviction, a failover to a replica that never had it), a copied cookie
+//! works again. latch checks the primary's settings when it connects, again
+//! after every reconnect and every 10 s while serving
+//! (`connection::RECHECK_EVERY`), and its replicas and Sentinels when it
+//! connects; it refuses to run on a setup that could lose a logout, unless
+//! the operator says `--redis-durability relaxed`. The judgments are here;
+//! the reading, in `connection`, `replicas` and `sentinel`.
 
 use std::collections::HashMap;
 
-pub use crate::sessions::stored::Durability;
+pub use crate::sessions::stored::{Durability, Survey};
 
 /// The settings a durable server has, and why each matters.
 pub const REQUIRED: [(&str, &str, &str); 4] = [
@@ -44,9 +48,35 @@ pub const REQUIRED: [(&str, &str, &str); 4] = [
     ),
 ];
 
-/// The shortfalls of the server's settings (as `CONFIG GET` reported them),
-/// one sentence each; empty when the server is durable.
-pub fn shortfalls(settings: &HashMap<String, String>) -> Vec<String> {
+/// The setting that makes a primary cut off from its replicas refuse
+/// writes (`-NOREPLICAS`) rather than take ones a failover would drop.
+pub const MIN_REPLICAS: &str = "min-replicas-to-write";
+
+/// The shortfalls of a primary's settings (as `CONFIG GET` reported
+/// them), one sentence each; empty when it is durable and, when sign-outs
+/// wait for `replica_acks` replicas, refuses writes without that many.
+pub fn shortfalls(settings: &HashMap<String, String>, replica_acks: u32) -> Vec<String> {
+    let mut found = durable_shortfalls(settings);
+    if replica_acks > 0 {
+        let set = settings
+            .get(MIN_REPLICAS)
+            .and_then(|v| v.parse::<u32>().ok());
+        if set.is_none_or(|n| n < replica_acks) {
+            let shown = settings
+                .get(MIN_REPLICAS)
+                .map_or("not reported", String::as_str);
+            found.push(format!(
+                "{MIN_REPLICAS} is {shown:?}, latch needs at least {replica_acks} (as many as \
+                 --redis-replica-acks): otherwise a primary cut off from its replicas keeps \
+                 taking writes that a failover drops"
+            ));
+        }
+    }
+    found
+}
+
+/// The four settings of a durable server, judged.
+fn durable_shortfalls(settings: &HashMap<String, String>) -> Vec<String> {
     REQUIRED
         .iter()
         .filter_map(|&(name, needed, why)| match settings.get(name) {
@@ -72,6 +102,110 @@ pub fn unverifiable(why: &str) -> String {
     )
 }
 
+/// A replica as its primary lists it (`INFO replication`): where it
+/// listens, and whether its link is up (`state=online`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub host: String,
+    pub port: u16,
+    pub online: bool,
+}
+
+/// The replicas in a primary's `INFO replication`, from its lines
+/// `slave0:ip=10.0.0.6,port=6379,state=online,offset=…,lag=0`.
+pub fn listed_replicas(info: &str) -> Vec<Listed> {
+    info.lines()
+        .filter_map(|line| {
+            let (name, fields) = line.trim_end().split_once(':')?;
+            let n = name.strip_prefix("slave")?;
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let field = |key: &str| {
+                fields
+                    .split(',')
+                    .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+            };
+            Some(Listed {
+                host: field("ip")?.to_owned(),
+                port: field("port")?.parse().ok()?,
+                online: field("state") == Some("online"),
+            })
+        })
+        .collect()
+}
+
+/// What one replica's settings were (`CONFIG GET`), or why they could not
+/// be read.
+pub struct Replica {
+    pub addr: String,
+    pub settings: Result<HashMap<String, String>, String>,
+}
+
+/// The setting Sentinel promotes by: the lowest first, 0 never.
+pub const PRIORITY: &str = "replica-priority";
+
+/// Can `replica_acks` confirmations keep a sign-out across a failover?
+/// Only if that many replicas are online, each is durable itself (each is
+/// a future primary), and Sentinel promotes by replication offset alone,
+/// which holds when every replica has the same, nonzero priority: then it
+/// promotes one that has every write another one confirmed. Returns the
+/// line saying what is fine, and the shortfalls.
+pub fn replica_shortfalls(
+    replica_acks: u32,
+    listed: &[Listed],
+    replicas: &[Replica],
+) -> (String, Vec<String>) {
+    let mut found = Vec::new();
+    let online = listed.iter().filter(|r| r.online).count();
+    if online < replica_acks as usize {
+        found.push(format!(
+            "{online} replica(s) online (INFO replication), fewer than the {replica_acks} \
+             a sign-out waits for (--redis-replica-acks): every sign-out would get 503"
+        ));
+    }
+    let mut priorities = Vec::new();
+    for replica in replicas {
+        let addr = &replica.addr;
+        match &replica.settings {
+            Err(why) => found.push(format!(
+                "replica {addr}: its settings cannot be read ({why}), so it cannot be shown \
+                 durable, and it may become the primary"
+            )),
+            Ok(settings) => {
+                for shortfall in durable_shortfalls(settings) {
+                    found.push(format!(
+                        "replica {addr}: {shortfall} (a replica becomes the primary at a failover)"
+                    ));
+                }
+                match settings.get(PRIORITY).map(String::as_str) {
+                    Some("0") => found.push(format!(
+                        "replica {addr}: {PRIORITY} is 0: Sentinel never promotes it, yet its \
+                         confirmation counts, so the one promoted may lack a sign-out"
+                    )),
+                    Some(priority) => priorities.push(format!("{addr} {priority}")),
+                    None => found.push(format!("replica {addr}: does not report {PRIORITY}")),
+                }
+            }
+        }
+    }
+    let value = |entry: &String| entry.rsplit(' ').next().map(str::to_owned);
+    let first = priorities.first().and_then(value);
+    if priorities.iter().any(|entry| value(entry) != first) {
+        found.push(format!(
+            "the replicas' {PRIORITY} differ ({}): Sentinel promotes the lowest even when \
+             another one has a sign-out it lacks; give them all the same",
+            priorities.join(", ")
+        ));
+    }
+    let fine = format!(
+        "a sign-out waits for {replica_acks} of {online} replica(s) online, each durable, \
+         {PRIORITY} {}",
+        first.unwrap_or_else(|| "-".to_owned())
+    );
+    (fine, found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,7 +225,13 @@ mod tests {
             ("no-appendfsync-on-rewrite", "no"),
             ("maxmemory-policy", "noeviction"),
         ]);
-        assert!(shortfalls(&durable).is_empty());
+        assert!(shortfalls(&durable, 0).is_empty());
+        let found = shortfalls(&durable, 1);
+        assert!(found[0].starts_with("min-replicas-to-write is \"not reported\""));
+        let mut guarded = durable.clone();
+        guarded.insert(MIN_REPLICAS.into(), "1".into());
+        assert!(shortfalls(&guarded, 1).is_empty());
+        assert_eq!(shortfalls(&guarded, 2).len(), 1);
     }
 
     #[test]
@@ -102,11 +242,90 @@ mod tests {
             ("no-appendfsync-on-rewrite", "no"),
             ("maxmemory-policy", "allkeys-lru"),
         ]);
-        let found = shortfalls(&debian);
+        let found = shortfalls(&debian, 0);
         assert_eq!(found.len(), 3);
         assert!(found[0].starts_with("appendonly is \"no\""));
         assert!(found[1].starts_with("appendfsync is \"everysec\""));
         assert!(found[2].starts_with("maxmemory-policy is \"allkeys-lru\""));
-        assert!(shortfalls(&HashMap::new())[3].contains("does not report maxmemory-policy"));
+        assert!(shortfalls(&HashMap::new(), 0)[3].contains("does not report maxmemory-policy"));
+    }
+
+    #[test]
+    fn replicas_are_read_from_info_replication() {
+        let info = "# Replication\r\nrole:master\r\nconnected_slaves:2\r\n\
+            slave0:ip=10.0.0.6,port=6379,state=online,offset=5,lag=0\r\n\
+            slave1:ip=10.0.0.7,port=6380,state=wait_bgsave,offset=0,lag=1\r\n\
+            master_replid:abc\r\n";
+        let listed = listed_replicas(info);
+        let replica = |host: &str, port, online| Listed {
+            host: host.into(),
+            port,
+            online,
+        };
+        assert_eq!(
+            listed,
+            [
+                replica("10.0.0.6", 6379, true),
+                replica("10.0.0.7", 6380, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn replicas_must_be_online_durable_and_equal_in_priority() {
+        let durable = |priority: &str| {
+            let mut s = settings(&[
+                ("appendonly", "yes"),
+                ("appendfsync", "always"),
+                ("no-appendfsync-on-rewrite", "no"),
+                ("maxmemory-policy", "noeviction"),
+            ]);
+            s.insert(PRIORITY.into(), priority.into());
+            s
+        };
+        let listed = |online: bool| Listed {
+            host: "h".into(),
+            port: 1,
+            online,
+        };
+        let replica = |addr: &str, settings| Replica {
+            addr: addr.into(),
+            settings,
+        };
+        let good = [
+            replica("a", Ok(durable("100"))),
+            replica("b", Ok(durable("100"))),
+        ];
+        let (fine, found) = replica_shortfalls(1, &[listed(true), listed(true)], &good);
+        assert!(found.is_empty(), "{found:?}");
+        assert!(
+            fine.contains("1 of 2 replica(s) online") && fine.ends_with("100"),
+            "{fine}"
+        );
+
+        let (_, found) = replica_shortfalls(2, &[listed(true), listed(false)], &good);
+        assert!(found[0].starts_with("1 replica(s) online"), "{found:?}");
+
+        let mut lazy = durable("100");
+        lazy.insert("appendonly".into(), "no".into());
+        let bad = [
+            replica("a", Ok(durable("100"))),
+            replica("b", Ok(durable("50"))),
+            replica("c", Ok(durable("0"))),
+            replica("d", Ok(lazy)),
+            replica("e", Err("NOPERM".into())),
+        ];
+        let (_, found) = replica_shortfalls(1, &[listed(true)], &bad);
+        let said = |start: &str| found.iter().any(|f| f.starts_with(start));
+        assert!(said("replica c: replica-priority is 0"), "{found:?}");
+        assert!(said("replica d: appendonly is \"no\""), "{found:?}");
+        assert!(
+            said("replica e: its settings cannot be read (NOPERM)"),
+            "{found:?}"
+        );
+        assert!(
+            said("the replicas' replica-priority differ (a 100, b 50, d 100)"),
+            "{found:?}"
+        );
     }
 }

@@ -13,7 +13,8 @@ use crate::sessions::stored::StoreError;
 /// Sorts an error from the client library. Connection trouble of every
 /// kind is `Unavailable`; of the server's error replies, those that say
 /// "not now" are too (`LOADING` after a restart, `BUSY` while a slow script
-/// runs, `READONLY`/`MASTERDOWN` around a failover, `TRYAGAIN`). `-OOM`
+/// runs, `READONLY`/`MASTERDOWN` around a failover, `TRYAGAIN`,
+/// `NOREPLICAS` while fewer replicas answer than `min-replicas-to-write`). `-OOM`
 /// under `maxmemory-policy noeviction` is the Redis twin of a full disk:
 /// deleting still works, so a keep-mode logout can fall back to a flush.
 pub(super) fn from_redis(e: RedisError) -> StoreError {
@@ -40,11 +41,19 @@ pub(super) fn from_redis(e: RedisError) -> StoreError {
                     | ServerErrorKind::ClusterDown
             )
         )
-        || matches!(code, "BUSY" | "MISCONF");
+        || matches!(code, "BUSY" | "MISCONF" | "NOREPLICAS");
     match unavailable {
         true => StoreError::Unavailable(format!("Redis is unavailable: {e}")),
         false => unexpected(&e.to_string()),
     }
+}
+
+/// No answer from `whom` within `COMMAND_TIMEOUT`.
+pub(super) fn no_answer(whom: &str) -> StoreError {
+    let seconds = super::COMMAND_TIMEOUT.as_secs();
+    StoreError::Unavailable(format!(
+        "Redis is unavailable: no answer from {whom} within {seconds} s"
+    ))
 }
 
 /// Redis refused a write for lack of memory.

@@ -7,6 +7,7 @@
 //! | `latch:epoch:<hex of the user name>` | string (integer) | the user's "sign out everywhere" epoch | never |
 //! | `latch:signins:<hex of the user name>` | sorted set | the hashes of the user's signed-in sessions, scored by sign-in time in ms | `PXAT` its newest session's deadline |
 //! | `latch:pace:<hex SHA-256 of the counter's name>` | string (integer) | the counter's TAT in ms (`sessions::pace`) | `PXAT` the TAT |
+//! | `latch:fence` | string (integer) | how many confirmations replicas were asked for (`replicas`) | never |
 
 use crate::http::encoding::hex;
 use crate::sessions::id::Digest;
@@ -20,6 +21,10 @@ pub const SESSION_PATTERN: &str = "latch:s:*";
 /// What an epoch key starts with (the Lua script that reads a session
 /// with its user's epoch builds the rest, as `epoch_key` does).
 pub const EPOCH_PREFIX: &str = "latch:epoch:";
+
+/// The key a confirmation writes before it waits for the replicas: a
+/// write of its own, after every write it must cover (`replicas`).
+pub const FENCE: &str = "latch:fence";
 
 /// A session's key: `latch:s:` and the hex SHA-256 of its id (`Digest`),
 /// the very name its file would have (without `.json`). A `SCAN`,

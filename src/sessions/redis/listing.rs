@@ -49,8 +49,8 @@ impl RedisStore {
         Ok(listings)
     }
 
-    /// Removes nothing: Redis drops expired sessions itself (`PXAT`), and
-    /// `create` tidies the live index. A void sign-in is refused at the
+    /// Removes nothing: Redis drops expired sessions itself (`PXAT`). A
+    /// void sign-in is refused at the
     /// session's next use, as on every backend (see `Store::sweep`). Kept
     /// so that both stores answer the same calls.
     pub async fn sweep(

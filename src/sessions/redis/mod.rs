@@ -22,38 +22,46 @@
 //!
 //! - Signing out never fails for lack of memory: `delete`, a `rotate` that
 //!   keeps nothing, and `bump_epoch` are allowed past `maxmemory`.
+//! - With replicas (`--redis-replica-acks N`), `confirm` returns only once
+//!   N replicas hold every write made before it, so that a failover cannot
+//!   undo a sign-out that was answered (`replicas`); with
+//!   `redis+sentinel://`, latch follows the primary across failovers
+//!   (`connection`, `sentinel`).
 //!
-//! Every call is bounded in time (`connection::COMMAND_TIMEOUT`); see
+//! Every call is bounded in time (`link::COMMAND_TIMEOUT`); see
 //! `StoreError` for what each failure means to the caller. A write that
 //! timed out may still have happened: like any 503, the caller cannot know.
 //!
 //! Needs Redis 7.0 or later, or Valkey (script flags, `SET … PXAT`,
-//! `CONFIG GET` of several names), and one primary: not Redis Cluster, whose
-//! scripts cannot touch keys in two slots.
+//! `CONFIG GET` of several names), and one primary at a time (replicas and
+//! Sentinel are fine): not Redis Cluster, whose scripts cannot touch keys
+//! in two slots.
 
 mod connection;
 mod durability;
 mod error;
 mod keys;
+mod link;
 mod listing;
 mod pace;
+mod replicas;
 mod scripts;
+mod sentinel;
 mod url;
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
-
-use redis::aio::ConnectionManager;
 
 use crate::sessions::id::Digest;
 use crate::sessions::record::{self, Judged};
 use crate::sessions::stored::{Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
 use crate::trace::Place;
-pub use connection::{COMMAND_TIMEOUT, RECHECK_EVERY};
+pub use connection::RECHECK_EVERY;
 pub use durability::Durability;
 use keys::{deadline_ms, epoch_key, session_key, sign_ins_key, EPOCH_PREFIX, SESSION_PREFIX};
+pub use link::COMMAND_TIMEOUT;
 pub use url::redacted;
 
 /// How many times `modify` and `rotate` re-read and re-apply a change that
@@ -63,16 +71,26 @@ pub use url::redacted;
 const MAX_TRIES: usize = 32;
 
 pub struct RedisStore {
-    conn: ConnectionManager,
+    /// Where the primary is: one address, or wherever Sentinel says.
+    target: url::Target,
+    /// The primary as last reached; replaced when Sentinel names another.
+    link: RwLock<Arc<link::Link>>,
     durability: Durability,
+    /// How many replicas must confirm a sign-out before its answer
+    /// (`replicas`; 0: none).
+    replica_acks: u32,
     idle_timeout: u64,
     /// New anonymous sessions are refused once this many are live.
     max_sessions: Option<u64>,
-    /// When the server's settings were last found durable; `None` after
-    /// connection trouble or a refusal. A check older than
-    /// `connection::RECHECK_EVERY`, or none, is made again before the next
-    /// call (see `connection`).
+    /// When the last check passed; `None` after connection trouble. A
+    /// check older than `connection::RECHECK_EVERY`, or none, is made
+    /// again before the next call (see `connection`).
     checked: Mutex<Option<Instant>>,
+    /// Held while a check runs: one at a time.
+    checking: tokio::sync::Mutex<()>,
+    /// Whether the primary has `WAITAOF` (Redis 7.2 and later), learnt at
+    /// each check after trouble (`replicas`).
+    waitaof: AtomicBool,
     /// Whether the last check refused the server (strict mode): the
     /// refusal is logged once, not per request.
     refused: AtomicBool,

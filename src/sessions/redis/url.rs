@@ -10,7 +10,7 @@
 //! redaction that trusts the parser shows it. `redacted` trusts the text
 //! instead, and hides more rather than less.
 
-use redis::{ConnectionInfo, IntoConnectionInfo};
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
 use super::error;
 use crate::http::encoding::percent_decode;
@@ -26,16 +26,82 @@ const DOES_NOT_PARSE: &str = "the URL does not parse (user, password, host, port
      number?); in a password, percent-encode / ? # @ : % (/ as %2F, ? as %3F, # as %23, \
      @ as %40, : as %3A, % as %25)";
 
-/// The connection `url` names, in one of the three forms latch takes:
+/// Where the primary is, as the URL says.
+#[derive(Clone, Debug)]
+pub(super) enum Target {
+    /// At one address, always (`redis://`, `rediss://`, `redis+unix://`).
+    Server(ConnectionInfo),
+    /// Wherever the Sentinels say (`redis+sentinel://`).
+    Sentinel(Sentinels),
+}
+
+impl Target {
+    /// How to reach another server of the same setup (a replica the
+    /// primary lists), with the URL's credentials, database and TLS.
+    pub fn server_at(&self, host: &str, port: u16) -> ConnectionInfo {
+        let (host, port) = (host.to_owned(), port);
+        match self {
+            Target::Sentinel(sentinels) => sentinels.server(ConnectionAddr::Tcp(host, port)),
+            Target::Server(info) => {
+                let addr = match info.addr() {
+                    ConnectionAddr::TcpTls {
+                        insecure,
+                        tls_params,
+                        ..
+                    } => ConnectionAddr::TcpTls {
+                        host,
+                        port,
+                        insecure: *insecure,
+                        tls_params: tls_params.clone(),
+                    },
+                    _ => ConnectionAddr::Tcp(host, port),
+                };
+                info.clone().set_addr(addr)
+            }
+        }
+    }
+}
+
+/// A `redis+sentinel://` URL: whom to ask, about which primary, and how
+/// to talk to the servers they name.
+#[derive(Clone, Debug)]
+pub(super) struct Sentinels {
+    /// The Sentinels, in the URL's order (TCP: Sentinel has no socket).
+    pub addrs: Vec<ConnectionAddr>,
+    /// The name the Sentinels monitor the primary under.
+    pub service: String,
+    /// The user, password and database for the primary and its replicas
+    /// (the Sentinels themselves are asked without them), at a placeholder
+    /// address.
+    servers: ConnectionInfo,
+}
+
+impl Sentinels {
+    /// How to reach the server at `addr` (a primary or a replica).
+    pub fn server(&self, addr: ConnectionAddr) -> ConnectionInfo {
+        self.servers.clone().set_addr(addr)
+    }
+}
+
+/// Sentinel's own port, when the URL names none.
+const SENTINEL_PORT: u16 = 26379;
+
+/// The primary `url` names, in one of the four forms latch takes:
 /// `redis://[USER:PASSWORD@]HOST[:PORT][/DB]`, the same with `rediss://`
-/// (TLS, with the `redis-tls` feature), or
-/// `redis+unix:///PATH?db=N&user=USER&pass=PASSWORD`. The errors never
-/// repeat the URL, nor the library's own messages (some quote it).
-pub(super) fn parse(url: &str) -> Result<ConnectionInfo, StoreError> {
+/// (TLS, with the `redis-tls` feature),
+/// `redis+unix:///PATH?db=N&user=USER&pass=PASSWORD`, or
+/// `redis+sentinel://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]…]/SERVICE[?db=N]`.
+/// The errors never repeat the URL, nor the library's own messages (some
+/// quote it).
+pub(super) fn parse(url: &str) -> Result<Target, StoreError> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    if scheme == Some("redis+sentinel") {
+        return sentinels(url).map(Target::Sentinel);
+    }
     if !matches!(scheme, Some("redis" | "rediss" | "redis+unix")) {
         return Err(error::unusable(
-            "expected redis://HOST:PORT/DB, rediss://HOST:PORT/DB or redis+unix:///PATH?db=N",
+            "expected redis://HOST:PORT/DB, rediss://HOST:PORT/DB, redis+unix:///PATH?db=N \
+             or redis+sentinel://HOST:PORT,HOST:PORT/SERVICE?db=N",
         ));
     }
     if scheme == Some("rediss") && !cfg!(feature = "redis-tls") {
@@ -44,7 +110,66 @@ pub(super) fn parse(url: &str) -> Result<ConnectionInfo, StoreError> {
         ));
     }
     url.into_connection_info()
+        .map(Target::Server)
         .map_err(|_| error::unusable(DOES_NOT_PARSE))
+}
+
+/// A `redis+sentinel://` URL, read piece by piece: the client library has
+/// no such form. Its user information and database are read by the
+/// library all the same (as a `redis://` URL's), so a password is
+/// percent-decoded exactly as in the other forms.
+fn sentinels(url: &str) -> Result<Sentinels, StoreError> {
+    let bad = || error::unusable(DOES_NOT_PARSE);
+    let rest = url.strip_prefix("redis+sentinel://").ok_or_else(bad)?;
+    let (body, query) = rest.split_once('?').unwrap_or((rest, ""));
+    // The first `/` ends the authority (RFC 3986 §3.2), as for the library.
+    let (authority, service) = body.split_once('/').ok_or_else(|| {
+        error::unusable("a redis+sentinel:// URL names its primary: …/SERVICE (Sentinel's name)")
+    })?;
+    let (userinfo, hosts) = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => (Some(userinfo), hosts),
+        None => (None, authority),
+    };
+    let addrs = hosts
+        .split(',')
+        .map(sentinel_addr)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+    if service.is_empty() || !service.chars().all(plain) {
+        return Err(error::unusable(
+            "the service name after the hosts is letters, digits, `.`, `_` and `-`",
+        ));
+    }
+    let db = match query {
+        "" => "0",
+        _ => query
+            .strip_prefix("db=")
+            .ok_or_else(|| error::unusable("a redis+sentinel:// URL takes one parameter: ?db=N"))?,
+    };
+    let userinfo = userinfo.map_or(String::new(), |u| format!("{u}@"));
+    let servers = format!("redis://{userinfo}sentinel.invalid/{db}")
+        .into_connection_info()
+        .map_err(|_| bad())?;
+    Ok(Sentinels {
+        addrs,
+        service: service.to_owned(),
+        servers,
+    })
+}
+
+/// One `HOST[:PORT]` of the list (`[v6]:PORT` for IPv6).
+fn sentinel_addr(text: &str) -> Option<ConnectionAddr> {
+    let (host, port) = match text.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') => (host, port.parse().ok()?),
+        _ => (text, SENTINEL_PORT),
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let fits = |c: char| c.is_ascii_alphanumeric() || ".-:".contains(c);
+    (!host.is_empty() && host.chars().all(fits)).then(|| ConnectionAddr::Tcp(host.to_owned(), port))
 }
 
 /// `url` as latch shows it: the scheme, the user name, the host, the path
@@ -71,11 +196,12 @@ pub fn redacted(url: &str) -> String {
     }
     // Whether it parses is the library's verdict; TLS support, a build
     // feature, has no say in what may be shown.
-    let probe = match scheme {
-        "rediss" => format!("redis://{rest}"),
-        _ => url.to_owned(),
+    let parses = match scheme {
+        "rediss" => format!("redis://{rest}").into_connection_info().is_ok(),
+        "redis+sentinel" => sentinels(url).is_ok(),
+        _ => url.into_connection_info().is_ok(),
     };
-    if probe.as_str().into_connection_info().is_err() {
+    if !parses {
         return format!("{scheme}://{UNPARSEABLE}");
     }
     let (userinfo, after) = split_userinfo(rest);
@@ -223,5 +349,58 @@ mod tests {
             assert!(!why.contains(piece), "{why}");
         }
         assert!(parse("redis://u:Zq1%2FWv2%3FKp3@127.0.0.1:1/0").is_ok());
+    }
+
+    #[test]
+    fn a_sentinel_url_names_the_sentinels_the_service_and_the_servers_credentials() {
+        let url = "redis+sentinel://latch:Zq1%2FWv2@10.0.0.5:26379,10.0.0.6,[::1]:26380/main?db=2";
+        let Ok(Target::Sentinel(sentinels)) = parse(url) else {
+            panic!("{url} does not parse");
+        };
+        let addrs: Vec<String> = sentinels.addrs.iter().map(|a| a.to_string()).collect();
+        assert_eq!(addrs, ["10.0.0.5:26379", "10.0.0.6:26379", "::1:26380"]);
+        assert_eq!(sentinels.service, "main");
+        let primary = sentinels.server(ConnectionAddr::Tcp("10.0.0.7".into(), 6379));
+        assert_eq!(primary.addr().to_string(), "10.0.0.7:6379");
+        let redis = primary.redis_settings();
+        assert_eq!(
+            (redis.username(), redis.password(), redis.db()),
+            (Some("latch"), Some("Zq1/Wv2"), 2)
+        );
+        assert_eq!(
+            redacted(url),
+            "redis+sentinel://latch:***@10.0.0.5:26379,10.0.0.6,[::1]:26380/main?db=2"
+        );
+        let Ok(Target::Sentinel(bare)) = parse("redis+sentinel://h/m") else {
+            panic!("the shortest form does not parse");
+        };
+        assert_eq!(
+            bare.server(ConnectionAddr::Tcp("h".into(), 1))
+                .redis_settings()
+                .db(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_sentinel_url_without_a_service_or_with_a_bad_host_is_refused_unshown() {
+        for url in [
+            "redis+sentinel://h:26379",
+            "redis+sentinel://h:26379/",
+            "redis+sentinel://h:port/m",
+            "redis+sentinel://h,,g/m",
+            "redis+sentinel:///m",
+            "redis+sentinel://h/m/x",
+            "redis+sentinel://h/m?db=x",
+            "redis+sentinel://h/m?pass=Zq1",
+            "redis+sentinel://u:Zq1/Wv2@h/m",
+        ] {
+            let why = parse(url)
+                .err()
+                .unwrap_or_else(|| panic!("{url} parsed"))
+                .to_string();
+            assert!(!why.contains("Zq1"), "{why}");
+            assert!(!redacted(url).contains("Zq1"), "{}", redacted(url));
+        }
     }
 }
