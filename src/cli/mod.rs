@@ -228,8 +228,9 @@ fn configure(
 ) -> Result<Config, UsageError> {
     let mut config = Config::default();
     for flag in flags::of(verb) {
-        if let Some(value) = env(flag.env) {
-            (flag.set)(&mut config, &value, flag.env)?;
+        let name = flag.env();
+        if let Some(value) = env(&name) {
+            (flag.set)(&mut config, &value, &name)?;
         }
     }
     for (flag, value) in given {
@@ -309,43 +310,19 @@ mod tests {
         assert_eq!(c.addr.port(), 0);
     }
 
+    /// What tests/cli.rs does not already refuse through the binary.
     #[test]
     fn bad_values_name_the_flag() {
         for (args, env, needle) in [
-            (vec!["--addr", "nope"], vec![], "--addr"),
-            (vec!["--session-ttl", "0"], vec![], "--session-ttl"),
-            (vec!["--idle-timeout", "-1"], vec![], "--idle-timeout"),
-            (vec!["--login-throttle", "x"], vec![], "--login-throttle"),
-            (vec!["--max-sessions", "0"], vec![], "--max-sessions"),
-            (vec!["--client-timeout", "soon"], vec![], "--client-timeout"),
-            (
-                vec!["--logout-redirect", "//evil.example"],
-                vec![],
-                "--logout-redirect",
-            ),
-            (
-                vec!["--logout-redirect", "https://evil.example/"],
-                vec![],
-                "--logout-redirect",
-            ),
             (
                 vec![],
                 vec![("LATCH_SECURE_COOKIES", "maybe")],
                 "LATCH_SECURE_COOKIES",
             ),
-            (vec!["--trace=loud"], vec![], "--trace"),
             (vec!["--logout-flush=1"], vec![], "--logout-flush"),
-            (vec!["--bogus"], vec![], "--bogus"),
-            (vec!["frobnicate"], vec![], "frobnicate"),
             (vec!["adduser"], vec![], "NAME"),
             (vec!["adduser", "a", "b"], vec![], "'b'"),
             (vec!["users", "a"], vec![], "'a'"),
-            (
-                vec!["adduser", "a", "--session-ttl", "5"],
-                vec![],
-                "--session-ttl",
-            ),
-            (vec!["help", "frobnicate"], vec![], "frobnicate"),
             (vec!["help", "--users", "u"], vec![], "--users"),
         ] {
             let err = run(&args, &env).unwrap_err().to_string();
@@ -385,41 +362,13 @@ mod tests {
                     continue;
                 }
                 let err = refused.unwrap_err().to_string();
-                assert!(err.contains(least), "{flag} {value}: {err}");
+                assert!(err.contains(least) && err.contains(flag), "{value}: {err}");
             }
         }
     }
 
     #[test]
-    fn a_command_reads_only_its_own_variables() {
-        let env = [("LATCH_ADDR", "bogus"), ("LATCH_SESSIONS", "/s")];
-        assert_eq!(
-            run(&["clearsessions"], &env),
-            runs(
-                Verb::ClearSessions,
-                None,
-                Config {
-                    sessions: Location::Dir("/s".into()),
-                    ..Config::default()
-                }
-            )
-        );
-        assert!(run(&["serve"], &env).is_err());
-    }
-
-    #[test]
-    fn subcommands_take_their_own_flags() {
-        assert_eq!(
-            run(&["adduser", "alice", "--users", "u.txt"], &[]),
-            runs(
-                Verb::AddUser,
-                Some("alice"),
-                Config {
-                    users: "u.txt".into(),
-                    ..Config::default()
-                }
-            )
-        );
+    fn flags_may_come_before_the_command_and_mix_with_its_variables() {
         assert_eq!(
             run(&["--users", "u.txt", "checkpassword", "bob"], &[]),
             runs(
@@ -451,12 +400,6 @@ mod tests {
 
     #[test]
     fn help_and_version_are_found_anywhere() {
-        assert_eq!(run(&["--help"], &[]), Ok(Command::Help(None)));
-        assert_eq!(run(&["help"], &[]), Ok(Command::Help(None)));
-        assert_eq!(
-            run(&["help", "adduser"], &[]),
-            Ok(Command::Help(Some(Verb::AddUser)))
-        );
         assert_eq!(
             run(&["adduser", "-h"], &[]),
             Ok(Command::Help(Some(Verb::AddUser)))
