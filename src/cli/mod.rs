@@ -120,6 +120,17 @@ struct Words {
     version: bool,
 }
 
+/// The async runtime a command runs its store work on: the store contract
+/// is async (the file store works on tokio's blocking pool, the Redis store
+/// drives its connection on the runtime). `serve` gives a multi-threaded
+/// builder, the other commands a single-threaded one.
+pub fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, String> {
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
 /// Parses `args` (without the program name). `env` looks up an environment
 /// variable; only the variables of the command's own flags are looked up.
 pub fn parse(
