@@ -1,18 +1,11 @@
 //! What `GET /_trace` shows: each browser's recent requests, traced, kept
-//! in memory for that browser alone.
-//!
-//! A browser is known by a cookie of its own (`trace`), whose value latch
-//! draws from the OS random source and sets `HttpOnly` and `SameSite=Lax`
-//! (`service`). Only a request that presents the value sees the requests
-//! made with it, so a browser sees its own requests and no one else's; a
-//! value latch did not issue, or has forgotten, names nothing (as with
-//! session ids, latch never adopts a value a client made up). Values are
-//! compared in constant time (the `subtle` crate), as a CSRF token is.
-//!
-//! Memory is bounded: `PER_BROWSER` requests for each of at most
-//! `BROWSERS` browsers, the oldest request forgotten first, and the
-//! browser unseen the longest forgotten when a new one comes; each request
-//! keeps a bounded table (`traced`).
+//! in memory for that browser alone, known by its `trace` cookie
+//! (docs/contract.md, "Tracing"). A value latch did not issue, or has
+//! forgotten, names nothing: as with session ids, latch never adopts a
+//! value a client made up. Values are compared in constant time (the
+//! `subtle` crate), as a CSRF token is. Memory is bounded: `PER_BROWSER`
+//! requests for each of at most `BROWSERS` browsers, each request's table
+//! bounded too (`traced`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};

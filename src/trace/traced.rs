@@ -46,16 +46,15 @@ impl Traced {
     /// after, and the session before → after by label (`rewritten` when
     /// it was written in place).
     pub fn columns(&self) -> (String, String) {
-        let changed = &self.changed;
-        if !changed.looked() {
+        if !self.changed.looked() {
             return ("(not read)".to_owned(), "(not read)".to_owned());
         }
-        let signed_in = format!("{} → {}", changed.before.user(), changed.after.user());
-        let mut session = format!("{} → {}", changed.before.label(), changed.after.label());
-        if changed.rewritten() {
+        let [(_, user, user_after), (_, session, session_after), ..] = self.changed.variables();
+        let mut session = format!("{session} → {session_after}");
+        if self.changed.rewritten() {
             session.push_str(" rewritten");
         }
-        (signed_in, session)
+        (format!("{user} → {user_after}"), session)
     }
 
     /// One line: the request, signed in before → after, the session
