@@ -279,24 +279,18 @@ mod tests {
         })
     }
 
-    /// What `run` gives for `verb` with `name` and `config`.
-    fn runs(verb: Verb, name: Option<&str>, config: Config) -> Result<Command, UsageError> {
-        Ok(Command::Run {
-            verb,
-            name: name.map(String::from),
-            config: Box::new(config),
-        })
+    /// The command `args` run, with its NAME and its config.
+    fn runs(args: &[&str], env: &[(&str, &str)]) -> (Verb, Option<String>, Config) {
+        match run(args, env) {
+            Ok(Command::Run { verb, name, config }) => (verb, name, *config),
+            other => panic!("expected a command, got {other:?}"),
+        }
     }
 
     fn serve(args: &[&str], env: &[(&str, &str)]) -> Config {
-        match run(args, env) {
-            Ok(Command::Run {
-                verb: Verb::Serve,
-                config,
-                ..
-            }) => *config,
-            other => panic!("expected serve, got {other:?}"),
-        }
+        let (verb, _, config) = runs(args, env);
+        assert_eq!(verb, Verb::Serve);
+        config
     }
 
     #[test]
@@ -380,32 +374,25 @@ mod tests {
 
     #[test]
     fn flags_may_come_before_the_command_and_mix_with_its_variables() {
+        let users = Config {
+            users: "u.txt".into(),
+            ..Config::default()
+        };
+        let checkpassword = runs(&["--users", "u.txt", "checkpassword", "bob"], &[]);
         assert_eq!(
-            run(&["--users", "u.txt", "checkpassword", "bob"], &[]),
-            runs(
-                Verb::CheckPassword,
-                Some("bob"),
-                Config {
-                    users: "u.txt".into(),
-                    ..Config::default()
-                }
-            )
+            checkpassword,
+            (Verb::CheckPassword, Some("bob".into()), users)
         );
+        let args = ["sessions", "--sessions", "/tmp/s", "--idle-timeout", "60"];
+        let sessions = Config {
+            sessions: Location::Dir("/tmp/s".into()),
+            idle_timeout: 60,
+            users: "u".into(),
+            ..Config::default()
+        };
         assert_eq!(
-            run(
-                &["sessions", "--sessions", "/tmp/s", "--idle-timeout", "60"],
-                &[("LATCH_USERS", "u")]
-            ),
-            runs(
-                Verb::Sessions,
-                None,
-                Config {
-                    sessions: Location::Dir("/tmp/s".into()),
-                    idle_timeout: 60,
-                    users: "u".into(),
-                    ..Config::default()
-                }
-            )
+            runs(&args, &[("LATCH_USERS", "u")]),
+            (Verb::Sessions, None, sessions)
         );
     }
 
