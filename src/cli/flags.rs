@@ -298,11 +298,6 @@ pub const FLAGS: &[Flag] = &[
     },
 ];
 
-/// The flag spelled `name` (`--addr`), if there is one.
-pub fn find(name: &str) -> Option<&'static Flag> {
-    FLAGS.iter().find(|flag| flag.name == name)
-}
-
 /// The flags `verb` takes, in table order.
 pub fn of(verb: Verb) -> impl Iterator<Item = &'static Flag> {
     FLAGS

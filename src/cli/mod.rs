@@ -181,7 +181,9 @@ fn split(args: impl IntoIterator<Item = OsString>) -> Result<Words, UsageError> 
             Short('V') | Long("version") => words.version = true,
             Long(name) => {
                 let spelled = format!("--{name}");
-                let flag = flags::find(&spelled)
+                let flag = FLAGS
+                    .iter()
+                    .find(|flag| flag.name == spelled)
                     .ok_or_else(|| UsageError::new(format!("unknown flag {spelled}")))?;
                 let value = match flag.takes {
                     Takes::Nothing => "1".to_owned(),

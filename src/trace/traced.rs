@@ -57,21 +57,17 @@ impl Traced {
         (format!("{user} → {user_after}"), session)
     }
 
-    /// One line: the request, signed in before → after, the session
-    /// before → after, the answer.
-    pub fn summary(&self) -> String {
+    /// The text for standard error: `trace` and the summary line (the
+    /// request, signed in before → after, the session before → after, the
+    /// answer), then (`Full`) one numbered row per step, labels in a
+    /// column, the `changed` block last.
+    pub fn render(&self, mode: Mode) -> String {
         let (signed_in, session) = self.columns();
-        format!(
+        let summary = format!(
             "{:<15} signed in {signed_in:<14} session {session:<28} {}",
             self.request, self.response
-        )
-    }
-
-    /// The text for standard error: `trace` and the summary, then (`Full`)
-    /// one numbered row per step, labels in a column, the `changed` block
-    /// last.
-    pub fn render(&self, mode: Mode) -> String {
-        let mut out = format!("trace {}", cut(&self.summary(), MAX_LINE));
+        );
+        let mut out = format!("trace {}", cut(&summary, MAX_LINE));
         if mode == Mode::Summary {
             return out;
         }

@@ -148,17 +148,15 @@ pub struct Changed {
     pub changes: Vec<Change>,
 }
 
-/// One tracked variable: its name, its value before, its value after.
-pub type Variable = (&'static str, String, String);
-
 impl Changed {
     /// Whether the request read its session at all, or wrote any.
     pub fn looked(&self) -> bool {
         self.before != State::NotRead || !self.changes.is_empty()
     }
 
-    /// The variables a learner follows, before and after.
-    pub fn variables(&self) -> [Variable; 5] {
+    /// The variables a learner follows: each its name, its value before,
+    /// its value after.
+    pub fn variables(&self) -> [(&'static str, String, String); 5] {
         let row = |name, none, of: fn(&Seen) -> &str| {
             (name, self.before.show(none, of), self.after.show(none, of))
         };
