@@ -13,17 +13,14 @@ use crate::sessions::store::{Durability, Location, Settings};
 use crate::trace::Mode;
 
 /// Everything a command may need to know; each command reads only the
-/// fields of its own flags, and the rest keep their defaults.
+/// fields of its own flags, and the rest keep their defaults. A field is
+/// what the flag of its name says in `FLAGS` (its `help`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub addr: SocketAddr,
-    /// A directory, or a `redis://`, `rediss://`, `redis+unix://` or
-    /// `redis+sentinel://` URL.
     pub sessions: Location,
-    /// How strictly a Redis store holds the server to durable settings.
     pub redis_durability: Durability,
-    /// How many replicas confirm a sign-out (`None`: as `sessions` implies,
-    /// `Location::default_replica_acks`).
+    /// `None`: as `sessions` implies (`Location::default_replica_acks`).
     pub redis_replica_acks: Option<u32>,
     pub www: PathBuf,
     pub users: PathBuf,
@@ -34,17 +31,11 @@ pub struct Config {
     pub secure_cookies: bool,
     pub idle_timeout: u64,
     pub login_throttle: u32,
-    /// Open connections served at once; more are refused.
     pub max_connections: usize,
-    /// Live sessions the store holds; new anonymous ones are refused past it.
     pub max_sessions: u64,
-    /// Seconds a client has to send its request head, send its body, and
-    /// read our response.
     pub client_timeout: u64,
-    /// The reverse proxy whose `X-Forwarded-For` names the client.
     pub trusted_proxy: Option<IpAddr>,
-    /// Trace every request on standard error, and keep each browser's
-    /// recent requests for `GET /_trace` (`trace`); `None`: off.
+    /// `None`: off.
     pub trace: Option<Mode>,
 }
 
