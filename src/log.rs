@@ -84,25 +84,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn short_values_pass_whole() {
-        assert_eq!(cut("/style.css", MAX_PATH), "/style.css");
-        assert_eq!(cut("", 0), "");
-        assert_eq!(cut("abc", 3), "abc");
-    }
-
-    #[test]
-    fn long_values_are_cut_and_marked() {
-        assert_eq!(cut("abcdef", 3), "abc…");
-        assert_eq!(cut("abc", 0), "…");
+    fn short_values_pass_whole_and_a_cut_is_marked_and_never_splits_a_character() {
+        for (text, max, shown) in [
+            ("/style.css", MAX_PATH, "/style.css"),
+            ("", 0, ""),
+            ("abc", 3, "abc"),
+            ("abcdef", 3, "abc…"),
+            ("abc", 0, "…"),
+            // "é" is two bytes: a cut at 3 would fall inside the second one.
+            ("éé", 3, "é…"),
+            ("€", 2, "…"),
+            ("a€", 3, "a…"),
+        ] {
+            assert_eq!(cut(text, max), shown, "{text:?} at {max}");
+        }
         let long = "a".repeat(60 * 1024);
         assert_eq!(cut(&long, MAX_PATH).len(), MAX_PATH + "…".len());
-    }
-
-    #[test]
-    fn a_cut_never_splits_a_character() {
-        // "é" is two bytes: a cut at 3 would fall inside the second one.
-        assert_eq!(cut("éé", 3), "é…");
-        assert_eq!(cut("€", 2), "…");
-        assert_eq!(cut("a€", 3), "a…");
     }
 }

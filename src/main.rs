@@ -11,7 +11,8 @@ use latch::cli::password::{self, Ask};
 use latch::cli::{self, check, help, Command, Config, Verb};
 use latch::http::dates::iso8601;
 use latch::sessions::now;
-use latch::sessions::store::{Location, Store};
+use latch::sessions::store::Store;
+use tokio::runtime::Builder;
 
 fn main() -> ExitCode {
     latch::os::memory::return_large_blocks_to_the_system();
@@ -39,14 +40,8 @@ fn main() -> ExitCode {
             match verb {
                 Verb::Serve => serve(*config),
                 Verb::Check => return check_config(&config),
-                Verb::Sessions => run(async {
-                    let store = open_beside_server(&config).await?;
-                    list_sessions(&store, &config.users).await
-                }),
-                Verb::ClearSessions => run(async {
-                    let store = open_beside_server(&config).await?;
-                    clear_sessions(&store, &config.sessions).await
-                }),
+                Verb::Sessions => run(list_sessions(&config)),
+                Verb::ClearSessions => run(clear_sessions(&config)),
                 Verb::AddUser => add_user(&name(), &config.users),
                 Verb::DelUser => del_user(&name(), &config.users),
                 Verb::Users => list_users(&config.users),
@@ -70,11 +65,7 @@ fn main() -> ExitCode {
 /// connected, and its durability checked, on the runtime that will drive
 /// its connection). Only then does a first run create the users file.
 fn serve(config: Config) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async {
+    cli::runtime(Builder::new_multi_thread())?.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|e| {
@@ -111,15 +102,13 @@ async fn open_beside_server(config: &Config) -> Result<Store, String> {
         .map_err(|e| format!("cannot read {}: {e}", sessions.shown()))
 }
 
-/// `latch sessions`: one line per live session, oldest first. The label
-/// identifies it (the start of its file name, or of its Redis key's hash);
-/// the id (the cookie) is never shown, since the store cannot know it. The
-/// user is shown only while the sign-in stands, judged as the server judges
-/// it (users file and epochs, read only): after `deluser`, a password
-/// change or "sign out everywhere" it is `-`, as it is for a session no one
-/// signed in to.
-async fn list_sessions(store: &Store, users: &Path) -> Result<(), String> {
-    let (users, _) = Users::load(users)?;
+/// `latch sessions` (contract: Commands), oldest first; never an id, which
+/// the store cannot know. The user shows only while the sign-in stands,
+/// judged as the server judges it: after `deluser`, a password change or
+/// "sign out everywhere" it is `-`.
+async fn list_sessions(config: &Config) -> Result<(), String> {
+    let store = open_beside_server(config).await?;
+    let (users, _) = Users::load(&config.users)?;
     let listings = store
         .list(now())
         .await
@@ -144,29 +133,22 @@ async fn list_sessions(store: &Store, users: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `latch clearsessions`: removes expired and unreadable sessions (a
-/// read-only store: it signs no one out and writes no epochs), and says
-/// what it removed: `removed 1 expired session, 1 unreadable session`.
-/// Why each unreadable one could not be read is on standard error, as the
-/// server logs it.
-async fn clear_sessions(store: &Store, sessions: &Location) -> Result<(), String> {
+/// `latch clearsessions` (contract: Commands), on a read-only store: it
+/// signs no one out and writes no epochs. Why each unreadable session could
+/// not be read is on standard error, as the server logs it.
+async fn clear_sessions(config: &Config) -> Result<(), String> {
+    let store = open_beside_server(config).await?;
     let removed = store
         .clear(now())
         .await
-        .map_err(|e| format!("cannot clear {}: {e}", sessions.shown()))?;
+        .map_err(|e| format!("cannot clear {}: {e}", config.sessions.shown()))?;
     println!("removed {removed}");
     Ok(())
 }
 
-/// Runs a command's store work: the store contract is async (the file
-/// backend does its disk work on tokio's blocking pool, the Redis backend
-/// drives its connection on the runtime).
-fn run<T>(work: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a single-threaded runtime starts")
-        .block_on(work)
+/// Runs a command's store work on a single-threaded runtime.
+fn run(work: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+    cli::runtime(Builder::new_current_thread())?.block_on(work)
 }
 
 /// First run: no users file yet. Create one with `admin` and a random
@@ -186,9 +168,8 @@ fn bootstrap_users(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `latch adduser NAME`: the password is asked for twice at a terminal,
-/// or is the first line of standard input, so it never appears in the
-/// process list or the shell history.
+/// `latch adduser NAME`, the password read as `password` says (asked twice
+/// at a terminal).
 fn add_user(name: &str, path: &Path) -> Result<(), String> {
     users::check_name(name)?;
     let password = password::read(Ask::Twice)?;
@@ -275,12 +256,9 @@ fn check_config(config: &Config) -> ExitCode {
             println!("ok");
             ExitCode::SUCCESS
         }
-        1 => {
-            eprintln!("latch check: 1 problem");
-            ExitCode::FAILURE
-        }
         n => {
-            eprintln!("latch check: {n} problems");
+            let s = if n == 1 { "" } else { "s" };
+            eprintln!("latch check: {n} problem{s}");
             ExitCode::FAILURE
         }
     }

@@ -128,14 +128,12 @@ const SLOW_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
 fn sessions(config: &Config, report: &mut Report) {
     let name = config.sessions.shown();
     let settings = config.store_settings(None);
-    let checked = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-        .map(|runtime| runtime.block_on(Store::check(&config.sessions, &settings)));
+    let checked = super::runtime(tokio::runtime::Builder::new_current_thread()).and_then(|rt| {
+        let survey = rt.block_on(Store::check(&config.sessions, &settings));
+        survey.map_err(|e| e.to_string())
+    });
     let survey = match checked {
-        Ok(Ok(survey)) => survey,
-        Ok(Err(e)) => return report.problem(format!("{name}: {e}")),
+        Ok(survey) => survey,
         Err(e) => return report.problem(format!("{name}: {e}")),
     };
     for line in survey.fine {

@@ -13,17 +13,14 @@ use crate::sessions::store::{Durability, Location, Settings};
 use crate::trace::Mode;
 
 /// Everything a command may need to know; each command reads only the
-/// fields of its own flags, and the rest keep their defaults.
+/// fields of its own flags, and the rest keep their defaults. A field is
+/// what the flag of its name says in `FLAGS` (its `help`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub addr: SocketAddr,
-    /// A directory, or a `redis://`, `rediss://`, `redis+unix://` or
-    /// `redis+sentinel://` URL.
     pub sessions: Location,
-    /// How strictly a Redis store holds the server to durable settings.
     pub redis_durability: Durability,
-    /// How many replicas confirm a sign-out (`None`: as `sessions` implies,
-    /// `Location::default_replica_acks`).
+    /// `None`: as `sessions` implies (`Location::default_replica_acks`).
     pub redis_replica_acks: Option<u32>,
     pub www: PathBuf,
     pub users: PathBuf,
@@ -34,17 +31,11 @@ pub struct Config {
     pub secure_cookies: bool,
     pub idle_timeout: u64,
     pub login_throttle: u32,
-    /// Open connections served at once; more are refused.
     pub max_connections: usize,
-    /// Live sessions the store holds; new anonymous ones are refused past it.
     pub max_sessions: u64,
-    /// Seconds a client has to send its request head, send its body, and
-    /// read our response.
     pub client_timeout: u64,
-    /// The reverse proxy whose `X-Forwarded-For` names the client.
     pub trusted_proxy: Option<IpAddr>,
-    /// Trace every request on standard error, and keep each browser's
-    /// recent requests for `GET /_trace` (`trace`); `None`: off.
+    /// `None`: off.
     pub trace: Option<Mode>,
 }
 
@@ -54,8 +45,6 @@ pub struct Flag {
     pub name: &'static str,
     /// What it takes after its name.
     pub takes: Takes,
-    /// The environment variable that sets it when the flag is absent.
-    pub env: &'static str,
     /// The default, read by `set` like any value; `None`: unset (a switch
     /// is off, an optional value is absent).
     pub default: Option<&'static str>,
@@ -90,6 +79,12 @@ impl Flag {
         }
     }
 
+    /// The environment variable that sets it when the flag is absent:
+    /// `--session-ttl` is `LATCH_SESSION_TTL`.
+    pub fn env(&self) -> String {
+        format!("LATCH_{}", self.name[2..].replace('-', "_").to_uppercase())
+    }
+
     /// How the help shows the default.
     pub fn default_text(&self) -> &'static str {
         match (self.default, self.takes) {
@@ -103,9 +98,9 @@ impl Flag {
     /// turns it on.
     pub fn env_text(&self) -> String {
         match self.takes {
-            Takes::Nothing => format!("{}=1", self.env),
-            Takes::Value(_) => self.env.to_owned(),
-            Takes::Optional(value) => format!("{}=1|{value}", self.env),
+            Takes::Nothing => format!("{}=1", self.env()),
+            Takes::Value(_) => self.env(),
+            Takes::Optional(value) => format!("{}=1|{value}", self.env()),
         }
     }
 }
@@ -133,210 +128,150 @@ pub const FLAGS: &[Flag] = &[
     Flag {
         name: "--addr",
         takes: Takes::Value("HOST:PORT"),
-        env: "LATCH_ADDR",
         default: Some("127.0.0.1:8080"),
         help: "where to listen",
         commands: SERVE,
-        set: |c, v, source| {
-            c.addr = parse_addr(source, v)?;
-            Ok(())
-        },
+        set: |c, v, source| parse_addr(source, v).map(|parsed| c.addr = parsed),
     },
     Flag {
         name: "--sessions",
         takes: Takes::Value("DIR|URL"),
-        env: "LATCH_SESSIONS",
         default: Some("sessions"),
         help: "the sessions directory (created 0700), or a redis://, rediss://, redis+unix:// \
                or redis+sentinel:// URL",
         commands: SESSIONS,
-        set: |c, v, source| {
-            c.sessions = match v.is_empty() {
-                true => return Err(bad(source, v, "a path or a URL")),
-                false => {
-                    Location::parse(v).map_err(|why| UsageError::new(format!("{source}: {why}")))?
-                }
-            };
-            Ok(())
+        set: |c, v, source| match v {
+            "" => Err(bad(source, v, "a path or a URL")),
+            v => Location::parse(v)
+                .map(|parsed| c.sessions = parsed)
+                .map_err(|why| UsageError::new(format!("{source}: {why}"))),
         },
     },
     Flag {
         name: "--redis-durability",
         takes: Takes::Value("strict|relaxed"),
-        env: "LATCH_REDIS_DURABILITY",
         default: Some("strict"),
         help: "with a Redis store: strict refuses a server that may lose a write \
                (appendonly, appendfsync, maxmemory-policy); relaxed logs it and runs",
         commands: SESSIONS,
         set: |c, v, source| {
-            c.redis_durability =
-                Durability::parse(v).ok_or_else(|| bad(source, v, "strict or relaxed"))?;
-            Ok(())
+            Durability::parse(v)
+                .map(|parsed| c.redis_durability = parsed)
+                .ok_or_else(|| bad(source, v, "strict or relaxed"))
         },
     },
     Flag {
         name: "--redis-replica-acks",
         takes: Takes::Value("N"),
-        env: "LATCH_REDIS_REPLICA_ACKS",
         default: None,
         help: "with a Redis store: how many replicas must hold a sign-out before it is \
                answered (none given: 1 with redis+sentinel://, else 0)",
         commands: SESSIONS,
         set: |c, v, source| {
-            c.redis_replica_acks = Some(parse_number(source, v)?);
-            Ok(())
+            parse_number(source, v).map(|parsed| c.redis_replica_acks = Some(parsed))
         },
     },
     Flag {
         name: "--www",
         takes: Takes::Value("DIR"),
-        env: "LATCH_WWW",
         default: Some("www"),
         help: "static files served as they are",
         commands: SERVE,
-        set: |c, v, source| {
-            c.www = parse_path(source, v)?;
-            Ok(())
-        },
+        set: |c, v, source| parse_path(source, v).map(|parsed| c.www = parsed),
     },
     Flag {
         name: "--users",
         takes: Takes::Value("FILE"),
-        env: "LATCH_USERS",
         default: Some("users.htpasswd"),
         help: "the users file (htpasswd format; serve creates it with an admin when missing)",
         commands: USERS,
-        set: |c, v, source| {
-            c.users = parse_path(source, v)?;
-            Ok(())
-        },
+        set: |c, v, source| parse_path(source, v).map(|parsed| c.users = parsed),
     },
     Flag {
         name: "--session-ttl",
         takes: Takes::Value("SECONDS"),
-        env: "LATCH_SESSION_TTL",
         default: Some("1209600"),
         help: "a session's lifetime from its creation (1209600: 14 days)",
         commands: SERVE,
-        set: |c, v, source| {
-            c.session_ttl = parse_positive(source, v)?;
-            Ok(())
-        },
+        set: |c, v, source| parse_positive(source, v).map(|parsed| c.session_ttl = parsed),
     },
     Flag {
         name: "--logout-redirect",
         takes: Takes::Value("PATH"),
-        env: "LATCH_LOGOUT_REDIRECT",
         default: Some("/"),
         help: "where logout sends the browser when the form names no safe `next` \
                (www/logged-out.html is a page for it: --logout-redirect /logged-out.html)",
         commands: SERVE,
-        set: |c, v, source| {
-            c.logout_redirect = parse_redirect(source, v)?;
-            Ok(())
-        },
+        set: |c, v, source| parse_redirect(source, v).map(|parsed| c.logout_redirect = parsed),
     },
     Flag {
         name: "--logout-flush",
         takes: Takes::Nothing,
-        env: "LATCH_LOGOUT_FLUSH",
         default: None,
         help: "logout deletes the whole session (off: it keeps the non-auth data under a new id)",
         commands: SERVE,
-        set: |c, v, source| {
-            c.logout_flush = parse_switch(source, v)?;
-            Ok(())
-        },
+        set: |c, v, source| parse_switch(source, v).map(|parsed| c.logout_flush = parsed),
     },
     Flag {
         name: "--secure-cookies",
         takes: Takes::Nothing,
-        env: "LATCH_SECURE_COOKIES",
         default: None,
         help: "name the cookie __Host-sid and mark it Secure (behind HTTPS)",
         commands: SERVE,
-        set: |c, v, source| {
-            c.secure_cookies = parse_switch(source, v)?;
-            Ok(())
-        },
+        set: |c, v, source| parse_switch(source, v).map(|parsed| c.secure_cookies = parsed),
     },
     Flag {
         name: "--idle-timeout",
         takes: Takes::Value("SECONDS"),
-        env: "LATCH_IDLE_TIMEOUT",
         default: Some("0"),
         help: "a session unused this long expires (0: off)",
         commands: SESSIONS,
-        set: |c, v, source| {
-            c.idle_timeout = parse_number(source, v)?;
-            Ok(())
-        },
+        set: |c, v, source| parse_number(source, v).map(|parsed| c.idle_timeout = parsed),
     },
     Flag {
         name: "--login-throttle",
         takes: Takes::Value("N"),
-        env: "LATCH_LOGIN_THROTTLE",
         default: Some("5"),
         help: "failed logins per address and name in 15 minutes before 429 (0: off)",
         commands: SERVE,
-        set: |c, v, source| {
-            c.login_throttle = parse_number(source, v)?;
-            Ok(())
-        },
+        set: |c, v, source| parse_number(source, v).map(|parsed| c.login_throttle = parsed),
     },
     Flag {
         name: "--max-connections",
         takes: Takes::Value("N"),
-        env: "LATCH_MAX_CONNECTIONS",
         default: Some("512"),
         help: "connections served at once; more are answered 503 and closed",
         commands: SERVE,
-        set: |c, v, source| {
-            c.max_connections = parse_positive(source, v)?;
-            Ok(())
-        },
+        set: |c, v, source| parse_positive(source, v).map(|parsed| c.max_connections = parsed),
     },
     Flag {
         name: "--max-sessions",
         takes: Takes::Value("N"),
-        env: "LATCH_MAX_SESSIONS",
         default: Some("100000"),
         help: "live sessions the store holds; new anonymous ones are refused past it",
         commands: SERVE,
-        set: |c, v, source| {
-            c.max_sessions = parse_positive(source, v)?;
-            Ok(())
-        },
+        set: |c, v, source| parse_positive(source, v).map(|parsed| c.max_sessions = parsed),
     },
     Flag {
         name: "--client-timeout",
         takes: Takes::Value("SECONDS"),
-        env: "LATCH_CLIENT_TIMEOUT",
         default: Some("10"),
         help:
             "a client must send its request head, send its body, and read our response within this",
         commands: SERVE,
-        set: |c, v, source| {
-            c.client_timeout = parse_positive(source, v)?;
-            Ok(())
-        },
+        set: |c, v, source| parse_positive(source, v).map(|parsed| c.client_timeout = parsed),
     },
     Flag {
         name: "--trusted-proxy",
         takes: Takes::Value("IP"),
-        env: "LATCH_TRUSTED_PROXY",
         default: None,
         help: "the reverse proxy whose X-Forwarded-For names the client",
         commands: SERVE,
-        set: |c, v, source| {
-            c.trusted_proxy = Some(parse_ip(source, v)?);
-            Ok(())
-        },
+        set: |c, v, source| parse_ip(source, v).map(|parsed| c.trusted_proxy = Some(parsed)),
     },
     Flag {
         name: "--trace",
         takes: Takes::Optional("summary"),
-        env: "LATCH_TRACE",
         default: None,
         help: "trace each request on standard error: a table of its steps and what changed \
                (=summary: one line each); GET /_trace shows a browser its own. For learning \
@@ -353,11 +288,6 @@ pub const FLAGS: &[Flag] = &[
         },
     },
 ];
-
-/// The flag spelled `name` (`--addr`), if there is one.
-pub fn find(name: &str) -> Option<&'static Flag> {
-    FLAGS.iter().find(|flag| flag.name == name)
-}
 
 /// The flags `verb` takes, in table order.
 pub fn of(verb: Verb) -> impl Iterator<Item = &'static Flag> {
@@ -479,31 +409,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_default_is_a_value_its_flag_accepts() {
-        for flag in FLAGS {
-            if let Some(default) = flag.default {
-                let mut config = Config::default();
-                assert!(
-                    (flag.set)(&mut config, default, flag.name).is_ok(),
-                    "{}",
-                    flag.name
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn names_and_variables_are_unique_and_spelled_alike() {
+    fn names_are_unique_and_serve_takes_every_flag() {
         for (i, flag) in FLAGS.iter().enumerate() {
-            assert!(FLAGS[..i]
-                .iter()
-                .all(|f| f.name != flag.name && f.env != flag.env));
-            let from_name = flag.name[2..].replace('-', "_").to_uppercase();
-            assert_eq!(flag.env, format!("LATCH_{from_name}"));
+            assert!(
+                FLAGS[..i].iter().all(|f| f.name != flag.name),
+                "{}",
+                flag.name
+            );
             assert!(flag.commands.contains(&Verb::Serve), "{}", flag.name);
         }
     }
 
+    /// `Config::default` reads every default with its flag's `set`, so
+    /// this also fails on a default its flag refuses.
     #[test]
     fn defaults_are_the_documented_ones() {
         let c = Config::default();

@@ -20,14 +20,9 @@ pub enum Ask {
 /// (`/dev/tty`), never to standard output, which stays for results.
 pub fn read(ask: Ask) -> Result<String, String> {
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        from_terminal(ask)
-    } else {
-        first_line(stdin.lock())
+    if !stdin.is_terminal() {
+        return first_line(stdin.lock());
     }
-}
-
-fn from_terminal(ask: Ask) -> Result<String, String> {
     let ask_for =
         |text| prompt(text).map_err(|e| format!("cannot read the password from the terminal: {e}"));
     let password = ask_for("Password: ")?;

@@ -1,7 +1,5 @@
-//! `GET /_trace`, only with `--trace`: this browser's recent requests as
-//! an execution table, each opening into its steps and what changed
-//! (docs/contract.md, "Tracing"). A browser is known by its `trace` cookie
-//! (`trace::Recent`): it sees its own requests, and no one else's.
+//! `GET /_trace`, only with `--trace` (docs/contract.md, "Tracing"): this
+//! browser's recent requests (`trace::Recent`), laid out by `pages::trace`.
 
 use hyper::StatusCode;
 

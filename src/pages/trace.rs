@@ -9,7 +9,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use super::{escape_html, layout, Viewer};
-use crate::trace::{before_after, Changed, State, Traced, PER_BROWSER};
+use crate::trace::{before_after, Changed, Traced, PER_BROWSER};
 
 /// The page for `requests`, oldest first.
 pub fn page(viewer: &Viewer, requests: &[Arc<Traced>]) -> String {
@@ -120,18 +120,9 @@ fn tracker(html: &mut String, changed: &Changed) {
             html,
             "<p>The record before</p>\n<pre class=\"record\">{}</pre>\n\
              <p>and after</p>\n<pre class=\"record\">{}</pre>",
-            escape_html(&record_of(&changed.before, &before)),
-            escape_html(&record_of(&changed.after, &after)),
+            escape_html(&before),
+            escape_html(&after),
         );
-    }
-}
-
-/// A record as shown: its JSON, or what stood in its place.
-fn record_of(state: &State, shown: &str) -> String {
-    match state {
-        State::Session(_) => shown.to_owned(),
-        State::NoSession => "none: no session".to_owned(),
-        State::NotRead => "(not read)".to_owned(),
     }
 }
 

@@ -159,16 +159,15 @@ async fn dispatch(app: &App, request: &Request<'_>, body: Incoming) -> Result<Re
 /// 2. the form body, within its size, type and time limits (413, 415, 408).
 async fn read_post(app: &App, parts: &Parts, body: Incoming) -> Result<Form, Error> {
     // 1.
-    let verdict = origin::check(&parts.headers);
-    match verdict {
+    match origin::check(&parts.headers) {
         Ok(why) => trace::row("origin", format_args!("cross-origin check passed: {why}")),
-        Err(why) => trace::row(
-            "origin",
-            format_args!("cross-origin check refused: {why} → 403"),
-        ),
-    }
-    if verdict.is_err() {
-        return Err(Error::CrossOrigin);
+        Err(why) => {
+            trace::row(
+                "origin",
+                format_args!("cross-origin check refused: {why} → 403"),
+            );
+            return Err(Error::CrossOrigin);
+        }
     }
     // 2.
     let time_limit = Duration::from_secs(app.config.client_timeout);
@@ -210,14 +209,12 @@ fn access_log(
     let path = crate::log::cut(request.parts.uri.path(), crate::log::MAX_PATH);
     let micros = started.elapsed().as_micros();
     let client = request.client;
-    match session {
-        Some(label) => crate::log::access(format_args!(
-            "access {method} {path} {} {micros}us client={client} session={label}",
-            status.as_u16(),
-        )),
-        None => crate::log::access(format_args!(
-            "access {method} {path} {} {micros}us client={client} session=-",
-            status.as_u16(),
-        )),
-    }
+    let session: &dyn std::fmt::Display = match &session {
+        Some(label) => label,
+        None => &"-",
+    };
+    crate::log::access(format_args!(
+        "access {method} {path} {} {micros}us client={client} session={session}",
+        status.as_u16(),
+    ));
 }

@@ -1,9 +1,5 @@
-//! One request, traced (`--trace`): the request and the response are the
-//! first and last steps of its table, the variable tracker ends it, from
-//! the session cookie the request sent and what the answer did to it; the
-//! table is printed, and kept for the browser the request came from, which
-//! `/_trace` shows it (docs/contract.md, "Tracing"). Also the rows of what
-//! arrived and what left, secrets cut.
+//! One request, traced (`--trace`, docs/contract.md, "Tracing"), and the
+//! rows of what arrived and what left, secrets cut.
 
 use hyper::body::Incoming;
 use hyper::header::{LOCATION, SET_COOKIE};

@@ -1,13 +1,9 @@
 //! `--trace`: for every request, a numbered table on standard error of what
 //! latch saw, decided and did, in the spirit of a textbook's execution
-//! table, and a variable tracker: the request line and the headers that
-//! matter, the session as loaded, each step a handler took, each disk step
-//! or Redis command, the response, and what changed, before → after
-//! (`tracker`). `--trace=summary` prints each table's first line only: one
-//! line per request (`traced`). With either, `GET /_trace` shows a browser
-//! its own recent requests (`recent`). Secrets (cookie values, CSRF tokens,
-//! `_auth_hash`) are cut to their first characters; passwords never appear
-//! (docs/contract.md, "Tracing").
+//! table, ending with what changed, before → after (`tracker`); its first
+//! line alone with `--trace=summary` (`traced`); a browser's own recent
+//! requests at `GET /_trace` (`recent`). What a table holds and what it
+//! never shows: docs/contract.md, "Tracing".
 //!
 //! A row carries a value that says what happened (an outcome type's
 //! `Display`, or `format_args!` over the values just used), formatted only
@@ -105,8 +101,8 @@ pub fn session_changed(change: impl FnOnce() -> Change) {
 
 /// `log_event!("…")`: one event line (login, logout, a fault), written to
 /// standard error at once (`log::event`) and, when the request is traced,
-/// as a row of its table where it happened (`event`). Modules bring it in
-/// with `use crate::log_event;`.
+/// as a row of its table where it happened. Modules bring it in with
+/// `use crate::log_event;`.
 #[macro_export]
 macro_rules! log_event {
     ($($arg:tt)*) => {
@@ -114,8 +110,7 @@ macro_rules! log_event {
     };
 }
 
-/// An event line (`log_event!`): written to the log at once, and, when
-/// the request is traced, as a row of its table too, where it happened.
+/// What `log_event!` calls.
 pub fn event(line: std::fmt::Arguments) {
     row("log", line);
     crate::log::event(line);
@@ -227,26 +222,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rows_inside_a_traced_request_are_collected_in_order() {
-        let ((), table) = collect(async {
-            row("one", "a");
-            row("two", format_args!("{}", "b"));
-        })
-        .await;
-        assert_eq!(table.rows, vec![("one", "a".into()), ("two", "b".into())]);
-    }
-
-    #[tokio::test]
-    async fn rows_written_on_the_blocking_pool_reach_the_table_in_order() {
+    async fn rows_of_a_traced_request_and_its_blocking_work_are_collected_in_order() {
         let ((), table) = collect(async {
             row("before", "async");
             let work = carry(|| row("inside", "blocking"));
             tokio::task::spawn_blocking(work).await.unwrap();
-            row("after", "async");
+            row("after", format_args!("{}", "async"));
         })
         .await;
-        let labels: Vec<&str> = table.rows.iter().map(|(label, _)| *label).collect();
-        assert_eq!(labels, ["before", "inside", "after"]);
+        let rows = [
+            ("before", "async"),
+            ("inside", "blocking"),
+            ("after", "async"),
+        ];
+        assert_eq!(
+            table.rows,
+            rows.map(|(label, detail)| (label, detail.to_owned()))
+        );
         // The thread is lent the table only while the work runs.
         let later = tokio::task::spawn_blocking(|| LENT.with(|lent| lent.borrow().is_none()));
         assert!(later.await.unwrap());

@@ -46,33 +46,28 @@ impl Traced {
     /// after, and the session before → after by label (`rewritten` when
     /// it was written in place).
     pub fn columns(&self) -> (String, String) {
-        let changed = &self.changed;
-        if !changed.looked() {
+        if !self.changed.looked() {
             return ("(not read)".to_owned(), "(not read)".to_owned());
         }
-        let signed_in = format!("{} → {}", changed.before.user(), changed.after.user());
-        let mut session = format!("{} → {}", changed.before.label(), changed.after.label());
-        if changed.rewritten() {
+        let [(_, user, user_after), (_, session, session_after), ..] = self.changed.variables();
+        let mut session = format!("{session} → {session_after}");
+        if self.changed.rewritten() {
             session.push_str(" rewritten");
         }
-        (signed_in, session)
+        (format!("{user} → {user_after}"), session)
     }
 
-    /// One line: the request, signed in before → after, the session
-    /// before → after, the answer.
-    pub fn summary(&self) -> String {
+    /// The text for standard error: `trace` and the summary line (the
+    /// request, signed in before → after, the session before → after, the
+    /// answer), then (`Full`) one numbered row per step, labels in a
+    /// column, the `changed` block last.
+    pub fn render(&self, mode: Mode) -> String {
         let (signed_in, session) = self.columns();
-        format!(
+        let summary = format!(
             "{:<15} signed in {signed_in:<14} session {session:<28} {}",
             self.request, self.response
-        )
-    }
-
-    /// The text for standard error: `trace` and the summary, then (`Full`)
-    /// one numbered row per step, labels in a column, the `changed` block
-    /// last.
-    pub fn render(&self, mode: Mode) -> String {
-        let mut out = format!("trace {}", cut(&self.summary(), MAX_LINE));
+        );
+        let mut out = format!("trace {}", cut(&summary, MAX_LINE));
         if mode == Mode::Summary {
             return out;
         }
