@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
-use super::timing::{Decoys, FailureTiming, PasswordCheck};
+use super::timing::{Decoys, PasswordCheck};
 use super::{LineProblem, Users};
 use crate::log_event;
 
@@ -19,7 +20,7 @@ pub struct UsersFile {
     current: RwLock<Loaded>,
     /// A new version seen at the last look, not yet read (see `refresh`).
     unsettled: Mutex<Option<Option<FileStamp>>>,
-    decoys: Decoys,
+    decoys: Arc<Decoys>,
 }
 
 /// One version of the file, as the requests use it.
@@ -27,7 +28,18 @@ struct Loaded {
     /// `None`: the file was missing when this version was taken.
     stamp: Option<FileStamp>,
     users: Arc<Users>,
-    timing: Arc<FailureTiming>,
+    /// Its failures' estimated floor (`Decoys::floor_for`).
+    floor: Duration,
+}
+
+impl Loaded {
+    fn new(stamp: Option<FileStamp>, users: Users, decoys: &Decoys) -> Loaded {
+        Loaded {
+            stamp,
+            floor: decoys.floor_for(users.kinds()),
+            users: Arc::new(users),
+        }
+    }
 }
 
 /// What identifies a version of the file without reading it. The change
@@ -62,16 +74,11 @@ impl UsersFile {
         let (users, problems) = Users::load(path)?;
         log_problems(path, &problems);
         let decoys = Decoys::default();
-        let timing = decoys.timing_for(users.kinds());
         Ok(UsersFile {
             path: path.to_path_buf(),
-            current: RwLock::new(Loaded {
-                stamp: before,
-                users: Arc::new(users),
-                timing: Arc::new(timing),
-            }),
+            current: RwLock::new(Loaded::new(before, users, &decoys)),
             unsettled: Mutex::new(None),
-            decoys,
+            decoys: Arc::new(decoys),
         })
     }
 
@@ -84,7 +91,8 @@ impl UsersFile {
     /// user's hash, or the decoy, and the floor (see `timing`).
     pub fn password_check(&self, name: &str) -> PasswordCheck {
         let loaded = self.read();
-        PasswordCheck::new(loaded.users.account_of(name), Arc::clone(&loaded.timing))
+        let decoys = Arc::clone(&self.decoys);
+        PasswordCheck::new(loaded.users.account_of(name), decoys, loaded.floor)
     }
 
     /// One look at the file; reloads it when a new version holds still.
@@ -155,12 +163,8 @@ impl UsersFile {
                 users
             }
         };
-        let timing = self.decoys.timing_for(users.kinds());
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Loaded {
-            stamp: now,
-            users: Arc::new(users),
-            timing: Arc::new(timing),
-        };
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) =
+            Loaded::new(now, users, &self.decoys);
         true
     }
 
