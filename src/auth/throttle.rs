@@ -15,8 +15,7 @@
 //!   has ended: people behind one address (a classroom, an office,
 //!   carrier-grade NAT) never use it up with their correct sign-ins.
 //! - **A known browser** (a device cookie for this name, `auth::device`)
-//!   is counted on its own instead of the two above: a prankster at the
-//!   same address failing as `alice` does not refuse alice's browser.
+//!   is counted on its own instead of the two above.
 //!
 //! A success empties the pair's (or the device's) counter.
 
