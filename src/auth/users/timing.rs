@@ -10,7 +10,7 @@
 //! 1. Each time the users file is loaded, the time one check of each kind
 //!    of hash in it takes is estimated. Two checks are timed once per
 //!    process, latch's own argon2id and bcrypt at cost 8, and every kind is
-//!    scaled from its scheme's (`Kind::times_of`): no hash of a costly kind
+//!    scaled from its scheme's (`Kind::work`): no hash of a costly kind
 //!    is made just to time it.
 //! 2. A name with no usable line is checked against a decoy of latch's own
 //!    kind, so it costs what a default user's check costs, never more: one
@@ -75,7 +75,7 @@ impl Decoys {
             Kind::Argon2id { .. } => (DEFAULT_KIND, self.argon2),
             Kind::Bcrypt { .. } => (TIMED_BCRYPT, self.bcrypt),
         };
-        took.mul_f64(kind.times_of(&base).unwrap_or(1.0))
+        took.mul_f64(kind.work() / base.work())
     }
 
     /// The estimated floor (step 3) for the kinds of hash in one users
