@@ -20,7 +20,7 @@ use crate::os::random::random_32;
 /// The highest bcrypt cost accepted. Each step doubles the work: cost 12
 /// took 0.3 s per check on the machine latch was measured on, so 14 is
 /// about 1.2 s. `htpasswd -B` writes 5 unless told otherwise (`-C`).
-pub const MAX_BCRYPT_COST: u32 = 14;
+const MAX_BCRYPT_COST: u32 = 14;
 /// The memory all password checks may hold at once, in MiB: what the
 /// shipped service unit (`MemoryMax=128M`) leaves beside latch's own few
 /// MiB, with room to spare. Checks run one per core at most, and fewer
@@ -31,16 +31,16 @@ pub const HASHING_BUDGET_MIB: u32 = 64;
 /// could not be checked at all within the budget, so its line is refused
 /// (Django's argon2 hasher uses 100 MiB: rehash such users with `latch
 /// adduser`).
-pub const MAX_ARGON2_MEMORY_KIB: u32 = HASHING_BUDGET_MIB * 1024;
+const MAX_ARGON2_MEMORY_KIB: u32 = HASHING_BUDGET_MIB * 1024;
 /// The most argon2id work, memory × passes in KiB (1 GiB·pass, about 0.8 s
-/// here; the default above is 38 MiB·pass).
-pub const MAX_ARGON2_WORK_KIB: u64 = 1024 * 1024;
+/// here; `DEFAULT_KIND` is 38 MiB·pass).
+const MAX_ARGON2_WORK_KIB: u64 = 1024 * 1024;
 /// What a bcrypt check holds (its state is 4 KiB).
 const BCRYPT_MEMORY_KIB: u32 = 4;
 
 /// What a hash costs to check: its scheme and parameters, without salt or
 /// digest. Two hashes of the same kind take the same time to check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Argon2id {
         version: u32,

@@ -1,28 +1,20 @@
-//! Failed logins that take the same time whoever the name belongs to
-//! (docs/contract.md, "Users file": the name cannot be learned from the
-//! timing), at a price that no line of the users file can raise.
+//! Failed logins that take the same time whoever the name belongs to, at a
+//! price no line of the users file can raise (docs/contract.md, "Users
+//! file", gives the rule). Checking a password costs what its hash's kind
+//! costs: a cost-5 bcrypt hash fails in 3 ms, a cost-12 one in 300 ms,
+//! latch's argon2id in 30 ms. Answer an unknown name at once, or after one
+//! fixed decoy check, and the time of a failure tells which names exist.
 //!
-//! Checking a password costs what its hash's kind costs: a cost-5 bcrypt
-//! hash fails in 3 ms, a cost-12 one in 300 ms, latch's argon2id in 30 ms.
-//! Answer an unknown name at once, or after one fixed decoy check, and the
-//! time of a failure tells which names exist. So:
-//!
-//! 1. Each time the users file is loaded, the time one check of each kind
-//!    of hash in it takes is estimated. Two checks are timed once per
-//!    process, latch's own argon2id and bcrypt at cost 8, and every kind is
-//!    scaled from its scheme's (`Kind::work`): no hash of a costly kind
-//!    is made just to time it.
-//! 2. A name with no usable line is checked against a decoy of latch's own
-//!    kind, so it costs what a default user's check costs, never more: one
-//!    costly line in the file must not set the price (in memory above all)
-//!    of every failure for a made-up name.
-//! 3. Every failure is answered no sooner than the floor after its check
-//!    began: the slowest estimate with half again as margin, or the
-//!    slowest check actually seen in the last minute or two, whichever is
-//!    longer. The estimate covers the costliest hash in the file even
-//!    before anyone uses it; what was seen covers a machine busier than
-//!    when it was timed, where every check slows down. The wait is a
-//!    timer, not work: it holds no hashing slot and no core.
+//! 1. Estimates: two checks are timed once per process (latch's own
+//!    argon2id, bcrypt at cost 8) and each kind in the file is scaled from
+//!    its scheme's (`Kind::work`): no costly hash is made just to time it.
+//! 2. The decoy, for a name with no usable line, is of latch's own kind:
+//!    one costly line must not set the price (in memory above all) of
+//!    every failure for a made-up name.
+//! 3. The floor, no sooner than which every failure is answered: the
+//!    estimate covers the costliest hash before anyone uses it; the
+//!    slowest check seen lately covers a machine busier than when it was
+//!    timed. The wait is a timer, not work: it holds no slot and no core.
 //!
 //! A success is not held back: whoever knows the password knows the name.
 
