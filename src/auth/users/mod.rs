@@ -160,32 +160,23 @@ impl Users {
         Some((&account.hash, account.kind))
     }
 
-    /// The usable accounts.
-    fn usable(&self) -> impl Iterator<Item = &Account> {
-        self.accounts
-            .values()
-            .filter_map(|n| n.account.as_ref().ok())
-    }
-
-    /// The kinds of hash in use, for `timing`.
+    /// The kind of hash of each usable line, for `timing`.
     fn kinds(&self) -> impl Iterator<Item = hashes::Kind> + '_ {
-        self.usable().map(|account| account.kind)
+        let usable = self
+            .accounts
+            .values()
+            .filter_map(|n| n.account.as_ref().ok());
+        usable.map(|account| account.kind)
     }
 
     /// Adds `name`, or gives it this hash: its first line is rewritten in
     /// place (even one latch could not use) and its later lines removed.
     pub fn set(&mut self, name: &str, hash: String) {
-        let mut entry = Some(format!("{name}:{hash}"));
-        let mut lines = Vec::with_capacity(self.lines.len() + 1);
-        for line in self.lines.drain(..) {
-            if name_of(&line) != Some(name) {
-                lines.push(line);
-            } else if let Some(entry) = entry.take() {
-                lines.push(entry);
-            }
-        }
-        lines.extend(entry);
-        self.lines = lines;
+        let first = self.lines.iter().position(|l| name_of(l) == Some(name));
+        self.lines.retain(|l| name_of(l) != Some(name));
+        // No line before the first one of `name` was removed.
+        let at = first.unwrap_or(self.lines.len());
+        self.lines.insert(at, format!("{name}:{hash}"));
         self.index();
     }
 
@@ -216,7 +207,7 @@ impl Users {
 
     /// How many users can sign in.
     pub fn len(&self) -> usize {
-        self.usable().count()
+        self.kinds().count()
     }
 
     pub fn is_empty(&self) -> bool {
