@@ -124,27 +124,22 @@ impl UsersFile {
             return;
         }
         // 3.
-        if self.load(now) {
-            *unsettled = None;
-        }
+        self.load(now, &mut unsettled);
     }
 
     /// Reads the file now, without waiting for it to hold still: SIGHUP,
     /// the operator's word that the file is ready.
     pub fn reload(&self) {
-        let now = stamp(&self.path);
         let mut unsettled = self.unsettled.lock().unwrap_or_else(|p| p.into_inner());
-        if self.load(now) {
-            *unsettled = None;
-        }
+        self.load(stamp(&self.path), &mut unsettled);
     }
 
-    /// Steps 3 to 5 of `refresh`: reads the file whose stamp is `now`;
-    /// false, and nothing changed, when it moved during the read.
-    fn load(&self, now: Option<FileStamp>) -> bool {
+    /// Steps 3 to 5 of `refresh`: reads the file whose stamp is `now`, and
+    /// settles it; nothing changes when it moved during the read.
+    fn load(&self, now: Option<FileStamp>, unsettled: &mut Option<Option<FileStamp>>) {
         let loaded = Users::load(&self.path);
         if stamp(&self.path) != now {
-            return false;
+            return;
         }
         let users = match loaded {
             // 4.
@@ -165,7 +160,7 @@ impl UsersFile {
         };
         *self.current.write().unwrap_or_else(|p| p.into_inner()) =
             Loaded::new(now, users, &self.decoys);
-        true
+        *unsettled = None;
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
