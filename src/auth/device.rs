@@ -2,13 +2,9 @@
 //! Cookies"): a browser that has signed in as a user keeps a cookie that
 //! proves it, so that its later sign-ins as that user are throttled on
 //! their own counter, apart from its address (docs/contract.md, "Login
-//! throttling").
-//!
-//! Why: many people share one address (a classroom, an office, carrier-
-//! grade NAT). Without this, anyone there who fails as `alice` five times,
-//! by mistake or as a prank, would lock the real alice out for the window
-//! from that address. With it, alice's browser, which has signed in as
-//! alice before, is not counted with them.
+//! throttling"). Many people share one address (a classroom, an office,
+//! carrier-grade NAT): without it, anyone there failing as `alice` five
+//! times, by mistake or as a prank, would lock alice out for the window.
 //!
 //! The cookie is `<nonce>.<mac>`: 16 random bytes, and the HMAC-SHA256
 //! (RFC 2104) of the user name and the nonce, keyed by the user's
@@ -22,7 +18,7 @@ use hyper::header::HeaderMap;
 use sha2::Sha256;
 
 use crate::http::cookies::{self, Cookie};
-use crate::http::encoding::{base64url, hex};
+use crate::http::encoding::{base64url, base64url_decode, hex};
 use crate::os::random::random_32;
 
 /// How long a browser stays known: a year, renewed at each sign-in.
@@ -46,13 +42,9 @@ impl Device {
 /// `Set-Cookie` for a new device cookie (`http::cookies::Cookie::device`)
 /// of `user`, whose password hash is `password_hash`.
 pub fn set_cookie(cookie: Cookie, user: &str, password_hash: &str) -> String {
-    let mut nonce = [0u8; 16];
-    nonce.copy_from_slice(&random_32()[..16]);
-    let value = format!(
-        "{}.{}",
-        base64url(&nonce),
-        base64url(&mac(user, password_hash, &nonce))
-    );
+    let nonce: [u8; 16] = random_32()[..16].try_into().expect("16 of 32 bytes");
+    let tag = mac(user, password_hash, &nonce).finalize().into_bytes();
+    let value = format!("{}.{}", base64url(&nonce), base64url(&tag));
     cookie.set(&value, MAX_AGE)
 }
 
@@ -72,39 +64,26 @@ pub fn presented(
 
 fn verify(value: &str, user: &str, password_hash: &str) -> Option<Device> {
     let (nonce, tag) = value.split_once('.')?;
-    let nonce: [u8; 16] = decode(nonce)?.try_into().ok()?;
-    let tag = decode(tag)?;
-    let mut expected = keyed(password_hash);
-    message(&mut expected, user, &nonce);
+    // Strict base64url without padding, as `base64url` writes it.
+    let nonce: [u8; 16] = base64url_decode(nonce)?.try_into().ok()?;
+    let tag = base64url_decode(tag)?;
     // Constant time (hmac's `verify_slice`): a guesser learns nothing from
     // how long a wrong tag takes.
-    expected.verify_slice(&tag).ok()?;
+    mac(user, password_hash, &nonce).verify_slice(&tag).ok()?;
     Some(Device { nonce })
 }
 
-fn mac(user: &str, password_hash: &str, nonce: &[u8; 16]) -> [u8; 32] {
-    let mut mac = keyed(password_hash);
-    message(&mut mac, user, nonce);
-    mac.finalize().into_bytes().into()
-}
-
-fn keyed(password_hash: &str) -> Hmac<Sha256> {
-    Hmac::<Sha256>::new_from_slice(password_hash.as_bytes()).expect("HMAC takes a key of any size")
-}
-
-/// What is signed: a label, so that no other HMAC latch might make is ever
-/// the same, the name, and the nonce (the name's end marked by a NUL,
-/// which a user name never holds).
-fn message(mac: &mut Hmac<Sha256>, user: &str, nonce: &[u8; 16]) {
+/// The HMAC keyed by the password hash, over a label, so that no other
+/// HMAC latch might make is ever the same, the name, and the nonce (the
+/// name's end marked by a NUL, which a user name never holds).
+fn mac(user: &str, password_hash: &str, nonce: &[u8; 16]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(password_hash.as_bytes())
+        .expect("HMAC takes a key of any size");
     mac.update(b"latch device cookie v1\0");
     mac.update(user.as_bytes());
     mac.update(b"\0");
     mac.update(nonce);
-}
-
-/// Strict base64url without padding, as `base64url` writes it.
-fn decode(text: &str) -> Option<Vec<u8>> {
-    crate::http::encoding::base64url_decode(text)
+    mac
 }
 
 #[cfg(test)]

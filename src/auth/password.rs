@@ -1,17 +1,15 @@
-//! Checking a password at sign-in (docs/contract.md, "Login throttling"
-//! and "Users file"): off the async workers, within a fixed budget of
-//! cores and memory whatever clients do, fairly between client addresses,
-//! and a failure answered no sooner than the users file's floor
+//! Checking a password at sign-in (docs/contract.md, "Login throttling":
+//! password checks): off the async workers, within a fixed budget of cores
+//! and memory whatever clients do, fairly between client addresses, and a
+//! failure answered no sooner than the users file's floor
 //! (`users::timing`), so that the time of a failure does not tell which
 //! names exist.
 //!
 //! The places a check takes are moved into the work itself, on the
 //! blocking pool, and given back when the hash is done: a client that
-//! hangs up (its request's future dropped) before its check starts never
-//! starts it, and one that hangs up during its check leaves it holding its
-//! places until it ends. So abandoned sign-ins cannot start more checks
-//! than the budget allows, and neither can the threads or the memory they
-//! take.
+//! hangs up before its check starts never starts it, and one that hangs
+//! up during it leaves it holding its places until it ends. So abandoned
+//! sign-ins cannot take more checks, threads or memory than the budget.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -44,8 +42,7 @@ pub enum NotChecked {
 ///    its /64), in arrival order (`turn`): each address keeps one place in
 ///    the line for the cores below, so 150 addresses sending 20 sign-ins
 ///    each put a real user's one sign-in behind at most 150 checks, not
-///    3,000. The login throttle decides at the head of this line, so it
-///    knows how the address's earlier checks ended.
+///    3,000. The login throttle decides at the head of this line.
 /// 2. **The budget**: `HASHING_BUDGET_MIB` of memory, in permits of a
 ///    MiB, shared by every check running. A check takes its hash's memory,
 ///    and at least one core's share of the budget, so at most one check
@@ -73,9 +70,29 @@ impl Hashing {
     /// address has), at most `HASHING_WAIT`.
     pub async fn turn(&self, client: IpAddr) -> Result<Turn, NotChecked> {
         let deadline = tokio::time::Instant::now() + HASHING_WAIT;
-        tokio::time::timeout_at(deadline, self.turn_of(client, deadline))
-            .await
-            .map_err(|_| NotChecked::Busy)
+        let key = client_key(client);
+        let line = {
+            let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+            let line = lines
+                .entry(key)
+                .or_insert_with(|| Arc::new(Semaphore::new(1)));
+            Arc::clone(line)
+        };
+        // Held while waiting too: a sign-in given up removes its claim.
+        let place = Place {
+            lines: Arc::clone(&self.lines),
+            client: key,
+            line,
+        };
+        let permit = Arc::clone(&place.line).acquire_owned();
+        let Ok(permit) = tokio::time::timeout_at(deadline, permit).await else {
+            return Err(NotChecked::Busy);
+        };
+        Ok(Turn {
+            _permit: permit.expect("a line's semaphore is never closed"),
+            _place: place,
+            deadline,
+        })
     }
 
     /// Step 2, then the check: takes the check's place in the budget
@@ -95,10 +112,9 @@ impl Hashing {
             .div_ceil(1024)
             .clamp(self.core_share, HASHING_BUDGET_MIB);
         let memory = Arc::clone(&self.budget).acquire_many_owned(cost);
-        let memory = tokio::time::timeout_at(turn.deadline, memory)
-            .await
-            .map_err(|_| NotChecked::Busy)?
-            .map_err(|_| NotChecked::Busy)?;
+        let Ok(Ok(memory)) = tokio::time::timeout_at(turn.deadline, memory).await else {
+            return Err(NotChecked::Busy);
+        };
         let places = (turn, memory);
         let started = tokio::time::Instant::now();
         let matched = blocking::run(move || {
@@ -114,32 +130,6 @@ impl Hashing {
             tokio::time::sleep_until(started + floor).await;
         }
         Ok(matched)
-    }
-
-    async fn turn_of(&self, client: IpAddr, deadline: tokio::time::Instant) -> Turn {
-        let key = client_key(client);
-        let line = {
-            let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(
-                lines
-                    .entry(key)
-                    .or_insert_with(|| Arc::new(Semaphore::new(1))),
-            )
-        };
-        let place = Place {
-            lines: Arc::clone(&self.lines),
-            client: key,
-            line,
-        };
-        let permit = Arc::clone(&place.line)
-            .acquire_owned()
-            .await
-            .expect("a line's semaphore is never closed");
-        Turn {
-            _permit: permit,
-            _place: place,
-            deadline,
-        }
     }
 }
 

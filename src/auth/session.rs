@@ -31,12 +31,7 @@ pub async fn current(
     now: u64,
 ) -> Result<Option<Session>, StoreError> {
     trace_no_ids(ids);
-    let chosen = chosen(store, users, ids, now).await?;
-    trace::session_before(|| {
-        let (id, stored) = chosen.as_ref()?;
-        Some(store.seen(id, &stored.record))
-    });
-    match chosen {
+    match chosen(store, users, ids, now).await? {
         Some((id, stored)) => settle(store, users, id, stored, now).await,
         None => Ok(None),
     }
@@ -82,12 +77,7 @@ pub async fn for_error_page(
     ids: &CookieIds,
     now: u64,
 ) -> Option<Record> {
-    let chosen = chosen(store, users, ids, now).await.ok()?;
-    trace::session_before(|| {
-        let (id, stored) = chosen.as_ref()?;
-        Some(store.seen(id, &stored.record))
-    });
-    let (_, stored) = chosen?;
+    let (_, stored) = chosen(store, users, ids, now).await.ok()??;
     let Stored {
         mut record, epoch, ..
     } = stored;
@@ -98,9 +88,9 @@ pub async fn for_error_page(
 }
 
 /// Which session the request's cookies choose: the first live one whose
-/// sign-in stands, else the first live one. Loading stops at the first
-/// signed-in one, so a request looks up at most `MAX_SESSION_COOKIES`
-/// sessions, and one in the usual case (one cookie).
+/// sign-in stands, else the first live one; the tracker's "before" is it.
+/// Loading stops at the first signed-in one, so a request looks up at most
+/// `MAX_SESSION_COOKIES` sessions, and one in the usual case (one cookie).
 async fn chosen<'a>(
     store: &Store,
     users: &UsersFile,
@@ -109,21 +99,26 @@ async fn chosen<'a>(
 ) -> Result<Option<(&'a SessionId, Stored)>, StoreError> {
     let users = users.snapshot();
     let mut first_live: Option<(&SessionId, Stored)> = None;
+    let mut signed_in = None;
     for id in ids.iter() {
         let Some(stored) = load(store, id, now).await? else {
             continue;
         };
-        let signed_in =
-            stored.record.user().is_some() && sign_in_stands(&users, &stored.record, stored.epoch);
-        if signed_in {
+        if stored.record.user().is_some() && sign_in_stands(&users, &stored.record, stored.epoch) {
             if let Some((passed, _)) = &first_live {
                 trace::row("session", Looked::Preferred(id.label(), passed.label()));
             }
-            return Ok(Some((id, stored)));
+            signed_in = Some((id, stored));
+            break;
         }
         first_live.get_or_insert((id, stored));
     }
-    Ok(first_live)
+    let chosen = signed_in.or(first_live);
+    trace::session_before(|| {
+        let (id, stored) = chosen.as_ref()?;
+        Some(store.seen(id, &stored.record))
+    });
+    Ok(chosen)
 }
 
 /// Step 1: the session `id` names, if it is live, with its user's epoch.
@@ -183,36 +178,35 @@ async fn settle(
         signed_out
     };
     let user = record.user().unwrap_or("-").to_owned();
-    let settled = match store.modify(id, &version, now, change).await {
+    let (settled, record) = match store.modify(id, &version, now, change).await {
         Ok(Some((record, signed_out))) => {
             if signed_out {
                 log_event!("signed out user={user}: password changed, user removed or signed out everywhere");
             }
-            Settled::Written {
-                label,
-                signed_out,
-                seen: now,
-                record,
-            }
+            let seen = now;
+            (
+                Settled::Written {
+                    label,
+                    signed_out,
+                    seen,
+                },
+                Some(record),
+            )
         }
-        Ok(None) => Settled::Ended(label),
+        Ok(None) => (Settled::Ended(label), None),
         Err(error) => {
             log_event!("session {label} not updated, serving from memory: {error}");
             let mut record = record;
             if void {
                 record.remove_auth();
             }
-            Settled::InMemory {
-                label,
-                error,
-                record,
-            }
+            (Settled::InMemory { label, error }, Some(record))
         }
     };
     trace::row("session", &settled);
     // The version loaded is stale once the change is written: a later
     // change in this request reads the session first.
-    Ok(settled.into_record().map(|record| Session {
+    Ok(record.map(|record| Session {
         id: id.clone(),
         record,
         version: Version::UNKNOWN,
@@ -221,13 +215,12 @@ async fn settle(
 
 /// The "no session" row when no cookie of the request held an id.
 fn trace_no_ids(ids: &CookieIds) {
-    if !ids.is_empty() {
-        return;
-    }
-    if ids.any_cookie() {
-        trace::row("session", Looked::Malformed);
-    } else {
-        trace::row("session", Looked::NoCookie);
+    if ids.is_empty() {
+        let looked = match ids.any_cookie() {
+            true => Looked::Malformed,
+            false => Looked::NoCookie,
+        };
+        trace::row("session", looked);
     }
 }
 
@@ -271,7 +264,6 @@ enum Settled {
         label: SessionLabel,
         signed_out: bool,
         seen: u64,
-        record: Record,
     },
     /// The session ended before the change could apply (a logout).
     Ended(SessionLabel),
@@ -279,17 +271,7 @@ enum Settled {
     InMemory {
         label: SessionLabel,
         error: StoreError,
-        record: Record,
     },
-}
-
-impl Settled {
-    fn into_record(self) -> Option<Record> {
-        match self {
-            Settled::Written { record, .. } | Settled::InMemory { record, .. } => Some(record),
-            Settled::Ended(_) => None,
-        }
-    }
 }
 
 impl fmt::Display for Settled {
@@ -309,7 +291,7 @@ impl fmt::Display for Settled {
             Settled::Ended(label) => {
                 write!(f, "session {label} ended meanwhile (a logout): no session")
             }
-            Settled::InMemory { label, error, .. } => write!(
+            Settled::InMemory { label, error } => write!(
                 f,
                 "session {label} not rewritten ({error}): the change holds in memory only"
             ),

@@ -70,8 +70,7 @@ pub async fn sign_in(
     }
     // 3.
     let mut record = fresh;
-    let token = csrf::new_token();
-    record.sign_in(user, &hash, now, &token);
+    record.sign_in(user, &hash, now, &csrf::new_token());
     let id = store.create(&record).await?;
     keep_newest(store, id, record, None).await
 }

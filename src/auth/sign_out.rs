@@ -149,32 +149,30 @@ impl SignedOut {
         }
     }
 
-    /// Step 7's line: `logout user=NAME scope=this|all mode=keep|flush`
-    /// (`none` when the session is still stored, void), once per signed-in
-    /// logout; none when nothing was signed out here.
+    /// Step 7's line, once per signed-in logout; none when nothing was
+    /// signed out here.
     pub fn log_line(&self) -> Option<String> {
-        let SignedOut::Ended {
-            user,
-            scope,
-            session,
-        } = self
-        else {
-            return None;
-        };
-        Some(format!(
-            "logout user={user} scope={scope} mode={}",
-            session.mode()
-        ))
+        match self {
+            SignedOut::Ended {
+                user,
+                scope,
+                session,
+            } => Some(session.log_line(user, *scope)),
+            SignedOut::NotSignedIn | SignedOut::AlreadyGone => None,
+        }
     }
 }
 
 impl Ended {
-    fn mode(&self) -> &'static str {
-        match self {
+    /// `logout user=NAME scope=this|all mode=keep|flush` (`none` when the
+    /// session is still stored, void).
+    fn log_line(&self, user: &str, scope: Scope) -> String {
+        let mode = match self {
             Ended::Moved { .. } => "keep",
             Ended::Deleted { .. } => "flush",
             Ended::VoidInPlace { .. } => "none",
-        }
+        };
+        format!("logout user={user} scope={scope} mode={mode}")
     }
 }
 
@@ -338,7 +336,7 @@ async fn end_another(store: &Store, session: &Session, now: u64) {
                 "sign out",
                 format_args!("step 3, another session the request named: {ended}"),
             );
-            log_event!("logout user={user} scope=this mode={}", ended.mode());
+            log_event!("{}", ended.log_line(user, Scope::This));
         }
         Ok(None) => {}
         Err(e) => {

@@ -1,37 +1,21 @@
-//! Login throttling (docs/contract.md, "Login throttling"; OWASP
-//! Authentication Cheat Sheet, "Protect against automated attacks").
+//! Login throttling: which counters a sign-in attempt passes
+//! (docs/contract.md, "Login throttling"; OWASP Authentication Cheat
+//! Sheet, "Protect against automated attacks"). The counters live in the
+//! store (`sessions::pace`), so that every instance counts the same
+//! attempts. The throttle decides at the head of the address's line
+//! (`auth::password`), before the password is checked, so it knows how
+//! the address's earlier checks ended; a refused attempt writes nothing.
 //!
-//! Every sign-in attempt is paced on counters kept in the store
-//! (`sessions::pace`: in memory with the file store, in Redis with the
-//! Redis store, so that every instance counts the same attempts). The
-//! throttle decides when the attempt reaches the head of its address's
-//! line (`auth::password`: one sign-in at a time per address), before its
-//! password is checked, and a refused attempt counts nowhere (it writes
-//! nothing). Which counters an attempt passes depends on whether its
-//! browser is known:
-//!
-//! - **Unknown browser, the name from this address** (the pair): N
-//!   attempts (`--login-throttle`), then one per 15 minutes; past it, 429
-//!   for that name from that address, without a password check. This is
-//!   what bounds guessing one account. An attempt counts when it is
-//!   admitted, so a guesser who sends 200 at once, over many connections
-//!   or pipelined on one, gets no more checks than if they had come one by
-//!   one. Another address is never refused for it, so a guesser elsewhere
-//!   cannot lock the real user out.
-//! - **Unknown browser, this address's failures, for any name**: password
-//!   spraying (one password tried on many names) passes every pair once,
-//!   so the address's failed sign-ins are paced too: `ADDRESS_BURST`
-//!   failures, then one every `ADDRESS_INTERVAL`; past that, 429 for a few
-//!   seconds, never for the window. Only failures count, once the check
-//!   has ended (one at a time per address, so none can be missed): people
-//!   behind one address (a classroom, an office, carrier-grade NAT) never
-//!   use it up with their correct sign-ins, however many sign in at once,
-//!   and someone else's failures there slow them down at worst.
-//! - **Known browser** (a device cookie for this name, `auth::device`): N
-//!   attempts, then one per 15 minutes, on the browser's own counter,
-//!   instead of the two above. A prankster at the same address failing as
-//!   `alice`, or a flood of failures by others there, does not refuse
-//!   alice's own browser.
+//! - **The name from this address** (the pair) bounds guessing one
+//!   account. It counts when admitted, so attempts sent at once buy no
+//!   more checks than sent one by one; another address is never refused
+//!   for it, so a guesser elsewhere cannot lock the real user out.
+//! - **This address's failures, for any name** bound password spraying,
+//!   which passes every pair once. Only failures count, once their check
+//!   has ended: people behind one address (a classroom, an office,
+//!   carrier-grade NAT) never use it up with their correct sign-ins.
+//! - **A known browser** (a device cookie for this name, `auth::device`)
+//!   is counted on its own instead of the two above.
 //!
 //! A success empties the pair's (or the device's) counter.
 
@@ -88,45 +72,37 @@ impl Throttle {
         }
         let user: String = user.chars().take(MAX_NAME_CHARS).collect();
         let client = client_key(address);
-        let per_name = Rule {
-            burst: self.limit,
-            interval: WINDOW,
-            max_wait: Duration::ZERO,
-        };
-        let failures = Rule {
-            burst: ADDRESS_BURST,
-            interval: ADDRESS_INTERVAL,
-            max_wait: Duration::ZERO,
-        };
-        let limits = match device {
-            Some(device) => vec![(
-                Counted::Browser,
-                limit(&device.counter_name(&user), per_name, Counts::WhenAdmitted),
-            )],
+        let counters = match device {
+            Some(device) => vec![(Counted::Browser, device.counter_name(&user))],
             None => vec![
-                (
-                    Counted::Name,
-                    limit(
-                        &format!("login pair {client} {user}"),
-                        per_name,
-                        Counts::WhenAdmitted,
-                    ),
-                ),
-                (
-                    Counted::Address,
-                    limit(&format!("login failures {client}"), failures, Counts::Later),
-                ),
+                (Counted::Name, format!("login pair {client} {user}")),
+                (Counted::Address, format!("login failures {client}")),
             ],
         };
+        let limits = counters
+            .into_iter()
+            .map(|(counted, name)| (counted, self.limit(counted, &name)))
+            .collect();
         Attempt { limits }
     }
-}
 
-fn limit(name: &str, rule: Rule, counts: Counts) -> Limit {
-    Limit {
-        counter: Counter::named(name),
-        rule,
-        counts,
+    /// A name (from an address or a browser): N attempts, then one per
+    /// `WINDOW`, counted when admitted. An address: its failures, counted
+    /// once the check has failed (`Attempt::failed`).
+    fn limit(&self, counted: Counted, name: &str) -> Limit {
+        let (burst, interval, counts) = match counted {
+            Counted::Name | Counted::Browser => (self.limit, WINDOW, Counts::WhenAdmitted),
+            Counted::Address => (ADDRESS_BURST, ADDRESS_INTERVAL, Counts::Later),
+        };
+        Limit {
+            counter: Counter::named(name),
+            rule: Rule {
+                burst,
+                interval,
+                max_wait: Duration::ZERO,
+            },
+            counts,
+        }
     }
 }
 
@@ -217,7 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn a_name_is_refused_from_one_address_after_n_attempts_only() {
+    fn a_name_is_refused_from_one_address_after_n_attempts_but_not_from_its_known_browser() {
         let (t, paces) = (Throttle::new(3), Paces::default());
         for _ in 0..3 {
             assert!(try_at(&paces, &t.attempt(A, "alice", None), T0).is_ok());
@@ -230,6 +206,18 @@ mod tests {
         assert!(try_at(&paces, &t.attempt(A, "bob", None), T0).is_ok());
         let later = T0 + 15 * 60 * 1000;
         assert!(try_at(&paces, &t.attempt(A, "alice", None), later).is_ok());
+
+        let cookie = crate::http::cookies::Cookie::device(false);
+        let header = crate::auth::device::set_cookie(cookie, "alice", "h");
+        let value = header.split(';').next().unwrap().to_owned();
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert(hyper::header::COOKIE, value.parse().unwrap());
+        let device = crate::auth::device::presented(&headers, cookie, "alice", "h");
+        let known = t.attempt(A, "alice", device);
+        for _ in 0..3 {
+            assert!(try_at(&paces, &known, T0).is_ok());
+        }
+        assert_eq!(try_at(&paces, &known, T0), Err(Counted::Browser));
     }
 
     #[test]
@@ -266,43 +254,6 @@ mod tests {
         let later = T0 + 10_000;
         assert!(try_at(&paces, &t.attempt(A, "fresh", None), later).is_ok());
         assert!(try_at(&paces, &t.attempt(B, "fresh", None), T0).is_ok());
-    }
-
-    #[test]
-    fn a_success_empties_the_name_and_keeps_the_address_failures() {
-        let (t, paces) = (Throttle::new(2), Paces::default());
-        let attempt = t.attempt(A, "alice", None);
-        assert!(fail_at(&paces, &attempt, T0).is_ok());
-        assert!(fail_at(&paces, &attempt, T0).is_ok());
-        assert_eq!(try_at(&paces, &attempt, T0), Err(Counted::Name));
-        for (counted, limit) in &attempt.limits {
-            if *counted == Counted::Name {
-                paces.forget(&limit.counter);
-            }
-        }
-        assert!(try_at(&paces, &attempt, T0).is_ok());
-    }
-
-    #[test]
-    fn a_known_browser_is_counted_apart_from_its_address() {
-        let (t, paces) = (Throttle::new(2), Paces::default());
-        for _ in 0..2 {
-            assert!(try_at(&paces, &t.attempt(A, "alice", None), T0).is_ok());
-        }
-        assert_eq!(
-            try_at(&paces, &t.attempt(A, "alice", None), T0),
-            Err(Counted::Name)
-        );
-        let cookie = crate::http::cookies::Cookie::device(false);
-        let header = crate::auth::device::set_cookie(cookie, "alice", "h");
-        let value = header.split(';').next().unwrap().to_owned();
-        let mut headers = hyper::HeaderMap::new();
-        headers.insert(hyper::header::COOKIE, value.parse().unwrap());
-        let device = crate::auth::device::presented(&headers, cookie, "alice", "h");
-        let known = t.attempt(A, "alice", device);
-        assert!(try_at(&paces, &known, T0).is_ok());
-        assert!(try_at(&paces, &known, T0).is_ok());
-        assert_eq!(try_at(&paces, &known, T0), Err(Counted::Browser));
     }
 
     #[test]

@@ -1,11 +1,7 @@
 //! The users file: htpasswd format, one `name:hash` per line, read line by
-//! line (docs/contract.md, "Users file" and "Command line").
+//! line (docs/contract.md, "Users file": what is skipped, and what a line
+//! latch cannot use does).
 //!
-//! - Blank lines and lines starting with `#` are skipped; a UTF-8 byte
-//!   order mark at the start is ignored; `\r\n` line ends are fine.
-//! - A line latch cannot use (no `name:hash`, a name latch does not allow, a
-//!   hash `hashes` does not accept) is a `LineProblem`: that line's user
-//!   cannot sign in, and every other line still counts.
 //! - A name on more than one line: the first line counts, as in Apache's
 //!   mod_authn_file, which stops at the first match; the later lines are
 //!   problems. If the first line is unusable, that user cannot sign in.
@@ -13,8 +9,8 @@
 //!   change only the named user's lines and write back the operator's
 //!   comments, blank lines and lines latch cannot use untouched.
 //! - The file is read as the session store reads its files
-//!   (`os::regular_file`): without blocking, only a regular file (a
-//!   symlink to one is fine), at most `MAX_FILE_BYTES`.
+//!   (`os::regular_file`): a FIFO or a link to `/dev/zero` can neither
+//!   block the reader nor fill the memory.
 
 mod hashes;
 mod timing;
@@ -30,10 +26,7 @@ use crate::os::atomic_file;
 use crate::os::random::random_32;
 use crate::os::regular_file::{self, Contents, Symlinks};
 
-pub use hashes::{
-    hash_password, verify, ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES, HASHING_BUDGET_MIB,
-    MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_WORK_KIB, MAX_BCRYPT_COST,
-};
+pub use hashes::{hash_password, verify, HASHING_BUDGET_MIB};
 pub use timing::{PasswordCheck, SignInCost};
 pub use watch::UsersFile;
 
@@ -121,7 +114,6 @@ impl Users {
 
     /// Rebuilds `accounts` from `lines`; returns the lines it could not use.
     fn index(&mut self) -> Vec<LineProblem> {
-        let mut first_line = HashMap::new();
         let mut problems = Vec::new();
         self.accounts.clear();
         for (i, line) in self.lines.iter().enumerate() {
@@ -129,28 +121,26 @@ impl Users {
             let verdict = match read_line(line) {
                 Line::Skipped => continue,
                 Line::Nameless(why) => Err(why),
-                Line::Entry(name, hash) => match first_line.get(name) {
-                    Some(first) => Err(format!(
-                        "user {name} is already on line {first}: this line is ignored (the first line for a name counts)"
-                    )),
-                    None => {
-                        first_line.insert(name.to_owned(), number);
-                        let account = hashes::recognize(hash).map(|kind| Account {
-                            hash: hash.to_owned(),
-                            kind,
-                        });
-                        let verdict = account
-                            .as_ref()
-                            .map(|_| ())
-                            .map_err(|why| format!("user {name}: {why}; {name} cannot sign in"));
-                        let named = Named {
-                            line: number,
-                            account,
-                        };
-                        self.accounts.insert(name.to_owned(), named);
-                        verdict
-                    }
-                },
+                Line::Entry(name, _) if self.accounts.contains_key(name) => Err(format!(
+                    "user {name} is already on line {}: this line is ignored (the first line for a name counts)",
+                    self.accounts[name].line
+                )),
+                Line::Entry(name, hash) => {
+                    let account = hashes::recognize(hash).map(|kind| Account {
+                        hash: hash.to_owned(),
+                        kind,
+                    });
+                    let verdict = match &account {
+                        Ok(_) => Ok(()),
+                        Err(why) => Err(format!("user {name}: {why}; {name} cannot sign in")),
+                    };
+                    let named = Named {
+                        line: number,
+                        account,
+                    };
+                    self.accounts.insert(name.to_owned(), named);
+                    verdict
+                }
             };
             if let Err(why) = verdict {
                 problems.push(LineProblem { line: number, why });
@@ -161,8 +151,7 @@ impl Users {
 
     /// The password hash of `name`, when its line is usable.
     pub fn hash_of(&self, name: &str) -> Option<&str> {
-        let account = self.accounts.get(name)?.account.as_ref().ok()?;
-        Some(&account.hash)
+        self.account_of(name).map(|(hash, _)| hash)
     }
 
     /// The password hash of `name` and its kind, when its line is usable.
@@ -171,32 +160,23 @@ impl Users {
         Some((&account.hash, account.kind))
     }
 
-    /// The usable accounts.
-    fn usable(&self) -> impl Iterator<Item = &Account> {
-        self.accounts
-            .values()
-            .filter_map(|n| n.account.as_ref().ok())
-    }
-
-    /// The kinds of hash in use, for `timing`.
+    /// The kind of hash of each usable line, for `timing`.
     fn kinds(&self) -> impl Iterator<Item = hashes::Kind> + '_ {
-        self.usable().map(|account| account.kind)
+        let usable = self
+            .accounts
+            .values()
+            .filter_map(|n| n.account.as_ref().ok());
+        usable.map(|account| account.kind)
     }
 
     /// Adds `name`, or gives it this hash: its first line is rewritten in
     /// place (even one latch could not use) and its later lines removed.
     pub fn set(&mut self, name: &str, hash: String) {
-        let mut entry = Some(format!("{name}:{hash}"));
-        let mut lines = Vec::with_capacity(self.lines.len() + 1);
-        for line in self.lines.drain(..) {
-            if name_of(&line) != Some(name) {
-                lines.push(line);
-            } else if let Some(entry) = entry.take() {
-                lines.push(entry);
-            }
-        }
-        lines.extend(entry);
-        self.lines = lines;
+        let first = self.lines.iter().position(|l| name_of(l) == Some(name));
+        self.lines.retain(|l| name_of(l) != Some(name));
+        // No line before the first one of `name` was removed.
+        let at = first.unwrap_or(self.lines.len());
+        self.lines.insert(at, format!("{name}:{hash}"));
         self.index();
     }
 
@@ -227,7 +207,7 @@ impl Users {
 
     /// How many users can sign in.
     pub fn len(&self) -> usize {
-        self.usable().count()
+        self.kinds().count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -323,44 +303,29 @@ mod tests {
     }
 
     #[test]
-    fn parses_argon2id_and_bcrypt_entries() {
-        let argon = hash_password("pw");
-        let (users, problems) = Users::parse(&format!("alice:{argon}\n\n{BOB}\r\n"));
-        assert_eq!(problems, []);
-        assert_eq!(users.len(), 2);
-        assert!(users.hash_of("alice").unwrap().starts_with("$argon2id$"));
-        assert!(users.hash_of("bob").unwrap().starts_with("$2y$05$"));
-        assert!(users.hash_of("carol").is_none());
-    }
-
-    #[test]
-    fn a_bom_comments_and_blank_lines_are_skipped() {
-        let text = format!("\u{feff}# staff\n\n   \n  # indented comment\n{BOB}\n");
-        let (users, problems) = Users::parse(&text);
-        assert_eq!(problems, []);
-        assert!(users.hash_of("bob").is_some());
-    }
-
-    #[test]
-    fn each_unusable_line_is_a_problem_naming_its_line_and_the_rest_stands() {
+    fn usable_lines_stand_skipped_ones_are_silent_and_each_unusable_one_is_a_problem() {
         let text = format!(
-            "a:{{SHA}}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n\
+            "\u{feff}# staff\n\n   \n  # indented comment\n\
+             alice:{}\n\
+             a:{{SHA}}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n\
              b:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/\n\
-             {BOB}\n\
+             {BOB}\r\n\
              c:rl.fgs8Q5aJpA\n\
              no colon here\n\
              :$2y$05$3t7y.hLZO3x4Fc/E6QqPmeyLyUVNcYLbSy5aZfNjjIqdHVXLhNa0O\n\
              d:$argon2id$garbage\n\
-             bad\u{fffd}:x\n"
+             bad\u{fffd}:x\n",
+            hash_password("pw")
         );
         let (users, problems) = Users::parse(&text);
-        assert_eq!(lines_of(&problems), [1, 2, 4, 5, 6, 7, 8]);
-        assert_eq!(users.len(), 1);
-        assert!(users.hash_of("bob").is_some());
-        for name in ["a", "b", "c", "d"] {
+        assert_eq!(lines_of(&problems), [6, 7, 9, 10, 11, 12, 13]);
+        assert_eq!(users.len(), 2);
+        assert!(users.hash_of("alice").unwrap().starts_with("$argon2id$"));
+        assert!(users.hash_of("bob").unwrap().starts_with("$2y$05$"));
+        for name in ["a", "b", "c", "d", "carol"] {
             assert!(users.hash_of(name).is_none(), "{name}");
         }
-        assert_eq!(problems[0].to_string().split(':').next(), Some("line 1"));
+        assert_eq!(problems[0].to_string().split(':').next(), Some("line 6"));
         assert!(problems[1].why.contains("$apr1$") && problems[1].why.contains("user b"));
         for problem in &problems {
             assert!(!problem.why.contains("qUqP5") && !problem.why.contains("HqJZ"));

@@ -1,28 +1,20 @@
-//! Failed logins that take the same time whoever the name belongs to
-//! (docs/contract.md, "Users file": the name cannot be learned from the
-//! timing), at a price that no line of the users file can raise.
+//! Failed logins that take the same time whoever the name belongs to, at a
+//! price no line of the users file can raise (docs/contract.md, "Users
+//! file", gives the rule). Checking a password costs what its hash's kind
+//! costs: a cost-5 bcrypt hash fails in 3 ms, a cost-12 one in 300 ms,
+//! latch's argon2id in 30 ms. Answer an unknown name at once, or after one
+//! fixed decoy check, and the time of a failure tells which names exist.
 //!
-//! Checking a password costs what its hash's kind costs: a cost-5 bcrypt
-//! hash fails in 3 ms, a cost-12 one in 300 ms, latch's argon2id in 30 ms.
-//! Answer an unknown name at once, or after one fixed decoy check, and the
-//! time of a failure tells which names exist. So:
-//!
-//! 1. Each time the users file is loaded, the time one check of each kind
-//!    of hash in it takes is estimated. Two checks are timed once per
-//!    process, latch's own argon2id and bcrypt at cost 8, and every kind is
-//!    scaled from its scheme's (`Kind::times_of`): no hash of a costly kind
-//!    is made just to time it.
-//! 2. A name with no usable line is checked against a decoy of latch's own
-//!    kind, so it costs what a default user's check costs, never more: one
-//!    costly line in the file must not set the price (in memory above all)
-//!    of every failure for a made-up name.
-//! 3. Every failure is answered no sooner than the floor after its check
-//!    began: the slowest estimate with half again as margin, or the
-//!    slowest check actually seen in the last minute or two, whichever is
-//!    longer. The estimate covers the costliest hash in the file even
-//!    before anyone uses it; what was seen covers a machine busier than
-//!    when it was timed, where every check slows down. The wait is a
-//!    timer, not work: it holds no hashing slot and no core.
+//! 1. Estimates: two checks are timed once per process (latch's own
+//!    argon2id, bcrypt at cost 8) and each kind in the file is scaled from
+//!    its scheme's (`Kind::work`): no costly hash is made just to time it.
+//! 2. The decoy, for a name with no usable line, is of latch's own kind:
+//!    one costly line must not set the price (in memory above all) of
+//!    every failure for a made-up name.
+//! 3. The floor, no sooner than which every failure is answered: the
+//!    estimate covers the costliest hash before anyone uses it; the
+//!    slowest check seen lately covers a machine busier than when it was
+//!    timed. The wait is a timer, not work: it holds no slot and no core.
 //!
 //! A success is not held back: whoever knows the password knows the name.
 
@@ -37,23 +29,14 @@ const TIMED_BCRYPT: Kind = Kind::Bcrypt { cost: 8 };
 /// How long a seen check counts toward the floor: this, up to twice this.
 const SEEN_FOR: Duration = Duration::from_secs(60);
 
-/// How failed checks are answered, for one version of the users file.
-#[derive(Clone, Debug)]
-pub struct FailureTiming {
-    /// The decoy: a hash of latch's own kind (step 2).
-    decoy: String,
-    /// The slowest estimated check, with its margin (step 3).
-    estimated_floor: Duration,
-    /// The slowest checks seen lately (step 3), shared by every version.
-    seen: Arc<Seen>,
-}
-
-/// The two timed checks and the decoy, made once per process (step 1).
+/// The two timed checks and the decoy, made once per process (steps 1
+/// and 2), and the slowest checks seen lately (step 3).
 pub struct Decoys {
+    /// A hash of latch's own kind (step 2).
     decoy: String,
     argon2: Duration,
     bcrypt: Duration,
-    seen: Arc<Seen>,
+    seen: Seen,
 }
 
 impl Default for Decoys {
@@ -66,7 +49,7 @@ impl Default for Decoys {
             decoy,
             argon2,
             bcrypt,
-            seen: Arc::default(),
+            seen: Seen::default(),
         }
     }
 }
@@ -84,21 +67,18 @@ impl Decoys {
             Kind::Argon2id { .. } => (DEFAULT_KIND, self.argon2),
             Kind::Bcrypt { .. } => (TIMED_BCRYPT, self.bcrypt),
         };
-        took.mul_f64(kind.times_of(&base).unwrap_or(1.0))
+        took.mul_f64(kind.work() / base.work())
     }
 
-    /// Steps 1 to 3 for the kinds of hash in one users file.
-    pub fn timing_for(&self, kinds: impl IntoIterator<Item = Kind>) -> FailureTiming {
+    /// The estimated floor (step 3) for the kinds of hash in one users
+    /// file: the slowest estimate, with half again as margin.
+    pub fn floor_for(&self, kinds: impl IntoIterator<Item = Kind>) -> Duration {
         let slowest = std::iter::once(DEFAULT_KIND)
             .chain(kinds)
             .map(|kind| self.estimate(kind))
             .max()
             .expect("the default kind is always there");
-        FailureTiming {
-            decoy: self.decoy.clone(),
-            estimated_floor: slowest * 3 / 2,
-            seen: Arc::clone(&self.seen),
-        }
+        slowest * 3 / 2
     }
 }
 
@@ -117,7 +97,6 @@ impl SignInCost {
     /// Times the two reference checks (about 50 ms) and estimates the rest.
     pub fn of(users: &super::Users) -> SignInCost {
         let decoys = Decoys::default();
-        let timing = decoys.timing_for(users.kinds());
         let costliest = users
             .accounts
             .iter()
@@ -128,7 +107,7 @@ impl SignInCost {
                 *took > decoys.argon2 || kind.memory_kib() > DEFAULT_KIND.memory_kib()
             });
         SignInCost {
-            failure: timing.estimated_floor,
+            failure: decoys.floor_for(users.kinds()),
             decoy_kib: DEFAULT_KIND.memory_kib(),
             costliest,
         }
@@ -180,14 +159,21 @@ fn stretch_of(now: Instant) -> u64 {
 pub struct PasswordCheck {
     /// The user's hash and its kind; `None` for a name with no usable line.
     user_hash: Option<(String, Kind)>,
-    timing: Arc<FailureTiming>,
+    decoys: Arc<Decoys>,
+    /// That version's estimated floor (`Decoys::floor_for`).
+    estimated_floor: Duration,
 }
 
 impl PasswordCheck {
-    pub fn new(user_hash: Option<(&str, Kind)>, timing: Arc<FailureTiming>) -> PasswordCheck {
+    pub fn new(
+        user_hash: Option<(&str, Kind)>,
+        decoys: Arc<Decoys>,
+        estimated_floor: Duration,
+    ) -> PasswordCheck {
         PasswordCheck {
             user_hash: user_hash.map(|(hash, kind)| (hash.to_owned(), kind)),
-            timing,
+            decoys,
+            estimated_floor,
         }
     }
 
@@ -206,8 +192,8 @@ impl PasswordCheck {
 
     /// How soon after its check began a failure may be answered (step 3).
     pub fn floor(&self) -> Duration {
-        let seen = self.timing.seen.slowest(Instant::now());
-        self.timing.estimated_floor.max(seen)
+        let seen = self.decoys.seen.slowest(Instant::now());
+        self.estimated_floor.max(seen)
     }
 
     /// The slow part: call it off the async workers. The user's hash when
@@ -219,11 +205,11 @@ impl PasswordCheck {
         let matched = match &self.user_hash {
             Some((hash, _)) => verify(password, hash).then(|| hash.clone()),
             None => {
-                verify(password, &self.timing.decoy);
+                verify(password, &self.decoys.decoy);
                 None
             }
         };
-        self.timing.seen.record(started.elapsed(), Instant::now());
+        self.decoys.seen.record(started.elapsed(), Instant::now());
         matched
     }
 }
@@ -233,44 +219,23 @@ mod tests {
     use super::*;
     use crate::auth::users::hashes::recognize;
 
-    fn decoys_timed(argon2_ms: u64, bcrypt_ms: u64) -> Decoys {
-        Decoys {
-            decoy: hash_as(DEFAULT_KIND, "a password nobody kept"),
-            argon2: Duration::from_millis(argon2_ms),
-            bcrypt: Duration::from_millis(bcrypt_ms),
-            seen: Arc::default(),
-        }
-    }
-
-    #[test]
-    fn the_decoy_is_of_latchs_own_kind_whatever_the_file_holds() {
-        let costly = Kind::Argon2id {
-            version: 0x13,
-            memory_kib: 64 * 1024,
-            passes: 3,
-            lanes: 4,
-            output_len: 32,
-        };
-        let timing = decoys_timed(30, 16).timing_for([costly, Kind::Bcrypt { cost: 12 }]);
-        assert_eq!(recognize(&timing.decoy), Ok(DEFAULT_KIND));
-    }
-
     #[test]
     fn the_floor_covers_the_costliest_kind_by_estimate() {
         // Times planted as if measured, so that the test does not depend
         // on this machine's load of the moment.
-        let decoys = decoys_timed(30, 16);
+        let decoys = Decoys {
+            decoy: String::new(),
+            argon2: Duration::from_millis(30),
+            bcrypt: Duration::from_millis(16),
+            seen: Seen::default(),
+        };
         assert_eq!(
             decoys.estimate(Kind::Bcrypt { cost: 10 }),
             Duration::from_millis(64)
         );
+        assert_eq!(decoys.floor_for([]), Duration::from_millis(45));
         assert_eq!(
-            decoys.timing_for([]).estimated_floor,
-            Duration::from_millis(45)
-        );
-        let bcrypt_12 = decoys.timing_for([Kind::Bcrypt { cost: 12 }]);
-        assert_eq!(
-            bcrypt_12.estimated_floor,
+            decoys.floor_for([Kind::Bcrypt { cost: 12 }]),
             Duration::from_millis(16 * 16 * 3 / 2)
         );
     }
@@ -289,17 +254,18 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_name_never_matches_and_a_known_one_matches_its_password() {
-        let timing = Arc::new(decoys_timed(30, 16).timing_for([]));
-        let unknown = PasswordCheck::new(None, Arc::clone(&timing));
+    fn an_unknown_name_is_checked_against_latchs_own_kind_and_never_matches() {
+        let decoys = Arc::new(Decoys::default());
+        assert_eq!(recognize(&decoys.decoy), Ok(DEFAULT_KIND));
+        let floor = Duration::from_millis(45);
+        let unknown = PasswordCheck::new(None, Arc::clone(&decoys), floor);
         assert!(!unknown.is_known_user());
         assert_eq!(unknown.memory_kib(), DEFAULT_KIND.memory_kib());
         assert_eq!(unknown.run(""), None);
         let hash = crate::auth::users::hash_password("pw");
-        let known = PasswordCheck::new(Some((&hash, DEFAULT_KIND)), Arc::clone(&timing));
+        let known = PasswordCheck::new(Some((&hash, DEFAULT_KIND)), decoys, floor);
         assert_eq!(known.run("pw"), Some(hash.clone()));
-        let wrong = PasswordCheck::new(Some((&hash, DEFAULT_KIND)), timing);
-        assert_eq!(wrong.run("no"), None);
-        assert!(wrong.floor() >= Duration::from_millis(45));
+        assert_eq!(known.run("no"), None);
+        assert!(known.floor() >= floor);
     }
 }

@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
-use super::timing::{Decoys, FailureTiming, PasswordCheck};
+use super::timing::{Decoys, PasswordCheck};
 use super::{LineProblem, Users};
 use crate::log_event;
 
@@ -19,7 +20,7 @@ pub struct UsersFile {
     current: RwLock<Loaded>,
     /// A new version seen at the last look, not yet read (see `refresh`).
     unsettled: Mutex<Option<Option<FileStamp>>>,
-    decoys: Decoys,
+    decoys: Arc<Decoys>,
 }
 
 /// One version of the file, as the requests use it.
@@ -27,7 +28,18 @@ struct Loaded {
     /// `None`: the file was missing when this version was taken.
     stamp: Option<FileStamp>,
     users: Arc<Users>,
-    timing: Arc<FailureTiming>,
+    /// Its failures' estimated floor (`Decoys::floor_for`).
+    floor: Duration,
+}
+
+impl Loaded {
+    fn new(stamp: Option<FileStamp>, users: Users, decoys: &Decoys) -> Loaded {
+        Loaded {
+            stamp,
+            floor: decoys.floor_for(users.kinds()),
+            users: Arc::new(users),
+        }
+    }
 }
 
 /// What identifies a version of the file without reading it. The change
@@ -62,16 +74,11 @@ impl UsersFile {
         let (users, problems) = Users::load(path)?;
         log_problems(path, &problems);
         let decoys = Decoys::default();
-        let timing = decoys.timing_for(users.kinds());
         Ok(UsersFile {
             path: path.to_path_buf(),
-            current: RwLock::new(Loaded {
-                stamp: before,
-                users: Arc::new(users),
-                timing: Arc::new(timing),
-            }),
+            current: RwLock::new(Loaded::new(before, users, &decoys)),
             unsettled: Mutex::new(None),
-            decoys,
+            decoys: Arc::new(decoys),
         })
     }
 
@@ -84,7 +91,8 @@ impl UsersFile {
     /// user's hash, or the decoy, and the floor (see `timing`).
     pub fn password_check(&self, name: &str) -> PasswordCheck {
         let loaded = self.read();
-        PasswordCheck::new(loaded.users.account_of(name), Arc::clone(&loaded.timing))
+        let decoys = Arc::clone(&self.decoys);
+        PasswordCheck::new(loaded.users.account_of(name), decoys, loaded.floor)
     }
 
     /// One look at the file; reloads it when a new version holds still.
@@ -116,27 +124,22 @@ impl UsersFile {
             return;
         }
         // 3.
-        if self.load(now) {
-            *unsettled = None;
-        }
+        self.load(now, &mut unsettled);
     }
 
     /// Reads the file now, without waiting for it to hold still: SIGHUP,
     /// the operator's word that the file is ready.
     pub fn reload(&self) {
-        let now = stamp(&self.path);
         let mut unsettled = self.unsettled.lock().unwrap_or_else(|p| p.into_inner());
-        if self.load(now) {
-            *unsettled = None;
-        }
+        self.load(stamp(&self.path), &mut unsettled);
     }
 
-    /// Steps 3 to 5 of `refresh`: reads the file whose stamp is `now`;
-    /// false, and nothing changed, when it moved during the read.
-    fn load(&self, now: Option<FileStamp>) -> bool {
+    /// Steps 3 to 5 of `refresh`: reads the file whose stamp is `now`, and
+    /// settles it; nothing changes when it moved during the read.
+    fn load(&self, now: Option<FileStamp>, unsettled: &mut Option<Option<FileStamp>>) {
         let loaded = Users::load(&self.path);
         if stamp(&self.path) != now {
-            return false;
+            return;
         }
         let users = match loaded {
             // 4.
@@ -155,13 +158,9 @@ impl UsersFile {
                 users
             }
         };
-        let timing = self.decoys.timing_for(users.kinds());
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Loaded {
-            stamp: now,
-            users: Arc::new(users),
-            timing: Arc::new(timing),
-        };
-        true
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) =
+            Loaded::new(now, users, &self.decoys);
+        *unsettled = None;
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
@@ -204,7 +203,7 @@ mod tests {
     }
 
     #[test]
-    fn a_change_is_read_once_it_holds_still_for_one_look() {
+    fn a_change_is_read_once_it_holds_still_and_a_removed_file_leaves_no_users() {
         let path = temp_file(&format!("{BOB}\n{CAROL}\n"));
         let file = UsersFile::open(&path).unwrap();
         std::fs::write(&path, format!("# bob left\nbob:$apr1$x$y\n{CAROL}\n")).unwrap();
@@ -214,31 +213,15 @@ mod tests {
         assert!(file.snapshot().hash_of("bob").is_none(), "read");
         assert!(file.snapshot().hash_of("carol").is_some());
         assert!(!file.password_check("bob").is_known_user());
-        let _ = std::fs::remove_dir_all(path.parent().unwrap());
-    }
 
-    #[test]
-    fn a_removed_file_leaves_no_users() {
-        let path = temp_file(&format!("{BOB}\n"));
-        let file = UsersFile::open(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         file.refresh();
         file.refresh();
         assert!(file.snapshot().is_empty());
-        std::fs::write(&path, format!("{CAROL}\n")).unwrap();
+        std::fs::write(&path, format!("{BOB}\n")).unwrap();
         file.refresh();
         file.refresh();
-        assert!(file.snapshot().hash_of("carol").is_some());
+        assert!(file.snapshot().hash_of("bob").is_some());
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
-    }
-
-    #[test]
-    fn a_directory_cannot_be_opened_and_the_error_names_it() {
-        let path = temp_file("");
-        let dir = path.parent().unwrap();
-        let error = UsersFile::open(dir).err().unwrap();
-        assert!(error.contains(&dir.display().to_string()), "{error}");
-        assert_eq!(error.lines().count(), 1);
-        let _ = std::fs::remove_dir_all(dir);
     }
 }
