@@ -8,7 +8,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
-use crate::os::sys::{ELOOP, ENXIO, O_NOFOLLOW, O_NONBLOCK};
+use libc::{ELOOP, ENXIO, O_NOFOLLOW, O_NONBLOCK};
 
 /// Whether a symlink at the path is followed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -89,11 +89,10 @@ impl Files {
     /// the server runs), the serving store makes it again, 0700, and
     /// writes once more.
     pub(super) fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let sync_dir = |dir: &Path| self.dir_sync.sync(dir);
-        match atomic_file::write_synced(path, bytes, sync_dir) {
+        match atomic_file::write_synced(path, bytes, &self.dir_sync) {
             Err(e) if e.kind() == io::ErrorKind::NotFound && self.dir_lock.is_some() => {
                 self.recreate_dir()?;
-                atomic_file::write_synced(path, bytes, sync_dir)
+                atomic_file::write_synced(path, bytes, &self.dir_sync)
             }
             other => other,
         }
