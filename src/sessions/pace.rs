@@ -19,8 +19,8 @@
 //! 5. Only when every counter of an attempt admits it are their TATs
 //!    stored: a refused attempt writes nothing, anywhere, so refusals
 //!    cannot fill a store. A limit may also be only checked at admission
-//!    (`Counts::Later`) and counted afterwards with `count`, when what it
-//!    counts has happened (a failed sign-in).
+//!    (`Counts::Later`) and counted afterwards, when what it counts has
+//!    happened (a failed sign-in), by admitting it as `counted_now`.
 //!
 //! A counter's TAT is never more than `burst × interval + max_wait` ahead,
 //! so it is forgotten (and its Redis key expires) within that time. With
@@ -70,6 +70,22 @@ pub struct Limit {
     pub counter: Counter,
     pub rule: Rule,
     pub counts: Counts,
+}
+
+impl Limit {
+    /// This limit as one that admits whatever its counter holds and counts
+    /// at once: admitting it counts an attempt after the fact
+    /// (`Store::count_attempt`).
+    pub fn counted_now(self) -> Limit {
+        Limit {
+            rule: Rule {
+                max_wait: Duration::MAX,
+                ..self.rule
+            },
+            counts: Counts::WhenAdmitted,
+            ..self
+        }
+    }
 }
 
 /// When an admitted attempt is counted on a limit's counter.
@@ -133,7 +149,7 @@ pub fn now_ms() -> u64 {
 /// each: 3 MiB). Past it, those already empty are dropped, then the tenth
 /// nearest to empty: memory stays bounded whatever addresses and names a
 /// flood uses. (The Redis store keeps its counters as keys that expire.)
-pub const MAX_COUNTERS: usize = 50_000;
+const MAX_COUNTERS: usize = 50_000;
 
 /// The counters of a store that keeps them in this process's memory (the
 /// file store: one process owns its sessions dir).
@@ -173,17 +189,6 @@ impl Paces {
         Paced::Admitted {
             wait: Duration::from_millis(longest),
         }
-    }
-
-    /// Counts one attempt on `limit`'s counter, whatever it holds: what
-    /// it counts has happened (a `Counts::Later` limit's failure).
-    pub fn count(&self, limit: &Limit, now: u64) {
-        let mut tats = self.lock();
-        let stored = tats.get(&limit.counter).copied().unwrap_or(0);
-        let tat = stored
-            .max(now)
-            .saturating_add(millis(limit.rule.interval).max(1));
-        store_tat(&mut tats, limit.counter, tat, now);
     }
 
     /// Empties `counter`.
@@ -296,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn a_limit_counted_later_is_only_checked_until_count_and_forget_empties() {
+    fn a_limit_counted_later_is_only_checked_until_counted_now_and_forget_empties() {
         let later = Limit {
             counts: Counts::Later,
             ..limit("x", rule(1, MINUTE, 0))
@@ -305,7 +310,7 @@ mod tests {
         for _ in 0..3 {
             assert!(refused_after(paces.admit(&[later], 5_000)).is_none());
         }
-        paces.count(&later, 5_000);
+        paces.admit(&[later.counted_now()], 5_000);
         assert_eq!(refused_after(paces.admit(&[later], 5_000)), Some(MINUTE));
         paces.forget(&later.counter);
         assert!(paces.lock().is_empty());

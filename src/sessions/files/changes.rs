@@ -64,14 +64,14 @@ impl Files {
     /// sent; 256 random bits make a collision with an existing file not a
     /// possibility worth a check.
     pub(super) fn create_within(&self, max: usize, json: &[u8]) -> io::Result<Option<SessionId>> {
-        let begun = self.count.begin(max);
-        let written = if begun.admitted() {
+        let admitted = self.count.begin(max);
+        let written = if admitted {
             let id = SessionId::generate();
             self.replace(&id.digest(), json).map(|()| Some(id))
         } else {
             Ok(None)
         };
-        self.count.finish(begun, matches!(written, Ok(Some(_))));
+        self.count.finish(admitted, matches!(written, Ok(Some(_))));
         written
     }
 

@@ -17,10 +17,10 @@ use crate::os::random::random_32;
 use crate::os::sys;
 
 /// The lock file a serving process holds (`flock`), holding its pid.
-pub const LOCK_FILE: &str = ".lock";
+const LOCK_FILE: &str = ".lock";
 /// The space reserve: zeros, released when the epochs file cannot be
 /// written for lack of space.
-pub const RESERVE_FILE: &str = ".reserve";
+const RESERVE_FILE: &str = ".reserve";
 /// The reserve holds a whole new epochs file plus this much.
 const RESERVE_MARGIN: u64 = 64 * 1024;
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::cache::FileVersion;
 use super::dir;
 use super::epochs::EPOCHS_FILE;
-use super::{file_name, Files};
+use super::Files;
 use crate::log_event;
 use crate::os::regular_file::{self, Contents, Symlinks};
 use crate::os::{atomic_file, sys};
@@ -134,7 +134,14 @@ impl Files {
         }
     }
 
+    /// A session's file: its id's digest in hex, `.json`. The directory
+    /// then holds no usable cookie: a file name cannot be turned back into
+    /// an id, so a leaked listing (or backup) grants nothing.
     pub(super) fn path(&self, key: &Digest) -> PathBuf {
-        self.dir.join(file_name(key).as_str())
+        let mut path = self
+            .dir
+            .join(std::str::from_utf8(&key.hex()).expect("hex is ASCII"));
+        path.set_extension("json");
+        path
     }
 }

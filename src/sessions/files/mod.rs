@@ -51,8 +51,6 @@ use count::FileCount;
 use epochs::Epochs;
 use sign_ins::SignIns;
 
-pub use dir::{LOCK_FILE, RESERVE_FILE};
-
 /// Number of per-session locks. A session maps to one by its file name, so
 /// two sessions rarely share one, and memory stays fixed however many
 /// sessions there are.
@@ -89,30 +87,11 @@ struct Files {
     sign_ins: SignIns,
 }
 
-/// A session's file name: its id's digest in hex, `.json`, built on the
-/// stack (asked for on every request's read). The directory then holds no
-/// usable cookie: a file name cannot be turned back into an id, so a
-/// leaked listing (or backup) grants nothing.
-fn file_name(digest: &Digest) -> FileName {
-    let mut name = [0u8; 69];
-    name[..64].copy_from_slice(&digest.hex());
-    name[64..].copy_from_slice(b".json");
-    FileName(name)
-}
-
-/// The digest a file name stands for: `<64 hex digits>.json`; `None` for
-/// every other name (temporary files, the lock, the epochs).
+/// The digest a file name stands for: `<64 hex digits>.json` (see
+/// `Files::path`); `None` for every other name (temporary files, the lock,
+/// the epochs).
 fn digest_of_file_name(name: &str) -> Option<Digest> {
     Digest::from_hex(name.strip_suffix(".json")?.as_bytes())
-}
-
-/// A session file's name (see `file_name`).
-struct FileName([u8; 69]);
-
-impl FileName {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("hex digits and .json are ASCII")
-    }
 }
 
 impl FileStore {
@@ -305,11 +284,6 @@ impl FileStore {
         Ok(self.files.paces.admit(limits, pace::now_ms()))
     }
 
-    pub async fn count_attempt(&self, limit: &Limit) -> Result<(), StoreError> {
-        self.files.paces.count(limit, pace::now_ms());
-        Ok(())
-    }
-
     pub async fn forget(&self, counter: &Counter) -> Result<(), StoreError> {
         self.files.paces.forget(counter);
         Ok(())
@@ -389,7 +363,7 @@ mod tests {
     #[test]
     fn only_canonical_file_names_are_session_files() {
         let id = SessionId::generate();
-        let name = file_name(&id.digest()).as_str().to_owned();
+        let name = format!("{}.json", id.digest());
         assert_eq!(digest_of_file_name(&name), Some(id.digest()));
         for other in [
             ".tmp-0011",
@@ -402,12 +376,5 @@ mod tests {
         ] {
             assert!(digest_of_file_name(other).is_none(), "{other}");
         }
-    }
-
-    #[test]
-    fn a_file_name_starts_with_the_session_label() {
-        let id = SessionId::generate();
-        let name = file_name(&id.digest());
-        assert!(name.as_str().starts_with(&id.label().to_string()));
     }
 }

@@ -61,11 +61,8 @@ impl Files {
         let walk = self.sign_ins.walk_begins();
         let mut seen = Seen::new();
         let (mut kept, mut signed_out) = (0, 0);
-        for entry in fs::read_dir(&self.dir)? {
-            let name = entry?.file_name();
-            let Some(key) = name.to_str().and_then(digest_of_file_name) else {
-                continue;
-            };
+        for key in session_files(&self.dir)? {
+            let key = key?;
             match self.sweep_one(&key, now, sign_out_if_void) {
                 Ok(Swept::Gone) => {}
                 Ok(Swept::Expired) => removed.expired += 1,
@@ -124,11 +121,8 @@ impl Files {
     /// label), for `latch sessions`. It reads and deletes nothing.
     pub(super) fn list(&self, now: u64) -> io::Result<Vec<Listing>> {
         let mut listings = Vec::new();
-        for entry in fs::read_dir(&self.dir)? {
-            let name = entry?.file_name();
-            let Some(key) = name.to_str().and_then(digest_of_file_name) else {
-                continue;
-            };
+        for key in session_files(&self.dir)? {
+            let key = key?;
             if let Some(Judged::Live(record)) = self.read_from_disk(&key, now)? {
                 listings.push(Listing {
                     label: key.label(),
@@ -184,14 +178,20 @@ impl Files {
     }
 }
 
+/// The digest of each session file in `dir`, read one entry at a time:
+/// every other name (temporary files, the lock, the epochs) is passed over.
+fn session_files(dir: &Path) -> io::Result<impl Iterator<Item = io::Result<Digest>>> {
+    Ok(fs::read_dir(dir)?.filter_map(|entry| match entry {
+        Ok(entry) => entry
+            .file_name()
+            .to_str()
+            .and_then(digest_of_file_name)
+            .map(Ok),
+        Err(e) => Some(Err(e)),
+    }))
+}
+
 /// How many entries of `dir` carry a session file's name.
 pub(super) fn count_session_files(dir: &Path) -> io::Result<usize> {
-    let mut count = 0;
-    for entry in fs::read_dir(dir)? {
-        let name = entry?.file_name();
-        if name.to_str().and_then(digest_of_file_name).is_some() {
-            count += 1;
-        }
-    }
-    Ok(count)
+    session_files(dir)?.try_fold(0, |n, key| key.map(|_| n + 1))
 }
