@@ -225,15 +225,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generated_ids_parse_back() {
-        for _ in 0..100 {
-            let id = SessionId::generate();
-            assert_eq!(id.as_str().len(), 43);
-            assert_eq!(SessionId::parse(id.as_str()), Some(id));
-        }
-    }
-
-    #[test]
     fn generated_ids_differ() {
         assert_ne!(SessionId::generate(), SessionId::generate());
     }
@@ -257,13 +248,6 @@ mod tests {
         ] {
             assert!(SessionId::parse(&bad).is_none(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn non_canonical_last_characters_are_refused() {
-        // 'B' (value 1) sets bits a 32-byte id never has.
-        assert!(SessionId::parse(&format!("{}B", "A".repeat(42))).is_none());
-        assert!(SessionId::parse(&format!("{}E", "A".repeat(42))).is_some());
     }
 
     #[test]

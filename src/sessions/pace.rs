@@ -289,34 +289,6 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_attempt_counts_on_no_counter() {
-        let open = limit("open", rule(100, 1000, 0));
-        let spent = limit("spent", rule(1, MINUTE, 0));
-        let paces = Paces::default();
-        assert!(refused_after(paces.admit(&[spent], 5_000)).is_none());
-        for _ in 0..50 {
-            assert!(refused_after(paces.admit(&[open, spent], 5_000)).is_some());
-        }
-        assert!(!paces.lock().contains_key(&open.counter), "nothing written");
-    }
-
-    #[test]
-    fn a_limit_counted_later_is_only_checked_until_counted_now_and_forget_empties() {
-        let later = Limit {
-            counts: Counts::Later,
-            ..limit("x", rule(1, MINUTE, 0))
-        };
-        let paces = Paces::default();
-        for _ in 0..3 {
-            assert!(refused_after(paces.admit(&[later], 5_000)).is_none());
-        }
-        paces.admit(&[later.counted_now()], 5_000);
-        assert_eq!(refused_after(paces.admit(&[later], 5_000)), Some(MINUTE));
-        paces.forget(&later.counter);
-        assert!(paces.lock().is_empty());
-    }
-
-    #[test]
     fn memory_is_capped() {
         let paces = Paces::default();
         for i in 0..(MAX_COUNTERS + 1000) {

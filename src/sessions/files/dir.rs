@@ -278,20 +278,6 @@ mod tests {
     }
 
     #[test]
-    fn a_second_lock_on_one_dir_is_refused_naming_the_holder() {
-        let dir = temp_dir();
-        let held = lock(&dir).unwrap();
-        let refused = lock(&dir).unwrap_err().to_string();
-        assert!(
-            refused.contains(&format!("process {}", std::process::id())),
-            "{refused}"
-        );
-        drop(held);
-        assert!(lock(&dir).is_ok(), "free again once the holder closes it");
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
     fn the_reserve_is_filled_and_released() {
         let dir = temp_dir();
         fill_reserve(&dir, 100).unwrap();
