@@ -189,7 +189,7 @@ impl Store {
             user: record.user().map(str::to_owned),
             csrf: record.csrf_token().map(trace::short),
             data: record.other_data(),
-            record: record.traced().to_string(),
+            record: record.traced(),
         }
     }
 

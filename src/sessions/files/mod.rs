@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex};
 use crate::os::blocking;
 use crate::os::group_commit::DirSync;
 use crate::sessions::id::Digest;
-use crate::sessions::pace::{self, Counter, Limit, Paced, Paces};
+use crate::sessions::pace::{Counter, Limit, Paced, Paces};
 use crate::sessions::record::Judged;
 use crate::sessions::stored::{Listing, Removed, Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
@@ -281,7 +281,7 @@ impl FileStore {
     /// `Paces::admit`: the counters are kept in memory, since one process
     /// owns the dir.
     pub async fn pace(&self, limits: &[Limit]) -> Result<Paced, StoreError> {
-        Ok(self.files.paces.admit(limits, pace::now_ms()))
+        Ok(self.files.paces.admit(limits, crate::sessions::now_ms()))
     }
 
     pub async fn forget(&self, counter: &Counter) -> Result<(), StoreError> {
