@@ -14,12 +14,12 @@ use std::time::{Duration, SystemTime};
 
 use super::epochs::EPOCHS_FILE;
 use super::sign_ins::Seen;
-use super::{digest_of_file_name, Files};
+use super::{digest_of_file_name, FileStore, Files};
 use crate::log_event;
 use crate::os::atomic_file::TEMP_PREFIX;
 use crate::sessions::id::Digest;
 use crate::sessions::record::Judged;
-use crate::sessions::stored::{Listing, Removed};
+use crate::sessions::stored::{Listing, Removed, StoreError};
 use crate::sessions::Record;
 
 /// A temporary file older than this is a crash's leftover, not a write in
@@ -35,6 +35,45 @@ enum Swept {
     SignedOut,
     Expired,
     Unreadable,
+}
+
+impl FileStore {
+    pub async fn sweep(
+        &self,
+        now: u64,
+        sign_out_if_void: impl Fn(&mut Record, u64) -> bool + Send + 'static,
+    ) -> Result<Removed, StoreError> {
+        self.blocking(move |files| files.sweep(now, &sign_out_if_void))
+            .await
+    }
+
+    /// The sweep, signing no one out: the dir holds nothing a sweep would
+    /// not remove anyway.
+    pub async fn clear(&self, now: u64) -> Result<Removed, StoreError> {
+        self.sweep(now, |_, _| false).await
+    }
+
+    /// Every live session with its user's epoch, oldest first (then by
+    /// label), for `latch sessions`. It writes and deletes nothing.
+    pub async fn list(&self, now: u64) -> Result<Vec<Listing>, StoreError> {
+        self.blocking(move |files| {
+            let mut listings = Vec::new();
+            for key in session_files(&files.dir)? {
+                let key = key?;
+                if let Some(Judged::Live(record)) = files.read_from_disk(&key, now)? {
+                    let epoch = files.epoch_of(&record);
+                    listings.push(Listing {
+                        label: key.label(),
+                        record,
+                        epoch,
+                    });
+                }
+            }
+            listings.sort_by_key(|l| (l.record.created, l.label));
+            Ok(listings)
+        })
+        .await
+    }
 }
 
 impl Files {
@@ -115,24 +154,6 @@ impl Files {
             Some(_) => Swept::Kept(None),
         };
         Ok(swept)
-    }
-
-    /// Every live session with its user's epoch, oldest first (then by
-    /// label), for `latch sessions`. It reads and deletes nothing.
-    pub(super) fn list(&self, now: u64) -> io::Result<Vec<Listing>> {
-        let mut listings = Vec::new();
-        for key in session_files(&self.dir)? {
-            let key = key?;
-            if let Some(Judged::Live(record)) = self.read_from_disk(&key, now)? {
-                listings.push(Listing {
-                    label: key.label(),
-                    epoch: self.epoch_of(&record),
-                    record,
-                });
-            }
-        }
-        listings.sort_by_key(|l| (l.record.created, l.label));
-        Ok(listings)
     }
 
     /// The serving store's upkeep, at each sweep: a dir deleted while no
