@@ -93,7 +93,8 @@ impl Limit {
 pub enum Counts {
     /// At once, before its work: attempts sent together cannot buy more.
     WhenAdmitted,
-    /// Only checked at admission; `count` counts it later, if at all.
+    /// Only checked at admission; `Store::count_attempt` counts it later,
+    /// if at all.
     Later,
 }
 

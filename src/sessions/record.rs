@@ -184,11 +184,8 @@ impl Record {
 
     /// The theme, if one was chosen and is one latch knows.
     pub fn theme(&self) -> Option<&'static str> {
-        match self.get_str(THEME) {
-            Some("dark") => Some("dark"),
-            Some("light") => Some("light"),
-            _ => None,
-        }
+        let chosen = self.get_str(THEME)?;
+        ["dark", "light"].into_iter().find(|known| *known == chosen)
     }
 
     /// The record as `--trace` shows it: its JSON, with `_csrf` and
