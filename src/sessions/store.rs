@@ -389,11 +389,9 @@ impl Store {
     /// Removes what is dead (expired or unreadable sessions, a backend's
     /// leftovers) and says how many of each it removed. Each live session
     /// is handed, with its user's epoch, to `sign_out_if_void`, a change as
-    /// above: when it returns true, the edited record is stored. A backend
-    /// that expires sessions by itself may remove nothing. Redis does
-    /// neither: it expires sessions itself, and its epochs are as durable
-    /// as its sessions and never evicted, so no lost epoch can bring a
-    /// sign-in back; every request checks its own sign-in anyway.
+    /// above: when it returns true, the edited record is stored. Redis does
+    /// neither, having no sweep to run (docs/contract.md, "The Redis
+    /// store"): every request checks its own sign-in anyway.
     pub async fn sweep(
         &self,
         now: u64,
