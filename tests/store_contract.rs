@@ -505,10 +505,15 @@ async fn a_pace_counts_an_attempt_on_every_counter_or_on_none(store: &Store) {
     ));
     // A limit counted later counts only when told.
     store.count_attempt(&failures).await.unwrap();
-    let Paced::Refused { limit: which, .. } = store.pace(&[failures]).await.unwrap() else {
+    let Paced::Refused {
+        limit: which,
+        retry_after,
+    } = store.pace(&[failures]).await.unwrap()
+    else {
         panic!("a counted failure past a burst of one");
     };
     assert_eq!(which, 0);
+    assert!(retry_after > Duration::from_secs(590), "{retry_after:?}");
     store.forget(&pair.counter).await.unwrap();
     assert!(matches!(
         store.pace(&[pair]).await.unwrap(),

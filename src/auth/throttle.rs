@@ -186,7 +186,7 @@ mod tests {
         try_at(paces, attempt, now)?;
         for (counted, limit) in &attempt.limits {
             if *counted == Counted::Address {
-                paces.count(limit, now);
+                paces.admit(&[limit.counted_now()], now);
             }
         }
         Ok(())

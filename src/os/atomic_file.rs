@@ -2,12 +2,13 @@
 //! file it writes (session files, the epochs file, the users file). Each
 //! step is a `--trace` row (`disk`), from the path and the result it had.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::http::encoding::hex;
+use crate::os::group_commit::DirSync;
 use crate::os::random::random_32;
 use crate::trace;
 
@@ -26,16 +27,12 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 /// On failure the temporary file is removed and the error returned: a full
 /// disk is reported, never silently swallowed (as Django's file backend does).
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_synced(path, bytes, sync_dir)
+    write_synced(path, bytes, &DirSync::default())
 }
 
-/// `write`, with step 4 done by `sync_dir` (the file store's group commit,
-/// `group_commit::DirSync`, shared by every writer of its directory).
-pub fn write_synced(
-    path: &Path,
-    bytes: &[u8],
-    sync_dir: impl FnOnce(&Path) -> io::Result<()>,
-) -> io::Result<()> {
+/// `write`, with step 4 shared through `dir_sync` by every writer of the
+/// directory (the file store's group commit).
+pub fn write_synced(path: &Path, bytes: &[u8], dir_sync: &DirSync) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -68,24 +65,12 @@ pub fn write_synced(
             ),
         )?;
         // 4.
-        sync_dir(dir)
+        dir_sync.sync(dir)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
     result
-}
-
-/// fsyncs a directory, making the creations, renames and unlinks in it
-/// durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    step(
-        File::open(dir).and_then(|d| d.sync_all()),
-        format_args!(
-            "fsync {} (the directory): the names it holds now survive a crash",
-            dir.display()
-        ),
-    )
 }
 
 /// `result`, with its `--trace` row: what was done, and the error if it

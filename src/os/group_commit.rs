@@ -4,9 +4,9 @@
 //! does for `appendfsync always`, and PostgreSQL with `commit_delay`).
 //!
 //! Each writer still returns only once an fsync that *began after* its own
-//! rename or unlink has ended: durable before the answer, as before. Only
-//! the count of fsyncs drops, from one per write to about one per moment
-//! the disk is busy.
+//! rename or unlink has ended: durable before the answer. Only the count of
+//! fsyncs drops, from one per write to about one per moment the disk is
+//! busy.
 //!
 //! 1. A writer, its rename done, takes a ticket: the count of tickets so
 //!    far. Every ticket up to it belongs to a rename already done.
@@ -56,14 +56,11 @@ impl DirSync {
         loop {
             // 2.
             if state.synced >= ticket {
-                trace_row(dir, ran, Ok(()));
-                return Ok(());
+                return trace_row(dir, ran, Ok(()));
             }
             if let Some((covered, kind, why)) = &state.failed {
                 if *covered >= ticket {
-                    let error = io::Error::new(*kind, why.clone());
-                    trace_row(dir, ran, Err(&error));
-                    return Err(error);
+                    return trace_row(dir, ran, Err(io::Error::new(*kind, why.clone())));
                 }
             }
             // 3.
@@ -98,25 +95,22 @@ impl DirSync {
 
 /// The `--trace` row of one writer's fsync: run by it (`ran`: how many
 /// writes that fsync covered), or shared with a writer that ran one.
-fn trace_row(dir: &Path, ran: Option<u64>, result: Result<(), &io::Error>) {
-    let dir = dir.display();
+fn trace_row(dir: &Path, ran: Option<u64>, result: io::Result<()>) -> io::Result<()> {
     let how = match ran {
         Some(0 | 1) => String::new(),
         Some(n) => format!(", one fsync for {n} writes done at the same moment"),
         None => ", shared: run by a write done at the same moment, begun after this one".into(),
     };
-    match result {
-        Ok(()) => trace::row(
-            "disk",
-            format_args!(
-                "fsync {dir} (the directory){how}: the names it holds now survive a crash"
-            ),
-        ),
-        Err(e) => trace::row(
-            "disk",
-            format_args!("fsync {dir} (the directory){how}: failed: {e}"),
-        ),
-    }
+    let done = match &result {
+        Ok(()) => "the names it holds now survive a crash".to_string(),
+        Err(e) => format!("failed: {e}"),
+    };
+    let dir = dir.display();
+    trace::row(
+        "disk",
+        format_args!("fsync {dir} (the directory){how}: {done}"),
+    );
+    result
 }
 
 #[cfg(test)]

@@ -1,25 +1,13 @@
-//! The few Unix system interfaces latch uses that std does not name: open
-//! flags, error numbers, `flock(2)` and the `SIGPIPE` disposition. They come
-//! from the `libc` crate (which std's own platform code mirrors), so each
-//! value is right for the architecture being built, `O_NOFOLLOW` included
-//! (arm64 numbers it differently from x86_64).
+//! The few Unix system calls latch makes that std does not wrap: `flock(2)`,
+//! `geteuid(2)` and the `SIGPIPE` disposition. Their flags and error numbers,
+//! like the open flags and errors used elsewhere, come from the `libc` crate
+//! (which std's own platform code mirrors), so each value is right for the
+//! architecture being built, `O_NOFOLLOW` included (arm64 numbers it
+//! differently from x86_64).
 
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-
-/// `open(2)`: fail with `ELOOP` if the last path component is a symlink.
-pub const O_NOFOLLOW: libc::c_int = libc::O_NOFOLLOW;
-/// `open(2)`: never wait, e.g. for a FIFO's other end.
-pub const O_NONBLOCK: libc::c_int = libc::O_NONBLOCK;
-
-/// No such device or address: what `open(2)` of a socket file returns.
-pub const ENXIO: libc::c_int = libc::ENXIO;
-/// Too many levels of symbolic links: `open(2)` with `O_NOFOLLOW` on one.
-pub const ELOOP: libc::c_int = libc::ELOOP;
-/// Operation not permitted: what `chmod(2)` of a file another user owns
-/// returns.
-pub const EPERM: libc::c_int = libc::EPERM;
 
 /// Takes an exclusive `flock(2)` on `file` without waiting: `Ok(true)` when
 /// taken, `Ok(false)` when another open file holds it. The lock lasts as

@@ -225,15 +225,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generated_ids_parse_back() {
-        for _ in 0..100 {
-            let id = SessionId::generate();
-            assert_eq!(id.as_str().len(), 43);
-            assert_eq!(SessionId::parse(id.as_str()), Some(id));
-        }
-    }
-
-    #[test]
     fn generated_ids_differ() {
         assert_ne!(SessionId::generate(), SessionId::generate());
     }
@@ -260,22 +251,6 @@ mod tests {
     }
 
     #[test]
-    fn non_canonical_last_characters_are_refused() {
-        // 'B' (value 1) sets bits a 32-byte id never has.
-        assert!(SessionId::parse(&format!("{}B", "A".repeat(42))).is_none());
-        assert!(SessionId::parse(&format!("{}E", "A".repeat(42))).is_some());
-    }
-
-    #[test]
-    fn the_label_is_the_head_of_the_digest_in_hex() {
-        let id = SessionId::generate();
-        let label = id.label().to_string();
-        assert_eq!(label.len(), 12);
-        let digest = crate::http::encoding::hex(&Sha256::digest(id.as_str().as_bytes()));
-        assert_eq!(label, digest[..12]);
-    }
-
-    #[test]
     fn cookie_ids_keep_the_well_formed_ones_in_order_each_once_and_bounded() {
         let (a, b) = (SessionId::generate(), SessionId::generate());
         let values = ["junk", a.as_str(), "", b.as_str(), a.as_str()];
@@ -292,11 +267,14 @@ mod tests {
     }
 
     #[test]
-    fn a_digest_is_spelled_in_lowercase_hex_and_read_back_only_so() {
-        let digest = SessionId::generate().digest();
+    fn the_digest_is_the_ids_sha256_in_lowercase_hex_read_back_only_so_and_the_label_its_head() {
+        let id = SessionId::generate();
+        let digest = id.digest();
         let hex = digest.hex();
+        let sha256 = crate::http::encoding::hex(&Sha256::digest(id.as_str().as_bytes()));
+        assert_eq!(digest.to_string(), sha256);
+        assert_eq!(id.label().to_string(), sha256[..12]);
         assert_eq!(Digest::from_hex(&hex), Some(digest));
-        assert!(digest.to_string().starts_with(&digest.label().to_string()));
         for bad in [
             &hex[..63],
             &hex.to_ascii_uppercase()[..],

@@ -19,8 +19,8 @@
 //! 5. Only when every counter of an attempt admits it are their TATs
 //!    stored: a refused attempt writes nothing, anywhere, so refusals
 //!    cannot fill a store. A limit may also be only checked at admission
-//!    (`Counts::Later`) and counted afterwards with `count`, when what it
-//!    counts has happened (a failed sign-in).
+//!    (`Counts::Later`) and counted afterwards, when what it counts has
+//!    happened (a failed sign-in), by admitting it as `counted_now`.
 //!
 //! A counter's TAT is never more than `burst × interval + max_wait` ahead,
 //! so it is forgotten (and its Redis key expires) within that time. With
@@ -33,7 +33,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -72,12 +72,29 @@ pub struct Limit {
     pub counts: Counts,
 }
 
+impl Limit {
+    /// This limit as one that admits whatever its counter holds and counts
+    /// at once: admitting it counts an attempt after the fact
+    /// (`Store::count_attempt`).
+    pub fn counted_now(self) -> Limit {
+        Limit {
+            rule: Rule {
+                max_wait: Duration::MAX,
+                ..self.rule
+            },
+            counts: Counts::WhenAdmitted,
+            ..self
+        }
+    }
+}
+
 /// When an admitted attempt is counted on a limit's counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Counts {
     /// At once, before its work: attempts sent together cannot buy more.
     WhenAdmitted,
-    /// Only checked at admission; `count` counts it later, if at all.
+    /// Only checked at admission; `Store::count_attempt` counts it later,
+    /// if at all.
     Later,
 }
 
@@ -122,18 +139,11 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Now, in ms since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, millis)
-}
-
 /// At most this many counters are remembered in memory (about 64 bytes
 /// each: 3 MiB). Past it, those already empty are dropped, then the tenth
 /// nearest to empty: memory stays bounded whatever addresses and names a
 /// flood uses. (The Redis store keeps its counters as keys that expire.)
-pub const MAX_COUNTERS: usize = 50_000;
+const MAX_COUNTERS: usize = 50_000;
 
 /// The counters of a store that keeps them in this process's memory (the
 /// file store: one process owns its sessions dir).
@@ -173,17 +183,6 @@ impl Paces {
         Paced::Admitted {
             wait: Duration::from_millis(longest),
         }
-    }
-
-    /// Counts one attempt on `limit`'s counter, whatever it holds: what
-    /// it counts has happened (a `Counts::Later` limit's failure).
-    pub fn count(&self, limit: &Limit, now: u64) {
-        let mut tats = self.lock();
-        let stored = tats.get(&limit.counter).copied().unwrap_or(0);
-        let tat = stored
-            .max(now)
-            .saturating_add(millis(limit.rule.interval).max(1));
-        store_tat(&mut tats, limit.counter, tat, now);
     }
 
     /// Empties `counter`.
@@ -281,34 +280,6 @@ mod tests {
             })
         );
         assert_eq!(refused_after(waits[3]), Some(2000));
-    }
-
-    #[test]
-    fn a_refused_attempt_counts_on_no_counter() {
-        let open = limit("open", rule(100, 1000, 0));
-        let spent = limit("spent", rule(1, MINUTE, 0));
-        let paces = Paces::default();
-        assert!(refused_after(paces.admit(&[spent], 5_000)).is_none());
-        for _ in 0..50 {
-            assert!(refused_after(paces.admit(&[open, spent], 5_000)).is_some());
-        }
-        assert!(!paces.lock().contains_key(&open.counter), "nothing written");
-    }
-
-    #[test]
-    fn a_limit_counted_later_is_only_checked_until_count_and_forget_empties() {
-        let later = Limit {
-            counts: Counts::Later,
-            ..limit("x", rule(1, MINUTE, 0))
-        };
-        let paces = Paces::default();
-        for _ in 0..3 {
-            assert!(refused_after(paces.admit(&[later], 5_000)).is_none());
-        }
-        paces.count(&later, 5_000);
-        assert_eq!(refused_after(paces.admit(&[later], 5_000)), Some(MINUTE));
-        paces.forget(&later.counter);
-        assert!(paces.lock().is_empty());
     }
 
     #[test]

@@ -5,8 +5,6 @@
 //! randomness here (a new CSRF token is handed in); the store reads and
 //! writes records, `auth` decides what the auth fields mean.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -186,17 +184,20 @@ impl Record {
 
     /// The theme, if one was chosen and is one latch knows.
     pub fn theme(&self) -> Option<&'static str> {
-        match self.get_str(THEME) {
-            Some("dark") => Some("dark"),
-            Some("light") => Some("light"),
-            _ => None,
-        }
+        let chosen = self.get_str(THEME)?;
+        ["dark", "light"].into_iter().find(|known| *known == chosen)
     }
 
     /// The record as `--trace` shows it: its JSON, with `_csrf` and
     /// `_auth_hash` cut short (`trace::short`).
-    pub fn traced(&self) -> Traced<'_> {
-        Traced(self)
+    pub fn traced(&self) -> String {
+        let mut shown = self.clone();
+        for key in [CSRF, AUTH_HASH] {
+            if let Some(value) = shown.get_str(key).map(trace::short) {
+                shown.set_str(key, &value);
+            }
+        }
+        serde_json::to_string(&shown).unwrap_or_default()
     }
 
     /// The data that is not about signing in (neither `_auth_*` nor
@@ -209,21 +210,6 @@ impl Record {
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
         serde_json::to_string(&other).unwrap_or_default()
-    }
-}
-
-/// See `Record::traced`.
-pub struct Traced<'a>(&'a Record);
-
-impl fmt::Display for Traced<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut shown = self.0.clone();
-        for key in [CSRF, AUTH_HASH] {
-            if let Some(value) = shown.get_str(key).map(trace::short) {
-                shown.set_str(key, &value);
-            }
-        }
-        f.write_str(&serde_json::to_string(&shown).unwrap_or_default())
     }
 }
 
@@ -268,7 +254,7 @@ mod tests {
     fn the_traced_record_cuts_its_secrets_short() {
         let mut r = Record::new(0, 10, 0, "csrf-token-value".into());
         r.sign_in("alice", "auth-hash-value", 0, "new-csrf-value");
-        let shown = r.traced().to_string();
+        let shown = r.traced();
         assert!(shown.contains("\"_csrf\":\"new-…\""), "{shown}");
         assert!(shown.contains("\"_auth_hash\":\"auth…\""), "{shown}");
         assert!(!shown.contains("new-csrf-value") && !shown.contains("auth-hash-value"));

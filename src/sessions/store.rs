@@ -4,34 +4,25 @@
 //! A store keeps session records under ids it makes itself. Everything
 //! else about a session (who is signed in, whether that still stands, what
 //! a logout removes) is decided above it, in `auth` and the handlers, by
-//! changes handed to the store. The promises, for every backend:
+//! changes handed to the store. The promises of every backend (each call
+//! below adds its own):
 //!
-//! - `load` returns `Ok(None)` when there is no live session under the id:
-//!   none was ever made, it was deleted or moved away (a logout), it
-//!   expired (the backend may delete it then), or what is stored under the
-//!   id cannot be read as a session (logged, never an error and never a
-//!   hang). `Err` means the store itself failed, and nothing else does.
-//!   `load` never writes a session back.
-//! - `create` and `create_anonymous` store a record under a fresh id from
-//!   the OS random source, never one a client sent. `create_anonymous`
-//!   returns `Ok(None)`, and stores nothing, when the store already holds
-//!   `--max-sessions` sessions; nothing else is refused by that count.
+//! - `Err` means the store itself failed, and nothing else does: the
+//!   caller answers 503 (`error::Error`) and cannot count on the change
+//!   having been made. No session under an id (never made, deleted, moved,
+//!   expired, or bytes that are no session, logged) is `Ok(None)` or its
+//!   like, never an error and never a hang.
+//! - An id is fresh from the OS random source, never one a client sent.
 //! - A change (`modify`, `rotate`, and the sweep's) is applied to the
 //!   session as it is stored *now*, never to a copy loaded earlier. It may
 //!   run more than once (a backend may retry it after losing a race), so
 //!   it must only edit the record it is given: no I/O, no counters, no
 //!   randomness it relies on being drawn once.
-//! - No backend ever writes back a session that is gone. `modify` returns
-//!   `Ok(None)` and `rotate` `Rotated::Gone` when the session was deleted,
-//!   moved or expired before the change could apply: a request that
+//! - No backend ever writes back a session that is gone: a request that
 //!   loaded a session before a logout cannot undo the logout
 //!   (express-session #632, Django #21608).
 //! - A write is durable when the call returns: a crash after that keeps
 //!   it, and no reader or crash ever sees half of one.
-//! - `rotate` moves a session to a fresh id or deletes it, and either way
-//!   the old id names nothing afterwards.
-//! - An `Err` means the store failed, and nothing else: the caller answers
-//!   503 (`error::Error`) and cannot count on the change having been made.
 //!
 //! The backends are a closed set, one variant each, and each answers every
 //! call of the contract with the same signature, so `Store` only hands a
@@ -180,20 +171,12 @@ impl Store {
         location: &Location,
         settings: &Settings,
     ) -> Result<Store, StoreError> {
-        Ok(match location {
-            Location::Dir(dir) => {
-                Store::Files(FileStore::at(dir, settings.idle_timeout).map_err(opening)?)
-            }
-            Location::Redis(url) => Store::Redis(Box::new(
-                RedisStore::connect(
-                    url,
-                    settings.durability,
-                    settings.replica_acks,
-                    settings.idle_timeout,
-                )
-                .await?,
+        match location {
+            Location::Dir(dir) => Ok(Store::Files(
+                FileStore::at(dir, settings.idle_timeout).map_err(opening)?,
             )),
-        })
+            Location::Redis(_) => Store::open(location, settings).await,
+        }
     }
 
     /// The session `id` names, holding `record`, as `--trace`'s variable
@@ -206,7 +189,7 @@ impl Store {
             user: record.user().map(str::to_owned),
             csrf: record.csrf_token().map(trace::short),
             data: record.other_data(),
-            record: record.traced().to_string(),
+            record: record.traced(),
         }
     }
 
@@ -250,7 +233,7 @@ impl Store {
     }
 
     /// The live session `id` names, with its user's epoch. `Ok(None)`:
-    /// no live session (see the promises above).
+    /// no live session. It never writes a session back.
     pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
         on_backend!(self, b => b.load(id, now).await)
     }
@@ -282,7 +265,8 @@ impl Store {
 
     /// Applies `change` to the session as stored now and stores the result;
     /// returns the record written and what `change` returned. `Ok(None)`,
-    /// and nothing written: the session is gone. `version`: the one this
+    /// and nothing written: the session is gone (deleted, moved or expired
+    /// before the change could apply). `version`: the one this
     /// request loaded (`Session::version`), else `Version::UNKNOWN`; a
     /// backend may start from it, never trust it.
     pub async fn modify<T: Send + 'static>(
@@ -301,8 +285,9 @@ impl Store {
 
     /// Applies `change` to the session as stored now, then moves it to a
     /// fresh id (OWASP: renew the id on any change of privilege), or, when
-    /// `change` returns false (nothing left worth keeping), deletes it.
-    /// `created` and `expires` move with it. `Rotated::Gone`, and nothing
+    /// `change` returns false (nothing left worth keeping), deletes it:
+    /// either way the old id names nothing after. `created` and `expires`
+    /// move with it. `Rotated::Gone`, and nothing
     /// written: the session is gone. `version` as for `modify`.
     pub async fn rotate(
         &self,
@@ -382,7 +367,7 @@ impl Store {
     /// Counts one attempt on `limit`'s counter now (a `Counts::Later`
     /// limit, once what it counts has happened).
     pub async fn count_attempt(&self, limit: &Limit) -> Result<(), StoreError> {
-        on_backend!(self, b => b.count_attempt(limit).await)
+        self.pace(&[limit.counted_now()]).await.map(|_| ())
     }
 
     /// Empties `counter`.
@@ -404,11 +389,9 @@ impl Store {
     /// Removes what is dead (expired or unreadable sessions, a backend's
     /// leftovers) and says how many of each it removed. Each live session
     /// is handed, with its user's epoch, to `sign_out_if_void`, a change as
-    /// above: when it returns true, the edited record is stored. A backend
-    /// that expires sessions by itself may remove nothing. Redis does
-    /// neither: it expires sessions itself, and its epochs are as durable
-    /// as its sessions and never evicted, so no lost epoch can bring a
-    /// sign-in back; every request checks its own sign-in anyway.
+    /// above: when it returns true, the edited record is stored. Redis does
+    /// neither, having no sweep to run (docs/contract.md, "The Redis
+    /// store"): every request checks its own sign-in anyway.
     pub async fn sweep(
         &self,
         now: u64,

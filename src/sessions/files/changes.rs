@@ -2,19 +2,20 @@
 //! the file as it is on disk now (`Locked::read`, never the cache), and
 //! writes or unlinks through the one function that does (`disk`), so a
 //! session that is gone is never written back. New files need no lock:
-//! their id is fresh. And the epochs, advanced on a full disk too.
+//! their id is fresh. And the epochs, advanced on a full disk too. All of
+//! it runs on the blocking pool (`FileStore::blocking`).
 
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::MutexGuard;
 
 use super::epochs::EPOCHS_FILE;
-use super::{dir, Files, LOCK_STRIPES};
+use super::{dir, FileStore, Files, LOCK_STRIPES};
 use crate::log_event;
 use crate::os::sys;
 use crate::sessions::id::Digest;
 use crate::sessions::record::Judged;
-use crate::sessions::stored::Rotated;
+use crate::sessions::stored::{Rotated, StoreError, Version};
 use crate::sessions::{Record, SessionId};
 
 /// A session file under its lock: the only way to change one. It reads
@@ -63,115 +64,149 @@ impl Files {
     /// `max` session files. The id is new random bytes, never one a client
     /// sent; 256 random bits make a collision with an existing file not a
     /// possibility worth a check.
-    pub(super) fn create_within(&self, max: usize, json: &[u8]) -> io::Result<Option<SessionId>> {
-        let begun = self.count.begin(max);
-        let written = if begun.admitted() {
+    fn create_within(&self, max: usize, json: &[u8]) -> io::Result<Option<SessionId>> {
+        let admitted = self.count.begin(max);
+        let written = if admitted {
             let id = SessionId::generate();
             self.replace(&id.digest(), json).map(|()| Some(id))
         } else {
             Ok(None)
         };
-        self.count.finish(begun, matches!(written, Ok(Some(_))));
+        self.count.finish(admitted, matches!(written, Ok(Some(_))));
         written
     }
+}
 
-    pub(super) fn create_anonymous(&self, json: &[u8]) -> io::Result<Option<SessionId>> {
-        let created = self.create_within(self.max_sessions, json)?;
-        let was_full = self.full.swap(created.is_none(), Ordering::Relaxed);
-        if created.is_none() && !was_full {
-            log_event!(
-                "sessions dir {} holds {} session files (--max-sessions): new anonymous sessions refused until some end",
-                self.dir.display(),
-                self.max_sessions
-            );
-        }
-        Ok(created)
+impl FileStore {
+    pub async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
+        let json = record.encode();
+        let created = self
+            .blocking(move |files| files.create_within(usize::MAX, &json))
+            .await?;
+        Ok(created.expect("a create without a cap is never refused"))
     }
 
-    pub(super) fn modify<T>(
+    /// Refused once `--max-sessions` files are there, which is logged once
+    /// until one is made again. Files count as files until the sweep drops
+    /// the dead, so `now` is not needed here.
+    pub async fn create_anonymous(
         &self,
-        key: &Digest,
+        record: &Record,
+        _now: u64,
+    ) -> Result<Option<SessionId>, StoreError> {
+        let json = record.encode();
+        self.blocking(move |files| {
+            let created = files.create_within(files.max_sessions, &json)?;
+            let was_full = files.full.swap(created.is_none(), Ordering::Relaxed);
+            if created.is_none() && !was_full {
+                log_event!(
+                    "sessions dir {} holds {} session files (--max-sessions): new anonymous sessions refused until some end",
+                    files.dir.display(),
+                    files.max_sessions
+                );
+            }
+            Ok(created)
+        })
+        .await
+    }
+
+    /// No `Version`: a change reads the file under its lock, from the disk.
+    pub async fn modify<T: Send + 'static>(
+        &self,
+        id: &SessionId,
+        _version: &Version,
         now: u64,
-        change: impl Fn(&mut Record) -> T,
-    ) -> io::Result<Option<(Record, T)>> {
-        let file = self.lock(key);
-        let Some(Judged::Live(mut record)) = file.read(now)? else {
-            return Ok(None);
-        };
-        let out = change(&mut record);
-        file.write(&record)?;
-        Ok(Some((record, out)))
+        change: impl Fn(&mut Record) -> T + Send + 'static,
+    ) -> Result<Option<(Record, T)>, StoreError> {
+        let key = id.digest();
+        self.blocking(move |files| {
+            let file = files.lock(&key);
+            let Some(Judged::Live(mut record)) = file.read(now)? else {
+                return Ok(None);
+            };
+            let out = change(&mut record);
+            file.write(&record)?;
+            Ok(Some((record, out)))
+        })
+        .await
     }
 
     /// The new file is written before the old is unlinked: a crash between
     /// the two leaves an orphan to expire, never no session.
-    pub(super) fn rotate(
+    pub async fn rotate(
         &self,
-        key: &Digest,
+        id: &SessionId,
+        _version: &Version,
         now: u64,
-        change: impl Fn(&mut Record) -> bool,
-    ) -> io::Result<Rotated> {
-        let old = self.lock(key);
-        let Some(Judged::Live(mut record)) = old.read(now)? else {
-            return Ok(Rotated::Gone);
-        };
-        let rotated = if change(&mut record) {
-            let moved = self.create_within(usize::MAX, &record.encode())?;
-            let new = moved.ok_or_else(|| io::Error::other("no session file slot"))?;
-            Rotated::Moved(new, record)
-        } else {
-            Rotated::Deleted
-        };
-        old.unlink()?;
-        Ok(rotated)
+        change: impl Fn(&mut Record) -> bool + Send + 'static,
+    ) -> Result<Rotated, StoreError> {
+        let key = id.digest();
+        self.blocking(move |files| {
+            let old = files.lock(&key);
+            let Some(Judged::Live(mut record)) = old.read(now)? else {
+                return Ok(Rotated::Gone);
+            };
+            let rotated = if change(&mut record) {
+                let moved = files.create_within(usize::MAX, &record.encode())?;
+                let new = moved.ok_or_else(|| io::Error::other("no session file slot"))?;
+                Rotated::Moved(new, record)
+            } else {
+                Rotated::Deleted
+            };
+            old.unlink()?;
+            Ok(rotated)
+        })
+        .await
     }
 
-    /// Notes that `key` is signed in as `user` since `at`, then ends the user's
-    /// oldest sign-ins past `keep`: each one is re-read under its lock and
-    /// deleted only if it still holds that user's sign-in (an entry that
-    /// no longer does is just dropped from the index). Returns how many
-    /// it ended.
-    pub(super) fn keep_newest_sign_ins(
+    pub async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let key = id.digest();
+        self.blocking(move |files| files.lock(&key).unlink()).await
+    }
+
+    /// Notes that `id` is signed in as its record's user, then ends the
+    /// user's oldest sign-ins past `keep`: each one is re-read under its
+    /// lock and deleted only if it still holds that user's sign-in (an
+    /// entry that no longer does is just dropped from the index).
+    pub async fn keep_newest_sign_ins(
         &self,
-        user: &str,
-        key: Digest,
-        at: u64,
+        id: &SessionId,
+        record: &Record,
         keep: usize,
-        now: u64,
-    ) -> io::Result<usize> {
-        self.sign_ins.add(user, at, key);
-        let Some(oldest_first) = self.sign_ins.past(user, keep) else {
+    ) -> Result<usize, StoreError> {
+        let Some(user) = record.user().map(str::to_owned) else {
             return Ok(0);
         };
-        let holds = |file: &Locked| -> io::Result<bool> {
-            Ok(matches!(file.read(now)?, Some(Judged::Live(r)) if r.user() == Some(user)))
-        };
-        let mut live = Vec::new();
-        for key in oldest_first {
-            if holds(&self.lock(&key))? {
-                live.push(key);
-            } else {
-                self.sign_ins.remove(user, &key);
+        let (key, at) = (id.digest(), record.auth_time().unwrap_or(record.created));
+        let now = crate::sessions::now();
+        self.blocking(move |files| {
+            files.sign_ins.add(&user, at, key);
+            let Some(oldest_first) = files.sign_ins.past(&user, keep) else {
+                return Ok(0);
+            };
+            let holds = |file: &Locked| -> io::Result<bool> {
+                let read = file.read(now)?;
+                Ok(matches!(read, Some(Judged::Live(r)) if r.user() == Some(user.as_str())))
+            };
+            let mut live = Vec::new();
+            for key in oldest_first {
+                if holds(&files.lock(&key))? {
+                    live.push(key);
+                } else {
+                    files.sign_ins.remove(&user, &key);
+                }
             }
-        }
-        let mut ended = 0;
-        for key in live.iter().take(live.len().saturating_sub(keep)) {
-            let file = self.lock(key);
-            if holds(&file)? && file.unlink()? {
-                ended += 1;
+            let mut ended = 0;
+            for key in live.iter().take(live.len().saturating_sub(keep)) {
+                let file = files.lock(key);
+                if holds(&file)? && file.unlink()? {
+                    ended += 1;
+                }
+                files.sign_ins.remove(&user, key);
             }
-            self.sign_ins.remove(user, key);
-        }
-        Ok(ended)
-    }
-
-    /// Deletes the file if, re-read under its lock, it is still expired.
-    pub(super) fn delete_if_expired(&self, key: &Digest, now: u64) -> io::Result<bool> {
-        let file = self.lock(key);
-        match file.read(now)? {
-            Some(Judged::Expired) => file.unlink(),
-            _ => Ok(false),
-        }
+            Ok(ended)
+        })
+        .await
     }
 
     /// Advances the user's epoch, durably. On a full file system it
@@ -180,25 +215,30 @@ impl Files {
     /// space the old epochs file gave back, and by the next sweep. A
     /// read-only store refuses: it must never replace the server's epochs
     /// with what it happens to hold.
-    pub(super) fn bump_epoch(&self, user: &str) -> io::Result<u64> {
-        if self.dir_lock.is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "this sessions store is read-only: epochs are written by the server",
-            ));
-        }
-        let path = self.dir.join(EPOCHS_FILE);
-        self.epochs
-            .advance(user, |json| match self.write_file(&path, json) {
-                Err(e) if sys::is_out_of_space(&e) && dir::release_reserve(&self.dir) => {
-                    log_event!(
+    pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
+        let user = user.to_owned();
+        self.blocking(move |files| {
+            if files.dir_lock.is_none() {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "this sessions store is read-only: epochs are written by the server",
+                ));
+            }
+            let path = files.dir.join(EPOCHS_FILE);
+            files
+                .epochs
+                .advance(&user, |json| match files.write_file(&path, json) {
+                    Err(e) if sys::is_out_of_space(&e) && dir::release_reserve(&files.dir) => {
+                        log_event!(
                         "sessions dir full ({e}): the space reserve released for the epochs file"
                     );
-                    let written = self.write_file(&path, json);
-                    self.fill_reserve();
-                    written
-                }
-                other => other,
-            })
+                        let written = files.write_file(&path, json);
+                        files.fill_reserve();
+                        written
+                    }
+                    other => other,
+                })
+        })
+        .await
     }
 }

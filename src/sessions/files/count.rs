@@ -16,17 +16,6 @@ pub(super) struct FileCount {
     finished: AtomicUsize,
 }
 
-/// A new file's place in the count, taken by `FileCount::begin`.
-pub(super) struct Begun {
-    admitted: bool,
-}
-
-impl Begun {
-    pub(super) fn admitted(&self) -> bool {
-        self.admitted
-    }
-}
-
 impl FileCount {
     pub(super) fn starting_at(files: usize) -> FileCount {
         FileCount {
@@ -39,25 +28,24 @@ impl FileCount {
         self.files.load(Ordering::Relaxed)
     }
 
-    /// Counts a new file if fewer than `max` are there. `begun` is counted
-    /// before `files`, and `finish` counts `finished` after the write, so a
-    /// sweep's recount never misses the file (see `recount`).
-    pub(super) fn begin(&self, max: usize) -> Begun {
+    /// Counts a new file if fewer than `max` are there; whether it did.
+    /// Every `begin` is followed by one `finish`. `begun` is counted before
+    /// `files`, and `finish` counts `finished` after the write, so a sweep's
+    /// recount never misses the file (see `recount`).
+    pub(super) fn begin(&self, max: usize) -> bool {
         self.begun.fetch_add(1, Ordering::SeqCst);
-        let admitted = self
-            .files
+        self.files
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
                 (n < max).then_some(n + 1)
             })
-            .is_ok();
-        Begun { admitted }
+            .is_ok()
     }
 
-    /// The write `begun` announced is over; `written` is whether the file
-    /// is there now.
-    pub(super) fn finish(&self, begun: Begun, written: bool) {
+    /// The write `begin` announced is over: `admitted` is what `begin`
+    /// returned, `written` whether the file is there now.
+    pub(super) fn finish(&self, admitted: bool, written: bool) {
         self.finished.fetch_add(1, Ordering::SeqCst);
-        if begun.admitted && !written {
+        if admitted && !written {
             self.removed();
         }
     }
@@ -105,16 +93,11 @@ mod tests {
     #[test]
     fn a_file_is_admitted_below_the_cap_and_a_failed_write_gives_its_place_back() {
         let count = FileCount::starting_at(1);
-        let first = count.begin(2);
-        assert!(first.admitted());
-        assert!(
-            !count.begin(2).admitted(),
-            "the cap counts the file in progress"
-        );
-        count.finish(first, false);
+        assert!(count.begin(2));
+        assert!(!count.begin(2), "the cap counts the file in progress");
+        count.finish(true, false);
         assert_eq!(count.current(), 1);
-        let again = count.begin(2);
-        count.finish(again, true);
+        count.finish(count.begin(2), true);
         assert_eq!(count.current(), 2);
         count.removed();
         assert_eq!(count.current(), 1);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::cache::FileVersion;
 use super::dir;
 use super::epochs::EPOCHS_FILE;
-use super::{file_name, Files};
+use super::Files;
 use crate::log_event;
 use crate::os::regular_file::{self, Contents, Symlinks};
 use crate::os::{atomic_file, sys};
@@ -89,11 +89,10 @@ impl Files {
     /// the server runs), the serving store makes it again, 0700, and
     /// writes once more.
     pub(super) fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let sync_dir = |dir: &Path| self.dir_sync.sync(dir);
-        match atomic_file::write_synced(path, bytes, sync_dir) {
+        match atomic_file::write_synced(path, bytes, &self.dir_sync) {
             Err(e) if e.kind() == io::ErrorKind::NotFound && self.dir_lock.is_some() => {
                 self.recreate_dir()?;
-                atomic_file::write_synced(path, bytes, sync_dir)
+                atomic_file::write_synced(path, bytes, &self.dir_sync)
             }
             other => other,
         }
@@ -135,7 +134,14 @@ impl Files {
         }
     }
 
+    /// A session's file: its id's digest in hex, `.json`. The directory
+    /// then holds no usable cookie: a file name cannot be turned back into
+    /// an id, so a leaked listing (or backup) grants nothing.
     pub(super) fn path(&self, key: &Digest) -> PathBuf {
-        self.dir.join(file_name(key).as_str())
+        let mut path = self
+            .dir
+            .join(std::str::from_utf8(&key.hex()).expect("hex is ASCII"));
+        path.set_extension("json");
+        path
     }
 }

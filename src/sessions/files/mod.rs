@@ -41,17 +41,15 @@ use std::sync::{Arc, Mutex};
 use crate::os::blocking;
 use crate::os::group_commit::DirSync;
 use crate::sessions::id::Digest;
-use crate::sessions::pace::{self, Counter, Limit, Paced, Paces};
+use crate::sessions::pace::{Counter, Limit, Paced, Paces};
 use crate::sessions::record::Judged;
-use crate::sessions::stored::{Listing, Removed, Rotated, StoreError, Stored, Version};
+use crate::sessions::stored::{StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
 use crate::trace::Place;
 use cache::SessionCache;
 use count::FileCount;
 use epochs::Epochs;
 use sign_ins::SignIns;
-
-pub use dir::{LOCK_FILE, RESERVE_FILE};
 
 /// Number of per-session locks. A session maps to one by its file name, so
 /// two sessions rarely share one, and memory stays fixed however many
@@ -89,30 +87,11 @@ struct Files {
     sign_ins: SignIns,
 }
 
-/// A session's file name: its id's digest in hex, `.json`, built on the
-/// stack (asked for on every request's read). The directory then holds no
-/// usable cookie: a file name cannot be turned back into an id, so a
-/// leaked listing (or backup) grants nothing.
-fn file_name(digest: &Digest) -> FileName {
-    let mut name = [0u8; 69];
-    name[..64].copy_from_slice(&digest.hex());
-    name[64..].copy_from_slice(b".json");
-    FileName(name)
-}
-
-/// The digest a file name stands for: `<64 hex digits>.json`; `None` for
-/// every other name (temporary files, the lock, the epochs).
+/// The digest a file name stands for: `<64 hex digits>.json` (see
+/// `Files::path`); `None` for every other name (temporary files, the lock,
+/// the epochs).
 fn digest_of_file_name(name: &str) -> Option<Digest> {
     Digest::from_hex(name.strip_suffix(".json")?.as_bytes())
-}
-
-/// A session file's name (see `file_name`).
-struct FileName([u8; 69]);
-
-impl FileName {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("hex digits and .json are ASCII")
-    }
 }
 
 impl FileStore {
@@ -205,78 +184,19 @@ impl FileStore {
                 }))
             }
             Some(Judged::Expired) => {
-                self.blocking(move |files| files.delete_if_expired(&key, now))
-                    .await?;
+                // Deleted if, re-read under its lock, it is still expired.
+                self.blocking(move |files| {
+                    let file = files.lock(&key);
+                    match file.read(now)? {
+                        Some(Judged::Expired) => file.unlink(),
+                        _ => Ok(false),
+                    }
+                })
+                .await?;
                 Ok(None)
             }
             Some(Judged::Unreadable) | None => Ok(None),
         }
-    }
-
-    pub async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
-        let json = record.encode();
-        let created = self
-            .blocking(move |files| files.create_within(usize::MAX, &json))
-            .await?;
-        Ok(created.expect("a create without a cap is never refused"))
-    }
-
-    /// Files count as files until the sweep drops the dead, so `now` is
-    /// not needed here.
-    pub async fn create_anonymous(
-        &self,
-        record: &Record,
-        _now: u64,
-    ) -> Result<Option<SessionId>, StoreError> {
-        let json = record.encode();
-        self.blocking(move |files| files.create_anonymous(&json))
-            .await
-    }
-
-    /// No `Version`: a change reads the file under its lock (from the
-    /// cache when it is unchanged).
-    pub async fn modify<T: Send + 'static>(
-        &self,
-        id: &SessionId,
-        _version: &Version,
-        now: u64,
-        change: impl Fn(&mut Record) -> T + Send + 'static,
-    ) -> Result<Option<(Record, T)>, StoreError> {
-        let key = id.digest();
-        self.blocking(move |files| files.modify(&key, now, change))
-            .await
-    }
-
-    pub async fn rotate(
-        &self,
-        id: &SessionId,
-        _version: &Version,
-        now: u64,
-        change: impl Fn(&mut Record) -> bool + Send + 'static,
-    ) -> Result<Rotated, StoreError> {
-        let key = id.digest();
-        self.blocking(move |files| files.rotate(&key, now, change))
-            .await
-    }
-
-    pub async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let key = id.digest();
-        self.blocking(move |files| files.lock(&key).unlink()).await
-    }
-
-    pub async fn keep_newest_sign_ins(
-        &self,
-        id: &SessionId,
-        record: &Record,
-        keep: usize,
-    ) -> Result<usize, StoreError> {
-        let Some(user) = record.user().map(str::to_owned) else {
-            return Ok(0);
-        };
-        let (key, at) = (id.digest(), record.auth_time().unwrap_or(record.created));
-        let now = crate::sessions::now();
-        self.blocking(move |files| files.keep_newest_sign_ins(&user, key, at, keep, now))
-            .await
     }
 
     /// Nothing to wait for: every write was fsynced when its call
@@ -290,24 +210,10 @@ impl FileStore {
         Ok(self.files.epochs.of(user))
     }
 
-    pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
-        let user = user.to_owned();
-        self.blocking(move |files| files.bump_epoch(&user)).await
-    }
-
-    pub async fn list(&self, now: u64) -> Result<Vec<Listing>, StoreError> {
-        self.blocking(move |files| files.list(now)).await
-    }
-
     /// `Paces::admit`: the counters are kept in memory, since one process
     /// owns the dir.
     pub async fn pace(&self, limits: &[Limit]) -> Result<Paced, StoreError> {
-        Ok(self.files.paces.admit(limits, pace::now_ms()))
-    }
-
-    pub async fn count_attempt(&self, limit: &Limit) -> Result<(), StoreError> {
-        self.files.paces.count(limit, pace::now_ms());
-        Ok(())
+        Ok(self.files.paces.admit(limits, crate::sessions::now_ms()))
     }
 
     pub async fn forget(&self, counter: &Counter) -> Result<(), StoreError> {
@@ -319,21 +225,6 @@ impl FileStore {
     /// as files until the sweep drops the dead, so `now` is not needed.
     pub async fn count(&self, _now: u64) -> Result<usize, StoreError> {
         Ok(self.files.count.current())
-    }
-
-    pub async fn sweep(
-        &self,
-        now: u64,
-        sign_out_if_void: impl Fn(&mut Record, u64) -> bool + Send + 'static,
-    ) -> Result<Removed, StoreError> {
-        self.blocking(move |files| files.sweep(now, &sign_out_if_void))
-            .await
-    }
-
-    /// The sweep, signing no one out: the dir holds nothing a sweep would
-    /// not remove anyway.
-    pub async fn clear(&self, now: u64) -> Result<Removed, StoreError> {
-        self.sweep(now, |_, _| false).await
     }
 
     /// Runs `work` on the blocking pool (it writes, fsyncs or scans).
@@ -389,7 +280,7 @@ mod tests {
     #[test]
     fn only_canonical_file_names_are_session_files() {
         let id = SessionId::generate();
-        let name = file_name(&id.digest()).as_str().to_owned();
+        let name = format!("{}.json", id.digest());
         assert_eq!(digest_of_file_name(&name), Some(id.digest()));
         for other in [
             ".tmp-0011",
@@ -402,12 +293,5 @@ mod tests {
         ] {
             assert!(digest_of_file_name(other).is_none(), "{other}");
         }
-    }
-
-    #[test]
-    fn a_file_name_starts_with_the_session_label() {
-        let id = SessionId::generate();
-        let name = file_name(&id.digest());
-        assert!(name.as_str().starts_with(&id.label().to_string()));
     }
 }

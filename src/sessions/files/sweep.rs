@@ -14,12 +14,12 @@ use std::time::{Duration, SystemTime};
 
 use super::epochs::EPOCHS_FILE;
 use super::sign_ins::Seen;
-use super::{digest_of_file_name, Files};
+use super::{digest_of_file_name, FileStore, Files};
 use crate::log_event;
 use crate::os::atomic_file::TEMP_PREFIX;
 use crate::sessions::id::Digest;
 use crate::sessions::record::Judged;
-use crate::sessions::stored::{Listing, Removed};
+use crate::sessions::stored::{Listing, Removed, StoreError};
 use crate::sessions::Record;
 
 /// A temporary file older than this is a crash's leftover, not a write in
@@ -35,6 +35,45 @@ enum Swept {
     SignedOut,
     Expired,
     Unreadable,
+}
+
+impl FileStore {
+    pub async fn sweep(
+        &self,
+        now: u64,
+        sign_out_if_void: impl Fn(&mut Record, u64) -> bool + Send + 'static,
+    ) -> Result<Removed, StoreError> {
+        self.blocking(move |files| files.sweep(now, &sign_out_if_void))
+            .await
+    }
+
+    /// The sweep, signing no one out: the dir holds nothing a sweep would
+    /// not remove anyway.
+    pub async fn clear(&self, now: u64) -> Result<Removed, StoreError> {
+        self.sweep(now, |_, _| false).await
+    }
+
+    /// Every live session with its user's epoch, oldest first (then by
+    /// label), for `latch sessions`. It writes and deletes nothing.
+    pub async fn list(&self, now: u64) -> Result<Vec<Listing>, StoreError> {
+        self.blocking(move |files| {
+            let mut listings = Vec::new();
+            for key in session_files(&files.dir)? {
+                let key = key?;
+                if let Some(Judged::Live(record)) = files.read_from_disk(&key, now)? {
+                    let epoch = files.epoch_of(&record);
+                    listings.push(Listing {
+                        label: key.label(),
+                        record,
+                        epoch,
+                    });
+                }
+            }
+            listings.sort_by_key(|l| (l.record.created, l.label));
+            Ok(listings)
+        })
+        .await
+    }
 }
 
 impl Files {
@@ -61,11 +100,8 @@ impl Files {
         let walk = self.sign_ins.walk_begins();
         let mut seen = Seen::new();
         let (mut kept, mut signed_out) = (0, 0);
-        for entry in fs::read_dir(&self.dir)? {
-            let name = entry?.file_name();
-            let Some(key) = name.to_str().and_then(digest_of_file_name) else {
-                continue;
-            };
+        for key in session_files(&self.dir)? {
+            let key = key?;
             match self.sweep_one(&key, now, sign_out_if_void) {
                 Ok(Swept::Gone) => {}
                 Ok(Swept::Expired) => removed.expired += 1,
@@ -120,27 +156,6 @@ impl Files {
         Ok(swept)
     }
 
-    /// Every live session with its user's epoch, oldest first (then by
-    /// label), for `latch sessions`. It reads and deletes nothing.
-    pub(super) fn list(&self, now: u64) -> io::Result<Vec<Listing>> {
-        let mut listings = Vec::new();
-        for entry in fs::read_dir(&self.dir)? {
-            let name = entry?.file_name();
-            let Some(key) = name.to_str().and_then(digest_of_file_name) else {
-                continue;
-            };
-            if let Some(Judged::Live(record)) = self.read_from_disk(&key, now)? {
-                listings.push(Listing {
-                    label: key.label(),
-                    epoch: self.epoch_of(&record),
-                    record,
-                });
-            }
-        }
-        listings.sort_by_key(|l| (l.record.created, l.label));
-        Ok(listings)
-    }
-
     /// The serving store's upkeep, at each sweep: a dir deleted while no
     /// write came is made again; an epochs file deleted while the server
     /// ran is written back from memory; the space reserve is refilled.
@@ -184,14 +199,20 @@ impl Files {
     }
 }
 
+/// The digest of each session file in `dir`, read one entry at a time:
+/// every other name (temporary files, the lock, the epochs) is passed over.
+fn session_files(dir: &Path) -> io::Result<impl Iterator<Item = io::Result<Digest>>> {
+    Ok(fs::read_dir(dir)?.filter_map(|entry| match entry {
+        Ok(entry) => entry
+            .file_name()
+            .to_str()
+            .and_then(digest_of_file_name)
+            .map(Ok),
+        Err(e) => Some(Err(e)),
+    }))
+}
+
 /// How many entries of `dir` carry a session file's name.
 pub(super) fn count_session_files(dir: &Path) -> io::Result<usize> {
-    let mut count = 0;
-    for entry in fs::read_dir(dir)? {
-        let name = entry?.file_name();
-        if name.to_str().and_then(digest_of_file_name).is_some() {
-            count += 1;
-        }
-    }
-    Ok(count)
+    session_files(dir)?.try_fold(0, |n, key| key.map(|_| n + 1))
 }

@@ -38,20 +38,6 @@ impl RedisStore {
         })
     }
 
-    /// `Paces::count`: the PACE script on one counter that admits
-    /// whatever it holds.
-    pub async fn count_attempt(&self, limit: &Limit) -> Result<(), StoreError> {
-        let always = Limit {
-            rule: crate::sessions::pace::Rule {
-                max_wait: Duration::MAX,
-                ..limit.rule
-            },
-            counts: Counts::WhenAdmitted,
-            ..*limit
-        };
-        self.pace(&[always]).await.map(|_| ())
-    }
-
     /// `Paces::forget`.
     pub async fn forget(&self, counter: &Counter) -> Result<(), StoreError> {
         self.query(redis::cmd("DEL").arg(pace_key(counter))).await
