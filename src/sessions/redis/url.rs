@@ -36,29 +36,29 @@ pub(super) enum Target {
 }
 
 impl Target {
-    /// How to reach another server of the same setup (a replica the
-    /// primary lists), with the URL's credentials, database and TLS.
+    /// How to reach a server of the setup at `host:port` (the primary a
+    /// Sentinel names, a replica the primary lists), with the URL's
+    /// credentials, database and TLS.
     pub fn server_at(&self, host: &str, port: u16) -> ConnectionInfo {
         let (host, port) = (host.to_owned(), port);
-        match self {
-            Target::Sentinel(sentinels) => sentinels.server(ConnectionAddr::Tcp(host, port)),
-            Target::Server(info) => {
-                let addr = match info.addr() {
-                    ConnectionAddr::TcpTls {
-                        insecure,
-                        tls_params,
-                        ..
-                    } => ConnectionAddr::TcpTls {
-                        host,
-                        port,
-                        insecure: *insecure,
-                        tls_params: tls_params.clone(),
-                    },
-                    _ => ConnectionAddr::Tcp(host, port),
-                };
-                info.clone().set_addr(addr)
-            }
-        }
+        let like = match self {
+            Target::Server(info) => info,
+            Target::Sentinel(sentinels) => &sentinels.servers,
+        };
+        let addr = match like.addr() {
+            ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: *insecure,
+                tls_params: tls_params.clone(),
+            },
+            _ => ConnectionAddr::Tcp(host, port),
+        };
+        like.clone().set_addr(addr)
     }
 }
 
@@ -74,13 +74,6 @@ pub(super) struct Sentinels {
     /// (the Sentinels themselves are asked without them), at a placeholder
     /// address.
     servers: ConnectionInfo,
-}
-
-impl Sentinels {
-    /// How to reach the server at `addr` (a primary or a replica).
-    pub fn server(&self, addr: ConnectionAddr) -> ConnectionInfo {
-        self.servers.clone().set_addr(addr)
-    }
 }
 
 /// Sentinel's own port, when the URL names none.
@@ -354,13 +347,14 @@ mod tests {
     #[test]
     fn a_sentinel_url_names_the_sentinels_the_service_and_the_servers_credentials() {
         let url = "redis+sentinel://latch:Zq1%2FWv2@10.0.0.5:26379,10.0.0.6,[::1]:26380/main?db=2";
-        let Ok(Target::Sentinel(sentinels)) = parse(url) else {
-            panic!("{url} does not parse");
+        let target = parse(url).unwrap();
+        let Target::Sentinel(sentinels) = &target else {
+            panic!("{url} is not a Sentinel URL");
         };
         let addrs: Vec<String> = sentinels.addrs.iter().map(|a| a.to_string()).collect();
         assert_eq!(addrs, ["10.0.0.5:26379", "10.0.0.6:26379", "::1:26380"]);
         assert_eq!(sentinels.service, "main");
-        let primary = sentinels.server(ConnectionAddr::Tcp("10.0.0.7".into(), 6379));
+        let primary = target.server_at("10.0.0.7", 6379);
         assert_eq!(primary.addr().to_string(), "10.0.0.7:6379");
         let redis = primary.redis_settings();
         assert_eq!(
@@ -371,15 +365,8 @@ mod tests {
             redacted(url),
             "redis+sentinel://latch:***@10.0.0.5:26379,10.0.0.6,[::1]:26380/main?db=2"
         );
-        let Ok(Target::Sentinel(bare)) = parse("redis+sentinel://h/m") else {
-            panic!("the shortest form does not parse");
-        };
-        assert_eq!(
-            bare.server(ConnectionAddr::Tcp("h".into(), 1))
-                .redis_settings()
-                .db(),
-            0
-        );
+        let bare = parse("redis+sentinel://h/m").unwrap();
+        assert_eq!(bare.server_at("h", 1).redis_settings().db(), 0);
     }
 
     #[test]
