@@ -1,7 +1,8 @@
 //! How every call reaches the Redis primary: through the `link` opened
 //! from the URL (directly, or at the address Sentinel names), each
 //! exchange bounded in time, and the server re-checked after every
-//! reconnect and every `RECHECK_EVERY` while serving.
+//! reconnect and every `RECHECK_EVERY` while serving (docs/contract.md,
+//! "The Redis store").
 //!
 //! How a reconnect is noticed: redis-rs's `ConnectionManager` replaces its
 //! connection only when a command on it has failed (latch speaks RESP2, so
@@ -16,16 +17,14 @@
 //! primary is, connects there, and makes sure it is one (`ROLE`): the
 //! library's manager would only ever reconnect to the address it started
 //! with (redis-rs #1438), which after a failover is a dead server or a
-//! replica. One check runs at a time; the calls that arrive meanwhile wait
-//! for its verdict (bounded).
+//! replica.
 //!
-//! The settings can also change under a running server, with no reconnect
-//! at all (`CONFIG SET appendfsync no`, or a primary demoted while latch
-//! stays connected): so a check stands for `RECHECK_EVERY` only. In strict
-//! mode, once a check finds the server not durable, every call is refused
-//! (`NotDurable`: 503) and checks again first, so service resumes at the
-//! first call after the setting is fixed. Each change of verdict is logged
-//! once, naming the setting (`note_verdict`).
+//! The settings can also change with no reconnect at all (`CONFIG SET
+//! appendfsync no`, a primary demoted while latch stays connected): so a
+//! check stands for `RECHECK_EVERY` only, and a check that refused the
+//! server is made again at the next call. One check runs at a time; the
+//! calls that arrive meanwhile wait for its verdict. Each change of
+//! verdict is logged once (`note_verdict`).
 
 use std::fmt;
 use std::future::Future;

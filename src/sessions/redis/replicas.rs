@@ -1,14 +1,6 @@
 //! A sign-out confirmed by replicas before it is answered
-//! (docs/contract.md, "The Redis store": replicas and Sentinel).
-//!
-//! Redis replicates asynchronously: the primary answers a write before any
-//! replica has it, and a failover promotes a replica that may lack the
-//! last writes. For a session store a lost delete is a signed-out session
-//! that signs in again, so with `--redis-replica-acks N` a sign-out is
-//! answered only once N replicas hold it (`confirm`). Measured on one
-//! host, with the replication stream stalled for 1.5 s before the primary
-//! was killed: 39,124 of 55,449 answered logouts came back without the
-//! wait, none with it.
+//! (docs/contract.md, "Replicas and Sentinel"; the README's "Why a
+//! sign-out's 303 waits for a replica" has the measurement).
 //!
 //! How: `WAIT N T` returns how many replicas hold every write made on its
 //! connection before it (`WAITAOF 0 N T`, Redis 7.2 and later: have it on
@@ -24,12 +16,9 @@
 //! A `WAIT` blocks its connection until it returns, and the shared
 //! connection carries every request's commands (64 pipelined logouts took
 //! 1.5 ms without and 136 ms with a `WAIT` each): so each confirmation
-//! runs on a connection of its own (`link::Link::own`), kept for
-//! the next one.
-//!
-//! Not confirmed in time: `Unavailable` (503 with `Retry-After`), naming
-//! the count; latch does not retry, and a retry by the user is safe (its
-//! logout finds the session gone, and confirms again).
+//! runs on a connection of its own (`link::Link::own`), kept for the next
+//! one. Not confirmed in time: `Unavailable`, naming the count; latch does
+//! not retry, and a retry by the user is safe (it confirms again).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

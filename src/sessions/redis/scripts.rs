@@ -11,12 +11,12 @@
 //! The scripts run by `EVALSHA`; after a Redis restart has forgotten them
 //! the client library sends them again (`NOSCRIPT`, then `EVAL`).
 //!
-//! The first line of each declares what it does (Redis 7.0 and later, as
-//! `SET … PXAT` needs 6.2): a plain `#!lua` may write, so Redis refuses it
-//! whole, before it starts, when memory is full (`-OOM`); `allow-oom` on the
-//! ones a logout needs (deleting, advancing an epoch), so a logout works
-//! even then; `no-writes` on the read. (A script without that line would be let through at the memory
-//! limit: Redis 7.0 checks such legacy scripts loosely.)
+//! The first line of each declares what it does (Redis 7.0 and later):
+//! a plain `#!lua` may write, so Redis refuses it whole, before it starts,
+//! when memory is full (`-OOM`); `allow-oom` on the ones a logout needs
+//! (deleting, advancing an epoch), so a logout works even then; `no-writes`
+//! on the read. (Redis 7.0 checks a script without that line loosely, and
+//! would let it through at the memory limit.)
 
 use std::sync::LazyLock;
 
@@ -27,11 +27,8 @@ use redis::Script;
 /// room for it (`connection::note_room`).
 pub const SESSION_WRITES: [&str; 3] = ["CREATE", "SWAP", "MOVE"];
 
-/// Stores a new session unless the store is full. The count is the size of
-/// latch's database (`DBSIZE`, O(1)): its sessions, plus the few keys of
-/// other kinds latch keeps beside them (docs/contract.md, "The Redis
-/// store"), so no index has to follow every write.
-/// KEYS: the session key. ARGV: the value, its deadline (ms), the most keys
+/// Stores a new session unless the store is full, counted as `count`
+/// counts (`DBSIZE`). KEYS: the session key. ARGV: the value, its deadline (ms), the most keys
 /// (0: no cap). Returns 1 stored, 0 full, -1 the key exists (an id drawn
 /// twice).
 pub static CREATE: LazyLock<Script> = LazyLock::new(|| {
@@ -123,9 +120,9 @@ return {value, redis.call('GET', ARGV[1] .. hex) or '0'}
 
 /// Notes a new sign-in in its user's index and ends the user's oldest
 /// sign-ins past a number. KEYS: the user's index (a sorted set of session
-/// key hashes by sign-in time). ARGV: the new session's
-/// member, its sign-in time (ms), how many to keep, the user name, the
-/// new session's deadline (ms), the session key prefix. An indexed session that no longer holds
+/// key hashes by sign-in time). ARGV: the new session's member, its sign-in
+/// time (ms), how many to keep, the user name, the new session's deadline
+/// (ms), the session key prefix. An indexed session that no longer holds
 /// this user's sign-in (signed out, moved, expired) is dropped from the
 /// index first; then, oldest first, sessions past the number are deleted.
 /// The index lives as long as its newest session. Returns how many
