@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value};
 
-use super::durability::{config_get, shortfalls, unverifiable, Durability, Survey};
+use super::durability::{config_get, durable, shortfalls, unverifiable, Durability, Survey};
 use super::link::{self, lock, Link, COMMAND_TIMEOUT};
 use super::url::Target;
 use super::{error, sentinel, RedisStore};
@@ -293,7 +293,7 @@ impl RedisStore {
         }
         match verdict {
             Err(why) => log_event!("redis: requests get 503 until it is fixed: {why}"),
-            Ok(()) => log_event!("redis: durable again ({DURABLE}): serving"),
+            Ok(()) => log_event!("redis: durable again ({}): serving", durable()),
         }
     }
 
@@ -306,9 +306,11 @@ impl RedisStore {
         if found.is_empty() {
             let place = match &self.target {
                 Target::Server(_) => String::new(),
-                Target::Sentinel(_) => format!("primary {} (named by Sentinel): ", self.link().addr),
+                Target::Sentinel(_) => {
+                    format!("primary {} (named by Sentinel): ", self.link().addr)
+                }
             };
-            survey.fine.push(format!("{place}durable ({DURABLE})"));
+            survey.fine.push(format!("{place}durable ({})", durable()));
         }
         survey.shortfalls.extend(found);
         self.learn_wait().await?;
@@ -340,19 +342,16 @@ impl RedisStore {
     /// The primary's settings, read (`durability::config_get`) and judged.
     async fn primary_shortfalls(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.link().shared();
-        Ok(match self.bounded(config_get().query_async(&mut conn)).await {
-            Ok(settings) => shortfalls(&settings, self.replica_acks),
-            // A refused command (unknown, renamed, NOPERM) is not an outage.
-            Err(StoreError::Failed(why)) => vec![unverifiable(&why)],
-            Err(e) => return Err(e),
-        })
+        Ok(
+            match self.bounded(config_get().query_async(&mut conn)).await {
+                Ok(settings) => shortfalls(&settings, self.replica_acks),
+                // A refused command (unknown, renamed, NOPERM) is not an outage.
+                Err(StoreError::Failed(why)) => vec![unverifiable(&why)],
+                Err(e) => return Err(e),
+            },
+        )
     }
 }
-
-/// The four settings of a durable server, as a log line and `check` say
-/// them.
-const DURABLE: &str = "appendonly yes, appendfsync always, no-appendfsync-on-rewrite no, \
-     maxmemory-policy noeviction";
 
 /// The primary `target` names, connected: at its one address, or where
 /// the Sentinels say, and then only if it answers `ROLE` as a primary.

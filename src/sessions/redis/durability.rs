@@ -109,14 +109,21 @@ fn durable_shortfalls(settings: &HashMap<String, String>) -> Vec<String> {
         .collect()
 }
 
+/// The settings of a durable server, as the log and `latch check` say
+/// them: `appendonly yes, appendfsync always, …`.
+pub fn durable() -> String {
+    REQUIRED
+        .map(|(name, needed, _)| format!("{name} {needed}"))
+        .join(", ")
+}
+
 /// The sentence for a server whose settings cannot be read: `CONFIG` is
 /// renamed or disabled (`rename-command CONFIG ""`, a managed service) or
 /// refused by an ACL.
 pub fn unverifiable(why: &str) -> String {
     format!(
-        "its settings cannot be read (CONFIG GET refused: {why}), so latch cannot verify \
-         that appendonly is \"yes\", appendfsync \"always\", no-appendfsync-on-rewrite \"no\" \
-         and maxmemory-policy \"noeviction\""
+        "its settings cannot be read (CONFIG GET refused: {why}), so latch cannot verify {}",
+        durable()
     )
 }
 
@@ -225,7 +232,7 @@ mod tests {
     use super::*;
 
     /// A durable server's settings, `changed` as given.
-    fn durable(changed: &[(&str, &str)]) -> HashMap<String, String> {
+    fn durable_but(changed: &[(&str, &str)]) -> HashMap<String, String> {
         let mut settings: HashMap<String, String> = REQUIRED
             .iter()
             .map(|&(name, needed, _)| (name.to_owned(), needed.to_owned()))
@@ -238,14 +245,14 @@ mod tests {
 
     #[test]
     fn a_primary_is_judged_by_each_setting_and_named_for_each_shortfall() {
-        assert!(shortfalls(&durable(&[]), 0).is_empty());
-        let found = shortfalls(&durable(&[]), 1);
+        assert!(shortfalls(&durable_but(&[]), 0).is_empty());
+        let found = shortfalls(&durable_but(&[]), 1);
         assert!(found[0].starts_with("min-replicas-to-write is \"not reported\""));
-        let guarded = durable(&[(MIN_REPLICAS, "1")]);
+        let guarded = durable_but(&[(MIN_REPLICAS, "1")]);
         assert!(shortfalls(&guarded, 1).is_empty());
         assert_eq!(shortfalls(&guarded, 2).len(), 1);
 
-        let debian = durable(&[
+        let debian = durable_but(&[
             ("appendonly", "no"),
             ("appendfsync", "everysec"),
             ("maxmemory-policy", "allkeys-lru"),
@@ -284,7 +291,7 @@ mod tests {
             addr: addr.into(),
             settings,
         };
-        let priority = |p| Ok(durable(&[(PRIORITY, p)]));
+        let priority = |p| Ok(durable_but(&[(PRIORITY, p)]));
         let good = [replica("a", priority("100")), replica("b", priority("100"))];
         let (fine, found) = replica_shortfalls(1, 2, &good);
         assert!(found.is_empty(), "{found:?}");
@@ -300,7 +307,10 @@ mod tests {
             replica("a", priority("100")),
             replica("b", priority("50")),
             replica("c", priority("0")),
-            replica("d", Ok(durable(&[(PRIORITY, "100"), ("appendonly", "no")]))),
+            replica(
+                "d",
+                Ok(durable_but(&[(PRIORITY, "100"), ("appendonly", "no")])),
+            ),
             replica("e", Err("NOPERM".into())),
         ];
         let (_, found) = replica_shortfalls(1, 1, &bad);

@@ -20,7 +20,7 @@ use crate::sessions::stored::StoreError;
 pub(super) fn from_redis(e: RedisError) -> StoreError {
     let code = e.code().unwrap_or_default();
     if code == "OOM" {
-        return full();
+        return StoreError::Full("Redis is out of memory (maxmemory reached)".into());
     }
     if e.kind() == ErrorKind::AuthenticationFailed || matches!(code, "NOAUTH" | "WRONGPASS") {
         return unusable(&format!(
@@ -54,11 +54,6 @@ pub(super) fn no_answer(whom: &str) -> StoreError {
     StoreError::Unavailable(format!(
         "Redis is unavailable: no answer from {whom} within {seconds} s"
     ))
-}
-
-/// Redis refused a write for lack of memory.
-pub(super) fn full() -> StoreError {
-    StoreError::Full("Redis is out of memory (maxmemory reached)".into())
 }
 
 /// The URL cannot be used (its text is never repeated: it may hold a

@@ -116,14 +116,14 @@ impl RedisStore {
         let key = session_key(&id.digest());
         let mut script = scripts::READ_WITH_EPOCH.prepare_invoke();
         script.key(&key).arg(EPOCH_PREFIX);
-        let reply: Vec<Vec<u8>> = self.run("READ_WITH_EPOCH", &key, &script).await?;
-        let Ok([bytes, epoch]) = <[Vec<u8>; 2]>::try_from(reply) else {
+        let read: Option<(Vec<u8>, u64)> = self.run("READ_WITH_EPOCH", &key, &script).await?;
+        let Some((bytes, epoch)) = read else {
             return Ok(None);
         };
         match record::judge(id.label(), &bytes, now, self.idle_timeout) {
             Judged::Live(record) => Ok(Some(Stored {
                 record,
-                epoch: parse_epoch(&epoch)?,
+                epoch,
                 version: Version::of_bytes(bytes),
             })),
             Judged::Expired => {
@@ -352,11 +352,4 @@ async fn back_off(lost: usize) {
     let draw = u64::from_le_bytes(random[..8].try_into().expect("8 bytes"));
     let micros = draw % (1000 * lost as u64);
     tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
-}
-
-fn parse_epoch(bytes: &[u8]) -> Result<u64, StoreError> {
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .ok_or_else(|| error::unexpected("an epoch key holds something other than a number"))
 }

@@ -101,8 +101,9 @@ impl RedisStore {
         if self.replica_acks == 0 {
             return Ok(());
         }
+        let mut conn = self.link().shared();
         let info: String = self
-            .query_on(&mut self.link().shared(), redis::cmd("INFO").arg("replication"))
+            .query_on(&mut conn, redis::cmd("INFO").arg("replication"))
             .await?;
         let listed = listed_replicas(&info);
         let mut replicas = Vec::new();

@@ -99,7 +99,7 @@ return redis.call('INCR', KEYS[1])
 
 /// A session and its user's epoch in one round trip: a signed-in request
 /// needs both. KEYS: the session key. ARGV: the epoch key prefix.
-/// Returns `{}` for no session, else `{value, epoch}` (epoch "0" when the
+/// Returns nil for no session, else `{value, epoch}` (epoch "0" when the
 /// value names no user). The user name is read from `data._auth_user`,
 /// as `Record::user` reads it, and spelled in hex as `keys::epoch_key`
 /// does. (The epoch key is not in KEYS: fine on one primary, which is
@@ -108,7 +108,7 @@ pub static READ_WITH_EPOCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"#!lua flags=no-writes
 local value = redis.call('GET', KEYS[1])
-if not value then return {} end
+if not value then return false end
 local ok, doc = pcall(cjson.decode, value)
 local user = ok and type(doc) == 'table' and type(doc.data) == 'table' and doc.data._auth_user
 if type(user) ~= 'string' then return {value, '0'} end
