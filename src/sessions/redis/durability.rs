@@ -6,12 +6,9 @@
 //! A logout is a write. If Redis acknowledges it and then loses it (a crash
 //! before the write reached the disk, a restart from an older snapshot, an
 //! eviction, a failover to a replica that never had it), a copied cookie
-//! works again. latch checks the primary's settings when it connects, again
-//! after every reconnect and every 10 s while serving
-//! (`connection::RECHECK_EVERY`), and its replicas and Sentinels when it
-//! connects; it refuses to run on a setup that could lose a logout, unless
-//! the operator says `--redis-durability relaxed`. The question and the
-//! judgments are here; the asking, in `connection` and `replicas`.
+//! works again, so latch refuses a setup that could lose one, unless the
+//! operator says `--redis-durability relaxed`. The question and the
+//! judgments are here; when they are made, in `connection` and `replicas`.
 
 use std::collections::HashMap;
 

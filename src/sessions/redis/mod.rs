@@ -71,7 +71,7 @@ pub struct RedisStore {
     /// (`replicas`; 0: none).
     replica_acks: u32,
     idle_timeout: u64,
-    /// New anonymous sessions are refused once this many are live.
+    /// New anonymous sessions are refused once `count` reaches this.
     max_sessions: Option<u64>,
     /// When the last check passed; `None` after connection trouble
     /// (`connection`).
@@ -288,11 +288,8 @@ impl RedisStore {
         Ok(epoch.unwrap_or(0))
     }
 
-    /// Advances the user's epoch (`INCR`, durable when it returns, and
-    /// allowed even when Redis is full).
-    /// Sessions bind to the epoch through `_auth_hash`, so this one small
-    /// write signs out every session of the user, on every instance at its
-    /// next request, however many sessions there are.
+    /// Advances the user's epoch (`BUMP`: `INCR`, allowed even when Redis
+    /// is full), which every instance reads with each session.
     pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
         let key = epoch_key(user);
         let mut script = scripts::BUMP.prepare_invoke();
