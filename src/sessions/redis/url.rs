@@ -187,14 +187,11 @@ pub fn redacted(url: &str) -> String {
     if !scheme.bytes().all(|c| c.is_ascii_lowercase() || c == b'+') {
         return UNPARSEABLE.to_owned();
     }
-    // Whether it parses is the library's verdict; TLS support, a build
-    // feature, has no say in what may be shown.
-    let parses = match scheme {
-        "rediss" => format!("redis://{rest}").into_connection_info().is_ok(),
-        "redis+sentinel" => sentinels(url).is_ok(),
-        _ => url.into_connection_info().is_ok(),
-    };
-    if !parses {
+    // TLS support, a build feature, has no say in what may be shown.
+    let without_tls = url
+        .strip_prefix("rediss://")
+        .map(|rest| format!("redis://{rest}"));
+    if parse(without_tls.as_deref().unwrap_or(url)).is_err() {
         return format!("{scheme}://{UNPARSEABLE}");
     }
     let (userinfo, after) = split_userinfo(rest);
