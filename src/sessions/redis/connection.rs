@@ -36,12 +36,12 @@ use std::time::{Duration, Instant};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value};
 
-use super::durability::{config_get, durable, shortfalls, unverifiable, Durability, Survey};
+use super::durability::{config_get, durable, shortfalls, unverifiable};
 use super::link::{self, lock, Link, COMMAND_TIMEOUT};
 use super::url::Target;
 use super::{error, sentinel, RedisStore};
 use crate::log_event;
-use crate::sessions::stored::StoreError;
+use crate::sessions::stored::{Durability, StoreError, Survey};
 use crate::trace;
 
 /// How long `connect` waits for the first connection, retries included.

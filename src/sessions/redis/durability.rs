@@ -14,8 +14,6 @@ use std::collections::HashMap;
 
 use redis::Cmd;
 
-pub use crate::sessions::stored::{Durability, Survey};
-
 /// The settings a durable server has, and why each matters.
 pub const REQUIRED: [(&str, &str, &str); 4] = [
     (

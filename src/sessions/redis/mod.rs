@@ -46,11 +46,11 @@ use std::time::Instant;
 
 use crate::sessions::id::Digest;
 use crate::sessions::record::{self, Judged};
+pub use crate::sessions::stored::Durability;
 use crate::sessions::stored::{Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
 use crate::trace::Place;
 pub use connection::RECHECK_EVERY;
-pub use durability::Durability;
 use keys::{deadline_ms, epoch_key, session_key, sign_ins_key, EPOCH_PREFIX, SESSION_PREFIX};
 pub use link::COMMAND_TIMEOUT;
 pub use url::redacted;

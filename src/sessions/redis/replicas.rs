@@ -25,11 +25,11 @@ use std::time::Duration;
 
 use redis::Value;
 
-use super::durability::{config_get, listed_replicas, replica_shortfalls, Replica, Survey};
+use super::durability::{config_get, listed_replicas, replica_shortfalls, Replica};
 use super::keys::FENCE;
 use super::link::ask;
 use super::{error, scripts, RedisStore};
-use crate::sessions::stored::StoreError;
+use crate::sessions::stored::{StoreError, Survey};
 
 /// How long a confirmation waits for the replicas (within
 /// `COMMAND_TIMEOUT`, so the answer is a count, not a timeout).

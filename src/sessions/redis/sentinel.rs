@@ -10,10 +10,9 @@
 //! Sentinels are asked without the URL's credentials, which are the data
 //! servers': keep them on the private network, one per data host.
 
-use super::durability::Survey;
 use super::link::ask;
 use super::url::Sentinels;
-use crate::sessions::stored::StoreError;
+use crate::sessions::stored::{StoreError, Survey};
 
 /// The primary's host and port, as the first Sentinel that knows it says.
 pub(super) async fn primary(sentinels: &Sentinels) -> Result<(String, u16), StoreError> {
