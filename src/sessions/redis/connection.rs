@@ -1,7 +1,8 @@
 //! How every call reaches the Redis primary: through the `link` opened
 //! from the URL (directly, or at the address Sentinel names), each
 //! exchange bounded in time, and the server re-checked after every
-//! reconnect and every `RECHECK_EVERY` while serving.
+//! reconnect and every `RECHECK_EVERY` while serving (docs/contract.md,
+//! "The Redis store").
 //!
 //! How a reconnect is noticed: redis-rs's `ConnectionManager` replaces its
 //! connection only when a command on it has failed (latch speaks RESP2, so
@@ -16,21 +17,15 @@
 //! primary is, connects there, and makes sure it is one (`ROLE`): the
 //! library's manager would only ever reconnect to the address it started
 //! with (redis-rs #1438), which after a failover is a dead server or a
-//! replica. Any trouble counts (a dropped connection, `READONLY` from a
-//! demoted primary, `MASTERDOWN`, a timeout): every call gets 503 until a
-//! primary answers, and then service is back by itself. One check runs at a
-//! time; the calls that arrive meanwhile wait for its verdict (bounded).
+//! replica.
 //!
-//! The settings can also change under a running server, with no reconnect
-//! at all (`CONFIG SET appendfsync no`, or a primary demoted while latch
-//! stays connected): so a check stands for `RECHECK_EVERY` only, and the
-//! first call after that checks again. In strict mode, once a check finds
-//! the server not durable, every call is refused (`NotDurable`: 503) and
-//! checks again first, so service resumes at the first call after the
-//! setting is fixed. Each change of verdict is logged once, naming the
-//! setting; the requests refused in between are not (see `note_verdict`).
+//! The settings can also change with no reconnect at all (`CONFIG SET
+//! appendfsync no`, a primary demoted while latch stays connected): so a
+//! check stands for `RECHECK_EVERY` only, and a check that refused the
+//! server is made again at the next call. One check runs at a time; the
+//! calls that arrive meanwhile wait for its verdict. Each change of
+//! verdict is logged once (`note_verdict`).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -41,12 +36,12 @@ use std::time::{Duration, Instant};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value};
 
-use super::durability::{shortfalls, unverifiable, Durability, Survey, REQUIRED};
-use super::link::{is_primary, lock, Link, COMMAND_TIMEOUT};
+use super::durability::{config_get, durable, shortfalls, unverifiable};
+use super::link::{self, lock, Link, COMMAND_TIMEOUT};
 use super::url::Target;
 use super::{error, sentinel, RedisStore};
 use crate::log_event;
-use crate::sessions::stored::StoreError;
+use crate::sessions::stored::{Durability, StoreError, Survey};
 use crate::trace;
 
 /// How long `connect` waits for the first connection, retries included.
@@ -57,18 +52,10 @@ const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
 
 impl RedisStore {
-    /// Connects to the primary `url` names (`redis://[user:password@]host:port/db`,
-    /// `rediss://…` with the `redis-tls` feature,
-    /// `redis+unix:///path/to/socket?db=N`, or
-    /// `redis+sentinel://host:port,host:port/SERVICE?db=N`: wherever Sentinel
-    /// says), and checks that it keeps writes durably, and with replica
-    /// acks that its replicas and Sentinels can keep a confirmed sign-out
-    /// across a failover (`survey`). `idle_timeout` (seconds, 0: off) is
-    /// the sessions' idle timeout, as for the file store.
-    ///
-    /// Errors: `Unusable` (the URL's text is never repeated: it may hold a
-    /// password), `Unavailable` (no answer within 5 s), `NotDurable` in
-    /// strict mode (the message names each shortfall).
+    /// Connects to the primary `url` names (`url::parse`), and checks
+    /// everything `survey` looks at: in strict mode a shortfall is
+    /// `NotDurable`, naming each. `idle_timeout` (seconds, 0: off) is the
+    /// sessions' idle timeout, as for the file store.
     pub async fn connect(
         url: &str,
         durability: Durability,
@@ -165,6 +152,7 @@ impl RedisStore {
         self.note_room(name, &reply);
         parse(reply?)
     }
+
     /// Logs a change in Redis's room for new data, once each way: the
     /// first write refused for lack of memory (`-OOM`) names `maxmemory`
     /// and what it stops; the first session write that runs after it says
@@ -189,21 +177,17 @@ impl RedisStore {
         }
     }
 
-    /// Awaits one exchange for at most `COMMAND_TIMEOUT`. Connection
+    /// Awaits one exchange with the primary (`link::bounded`). Connection
     /// trouble marks the store unchecked (see the module comment).
     pub(super) async fn bounded<T>(
         &self,
         exchange: impl Future<Output = RedisResult<T>>,
     ) -> Result<T, StoreError> {
-        let error = match tokio::time::timeout(COMMAND_TIMEOUT, exchange).await {
-            Ok(Ok(reply)) => return Ok(reply),
-            Ok(Err(e)) => error::from_redis(e),
-            Err(_) => error::no_answer("Redis"),
-        };
-        if matches!(error, StoreError::Unavailable(_)) {
+        let reply = link::bounded("Redis", exchange).await;
+        if let Err(StoreError::Unavailable(_)) = reply {
             self.mark_checked(None);
         }
-        Err(error)
+        reply
     }
 
     /// Checks first, if a check is due (see the module comment): after
@@ -227,9 +211,13 @@ impl RedisStore {
                 Box::pin(self.check(after_trouble));
             let verdict = check.await;
             self.note_verdict(&verdict);
-            verdict?;
-            self.mark_checked(Some(Instant::now()));
-            Ok(())
+            match verdict {
+                Ok(()) => self.mark_checked(Some(Instant::now())),
+                // Not reached (a demoted primary too): reach it again first.
+                Err(StoreError::Unavailable(_)) => self.mark_checked(None),
+                Err(_) => {}
+            }
+            verdict
         };
         tokio::time::timeout(COMMAND_TIMEOUT, checked)
             .await
@@ -261,11 +249,7 @@ impl RedisStore {
             }
             self.learn_wait().await?;
         } else if let Target::Sentinel(_) = self.target {
-            let link = self.link();
-            if let Err(e) = is_primary(&mut link.shared(), &link.addr).await {
-                self.mark_checked(None);
-                return Err(e);
-            }
+            self.link().is_primary().await?;
         }
         match self.durability {
             Durability::Strict => self.judged(self.primary_shortfalls().await?),
@@ -309,23 +293,24 @@ impl RedisStore {
         }
         match verdict {
             Err(why) => log_event!("redis: requests get 503 until it is fixed: {why}"),
-            Ok(()) => log_event!("redis: durable again ({DURABLE}): serving"),
+            Ok(()) => log_event!("redis: durable again ({}): serving", durable()),
         }
     }
 
     /// Everything `connect` checks, as `latch check` reports it: the
     /// primary (where it is, its settings), and with replica acks its
-    /// replicas and Sentinels (`replicas::survey`).
+    /// replicas and Sentinels (`replicas`, `sentinel`).
     pub async fn survey(&self) -> Result<Survey, StoreError> {
-        let link = self.link();
         let mut survey = Survey::default();
         let found = self.primary_shortfalls().await?;
-        let place = match &self.target {
-            Target::Server(_) => String::new(),
-            Target::Sentinel(_) => format!("primary {} (named by Sentinel): ", link.addr),
-        };
         if found.is_empty() {
-            survey.fine.push(format!("{place}durable ({DURABLE})"));
+            let place = match &self.target {
+                Target::Server(_) => String::new(),
+                Target::Sentinel(_) => {
+                    format!("primary {} (named by Sentinel): ", self.link().addr)
+                }
+            };
+            survey.fine.push(format!("{place}durable ({})", durable()));
         }
         survey.shortfalls.extend(found);
         self.learn_wait().await?;
@@ -354,22 +339,12 @@ impl RedisStore {
         }
     }
 
-    /// Reads the primary's settings (one `CONFIG GET` naming them all,
-    /// Redis 7.0 and later) and judges them: the four of durability, and
-    /// with replica acks `min-replicas-to-write`.
+    /// The primary's settings, read (`durability::config_get`) and judged.
     async fn primary_shortfalls(&self) -> Result<Vec<String>, StoreError> {
-        let mut config_get = redis::cmd("CONFIG");
-        config_get.arg("GET");
-        for (name, _, _) in REQUIRED {
-            config_get.arg(name);
-        }
-        if self.replica_acks > 0 {
-            config_get.arg(super::durability::MIN_REPLICAS);
-        }
         let mut conn = self.link().shared();
         Ok(
-            match self.bounded(config_get.query_async(&mut conn)).await {
-                Ok(pairs) => shortfalls(&settings(pairs), self.replica_acks),
+            match self.bounded(config_get().query_async(&mut conn)).await {
+                Ok(settings) => shortfalls(&settings, self.replica_acks),
                 // A refused command (unknown, renamed, NOPERM) is not an outage.
                 Err(StoreError::Failed(why)) => vec![unverifiable(&why)],
                 Err(e) => return Err(e),
@@ -377,11 +352,6 @@ impl RedisStore {
         )
     }
 }
-
-/// The four settings of a durable server, as a log line and `check` say
-/// them.
-const DURABLE: &str = "appendonly yes, appendfsync always, no-appendfsync-on-rewrite no, \
-     maxmemory-policy noeviction";
 
 /// The primary `target` names, connected: at its one address, or where
 /// the Sentinels say, and then only if it answers `ROLE` as a primary.
@@ -394,21 +364,12 @@ async fn reach(target: &Target) -> Result<Link, StoreError> {
         // None: the next call asks Sentinel again, which may name another
         // server (during a failover, each call is a quick 503).
         Target::Sentinel(sentinels) => {
-            let addr = sentinel::primary(sentinels).await?;
-            let link = Link::open(sentinels.server(addr), 0).await?;
-            is_primary(&mut link.shared(), &link.addr).await?;
+            let (host, port) = sentinel::primary(sentinels).await?;
+            let link = Link::open(target.server_at(&host, port), 0).await?;
+            link.is_primary().await?;
             Ok(link)
         }
     }
-}
-
-/// `CONFIG GET` answers `name, value, name, value…`, leaving out names
-/// the server does not know.
-pub(super) fn settings(pairs: Vec<String>) -> HashMap<String, String> {
-    pairs
-        .chunks_exact(2)
-        .map(|pair| (pair[0].clone(), pair[1].clone()))
-        .collect()
 }
 
 /// A reply read as the caller's type; a reply of another shape is
@@ -417,40 +378,34 @@ fn parse<T: FromRedisValue>(reply: Value) -> Result<T, StoreError> {
     T::from_redis_value(reply).map_err(|e| error::from_redis(RedisError::from(e)))
 }
 
-/// What one exchange sent: a command, a script by name and its key, or
-/// a command of numbers only (`WAIT 1 1000`), shown whole.
-pub(super) enum Sent<'a> {
+/// What one exchange sent: a command, or a script by name and its key.
+enum Sent<'a> {
     Command(&'a Cmd),
     Script(&'static str, &'a str),
-    Numbers(&'a Cmd),
 }
 
 /// One exchange as `--trace` shows it, formatted only when the request is
 /// traced: `GET latch:epoch:616c6963 → 2`, `EVALSHA SWAP latch:s:<the 64
-/// hex digits of the id's digest> → 1`. A key is no secret (a digest cannot
-/// be turned back into an id), so it is shown whole, as `redis-cli` would
-/// find it; a value is shown by its size: a session's JSON holds its CSRF
-/// token.
-pub(super) struct Exchange<'a>(pub Sent<'a>, pub &'a Result<Value, StoreError>);
+/// hex digits of the id's digest> → 1`, `WAIT 1 1000 → 1`. A key is no
+/// secret (a digest cannot be turned back into an id), so it is shown
+/// whole, as `redis-cli` would find it; a value is shown by its size: a
+/// session's JSON holds its CSRF token.
+struct Exchange<'a>(Sent<'a>, &'a Result<Value, StoreError>);
 
 impl fmt::Display for Exchange<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Sent::Script(name, key) => write!(f, "EVALSHA {name} {key}")?,
-            Sent::Numbers(cmd) => {
-                let args: Vec<_> = cmd.args_iter().map(shown_arg).collect();
-                f.write_str(&args.join(" "))?;
-            }
+            // The verb and its first argument, and the rest by their
+            // count, unless they are numbers only.
             Sent::Command(cmd) => {
-                let mut args = cmd.args_iter().map(shown_arg);
-                let verb = args.next().unwrap_or_default();
-                write!(f, "{}", verb.to_ascii_uppercase())?;
-                if let Some(first) = args.next() {
-                    write!(f, " {first}")?;
-                }
-                let more = args.count();
-                if more > 0 {
-                    write!(f, " (+{more} args)")?;
+                let args: Vec<String> = cmd.args_iter().map(shown_arg).collect();
+                let number = |arg: &String| arg.bytes().all(|b| b.is_ascii_digit());
+                match args.get(2..) {
+                    Some(more) if !more.iter().all(number) => {
+                        write!(f, "{} (+{} args)", args[..2].join(" "), more.len())?
+                    }
+                    _ => f.write_str(&args.join(" "))?,
                 }
             }
         }

@@ -6,16 +6,13 @@
 //! A logout is a write. If Redis acknowledges it and then loses it (a crash
 //! before the write reached the disk, a restart from an older snapshot, an
 //! eviction, a failover to a replica that never had it), a copied cookie
-//! works again. latch checks the primary's settings when it connects, again
-//! after every reconnect and every 10 s while serving
-//! (`connection::RECHECK_EVERY`), and its replicas and Sentinels when it
-//! connects; it refuses to run on a setup that could lose a logout, unless
-//! the operator says `--redis-durability relaxed`. The judgments are here;
-//! the reading, in `connection`, `replicas` and `sentinel`.
+//! works again, so latch refuses a setup that could lose one, unless the
+//! operator says `--redis-durability relaxed`. The question and the
+//! judgments are here; when they are made, in `connection` and `replicas`.
 
 use std::collections::HashMap;
 
-pub use crate::sessions::stored::{Durability, Survey};
+use redis::Cmd;
 
 /// The settings a durable server has, and why each matters.
 pub const REQUIRED: [(&str, &str, &str); 4] = [
@@ -51,6 +48,22 @@ pub const REQUIRED: [(&str, &str, &str); 4] = [
 /// The setting that makes a primary cut off from its replicas refuse
 /// writes (`-NOREPLICAS`) rather than take ones a failover would drop.
 pub const MIN_REPLICAS: &str = "min-replicas-to-write";
+
+/// The setting Sentinel promotes by: the lowest first, 0 never.
+pub const PRIORITY: &str = "replica-priority";
+
+/// The one question that reads a server's settings, primary or replica:
+/// `CONFIG GET` of them all (several names: Redis 7.0 and later). Its
+/// answer, `name, value, …` without the names the server does not know,
+/// is read as a map.
+pub fn config_get() -> Cmd {
+    let mut question = redis::cmd("CONFIG");
+    question.arg("GET").arg(MIN_REPLICAS).arg(PRIORITY);
+    for (name, _, _) in REQUIRED {
+        question.arg(name);
+    }
+    question
+}
 
 /// The shortfalls of a primary's settings (as `CONFIG GET` reported
 /// them), one sentence each; empty when it is durable and, when sign-outs
@@ -91,14 +104,21 @@ fn durable_shortfalls(settings: &HashMap<String, String>) -> Vec<String> {
         .collect()
 }
 
+/// The settings of a durable server, as the log and `latch check` say
+/// them: `appendonly yes, appendfsync always, …`.
+pub fn durable() -> String {
+    REQUIRED
+        .map(|(name, needed, _)| format!("{name} {needed}"))
+        .join(", ")
+}
+
 /// The sentence for a server whose settings cannot be read: `CONFIG` is
 /// renamed or disabled (`rename-command CONFIG ""`, a managed service) or
 /// refused by an ACL.
 pub fn unverifiable(why: &str) -> String {
     format!(
-        "its settings cannot be read (CONFIG GET refused: {why}), so latch cannot verify \
-         that appendonly is \"yes\", appendfsync \"always\", no-appendfsync-on-rewrite \"no\" \
-         and maxmemory-policy \"noeviction\""
+        "its settings cannot be read (CONFIG GET refused: {why}), so latch cannot verify {}",
+        durable()
     )
 }
 
@@ -142,22 +162,18 @@ pub struct Replica {
     pub settings: Result<HashMap<String, String>, String>,
 }
 
-/// The setting Sentinel promotes by: the lowest first, 0 never.
-pub const PRIORITY: &str = "replica-priority";
-
 /// Can `replica_acks` confirmations keep a sign-out across a failover?
-/// Only if that many replicas are online, each is durable itself (each is
+/// Only if that many replicas are `online`, each is durable itself (each is
 /// a future primary), and Sentinel promotes by replication offset alone,
 /// which holds when every replica has the same, nonzero priority: then it
 /// promotes one that has every write another one confirmed. Returns the
 /// line saying what is fine, and the shortfalls.
 pub fn replica_shortfalls(
     replica_acks: u32,
-    listed: &[Listed],
+    online: usize,
     replicas: &[Replica],
 ) -> (String, Vec<String>) {
     let mut found = Vec::new();
-    let online = listed.iter().filter(|r| r.online).count();
     if online < replica_acks as usize {
         found.push(format!(
             "{online} replica(s) online (INFO replication), fewer than the {replica_acks} \
@@ -210,36 +226,30 @@ pub fn replica_shortfalls(
 mod tests {
     use super::*;
 
-    fn settings(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
+    /// A durable server's settings, `changed` as given.
+    fn durable_but(changed: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut settings: HashMap<String, String> = REQUIRED
             .iter()
-            .map(|&(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+            .map(|&(name, needed, _)| (name.to_owned(), needed.to_owned()))
+            .collect();
+        for &(name, value) in changed {
+            settings.insert(name.to_owned(), value.to_owned());
+        }
+        settings
     }
 
     #[test]
-    fn a_durable_server_has_no_shortfall() {
-        let durable = settings(&[
-            ("appendonly", "yes"),
-            ("appendfsync", "always"),
-            ("no-appendfsync-on-rewrite", "no"),
-            ("maxmemory-policy", "noeviction"),
-        ]);
-        assert!(shortfalls(&durable, 0).is_empty());
-        let found = shortfalls(&durable, 1);
+    fn a_primary_is_judged_by_each_setting_and_named_for_each_shortfall() {
+        assert!(shortfalls(&durable_but(&[]), 0).is_empty());
+        let found = shortfalls(&durable_but(&[]), 1);
         assert!(found[0].starts_with("min-replicas-to-write is \"not reported\""));
-        let mut guarded = durable.clone();
-        guarded.insert(MIN_REPLICAS.into(), "1".into());
+        let guarded = durable_but(&[(MIN_REPLICAS, "1")]);
         assert!(shortfalls(&guarded, 1).is_empty());
         assert_eq!(shortfalls(&guarded, 2).len(), 1);
-    }
 
-    #[test]
-    fn each_shortfall_names_its_setting() {
-        let debian = settings(&[
+        let debian = durable_but(&[
             ("appendonly", "no"),
             ("appendfsync", "everysec"),
-            ("no-appendfsync-on-rewrite", "no"),
             ("maxmemory-policy", "allkeys-lru"),
         ]);
         let found = shortfalls(&debian, 0);
@@ -256,14 +266,13 @@ mod tests {
             slave0:ip=10.0.0.6,port=6379,state=online,offset=5,lag=0\r\n\
             slave1:ip=10.0.0.7,port=6380,state=wait_bgsave,offset=0,lag=1\r\n\
             master_replid:abc\r\n";
-        let listed = listed_replicas(info);
         let replica = |host: &str, port, online| Listed {
             host: host.into(),
             port,
             online,
         };
         assert_eq!(
-            listed,
+            listed_replicas(info),
             [
                 replica("10.0.0.6", 6379, true),
                 replica("10.0.0.7", 6380, false)
@@ -273,49 +282,33 @@ mod tests {
 
     #[test]
     fn replicas_must_be_online_durable_and_equal_in_priority() {
-        let durable = |priority: &str| {
-            let mut s = settings(&[
-                ("appendonly", "yes"),
-                ("appendfsync", "always"),
-                ("no-appendfsync-on-rewrite", "no"),
-                ("maxmemory-policy", "noeviction"),
-            ]);
-            s.insert(PRIORITY.into(), priority.into());
-            s
-        };
-        let listed = |online: bool| Listed {
-            host: "h".into(),
-            port: 1,
-            online,
-        };
         let replica = |addr: &str, settings| Replica {
             addr: addr.into(),
             settings,
         };
-        let good = [
-            replica("a", Ok(durable("100"))),
-            replica("b", Ok(durable("100"))),
-        ];
-        let (fine, found) = replica_shortfalls(1, &[listed(true), listed(true)], &good);
+        let priority = |p| Ok(durable_but(&[(PRIORITY, p)]));
+        let good = [replica("a", priority("100")), replica("b", priority("100"))];
+        let (fine, found) = replica_shortfalls(1, 2, &good);
         assert!(found.is_empty(), "{found:?}");
         assert!(
             fine.contains("1 of 2 replica(s) online") && fine.ends_with("100"),
             "{fine}"
         );
 
-        let (_, found) = replica_shortfalls(2, &[listed(true), listed(false)], &good);
+        let (_, found) = replica_shortfalls(2, 1, &good);
         assert!(found[0].starts_with("1 replica(s) online"), "{found:?}");
 
-        let mut lazy = durable("100");
-        lazy.insert("appendonly".into(), "no".into());
         let bad = [
-            replica("a", Ok(durable("100"))),
-            replica("b", Ok(durable("50"))),
-            replica("c", Ok(durable("0"))),
-            replica("d", Ok(lazy)),
+            replica("a", priority("100")),
+            replica("b", priority("50")),
+            replica("c", priority("0")),
+            replica(
+                "d",
+                Ok(durable_but(&[(PRIORITY, "100"), ("appendonly", "no")])),
+            ),
             replica("e", Err("NOPERM".into())),
         ];
-        let (_, found) = replica_shortfalls(1, &[listed(true)], &bad);
+        let (_, found) = replica_shortfalls(1, 1, &bad);
         let said = |start: &str| found.iter().any(|f| f.starts_with(start));
         assert!(said("replica c: replica-priority is 0"), "{found:?}");
         assert!(said("replica d: appendonly is \"no\""), "{found:?}");

@@ -6,21 +6,22 @@
 //! like an unreadable session file, it is no session (logged), never an
 //! error.
 
-use redis::{ErrorKind, RedisError, ServerErrorKind};
+use redis::{ErrorKind, RedisError};
 
 use crate::sessions::stored::StoreError;
 
 /// Sorts an error from the client library. Connection trouble of every
 /// kind is `Unavailable`; of the server's error replies, those that say
 /// "not now" are too (`LOADING` after a restart, `BUSY` while a slow script
-/// runs, `READONLY`/`MASTERDOWN` around a failover, `TRYAGAIN`,
-/// `NOREPLICAS` while fewer replicas answer than `min-replicas-to-write`). `-OOM`
-/// under `maxmemory-policy noeviction` is the Redis twin of a full disk:
+/// runs, `MISCONF` while it cannot save; around a failover `READONLY`,
+/// `MASTERDOWN`, `NOREPLICAS` while fewer replicas answer than
+/// `min-replicas-to-write`, `TRYAGAIN`, `CLUSTERDOWN`). `-OOM` under
+/// `maxmemory-policy noeviction` is the Redis twin of a full disk:
 /// deleting still works, so a keep-mode logout can fall back to a flush.
 pub(super) fn from_redis(e: RedisError) -> StoreError {
     let code = e.code().unwrap_or_default();
     if code == "OOM" {
-        return full();
+        return StoreError::Full("Redis is out of memory (maxmemory reached)".into());
     }
     if e.kind() == ErrorKind::AuthenticationFailed || matches!(code, "NOAUTH" | "WRONGPASS") {
         return unusable(&format!(
@@ -31,17 +32,11 @@ pub(super) fn from_redis(e: RedisError) -> StoreError {
         || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
+        || matches!(code, "LOADING" | "BUSY" | "MISCONF")
         || matches!(
-            e.kind(),
-            ErrorKind::Server(
-                ServerErrorKind::BusyLoading
-                    | ServerErrorKind::ReadOnly
-                    | ServerErrorKind::MasterDown
-                    | ServerErrorKind::TryAgain
-                    | ServerErrorKind::ClusterDown
-            )
-        )
-        || matches!(code, "BUSY" | "MISCONF" | "NOREPLICAS");
+            code,
+            "READONLY" | "MASTERDOWN" | "NOREPLICAS" | "TRYAGAIN" | "CLUSTERDOWN"
+        );
     match unavailable {
         true => StoreError::Unavailable(format!("Redis is unavailable: {e}")),
         false => unexpected(&e.to_string()),
@@ -54,11 +49,6 @@ pub(super) fn no_answer(whom: &str) -> StoreError {
     StoreError::Unavailable(format!(
         "Redis is unavailable: no answer from {whom} within {seconds} s"
     ))
-}
-
-/// Redis refused a write for lack of memory.
-pub(super) fn full() -> StoreError {
-    StoreError::Full("Redis is out of memory (maxmemory reached)".into())
 }
 
 /// The URL cannot be used (its text is never repeated: it may hold a

@@ -16,8 +16,6 @@ use crate::sessions::Record;
 
 /// What every session key starts with.
 pub const SESSION_PREFIX: &str = "latch:s:";
-/// `SCAN … MATCH` pattern of every session key.
-pub const SESSION_PATTERN: &str = "latch:s:*";
 /// What an epoch key starts with (the Lua script that reads a session
 /// with its user's epoch builds the rest, as `epoch_key` does).
 pub const EPOCH_PREFIX: &str = "latch:epoch:";
@@ -96,7 +94,7 @@ mod tests {
             format!("latch:s:{}", "A".repeat(64)),
             format!("latch:s:{}", "a".repeat(63)),
             format!("latch:x:{}", "a".repeat(64)),
-            "latch:live".to_owned(),
+            FENCE.to_owned(),
         ] {
             assert!(digest_of_key(bad.as_bytes()).is_none(), "{bad}");
         }

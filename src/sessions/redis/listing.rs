@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::keys::{digest_of_key, session_key, SESSION_PATTERN};
+use super::keys::{digest_of_key, session_key, SESSION_PREFIX};
 use super::RedisStore;
 use crate::sessions::id::Digest;
 use crate::sessions::record::{self, Judged};
@@ -13,13 +13,9 @@ use crate::sessions::Record;
 
 impl RedisStore {
     /// How many sessions the store holds, as `--max-sessions` counts them:
-    /// the keys in latch's database (`DBSIZE`, one O(1) command), which are
-    /// its sessions plus a bounded few of other kinds (an epoch per user
-    /// signed out everywhere, a sign-in index per signed-in user, the pace
-    /// counters of the last quarter hour). No index follows every write,
-    /// which is what made a logout cost Redis several times a `SET`. Redis
-    /// expires sessions itself; one past its deadline that Redis has not
-    /// reclaimed yet is counted until it does (within seconds).
+    /// the keys in latch's database (`DBSIZE`, one O(1) command, so that no
+    /// index has to follow every write), which docs/contract.md, "The
+    /// Redis store", says are its sessions and a bounded few others.
     pub async fn count(&self, _now: u64) -> Result<usize, StoreError> {
         self.query(&redis::cmd("DBSIZE")).await
     }
@@ -49,10 +45,8 @@ impl RedisStore {
         Ok(listings)
     }
 
-    /// Removes nothing: Redis drops expired sessions itself (`PXAT`). A
-    /// void sign-in is refused at the
-    /// session's next use, as on every backend (see `Store::sweep`). Kept
-    /// so that both stores answer the same calls.
+    /// Removes nothing: Redis drops expired sessions itself (`PXAT`), and
+    /// a void sign-in is refused at the session's next use (`Store::sweep`).
     pub async fn sweep(
         &self,
         _now: u64,
@@ -61,12 +55,10 @@ impl RedisStore {
         Ok(Removed::default())
     }
 
-    /// `latch clearsessions`: what Redis does not drop by itself. Its
-    /// expiry is the absolute one, so a session past `--idle-timeout` waits
-    /// for it; and a value latch cannot read is no session, whatever its
-    /// expiry, or forever when it has none (one written by hand). Each is
-    /// deleted only if it still holds the bytes judged (`DROP`), so a
-    /// session written meanwhile by a server is never lost.
+    /// `latch clearsessions`: what Redis does not drop by itself (a
+    /// session past `--idle-timeout` before its absolute expiry, a value
+    /// latch cannot read). Each is deleted only if it still holds the bytes
+    /// judged (`DROP`), so a session written meanwhile is never lost.
     pub async fn clear(&self, now: u64) -> Result<Removed, StoreError> {
         let mut removed = Removed::default();
         let mut scan = SessionScan::default();
@@ -99,7 +91,7 @@ impl RedisStore {
         let command = redis::cmd("SCAN")
             .arg(scan.cursor)
             .arg("MATCH")
-            .arg(SESSION_PATTERN)
+            .arg(format!("{SESSION_PREFIX}*"))
             .arg("COUNT")
             .arg(1000)
             .clone();

@@ -1,36 +1,27 @@
 //! The Redis session store: sessions in one Redis (or Valkey) primary,
 //! shared by any number of latch instances (docs/contract.md, "The Redis
-//! store"). It keeps the file store's contract (`session_store`), across
-//! instances:
+//! store"). It keeps every promise of `sessions::store`, across instances:
 //!
-//! - `load` returns `Ok(None)` for no session, an expired one (which it
-//!   deletes, if no one changed it meanwhile) and a value that cannot be
-//!   read (logged); `Err` only when Redis fails. It never writes a session.
-//! - `create`, `modify` and `rotate` are durable when they return (the
-//!   server acknowledges a write only once it is on disk: `durability`)
-//!   and atomic (one Lua script each: `scripts`).
-//! - `modify` and `rotate` are compare-and-set: they read the session, apply
-//!   the change to a copy, and write only if the stored bytes are still
-//!   exactly the ones read; if not, they read again and re-apply the change
-//!   (so a change may run more than once, and must only edit the record).
-//!   A session that is gone (a logout, an expiry, on any instance) is never
-//!   written back: they return `Ok(None)` / `Rotated::Gone`.
-//! - No key holds a session id (`keys`); a value is the exact JSON of a
-//!   session file.
-//! - Redis expires sessions itself (`PXAT` their deadline), and latch
-//!   still refuses an expired record it reads.
+//! - every write is one Lua script (`scripts`), atomic, and durable when
+//!   it returns (the server acknowledges a write only once it is on disk:
+//!   `durability`);
+//! - `modify` and `rotate` are compare-and-set on the exact bytes read,
+//!   re-read and re-applied when another write came first, so a session
+//!   that is gone (a logout, an expiry, on any instance) is never written
+//!   back;
+//! - no key holds a session id (`keys`); a value is the exact JSON of a
+//!   session file;
+//! - Redis expires sessions itself (`PXAT` their deadline), and latch still
+//!   refuses an expired record it reads;
+//! - signing out never fails for lack of memory: `delete`, a `rotate` that
+//!   keeps nothing, and `bump_epoch` are allowed past `maxmemory`;
+//! - with `--redis-replica-acks N`, `confirm` waits for N replicas
+//!   (`replicas`); with `redis+sentinel://`, latch follows the primary
+//!   across failovers (`connection`, `sentinel`).
 //!
-//! - Signing out never fails for lack of memory: `delete`, a `rotate` that
-//!   keeps nothing, and `bump_epoch` are allowed past `maxmemory`.
-//! - With replicas (`--redis-replica-acks N`), `confirm` returns only once
-//!   N replicas hold every write made before it, so that a failover cannot
-//!   undo a sign-out that was answered (`replicas`); with
-//!   `redis+sentinel://`, latch follows the primary across failovers
-//!   (`connection`, `sentinel`).
-//!
-//! Every call is bounded in time (`link::COMMAND_TIMEOUT`); see
-//! `StoreError` for what each failure means to the caller. A write that
-//! timed out may still have happened: like any 503, the caller cannot know.
+//! Every call is bounded in time (`COMMAND_TIMEOUT`); see `StoreError` for
+//! what each failure means to the caller. A write that timed out may still
+//! have happened: like any 503, the caller cannot know.
 //!
 //! Needs Redis 7.0 or later, or Valkey (script flags, `SET … PXAT`,
 //! `CONFIG GET` of several names), and one primary at a time (replicas and
@@ -55,11 +46,11 @@ use std::time::Instant;
 
 use crate::sessions::id::Digest;
 use crate::sessions::record::{self, Judged};
+pub use crate::sessions::stored::Durability;
 use crate::sessions::stored::{Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
 use crate::trace::Place;
 pub use connection::RECHECK_EVERY;
-pub use durability::Durability;
 use keys::{deadline_ms, epoch_key, session_key, sign_ins_key, EPOCH_PREFIX, SESSION_PREFIX};
 pub use link::COMMAND_TIMEOUT;
 pub use url::redacted;
@@ -80,11 +71,10 @@ pub struct RedisStore {
     /// (`replicas`; 0: none).
     replica_acks: u32,
     idle_timeout: u64,
-    /// New anonymous sessions are refused once this many are live.
+    /// New anonymous sessions are refused once `count` reaches this.
     max_sessions: Option<u64>,
-    /// When the last check passed; `None` after connection trouble. A
-    /// check older than `connection::RECHECK_EVERY`, or none, is made
-    /// again before the next call (see `connection`).
+    /// When the last check passed; `None` after connection trouble
+    /// (`connection`).
     checked: Mutex<Option<Instant>>,
     /// Held while a check runs: one at a time.
     checking: tokio::sync::Mutex<()>,
@@ -118,23 +108,22 @@ impl RedisStore {
         self
     }
 
-    /// The session `id`, if it is live, with the epoch of its signed-in
-    /// user (0 when no one is signed in) and the exact bytes read (for a
-    /// compare-and-set later, `Version`): what a signed-in request needs,
-    /// in one round trip. `Ok(None)` for no session, an expired one (which
-    /// it deletes, if no one changed it meanwhile) or an unreadable value.
+    /// The session `id`, if it is live, with its user's epoch and the
+    /// exact bytes read (for a compare-and-set later, `Version`): one round
+    /// trip (`READ_WITH_EPOCH`). An expired one is deleted, if no one
+    /// changed it meanwhile.
     pub async fn load(&self, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
         let key = session_key(&id.digest());
         let mut script = scripts::READ_WITH_EPOCH.prepare_invoke();
         script.key(&key).arg(EPOCH_PREFIX);
-        let reply: Vec<Vec<u8>> = self.run("READ_WITH_EPOCH", &key, &script).await?;
-        let Ok([bytes, epoch]) = <[Vec<u8>; 2]>::try_from(reply) else {
+        let read: Option<(Vec<u8>, u64)> = self.run("READ_WITH_EPOCH", &key, &script).await?;
+        let Some((bytes, epoch)) = read else {
             return Ok(None);
         };
         match record::judge(id.label(), &bytes, now, self.idle_timeout) {
             Judged::Live(record) => Ok(Some(Stored {
                 record,
-                epoch: parse_epoch(&epoch)?,
+                epoch,
                 version: Version::of_bytes(bytes),
             })),
             Judged::Expired => {
@@ -145,17 +134,15 @@ impl RedisStore {
         }
     }
 
-    /// Stores `record` under a fresh id (never one a client sent) and
-    /// returns the id.
+    /// Stores `record` under a fresh id, which it returns.
     pub async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
         let created = self.create_within(record, None).await?;
         created.ok_or_else(|| error::unexpected("a create without a cap was refused"))
     }
 
-    /// `create`, unless `--max-sessions` keys are already there (`count`):
-    /// then `Ok(None)` and nothing is written. The count and the write are
-    /// one step, so instances creating at once cannot overshoot the cap.
-    /// Redis counts by its own clock, so `now` is not needed here.
+    /// `create`, unless `--max-sessions` keys are already there (`count`,
+    /// by Redis's own clock: `now` is not needed). The count and the write
+    /// are one step, so instances creating at once cannot overshoot the cap.
     pub async fn create_anonymous(
         &self,
         record: &Record,
@@ -191,11 +178,9 @@ impl RedisStore {
     }
 
     /// Applies `change` to the session as it is stored now, and writes it
-    /// if no one changed it meanwhile (else reads again and re-applies:
-    /// `change` may run more than once and must only edit the record).
-    /// The first try starts from the bytes this request loaded, when it
-    /// has them (`Version`). `Ok(None)`, and nothing written, when the
-    /// session is gone or expired.
+    /// if no one changed it meanwhile (`SWAP`), else reads again and
+    /// re-applies it. The first try starts from the bytes this request
+    /// loaded, when it has them (`Version`).
     pub async fn modify<T>(
         &self,
         id: &SessionId,
@@ -205,7 +190,6 @@ impl RedisStore {
     ) -> Result<Option<(Record, T)>, StoreError> {
         let (digest, key) = (id.digest(), session_key(&id.digest()));
         for lost in 0..MAX_TRIES {
-            back_off(lost).await;
             let Some((read, mut record)) = self.read_or_reuse(&digest, version, lost, now).await?
             else {
                 return Ok(None);
@@ -226,12 +210,9 @@ impl RedisStore {
 
     /// Applies `change` to the session as it is stored now, then moves it
     /// to a fresh id (OWASP: renew the id on any change of privilege), or,
-    /// when `change` returns false (nothing left worth keeping), deletes it.
-    /// The new key is written and the old one deleted in one atomic step,
-    /// and only if the old one still holds the bytes read; a copy of the old
-    /// cookie is worth nothing after. `Rotated::Gone` (nothing written) when
-    /// the session is gone or expired. `change` may run more than once;
-    /// its first try starts from the bytes loaded, as for `modify`.
+    /// when `change` returns false (nothing left worth keeping), deletes it:
+    /// in one atomic step (`MOVE`, `DROP`), and only if the old key still
+    /// holds the bytes read, retried as `modify` is.
     pub async fn rotate(
         &self,
         id: &SessionId,
@@ -241,7 +222,6 @@ impl RedisStore {
     ) -> Result<Rotated, StoreError> {
         let (old, old_key) = (id.digest(), session_key(&id.digest()));
         for lost in 0..MAX_TRIES {
-            back_off(lost).await;
             let Some((read, mut record)) = self.read_or_reuse(&old, version, lost, now).await?
             else {
                 return Ok(Rotated::Gone);
@@ -308,11 +288,8 @@ impl RedisStore {
         Ok(epoch.unwrap_or(0))
     }
 
-    /// Advances the user's epoch (`INCR`, durable when it returns, and
-    /// allowed even when Redis is full).
-    /// Sessions bind to the epoch through `_auth_hash`, so this one small
-    /// write signs out every session of the user, on every instance at its
-    /// next request, however many sessions there are.
+    /// Advances the user's epoch (`BUMP`: `INCR`, allowed even when Redis
+    /// is full), which every instance reads with each session.
     pub async fn bump_epoch(&self, user: &str) -> Result<u64, StoreError> {
         let key = epoch_key(user);
         let mut script = scripts::BUMP.prepare_invoke();
@@ -322,18 +299,20 @@ impl RedisStore {
 
     /// A compare-and-set's starting point, when the session is live: on
     /// its first try, the bytes the request loaded, if it has them (judged
-    /// as if just read: no round trip); on any later try, or without them,
-    /// a fresh read. With the bytes read, for the compare.
+    /// as if just read: no round trip); on any later try (after a
+    /// `back_off`), or without them, a fresh read. With the bytes read, for
+    /// the compare.
     async fn read_or_reuse(
         &self,
         digest: &Digest,
         version: &Version,
-        tries_lost: usize,
+        lost: usize,
         now: u64,
     ) -> Result<Option<(Vec<u8>, Record)>, StoreError> {
         let bytes = match version.bytes() {
-            Some(loaded) if tries_lost == 0 => Some(loaded.to_vec()),
+            Some(loaded) if lost == 0 => Some(loaded.to_vec()),
             _ => {
+                back_off(lost).await;
                 self.query(redis::cmd("GET").arg(session_key(digest)))
                     .await?
             }
@@ -370,11 +349,4 @@ async fn back_off(lost: usize) {
     let draw = u64::from_le_bytes(random[..8].try_into().expect("8 bytes"));
     let micros = draw % (1000 * lost as u64);
     tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
-}
-
-fn parse_epoch(bytes: &[u8]) -> Result<u64, StoreError> {
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .ok_or_else(|| error::unexpected("an epoch key holds something other than a number"))
 }

@@ -1,14 +1,6 @@
 //! A sign-out confirmed by replicas before it is answered
-//! (docs/contract.md, "The Redis store": replicas and Sentinel).
-//!
-//! Redis replicates asynchronously: the primary answers a write before any
-//! replica has it, and a failover promotes a replica that may lack the
-//! last writes. For a session store a lost delete is a signed-out session
-//! that signs in again, so with `--redis-replica-acks N` a sign-out is
-//! answered only once N replicas hold it (`confirm`). Measured on one
-//! host, with the replication stream stalled for 1.5 s before the primary
-//! was killed: 39,124 of 55,449 answered logouts came back without the
-//! wait, none with it.
+//! (docs/contract.md, "Replicas and Sentinel"; the README's "Why a
+//! sign-out's 303 waits for a replica" has the measurement).
 //!
 //! How: `WAIT N T` returns how many replicas hold every write made on its
 //! connection before it (`WAITAOF 0 N T`, Redis 7.2 and later: have it on
@@ -24,27 +16,20 @@
 //! A `WAIT` blocks its connection until it returns, and the shared
 //! connection carries every request's commands (64 pipelined logouts took
 //! 1.5 ms without and 136 ms with a `WAIT` each): so each confirmation
-//! runs on a connection of its own (`link::Link::own`), kept for
-//! the next one.
-//!
-//! Not confirmed in time: `Unavailable` (503 with `Retry-After`), naming
-//! the count; latch does not retry, and a retry by the user is safe (its
-//! logout finds the session gone, and confirms again).
+//! runs on a connection of its own (`link::Link::own`), kept for the next
+//! one. Not confirmed in time: `Unavailable`, naming the count; latch does
+//! not retry, and a retry by the user is safe (it confirms again).
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use redis::{ConnectionInfo, Value};
+use redis::Value;
 
-use super::connection::{settings, Exchange, Sent};
-use super::durability::REQUIRED;
-use super::durability::{listed_replicas, replica_shortfalls, Replica, Survey, PRIORITY};
+use super::durability::{config_get, listed_replicas, replica_shortfalls, Replica};
 use super::keys::FENCE;
-use super::link::{client_for, connection_of, COMMAND_TIMEOUT};
+use super::link::ask;
 use super::{error, scripts, RedisStore};
-use crate::sessions::stored::StoreError;
-use crate::trace;
+use crate::sessions::stored::{StoreError, Survey};
 
 /// How long a confirmation waits for the replicas (within
 /// `COMMAND_TIMEOUT`, so the answer is a count, not a timeout).
@@ -72,9 +57,7 @@ impl RedisStore {
             false => redis::cmd("WAIT"),
         };
         wait.arg(needed).arg(WAIT_FOR.as_millis() as u64);
-        let reply = self.bounded(wait.query_async::<Value>(&mut conn)).await;
-        trace::row("redis", Exchange(Sent::Numbers(&wait), &reply));
-        let confirmed = match reply? {
+        let confirmed = match self.query_on(&mut conn, &wait).await? {
             // WAIT: replicas; WAITAOF: [local, replicas].
             Value::Int(n) => n,
             Value::Array(counts) => match counts.last() {
@@ -104,8 +87,7 @@ impl RedisStore {
         }
         let mut ask = redis::cmd("COMMAND");
         ask.arg("INFO").arg("WAITAOF");
-        let mut conn = self.link().shared();
-        let known: Vec<Value> = self.query_on(&mut conn, &ask).await?;
+        let known: Vec<Value> = self.query_on(&mut self.link().shared(), &ask).await?;
         let has = matches!(known.first(), Some(Value::Array(_)));
         self.waitaof.store(has, Ordering::SeqCst);
         Ok(())
@@ -129,34 +111,15 @@ impl RedisStore {
             let info = self.target.server_at(&replica.host, replica.port);
             replicas.push(Replica {
                 addr: info.addr().to_string(),
-                settings: settings_of(info).await,
+                settings: ask(info, &config_get()).await.map_err(|e| e.to_string()),
             });
         }
-        let (fine, found) = replica_shortfalls(self.replica_acks, &listed, &replicas);
+        let online = listed.iter().filter(|replica| replica.online).count();
+        let (fine, found) = replica_shortfalls(self.replica_acks, online, &replicas);
         if found.is_empty() {
             survey.fine.push(fine);
         }
         survey.shortfalls.extend(found);
         Ok(())
-    }
-}
-
-/// A replica's durability settings and priority (`CONFIG GET`), or why
-/// they cannot be read.
-async fn settings_of(info: ConnectionInfo) -> Result<HashMap<String, String>, String> {
-    let client = client_for(info).map_err(|e| e.to_string())?;
-    let mut ask = redis::cmd("CONFIG");
-    ask.arg("GET").arg(PRIORITY);
-    for (name, _, _) in REQUIRED {
-        ask.arg(name);
-    }
-    let read = async {
-        let mut conn = connection_of(&client).await?;
-        ask.query_async::<Vec<String>>(&mut conn).await
-    };
-    match tokio::time::timeout(COMMAND_TIMEOUT, read).await {
-        Ok(Ok(pairs)) => Ok(settings(pairs)),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {} s", COMMAND_TIMEOUT.as_secs())),
     }
 }

@@ -2,31 +2,28 @@
 //! (redis.io, "Sentinel client spec"): ask the Sentinels of the URL in
 //! turn, take the first address one names (`SENTINEL
 //! GET-MASTER-ADDR-BY-NAME`), and trust it only once the server there
-//! says it is a primary (`ROLE`, in `connection`): during a failover a
-//! Sentinel may still name the old one. latch asks again after any
-//! connection trouble (`connection`), so it needs no subscription to
+//! says it is a primary (`link::Link::is_primary`). latch asks again after
+//! any connection trouble (`connection`), so it needs no subscription to
 //! Sentinel's `+switch-master` messages: the first request after a
 //! failover finds the new primary.
 //!
 //! Sentinels are asked without the URL's credentials, which are the data
 //! servers': keep them on the private network, one per data host.
 
-use redis::{Client, Cmd, ConnectionAddr, FromRedisValue};
-
-use super::durability::Survey;
-use super::error;
-use super::link::{connection_of, COMMAND_TIMEOUT};
+use super::link::ask;
 use super::url::Sentinels;
-use crate::sessions::stored::StoreError;
+use crate::sessions::stored::{StoreError, Survey};
 
-/// The primary's address, as the first Sentinel that knows it says.
-pub(super) async fn primary(sentinels: &Sentinels) -> Result<ConnectionAddr, StoreError> {
+/// The primary's host and port, as the first Sentinel that knows it says.
+pub(super) async fn primary(sentinels: &Sentinels) -> Result<(String, u16), StoreError> {
     let mut asked = Vec::new();
     for addr in &sentinels.addrs {
-        let mut ask = redis::cmd("SENTINEL");
-        ask.arg("GET-MASTER-ADDR-BY-NAME").arg(&sentinels.service);
-        match ask_one::<Option<(String, u16)>>(addr, &ask).await {
-            Ok(Some((host, port))) => return Ok(ConnectionAddr::Tcp(host, port)),
+        let mut question = redis::cmd("SENTINEL");
+        question
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg(&sentinels.service);
+        match ask(addr.clone(), &question).await {
+            Ok(Some(primary)) => return Ok(primary),
             Ok(None) => asked.push(format!("{addr}: does not know {}", sentinels.service)),
             Err(e) => asked.push(format!("{addr}: {e}")),
         }
@@ -46,9 +43,9 @@ pub(super) async fn survey(sentinels: &Sentinels, replica_acks: u32, survey: &mu
     let mut able = Vec::new();
     let mut unable = Vec::new();
     for addr in &sentinels.addrs {
-        let mut ask = redis::cmd("SENTINEL");
-        ask.arg("CKQUORUM").arg(&sentinels.service);
-        match ask_one::<String>(addr, &ask).await {
+        let mut question = redis::cmd("SENTINEL");
+        question.arg("CKQUORUM").arg(&sentinels.service);
+        match ask::<String>(addr.clone(), &question).await {
             Ok(answer) => able.push(format!("{addr}: {answer}")),
             Err(e) => unable.push(format!("{addr}: {e}")),
         }
@@ -65,7 +62,7 @@ pub(super) async fn survey(sentinels: &Sentinels, replica_acks: u32, survey: &mu
             unable.join("; ")
         )),
     }
-    if let (Some(_), false) = (able.first(), unable.is_empty()) {
+    if !able.is_empty() && !unable.is_empty() {
         survey
             .fine
             .push(format!("Sentinels that cannot: {}", unable.join("; ")));
@@ -77,21 +74,5 @@ pub(super) async fn survey(sentinels: &Sentinels, replica_acks: u32, survey: &mu
              Sentinel)"
                 .to_owned(),
         );
-    }
-}
-
-/// One question to one Sentinel, on a connection of its own, bounded. A
-/// refusal (`-NOQUORUM …`, an unknown service) is the Sentinel's answer, in
-/// its words.
-async fn ask_one<T: FromRedisValue>(addr: &ConnectionAddr, ask: &Cmd) -> Result<T, StoreError> {
-    let exchange = async {
-        let mut conn = connection_of(&Client::open(addr.clone())?).await?;
-        ask.query_async(&mut conn).await
-    };
-    match tokio::time::timeout(COMMAND_TIMEOUT, exchange).await {
-        Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(e)) if e.code().is_some() => Err(StoreError::Failed(e.to_string())),
-        Ok(Err(e)) => Err(error::from_redis(e)),
-        Err(_) => Err(error::no_answer(&format!("Sentinel {addr}"))),
     }
 }

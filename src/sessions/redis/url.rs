@@ -36,29 +36,29 @@ pub(super) enum Target {
 }
 
 impl Target {
-    /// How to reach another server of the same setup (a replica the
-    /// primary lists), with the URL's credentials, database and TLS.
+    /// How to reach a server of the setup at `host:port` (the primary a
+    /// Sentinel names, a replica the primary lists), with the URL's
+    /// credentials, database and TLS.
     pub fn server_at(&self, host: &str, port: u16) -> ConnectionInfo {
         let (host, port) = (host.to_owned(), port);
-        match self {
-            Target::Sentinel(sentinels) => sentinels.server(ConnectionAddr::Tcp(host, port)),
-            Target::Server(info) => {
-                let addr = match info.addr() {
-                    ConnectionAddr::TcpTls {
-                        insecure,
-                        tls_params,
-                        ..
-                    } => ConnectionAddr::TcpTls {
-                        host,
-                        port,
-                        insecure: *insecure,
-                        tls_params: tls_params.clone(),
-                    },
-                    _ => ConnectionAddr::Tcp(host, port),
-                };
-                info.clone().set_addr(addr)
-            }
-        }
+        let like = match self {
+            Target::Server(info) => info,
+            Target::Sentinel(sentinels) => &sentinels.servers,
+        };
+        let addr = match like.addr() {
+            ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: *insecure,
+                tls_params: tls_params.clone(),
+            },
+            _ => ConnectionAddr::Tcp(host, port),
+        };
+        like.clone().set_addr(addr)
     }
 }
 
@@ -74,13 +74,6 @@ pub(super) struct Sentinels {
     /// (the Sentinels themselves are asked without them), at a placeholder
     /// address.
     servers: ConnectionInfo,
-}
-
-impl Sentinels {
-    /// How to reach the server at `addr` (a primary or a replica).
-    pub fn server(&self, addr: ConnectionAddr) -> ConnectionInfo {
-        self.servers.clone().set_addr(addr)
-    }
 }
 
 /// Sentinel's own port, when the URL names none.
@@ -194,14 +187,11 @@ pub fn redacted(url: &str) -> String {
     if !scheme.bytes().all(|c| c.is_ascii_lowercase() || c == b'+') {
         return UNPARSEABLE.to_owned();
     }
-    // Whether it parses is the library's verdict; TLS support, a build
-    // feature, has no say in what may be shown.
-    let parses = match scheme {
-        "rediss" => format!("redis://{rest}").into_connection_info().is_ok(),
-        "redis+sentinel" => sentinels(url).is_ok(),
-        _ => url.into_connection_info().is_ok(),
-    };
-    if !parses {
+    // TLS support, a build feature, has no say in what may be shown.
+    let without_tls = url
+        .strip_prefix("rediss://")
+        .map(|rest| format!("redis://{rest}"));
+    if parse(without_tls.as_deref().unwrap_or(url)).is_err() {
         return format!("{scheme}://{UNPARSEABLE}");
     }
     let (userinfo, after) = split_userinfo(rest);
@@ -268,23 +258,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_password_is_hidden_in_each_usual_place() {
-        assert_eq!(redacted("redis://u:hunter2@h:1/0"), "redis://u:***@h:1/0");
-        assert_eq!(redacted("rediss://:hunter2@h"), "rediss://:***@h");
-        assert_eq!(redacted("redis://h:1/0"), "redis://h:1/0");
-        assert_eq!(redacted("redis://u@h:1/0"), "redis://u@h:1/0");
-        assert_eq!(
-            redacted("redis+unix:///r.sock?db=1&pass=hunter2"),
-            "redis+unix:///r.sock?db=1&pass=***"
-        );
-        assert_eq!(
-            redacted("redis+unix:///r.sock?user=me&pass=hunter2&db=3"),
-            "redis+unix:///r.sock?user=me&pass=***&db=3"
-        );
-        assert_eq!(
-            redacted("rediss://h:6380/0#insecure"),
-            "rediss://h:6380/0#insecure"
-        );
+    fn a_password_is_hidden_in_each_usual_place_and_an_unparseable_url_entirely() {
+        for (url, shown) in [
+            ("redis://u:hunter2@h:1/0", "redis://u:***@h:1/0"),
+            ("rediss://:hunter2@h", "rediss://:***@h"),
+            ("redis://h:1/0", "redis://h:1/0"),
+            ("redis://u@h:1/0", "redis://u@h:1/0"),
+            (
+                "redis+unix:///r.sock?db=1&pass=hunter2",
+                "redis+unix:///r.sock?db=1&pass=***",
+            ),
+            (
+                "redis+unix:///r.sock?user=me&pass=hunter2&db=3",
+                "redis+unix:///r.sock?user=me&pass=***&db=3",
+            ),
+            ("rediss://h:6380/0#insecure", "rediss://h:6380/0#insecure"),
+            (
+                "redis://u:Zq1/Wv2@h:1/0",
+                "redis://(unparseable, not shown)",
+            ),
+            ("redis://", "redis://(unparseable, not shown)"),
+            ("no scheme", UNPARSEABLE),
+        ] {
+            assert_eq!(redacted(url), shown, "{url}");
+        }
     }
 
     /// Every piece of a password (`Zq1`, `Wv2`, `Kp3`), spelled as people
@@ -328,16 +325,6 @@ mod tests {
     }
 
     #[test]
-    fn an_unparseable_url_shows_its_scheme_only() {
-        assert_eq!(
-            redacted("redis://u:Zq1/Wv2@h:1/0"),
-            format!("redis://{UNPARSEABLE}")
-        );
-        assert_eq!(redacted("redis://"), format!("redis://{UNPARSEABLE}"));
-        assert_eq!(redacted("no scheme"), UNPARSEABLE);
-    }
-
-    #[test]
     fn an_unparseable_url_is_told_how_to_spell_a_password_without_hearing_it_back() {
         let url = "redis://u:Zq1/Wv2?Kp3@127.0.0.1:1/0";
         let why = parse(url).err().unwrap().to_string();
@@ -354,13 +341,14 @@ mod tests {
     #[test]
     fn a_sentinel_url_names_the_sentinels_the_service_and_the_servers_credentials() {
         let url = "redis+sentinel://latch:Zq1%2FWv2@10.0.0.5:26379,10.0.0.6,[::1]:26380/main?db=2";
-        let Ok(Target::Sentinel(sentinels)) = parse(url) else {
-            panic!("{url} does not parse");
+        let target = parse(url).unwrap();
+        let Target::Sentinel(sentinels) = &target else {
+            panic!("{url} is not a Sentinel URL");
         };
         let addrs: Vec<String> = sentinels.addrs.iter().map(|a| a.to_string()).collect();
         assert_eq!(addrs, ["10.0.0.5:26379", "10.0.0.6:26379", "::1:26380"]);
         assert_eq!(sentinels.service, "main");
-        let primary = sentinels.server(ConnectionAddr::Tcp("10.0.0.7".into(), 6379));
+        let primary = target.server_at("10.0.0.7", 6379);
         assert_eq!(primary.addr().to_string(), "10.0.0.7:6379");
         let redis = primary.redis_settings();
         assert_eq!(
@@ -371,15 +359,8 @@ mod tests {
             redacted(url),
             "redis+sentinel://latch:***@10.0.0.5:26379,10.0.0.6,[::1]:26380/main?db=2"
         );
-        let Ok(Target::Sentinel(bare)) = parse("redis+sentinel://h/m") else {
-            panic!("the shortest form does not parse");
-        };
-        assert_eq!(
-            bare.server(ConnectionAddr::Tcp("h".into(), 1))
-                .redis_settings()
-                .db(),
-            0
-        );
+        let bare = parse("redis+sentinel://h/m").unwrap();
+        assert_eq!(bare.server_at("h", 1).redis_settings().db(), 0);
     }
 
     #[test]
