@@ -4,7 +4,6 @@
 //! as file names, conditional requests, dates, encodings and the response
 //! builders.
 
-pub mod body;
 pub mod conditional;
 pub mod cookies;
 pub mod dates;

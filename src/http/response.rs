@@ -1,7 +1,11 @@
 //! Response builders: each HTTP mechanic latch answers with, named after
 //! what it does and the RFC section that defines it.
 
+use std::io;
+use std::pin::Pin;
+
 use bytes::Bytes;
+use http_body_util::{Either, Full};
 use hyper::header::{
     HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
     CONTENT_TYPE, LOCATION, REFERRER_POLICY, SET_COOKIE, VARY, X_CONTENT_TYPE_OPTIONS,
@@ -9,12 +13,17 @@ use hyper::header::{
 };
 use hyper::StatusCode;
 
-pub use crate::http::body::Body;
+/// The body of every latch response: bytes already in memory (a page, an
+/// error, a built-in file), or a stream (a file from the www dir, sent as it
+/// is read: `static_files`). `Either`, so that the pages, on the hot path,
+/// pay one `match` per poll and no allocation for being able to stream.
+pub type Body = Either<Full<Bytes>, Stream>;
+pub type Stream = Pin<Box<dyn hyper::body::Body<Data = Bytes, Error = io::Error> + Send>>;
 pub type Response = hyper::Response<Body>;
 
 /// A response with `status` and `body`, nothing else.
 pub fn response(status: StatusCode, body: impl Into<Bytes>) -> Response {
-    let mut response = hyper::Response::new(Body::full(body));
+    let mut response = hyper::Response::new(Either::Left(Full::new(body.into())));
     *response.status_mut() = status;
     response
 }
@@ -140,5 +149,5 @@ pub fn strip_body_for_head(response: Response) -> Response {
     if !parts.headers.contains_key(CONTENT_LENGTH) && parts.status != StatusCode::NO_CONTENT {
         parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
     }
-    hyper::Response::from_parts(parts, Body::empty())
+    hyper::Response::from_parts(parts, Either::Left(Full::default()))
 }
