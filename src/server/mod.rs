@@ -20,7 +20,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
 use crate::app::App;
@@ -80,10 +80,12 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
         .max_header_size(MAX_HEAD_BYTES)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
-    // Signal handlers first: until they are installed, SIGTERM's and
-    // SIGHUP's default action kills the process, and a supervisor may send
-    // one any time after it sees the address.
-    let mut stop = StopSignals::install()?;
+    // Signal handlers first: until they are installed, the default action
+    // of SIGINT (Ctrl-C), SIGTERM (`kill`, systemd) and SIGHUP kills the
+    // process, and a supervisor may send one any time after it sees the
+    // address.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     let reload = signal(SignalKind::hangup())?;
     let addr = listener.local_addr()?;
     log_event!("latch listening on http://{addr}");
@@ -110,7 +112,8 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
                 }
             },
             // 4.
-            () = stop.received() => break,
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
         };
         // Small responses go out at once, not held back by Nagle's algorithm
         // waiting for an ACK the client delays (RFC 896, RFC 1122 §4.2.3.2).
@@ -160,28 +163,4 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
     }
     crate::log::flush();
     Ok(())
-}
-
-/// SIGINT (Ctrl-C) and SIGTERM (`kill`, systemd): either asks us to stop.
-struct StopSignals {
-    interrupt: Signal,
-    terminate: Signal,
-}
-
-impl StopSignals {
-    /// Installs both handlers now, replacing the default action (exit).
-    fn install() -> io::Result<StopSignals> {
-        Ok(StopSignals {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
-    }
-
-    /// Resolves when either signal arrives.
-    async fn received(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-    }
 }
