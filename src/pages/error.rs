@@ -9,10 +9,12 @@ use std::fmt::Write;
 use std::future::Future;
 
 use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, VARY};
+use hyper::http::response::Parts;
 use hyper::{Method, StatusCode};
 
 use super::{escape_html, layout, sign_out_form, Viewer};
 use crate::error::StoreFull;
+use crate::http::encoding::percent_encode_except;
 use crate::http::negotiation::accepts_html;
 use crate::http::redirect::safe_next;
 use crate::http::response::{html, Response};
@@ -48,14 +50,7 @@ impl<'a> Asked<'a> {
     /// page shows it as code and escapes it like any other text.
     fn shown_path(&self) -> String {
         const SHOWN: usize = 120;
-        let mut shown = String::with_capacity(self.path.len().min(SHOWN));
-        for &b in self.path.as_bytes() {
-            if b.is_ascii_graphic() {
-                shown.push(b as char);
-            } else {
-                shown.push_str(&format!("%{b:02X}"));
-            }
-        }
+        let mut shown = percent_encode_except(self.path, |b| b.is_ascii_graphic());
         if shown.len() > SHOWN {
             // A `%` in the last two places starts an escape the cut would split.
             let cut = shown[SHOWN - 2..SHOWN]
@@ -106,21 +101,7 @@ pub async fn present<F: Future<Output = Option<Record>>>(
 /// §12.5.5).
 fn page(response: Response, asked: &Asked<'_>, viewer: &Viewer) -> Response {
     let (parts, _text) = response.into_parts();
-    let header = |name| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    let full = parts.extensions.get::<StoreFull>().is_some();
-    let explained = explain(
-        parts.status,
-        asked,
-        viewer,
-        header(ALLOW),
-        header(RETRY_AFTER),
-        full,
-    );
+    let explained = explain(&parts, asked, viewer);
     let body = render(viewer, parts.status.as_u16(), &explained);
     let mut page = html(parts.status, body);
     // The answer's own headers stay; the page's replace the text's.
@@ -180,34 +161,29 @@ struct Sentence {
     after: String,
 }
 
-impl From<String> for Sentence {
-    fn from(text: String) -> Sentence {
+impl<T: Into<String>> From<T> for Sentence {
+    fn from(text: T) -> Sentence {
         Sentence {
-            before: text,
+            before: text.into(),
             ..Sentence::default()
         }
-    }
-}
-
-impl From<&str> for Sentence {
-    fn from(text: &str) -> Sentence {
-        text.to_string().into()
     }
 }
 
 /// What happened, from the status and the answer's headers (and, for a
 /// 503, whether the session store is full), in words a person can act on;
 /// and where to go from here.
-fn explain(
-    status: StatusCode,
-    asked: &Asked,
-    viewer: &Viewer,
-    allow: Option<&str>,
-    retry_after: Option<&str>,
-    store_full: bool,
-) -> Explained {
+fn explain(answer: &Parts, asked: &Asked, viewer: &Viewer) -> Explained {
+    let header = |name| {
+        answer
+            .headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let status = answer.status;
+    let sign_out = status == StatusCode::METHOD_NOT_ALLOWED && asked.path == "/logout";
     let home = ("/".to_string(), "Go to the home page");
-    let wait = retry_after
+    let wait = header(RETRY_AFTER)
         .and_then(|s| s.parse::<u64>().ok())
         .map_or_else(|| "a moment".to_string(), readable_wait);
     let (title, sentences): (&str, Vec<Sentence>) = match status.as_u16() {
@@ -221,8 +197,8 @@ fn explain(
                 after: ".".into(),
             }],
         ),
-        405 if asked.path == "/logout" => ("Signing out is a button", signing_out(viewer)),
-        405 => ("Not a page to open", not_allowed(asked, allow)),
+        405 if sign_out => ("Signing out is a button", signing_out(viewer)),
+        405 => ("Not a page to open", not_allowed(asked, header(ALLOW))),
         408 => ("Too slow", vec![TOO_SLOW.into()]),
         413 => ("Form too large", vec![TOO_LARGE.into()]),
         415 => ("Form not understood", vec![UNREADABLE_FORM.into()]),
@@ -230,7 +206,7 @@ fn explain(
             "Too many attempts",
             vec![format!("{TOO_MANY} Please wait {wait}, then try again.").into()],
         ),
-        503 if store_full => (
+        503 if answer.extensions.get::<StoreFull>().is_some() => (
             "Session store full",
             vec![
                 STORE_FULL.into(),
@@ -256,7 +232,7 @@ fn explain(
         title,
         sentences,
         ways_on,
-        sign_out: status == StatusCode::METHOD_NOT_ALLOWED && asked.path == "/logout",
+        sign_out,
     }
 }
 
