@@ -25,16 +25,22 @@ pub enum Route {
     MethodNotAllowed(&'static str),
 }
 
-/// The application's own paths, each with the `Allow` value that lists its
-/// methods (RFC 9110 §10.2.1). GET implies HEAD (RFC 9110 §9.3.2).
-const ENDPOINTS: &[(&str, &str)] = &[
-    ("/", "GET, HEAD, OPTIONS"),
-    ("/healthz", "GET, HEAD, OPTIONS"),
-    ("/login", "GET, HEAD, POST, OPTIONS"),
-    ("/account", "GET, HEAD, OPTIONS"),
-    ("/logout", "POST, OPTIONS"),
-    ("/theme", "POST, OPTIONS"),
-    (TRACE_PATH, "GET, HEAD, OPTIONS"),
+/// The application's own paths, each with the route a GET (or HEAD) and a
+/// POST go to, and the `Allow` value that lists its methods (RFC 9110
+/// §10.2.1). GET implies HEAD (RFC 9110 §9.3.2).
+const ENDPOINTS: &[(&str, Option<Route>, Option<Route>, &str)] = &[
+    ("/", Some(Route::Home), None, "GET, HEAD, OPTIONS"),
+    ("/healthz", Some(Route::Healthz), None, "GET, HEAD, OPTIONS"),
+    (
+        "/login",
+        Some(Route::LoginForm),
+        Some(Route::Login),
+        "GET, HEAD, POST, OPTIONS",
+    ),
+    ("/account", Some(Route::Account), None, "GET, HEAD, OPTIONS"),
+    ("/logout", None, Some(Route::Logout), "POST, OPTIONS"),
+    ("/theme", None, Some(Route::Theme), "POST, OPTIONS"),
+    (TRACE_PATH, Some(Route::Trace), None, "GET, HEAD, OPTIONS"),
 ];
 
 /// Where a browser sees its own recent requests traced, with `--trace`.
@@ -64,28 +70,19 @@ pub fn why_only(path: &str) -> &'static str {
 /// 4. Any other method is 405 with `Allow` (RFC 9110 §15.5.6).
 pub fn route(method: &Method, path: &str) -> Route {
     // 1.
-    let Some(&(_, allow)) = ENDPOINTS.iter().find(|(p, _)| *p == path) else {
+    let Some(&(_, get, post, allow)) = ENDPOINTS.iter().find(|e| e.0 == path) else {
         return Route::Static;
     };
-    // 2.
-    if method == Method::OPTIONS {
-        return Route::Options(allow);
-    }
-    // 3.
-    let get = method == Method::GET || method == Method::HEAD;
-    let post = method == Method::POST;
-    match (path, get, post) {
-        ("/", true, _) => Route::Home,
-        ("/healthz", true, _) => Route::Healthz,
-        ("/login", true, _) => Route::LoginForm,
-        ("/login", _, true) => Route::Login,
-        ("/account", true, _) => Route::Account,
-        ("/logout", _, true) => Route::Logout,
-        ("/theme", _, true) => Route::Theme,
-        (TRACE_PATH, true, _) => Route::Trace,
-        // 4.
-        _ => Route::MethodNotAllowed(allow),
-    }
+    let routed = match *method {
+        // 2.
+        Method::OPTIONS => return Route::Options(allow),
+        // 3.
+        Method::GET | Method::HEAD => get,
+        Method::POST => post,
+        _ => None,
+    };
+    // 4.
+    routed.unwrap_or(Route::MethodNotAllowed(allow))
 }
 
 #[cfg(test)]
