@@ -39,18 +39,18 @@ pub fn response(status: StatusCode, body: impl Into<Bytes>) -> Response {
 /// - `Vary: Cookie`: the page depends on the session (RFC 9110 §12.5.5).
 pub fn html(status: StatusCode, page: String) -> Response {
     let mut response = response(status, page);
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
-    );
-    h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    h.insert(VARY, HeaderValue::from_static("Cookie"));
+    for (name, value) in [
+        (CONTENT_TYPE, "text/html; charset=utf-8"),
+        (
+            CONTENT_SECURITY_POLICY,
+            "default-src 'self'; frame-ancestors 'none'",
+        ),
+        (X_FRAME_OPTIONS, "DENY"),
+        (REFERRER_POLICY, "same-origin"),
+        (VARY, "Cookie"),
+    ] {
+        insert_static(&mut response, name, value);
+    }
     no_store(&mut response);
     response
 }
@@ -58,32 +58,26 @@ pub fn html(status: StatusCode, page: String) -> Response {
 /// A short plain-text answer: errors, `/healthz`.
 pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response {
     let mut response = response(status, body);
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    insert_static(&mut response, CONTENT_TYPE, "text/plain; charset=utf-8");
+    insert_static(&mut response, X_CONTENT_TYPE_OPTIONS, "nosniff");
     response
 }
 
 /// 303 See Other (RFC 9110 §15.4.4): "go GET this other URL". Unlike 302,
 /// it tells every client to switch a POST to a GET, which is exactly the
 /// Post/Redirect/Get pattern: reloading the next page never re-submits.
-/// `location` must already be a safe local path (see `redirect`).
 pub fn see_other(location: &str) -> Response {
-    let mut response = text(StatusCode::SEE_OTHER, "");
-    let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
-    response.headers_mut().insert(LOCATION, value);
+    let mut response = redirect(StatusCode::SEE_OTHER, location);
     no_store(&mut response);
     response
 }
 
-/// 308 Permanent Redirect (RFC 9110 §15.4.9): "this resource lives at
-/// that URL now, ask there with the same method". `location` must already
-/// be a local path.
-pub fn permanent_redirect(location: &str) -> Response {
-    let mut response = text(StatusCode::PERMANENT_REDIRECT, "");
+/// A redirect with `status` (a 303, or a 308 Permanent Redirect, RFC 9110
+/// §15.4.9: "this resource lives at that URL now, ask there with the same
+/// method") to `location`, which must already be a safe local path (see
+/// `http::redirect`).
+pub fn redirect(status: StatusCode, location: &str) -> Response {
+    let mut response = text(status, "");
     let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
     response.headers_mut().insert(LOCATION, value);
     response
@@ -96,9 +90,7 @@ pub fn method_not_allowed(allow: &'static str) -> Response {
         StatusCode::METHOD_NOT_ALLOWED,
         format!("405 Method Not Allowed: this path takes {allow}\n"),
     );
-    response
-        .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static(allow));
+    insert_static(&mut response, ALLOW, allow);
     no_store(&mut response);
     response
 }
@@ -106,9 +98,7 @@ pub fn method_not_allowed(allow: &'static str) -> Response {
 /// 204 answer to `OPTIONS`, listing the methods (RFC 9110 §9.3.7).
 pub fn options(allow: &'static str) -> Response {
     let mut response = response(StatusCode::NO_CONTENT, Bytes::new());
-    response
-        .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static(allow));
+    insert_static(&mut response, ALLOW, allow);
     response
 }
 
@@ -120,9 +110,7 @@ pub fn not_found() -> Response {
 /// `Cache-Control: no-store` (RFC 9111 §5.2.2.5): no cache, private or
 /// shared, may keep any part of this response.
 pub fn no_store(response: &mut Response) {
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    insert_static(response, CACHE_CONTROL, "no-store");
 }
 
 /// Adds a `Set-Cookie` line (RFC 6265 §4.1). Its value comes from

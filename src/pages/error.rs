@@ -17,7 +17,7 @@ use crate::error::StoreFull;
 use crate::http::encoding::percent_encode_except;
 use crate::http::negotiation::accepts_html;
 use crate::http::redirect::safe_next;
-use crate::http::response::{html, Response};
+use crate::http::response::{html, insert_static, Response};
 use crate::sessions::Record;
 
 /// What the error page needs from the request, taken before the request
@@ -84,9 +84,7 @@ pub async fn present<F: Future<Output = Option<Record>>>(
     }
     if !accepts_html(asked.headers) {
         let mut response = response;
-        response
-            .headers_mut()
-            .insert(VARY, HeaderValue::from_static("Accept"));
+        insert_static(&mut response, VARY, "Accept");
         return response;
     }
     let record = session().await;
@@ -114,8 +112,7 @@ fn page(response: Response, asked: &Asked<'_>, viewer: &Viewer) -> Response {
     for (name, value) in own {
         page.headers_mut().append(name, value);
     }
-    page.headers_mut()
-        .insert(VARY, HeaderValue::from_static("Accept, Cookie"));
+    insert_static(&mut page, VARY, "Accept, Cookie");
     page
 }
 

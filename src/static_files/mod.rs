@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};
-use hyper::header::{HeaderValue, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use hyper::header::{CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode, Uri};
 
@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::http::conditional::Validators;
 use crate::http::paths::{content_type, relative_path};
 use crate::http::response::{
-    method_not_allowed, not_found, options, permanent_redirect, response, Body, Response,
+    insert_static, method_not_allowed, not_found, options, redirect, response, Body, Response,
 };
 use crate::log::{cut, MAX_PATH};
 use crate::log_event;
@@ -117,9 +117,8 @@ pub async fn respond(www_root: Option<&Path>, parts: &Parts) -> Result<Response,
     if status == StatusCode::NOT_MODIFIED {
         return Ok(answer);
     }
-    let h = answer.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(file.content_type));
-    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    insert_static(&mut answer, CONTENT_TYPE, file.content_type);
+    insert_static(&mut answer, X_CONTENT_TYPE_OPTIONS, "nosniff");
     *answer.body_mut() = file.body;
     Ok(answer)
 }
@@ -147,7 +146,7 @@ fn to_directory(uri: &Uri) -> Response {
         "static",
         format_args!("a directory: 308 to {}", cut(&location, MAX_PATH)),
     );
-    permanent_redirect(&location)
+    redirect(StatusCode::PERMANENT_REDIRECT, &location)
 }
 
 /// A built-in file, versioned by the binary: its ETag is a hash of its
