@@ -103,15 +103,11 @@ fn page(response: Response, asked: &Asked<'_>, viewer: &Viewer) -> Response {
     let body = render(viewer, parts.status.as_u16(), &explained);
     let mut page = html(parts.status, body);
     // The answer's own headers stay; the page's replace the text's.
-    let own: Vec<_> = parts
-        .headers
-        .iter()
-        .filter(|(name, _)| !page.headers().contains_key(*name))
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
-    for (name, value) in own {
-        page.headers_mut().append(name, value);
+    let mut headers = parts.headers;
+    for (name, value) in page.headers() {
+        headers.insert(name, value.clone());
     }
+    *page.headers_mut() = headers;
     insert_static(&mut page, VARY, "Accept, Cookie");
     page
 }
