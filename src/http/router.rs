@@ -89,13 +89,11 @@ pub fn route(method: &Method, path: &str) -> Route {
 mod tests {
     use super::*;
 
-    fn m(name: &str) -> Method {
-        Method::from_bytes(name.as_bytes()).unwrap()
-    }
-
     #[test]
-    fn known_paths_route_by_method() {
+    fn every_rule_as_a_table() {
+        const POST_ONLY: Route = Route::MethodNotAllowed("POST, OPTIONS");
         let table = [
+            // 3. A method the path takes goes to its handler; HEAD as GET.
             ("GET", "/", Route::Home),
             ("HEAD", "/", Route::Home),
             ("GET", "/healthz", Route::Healthz),
@@ -107,51 +105,32 @@ mod tests {
             ("POST", "/theme", Route::Theme),
             ("GET", "/_trace", Route::Trace),
             ("HEAD", "/_trace", Route::Trace),
+            // 2. and 4. `/logout` takes only POST.
+            ("OPTIONS", "/logout", Route::Options("POST, OPTIONS")),
+            ("GET", "/logout", POST_ONLY),
+            ("HEAD", "/logout", POST_ONLY),
+            ("PUT", "/logout", POST_ONLY),
+            ("DELETE", "/logout", POST_ONLY),
+            ("PATCH", "/logout", POST_ONLY),
+            ("BREW", "/logout", POST_ONLY),
+            ("POST", "/", Route::MethodNotAllowed("GET, HEAD, OPTIONS")),
+            (
+                "DELETE",
+                "/login",
+                Route::MethodNotAllowed("GET, HEAD, POST, OPTIONS"),
+            ),
+            // 1. Any other path is static, whatever the method.
+            ("GET", "/style.css", Route::Static),
+            ("GET", "/logout/", Route::Static),
+            ("GET", "/LOGOUT", Route::Static),
+            ("GET", "/login.html", Route::Static),
+            ("GET", "//", Route::Static),
+            ("GET", "/healthz/x", Route::Static),
+            ("POST", "/nope", Route::Static),
         ];
         for (method, path, want) in table {
-            assert_eq!(route(&m(method), path), want, "{method} {path}");
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            assert_eq!(route(&method, path), want, "{method} {path}");
         }
-    }
-
-    #[test]
-    fn logout_takes_only_post() {
-        for method in ["GET", "HEAD", "PUT", "DELETE", "PATCH", "BREW"] {
-            assert_eq!(
-                route(&m(method), "/logout"),
-                Route::MethodNotAllowed("POST, OPTIONS"),
-                "{method}"
-            );
-        }
-        assert_eq!(
-            route(&Method::OPTIONS, "/logout"),
-            Route::Options("POST, OPTIONS")
-        );
-    }
-
-    #[test]
-    fn wrong_methods_on_pages_list_get_and_head() {
-        assert_eq!(
-            route(&Method::POST, "/"),
-            Route::MethodNotAllowed("GET, HEAD, OPTIONS")
-        );
-        assert_eq!(
-            route(&Method::DELETE, "/login"),
-            Route::MethodNotAllowed("GET, HEAD, POST, OPTIONS")
-        );
-    }
-
-    #[test]
-    fn other_paths_are_static_whatever_the_method() {
-        for path in [
-            "/style.css",
-            "/logout/",
-            "/LOGOUT",
-            "/login.html",
-            "//",
-            "/healthz/x",
-        ] {
-            assert_eq!(route(&Method::GET, path), Route::Static, "{path}");
-        }
-        assert_eq!(route(&Method::POST, "/nope"), Route::Static);
     }
 }
