@@ -247,32 +247,15 @@ mod tests {
         );
     }
 
+    /// A hostile user name on every page is `tests/login.rs`'s.
     #[test]
-    fn a_hostile_user_name_is_escaped_everywhere() {
-        let viewer = Viewer {
-            theme: "dark",
-            ..signed_in("<img src=x onerror=alert(1)>", "\"><script>")
-        };
-        let page = home(&viewer);
-        assert!(!page.contains("<img src=x"));
-        assert!(!page.contains("\"><script>"));
-        assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
-    }
-
-    #[test]
-    fn the_login_form_escapes_what_it_echoes() {
-        let page = login(
-            &Viewer::of(None),
-            Some("/a\"><script>"),
-            "\"><b>",
-            Some("<i>"),
-        );
+    fn what_a_page_echoes_is_escaped_and_the_login_message_is_an_alert() {
+        let page = home(&signed_in("alice", "\"><script>"));
+        assert!(!page.contains("\"><script>") && page.contains("&quot;&gt;&lt;script&gt;"));
+        let next = Some("/a\"><script>");
+        let page = login(&Viewer::of(None), next, "\"><b>", Some("<i>"));
         assert!(!page.contains("<script>") && !page.contains("<b>") && !page.contains("<i>"));
         assert!(page.contains("value=\"/a&quot;&gt;&lt;script&gt;\""));
-    }
-
-    #[test]
-    fn the_login_form_shows_its_message_as_an_alert() {
         let message = "Too many failed sign-ins. Try again in 15 minutes.";
         let page = login(&Viewer::of(None), None, "alice", Some(message));
         assert!(page.contains(&format!("<p class=\"error\" role=\"alert\">{message}</p>")));
