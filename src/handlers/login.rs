@@ -8,7 +8,6 @@ use crate::auth::{self, device, password};
 use crate::error::Error;
 use crate::handlers::{page_with_notice, requested_next, viewer, Request};
 use crate::http::form::Form;
-use crate::http::redirect::safe_next;
 use crate::http::response::{html, see_other, set_cookie, Response};
 use crate::log_event;
 use crate::pages::error::readable_wait;
@@ -19,9 +18,7 @@ use crate::trace;
 
 /// The form, carrying a safe `next` from the query into a hidden field.
 pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
-    let next = Form::from_query(&request.parts.uri)
-        .get("next")
-        .and_then(safe_next);
+    let next = requested_next(&Form::default(), request.parts);
     let form = |viewer: &Viewer| pages::login(viewer, next.as_deref(), "", None);
     page_with_notice(app, request, form).await
 }

@@ -33,9 +33,9 @@ pub struct Request<'a> {
     pub ids: &'a CookieIds,
 }
 
-/// The safe `next` of a POST: the body's field first, then the query's
-/// (as Django's `RedirectURLMixin` does), kept only if `http::redirect::safe_next`
-/// accepts it.
+/// The safe `next` of a request: the form's field first, then the query's
+/// (as Django's `RedirectURLMixin` does), kept only if
+/// `http::redirect::safe_next` accepts it.
 pub fn requested_next(form: &Form, parts: &Parts) -> Option<String> {
     let query = Form::from_query(&parts.uri);
     form.get("next")
