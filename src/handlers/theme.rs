@@ -9,7 +9,6 @@ use crate::http::form::Form;
 use crate::http::response::{see_other, set_cookie, Response};
 use crate::sessions::pace::{retry_after_secs, Paced};
 use crate::sessions::quota;
-use crate::sessions::store::Version;
 use crate::sessions::{self, Record, Session, THEME};
 use crate::trace;
 
@@ -54,14 +53,10 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
         Some(create_session(app, request, &theme, now).await?)
     };
     // 5.
-    let mut response = see_other(
-        requested_next(form, request.parts)
-            .as_deref()
-            .unwrap_or("/"),
-    );
-    if let Some(session) = created {
-        let max_age = session.record.max_age(now);
-        set_cookie(&mut response, app.cookie.set(session.id.as_str(), max_age));
+    let next = requested_next(form, request.parts);
+    let mut response = see_other(next.as_deref().unwrap_or("/"));
+    if let Some(cookie) = created {
+        set_cookie(&mut response, cookie);
     }
     Ok(response)
 }
@@ -89,13 +84,13 @@ async fn store_theme(app: &App, session: Session, theme: &str, now: u64) -> Resu
     Ok(modified)
 }
 
-/// Step 4: a new anonymous session holding the theme.
+/// Step 4: a new anonymous session holding the theme; its cookie.
 async fn create_session(
     app: &App,
     request: &Request<'_>,
     theme: &str,
     now: u64,
-) -> Result<Session, Error> {
+) -> Result<String, Error> {
     let client = request.client;
     if let Paced::Refused { retry_after, .. } =
         app.store.pace(&[quota::new_sessions(client)]).await?
@@ -122,9 +117,5 @@ async fn create_session(
         "store",
         format_args!("new session {label} created with the theme"),
     );
-    Ok(Session {
-        id,
-        record,
-        version: Version::UNKNOWN,
-    })
+    Ok(app.cookie.set(id.as_str(), record.max_age(now)))
 }
