@@ -18,14 +18,10 @@ use hyper::header::HeaderMap;
 ///
 /// Both sides are compared in their canonical form: on a dual-stack
 /// listener (`--addr [::]:8080`) an IPv4 peer arrives as
-/// `::ffff:127.0.0.1`, which `127.0.0.1` matches. And `127.0.0.1` and
-/// `::1` are one proxy, `localhost`: a proxy on the same host told to
-/// reach `localhost` connects over either, as its resolver orders them
-/// (nginx tries each address `localhost` has). Without this,
-/// `--trusted-proxy 127.0.0.1` with a proxy arriving over `::1` would count
-/// every client as the proxy's one address. Other loopback addresses
-/// (127.0.0.5) are not the proxy: a local process connecting from one
-/// directly is a client like any other.
+/// `::ffff:127.0.0.1`, which `127.0.0.1` matches. `127.0.0.1` and `::1`
+/// are one proxy (docs/contract.md, "The client address"): nginx told to
+/// reach `localhost` tries each address it has, and otherwise every client
+/// would count as the proxy's one address.
 pub fn is_trusted_proxy(peer: IpAddr, trusted_proxy: Option<IpAddr>) -> bool {
     let Some(proxy) = trusted_proxy.map(|p| p.to_canonical()) else {
         return false;
