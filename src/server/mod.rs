@@ -52,13 +52,9 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// 1. Accept a connection. An accept error (EMFILE when out of file
 ///    descriptors, a connection reset before accept) is logged and the
 ///    loop goes on: one bad moment must not stop the server.
-/// 2. Admit it, or refuse it with a readable 503: past `--max-connections`
-///    open connections, or past its client's share of them (`admission`).
-///    A flood of idle clients thus runs into our limits before it runs the
-///    process out of file descriptors, and a few addresses cannot lock out
-///    the others: when the server is full, a newcomer gets in and the
-///    address holding the most is asked to close its oldest connection.
-///    The place is given back when the connection ends.
+/// 2. Admit it, or refuse it with a readable 503 (`admission`), so a flood
+///    of idle clients runs into our limits before it runs the process out
+///    of file descriptors. The place is given back when the connection ends.
 /// 3. Serve it on its own task as HTTP/1.1 (keep-alive) or 1.0. There is
 ///    no HTTP/2: an h2c preface fails to parse, and hyper closes the
 ///    connection at once. Each stage is bounded by `--client-timeout`:
