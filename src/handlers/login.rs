@@ -4,34 +4,23 @@ use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::StatusCode;
 
 use crate::app::App;
-use crate::auth::throttle::Counted;
 use crate::auth::{self, device, password};
 use crate::error::Error;
-use crate::handlers::{requested_next, viewer, viewer_with_notice, Request};
+use crate::handlers::{page_with_notice, requested_next, viewer, Request};
 use crate::http::form::Form;
-use crate::http::notice;
-use crate::http::redirect::safe_next;
 use crate::http::response::{html, see_other, set_cookie, Response};
 use crate::log_event;
-use crate::pages;
+use crate::pages::error::readable_wait;
+use crate::pages::{self, Viewer};
+use crate::sessions;
 use crate::sessions::pace::{retry_after_secs, Paced};
-use crate::sessions::{self, Session};
 use crate::trace;
 
 /// The form, carrying a safe `next` from the query into a hidden field.
 pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
-    let now = sessions::now();
-    let session = auth::session::current(&app.store, &app.users, request.ids, now).await?;
-    let next = Form::from_query(&request.parts.uri)
-        .get("next")
-        .and_then(safe_next);
-    let (viewer, carried) = viewer_with_notice(app, session.as_ref(), request);
-    let mut response = html(
-        StatusCode::OK,
-        pages::login(&viewer, next.as_deref(), "", None),
-    );
-    notice::clear(&mut response, app.notice_cookie, carried);
-    Ok(response)
+    let next = requested_next(&Form::default(), request.parts);
+    let form = |viewer: &Viewer| pages::login(viewer, next.as_deref(), "", None);
+    page_with_notice(app, request, form).await
 }
 
 /// 1. The cross-origin check has already run (every POST, in `service`).
@@ -40,8 +29,10 @@ pub async fn get(app: &App, request: &Request<'_>) -> Result<Response, Error> {
 ///    503).
 /// 2. The throttle decides (`auth::throttle`): this name from this address
 ///    and the address's failures, or this browser if its device cookie
-///    proves an earlier sign-in as this name. Refused: 429 with the form
-///    and `Retry-After`, nothing checked and nothing counted.
+///    proves an earlier sign-in as this name. Refused: 429 (RFC 6585 §4)
+///    with `Retry-After` in seconds (RFC 9110 §10.2.3) and the form, saying
+///    what was counted and how long to wait, so a person who mistyped once
+///    too often sees where they are; nothing checked and nothing counted.
 /// 3. Check the password off the async workers, within the hashing
 ///    budget. A name with no usable line is checked against a decoy, and
 ///    every failure is held to a floor, so that timing does not tell which
@@ -60,6 +51,12 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
     let client = request.client;
     let now = sessions::now();
     let session = auth::session::current(&app.store, &app.users, request.ids, now).await?;
+    // The form again, saying what went wrong (2. and 4.).
+    let form_again = |status, error: &str| {
+        let viewer = viewer(session.as_ref());
+        let page = pages::login(&viewer, next.as_deref(), &username, Some(error));
+        html(status, page)
+    };
     // 1.
     let turn = app.hashing.turn(client).await?;
     // 2.
@@ -81,11 +78,13 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
                 "throttle",
                 format_args!("{} 429, password not checked", counted.sentence()),
             );
-            let page = Throttled {
-                counted,
-                retry_after: retry_after_secs(retry_after),
-            };
-            return Ok(page.answer(session.as_ref(), next.as_deref(), &username));
+            let retry_after = retry_after_secs(retry_after);
+            let wait = readable_wait(retry_after);
+            let error = format!("{} Try again in {wait}.", counted.sentence());
+            let mut response = form_again(StatusCode::TOO_MANY_REQUESTS, &error);
+            let retry_after = HeaderValue::from(retry_after);
+            response.headers_mut().insert(RETRY_AFTER, retry_after);
+            return Ok(response);
         }
     }
     trace::row(
@@ -111,9 +110,8 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
     let Some(password_hash) = matched else {
         attempt.failed(&app.store).await?;
         log_event!("login failed user={}", loggable(&username));
-        let error = Some("Wrong user name or password.");
-        let page = pages::login(&viewer(session.as_ref()), next.as_deref(), &username, error);
-        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page));
+        let error = "Wrong user name or password.";
+        return Ok(form_again(StatusCode::UNPROCESSABLE_ENTITY, error));
     };
     // 5.
     attempt.succeeded(&app.store).await?;
@@ -134,32 +132,6 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
         device::set_cookie(app.device_cookie, &username, &password_hash),
     );
     Ok(response)
-}
-
-/// A refused attempt: what was counted, and the seconds to wait.
-struct Throttled {
-    counted: Counted,
-    retry_after: u64,
-}
-
-impl Throttled {
-    /// 429 Too Many Requests (RFC 6585 §4) with `Retry-After` in seconds
-    /// (RFC 9110 §10.2.3): the sign-in form again, saying what was counted
-    /// and how long to wait, so a person who mistyped once too often sees
-    /// where they are.
-    fn answer(&self, session: Option<&Session>, next: Option<&str>, username: &str) -> Response {
-        let error = format!(
-            "{} Try again in {}.",
-            self.counted.sentence(),
-            crate::pages::error::readable_wait(self.retry_after)
-        );
-        let page = pages::login(&viewer(session), next, username, Some(&error));
-        let mut response = html(StatusCode::TOO_MANY_REQUESTS, page);
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(self.retry_after));
-        response
-    }
 }
 
 /// A user name as it may appear in a log line: whatever a client typed,

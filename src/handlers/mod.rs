@@ -11,13 +11,17 @@ pub mod trace;
 use std::net::IpAddr;
 
 use hyper::http::request::Parts;
+use hyper::StatusCode;
 
 use crate::app::App;
+use crate::auth;
+use crate::error::Error;
 use crate::http::form::Form;
 use crate::http::notice::{self, Notice};
 use crate::http::redirect::safe_next;
+use crate::http::response::{html, Response};
 use crate::pages::Viewer;
-use crate::sessions::{CookieIds, Session};
+use crate::sessions::{self, CookieIds, Session};
 
 /// One request as a handler sees it, taken apart once by `service`.
 pub struct Request<'a> {
@@ -29,9 +33,9 @@ pub struct Request<'a> {
     pub ids: &'a CookieIds,
 }
 
-/// The safe `next` of a POST: the body's field first, then the query's
-/// (as Django's `RedirectURLMixin` does), kept only if `http::redirect::safe_next`
-/// accepts it.
+/// The safe `next` of a request: the form's field first, then the query's
+/// (as Django's `RedirectURLMixin` does), kept only if
+/// `http::redirect::safe_next` accepts it.
 pub fn requested_next(form: &Form, parts: &Parts) -> Option<String> {
     let query = Form::from_query(&parts.uri);
     form.get("next")
@@ -44,21 +48,26 @@ pub fn viewer(session: Option<&Session>) -> Viewer<'_> {
     Viewer::of(session.map(|s| &s.record))
 }
 
-/// `viewer`, with the one-time notice the request carries (after a logout:
-/// "You have signed out."), and the notice to clear in the answer. The
+/// `GET /` and `GET /login`: the page `render` makes for the request's
+/// session, with the one-time notice the request carries (after a logout:
+/// "You have signed out."), which the answer clears so it shows once. The
 /// notice is shown only to someone signed out: signed in again within its
 /// minute, "You have signed out" would contradict the page. It is cleared
 /// either way.
-pub fn viewer_with_notice<'a>(
+pub async fn page_with_notice(
     app: &App,
-    session: Option<&'a Session>,
     request: &Request<'_>,
-) -> (Viewer<'a>, Option<Notice>) {
+    render: impl FnOnce(&Viewer) -> String,
+) -> Result<Response, Error> {
+    let now = sessions::now();
+    let session = auth::session::current(&app.store, &app.users, request.ids, now).await?;
     let carried = notice::carried(&request.parts.headers, app.notice_cookie);
-    let signed_in = session.is_some_and(|s| s.record.user().is_some());
+    let signed_in = session.as_ref().is_some_and(|s| s.record.user().is_some());
     let viewer = Viewer {
         notice: carried.filter(|_| !signed_in).map(Notice::text),
-        ..viewer(session)
+        ..viewer(session.as_ref())
     };
-    (viewer, carried)
+    let mut response = html(StatusCode::OK, render(&viewer));
+    notice::clear(&mut response, app.notice_cookie, carried);
+    Ok(response)
 }

@@ -1,8 +1,6 @@
 //! `POST /theme`: non-auth data in the session, so a person can see a
 //! session at work without signing in.
 
-use std::fmt;
-
 use crate::app::App;
 use crate::auth::{self, csrf};
 use crate::error::Error;
@@ -11,8 +9,7 @@ use crate::http::form::Form;
 use crate::http::response::{see_other, set_cookie, Response};
 use crate::sessions::pace::{retry_after_secs, Paced};
 use crate::sessions::quota;
-use crate::sessions::store::Version;
-use crate::sessions::{self, Record, Session, SessionId, SessionLabel, THEME};
+use crate::sessions::{self, Record, Session, THEME};
 use crate::trace;
 
 /// 1. `theme` must be `light`, `dark` or `auto` (400 otherwise); `auto`
@@ -56,14 +53,10 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
         Some(create_session(app, request, &theme, now).await?)
     };
     // 5.
-    let mut response = see_other(
-        requested_next(form, request.parts)
-            .as_deref()
-            .unwrap_or("/"),
-    );
-    if let Some(session) = created {
-        let max_age = session.record.max_age(now);
-        set_cookie(&mut response, app.cookie.set(session.id.as_str(), max_age));
+    let next = requested_next(form, request.parts);
+    let mut response = see_other(next.as_deref().unwrap_or("/"));
+    if let Some(cookie) = created {
+        set_cookie(&mut response, cookie);
     }
     Ok(response)
 }
@@ -82,18 +75,22 @@ async fn store_theme(app: &App, session: Session, theme: &str, now: u64) -> Resu
         .modify(&session.id, &session.version, now, change)
         .await?
         .is_some();
+    let what = match modified {
+        true => "rewritten with the theme (as it is stored now)",
+        false => "ended meanwhile: a new session instead",
+    };
     let label = session.id.label();
-    trace::row("store", ThemeStored::Theme { label, modified });
+    trace::row("store", format_args!("session {label} {what}"));
     Ok(modified)
 }
 
-/// Step 4: a new anonymous session holding the theme.
+/// Step 4: a new anonymous session holding the theme; its cookie.
 async fn create_session(
     app: &App,
     request: &Request<'_>,
     theme: &str,
     now: u64,
-) -> Result<Session, Error> {
+) -> Result<String, Error> {
     let client = request.client;
     if let Paced::Refused { retry_after, .. } =
         app.store.pace(&[quota::new_sessions(client)]).await?
@@ -111,48 +108,14 @@ async fn create_session(
     let ttl = app.config.session_ttl;
     let mut record = Record::new(now, ttl, app.store.idle_timeout(), csrf::new_token());
     record.set_str(THEME, theme);
-    let created = app.store.create_anonymous(&record, now).await?;
+    let Some(id) = app.store.create_anonymous(&record, now).await? else {
+        trace::row("store", "the store holds --max-sessions sessions: 503");
+        return Err(Error::SessionsFull);
+    };
+    let label = id.label();
     trace::row(
         "store",
-        ThemeStored::Created(created.as_ref().map(SessionId::label)),
+        format_args!("new session {label} created with the theme"),
     );
-    let id = created.ok_or(Error::SessionsFull)?;
-    Ok(Session {
-        id,
-        record,
-        version: Version::UNKNOWN,
-    })
-}
-
-/// What the theme did to the store: the `--trace` rows of steps 3 and 4.
-enum ThemeStored {
-    Theme {
-        label: SessionLabel,
-        modified: bool,
-    },
-    /// A new session, or `None`: the store was full.
-    Created(Option<SessionLabel>),
-}
-
-impl fmt::Display for ThemeStored {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ThemeStored::Theme {
-                label,
-                modified: true,
-            } => write!(
-                f,
-                "session {label} rewritten with the theme (as it is stored now)"
-            ),
-            ThemeStored::Theme { label, .. } => {
-                write!(f, "session {label} ended meanwhile: a new session instead")
-            }
-            ThemeStored::Created(Some(label)) => {
-                write!(f, "new session {label} created with the theme")
-            }
-            ThemeStored::Created(None) => {
-                f.write_str("the store holds --max-sessions sessions: 503")
-            }
-        }
-    }
+    Ok(app.cookie.set(id.as_str(), record.max_age(now)))
 }

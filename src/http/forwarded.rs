@@ -18,14 +18,10 @@ use hyper::header::HeaderMap;
 ///
 /// Both sides are compared in their canonical form: on a dual-stack
 /// listener (`--addr [::]:8080`) an IPv4 peer arrives as
-/// `::ffff:127.0.0.1`, which `127.0.0.1` matches. And `127.0.0.1` and
-/// `::1` are one proxy, `localhost`: a proxy on the same host told to
-/// reach `localhost` connects over either, as its resolver orders them
-/// (nginx tries each address `localhost` has). Without this,
-/// `--trusted-proxy 127.0.0.1` with a proxy arriving over `::1` would count
-/// every client as the proxy's one address. Other loopback addresses
-/// (127.0.0.5) are not the proxy: a local process connecting from one
-/// directly is a client like any other.
+/// `::ffff:127.0.0.1`, which `127.0.0.1` matches. `127.0.0.1` and `::1`
+/// are one proxy (docs/contract.md, "The client address"): nginx told to
+/// reach `localhost` tries each address it has, and otherwise every client
+/// would count as the proxy's one address.
 pub fn is_trusted_proxy(peer: IpAddr, trusted_proxy: Option<IpAddr>) -> bool {
     let Some(proxy) = trusted_proxy.map(|p| p.to_canonical()) else {
         return false;
@@ -98,8 +94,12 @@ mod tests {
     use super::*;
     use hyper::header::HeaderValue;
 
-    const PROXY: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    const LOCALHOST: &str = "127.0.0.1";
     const CLIENT: &str = "203.0.113.7";
+
+    fn addr(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
 
     fn forwarded(values: &[&'static str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -110,55 +110,45 @@ mod tests {
     }
 
     #[test]
-    fn without_a_trusted_proxy_the_header_is_ignored() {
-        let h = forwarded(&[CLIENT]);
-        assert_eq!(client_address(PROXY, None, &h), PROXY);
+    fn the_client_is_the_trusted_proxys_last_entry_else_the_peer() {
+        let (other, proxy) = ("192.0.2.9", Some(LOCALHOST));
+        for (peer, proxy, header, client) in [
+            // Without a trusted proxy, or from anyone else: ignored.
+            (LOCALHOST, None, &[CLIENT][..], LOCALHOST),
+            (other, proxy, &[CLIENT], other),
+            // From the proxy: its last entry, in one field or split.
+            (LOCALHOST, proxy, &["198.51.100.1, 203.0.113.7"], CLIENT),
+            (LOCALHOST, proxy, &["198.51.100.1", "203.0.113.7"], CLIENT),
+            // A mapped or IPv6 peer is the localhost proxy too; else plain IPv4.
+            ("::ffff:127.0.0.1", proxy, &[CLIENT], CLIENT),
+            ("::1", proxy, &[CLIENT], CLIENT),
+            ("::ffff:127.0.0.1", None, &[CLIENT], LOCALHOST),
+            // Garbage, or no header: the peer.
+            (LOCALHOST, proxy, &[""], LOCALHOST),
+            (LOCALHOST, proxy, &["not-an-ip"], LOCALHOST),
+            (LOCALHOST, proxy, &["203.0.113.7:80"], LOCALHOST),
+            (LOCALHOST, proxy, &["unknown"], LOCALHOST),
+            (LOCALHOST, proxy, &[], LOCALHOST),
+        ] {
+            let found = client_address(addr(peer), proxy.map(addr), &forwarded(header));
+            assert_eq!(found, addr(client), "{peer} {proxy:?} {header:?}");
+        }
     }
 
     #[test]
-    fn from_the_trusted_proxy_the_last_entry_counts() {
-        let h = forwarded(&["198.51.100.1, 203.0.113.7"]);
-        assert_eq!(
-            client_address(PROXY, Some(PROXY), &h),
-            CLIENT.parse::<IpAddr>().unwrap()
-        );
-        let split = forwarded(&["198.51.100.1", "203.0.113.7"]);
-        assert_eq!(
-            client_address(PROXY, Some(PROXY), &split),
-            CLIENT.parse::<IpAddr>().unwrap()
-        );
-    }
-
-    #[test]
-    fn from_anyone_else_the_header_is_ignored_and_said_so() {
-        let other: IpAddr = "192.0.2.9".parse().unwrap();
+    fn a_header_from_anyone_else_is_said_to_be_ignored() {
+        let (other, proxy) = (addr("192.0.2.9"), Some(addr(LOCALHOST)));
         let h = forwarded(&[CLIENT]);
-        assert_eq!(client_address(other, Some(PROXY), &h), other);
-        let said = ignored_forwarded_for(other, Some(PROXY), &h).unwrap();
+        let said = ignored_forwarded_for(other, proxy, &h).unwrap();
         assert!(said.starts_with("X-Forwarded-For from 192.0.2.9, which is not"));
         assert_eq!(ignored_forwarded_for(other, None, &h), None, "no proxy set");
-        assert_eq!(ignored_forwarded_for(PROXY, Some(PROXY), &h), None);
-        assert_eq!(
-            ignored_forwarded_for(other, Some(PROXY), &HeaderMap::new()),
-            None
-        );
-    }
-
-    #[test]
-    fn an_ipv4_mapped_peer_matches_its_ipv4_proxy() {
-        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
-        let h = forwarded(&[CLIENT]);
-        assert_eq!(
-            client_address(mapped, Some(PROXY), &h),
-            CLIENT.parse::<IpAddr>().unwrap()
-        );
-        // And without a proxy, it is logged and counted as plain IPv4.
-        assert_eq!(client_address(mapped, None, &h), PROXY);
+        assert_eq!(ignored_forwarded_for(addr(LOCALHOST), proxy, &h), None);
+        assert_eq!(ignored_forwarded_for(other, proxy, &HeaderMap::new()), None);
     }
 
     #[test]
     fn a_localhost_proxy_is_either_address_of_localhost() {
-        let proxy = Some(PROXY);
+        let proxy = Some(addr(LOCALHOST));
         for peer in ["127.0.0.1", "::1", "::ffff:127.0.0.1"] {
             assert!(is_trusted_proxy(addr(peer), proxy), "{peer}");
         }
@@ -175,8 +165,6 @@ mod tests {
         ] {
             assert!(!is_trusted_proxy(addr(peer), proxy), "{peer}");
         }
-        let h = forwarded(&[CLIENT]);
-        assert_eq!(client_address(addr("::1"), proxy, &h), addr(CLIENT));
     }
 
     #[test]
@@ -194,26 +182,9 @@ mod tests {
     }
 
     #[test]
-    fn garbage_falls_back_to_the_peer() {
-        for v in ["", "not-an-ip", "203.0.113.7:80", "unknown"] {
-            let h = forwarded(&[v]);
-            assert_eq!(client_address(PROXY, Some(PROXY), &h), PROXY, "{v:?}");
-        }
-        assert_eq!(client_address(PROXY, Some(PROXY), &HeaderMap::new()), PROXY);
-    }
-
-    fn addr(text: &str) -> IpAddr {
-        text.parse().unwrap()
-    }
-
-    #[test]
-    fn an_ipv4_mapped_peer_counts_as_its_ipv4_address() {
+    fn a_client_counts_as_its_ipv4_address_or_its_ipv6_64_bit_prefix() {
         assert_eq!(client_key(addr("::ffff:192.0.2.7")), addr("192.0.2.7"));
         assert_eq!(client_key(addr("192.0.2.7")), addr("192.0.2.7"));
-    }
-
-    #[test]
-    fn ipv6_peers_count_by_their_64_bit_prefix() {
         let a = client_key(addr("2001:db8:1:2:aaaa:bbbb:cccc:dddd"));
         assert_eq!(a, addr("2001:db8:1:2::"));
         assert_eq!(a, client_key(addr("2001:db8:1:2::1")));

@@ -1,10 +1,6 @@
 //! HTTP as latch speaks it, sans I/O: each module takes strings, headers or
-//! bytes and returns values. Routing, cookies, forms, redirects, the
-//! cross-origin check, the client address, content negotiation, URL paths
-//! as file names, conditional requests, dates, encodings and the response
-//! builders.
+//! bytes and returns values; `response` builds what goes back.
 
-pub mod body;
 pub mod conditional;
 pub mod cookies;
 pub mod dates;

@@ -46,65 +46,27 @@ fn origin_host(origin: &[u8]) -> Option<&[u8]> {
     (!rest.is_empty() && !rest.contains(['/', '?', '#', '@'])).then_some(rest.as_bytes())
 }
 
+/// The common values of each header are held over the wire by
+/// `tests/limits.rs` and `tests/logout.rs` (step 1); the odd ones are here.
 #[cfg(test)]
 mod tests {
     use super::*;
     use hyper::header::HeaderValue;
 
-    fn is_allowed(headers: &HeaderMap) -> bool {
-        check(headers).is_ok()
-    }
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(*name, HeaderValue::from_static(value));
-        }
-        map
-    }
-
     #[test]
-    fn sec_fetch_site_decides_when_present() {
-        assert!(is_allowed(&headers(&[("sec-fetch-site", "same-origin")])));
-        assert!(is_allowed(&headers(&[("sec-fetch-site", "none")])));
-        assert!(!is_allowed(&headers(&[("sec-fetch-site", "same-site")])));
-        assert!(!is_allowed(&headers(&[("sec-fetch-site", "cross-site")])));
-        assert!(!is_allowed(&headers(&[("sec-fetch-site", "bogus")])));
-        // It wins over a matching Origin.
-        assert!(!is_allowed(&headers(&[
-            ("sec-fetch-site", "cross-site"),
-            ("origin", "http://a.test"),
-            ("host", "a.test"),
-        ])));
-    }
-
-    #[test]
-    fn origin_must_match_host_when_fetch_metadata_is_absent() {
-        let ok = [
-            ("origin", "http://127.0.0.1:8080"),
-            ("host", "127.0.0.1:8080"),
-        ];
-        assert!(is_allowed(&headers(&ok)));
-        assert!(is_allowed(&headers(&[
-            ("origin", "https://a.test"),
-            ("host", "a.test")
-        ])));
-        for origin in [
-            "http://evil.test",
-            "http://127.0.0.1:8081",
-            "null",
-            "garbage",
-            "http://",
+    fn odd_values_are_refused_and_any_scheme_may_match() {
+        for (pairs, allowed) in [
+            (&[("sec-fetch-site", "bogus")][..], false),
+            (&[("origin", "garbage"), ("host", "a.test")], false),
+            (&[("origin", "http://"), ("host", "a.test")], false),
+            (&[("origin", "http://a.test")], false),
+            (&[("origin", "https://a.test"), ("host", "a.test")], true),
         ] {
-            let h = headers(&[("origin", origin), ("host", "127.0.0.1:8080")]);
-            assert!(!is_allowed(&h), "{origin}");
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.insert(*name, HeaderValue::from_static(value));
+            }
+            assert_eq!(check(&headers).is_ok(), allowed, "{pairs:?}");
         }
-        assert!(!is_allowed(&headers(&[("origin", "http://a.test")])));
-    }
-
-    #[test]
-    fn a_client_sending_neither_header_is_allowed() {
-        assert!(is_allowed(&headers(&[("host", "a.test")])));
-        assert!(is_allowed(&HeaderMap::new()));
     }
 }

@@ -124,37 +124,20 @@ mod tests {
     #[test]
     fn hostile_spellings_are_refused() {
         // Django's URLHasAllowedHostAndSchemeTests.test_bad_urls and
-        // LoginTest.test_security_check, plus double-encoding tricks.
+        // LoginTest.test_security_check, plus double-encoding tricks; the
+        // rest of those lists is refused over the wire by `tests/logout.rs`
+        // (step 5).
         for bad in [
             "",
             "account",
-            "view/?param=//example.com",
-            "http://example.com",
-            "http:///example.com",
-            "https://example.com",
             "HTTPS://testserver/",
-            "ftp://example.com",
-            "///example.com",
-            "//example.com",
             "//testserver/",
-            "javascript:alert(\"XSS\")",
-            "\\\\example.com",
-            "\\/example.com",
-            "/\\example.com",
-            "/\\/example.com",
-            "http:/\\//example.com",
             "http:\\/example.com",
-            "http://testserver\\@example.com",
-            "\njavascript:alert(x)",
             "java\nscript:alert(x)",
-            "\x08//example.com",
             "/\t/example.com",
             "/\n/example.com",
-            "http:999999999",
             "http://[2001:cdba::3257:9652/",
-            "/%2F%2Fevil.example",
             "/%2fevil.example",
-            "/%5Cevil.example",
             "/%5cevil.example",
             "/%0A/evil.example",
             "/%09/evil.example",

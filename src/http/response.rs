@@ -1,7 +1,11 @@
 //! Response builders: each HTTP mechanic latch answers with, named after
 //! what it does and the RFC section that defines it.
 
+use std::io;
+use std::pin::Pin;
+
 use bytes::Bytes;
+use http_body_util::{Either, Full};
 use hyper::header::{
     HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
     CONTENT_TYPE, LOCATION, REFERRER_POLICY, SET_COOKIE, VARY, X_CONTENT_TYPE_OPTIONS,
@@ -9,12 +13,17 @@ use hyper::header::{
 };
 use hyper::StatusCode;
 
-pub use crate::http::body::Body;
+/// The body of every latch response: bytes already in memory (a page, an
+/// error, a built-in file), or a stream (a file from the www dir, sent as it
+/// is read: `static_files`). `Either`, so that the pages, on the hot path,
+/// pay one `match` per poll and no allocation for being able to stream.
+pub type Body = Either<Full<Bytes>, Stream>;
+pub type Stream = Pin<Box<dyn hyper::body::Body<Data = Bytes, Error = io::Error> + Send>>;
 pub type Response = hyper::Response<Body>;
 
 /// A response with `status` and `body`, nothing else.
 pub fn response(status: StatusCode, body: impl Into<Bytes>) -> Response {
-    let mut response = hyper::Response::new(Body::full(body));
+    let mut response = hyper::Response::new(Either::Left(Full::new(body.into())));
     *response.status_mut() = status;
     response
 }
@@ -30,18 +39,18 @@ pub fn response(status: StatusCode, body: impl Into<Bytes>) -> Response {
 /// - `Vary: Cookie`: the page depends on the session (RFC 9110 §12.5.5).
 pub fn html(status: StatusCode, page: String) -> Response {
     let mut response = response(status, page);
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
-    );
-    h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    h.insert(VARY, HeaderValue::from_static("Cookie"));
+    for (name, value) in [
+        (CONTENT_TYPE, "text/html; charset=utf-8"),
+        (
+            CONTENT_SECURITY_POLICY,
+            "default-src 'self'; frame-ancestors 'none'",
+        ),
+        (X_FRAME_OPTIONS, "DENY"),
+        (REFERRER_POLICY, "same-origin"),
+        (VARY, "Cookie"),
+    ] {
+        insert_static(&mut response, name, value);
+    }
     no_store(&mut response);
     response
 }
@@ -49,32 +58,26 @@ pub fn html(status: StatusCode, page: String) -> Response {
 /// A short plain-text answer: errors, `/healthz`.
 pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response {
     let mut response = response(status, body);
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    insert_static(&mut response, CONTENT_TYPE, "text/plain; charset=utf-8");
+    insert_static(&mut response, X_CONTENT_TYPE_OPTIONS, "nosniff");
     response
 }
 
 /// 303 See Other (RFC 9110 §15.4.4): "go GET this other URL". Unlike 302,
 /// it tells every client to switch a POST to a GET, which is exactly the
 /// Post/Redirect/Get pattern: reloading the next page never re-submits.
-/// `location` must already be a safe local path (see `redirect`).
 pub fn see_other(location: &str) -> Response {
-    let mut response = text(StatusCode::SEE_OTHER, "");
-    let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
-    response.headers_mut().insert(LOCATION, value);
+    let mut response = redirect(StatusCode::SEE_OTHER, location);
     no_store(&mut response);
     response
 }
 
-/// 308 Permanent Redirect (RFC 9110 §15.4.9): "this resource lives at
-/// that URL now, ask there with the same method". `location` must already
-/// be a local path.
-pub fn permanent_redirect(location: &str) -> Response {
-    let mut response = text(StatusCode::PERMANENT_REDIRECT, "");
+/// A redirect with `status` (a 303, or a 308 Permanent Redirect, RFC 9110
+/// §15.4.9: "this resource lives at that URL now, ask there with the same
+/// method") to `location`, which must already be a safe local path (see
+/// `http::redirect`).
+pub fn redirect(status: StatusCode, location: &str) -> Response {
+    let mut response = text(status, "");
     let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
     response.headers_mut().insert(LOCATION, value);
     response
@@ -87,9 +90,7 @@ pub fn method_not_allowed(allow: &'static str) -> Response {
         StatusCode::METHOD_NOT_ALLOWED,
         format!("405 Method Not Allowed: this path takes {allow}\n"),
     );
-    response
-        .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static(allow));
+    insert_static(&mut response, ALLOW, allow);
     no_store(&mut response);
     response
 }
@@ -97,9 +98,7 @@ pub fn method_not_allowed(allow: &'static str) -> Response {
 /// 204 answer to `OPTIONS`, listing the methods (RFC 9110 §9.3.7).
 pub fn options(allow: &'static str) -> Response {
     let mut response = response(StatusCode::NO_CONTENT, Bytes::new());
-    response
-        .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static(allow));
+    insert_static(&mut response, ALLOW, allow);
     response
 }
 
@@ -111,9 +110,7 @@ pub fn not_found() -> Response {
 /// `Cache-Control: no-store` (RFC 9111 §5.2.2.5): no cache, private or
 /// shared, may keep any part of this response.
 pub fn no_store(response: &mut Response) {
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    insert_static(response, CACHE_CONTROL, "no-store");
 }
 
 /// Adds a `Set-Cookie` line (RFC 6265 §4.1). Its value comes from
@@ -140,5 +137,5 @@ pub fn strip_body_for_head(response: Response) -> Response {
     if !parts.headers.contains_key(CONTENT_LENGTH) && parts.status != StatusCode::NO_CONTENT {
         parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
     }
-    hyper::Response::from_parts(parts, Body::empty())
+    hyper::Response::from_parts(parts, Either::Left(Full::default()))
 }

@@ -25,16 +25,22 @@ pub enum Route {
     MethodNotAllowed(&'static str),
 }
 
-/// The application's own paths, each with the `Allow` value that lists its
-/// methods (RFC 9110 §10.2.1). GET implies HEAD (RFC 9110 §9.3.2).
-const ENDPOINTS: &[(&str, &str)] = &[
-    ("/", "GET, HEAD, OPTIONS"),
-    ("/healthz", "GET, HEAD, OPTIONS"),
-    ("/login", "GET, HEAD, POST, OPTIONS"),
-    ("/account", "GET, HEAD, OPTIONS"),
-    ("/logout", "POST, OPTIONS"),
-    ("/theme", "POST, OPTIONS"),
-    (TRACE_PATH, "GET, HEAD, OPTIONS"),
+/// The application's own paths, each with the route a GET (or HEAD) and a
+/// POST go to, and the `Allow` value that lists its methods (RFC 9110
+/// §10.2.1). GET implies HEAD (RFC 9110 §9.3.2).
+const ENDPOINTS: &[(&str, Option<Route>, Option<Route>, &str)] = &[
+    ("/", Some(Route::Home), None, "GET, HEAD, OPTIONS"),
+    ("/healthz", Some(Route::Healthz), None, "GET, HEAD, OPTIONS"),
+    (
+        "/login",
+        Some(Route::LoginForm),
+        Some(Route::Login),
+        "GET, HEAD, POST, OPTIONS",
+    ),
+    ("/account", Some(Route::Account), None, "GET, HEAD, OPTIONS"),
+    ("/logout", None, Some(Route::Logout), "POST, OPTIONS"),
+    ("/theme", None, Some(Route::Theme), "POST, OPTIONS"),
+    (TRACE_PATH, Some(Route::Trace), None, "GET, HEAD, OPTIONS"),
 ];
 
 /// Where a browser sees its own recent requests traced, with `--trace`.
@@ -64,41 +70,30 @@ pub fn why_only(path: &str) -> &'static str {
 /// 4. Any other method is 405 with `Allow` (RFC 9110 §15.5.6).
 pub fn route(method: &Method, path: &str) -> Route {
     // 1.
-    let Some(&(_, allow)) = ENDPOINTS.iter().find(|(p, _)| *p == path) else {
+    let Some(&(_, get, post, allow)) = ENDPOINTS.iter().find(|e| e.0 == path) else {
         return Route::Static;
     };
-    // 2.
-    if method == Method::OPTIONS {
-        return Route::Options(allow);
-    }
-    // 3.
-    let get = method == Method::GET || method == Method::HEAD;
-    let post = method == Method::POST;
-    match (path, get, post) {
-        ("/", true, _) => Route::Home,
-        ("/healthz", true, _) => Route::Healthz,
-        ("/login", true, _) => Route::LoginForm,
-        ("/login", _, true) => Route::Login,
-        ("/account", true, _) => Route::Account,
-        ("/logout", _, true) => Route::Logout,
-        ("/theme", _, true) => Route::Theme,
-        (TRACE_PATH, true, _) => Route::Trace,
-        // 4.
-        _ => Route::MethodNotAllowed(allow),
-    }
+    let routed = match *method {
+        // 2.
+        Method::OPTIONS => return Route::Options(allow),
+        // 3.
+        Method::GET | Method::HEAD => get,
+        Method::POST => post,
+        _ => None,
+    };
+    // 4.
+    routed.unwrap_or(Route::MethodNotAllowed(allow))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn m(name: &str) -> Method {
-        Method::from_bytes(name.as_bytes()).unwrap()
-    }
-
     #[test]
-    fn known_paths_route_by_method() {
+    fn every_rule_as_a_table() {
+        const POST_ONLY: Route = Route::MethodNotAllowed("POST, OPTIONS");
         let table = [
+            // 3. A method the path takes goes to its handler; HEAD as GET.
             ("GET", "/", Route::Home),
             ("HEAD", "/", Route::Home),
             ("GET", "/healthz", Route::Healthz),
@@ -110,51 +105,32 @@ mod tests {
             ("POST", "/theme", Route::Theme),
             ("GET", "/_trace", Route::Trace),
             ("HEAD", "/_trace", Route::Trace),
+            // 2. and 4. `/logout` takes only POST.
+            ("OPTIONS", "/logout", Route::Options("POST, OPTIONS")),
+            ("GET", "/logout", POST_ONLY),
+            ("HEAD", "/logout", POST_ONLY),
+            ("PUT", "/logout", POST_ONLY),
+            ("DELETE", "/logout", POST_ONLY),
+            ("PATCH", "/logout", POST_ONLY),
+            ("BREW", "/logout", POST_ONLY),
+            ("POST", "/", Route::MethodNotAllowed("GET, HEAD, OPTIONS")),
+            (
+                "DELETE",
+                "/login",
+                Route::MethodNotAllowed("GET, HEAD, POST, OPTIONS"),
+            ),
+            // 1. Any other path is static, whatever the method.
+            ("GET", "/style.css", Route::Static),
+            ("GET", "/logout/", Route::Static),
+            ("GET", "/LOGOUT", Route::Static),
+            ("GET", "/login.html", Route::Static),
+            ("GET", "//", Route::Static),
+            ("GET", "/healthz/x", Route::Static),
+            ("POST", "/nope", Route::Static),
         ];
         for (method, path, want) in table {
-            assert_eq!(route(&m(method), path), want, "{method} {path}");
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            assert_eq!(route(&method, path), want, "{method} {path}");
         }
-    }
-
-    #[test]
-    fn logout_takes_only_post() {
-        for method in ["GET", "HEAD", "PUT", "DELETE", "PATCH", "BREW"] {
-            assert_eq!(
-                route(&m(method), "/logout"),
-                Route::MethodNotAllowed("POST, OPTIONS"),
-                "{method}"
-            );
-        }
-        assert_eq!(
-            route(&Method::OPTIONS, "/logout"),
-            Route::Options("POST, OPTIONS")
-        );
-    }
-
-    #[test]
-    fn wrong_methods_on_pages_list_get_and_head() {
-        assert_eq!(
-            route(&Method::POST, "/"),
-            Route::MethodNotAllowed("GET, HEAD, OPTIONS")
-        );
-        assert_eq!(
-            route(&Method::DELETE, "/login"),
-            Route::MethodNotAllowed("GET, HEAD, POST, OPTIONS")
-        );
-    }
-
-    #[test]
-    fn other_paths_are_static_whatever_the_method() {
-        for path in [
-            "/style.css",
-            "/logout/",
-            "/LOGOUT",
-            "/login.html",
-            "//",
-            "/healthz/x",
-        ] {
-            assert_eq!(route(&Method::GET, path), Route::Static, "{path}");
-        }
-        assert_eq!(route(&Method::POST, "/nope"), Route::Static);
     }
 }

@@ -8,67 +8,43 @@
 use std::fmt::Write;
 use std::future::Future;
 
-use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, VARY};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, VARY};
+use hyper::http::{request, response};
 use hyper::{Method, StatusCode};
 
 use super::{escape_html, layout, sign_out_form, Viewer};
 use crate::error::StoreFull;
+use crate::http::encoding::percent_encode_except;
 use crate::http::negotiation::accepts_html;
 use crate::http::redirect::safe_next;
-use crate::http::response::{html, Response};
+use crate::http::response::{html, insert_static, Response};
 use crate::sessions::Record;
 
-/// What the error page needs from the request, taken before the request
-/// is handed on (and consumed).
-pub struct Asked<'a> {
-    /// The request's headers: `Accept` is read only when an error answer
-    /// is to be presented, never on the way of a page that succeeded.
-    headers: &'a HeaderMap,
-    method: &'a Method,
-    /// The path as sent (still percent-encoded).
-    path: &'a str,
+/// The path as it was sent: still percent-encoded, as the address bar
+/// shows it. Decoded, a link to `/.%20Your%20account%20is%20locked.`
+/// would put a sentence of the attacker's on the site's page, and
+/// `%E2%80%AE` a right-to-left override (U+202E) that reorders the words
+/// around it. The request target is ASCII (RFC 9112 §3.2); any byte
+/// that is not visible ASCII is encoded here all the same. Cut to a
+/// bounded length, never inside a `%XX`, with `…` only when cut. The
+/// page shows it as code and escapes it like any other text.
+fn shown_path(path: &str) -> String {
+    const SHOWN: usize = 120;
+    let mut shown = percent_encode_except(path, |b| b.is_ascii_graphic());
+    if shown.len() > SHOWN {
+        // A `%` in the last two places starts an escape the cut would split.
+        let cut = shown[SHOWN - 2..SHOWN]
+            .find('%')
+            .map_or(SHOWN, |at| SHOWN - 2 + at);
+        shown.truncate(cut);
+        shown.push('…');
+    }
+    shown
 }
 
-impl<'a> Asked<'a> {
-    pub fn of(method: &'a Method, path: &'a str, headers: &'a HeaderMap) -> Asked<'a> {
-        Asked {
-            headers,
-            method,
-            path,
-        }
-    }
-
-    /// The path as it was sent: still percent-encoded, as the address bar
-    /// shows it. Decoded, a link to `/.%20Your%20account%20is%20locked.`
-    /// would put a sentence of the attacker's on the site's page, and
-    /// `%E2%80%AE` a right-to-left override (U+202E) that reorders the words
-    /// around it. The request target is ASCII (RFC 9112 §3.2); any byte
-    /// that is not visible ASCII is encoded here all the same. Cut to a
-    /// bounded length, never inside a `%XX`, with `…` only when cut. The
-    /// page shows it as code and escapes it like any other text.
-    fn shown_path(&self) -> String {
-        const SHOWN: usize = 120;
-        let mut shown = String::with_capacity(self.path.len().min(SHOWN));
-        for &b in self.path.as_bytes() {
-            if b.is_ascii_graphic() {
-                shown.push(b as char);
-            } else {
-                shown.push_str(&format!("%{b:02X}"));
-            }
-        }
-        if shown.len() > SHOWN {
-            // A `%` in the last two places starts an escape the cut would split.
-            let cut = shown[SHOWN - 2..SHOWN]
-                .find('%')
-                .map_or(SHOWN, |at| SHOWN - 2 + at);
-            shown.truncate(cut);
-            shown.push('…');
-        }
-        shown
-    }
-}
-
-/// An error answer as the client asked for it. `response` passes through
+/// An error answer as the client asked for it (`asked`: the request's head,
+/// whose `Accept` is read only here, never for a page that succeeded).
+/// `response` passes through
 /// unless it is latch's terse plain-text error answer (a 4xx or 5xx; a page
 /// that is already HTML, such as the sign-in form after a wrong password,
 /// stays as it is). Such an answer varies with `Accept` (RFC 9110
@@ -76,7 +52,7 @@ impl<'a> Asked<'a> {
 /// the request's session: `session` is called only then.
 pub async fn present<F: Future<Output = Option<Record>>>(
     response: Response,
-    asked: &Asked<'_>,
+    asked: &request::Parts,
     session: impl FnOnce() -> F,
 ) -> Response {
     let status = response.status();
@@ -87,11 +63,9 @@ pub async fn present<F: Future<Output = Option<Record>>>(
     if !terse || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    if !accepts_html(asked.headers) {
+    if !accepts_html(&asked.headers) {
         let mut response = response;
-        response
-            .headers_mut()
-            .insert(VARY, HeaderValue::from_static("Accept"));
+        insert_static(&mut response, VARY, "Accept");
         return response;
     }
     let record = session().await;
@@ -104,37 +78,18 @@ pub async fn present<F: Future<Output = Option<Record>>>(
 /// `no-store`, the CSP, `X-Frame-Options`, `Referrer-Policy`). `Vary:
 /// Accept` because the plain-text answer goes to other clients (RFC 9110
 /// §12.5.5).
-fn page(response: Response, asked: &Asked<'_>, viewer: &Viewer) -> Response {
+fn page(response: Response, asked: &request::Parts, viewer: &Viewer) -> Response {
     let (parts, _text) = response.into_parts();
-    let header = |name| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    let full = parts.extensions.get::<StoreFull>().is_some();
-    let explained = explain(
-        parts.status,
-        asked,
-        viewer,
-        header(ALLOW),
-        header(RETRY_AFTER),
-        full,
-    );
+    let explained = explain(&parts, asked, viewer);
     let body = render(viewer, parts.status.as_u16(), &explained);
     let mut page = html(parts.status, body);
     // The answer's own headers stay; the page's replace the text's.
-    let own: Vec<_> = parts
-        .headers
-        .iter()
-        .filter(|(name, _)| !page.headers().contains_key(*name))
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
-    for (name, value) in own {
-        page.headers_mut().append(name, value);
+    let mut headers = parts.headers;
+    for (name, value) in page.headers() {
+        headers.insert(name, value.clone());
     }
-    page.headers_mut()
-        .insert(VARY, HeaderValue::from_static("Accept, Cookie"));
+    *page.headers_mut() = headers;
+    insert_static(&mut page, VARY, "Accept, Cookie");
     page
 }
 
@@ -180,34 +135,29 @@ struct Sentence {
     after: String,
 }
 
-impl From<String> for Sentence {
-    fn from(text: String) -> Sentence {
+impl<T: Into<String>> From<T> for Sentence {
+    fn from(text: T) -> Sentence {
         Sentence {
-            before: text,
+            before: text.into(),
             ..Sentence::default()
         }
-    }
-}
-
-impl From<&str> for Sentence {
-    fn from(text: &str) -> Sentence {
-        text.to_string().into()
     }
 }
 
 /// What happened, from the status and the answer's headers (and, for a
 /// 503, whether the session store is full), in words a person can act on;
 /// and where to go from here.
-fn explain(
-    status: StatusCode,
-    asked: &Asked,
-    viewer: &Viewer,
-    allow: Option<&str>,
-    retry_after: Option<&str>,
-    store_full: bool,
-) -> Explained {
+fn explain(answer: &response::Parts, asked: &request::Parts, viewer: &Viewer) -> Explained {
+    let header = |name| {
+        answer
+            .headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let status = answer.status;
+    let sign_out = status == StatusCode::METHOD_NOT_ALLOWED && asked.uri.path() == "/logout";
     let home = ("/".to_string(), "Go to the home page");
-    let wait = retry_after
+    let wait = header(RETRY_AFTER)
         .and_then(|s| s.parse::<u64>().ok())
         .map_or_else(|| "a moment".to_string(), readable_wait);
     let (title, sentences): (&str, Vec<Sentence>) = match status.as_u16() {
@@ -217,12 +167,12 @@ fn explain(
             "Page not found",
             vec![Sentence {
                 before: "There is no page at ".into(),
-                quoted: Some(asked.shown_path()),
+                quoted: Some(shown_path(asked.uri.path())),
                 after: ".".into(),
             }],
         ),
-        405 if asked.path == "/logout" => ("Signing out is a button", signing_out(viewer)),
-        405 => ("Not a page to open", not_allowed(asked, allow)),
+        405 if sign_out => ("Signing out is a button", signing_out(viewer)),
+        405 => ("Not a page to open", not_allowed(asked, header(ALLOW))),
         408 => ("Too slow", vec![TOO_SLOW.into()]),
         413 => ("Form too large", vec![TOO_LARGE.into()]),
         415 => ("Form not understood", vec![UNREADABLE_FORM.into()]),
@@ -230,7 +180,7 @@ fn explain(
             "Too many attempts",
             vec![format!("{TOO_MANY} Please wait {wait}, then try again.").into()],
         ),
-        503 if store_full => (
+        503 if answer.extensions.get::<StoreFull>().is_some() => (
             "Session store full",
             vec![
                 STORE_FULL.into(),
@@ -248,7 +198,7 @@ fn explain(
         ),
     };
     let retry = matches!(status.as_u16(), 408 | 429 | 503);
-    let ways_on = match retry_target(asked) {
+    let ways_on = match retry_target(&asked.method, asked.uri.path()) {
         Some(again) if retry => vec![(again, "Try again"), home],
         _ => vec![home],
     };
@@ -256,7 +206,7 @@ fn explain(
         title,
         sentences,
         ways_on,
-        sign_out: status == StatusCode::METHOD_NOT_ALLOWED && asked.path == "/logout",
+        sign_out,
     }
 }
 
@@ -274,7 +224,7 @@ fn signing_out(viewer: &Viewer) -> Vec<Sentence> {
 
 /// The other 405s: an address that takes a form's button rather than a
 /// visit, or (for a method the address does not take) which it does.
-fn not_allowed(asked: &Asked, allow: Option<&str>) -> Vec<Sentence> {
+fn not_allowed(asked: &request::Parts, allow: Option<&str>) -> Vec<Sentence> {
     let allow = allow.unwrap_or("other methods");
     let after = match allow.split(", ").any(|m| m == "GET") {
         false => " is where a button on this site's pages sends its form, not a page to open.",
@@ -282,16 +232,16 @@ fn not_allowed(asked: &Asked, allow: Option<&str>) -> Vec<Sentence> {
     };
     vec![Sentence {
         before: String::new(),
-        quoted: Some(asked.shown_path()),
+        quoted: Some(shown_path(asked.uri.path())),
         after: after.to_owned(),
     }]
 }
 
 /// Where "Try again" leads: the same address when it is a page (a GET or
 /// HEAD to a safe local path), else none.
-fn retry_target(asked: &Asked) -> Option<String> {
-    let page = asked.method == Method::GET || asked.method == Method::HEAD;
-    page.then(|| safe_next(asked.path)).flatten()
+fn retry_target(method: &Method, path: &str) -> Option<String> {
+    let page = method == Method::GET || method == Method::HEAD;
+    page.then(|| safe_next(path)).flatten()
 }
 
 /// A `Retry-After` in seconds, as a person says it.
@@ -360,23 +310,22 @@ mod tests {
 
     #[test]
     fn the_path_is_shown_as_sent_visible_ascii_and_bounded() {
-        let shown = |path: &str| Asked::of(&Method::GET, path, &HeaderMap::new()).shown_path();
-        assert_eq!(shown("/caf%C3%A9/%3Cb%3E"), "/caf%C3%A9/%3Cb%3E");
+        assert_eq!(shown_path("/caf%C3%A9/%3Cb%3E"), "/caf%C3%A9/%3Cb%3E");
         assert_eq!(
-            shown("/.%20Your%20account%20is%20locked"),
+            shown_path("/.%20Your%20account%20is%20locked"),
             "/.%20Your%20account%20is%20locked"
         );
-        assert_eq!(shown("/a%E2%80%AEb"), "/a%E2%80%AEb");
+        assert_eq!(shown_path("/a%E2%80%AEb"), "/a%E2%80%AEb");
         // Never sent so by hyper, which refuses such targets; encoded all the same.
-        assert_eq!(shown("/a b\u{202E}\n"), "/a%20b%E2%80%AE%0A");
+        assert_eq!(shown_path("/a b\u{202E}\n"), "/a%20b%E2%80%AE%0A");
         let exact = format!("/{}", "x".repeat(119));
-        assert_eq!(shown(&exact), exact);
+        assert_eq!(shown_path(&exact), exact);
         let long = format!("/{}", "x".repeat(500));
-        assert_eq!(shown(&long), format!("/{}…", "x".repeat(119)));
+        assert_eq!(shown_path(&long), format!("/{}…", "x".repeat(119)));
         // A cut never splits an escape: `%2` or `%` alone would read as another byte.
         for prefix in [117, 118, 119] {
             let path = format!("/{}{}", "x".repeat(prefix), "%41".repeat(10));
-            let cut = shown(&path);
+            let cut = shown_path(&path);
             let kept = cut.strip_suffix('…').unwrap();
             assert!(kept.len() <= 120 && kept.len() >= 118, "{cut}");
             assert!(
@@ -388,8 +337,7 @@ mod tests {
 
     #[test]
     fn try_again_leads_back_only_to_a_safe_page() {
-        let retry =
-            |method: Method, path: &str| retry_target(&Asked::of(&method, path, &HeaderMap::new()));
+        let retry = |method: Method, path: &str| retry_target(&method, path);
         assert_eq!(retry(Method::GET, "/login"), Some("/login".into()));
         assert_eq!(retry(Method::GET, "//evil.example"), None);
         assert_eq!(retry(Method::POST, "/login"), None);

@@ -1,10 +1,7 @@
-//! Who may hold a connection: at most `--max-connections` at once, and at
-//! most a share of them from any one client, so that one address cannot
-//! take every slot. When every slot is taken, a newcomer is still let in
-//! if some address holds more connections than it does: that address's
-//! oldest connection is asked to close (at once if it is idle, after its
-//! request if not). So a few addresses holding idle connections cannot
-//! keep a new address out, however fast they reconnect. A refused
+//! Who may hold a connection (docs/contract.md, "Limits and bad input"): at
+//! most `--max-connections` at once and a share of them per client, so one
+//! address cannot take every slot, nor a few addresses holding idle
+//! connections keep a newcomer out (`Admission::admit`). A refused
 //! connection gets a complete 503 it can read before the close.
 
 use std::collections::HashMap;
@@ -19,14 +16,10 @@ use tokio::sync::{Notify, Semaphore};
 use crate::http::forwarded::{client_key, is_trusted_proxy};
 
 /// One client may hold at most this fraction of `--max-connections`
-/// (and at least one connection): 128 of the default 512.
-///
-/// A browser opens up to six connections to a host and keeps two or so
-/// alive, so 128 lets a classroom of 40 browsers behind one NAT load pages
-/// at the same moment; past it, that address waits for its own
-/// connections. Filling the server then takes four addresses, and
-/// `admit` lets newcomers in anyway by closing theirs. The
-/// `--trusted-proxy` address is exempt: every client arrives through it.
+/// (and at least one connection): 128 of the default 512, so a classroom
+/// of 40 browsers behind one NAT, each keeping two or so alive, loads pages
+/// at once. The `--trusted-proxy` address is exempt: every client arrives
+/// through it.
 pub const CLIENT_SHARE_DIVISOR: usize = 4;
 
 /// How many connections past `--max-connections` may be open while the

@@ -20,7 +20,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
 use crate::app::App;
@@ -52,13 +52,9 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// 1. Accept a connection. An accept error (EMFILE when out of file
 ///    descriptors, a connection reset before accept) is logged and the
 ///    loop goes on: one bad moment must not stop the server.
-/// 2. Admit it, or refuse it with a readable 503: past `--max-connections`
-///    open connections, or past its client's share of them (`admission`).
-///    A flood of idle clients thus runs into our limits before it runs the
-///    process out of file descriptors, and a few addresses cannot lock out
-///    the others: when the server is full, a newcomer gets in and the
-///    address holding the most is asked to close its oldest connection.
-///    The place is given back when the connection ends.
+/// 2. Admit it, or refuse it with a readable 503 (`admission`), so a flood
+///    of idle clients runs into our limits before it runs the process out
+///    of file descriptors. The place is given back when the connection ends.
 /// 3. Serve it on its own task as HTTP/1.1 (keep-alive) or 1.0. There is
 ///    no HTTP/2: an h2c preface fails to parse, and hyper closes the
 ///    connection at once. Each stage is bounded by `--client-timeout`:
@@ -80,10 +76,12 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
         .max_header_size(MAX_HEAD_BYTES)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
-    // Signal handlers first: until they are installed, SIGTERM's and
-    // SIGHUP's default action kills the process, and a supervisor may send
-    // one any time after it sees the address.
-    let mut stop = StopSignals::install()?;
+    // Signal handlers first: until they are installed, the default action
+    // of SIGINT (Ctrl-C), SIGTERM (`kill`, systemd) and SIGHUP kills the
+    // process, and a supervisor may send one any time after it sees the
+    // address.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     let reload = signal(SignalKind::hangup())?;
     let addr = listener.local_addr()?;
     log_event!("latch listening on http://{addr}");
@@ -110,7 +108,8 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
                 }
             },
             // 4.
-            () = stop.received() => break,
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
         };
         // Small responses go out at once, not held back by Nagle's algorithm
         // waiting for an ACK the client delays (RFC 896, RFC 1122 §4.2.3.2).
@@ -160,28 +159,4 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> io::Result<()> {
     }
     crate::log::flush();
     Ok(())
-}
-
-/// SIGINT (Ctrl-C) and SIGTERM (`kill`, systemd): either asks us to stop.
-struct StopSignals {
-    interrupt: Signal,
-    terminate: Signal,
-}
-
-impl StopSignals {
-    /// Installs both handlers now, replacing the default action (exit).
-    fn install() -> io::Result<StopSignals> {
-        Ok(StopSignals {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
-    }
-
-    /// Resolves when either signal arrives.
-    async fn received(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-    }
 }

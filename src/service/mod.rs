@@ -31,7 +31,7 @@ use crate::http::origin;
 use crate::http::response::{self, Response};
 use crate::http::router::{self, route, Route, TRACE_PATH};
 use crate::log_event;
-use crate::pages::error::{present, Asked};
+use crate::pages::error::present;
 use crate::sessions::{self, CookieIds, SessionLabel};
 use crate::static_files;
 use crate::trace;
@@ -79,8 +79,7 @@ async fn answer(app: &App, request: &Request<'_>, body: Incoming) -> Response {
     // the session's theme instead.
     let store_failed = matches!(answered, Err(Error::Store(_)));
     let response = answered.unwrap_or_else(Error::into_response);
-    let asked = Asked::of(&parts.method, parts.uri.path(), &parts.headers);
-    let response = present(response, &asked, || async move {
+    let response = present(response, parts, || async move {
         if store_failed {
             return None;
         }

@@ -11,18 +11,18 @@ use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
-use hyper::header::{HeaderValue, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use http_body_util::{Either, Full};
+use hyper::header::{CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode, Uri};
 
 mod body;
 
 use crate::error::Error;
-use crate::http::body::Body;
 use crate::http::conditional::Validators;
 use crate::http::paths::{content_type, relative_path};
 use crate::http::response::{
-    method_not_allowed, not_found, options, permanent_redirect, response, Response,
+    insert_static, method_not_allowed, not_found, options, redirect, response, Body, Response,
 };
 use crate::log::{cut, MAX_PATH};
 use crate::log_event;
@@ -81,31 +81,29 @@ pub async fn respond(www_root: Option<&Path>, parts: &Parts) -> Result<Response,
             Found::Missing
         }
     };
-    if let Found::Missing = found {
-        trace::row(
-            "static",
-            format_args!("{shown}: not a route, and no such file in the www dir: 404"),
-        );
-        return Ok(not_found());
-    }
-    // 3.
-    match parts.method {
-        Method::GET | Method::HEAD => {}
-        Method::OPTIONS => return Ok(options(ALLOW)),
-        _ => return Ok(method_not_allowed(ALLOW)),
-    }
-    // 4.
+    // The miss of 2., then 3. and 4.
     let file = match found {
-        Found::File(file) => file,
+        Found::Missing => {
+            trace::row(
+                "static",
+                format_args!("{shown}: not a route, and no such file in the www dir: 404"),
+            );
+            return Ok(not_found());
+        }
+        _ if parts.method == Method::OPTIONS => return Ok(options(ALLOW)),
+        _ if parts.method != Method::GET && parts.method != Method::HEAD => {
+            return Ok(method_not_allowed(ALLOW))
+        }
         Found::Directory => return Ok(to_directory(&parts.uri)),
-        Found::Missing => return Ok(not_found()), // answered at 2. already
+        Found::File(file) => file,
     };
     // 5.
-    let fresh = file.validators.not_modified(&parts.headers);
-    let verdict = if fresh {
-        "the client's copy is current: 304 (the file is not read)"
-    } else {
-        "200 with the file, streamed"
+    let (status, verdict) = match file.validators.not_modified(&parts.headers) {
+        true => (
+            StatusCode::NOT_MODIFIED,
+            "the client's copy is current: 304 (the file is not read)",
+        ),
+        false => (StatusCode::OK, "200 with the file, streamed"),
     };
     trace::row(
         "static",
@@ -114,19 +112,14 @@ pub async fn respond(www_root: Option<&Path>, parts: &Parts) -> Result<Response,
             file.length, file.validators.etag
         ),
     );
-    let status = match fresh {
-        true => StatusCode::NOT_MODIFIED,
-        false => StatusCode::OK,
-    };
     let mut answer = response(status, "");
     file.validators.insert_into(answer.headers_mut());
-    if fresh {
+    if status == StatusCode::NOT_MODIFIED {
         return Ok(answer);
     }
-    let h = answer.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(file.content_type));
-    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    *answer.body_mut() = file.body();
+    insert_static(&mut answer, CONTENT_TYPE, file.content_type);
+    insert_static(&mut answer, X_CONTENT_TYPE_OPTIONS, "nosniff");
+    *answer.body_mut() = file.body;
     Ok(answer)
 }
 
@@ -153,7 +146,7 @@ fn to_directory(uri: &Uri) -> Response {
         "static",
         format_args!("a directory: 308 to {}", cut(&location, MAX_PATH)),
     );
-    permanent_redirect(&location)
+    redirect(StatusCode::PERMANENT_REDIRECT, &location)
 }
 
 /// A built-in file, versioned by the binary: its ETag is a hash of its
@@ -162,7 +155,7 @@ fn built_in(path: &str) -> Option<StaticFile> {
     let &(_, content_type, bytes) = BUILT_IN.iter().find(|(p, _, _)| *p == path)?;
     let digest = crate::http::encoding::hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)[..8]);
     Some(StaticFile {
-        contents: Contents::BuiltIn(bytes),
+        body: Either::Left(Full::new(Bytes::from_static(bytes))),
         length: bytes.len() as u64,
         content_type,
         validators: Validators {
@@ -186,30 +179,14 @@ pub enum Found {
 /// A file to serve: its validators and type come from its metadata, and
 /// its contents are read only if a 200 with a body is sent.
 pub struct StaticFile {
-    pub contents: Contents,
+    /// A file on disk streamed (`FileBody`), a built-in one as it is.
+    pub body: Body,
     /// The `Content-Length`.
     pub length: u64,
     pub content_type: &'static str,
     /// A built-in file has no modification time: its version is the
     /// binary's.
     pub validators: Validators,
-}
-
-pub enum Contents {
-    /// Opened under www, not yet read.
-    Disk(File),
-    /// Carried in the binary.
-    BuiltIn(&'static [u8]),
-}
-
-impl StaticFile {
-    /// The 200's body: a file on disk streamed, a built-in one as it is.
-    fn body(self) -> Body {
-        match self.contents {
-            Contents::Disk(file) => Body::stream(FileBody::new(file, self.length)),
-            Contents::BuiltIn(bytes) => Body::full(Bytes::from_static(bytes)),
-        }
-    }
 }
 
 /// What `relative` names under `root` (already canonical).
@@ -248,7 +225,7 @@ pub fn find(root: &Path, relative: &Path) -> io::Result<Found> {
         },
         content_type: content_type(&real),
         length: meta.len(),
-        contents: Contents::Disk(file),
+        body: Either::Right(Box::pin(FileBody::new(file, meta.len()))),
     }))
 }
 
