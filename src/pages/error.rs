@@ -256,44 +256,42 @@ pub fn readable_wait(seconds: u64) -> String {
 /// An error answer a person sees: what happened in a few plain sentences,
 /// then the ways on. Everything given is text, escaped here.
 fn render(viewer: &Viewer, status: u16, explained: &Explained) -> String {
-    let mut main = format!(
-        "<p class=\"status\">Error {status}</p>\n<h1>{}</h1>\n",
-        escape_html(explained.title)
-    );
-    for sentence in &explained.sentences {
-        let quoted = sentence
-            .quoted
-            .as_deref()
-            .map_or_else(String::new, |q| format!("<code>{}</code>", escape_html(q)));
-        let _ = writeln!(
-            main,
-            "<p>{}{quoted}{}</p>",
-            escape_html(&sentence.before),
-            escape_html(&sentence.after)
-        );
-    }
-    // The button, when there is something to sign out of, is the way on.
-    let sign_out = explained.sign_out && viewer.user.is_some();
-    if sign_out {
-        let form = sign_out_form(viewer, "logout-here");
-        let _ = writeln!(main, "<div class=\"primary-action\">{form}</div>");
-    }
-    main.push_str("<p class=\"way-on\">");
-    for (i, (href, label)) in explained.ways_on.iter().enumerate() {
-        let class = if i == 0 && !sign_out {
-            " class=\"primary\""
-        } else {
-            ""
-        };
+    layout(explained.title, viewer, |main| {
         let _ = write!(
             main,
-            "<a href=\"{}\"{class}>{}</a> ",
-            escape_html(href),
-            escape_html(label)
+            "<p class=\"status\">Error {status}</p>\n<h1>{}</h1>\n",
+            escape_html(explained.title)
         );
-    }
-    main.push_str("</p>\n");
-    layout(explained.title, viewer, &main)
+        for sentence in &explained.sentences {
+            let _ = write!(main, "<p>{}", escape_html(&sentence.before));
+            if let Some(quoted) = &sentence.quoted {
+                let _ = write!(main, "<code>{}</code>", escape_html(quoted));
+            }
+            let _ = writeln!(main, "{}</p>", escape_html(&sentence.after));
+        }
+        // The button, when there is something to sign out of, is the way on.
+        let sign_out = explained.sign_out && viewer.user.is_some();
+        if sign_out {
+            main.push_str("<div class=\"primary-action\">");
+            sign_out_form(main, viewer, "logout-here");
+            main.push_str("</div>\n");
+        }
+        main.push_str("<p class=\"way-on\">");
+        for (i, (href, label)) in explained.ways_on.iter().enumerate() {
+            let class = if i == 0 && !sign_out {
+                " class=\"primary\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                main,
+                "<a href=\"{}\"{class}>{}</a> ",
+                escape_html(href),
+                escape_html(label)
+            );
+        }
+        main.push_str("</p>\n");
+    })
 }
 
 #[cfg(test)]

@@ -38,123 +38,163 @@ impl<'a> Viewer<'a> {
 }
 
 /// Escapes the five characters that can end an HTML text node or a quoted
-/// attribute value (OWASP XSS Prevention Cheat Sheet, rule #1 and #2).
-pub fn escape_html(text: &str) -> String {
-    if !text.contains(['&', '<', '>', '"', '\'']) {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
+/// attribute value (OWASP XSS Prevention Cheat Sheet, rule #1 and #2), as it
+/// is written into the page: `write!(page, "{}", escape_html(name))` copies
+/// `name` once, with no string of its own in between.
+pub fn escape_html(text: &str) -> Escaped<'_> {
+    Escaped(text)
+}
+
+/// Text on its way into HTML; see `escape_html`.
+pub struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
+            out.write_str(&rest[..at])?;
+            out.write_str(match rest.as_bytes()[at] {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                _ => "&#x27;",
+            })?;
+            rest = &rest[at + 1..];
         }
+        out.write_str(rest)
     }
-    out
 }
 
 /// The frame every page shares: head, navigation bar, then `main`, which
-/// opens with the notice when there is one.
-pub fn layout(title: &str, viewer: &Viewer, main: &str) -> String {
-    let notice = viewer.notice.map_or_else(String::new, |text| {
-        format!(
-            "<p class=\"notice\" role=\"status\">{}</p>\n",
-            escape_html(text)
-        )
-    });
-    format!(
+/// opens with the notice when there is one. The page is written into one
+/// string, sized for the largest page up front: `main` writes its part in
+/// place. (Strings grown piece by piece and then copied into the frame
+/// cost an allocation each, and, once past a kilobyte, a lock inside the
+/// allocator that the other threads wait on.)
+pub fn layout(title: &str, viewer: &Viewer, main: impl FnOnce(&mut String)) -> String {
+    let mut page = String::with_capacity(PAGE_CAPACITY);
+    let _ = write!(
+        page,
         "<!doctype html>\n<html lang=\"en\" data-theme=\"{theme}\">\n<head>\n\
          <meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{title} · latch</title>\n\
          <link rel=\"stylesheet\" href=\"/style.css\">\n\
          <link rel=\"icon\" href=\"/favicon.svg\">\n\
-         </head>\n<body>\n<header>\n<a class=\"brand\" href=\"/\">latch</a>\n{nav}</header>\n\
-         <main>\n{notice}{main}</main>\n</body>\n</html>\n",
+         </head>\n<body>\n<header>\n<a class=\"brand\" href=\"/\">latch</a>\n",
         theme = escape_html(viewer.theme),
         title = escape_html(title),
-        nav = nav(viewer),
-    )
+    );
+    nav(&mut page, viewer);
+    page.push_str("</header>\n<main>\n");
+    if let Some(text) = viewer.notice {
+        let _ = writeln!(
+            page,
+            "<p class=\"notice\" role=\"status\">{}</p>",
+            escape_html(text)
+        );
+    }
+    main(&mut page);
+    page.push_str("</main>\n</body>\n</html>\n");
+    page
 }
+
+/// Room for the largest of latch's own pages (the account page is 1.8 KiB);
+/// a trace page grows past it as it needs.
+const PAGE_CAPACITY: usize = 2048;
 
 /// The navigation bar: who is signed in, their account and the one
 /// "Sign out" button, on every page (OWASP: logout reachable from every
 /// page), or a sign-in link. Logout is a form posting to `/logout`, never a
 /// link: a GET must not change state (RFC 9110 §9.2.1), and a link can be
 /// followed by prefetchers, crawlers and `<img src>` on other sites.
-fn nav(viewer: &Viewer) -> String {
+fn nav(page: &mut String, viewer: &Viewer) {
     let Some(user) = viewer.user else {
-        return "<nav><a href=\"/login\">Sign in</a></nav>\n".into();
+        page.push_str("<nav><a href=\"/login\">Sign in</a></nav>\n");
+        return;
     };
-    format!(
-        "<nav>\n<span>Signed in as <strong>{user}</strong></span>\n\
-         <a href=\"/account\">Account</a>\n{form}</nav>\n",
-        user = escape_html(user),
-        form = sign_out_form(viewer, "logout"),
-    )
+    let _ = write!(
+        page,
+        "<nav>\n<span>Signed in as <strong>{}</strong></span>\n\
+         <a href=\"/account\">Account</a>\n",
+        escape_html(user),
+    );
+    sign_out_form(page, viewer, "logout");
+    page.push_str("</nav>\n");
 }
 
 /// The "Sign out" button: a form posting the session's CSRF token to
 /// `/logout` (the contract's "Logout", steps 1 and 2). `id` tells one
 /// button from another on a page.
-pub(crate) fn sign_out_form(viewer: &Viewer, id: &str) -> String {
-    format!(
+pub(crate) fn sign_out_form(page: &mut String, viewer: &Viewer, id: &str) {
+    let _ = writeln!(
+        page,
         "<form method=\"post\" action=\"/logout\">{token}\
-         <button type=\"submit\" id=\"{id}\">Sign out</button></form>\n",
-        token = hidden_csrf(viewer.csrf),
-    )
+         <button type=\"submit\" id=\"{id}\">Sign out</button></form>",
+        token = HiddenCsrf(viewer.csrf),
+    );
 }
 
-fn hidden_csrf(token: Option<&str>) -> String {
-    token.map_or_else(String::new, |t| {
-        format!(
-            "<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
-            escape_html(t)
-        )
-    })
+/// The session's CSRF token as a form's hidden field (nothing without one).
+struct HiddenCsrf<'a>(Option<&'a str>);
+
+impl std::fmt::Display for HiddenCsrf<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(token) => write!(
+                out,
+                "<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
+                escape_html(token)
+            ),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The theme switcher: one button per choice posting to `/theme`, back to
 /// `next`; the current choice is marked pressed. "Auto" removes the stored
 /// choice, so the page follows the device's light or dark setting again.
-fn theme_form(viewer: &Viewer, next: &str) -> String {
-    let mut html = format!(
+fn theme_form(page: &mut String, viewer: &Viewer, next: &str) {
+    let _ = write!(
+        page,
         "<form method=\"post\" action=\"/theme\" class=\"theme\">{}\
          <input type=\"hidden\" name=\"next\" value=\"{}\">\n<span>Theme</span>\n",
-        hidden_csrf(viewer.csrf),
+        HiddenCsrf(viewer.csrf),
         escape_html(next),
     );
     for (choice, label) in [("light", "Light"), ("dark", "Dark"), ("auto", "Auto")] {
         let pressed = choice == viewer.theme;
         let _ = writeln!(
-            html,
+            page,
             "<button type=\"submit\" name=\"theme\" value=\"{choice}\" aria-pressed=\"{pressed}\">{label}</button>"
         );
     }
-    html.push_str("</form>\n");
-    html
+    page.push_str("</form>\n");
 }
 
 /// `GET /`.
 pub fn home(viewer: &Viewer) -> String {
-    let greeting = match viewer.user {
-        Some(user) => format!(
-            "<p>You are signed in as <strong>{}</strong>. See <a href=\"/account\">your account</a>.</p>\n",
-            escape_html(user)
-        ),
-        None => "<p>You are not signed in. <a href=\"/login\">Sign in</a>.</p>\n".into(),
-    };
-    let main = format!(
-        "<h1>latch</h1>\n{greeting}\
-         <p>Your browser holds only a random session id; what the session remembers,\n\
-         such as the theme below, stays on the server, signed in or not.</p>\n{}",
-        theme_form(viewer, "/")
-    );
-    layout("Home", viewer, &main)
+    layout("Home", viewer, |page| {
+        page.push_str("<h1>latch</h1>\n");
+        match viewer.user {
+            Some(user) => {
+                let _ = writeln!(
+                    page,
+                    "<p>You are signed in as <strong>{}</strong>. See <a href=\"/account\">your account</a>.</p>",
+                    escape_html(user)
+                );
+            }
+            None => {
+                page.push_str("<p>You are not signed in. <a href=\"/login\">Sign in</a>.</p>\n")
+            }
+        }
+        page.push_str(
+            "<p>Your browser holds only a random session id; what the session remembers,\n\
+             such as the theme below, stays on the server, signed in or not.</p>\n",
+        );
+        theme_form(page, viewer, "/");
+    })
 }
 
 /// `GET /login`, a failed `POST /login` and a throttled one: the form,
@@ -162,27 +202,37 @@ pub fn home(viewer: &Viewer) -> String {
 /// sent the visitor here, with a message (wrong password, too many tries)
 /// when there is one.
 pub fn login(viewer: &Viewer, next: Option<&str>, username: &str, error: Option<&str>) -> String {
-    let why = why_sign_in(next).map_or_else(String::new, |why| format!("<p>{why}</p>\n"));
-    let error = error.map_or_else(String::new, |e| {
-        format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape_html(e))
-    });
-    let next = next.map_or_else(String::new, |n| {
-        format!(
-            "<input type=\"hidden\" name=\"next\" value=\"{}\">\n",
-            escape_html(n)
-        )
-    });
-    let main = format!(
-        "<h1>Sign in</h1>\n{why}{error}<form method=\"post\" action=\"/login\" class=\"sign-in\">\n{next}\
-         <label for=\"username\">User name</label>\n\
-         <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" \
-         autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required autofocus>\n\
-         <label for=\"password\">Password</label>\n\
-         <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\n\
-         <button type=\"submit\">Sign in</button>\n</form>\n",
-        username = escape_html(username),
-    );
-    layout("Sign in", viewer, &main)
+    layout("Sign in", viewer, |page| {
+        page.push_str("<h1>Sign in</h1>\n");
+        if let Some(why) = why_sign_in(next) {
+            let _ = writeln!(page, "<p>{why}</p>");
+        }
+        if let Some(error) = error {
+            let _ = writeln!(
+                page,
+                "<p class=\"error\" role=\"alert\">{}</p>",
+                escape_html(error)
+            );
+        }
+        page.push_str("<form method=\"post\" action=\"/login\" class=\"sign-in\">\n");
+        if let Some(next) = next {
+            let _ = writeln!(
+                page,
+                "<input type=\"hidden\" name=\"next\" value=\"{}\">",
+                escape_html(next)
+            );
+        }
+        let _ = write!(
+            page,
+            "<label for=\"username\">User name</label>\n\
+             <input type=\"text\" id=\"username\" name=\"username\" value=\"{}\" \
+             autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required autofocus>\n\
+             <label for=\"password\">Password</label>\n\
+             <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\n\
+             <button type=\"submit\">Sign in</button>\n</form>\n",
+            escape_html(username),
+        );
+    })
 }
 
 /// Why the form is shown, when a page sent the visitor here (`next`): a
@@ -198,32 +248,39 @@ fn why_sign_in(next: Option<&str>) -> Option<&'static str> {
 /// `GET /account`: the protected page. The one "Sign out" is in the
 /// navigation bar; this page adds "Sign out everywhere" (`scope=all`).
 pub fn account(viewer: &Viewer, user: &str, signed_in_at: Option<u64>) -> String {
-    let at = signed_in_at.map_or_else(
-        || "-".into(),
-        |unix| {
-            format!(
-                "<time datetime=\"{}\">{}</time>",
-                dates::iso8601(unix),
-                dates::readable(unix)
-            )
-        },
-    );
-    let main = format!(
-        "<h1>Your account</h1>\n<dl>\n<dt>User</dt><dd id=\"user\">{user}</dd>\n\
-         <dt>Signed in</dt><dd id=\"signed-in-at\">{at}</dd>\n</dl>\n\
-         <p>After you sign out, Back will not show this page again: your browser is told\n\
-         never to keep a copy of it.</p>\n\
-         <h2>Other devices</h2>\n\
-         <p>Signed in on another computer or phone too? This ends every sign-in of yours,\n\
-         this one included.</p>\n\
-         <form method=\"post\" action=\"/logout\">{token}\
-         <input type=\"hidden\" name=\"scope\" value=\"all\">\
-         <button type=\"submit\" id=\"logout-all\">Sign out everywhere</button></form>\n{theme}",
-        user = escape_html(user),
-        token = hidden_csrf(viewer.csrf),
-        theme = theme_form(viewer, "/account"),
-    );
-    layout("Account", viewer, &main)
+    layout("Account", viewer, |page| {
+        let _ = write!(
+            page,
+            "<h1>Your account</h1>\n<dl>\n<dt>User</dt><dd id=\"user\">{}</dd>\n\
+             <dt>Signed in</dt><dd id=\"signed-in-at\">",
+            escape_html(user)
+        );
+        match signed_in_at {
+            Some(unix) => {
+                let _ = write!(
+                    page,
+                    "<time datetime=\"{}\">{}</time>",
+                    dates::iso8601(unix),
+                    dates::readable(unix)
+                );
+            }
+            None => page.push('-'),
+        }
+        let _ = write!(
+            page,
+            "</dd>\n</dl>\n\
+             <p>After you sign out, Back will not show this page again: your browser is told\n\
+             never to keep a copy of it.</p>\n\
+             <h2>Other devices</h2>\n\
+             <p>Signed in on another computer or phone too? This ends every sign-in of yours,\n\
+             this one included.</p>\n\
+             <form method=\"post\" action=\"/logout\">{}\
+             <input type=\"hidden\" name=\"scope\" value=\"all\">\
+             <button type=\"submit\" id=\"logout-all\">Sign out everywhere</button></form>\n",
+            HiddenCsrf(viewer.csrf),
+        );
+        theme_form(page, viewer, "/account");
+    })
 }
 
 #[cfg(test)]
@@ -242,7 +299,7 @@ mod tests {
     #[test]
     fn escapes_the_five_characters() {
         assert_eq!(
-            escape_html(r#"<script>alert("x&y")</script>'"#),
+            escape_html(r#"<script>alert("x&y")</script>'"#).to_string(),
             "&lt;script&gt;alert(&quot;x&amp;y&quot;)&lt;/script&gt;&#x27;"
         );
     }

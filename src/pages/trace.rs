@@ -13,34 +13,36 @@ use crate::trace::{before_after, Changed, Traced, PER_BROWSER};
 
 /// The page for `requests`, oldest first.
 pub fn page(viewer: &Viewer, requests: &[Arc<Traced>]) -> String {
-    let mut main = format!(
-        "<div class=\"trace\">\n<h1>What latch did for this browser</h1>\n\
-         <p>The last requests this browser made (up to {PER_BROWSER}), oldest first, \
-         as <code>latch --trace</code> saw them. Open one to see each step it took and \
-         what changed.</p>\n\
-         <p class=\"notice\">Only this browser sees these: latch tells browsers apart by \
-         a cookie of its own, <code>trace</code>, random and out of reach of scripts. \
-         Anyone who can reach this server sees their own requests here, and its terminal \
-         shows everyone's: <code>--trace</code> is for learning on your own machine, \
-         never for production.</p>\n"
-    );
-    if requests.is_empty() {
-        main.push_str(
-            "<p id=\"no-requests\">No requests from this browser yet. Sign in, change the \
-             theme, sign out, then come back here.</p>\n</div>\n",
+    layout("Trace", viewer, |main| {
+        let _ = write!(
+            main,
+            "<div class=\"trace\">\n<h1>What latch did for this browser</h1>\n\
+             <p>The last requests this browser made (up to {PER_BROWSER}), oldest first, \
+             as <code>latch --trace</code> saw them. Open one to see each step it took and \
+             what changed.</p>\n\
+             <p class=\"notice\">Only this browser sees these: latch tells browsers apart by \
+             a cookie of its own, <code>trace</code>, random and out of reach of scripts. \
+             Anyone who can reach this server sees their own requests here, and its terminal \
+             shows everyone's: <code>--trace</code> is for learning on your own machine, \
+             never for production.</p>\n"
         );
-        return layout("Trace", viewer, &main);
-    }
-    main.push_str(
-        "<div class=\"columns\" aria-hidden=\"true\"><span>#</span><span>request</span>\
-         <span>signed in</span><span>session</span><span>answer</span></div>\n\
-         <ol class=\"requests\">\n",
-    );
-    for (n, traced) in requests.iter().enumerate() {
-        request(&mut main, n + 1, traced);
-    }
-    main.push_str("</ol>\n</div>\n");
-    layout("Trace", viewer, &main)
+        if requests.is_empty() {
+            main.push_str(
+                "<p id=\"no-requests\">No requests from this browser yet. Sign in, change the \
+                 theme, sign out, then come back here.</p>\n</div>\n",
+            );
+            return;
+        }
+        main.push_str(
+            "<div class=\"columns\" aria-hidden=\"true\"><span>#</span><span>request</span>\
+             <span>signed in</span><span>session</span><span>answer</span></div>\n\
+             <ol class=\"requests\">\n",
+        );
+        for (n, traced) in requests.iter().enumerate() {
+            request(main, n + 1, traced);
+        }
+        main.push_str("</ol>\n</div>\n");
+    })
 }
 
 /// One request: its row of the execution table, then, opened, its steps
