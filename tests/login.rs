@@ -59,7 +59,7 @@ fn a_good_login_is_303_to_account_with_a_fresh_cookie_and_the_auth_fields(backen
     assert_eq!(account.header("cache-control"), Some("no-store"));
     let html = account.text();
     assert!(html.contains("<dd id=\"user\">alice</dd>"));
-    assert!(html.contains(&latch::http::dates::iso8601(login_time)));
+    assert!(html.contains(&latch::http::dates::iso8601(login_time).to_string()));
     assert!(html.contains("action=\"/logout\""));
     assert!(server.wait_for_log("login user=alice"));
 }

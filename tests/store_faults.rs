@@ -443,7 +443,7 @@ fn sessions_lists_oldest_first() {
     let created: Vec<String> = listed(&home).into_iter().map(|(_, c)| c).collect();
     let expected: Vec<String> = [300, 200, 100, 50, 10]
         .into_iter()
-        .map(|age| latch::http::dates::iso8601(now - age))
+        .map(|age| latch::http::dates::iso8601(now - age).to_string())
         .collect();
     assert_eq!(created, expected);
 }

@@ -3,6 +3,8 @@
 //! shows. The calendar arithmetic is Howard
 //! Hinnant's `days_from_civil` / `civil_from_days` (proleptic Gregorian).
 
+use std::fmt;
+
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -19,16 +21,19 @@ pub fn http_date(unix: u64) -> String {
     )
 }
 
-/// Unix seconds as ISO 8601 UTC: `1994-11-06T08:49:37Z`.
-pub fn iso8601(unix: u64) -> String {
+/// Unix seconds as ISO 8601 UTC: `1994-11-06T08:49:37Z`. Written where
+/// it is shown (`write!`, `format!`), with no string of its own: a page
+/// builds no pieces to copy.
+pub fn iso8601(unix: u64) -> impl fmt::Display {
     let (y, mo, d, h, mi, s) = civil(unix);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    fmt::from_fn(move |f| write!(f, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"))
 }
 
-/// Unix seconds as a person reads them, on a page: `6 Nov 1994, 08:49 UTC`.
-pub fn readable(unix: u64) -> String {
+/// Unix seconds as a person reads them, on a page: `6 Nov 1994, 08:49 UTC`
+/// (written where it is shown, as `iso8601`).
+pub fn readable(unix: u64) -> impl fmt::Display {
     let (y, mo, d, h, mi, _) = civil(unix);
-    format!("{d} {} {y}, {h:02}:{mi:02} UTC", MONTHS[mo - 1])
+    fmt::from_fn(move |f| write!(f, "{d} {} {y}, {h:02}:{mi:02} UTC", MONTHS[mo - 1]))
 }
 
 /// Parses an IMF-fixdate; `None` for anything else. RFC 9110 §5.6.7 asks
@@ -121,9 +126,9 @@ mod tests {
     fn formats_the_rfc_example() {
         assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(iso8601(784_111_777), "1994-11-06T08:49:37Z");
-        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(readable(784_111_777), "6 Nov 1994, 08:49 UTC");
+        assert_eq!(iso8601(784_111_777).to_string(), "1994-11-06T08:49:37Z");
+        assert_eq!(iso8601(951_782_400).to_string(), "2000-02-29T00:00:00Z");
+        assert_eq!(readable(784_111_777).to_string(), "6 Nov 1994, 08:49 UTC");
     }
 
     #[test]
@@ -184,8 +189,8 @@ mod tests {
     fn any_unix_time_formats_without_a_panic() {
         for t in [u64::MAX, u64::MAX - 1, u64::MAX / 2, 253_402_300_800] {
             assert!(http_date(t).ends_with(" GMT"), "{t}");
-            assert!(iso8601(t).ends_with('Z'), "{t}");
-            assert!(readable(t).ends_with(" UTC"), "{t}");
+            assert!(iso8601(t).to_string().ends_with('Z'), "{t}");
+            assert!(readable(t).to_string().ends_with(" UTC"), "{t}");
         }
     }
 }

@@ -62,22 +62,28 @@ pub fn is_base64url_char(c: u8) -> bool {
     base64url_value(c).is_some()
 }
 
-/// Encodes bytes as lowercase hex.
+/// Encodes bytes as lowercase hex. (Pushed into a string sized up front,
+/// not zeroed first: zeroed memory is `calloc`, which glibc serves under
+/// its allocator lock, and this runs twice per signed-in request.)
 pub fn hex(bytes: &[u8]) -> String {
-    let mut out = vec![0; bytes.len() * 2];
-    hex_into(bytes, &mut out);
-    String::from_utf8(out).expect("hex digits are ASCII")
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(HEX_DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// Writes the lowercase hex of `bytes` into `out`, two digits a byte
 /// (`out` must hold `2 * bytes.len()`): hex without an allocation.
 pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 0xf)];
+        pair[0] = HEX_DIGITS[usize::from(b >> 4)];
+        pair[1] = HEX_DIGITS[usize::from(b & 0xf)];
     }
 }
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Decodes `%XX` escapes (RFC 3986 §2.1). A `%` not followed by two hex
 /// digits is kept as it is, as browsers and WHATWG URL parsing do: decoding

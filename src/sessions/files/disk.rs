@@ -137,11 +137,14 @@ impl Files {
     /// A session's file: its id's digest in hex, `.json`. The directory
     /// then holds no usable cookie: a file name cannot be turned back into
     /// an id, so a leaked listing (or backup) grants nothing.
+    /// (Asked for on every read: the path is sized once, not grown.)
     pub(super) fn path(&self, key: &Digest) -> PathBuf {
-        let mut path = self
-            .dir
-            .join(std::str::from_utf8(&key.hex()).expect("hex is ASCII"));
-        path.set_extension("json");
+        let mut name = [0u8; 64 + ".json".len()];
+        name[..64].copy_from_slice(&key.hex());
+        name[64..].copy_from_slice(b".json");
+        let mut path = PathBuf::with_capacity(self.dir.as_os_str().len() + 1 + name.len());
+        path.push(&self.dir);
+        path.push(std::str::from_utf8(&name).expect("hex is ASCII"));
         path
     }
 }
