@@ -6,7 +6,7 @@
 pub mod error;
 pub mod trace;
 
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 use crate::http::dates;
 use crate::sessions::Record;
@@ -41,16 +41,9 @@ impl<'a> Viewer<'a> {
 /// attribute value (OWASP XSS Prevention Cheat Sheet, rule #1 and #2), as it
 /// is written into the page: `write!(page, "{}", escape_html(name))` copies
 /// `name` once, with no string of its own in between.
-pub fn escape_html(text: &str) -> Escaped<'_> {
-    Escaped(text)
-}
-
-/// Text on its way into HTML; see `escape_html`.
-pub struct Escaped<'a>(&'a str);
-
-impl std::fmt::Display for Escaped<'_> {
-    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut rest = self.0;
+pub fn escape_html(text: &str) -> impl fmt::Display + '_ {
+    fmt::from_fn(move |out| {
+        let mut rest = text;
         while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
             out.write_str(&rest[..at])?;
             out.write_str(match rest.as_bytes()[at] {
@@ -63,7 +56,7 @@ impl std::fmt::Display for Escaped<'_> {
             rest = &rest[at + 1..];
         }
         out.write_str(rest)
-    }
+    })
 }
 
 /// The frame every page shares: head, navigation bar, then `main`, which
@@ -132,24 +125,20 @@ pub(crate) fn sign_out_form(page: &mut String, viewer: &Viewer, id: &str) {
         page,
         "<form method=\"post\" action=\"/logout\">{token}\
          <button type=\"submit\" id=\"{id}\">Sign out</button></form>",
-        token = HiddenCsrf(viewer.csrf),
+        token = hidden_csrf(viewer.csrf),
     );
 }
 
 /// The session's CSRF token as a form's hidden field (nothing without one).
-struct HiddenCsrf<'a>(Option<&'a str>);
-
-impl std::fmt::Display for HiddenCsrf<'_> {
-    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(token) => write!(
-                out,
-                "<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
-                escape_html(token)
-            ),
-            None => Ok(()),
-        }
-    }
+fn hidden_csrf(token: Option<&str>) -> impl fmt::Display + '_ {
+    fmt::from_fn(move |out| match token {
+        Some(token) => write!(
+            out,
+            "<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
+            escape_html(token)
+        ),
+        None => Ok(()),
+    })
 }
 
 /// The theme switcher: one button per choice posting to `/theme`, back to
@@ -160,7 +149,7 @@ fn theme_form(page: &mut String, viewer: &Viewer, next: &str) {
         page,
         "<form method=\"post\" action=\"/theme\" class=\"theme\">{}\
          <input type=\"hidden\" name=\"next\" value=\"{}\">\n<span>Theme</span>\n",
-        HiddenCsrf(viewer.csrf),
+        hidden_csrf(viewer.csrf),
         escape_html(next),
     );
     for (choice, label) in [("light", "Light"), ("dark", "Dark"), ("auto", "Auto")] {
@@ -277,7 +266,7 @@ pub fn account(viewer: &Viewer, user: &str, signed_in_at: Option<u64>) -> String
              <form method=\"post\" action=\"/logout\">{}\
              <input type=\"hidden\" name=\"scope\" value=\"all\">\
              <button type=\"submit\" id=\"logout-all\">Sign out everywhere</button></form>\n",
-            HiddenCsrf(viewer.csrf),
+            hidden_csrf(viewer.csrf),
         );
         theme_form(page, viewer, "/account");
     })
