@@ -92,10 +92,14 @@ const WIDTH: usize = 80;
 
 /// `latch --help`, or `latch COMMAND --help` when `verb` is given.
 pub fn usage(verb: Option<Verb>) -> String {
-    match verb {
-        None => overview(),
-        Some(verb) => of_command(verb),
-    }
+    let Some(verb) = verb else {
+        return overview();
+    };
+    let mut out = format!("usage: latch {} [FLAGS]\n\n", synopsis(verb));
+    out += &wrap(verb.about().details, 0).join("\n");
+    out += "\n\n";
+    out += &flag_list(verb);
+    out
 }
 
 /// `latch VERSION`, from Cargo.toml.
@@ -110,22 +114,12 @@ fn overview() -> String {
         version()
     );
     for verb in Verb::ALL {
-        let about = verb.about();
-        out += &row(&synopsis(verb), about.summary);
+        out += &row(&synopsis(verb), verb.about().summary);
     }
     out += &row("help [COMMAND]", "this text, or one command's");
     out += "\n";
     out += &flag_list(Verb::Serve);
     out += "\n`latch help COMMAND` (or `latch COMMAND --help`) lists a command's own flags.\n";
-    out
-}
-
-fn of_command(verb: Verb) -> String {
-    let about = verb.about();
-    let mut out = format!("usage: latch {} [FLAGS]\n\n", synopsis(verb));
-    out += &wrap(about.details, 0).join("\n");
-    out += "\n\n";
-    out += &flag_list(verb);
     out
 }
 
