@@ -157,9 +157,7 @@ fn bootstrap_users(path: &Path) -> Result<(), String> {
     let password = users::random_password();
     let mut users = Users::default();
     users.set("admin", users::hash_password(&password));
-    users
-        .save(path)
-        .map_err(|e| format!("cannot create users file {}: {e}", path.display()))?;
+    users.save(path)?;
     println!(
         "first run: created users file {} with user admin",
         path.display()
@@ -180,9 +178,7 @@ fn add_user(name: &str, path: &Path) -> Result<(), String> {
     };
     let replaced = users.hash_of(name).is_some();
     users.set(name, users::hash_password(&password));
-    users
-        .save(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    users.save(path)?;
     let verb = if replaced { "updated" } else { "added" };
     println!("{verb} user {name} in {}", path.display());
     Ok(())
@@ -194,9 +190,7 @@ fn del_user(name: &str, path: &Path) -> Result<(), String> {
     if !users.remove(name) {
         return Err(format!("no user {name} in {}", path.display()));
     }
-    users
-        .save(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    users.save(path)?;
     println!("removed user {name} from {}", path.display());
     Ok(())
 }
