@@ -112,7 +112,7 @@ fn each_commands_help_lists_exactly_the_flags_it_takes() {
         let (_, help, _) = run(&["help", &verb.to_string()], &[], "");
         for flag in FLAGS {
             let listed = block_of(&help, flag.name);
-            match flag.commands.contains(&verb) {
+            match flag.taken_by(verb) {
                 true => {
                     let block = listed.unwrap_or_else(|| panic!("{verb}: no {}", flag.name));
                     assert!(
@@ -150,7 +150,7 @@ fn a_flag_of_another_command_is_refused_naming_it_with_exit_2() {
     let dir = TempDir::new();
     let users = dir.path().join("users.htpasswd");
     for verb in Verb::ALL {
-        for flag in FLAGS.iter().filter(|f| !f.commands.contains(&verb)) {
+        for flag in FLAGS.iter().filter(|f| !f.taken_by(verb)) {
             let mut args = vec![verb.to_string()];
             if verb.about().operand.is_some() {
                 args.push("zed".into());

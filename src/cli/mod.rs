@@ -158,7 +158,7 @@ pub fn parse(
     }
     let name = operand(verb, positional).map_err(|e| e.of(verb))?;
     for (flag, _) in &words.flags {
-        if !flag.commands.contains(&verb) {
+        if !flag.taken_by(verb) {
             let message = format!("{verb} does not take {}", flag.name);
             return Err(UsageError::new(message).of(verb));
         }
