@@ -76,7 +76,12 @@ fn help_in_every_spelling_is_the_same_text_on_stdout_with_exit_0() {
         let name = verb.to_string();
         let (status, own, err) = run(&["help", &name], &[], "");
         assert_eq!((status, err.as_str()), (0, ""), "{name}");
-        assert!(own.starts_with(&format!("usage: latch {name}")), "{own}");
+        let synopsis = match verb.about().operand {
+            Some(operand) => format!("{name} {operand}"),
+            None => name.clone(),
+        };
+        let usage = format!("usage: latch {synopsis} [FLAGS]\n");
+        assert!(own.starts_with(&usage), "{own}");
         assert_eq!(run(&[&name, "--help"], &[], ""), (0, own, String::new()));
     }
 }

@@ -186,10 +186,4 @@ mod tests {
             }
         }
     }
-
-    #[test]
-    fn a_commands_usage_names_its_operand() {
-        let text = usage(Some(Verb::AddUser));
-        assert!(text.starts_with("usage: latch adduser NAME [FLAGS]\n"));
-    }
 }
