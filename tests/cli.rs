@@ -57,8 +57,9 @@ fn block_of(help: &str, flag: &str) -> Option<String> {
 
 #[test]
 fn version_prints_latch_and_the_cargo_version() {
-    for flag in ["--version", "-V"] {
-        let (status, out, err) = run(&[flag], &[], "");
+    // Found anywhere on the line, as --help is.
+    for args in [&["--version"][..], &["-V"], &["serve", "--version"]] {
+        let (status, out, err) = run(args, &[], "");
         assert_eq!(status, 0, "{err}");
         assert_eq!(out, format!("latch {}\n", env!("CARGO_PKG_VERSION")));
         assert_eq!(err, "");
@@ -82,7 +83,12 @@ fn help_in_every_spelling_is_the_same_text_on_stdout_with_exit_0() {
         };
         let usage = format!("usage: latch {synopsis} [FLAGS]\n");
         assert!(own.starts_with(&usage), "{own}");
-        assert_eq!(run(&[&name, "--help"], &[], ""), (0, own, String::new()));
+        for help in ["--help", "-h"] {
+            assert_eq!(
+                run(&[&name, help], &[], ""),
+                (0, own.clone(), String::new())
+            );
+        }
     }
 }
 

@@ -397,13 +397,4 @@ mod tests {
             (Verb::Sessions, None, sessions)
         );
     }
-
-    #[test]
-    fn help_and_version_are_found_anywhere() {
-        assert_eq!(
-            run(&["adduser", "-h"], &[]),
-            Ok(Command::Help(Some(Verb::AddUser)))
-        );
-        assert_eq!(run(&["serve", "--version"], &[]), Ok(Command::Version));
-    }
 }
