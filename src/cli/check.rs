@@ -1,9 +1,7 @@
-//! `latch check`: would `latch serve` start, and serve what the operator
-//! meant, with this configuration? Run it before a restart. It reads what
-//! serve would read and changes nothing (the exceptions: a probe file,
-//! created and removed at once, to learn whether the sessions dir is
-//! writable, see `Store::check`; and the address, bound and let go at
-//! once). Where serve would fail, it says so in serve's words.
+//! `latch check` (contract: Commands): would `latch serve` start, and serve
+//! what the operator meant, with this configuration? It changes nothing but
+//! a probe file in the sessions dir (`Store::check`) and the address, bound
+//! and let go at once; where serve would fail, it says so in serve's words.
 
 use std::fs;
 use std::io::{self, ErrorKind};

@@ -1,7 +1,6 @@
-//! The usage text: what each command is called and what it does
-//! (`Verb::about`, whose names the parser reads too), laid out with the
-//! flags it takes from the flag table (`FLAGS`). Nothing here names a
-//! flag, so the help cannot drift from what the parser reads.
+//! The usage text: each command's name and words (`Verb::about`, whose
+//! names the parser reads too), with the flags it takes from `FLAGS`, so the
+//! help cannot drift from what the parser reads.
 
 use super::{flags, Verb};
 
