@@ -102,10 +102,8 @@ async fn open_beside_server(config: &Config) -> Result<Store, String> {
         .map_err(|e| format!("cannot read {}: {e}", sessions.shown()))
 }
 
-/// `latch sessions` (contract: Commands), oldest first; never an id, which
-/// the store cannot know. The user shows only while the sign-in stands,
-/// judged as the server judges it: after `deluser`, a password change or
-/// "sign out everywhere" it is `-`.
+/// `latch sessions` (contract: Commands). The user shows only while the
+/// sign-in stands, judged as the server judges it (`auth::sign_in_stands`).
 async fn list_sessions(config: &Config) -> Result<(), String> {
     let store = open_beside_server(config).await?;
     let (users, _) = Users::load(&config.users)?;
@@ -133,9 +131,7 @@ async fn list_sessions(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// `latch clearsessions` (contract: Commands), on a read-only store: it
-/// signs no one out and writes no epochs. Why each unreadable session could
-/// not be read is on standard error, as the server logs it.
+/// `latch clearsessions` (contract: Commands; what goes, `Store::clear`).
 async fn clear_sessions(config: &Config) -> Result<(), String> {
     let store = open_beside_server(config).await?;
     let removed = store
@@ -157,9 +153,7 @@ fn bootstrap_users(path: &Path) -> Result<(), String> {
     let password = users::random_password();
     let mut users = Users::default();
     users.set("admin", users::hash_password(&password));
-    users
-        .save(path)
-        .map_err(|e| format!("cannot create users file {}: {e}", path.display()))?;
+    users.save(path)?;
     println!(
         "first run: created users file {} with user admin",
         path.display()
@@ -180,9 +174,7 @@ fn add_user(name: &str, path: &Path) -> Result<(), String> {
     };
     let replaced = users.hash_of(name).is_some();
     users.set(name, users::hash_password(&password));
-    users
-        .save(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    users.save(path)?;
     let verb = if replaced { "updated" } else { "added" };
     println!("{verb} user {name} in {}", path.display());
     Ok(())
@@ -194,17 +186,13 @@ fn del_user(name: &str, path: &Path) -> Result<(), String> {
     if !users.remove(name) {
         return Err(format!("no user {name} in {}", path.display()));
     }
-    users
-        .save(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    users.save(path)?;
     println!("removed user {name} from {}", path.display());
     Ok(())
 }
 
-/// `latch users`: the names, one a line; never a hash. A user whose line
-/// latch cannot use is marked `NAME (disabled: line N: why)`. A line that
-/// names no user (or repeats one) is said on standard error, as `serve`
-/// logs it: never quoted, since it may hold anything.
+/// `latch users` (contract: Commands). A line that names no user (or
+/// repeats one) is said as `serve` logs it: never quoted, it may hold anything.
 fn list_users(path: &Path) -> Result<(), String> {
     let (users, problems) = Users::load(path)?;
     let listing = users.listing();
@@ -222,8 +210,7 @@ fn list_users(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `latch checkpassword NAME`, as `htpasswd -v`: exit 0 when the password
-/// is right, 1 when it is wrong or cannot be checked; the verdict goes to
+/// `latch checkpassword NAME` (contract: Commands): the verdict goes to
 /// standard error, leaving standard output empty for scripts.
 fn check_password(name: &str, path: &Path) -> Result<(), String> {
     let (users, _) = Users::load(path)?;

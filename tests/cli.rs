@@ -57,8 +57,9 @@ fn block_of(help: &str, flag: &str) -> Option<String> {
 
 #[test]
 fn version_prints_latch_and_the_cargo_version() {
-    for flag in ["--version", "-V"] {
-        let (status, out, err) = run(&[flag], &[], "");
+    // Found anywhere on the line, as --help is.
+    for args in [&["--version"][..], &["-V"], &["serve", "--version"]] {
+        let (status, out, err) = run(args, &[], "");
         assert_eq!(status, 0, "{err}");
         assert_eq!(out, format!("latch {}\n", env!("CARGO_PKG_VERSION")));
         assert_eq!(err, "");
@@ -76,8 +77,18 @@ fn help_in_every_spelling_is_the_same_text_on_stdout_with_exit_0() {
         let name = verb.to_string();
         let (status, own, err) = run(&["help", &name], &[], "");
         assert_eq!((status, err.as_str()), (0, ""), "{name}");
-        assert!(own.starts_with(&format!("usage: latch {name}")), "{own}");
-        assert_eq!(run(&[&name, "--help"], &[], ""), (0, own, String::new()));
+        let synopsis = match verb.about().operand {
+            Some(operand) => format!("{name} {operand}"),
+            None => name.clone(),
+        };
+        let usage = format!("usage: latch {synopsis} [FLAGS]\n");
+        assert!(own.starts_with(&usage), "{own}");
+        for help in ["--help", "-h"] {
+            assert_eq!(
+                run(&[&name, help], &[], ""),
+                (0, own.clone(), String::new())
+            );
+        }
     }
 }
 
@@ -112,7 +123,7 @@ fn each_commands_help_lists_exactly_the_flags_it_takes() {
         let (_, help, _) = run(&["help", &verb.to_string()], &[], "");
         for flag in FLAGS {
             let listed = block_of(&help, flag.name);
-            match flag.commands.contains(&verb) {
+            match flag.taken_by(verb) {
                 true => {
                     let block = listed.unwrap_or_else(|| panic!("{verb}: no {}", flag.name));
                     assert!(
@@ -150,7 +161,7 @@ fn a_flag_of_another_command_is_refused_naming_it_with_exit_2() {
     let dir = TempDir::new();
     let users = dir.path().join("users.htpasswd");
     for verb in Verb::ALL {
-        for flag in FLAGS.iter().filter(|f| !f.commands.contains(&verb)) {
+        for flag in FLAGS.iter().filter(|f| !f.taken_by(verb)) {
             let mut args = vec![verb.to_string()];
             if verb.about().operand.is_some() {
                 args.push("zed".into());

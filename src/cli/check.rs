@@ -1,9 +1,7 @@
-//! `latch check`: would `latch serve` start, and serve what the operator
-//! meant, with this configuration? Run it before a restart. It reads what
-//! serve would read and changes nothing (the exceptions: a probe file,
-//! created and removed at once, to learn whether the sessions dir is
-//! writable, see `Store::check`; and the address, bound and let go at
-//! once). Where serve would fail, it says so in serve's words.
+//! `latch check` (contract: Commands): would `latch serve` start, and serve
+//! what the operator meant, with this configuration? It changes nothing but
+//! a probe file in the sessions dir (`Store::check`) and the address, bound
+//! and let go at once; where serve would fail, it says so in serve's words.
 
 use std::fs;
 use std::io::{self, ErrorKind};
@@ -24,20 +22,6 @@ pub struct Report {
     pub problems: Vec<String>,
 }
 
-impl Report {
-    fn fine(&mut self, line: String) {
-        self.fine.push(line);
-    }
-
-    fn warning(&mut self, line: String) {
-        self.warnings.push(line);
-    }
-
-    fn problem(&mut self, line: String) {
-        self.problems.push(line);
-    }
-}
-
 /// Checks, in order: the users file, the sessions store, the www dir and
 /// the address.
 pub fn run(config: &Config) -> Report {
@@ -55,17 +39,17 @@ fn users_file(path: &Path, report: &mut Report) {
     let name = format!("users file {}", path.display());
     let meta = match fs::metadata(path) {
         Ok(meta) if meta.is_file() => meta,
-        Ok(_) => return report.problem(format!("{name}: not a regular file")),
+        Ok(_) => return report.problems.push(format!("{name}: not a regular file")),
         Err(e) if e.kind() == ErrorKind::NotFound => {
-            return report.problem(format!(
+            return report.problems.push(format!(
                 "{name}: does not exist (serve would create it with a new admin user)"
             ))
         }
-        Err(e) => return report.problem(format!("{name}: {e}")),
+        Err(e) => return report.problems.push(format!("{name}: {e}")),
     };
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        report.problem(format!(
+        report.problems.push(format!(
             "{name}: mode {mode:04o} lets others read the password hashes (chmod 600 it)"
         ));
     }
@@ -73,16 +57,22 @@ fn users_file(path: &Path, report: &mut Report) {
     // swapped in since the look above.
     let (users, line_problems) = match Users::load(path) {
         Ok(loaded) => loaded,
-        Err(why) => return report.problem(why),
+        Err(why) => return report.problems.push(why),
     };
     let clean = line_problems.is_empty();
     for problem in line_problems {
-        report.problem(format!("{name}: {problem}"));
+        report.problems.push(format!("{name}: {problem}"));
     }
     match users.len() {
-        0 if clean => report.problem(format!("{name}: holds no user, so nobody can sign in")),
-        1 => report.fine(format!("{name}: 1 user, mode {mode:04o}")),
-        count => report.fine(format!("{name}: {count} users, mode {mode:04o}")),
+        0 if clean => report
+            .problems
+            .push(format!("{name}: holds no user, so nobody can sign in")),
+        n => {
+            let s = if n == 1 { "" } else { "s" };
+            report
+                .fine
+                .push(format!("{name}: {n} user{s}, mode {mode:04o}"))
+        }
     }
     sign_in_cost(&users, report);
 }
@@ -93,7 +83,7 @@ fn sign_in_cost(users: &Users, report: &mut Report) {
     let cost = SignInCost::of(users);
     let mib = |kib: u32| kib.div_ceil(1024);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    report.fine(format!(
+    report.fine.push(format!(
         "sign-in: a failed one is answered after about {} ms and holds {} MiB while checked; \
          checks run at most {cores} at once (one per core) within {HASHING_BUDGET_MIB} MiB",
         cost.failure.as_millis(),
@@ -109,12 +99,12 @@ fn sign_in_cost(users: &Users, report: &mut Report) {
     );
     let runs_alone = kind.memory_kib() > HASHING_BUDGET_MIB * 1024 / 2;
     if took > SLOW_CHECK || runs_alone {
-        report.warning(format!(
+        report.warnings.push(format!(
             "{line}: every failed sign-in is held that long, and such checks run alone \
              or nearly; rehash with `latch adduser {user}`"
         ));
     } else {
-        report.fine(format!("sign-in: {line}"));
+        report.fine.push(format!("sign-in: {line}"));
     }
 }
 
@@ -134,15 +124,15 @@ fn sessions(config: &Config, report: &mut Report) {
     });
     let survey = match checked {
         Ok(survey) => survey,
-        Err(e) => return report.problem(format!("{name}: {e}")),
+        Err(e) => return report.problems.push(format!("{name}: {e}")),
     };
     for line in survey.fine {
-        report.fine(format!("{name}: {line}"));
+        report.fine.push(format!("{name}: {line}"));
     }
     for shortfall in survey.shortfalls {
         match config.redis_durability {
-            Durability::Strict => report.problem(format!("{name}: {shortfall}")),
-            Durability::Relaxed => report.fine(format!(
+            Durability::Strict => report.problems.push(format!("{name}: {shortfall}")),
+            Durability::Relaxed => report.fine.push(format!(
                 "{name}: accepted by --redis-durability relaxed: {shortfall}"
             )),
         }
@@ -152,12 +142,13 @@ fn sessions(config: &Config, report: &mut Report) {
 /// The address, bound as `serve` binds it, and let go at once. In use is
 /// only a warning: before a restart, the running latch holds it.
 fn addr(addr: SocketAddr, report: &mut Report) {
-    match std::net::TcpListener::bind(addr) {
-        Ok(_) => report.fine(format!("addr {addr}: free")),
-        Err(e) if e.kind() == ErrorKind::AddrInUse => {
-            report.warning(format!("addr {addr}: {}", cannot_listen(addr, &e)))
-        }
-        Err(e) => report.problem(format!("addr {addr}: {}", cannot_listen(addr, &e))),
+    let Err(e) = std::net::TcpListener::bind(addr) else {
+        return report.fine.push(format!("addr {addr}: free"));
+    };
+    let line = format!("addr {addr}: {}", cannot_listen(addr, &e));
+    match e.kind() {
+        ErrorKind::AddrInUse => report.warnings.push(line),
+        _ => report.problems.push(line),
     }
 }
 
@@ -187,10 +178,10 @@ pub fn cannot_listen(addr: SocketAddr, error: &io::Error) -> String {
 fn www_dir(path: &Path, report: &mut Report) {
     let name = format!("www dir {}", path.display());
     match fs::read_dir(path) {
-        Ok(_) => report.fine(name),
-        Err(e) if e.kind() == ErrorKind::NotFound => report.problem(format!(
+        Ok(_) => report.fine.push(name),
+        Err(e) if e.kind() == ErrorKind::NotFound => report.problems.push(format!(
             "{name}: not found (serve would show its built-in pages only)"
         )),
-        Err(e) => report.problem(format!("{name}: {e}")),
+        Err(e) => report.problems.push(format!("{name}: {e}")),
     }
 }

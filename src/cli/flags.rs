@@ -49,8 +49,9 @@ pub struct Flag {
     /// is off, an optional value is absent).
     pub default: Option<&'static str>,
     pub help: &'static str,
-    /// The commands that take this flag (and read its variable).
-    pub commands: &'static [Verb],
+    /// The commands that take this flag (and read its variable) besides
+    /// serve, which reads every flag, and check, which checks what serve reads.
+    pub also: &'static [Verb],
     /// Reads `value` into the config; `source` (the flag or the variable)
     /// is what an error names.
     pub set: fn(&mut Config, value: &str, source: &str) -> Result<(), UsageError>,
@@ -70,6 +71,10 @@ pub enum Takes {
 }
 
 impl Flag {
+    pub fn taken_by(&self, verb: Verb) -> bool {
+        matches!(verb, Verb::Serve | Verb::Check) || self.also.contains(&verb)
+    }
+
     /// How the help spells it: `--addr HOST:PORT`, `--trace[=summary]`.
     pub fn spelled(&self) -> String {
         match self.takes {
@@ -105,23 +110,7 @@ impl Flag {
     }
 }
 
-/// Serve reads every flag; `check` validates what serve would read.
-const SERVE: &[Verb] = &[Verb::Serve, Verb::Check];
-const USERS: &[Verb] = &[
-    Verb::Serve,
-    Verb::Check,
-    Verb::AddUser,
-    Verb::DelUser,
-    Verb::Users,
-    Verb::CheckPassword,
-    Verb::Sessions,
-];
-const SESSIONS: &[Verb] = &[
-    Verb::Serve,
-    Verb::Check,
-    Verb::Sessions,
-    Verb::ClearSessions,
-];
+const SESSIONS: &[Verb] = &[Verb::Sessions, Verb::ClearSessions];
 
 /// The flags, in the order the help lists them.
 pub const FLAGS: &[Flag] = &[
@@ -130,7 +119,7 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Value("HOST:PORT"),
         default: Some("127.0.0.1:8080"),
         help: "where to listen",
-        commands: SERVE,
+        also: &[],
         set: |c, v, source| parse_addr(source, v).map(|parsed| c.addr = parsed),
     },
     Flag {
@@ -139,7 +128,7 @@ pub const FLAGS: &[Flag] = &[
         default: Some("sessions"),
         help: "the sessions directory (created 0700), or a redis://, rediss://, redis+unix:// \
                or redis+sentinel:// URL",
-        commands: SESSIONS,
+        also: SESSIONS,
         set: |c, v, source| match v {
             "" => Err(bad(source, v, "a path or a URL")),
             v => Location::parse(v)
@@ -153,7 +142,7 @@ pub const FLAGS: &[Flag] = &[
         default: Some("strict"),
         help: "with a Redis store: strict refuses a server that may lose a write \
                (appendonly, appendfsync, maxmemory-policy); relaxed logs it and runs",
-        commands: SESSIONS,
+        also: SESSIONS,
         set: |c, v, source| {
             Durability::parse(v)
                 .map(|parsed| c.redis_durability = parsed)
@@ -166,7 +155,7 @@ pub const FLAGS: &[Flag] = &[
         default: None,
         help: "with a Redis store: how many replicas must hold a sign-out before it is \
                answered (none given: 1 with redis+sentinel://, else 0)",
-        commands: SESSIONS,
+        also: SESSIONS,
         set: |c, v, source| {
             parse_number(source, v).map(|parsed| c.redis_replica_acks = Some(parsed))
         },
@@ -176,7 +165,7 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Value("DIR"),
         default: Some("www"),
         help: "static files served as they are",
-        commands: SERVE,
+        also: &[],
         set: |c, v, source| parse_path(source, v).map(|parsed| c.www = parsed),
     },
     Flag {
@@ -184,7 +173,13 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Value("FILE"),
         default: Some("users.htpasswd"),
         help: "the users file (htpasswd format; serve creates it with an admin when missing)",
-        commands: USERS,
+        also: &[
+            Verb::AddUser,
+            Verb::DelUser,
+            Verb::Users,
+            Verb::CheckPassword,
+            Verb::Sessions,
+        ],
         set: |c, v, source| parse_path(source, v).map(|parsed| c.users = parsed),
     },
     Flag {
@@ -192,7 +187,7 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Value("SECONDS"),
         default: Some("1209600"),
         help: "a session's lifetime from its creation (1209600: 14 days)",
-        commands: SERVE,
+        also: &[],
         set: |c, v, source| parse_positive(source, v).map(|parsed| c.session_ttl = parsed),
     },
     Flag {
@@ -201,7 +196,7 @@ pub const FLAGS: &[Flag] = &[
         default: Some("/"),
         help: "where logout sends the browser when the form names no safe `next` \
                (www/logged-out.html is a page for it: --logout-redirect /logged-out.html)",
-        commands: SERVE,
+        also: &[],
         set: |c, v, source| parse_redirect(source, v).map(|parsed| c.logout_redirect = parsed),
     },
     Flag {
@@ -209,7 +204,7 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Nothing,
         default: None,
         help: "logout deletes the whole session (off: it keeps the non-auth data under a new id)",
-        commands: SERVE,
+        also: &[],
         set: |c, v, source| parse_switch(source, v).map(|parsed| c.logout_flush = parsed),
     },
     Flag {
@@ -217,7 +212,7 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Nothing,
         default: None,
         help: "name the cookie __Host-sid and mark it Secure (behind HTTPS)",
-        commands: SERVE,
+        also: &[],
         set: |c, v, source| parse_switch(source, v).map(|parsed| c.secure_cookies = parsed),
     },
     Flag {
@@ -225,7 +220,7 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Value("SECONDS"),
         default: Some("0"),
         help: "a session unused this long expires (0: off)",
-        commands: SESSIONS,
+        also: SESSIONS,
         set: |c, v, source| parse_number(source, v).map(|parsed| c.idle_timeout = parsed),
     },
     Flag {
@@ -233,7 +228,7 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Value("N"),
         default: Some("5"),
         help: "failed logins per address and name in 15 minutes before 429 (0: off)",
-        commands: SERVE,
+        also: &[],
         set: |c, v, source| parse_number(source, v).map(|parsed| c.login_throttle = parsed),
     },
     Flag {
@@ -241,7 +236,7 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Value("N"),
         default: Some("512"),
         help: "connections served at once; more are answered 503 and closed",
-        commands: SERVE,
+        also: &[],
         set: |c, v, source| parse_positive(source, v).map(|parsed| c.max_connections = parsed),
     },
     Flag {
@@ -249,7 +244,7 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Value("N"),
         default: Some("100000"),
         help: "live sessions the store holds; new anonymous ones are refused past it",
-        commands: SERVE,
+        also: &[],
         set: |c, v, source| parse_positive(source, v).map(|parsed| c.max_sessions = parsed),
     },
     Flag {
@@ -258,7 +253,7 @@ pub const FLAGS: &[Flag] = &[
         default: Some("10"),
         help:
             "a client must send its request head, send its body, and read our response within this",
-        commands: SERVE,
+        also: &[],
         set: |c, v, source| parse_positive(source, v).map(|parsed| c.client_timeout = parsed),
     },
     Flag {
@@ -266,7 +261,7 @@ pub const FLAGS: &[Flag] = &[
         takes: Takes::Value("IP"),
         default: None,
         help: "the reverse proxy whose X-Forwarded-For names the client",
-        commands: SERVE,
+        also: &[],
         set: |c, v, source| parse_ip(source, v).map(|parsed| c.trusted_proxy = Some(parsed)),
     },
     Flag {
@@ -276,7 +271,7 @@ pub const FLAGS: &[Flag] = &[
         help: "trace each request on standard error: a table of its steps and what changed \
                (=summary: one line each); GET /_trace shows a browser its own. For learning \
                on your own machine, never in production",
-        commands: SERVE,
+        also: &[],
         set: |c, v, source| {
             c.trace = match v {
                 "summary" => Some(Mode::Summary),
@@ -291,9 +286,7 @@ pub const FLAGS: &[Flag] = &[
 
 /// The flags `verb` takes, in table order.
 pub fn of(verb: Verb) -> impl Iterator<Item = &'static Flag> {
-    FLAGS
-        .iter()
-        .filter(move |flag| flag.commands.contains(&verb))
+    FLAGS.iter().filter(move |flag| flag.taken_by(verb))
 }
 
 impl Config {
@@ -409,14 +402,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique_and_serve_takes_every_flag() {
+    fn names_are_unique() {
         for (i, flag) in FLAGS.iter().enumerate() {
             assert!(
                 FLAGS[..i].iter().all(|f| f.name != flag.name),
                 "{}",
                 flag.name
             );
-            assert!(flag.commands.contains(&Verb::Serve), "{}", flag.name);
         }
     }
 

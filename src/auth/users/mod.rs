@@ -18,7 +18,6 @@ mod watch;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io;
 use std::path::Path;
 
 use crate::http::encoding::base64url;
@@ -215,10 +214,11 @@ impl Users {
     }
 
     /// Writes the file atomically with mode 0600 (see `atomic_file`): a
-    /// running server never reads half of it.
-    pub fn save(&self, path: &Path) -> io::Result<()> {
+    /// running server never reads half of it. An error is one line naming it.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
         let text: String = self.lines.iter().map(|l| format!("{l}\n")).collect();
         atomic_file::write(path, text.as_bytes())
+            .map_err(|e| format!("cannot write users file {}: {e}", path.display()))
     }
 }
 
