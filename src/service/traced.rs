@@ -38,7 +38,7 @@ pub(super) async fn traced(
     let (response, table) = trace::collect(async {
         trace::row("request", traced_request(request, &public));
         let mut response = answer(app, request, body).await;
-        if let Some(Browser { key, new: true }) = &browser {
+        if let Some((key, true)) = &browser {
             set_cookie(&mut response, app.trace_cookie.set(key, COOKIE_MAX_AGE));
         }
         trace::row("response", traced_response(&response, &public));
@@ -54,41 +54,32 @@ pub(super) async fn traced(
         in_a_few_words(&response),
     );
     log_event!("{}", traced.render(mode));
-    if let (Some(browser), Some(recent)) = (browser, &app.recent) {
+    if let (Some((key, _)), Some(recent)) = (browser, &app.recent) {
         if worth_keeping(parts, response.status()) {
-            recent.keep(&browser.key, traced);
+            recent.keep(&key, traced);
         }
     }
     response
 }
 
-/// The browser a traced request comes from, as `/_trace` knows it.
-struct Browser {
-    /// Its `trace` cookie's value.
-    key: String,
-    /// New: the answer sets the cookie.
-    new: bool,
-}
-
-/// The browser its `trace` cookie names; or, for a browser without one
-/// latch knows (a request that accepts HTML), a new one: a fresh value
-/// from the OS random source, never one the client sent. `None` for a
-/// client that is no browser (curl): its requests are printed only.
-fn browser_of(app: &App, parts: &Parts) -> Option<Browser> {
+/// The browser a traced request comes from, as `/_trace` knows it: its
+/// `trace` cookie's value, and whether it is new (the answer sets the
+/// cookie). The one its cookie names; or, for a browser without one latch
+/// knows (a request that accepts HTML), a new one: a fresh value from the
+/// OS random source, never one the client sent. `None` for a client that
+/// is no browser (curl): its requests are printed only.
+fn browser_of(app: &App, parts: &Parts) -> Option<(String, bool)> {
     let recent = app.recent.as_ref()?;
     let mut sent = cookies::values(&parts.headers, app.trace_cookie.name());
     if let Some(key) = sent.find(|key| recent.knows(key)) {
-        return Some(Browser {
-            key: key.to_owned(),
-            new: false,
-        });
+        return Some((key.to_owned(), false));
     }
     if !accepts_html(&parts.headers) {
         return None;
     }
     let key = hex(&random_32());
     recent.add(key.clone());
-    Some(Browser { key, new: true })
+    Some((key, true))
 }
 
 /// Whether a request is kept for its browser's `/_trace`: not `/_trace`
