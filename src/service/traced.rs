@@ -116,20 +116,22 @@ fn in_a_few_words(response: &Response) -> String {
     let status = response.status();
     let reason = status.canonical_reason().unwrap_or_default();
     match next_request(response) {
-        Some(next) => format!("{} {reason} → {next}", status.as_u16()),
+        Some((_, next)) => format!("{} {reason} → {next}", status.as_u16()),
         None => format!("{} {reason}", status.as_u16()),
     }
 }
 
-/// What a browser does next on a redirect, whose `Location` latch set:
-/// after a 303 it follows with a GET (RFC 9110 §15.4.4: the
-/// Post/Redirect/Get pattern), after a 308 it asks again with the same
-/// method (§15.4.9).
-fn next_request(response: &Response) -> Option<String> {
+/// What a browser does next on a redirect, whose `Location` latch set, and
+/// how a person says it: after a 303 it follows with a GET (RFC 9110
+/// §15.4.4: the Post/Redirect/Get pattern), after a 308 it asks again with
+/// the same method (§15.4.9).
+fn next_request(response: &Response) -> Option<(&'static str, String)> {
     let location = response.headers().get(LOCATION)?.to_str().ok()?;
     match response.status() {
-        StatusCode::SEE_OTHER => Some(format!("GET {location}")),
-        StatusCode::PERMANENT_REDIRECT => Some(format!("the same method, at {location}")),
+        StatusCode::SEE_OTHER => Some(("follows with", format!("GET {location}"))),
+        StatusCode::PERMANENT_REDIRECT => {
+            Some(("asks again with", format!("the same method, at {location}")))
+        }
         _ => None,
     }
 }
@@ -170,10 +172,8 @@ fn traced_request<'a>(request: &'a Request<'_>, public: &'a [&str]) -> impl Disp
 fn traced_response<'a>(response: &'a Response, public: &'a [&str]) -> impl Display + 'a {
     fmt::from_fn(move |f| {
         write!(f, "HTTP/1.1 {}", response.status())?;
-        match (response.status(), next_request(response)) {
-            (StatusCode::SEE_OTHER, Some(next)) => write!(f, ": the browser follows with {next}")?,
-            (_, Some(next)) => write!(f, ": the browser asks again with {next}")?,
-            _ => {}
+        if let Some((does, next)) = next_request(response) {
+            write!(f, ": the browser {does} {next}")?;
         }
         for (name, value) in response.headers() {
             header(f, name.as_str(), value, public)?;
