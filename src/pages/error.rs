@@ -44,12 +44,11 @@ fn shown_path(path: &str) -> String {
 
 /// An error answer as the client asked for it (`asked`: the request's head,
 /// whose `Accept` is read only here, never for a page that succeeded).
-/// `response` passes through
-/// unless it is latch's terse plain-text error answer (a 4xx or 5xx; a page
-/// that is already HTML, such as the sign-in form after a wrong password,
-/// stays as it is). Such an answer varies with `Accept` (RFC 9110
-/// §12.5.5), and a client that accepts HTML gets it as a page, rendered for
-/// the request's session: `session` is called only then.
+/// `response` passes through unless it is latch's terse plain-text error
+/// answer (a 4xx or 5xx; a page that is already HTML, such as the sign-in
+/// form after a wrong password, stays as it is). Such an answer varies with
+/// `Accept` (RFC 9110 §12.5.5), and a client that accepts HTML gets it as a
+/// page, rendered for the request's session: `session` is called only then.
 pub async fn present<F: Future<Output = Option<Record>>>(
     response: Response,
     asked: &request::Parts,
@@ -74,10 +73,8 @@ pub async fn present<F: Future<Output = Option<Record>>>(
 
 /// The error answer `response` as an HTML page for `viewer`: the same
 /// status and the answer's own headers (`Allow`, `Retry-After`, any
-/// `Set-Cookie`), plus the headers of every page latch renders (`http::response::html`:
-/// `no-store`, the CSP, `X-Frame-Options`, `Referrer-Policy`). `Vary:
-/// Accept` because the plain-text answer goes to other clients (RFC 9110
-/// §12.5.5).
+/// `Set-Cookie`), plus those of every page latch renders (docs/contract.md,
+/// "Every response"), and `Vary` (see `present`).
 fn page(response: Response, asked: &request::Parts, viewer: &Viewer) -> Response {
     let (parts, _text) = response.into_parts();
     let explained = explain(&parts, asked, viewer);
