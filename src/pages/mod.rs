@@ -125,17 +125,18 @@ pub(crate) fn sign_out_form(page: &mut String, viewer: &Viewer, id: &str) {
         page,
         "<form method=\"post\" action=\"/logout\">{token}\
          <button type=\"submit\" id=\"{id}\">Sign out</button></form>",
-        token = hidden_csrf(viewer.csrf),
+        token = hidden("csrf_token", viewer.csrf),
     );
 }
 
-/// The session's CSRF token as a form's hidden field (nothing without one).
-fn hidden_csrf(token: Option<&str>) -> impl fmt::Display + '_ {
-    fmt::from_fn(move |out| match token {
-        Some(token) => write!(
+/// A form's hidden field, its value escaped (nothing without a value): the
+/// session's CSRF token, or where to go back to.
+fn hidden<'a>(name: &'a str, value: Option<&'a str>) -> impl fmt::Display + 'a {
+    fmt::from_fn(move |out| match value {
+        Some(value) => write!(
             out,
-            "<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
-            escape_html(token)
+            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+            escape_html(value)
         ),
         None => Ok(()),
     })
@@ -147,10 +148,9 @@ fn hidden_csrf(token: Option<&str>) -> impl fmt::Display + '_ {
 fn theme_form(page: &mut String, viewer: &Viewer, next: &str) {
     let _ = write!(
         page,
-        "<form method=\"post\" action=\"/theme\" class=\"theme\">{}\
-         <input type=\"hidden\" name=\"next\" value=\"{}\">\n<span>Theme</span>\n",
-        hidden_csrf(viewer.csrf),
-        escape_html(next),
+        "<form method=\"post\" action=\"/theme\" class=\"theme\">{}{}\n<span>Theme</span>\n",
+        hidden("csrf_token", viewer.csrf),
+        hidden("next", Some(next)),
     );
     for (choice, label) in [("light", "Light"), ("dark", "Dark"), ("auto", "Auto")] {
         let pressed = choice == viewer.theme;
@@ -204,12 +204,8 @@ pub fn login(viewer: &Viewer, next: Option<&str>, username: &str, error: Option<
             );
         }
         page.push_str("<form method=\"post\" action=\"/login\" class=\"sign-in\">\n");
-        if let Some(next) = next {
-            let _ = writeln!(
-                page,
-                "<input type=\"hidden\" name=\"next\" value=\"{}\">",
-                escape_html(next)
-            );
+        if next.is_some() {
+            let _ = writeln!(page, "{}", hidden("next", next));
         }
         let _ = write!(
             page,
@@ -266,7 +262,7 @@ pub fn account(viewer: &Viewer, user: &str, signed_in_at: Option<u64>) -> String
              <form method=\"post\" action=\"/logout\">{}\
              <input type=\"hidden\" name=\"scope\" value=\"all\">\
              <button type=\"submit\" id=\"logout-all\">Sign out everywhere</button></form>\n",
-            hidden_csrf(viewer.csrf),
+            hidden("csrf_token", viewer.csrf),
         );
         theme_form(page, viewer, "/account");
     })
