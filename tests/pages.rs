@@ -463,7 +463,7 @@ fn after_sign_out_everywhere_the_next_page_says_every_other_device_is_signed_out
     let text = page.text();
     assert!(
         text.contains(
-            "<p class=\"notice\" role=\"status\">You have signed out here and on every \
+            "<main>\n<p class=\"notice\" role=\"status\">You have signed out here and on every \
              other device: anyone signed in as you elsewhere must sign in again.</p>"
         ),
         "{text}"
@@ -529,7 +529,11 @@ fn the_account_page_shows_the_login_time_as_a_date_a_person_reads() {
     let (_, after) = text
         .split_once("<dd id=\"signed-in-at\"><time datetime=\"")
         .expect("the login time in a <time> element");
-    let (_, after) = after.split_once("\">").unwrap();
+    let (datetime, after) = after.split_once("\">").unwrap();
+    assert!(
+        datetime.len() == 20 && datetime.ends_with('Z'),
+        "{datetime}"
+    );
     let (visible, _) = after.split_once("</time>").unwrap();
     let words: Vec<&str> = visible.split(' ').collect();
     assert_eq!(words.len(), 5, "{visible}");
@@ -549,6 +553,10 @@ fn the_home_page_has_one_sign_out_when_signed_in_and_none_otherwise() {
     let (cookie, _) = signed_in(&server);
     let text = server.get("/", Some(&cookie)).text();
     assert_eq!(text.matches("action=\"/logout\"").count(), 1, "{text}");
+    // A form, never a link; and no "Sign out everywhere" (the account page's).
+    assert!(text.contains("<form method=\"post\" action=\"/logout\">"));
+    assert!(!text.contains("href=\"/logout") && !text.contains("scope"));
+    assert_eq!(text.matches(">Sign out</button>").count(), 1, "{text}");
     let text = server.get("/", None).text();
     assert_eq!(text.matches("action=\"/logout\"").count(), 0, "{text}");
     assert!(text.contains("href=\"/login\""));

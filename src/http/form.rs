@@ -2,7 +2,7 @@
 //! standard §5.1, the format of HTML forms and of query strings): whether a
 //! request's headers announce one latch will read, and parsing its bytes.
 //! Reading the body itself, within its size and time limits, is
-//! `service::read_form`'s.
+//! `service::read_post`'s.
 
 use hyper::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 

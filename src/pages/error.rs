@@ -44,12 +44,11 @@ fn shown_path(path: &str) -> String {
 
 /// An error answer as the client asked for it (`asked`: the request's head,
 /// whose `Accept` is read only here, never for a page that succeeded).
-/// `response` passes through
-/// unless it is latch's terse plain-text error answer (a 4xx or 5xx; a page
-/// that is already HTML, such as the sign-in form after a wrong password,
-/// stays as it is). Such an answer varies with `Accept` (RFC 9110
-/// §12.5.5), and a client that accepts HTML gets it as a page, rendered for
-/// the request's session: `session` is called only then.
+/// `response` passes through unless it is latch's terse plain-text error
+/// answer (a 4xx or 5xx; a page that is already HTML, such as the sign-in
+/// form after a wrong password, stays as it is). Such an answer varies with
+/// `Accept` (RFC 9110 §12.5.5), and a client that accepts HTML gets it as a
+/// page, rendered for the request's session: `session` is called only then.
 pub async fn present<F: Future<Output = Option<Record>>>(
     response: Response,
     asked: &request::Parts,
@@ -74,10 +73,8 @@ pub async fn present<F: Future<Output = Option<Record>>>(
 
 /// The error answer `response` as an HTML page for `viewer`: the same
 /// status and the answer's own headers (`Allow`, `Retry-After`, any
-/// `Set-Cookie`), plus the headers of every page latch renders (`http::response::html`:
-/// `no-store`, the CSP, `X-Frame-Options`, `Referrer-Policy`). `Vary:
-/// Accept` because the plain-text answer goes to other clients (RFC 9110
-/// §12.5.5).
+/// `Set-Cookie`), plus those of every page latch renders (docs/contract.md,
+/// "Every response"), and `Vary` (see `present`).
 fn page(response: Response, asked: &request::Parts, viewer: &Viewer) -> Response {
     let (parts, _text) = response.into_parts();
     let explained = explain(&parts, asked, viewer);
@@ -117,31 +114,16 @@ const NOT_SIGNED_IN: &str = "You are not signed in, so there is nothing to sign 
 /// An error said for a person.
 struct Explained {
     title: &'static str,
-    sentences: Vec<Sentence>,
+    /// What the request sent, its path, shown as code between the two
+    /// words given, as the first sentence: words an attacker put in a link
+    /// never read as the site's own.
+    quoted: Option<(&'static str, String, String)>,
+    sentences: Vec<String>,
     /// Links, the most useful first: (href, label).
     ways_on: Vec<(String, &'static str)>,
     /// Whether the page offers the "Sign out" button itself (to someone
     /// signed in), before the links.
     sign_out: bool,
-}
-
-/// One sentence of an error page. What the request sent (its path) is
-/// `quoted`: shown as code, between `before` and `after`, so that words an
-/// attacker put in a link never read as the site's own.
-#[derive(Default)]
-struct Sentence {
-    before: String,
-    quoted: Option<String>,
-    after: String,
-}
-
-impl<T: Into<String>> From<T> for Sentence {
-    fn from(text: T) -> Sentence {
-        Sentence {
-            before: text.into(),
-            ..Sentence::default()
-        }
-    }
 }
 
 /// What happened, from the status and the answer's headers (and, for a
@@ -160,41 +142,40 @@ fn explain(answer: &response::Parts, asked: &request::Parts, viewer: &Viewer) ->
     let wait = header(RETRY_AFTER)
         .and_then(|s| s.parse::<u64>().ok())
         .map_or_else(|| "a moment".to_string(), readable_wait);
-    let (title, sentences): (&str, Vec<Sentence>) = match status.as_u16() {
+    let path = || shown_path(asked.uri.path());
+    let quoted = match status.as_u16() {
+        404 => Some(("There is no page at ", path(), ".".into())),
+        405 if !sign_out => Some(("", path(), not_allowed(asked, header(ALLOW)))),
+        _ => None,
+    };
+    let (title, sentences): (&str, Vec<String>) = match status.as_u16() {
         400 => ("Bad request", vec![BAD_REQUEST.into()]),
         403 => ("Request refused", vec![REFUSED.into(), RELOAD.into()]),
-        404 => (
-            "Page not found",
-            vec![Sentence {
-                before: "There is no page at ".into(),
-                quoted: Some(shown_path(asked.uri.path())),
-                after: ".".into(),
-            }],
-        ),
+        404 => ("Page not found", vec![]),
         405 if sign_out => ("Signing out is a button", signing_out(viewer)),
-        405 => ("Not a page to open", not_allowed(asked, header(ALLOW))),
+        405 => ("Not a page to open", vec![]),
         408 => ("Too slow", vec![TOO_SLOW.into()]),
         413 => ("Form too large", vec![TOO_LARGE.into()]),
         415 => ("Form not understood", vec![UNREADABLE_FORM.into()]),
         429 => (
             "Too many attempts",
-            vec![format!("{TOO_MANY} Please wait {wait}, then try again.").into()],
+            vec![format!("{TOO_MANY} Please wait {wait}, then try again.")],
         ),
         503 if answer.extensions.get::<StoreFull>().is_some() => (
             "Session store full",
             vec![
                 STORE_FULL.into(),
-                format!("{SIGN_OUT_WORKS} Please try again in {wait}.").into(),
+                format!("{SIGN_OUT_WORKS} Please try again in {wait}."),
             ],
         ),
         503 => (
             "Temporarily unavailable",
-            vec![format!("{UNAVAILABLE} Please try again in {wait}.").into()],
+            vec![format!("{UNAVAILABLE} Please try again in {wait}.")],
         ),
         500..=599 => ("Something went wrong", vec![FAILED.into()]),
         _ => (
             "Request not handled",
-            vec![format!("latch could not handle this request ({status}).").into()],
+            vec![format!("latch could not handle this request ({status}).")],
         ),
     };
     let retry = matches!(status.as_u16(), 408 | 429 | 503);
@@ -204,6 +185,7 @@ fn explain(answer: &response::Parts, asked: &request::Parts, viewer: &Viewer) ->
     };
     Explained {
         title,
+        quoted,
         sentences,
         ways_on,
         sign_out,
@@ -214,7 +196,7 @@ fn explain(answer: &response::Parts, asked: &request::Parts, viewer: &Viewer) ->
 /// made): why signing out is a button (a GET must change nothing, RFC 9110
 /// §9.2.1; the contract's "Logout"), and whether there is anything to sign
 /// out of; the button itself follows (`render`).
-fn signing_out(viewer: &Viewer) -> Vec<Sentence> {
+fn signing_out(viewer: &Viewer) -> Vec<String> {
     let mut sentences = vec![SIGN_OUT_IS_A_BUTTON.into()];
     if viewer.user.is_none() {
         sentences.push(NOT_SIGNED_IN.into());
@@ -222,19 +204,17 @@ fn signing_out(viewer: &Viewer) -> Vec<Sentence> {
     sentences
 }
 
-/// The other 405s: an address that takes a form's button rather than a
-/// visit, or (for a method the address does not take) which it does.
-fn not_allowed(asked: &request::Parts, allow: Option<&str>) -> Vec<Sentence> {
+/// What follows the path in the other 405s: an address that takes a
+/// form's button rather than a visit, or (for a method the address does
+/// not take) which it does.
+fn not_allowed(asked: &request::Parts, allow: Option<&str>) -> String {
     let allow = allow.unwrap_or("other methods");
-    let after = match allow.split(", ").any(|m| m == "GET") {
-        false => " is where a button on this site's pages sends its form, not a page to open.",
-        true => &format!(" answers to {allow}, not to {}.", asked.method),
-    };
-    vec![Sentence {
-        before: String::new(),
-        quoted: Some(shown_path(asked.uri.path())),
-        after: after.to_owned(),
-    }]
+    match allow.split(", ").any(|m| m == "GET") {
+        false => {
+            " is where a button on this site's pages sends its form, not a page to open.".into()
+        }
+        true => format!(" answers to {allow}, not to {}.", asked.method),
+    }
 }
 
 /// Where "Try again" leads: the same address when it is a page (a GET or
@@ -262,12 +242,17 @@ fn render(viewer: &Viewer, status: u16, explained: &Explained) -> String {
             "<p class=\"status\">Error {status}</p>\n<h1>{}</h1>\n",
             escape_html(explained.title)
         );
+        if let Some((before, path, after)) = &explained.quoted {
+            let _ = writeln!(
+                main,
+                "<p>{}<code>{}</code>{}</p>",
+                escape_html(before),
+                escape_html(path),
+                escape_html(after)
+            );
+        }
         for sentence in &explained.sentences {
-            let _ = write!(main, "<p>{}", escape_html(&sentence.before));
-            if let Some(quoted) = &sentence.quoted {
-                let _ = write!(main, "<code>{}</code>", escape_html(quoted));
-            }
-            let _ = writeln!(main, "{}</p>", escape_html(&sentence.after));
+            let _ = writeln!(main, "<p>{}</p>", escape_html(sentence));
         }
         // The button, when there is something to sign out of, is the way on.
         let sign_out = explained.sign_out && viewer.user.is_some();
@@ -345,11 +330,12 @@ mod tests {
     fn an_error_page_escapes_its_text_and_links() {
         let explained = Explained {
             title: "Page not found",
-            sentences: vec![Sentence {
-                before: "There is no page at ".into(),
-                quoted: Some("/<script>alert(1)</script>".into()),
-                after: ".".into(),
-            }],
+            quoted: Some((
+                "There is no page at ",
+                "/<script>alert(1)</script>".into(),
+                ".".into(),
+            )),
+            sentences: vec![],
             ways_on: vec![("/\"><script>".into(), "Home")],
             sign_out: false,
         };

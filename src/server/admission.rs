@@ -221,13 +221,9 @@ async fn answer_503(mut stream: TcpStream, why: Refusal) {
         return;
     }
     // 3.
-    let _ = tokio::time::timeout(LINGER, discard_until_closed(&mut stream)).await;
-}
-
-/// Reads and drops bytes until the peer closes (or the socket fails).
-async fn discard_until_closed(stream: &mut TcpStream) {
     let mut sink = [0u8; 4096];
-    while let Ok(1..) = stream.read(&mut sink).await {}
+    let discard = async { while let Ok(1..) = stream.read(&mut sink).await {} };
+    let _ = tokio::time::timeout(LINGER, discard).await;
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 ///      connection opens and again after each response, before any byte
 ///      arrives (hyper PRs #3305 and #3828), and bytes trickling in do not
 ///      reset it (slowloris);
-///    - the body: `service::read_form` answers 408;
+///    - the body: `service::read_post` answers 408;
 ///    - our response: `WriteDeadline` fails a write that makes no progress.
 /// 4. On SIGINT or SIGTERM: stop accepting, let each connection finish the
 ///    request it is on (idle and silent ones close at once), and return

@@ -32,10 +32,10 @@ use crate::http::response::{self, Response};
 use crate::http::router::{self, route, Route, TRACE_PATH};
 use crate::log_event;
 use crate::pages::error::present;
-use crate::sessions::{self, CookieIds, SessionLabel};
+use crate::sessions::{self, CookieIds};
 use crate::static_files;
 use crate::trace;
-use traced::{traced, TracedForm};
+use traced::{traced, traced_form};
 
 /// hyper's entry point. The error type is `Infallible`: every failure is
 /// answered with a status line. Each request leaves one access-log line.
@@ -64,7 +64,7 @@ pub async fn handle(
         Some(mode) => traced(app, &request, body, mode).await,
         None => answer(app, &request, body).await,
     };
-    access_log(&request, response.status(), started, ids.first_label());
+    access_log(&request, response.status(), started);
     Ok(response)
 }
 
@@ -155,7 +155,10 @@ async fn dispatch(app: &App, request: &Request<'_>, body: Incoming) -> Result<Re
 
 /// The gate every POST passes before its handler runs:
 /// 1. the cross-origin check (403), before any byte of the body is read;
-/// 2. the form body, within its size, type and time limits (413, 415, 408).
+/// 2. the form body: the headers first (`form::admit`: 413, 415), then the
+///    body through a byte limit (for chunked bodies, whose size is unknown
+///    up front) and a time limit (`--client-timeout`, 408): a body that
+///    never finishes must not hold a connection forever.
 async fn read_post(app: &App, parts: &Parts, body: Incoming) -> Result<Form, Error> {
     // 1.
     match origin::check(&parts.headers) {
@@ -169,45 +172,33 @@ async fn read_post(app: &App, parts: &Parts, body: Incoming) -> Result<Form, Err
         }
     }
     // 2.
-    let time_limit = Duration::from_secs(app.config.client_timeout);
-    let form = read_form(parts, body, time_limit).await?;
-    trace::row("form", TracedForm(&form));
-    Ok(form)
-}
-
-/// Reads a POST body as a form: the headers first (`form::admit`), then
-/// the body through a byte limit (for chunked bodies, whose size is unknown
-/// up front) and a time limit (`--client-timeout`): a body that never
-/// finishes must not hold a connection forever.
-async fn read_form(parts: &Parts, body: Incoming, time_limit: Duration) -> Result<Form, FormError> {
     form::admit(&parts.headers)?;
+    let time_limit = Duration::from_secs(app.config.client_timeout);
     let limited = Limited::new(body, MAX_BODY_BYTES);
     let collected = tokio::time::timeout(time_limit, limited.collect())
         .await
         .map_err(|_| FormError::Timeout)?;
     let bytes: Bytes = match collected {
         Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(FormError::TooLarge),
-        Err(_) => return Err(FormError::Broken),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(FormError::TooLarge)?,
+        Err(_) => Err(FormError::Broken)?,
     };
-    Ok(Form::parse(&bytes))
+    let form = Form::parse(&bytes);
+    trace::row("form", traced_form(&form));
+    Ok(form)
 }
 
 /// One line per request on standard error: method, path (never the query,
 /// which may hold a `next` or worse), status, duration, client address, and
 /// the label of the session the first session cookie names. Never a cookie
 /// value, a password or a token.
-fn access_log(
-    request: &Request<'_>,
-    status: StatusCode,
-    started: Instant,
-    session: Option<SessionLabel>,
-) {
+fn access_log(request: &Request<'_>, status: StatusCode, started: Instant) {
     // A client chooses both, so both are cut (see `log`).
     let method = crate::log::cut(request.parts.method.as_str(), crate::log::MAX_VALUE);
     let path = crate::log::cut(request.parts.uri.path(), crate::log::MAX_PATH);
     let micros = started.elapsed().as_micros();
     let client = request.client;
+    let session = request.ids.first_label();
     let session: &dyn std::fmt::Display = match &session {
         Some(label) => label,
         None => &"-",

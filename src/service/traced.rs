@@ -1,8 +1,10 @@
 //! One request, traced (`--trace`, docs/contract.md, "Tracing"), and the
 //! rows of what arrived and what left, secrets cut.
 
+use std::fmt::{self, Display, Formatter};
+
 use hyper::body::Incoming;
-use hyper::header::{LOCATION, SET_COOKIE};
+use hyper::header::{HeaderValue, LOCATION, SET_COOKIE};
 use hyper::http::request::Parts;
 use hyper::StatusCode;
 
@@ -34,12 +36,12 @@ pub(super) async fn traced(
     let public = [app.notice_cookie.name()];
     let browser = browser_of(app, parts);
     let (response, table) = trace::collect(async {
-        trace::row("request", TracedRequest(request, &public));
+        trace::row("request", traced_request(request, &public));
         let mut response = answer(app, request, body).await;
-        if let Some(Browser { key, new: true }) = &browser {
+        if let Some((key, true)) = &browser {
             set_cookie(&mut response, app.trace_cookie.set(key, COOKIE_MAX_AGE));
         }
-        trace::row("response", TracedResponse(&response, &public));
+        trace::row("response", traced_response(&response, &public));
         response
     })
     .await;
@@ -52,41 +54,32 @@ pub(super) async fn traced(
         in_a_few_words(&response),
     );
     log_event!("{}", traced.render(mode));
-    if let (Some(browser), Some(recent)) = (browser, &app.recent) {
+    if let (Some((key, _)), Some(recent)) = (browser, &app.recent) {
         if worth_keeping(parts, response.status()) {
-            recent.keep(&browser.key, traced);
+            recent.keep(&key, traced);
         }
     }
     response
 }
 
-/// The browser a traced request comes from, as `/_trace` knows it.
-struct Browser {
-    /// Its `trace` cookie's value.
-    key: String,
-    /// New: the answer sets the cookie.
-    new: bool,
-}
-
-/// The browser its `trace` cookie names; or, for a browser without one
-/// latch knows (a request that accepts HTML), a new one: a fresh value
-/// from the OS random source, never one the client sent. `None` for a
-/// client that is no browser (curl): its requests are printed only.
-fn browser_of(app: &App, parts: &Parts) -> Option<Browser> {
+/// The browser a traced request comes from, as `/_trace` knows it: its
+/// `trace` cookie's value, and whether it is new (the answer sets the
+/// cookie). The one its cookie names; or, for a browser without one latch
+/// knows (a request that accepts HTML), a new one: a fresh value from the
+/// OS random source, never one the client sent. `None` for a client that
+/// is no browser (curl): its requests are printed only.
+fn browser_of(app: &App, parts: &Parts) -> Option<(String, bool)> {
     let recent = app.recent.as_ref()?;
     let mut sent = cookies::values(&parts.headers, app.trace_cookie.name());
     if let Some(key) = sent.find(|key| recent.knows(key)) {
-        return Some(Browser {
-            key: key.to_owned(),
-            new: false,
-        });
+        return Some((key.to_owned(), false));
     }
     if !accepts_html(&parts.headers) {
         return None;
     }
     let key = hex(&random_32());
     recent.add(key.clone());
-    Some(Browser { key, new: true })
+    Some((key, true))
 }
 
 /// Whether a request is kept for its browser's `/_trace`: not `/_trace`
@@ -123,36 +116,35 @@ fn in_a_few_words(response: &Response) -> String {
     let status = response.status();
     let reason = status.canonical_reason().unwrap_or_default();
     match next_request(response) {
-        Some(next) => format!("{} {reason} → {next}", status.as_u16()),
+        Some((_, next)) => format!("{} {reason} → {next}", status.as_u16()),
         None => format!("{} {reason}", status.as_u16()),
     }
 }
 
-/// What a browser does next on a redirect, whose `Location` latch set:
-/// after a 303 it follows with a GET (RFC 9110 §15.4.4: the
-/// Post/Redirect/Get pattern), after a 308 it asks again with the same
-/// method (§15.4.9).
-fn next_request(response: &Response) -> Option<String> {
+/// What a browser does next on a redirect, whose `Location` latch set, and
+/// how a person says it: after a 303 it follows with a GET (RFC 9110
+/// §15.4.4: the Post/Redirect/Get pattern), after a 308 it asks again with
+/// the same method (§15.4.9).
+fn next_request(response: &Response) -> Option<(&'static str, String)> {
     let location = response.headers().get(LOCATION)?.to_str().ok()?;
     match response.status() {
-        StatusCode::SEE_OTHER => Some(format!("GET {location}")),
-        StatusCode::PERMANENT_REDIRECT => Some(format!("the same method, at {location}")),
+        StatusCode::SEE_OTHER => Some(("follows with", format!("GET {location}"))),
+        StatusCode::PERMANENT_REDIRECT => {
+            Some(("asks again with", format!("the same method, at {location}")))
+        }
         _ => None,
     }
 }
 
 /// The trace row of the request: the request line and the headers latch
-/// looks at, secrets shortened (every cookie value but those named in the
-/// second field: the notice, a fixed word).
-struct TracedRequest<'a, 'b>(&'a Request<'b>, &'a [&'a str]);
-
-impl std::fmt::Display for TracedRequest<'_, '_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts = self.0.parts;
+/// looks at, secrets shortened (as `header` shows them).
+fn traced_request<'a>(request: &'a Request<'_>, public: &'a [&str]) -> impl Display + 'a {
+    fmt::from_fn(move |f| {
+        let parts = request.parts;
         write!(
             f,
             "{} {} {:?} from {}",
-            parts.method, parts.uri, parts.version, self.0.client
+            parts.method, parts.uri, parts.version, request.client
         )?;
         for name in [
             "host",
@@ -168,52 +160,45 @@ impl std::fmt::Display for TracedRequest<'_, '_> {
             "if-modified-since",
         ] {
             for value in parts.headers.get_all(name) {
-                let value = String::from_utf8_lossy(value.as_bytes());
-                let shown = match name {
-                    "cookie" => trace::cookie_line(&value, self.1),
-                    "x-csrf-token" => trace::short(&value),
-                    _ => value.into_owned(),
-                };
-                write!(f, "\n{name}: {shown}")?;
+                header(f, name, value, public)?;
             }
         }
         Ok(())
-    }
+    })
 }
 
 /// The trace row of the response: the status line, what a browser does
-/// next after a redirect, and every header, `Set-Cookie` values shortened
-/// (as in `TracedRequest`).
-struct TracedResponse<'a>(&'a Response, &'a [&'a str]);
-
-impl std::fmt::Display for TracedResponse<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HTTP/1.1 {}", self.0.status())?;
-        match (self.0.status(), next_request(self.0)) {
-            (StatusCode::SEE_OTHER, Some(next)) => write!(f, ": the browser follows with {next}")?,
-            (_, Some(next)) => write!(f, ": the browser asks again with {next}")?,
-            _ => {}
+/// next after a redirect, and every header (as `header` shows them).
+fn traced_response<'a>(response: &'a Response, public: &'a [&str]) -> impl Display + 'a {
+    fmt::from_fn(move |f| {
+        write!(f, "HTTP/1.1 {}", response.status())?;
+        if let Some((does, next)) = next_request(response) {
+            write!(f, ": the browser {does} {next}")?;
         }
-        for (name, value) in self.0.headers() {
-            let value = String::from_utf8_lossy(value.as_bytes());
-            let shown = if name == SET_COOKIE {
-                trace::cookie_line(&value, self.1)
-            } else {
-                value.into_owned()
-            };
-            write!(f, "\n{name}: {shown}")?;
+        for (name, value) in response.headers() {
+            header(f, name.as_str(), value, public)?;
         }
         Ok(())
-    }
+    })
+}
+
+/// One header line of a trace row, secrets shortened: every cookie value
+/// but those named in `public` (the notice, a fixed word), and a CSRF token.
+fn header(f: &mut Formatter<'_>, name: &str, value: &HeaderValue, public: &[&str]) -> fmt::Result {
+    let value = String::from_utf8_lossy(value.as_bytes());
+    let shown = match name {
+        "cookie" | "set-cookie" => trace::cookie_line(&value, public),
+        "x-csrf-token" => trace::short(&value),
+        _ => value.into_owned(),
+    };
+    write!(f, "\n{name}: {shown}")
 }
 
 /// The trace row of a form: its fields, the password hidden, the CSRF
 /// token shortened.
-pub(super) struct TracedForm<'a>(pub(super) &'a Form);
-
-impl std::fmt::Display for TracedForm<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut fields = self.0.fields().peekable();
+pub(super) fn traced_form(form: &Form) -> impl Display + '_ {
+    fmt::from_fn(move |f| {
+        let mut fields = form.fields().peekable();
         if fields.peek().is_none() {
             return f.write_str("(empty)");
         }
@@ -228,5 +213,5 @@ impl std::fmt::Display for TracedForm<'_> {
             }
         }
         Ok(())
-    }
+    })
 }

@@ -113,7 +113,8 @@ fn bounded(rows: Vec<Row>) -> Vec<Row> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Change, Place, Seen, Tracker};
+    use super::super::tracker::tests::seen;
+    use super::super::{Change, Tracker};
     use super::*;
 
     fn traced(rows: Vec<Row>, tracker: Tracker, set: CookieSet) -> Traced {
@@ -155,20 +156,9 @@ mod tests {
 
     #[test]
     fn the_summary_is_the_tables_first_line_and_all_of_summary_mode() {
-        let seen = |label: &str, user: Option<&str>| Seen {
-            label: label.into(),
-            place: Place {
-                kind: "file",
-                name: format!("s/{label}.json"),
-            },
-            user: user.map(String::from),
-            csrf: None,
-            data: "{}".into(),
-            record: "{}".into(),
-        };
         let mut tracker = Tracker::default();
-        tracker.before(Some(seen("aaaaaaaaaaaa", Some("alice"))));
-        tracker.changed(Change::Created(seen("bbbbbbbbbbbb", None)));
+        tracker.before(Some(seen("aaaaaaaaaaaa", Some("alice"), "dark")));
+        tracker.changed(Change::Created(seen("bbbbbbbbbbbb", None, "dark")));
         let set = CookieSet::New {
             shown: "Mrv0…".into(),
             label: "bbbbbbbbbbbb".into(),

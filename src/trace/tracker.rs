@@ -285,10 +285,11 @@ impl fmt::Display for Change {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn seen(label: &str, user: Option<&str>, theme: &str) -> Seen {
+    /// A session as the store shows it (also for `traced`'s tests).
+    pub(crate) fn seen(label: &str, user: Option<&str>, theme: &str) -> Seen {
         Seen {
             label: label.into(),
             place: Place {
