@@ -107,27 +107,15 @@ impl RedisStore {
         Arc::clone(&self.link.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Sends one command on the shared connection and reads its reply (a
-    /// `--trace` row).
+    /// Sends one command on the shared connection and reads its reply.
     pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         self.verified().await?;
-        self.query_on(&mut self.link().shared(), cmd).await
-    }
-
-    /// `query` on a given connection, checked already.
-    pub(super) async fn query_on<T: FromRedisValue>(
-        &self,
-        conn: &mut impl ConnectionLike,
-        cmd: &Cmd,
-    ) -> Result<T, StoreError> {
-        let reply = self.bounded(cmd.query_async::<Value>(conn)).await;
-        trace::row("redis", Exchange(Sent::Command(cmd), &reply));
-        parse(reply?)
+        self.send_on(&mut self.link().shared(), Sent::Command(cmd))
+            .await
     }
 
     /// Runs the script `name` (one of `scripts`) on `key`, on the shared
-    /// connection: `EVALSHA`, and `EVAL` when the server lost it (a
-    /// `--trace` row).
+    /// connection, and reads its reply.
     pub(super) async fn run<T: FromRedisValue>(
         &self,
         name: &'static str,
@@ -135,21 +123,26 @@ impl RedisStore {
         script: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
         self.verified().await?;
-        self.run_on(&mut self.link().shared(), name, key, script)
+        self.send_on(&mut self.link().shared(), Sent::Script(name, key, script))
             .await
     }
 
-    /// `run` on a given connection, checked already.
-    pub(super) async fn run_on<T: FromRedisValue>(
+    /// Sends a command, or runs a script (`EVALSHA`, and `EVAL` when the
+    /// server lost it), on `conn`, checked already, and reads its reply (a
+    /// `--trace` row).
+    pub(super) async fn send_on<T: FromRedisValue>(
         &self,
         conn: &mut impl ConnectionLike,
-        name: &'static str,
-        key: &str,
-        script: &ScriptInvocation<'_>,
+        sent: Sent<'_>,
     ) -> Result<T, StoreError> {
-        let reply = self.bounded(script.invoke_async::<Value>(conn)).await;
-        trace::row("redis", Exchange(Sent::Script(name, key), &reply));
-        self.note_room(name, &reply);
+        let reply = match sent {
+            Sent::Command(cmd) => self.bounded(cmd.query_async::<Value>(conn)).await,
+            Sent::Script(.., script) => self.bounded(script.invoke_async::<Value>(conn)).await,
+        };
+        trace::row("redis", Exchange(&sent, &reply));
+        if let Sent::Script(name, ..) = sent {
+            self.note_room(name, &reply);
+        }
         parse(reply?)
     }
 
@@ -378,10 +371,12 @@ fn parse<T: FromRedisValue>(reply: Value) -> Result<T, StoreError> {
     T::from_redis_value(reply).map_err(|e| error::from_redis(RedisError::from(e)))
 }
 
-/// What one exchange sent: a command, or a script by name and its key.
-enum Sent<'a> {
+/// What one exchange sends: a command, or a script by name, its key, and
+/// its invocation.
+#[derive(Clone, Copy)]
+pub(super) enum Sent<'a> {
     Command(&'a Cmd),
-    Script(&'static str, &'a str),
+    Script(&'static str, &'a str, &'a ScriptInvocation<'a>),
 }
 
 /// One exchange as `--trace` shows it, formatted only when the request is
@@ -390,12 +385,12 @@ enum Sent<'a> {
 /// secret (a digest cannot be turned back into an id), so it is shown
 /// whole, as `redis-cli` would find it; a value is shown by its size: a
 /// session's JSON holds its CSRF token.
-struct Exchange<'a>(Sent<'a>, &'a Result<Value, StoreError>);
+struct Exchange<'a>(&'a Sent<'a>, &'a Result<Value, StoreError>);
 
 impl fmt::Display for Exchange<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Sent::Script(name, key) => write!(f, "EVALSHA {name} {key}")?,
+        match self.0 {
+            Sent::Script(name, key, _) => write!(f, "EVALSHA {name} {key}")?,
             // The verb and its first argument, and the rest by their
             // count, unless they are numbers only.
             Sent::Command(cmd) => {

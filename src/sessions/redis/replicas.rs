@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use redis::Value;
 
+use super::connection::Sent;
 use super::durability::{config_get, listed_replicas, replica_shortfalls, Replica};
 use super::keys::FENCE;
 use super::link::ask;
@@ -48,7 +49,8 @@ impl RedisStore {
         let mut conn = self.bounded(link.own()).await?;
         let mut fence = scripts::BUMP.prepare_invoke();
         fence.key(FENCE);
-        self.run_on::<u64>(&mut conn, "BUMP", FENCE, &fence).await?;
+        self.send_on::<u64>(&mut conn, Sent::Script("BUMP", FENCE, &fence))
+            .await?;
         let mut wait = match self.waitaof.load(Ordering::SeqCst) {
             // numlocal 0: the primary's own fsync came before its reply
             // (appendfsync always), and 1 would fail on a primary without
@@ -57,7 +59,7 @@ impl RedisStore {
             false => redis::cmd("WAIT"),
         };
         wait.arg(needed).arg(WAIT_FOR.as_millis() as u64);
-        let confirmed = match self.query_on(&mut conn, &wait).await? {
+        let confirmed = match self.send_on(&mut conn, Sent::Command(&wait)).await? {
             // WAIT: replicas; WAITAOF: [local, replicas].
             Value::Int(n) => n,
             Value::Array(counts) => match counts.last() {
@@ -87,7 +89,9 @@ impl RedisStore {
         }
         let mut ask = redis::cmd("COMMAND");
         ask.arg("INFO").arg("WAITAOF");
-        let known: Vec<Value> = self.query_on(&mut self.link().shared(), &ask).await?;
+        let known: Vec<Value> = self
+            .send_on(&mut self.link().shared(), Sent::Command(&ask))
+            .await?;
         let has = matches!(known.first(), Some(Value::Array(_)));
         self.waitaof.store(has, Ordering::SeqCst);
         Ok(())
@@ -103,7 +107,10 @@ impl RedisStore {
         }
         let mut conn = self.link().shared();
         let info: String = self
-            .query_on(&mut conn, redis::cmd("INFO").arg("replication"))
+            .send_on(
+                &mut conn,
+                Sent::Command(redis::cmd("INFO").arg("replication")),
+            )
             .await?;
         let listed = listed_replicas(&info);
         let mut replicas = Vec::new();
