@@ -1,23 +1,13 @@
 //! The Redis session store: sessions in one Redis (or Valkey) primary,
-//! shared by any number of latch instances (docs/contract.md, "The Redis
-//! store"). It keeps every promise of `sessions::store`, across instances:
-//!
-//! - every write is one Lua script (`scripts`), atomic, and durable when
-//!   it returns (the server acknowledges a write only once it is on disk:
-//!   `durability`);
-//! - `modify` and `rotate` are compare-and-set on the exact bytes read,
-//!   re-read and re-applied when another write came first, so a session
-//!   that is gone (a logout, an expiry, on any instance) is never written
-//!   back;
-//! - no key holds a session id (`keys`); a value is the exact JSON of a
-//!   session file;
-//! - Redis expires sessions itself (`PXAT` their deadline), and latch still
-//!   refuses an expired record it reads;
-//! - signing out never fails for lack of memory: `delete`, a `rotate` that
-//!   keeps nothing, and `bump_epoch` are allowed past `maxmemory`;
-//! - with `--redis-replica-acks N`, `confirm` waits for N replicas
-//!   (`replicas`); with `redis+sentinel://`, latch follows the primary
-//!   across failovers (`connection`, `sentinel`).
+//! shared by any number of latch instances. It keeps every promise of
+//! `sessions::store` across instances, as docs/contract.md, "The Redis
+//! store", lists them. Where each is kept: every write is one atomic Lua
+//! script (`scripts`), acknowledged only once it is on disk
+//! (`durability`), and with `--redis-replica-acks` once replicas hold it
+//! (`replicas`); `modify` and `rotate` compare-and-set on the exact bytes
+//! read, so a session gone on any instance (a logout, an expiry) is never
+//! written back; no key holds a session id (`keys`); the primary is
+//! followed across failovers (`connection`, `sentinel`).
 //!
 //! Every call is bounded in time (`COMMAND_TIMEOUT`); see `StoreError` for
 //! what each failure means to the caller. A write that timed out may still

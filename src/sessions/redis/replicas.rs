@@ -1,24 +1,20 @@
 //! A sign-out confirmed by replicas before it is answered
-//! (docs/contract.md, "Replicas and Sentinel"; the README's "Why a
-//! sign-out's 303 waits for a replica" has the measurement).
+//! (docs/contract.md, "Replicas and Sentinel", says which wait and what a
+//! shortfall answers; the README's "Why a sign-out's 303 waits for a
+//! replica" has the measurement).
 //!
-//! How: `WAIT N T` returns how many replicas hold every write made on its
-//! connection before it (`WAITAOF 0 N T`, Redis 7.2 and later: have it on
-//! disk too). The replication stream is one ordered log, so a replica
-//! that holds a write holds every write the primary made before it.
-//! `confirm` therefore makes one small write of its own (`FENCE`) after the
-//! sign-out's writes, and waits for that: it covers the writes of this
-//! request, and also a write by another request that this one only *saw*
-//! (a logout that finds its session already gone answers "signed out"
-//! too, and the delete it saw may be unconfirmed yet). One wait covers a
-//! whole logout, however many writes it made.
+//! `WAIT N T` returns how many replicas hold every write made on its
+//! connection before it (`WAITAOF 0 N T`, Redis 7.2 and later: on disk
+//! too), and the replication stream is one ordered log. So `confirm` makes
+//! one small write of its own (`FENCE`) and waits for that: it covers the
+//! writes of this request, and also a write by another request that this
+//! one only *saw* (a logout that finds its session already gone).
 //!
 //! A `WAIT` blocks its connection until it returns, and the shared
 //! connection carries every request's commands (64 pipelined logouts took
 //! 1.5 ms without and 136 ms with a `WAIT` each): so each confirmation
 //! runs on a connection of its own (`link::Link::own`), kept for the next
-//! one. Not confirmed in time: `Unavailable`, naming the count; latch does
-//! not retry, and a retry by the user is safe (it confirms again).
+//! one.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
