@@ -41,7 +41,7 @@ use super::link::{self, lock, Link, COMMAND_TIMEOUT};
 use super::url::Target;
 use super::{error, sentinel, RedisStore};
 use crate::log_event;
-use crate::sessions::stored::{Durability, StoreError, Survey};
+use crate::sessions::stored::{Durability, Settings, StoreError, Survey};
 use crate::trace;
 
 /// How long `connect` waits for the first connection, retries included.
@@ -54,15 +54,9 @@ pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
 impl RedisStore {
     /// Connects to the primary `url` names (`url::parse`), and checks
     /// everything `survey` looks at: in strict mode a shortfall is
-    /// `NotDurable`, naming each. `idle_timeout` (seconds, 0: off) is the
-    /// sessions' idle timeout, as for the file store.
-    pub async fn connect(
-        url: &str,
-        durability: Durability,
-        replica_acks: u32,
-        idle_timeout: u64,
-    ) -> Result<RedisStore, StoreError> {
-        let store = RedisStore::open(url, durability, replica_acks, idle_timeout).await?;
+    /// `NotDurable`, naming each.
+    pub async fn connect(url: &str, settings: Settings) -> Result<RedisStore, StoreError> {
+        let store = RedisStore::open(url, settings).await?;
         let survey = store.survey().await?;
         store.judged(survey.shortfalls)?;
         store.mark_checked(Some(Instant::now()));
@@ -71,12 +65,7 @@ impl RedisStore {
 
     /// Connects to the primary `url` names, and checks nothing: for
     /// `connect`, and for `latch check`, which reports what `survey` finds.
-    pub async fn open(
-        url: &str,
-        durability: Durability,
-        replica_acks: u32,
-        idle_timeout: u64,
-    ) -> Result<RedisStore, StoreError> {
+    pub async fn open(url: &str, settings: Settings) -> Result<RedisStore, StoreError> {
         let target = super::url::parse(url)?;
         let link = match tokio::time::timeout(FIRST_CONNECT_TIMEOUT, reach(&target)).await {
             Ok(link) => link?,
@@ -90,10 +79,10 @@ impl RedisStore {
         Ok(RedisStore {
             target,
             link: RwLock::new(Arc::new(link)),
-            durability,
-            replica_acks,
-            idle_timeout,
-            max_sessions: None,
+            durability: settings.durability,
+            replica_acks: settings.replica_acks,
+            idle_timeout: settings.idle_timeout,
+            max_sessions: settings.max_sessions,
             checked: Default::default(),
             checking: Default::default(),
             waitaof: Default::default(),

@@ -36,8 +36,7 @@ use std::time::Instant;
 
 use crate::sessions::id::Digest;
 use crate::sessions::record::{self, Judged};
-pub use crate::sessions::stored::Durability;
-use crate::sessions::stored::{Rotated, StoreError, Stored, Version};
+use crate::sessions::stored::{Durability, Rotated, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
 use crate::trace::Place;
 pub use connection::RECHECK_EVERY;
@@ -90,12 +89,6 @@ impl RedisStore {
             kind: "key",
             name: session_key(&id.digest()),
         }
-    }
-
-    /// Caps the sessions `create_anonymous` lets Redis hold.
-    pub fn with_max_sessions(mut self, max_sessions: Option<u64>) -> RedisStore {
-        self.max_sessions = max_sessions;
-        self
     }
 
     /// The session `id`, if it is live, with its user's epoch and the
