@@ -79,10 +79,7 @@ impl RedisStore {
         Ok(RedisStore {
             target,
             link: RwLock::new(Arc::new(link)),
-            durability: settings.durability,
-            replica_acks: settings.replica_acks,
-            idle_timeout: settings.idle_timeout,
-            max_sessions: settings.max_sessions,
+            settings,
             checked: Default::default(),
             checking: Default::default(),
             waitaof: Default::default(),
@@ -209,8 +206,8 @@ impl RedisStore {
     /// `Some(true)`: a check is due after connection trouble;
     /// `Some(false)`: the last check is too old; `None`: none is due.
     fn due(&self) -> Option<bool> {
-        let rechecks =
-            self.durability == Durability::Strict || matches!(self.target, Target::Sentinel(_));
+        let rechecks = self.settings.durability == Durability::Strict
+            || matches!(self.target, Target::Sentinel(_));
         match *lock(&self.checked) {
             None => Some(true),
             Some(at) if rechecks && at.elapsed() >= RECHECK_EVERY => Some(false),
@@ -233,7 +230,7 @@ impl RedisStore {
         } else if let Target::Sentinel(_) = self.target {
             self.link().is_primary().await?;
         }
-        match self.durability {
+        match self.settings.durability {
             Durability::Strict => self.judged(self.primary_shortfalls().await?),
             Durability::Relaxed => Ok(()),
         }
@@ -298,7 +295,7 @@ impl RedisStore {
         self.learn_wait().await?;
         self.survey_replicas(&mut survey).await?;
         if let Target::Sentinel(sentinels) = &self.target {
-            sentinel::survey(sentinels, self.replica_acks, &mut survey).await;
+            sentinel::survey(sentinels, self.settings.replica_acks, &mut survey).await;
         }
         Ok(survey)
     }
@@ -310,7 +307,7 @@ impl RedisStore {
             return Ok(());
         }
         let message = found.join("; ");
-        match self.durability {
+        match self.settings.durability {
             Durability::Strict => Err(error::not_durable(&format!(
                 "{message} (to run anyway: --redis-durability relaxed)"
             ))),
@@ -326,7 +323,7 @@ impl RedisStore {
         let mut conn = self.link().shared();
         Ok(
             match self.bounded(config_get().query_async(&mut conn)).await {
-                Ok(settings) => shortfalls(&settings, self.replica_acks),
+                Ok(config) => shortfalls(&config, self.settings.replica_acks),
                 // A refused command (unknown, renamed, NOPERM) is not an outage.
                 Err(StoreError::Failed(why)) => vec![unverifiable(&why)],
                 Err(e) => return Err(e),

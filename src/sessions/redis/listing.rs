@@ -103,7 +103,8 @@ impl RedisStore {
                 let values: Vec<Option<Vec<u8>>> = self.query(redis::cmd("MGET").arg(keys)).await?;
                 for (digest, value) in digests.into_iter().zip(values) {
                     let Some(bytes) = value else { continue };
-                    let verdict = record::judge(digest.label(), &bytes, now, self.idle_timeout);
+                    let verdict =
+                        record::judge(digest.label(), &bytes, now, self.settings.idle_timeout);
                     judged(digest, bytes, verdict).await?;
                 }
             }

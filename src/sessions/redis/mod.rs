@@ -36,7 +36,7 @@ use std::time::Instant;
 
 use crate::sessions::id::Digest;
 use crate::sessions::record::{self, Judged};
-use crate::sessions::stored::{Durability, Rotated, StoreError, Stored, Version};
+use crate::sessions::stored::{Rotated, Settings, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
 use crate::trace::Place;
 pub use connection::RECHECK_EVERY;
@@ -55,13 +55,9 @@ pub struct RedisStore {
     target: url::Target,
     /// The primary as last reached; replaced when Sentinel names another.
     link: RwLock<Arc<link::Link>>,
-    durability: Durability,
-    /// How many replicas must confirm a sign-out before its answer
-    /// (`replicas`; 0: none).
-    replica_acks: u32,
-    idle_timeout: u64,
-    /// New anonymous sessions are refused once `count` reaches this.
-    max_sessions: Option<u64>,
+    /// The flags it serves with (`--max-sessions` caps `count`, for
+    /// `create_anonymous`).
+    settings: Settings,
     /// When the last check passed; `None` after connection trouble
     /// (`connection`).
     checked: Mutex<Option<Instant>>,
@@ -80,7 +76,7 @@ pub struct RedisStore {
 
 impl RedisStore {
     pub fn idle_timeout(&self) -> u64 {
-        self.idle_timeout
+        self.settings.idle_timeout
     }
 
     /// The session's key (for `--trace`).
@@ -103,7 +99,7 @@ impl RedisStore {
         let Some((bytes, epoch)) = read else {
             return Ok(None);
         };
-        match record::judge(id.label(), &bytes, now, self.idle_timeout) {
+        match record::judge(id.label(), &bytes, now, self.settings.idle_timeout) {
             Judged::Live(record) => Ok(Some(Stored {
                 record,
                 epoch,
@@ -131,7 +127,7 @@ impl RedisStore {
         record: &Record,
         _now: u64,
     ) -> Result<Option<SessionId>, StoreError> {
-        self.create_within(record, self.max_sessions).await
+        self.create_within(record, self.settings.max_sessions).await
     }
 
     async fn create_within(
@@ -149,7 +145,7 @@ impl RedisStore {
             script
                 .key(&key)
                 .arg(&value)
-                .arg(deadline_ms(record, self.idle_timeout))
+                .arg(deadline_ms(record, self.settings.idle_timeout))
                 .arg(max_live.unwrap_or(0)); // the script's 0: no cap
             match self.run::<i64>("CREATE", &key, &script).await? {
                 1 => return Ok(Some(id)),
@@ -183,7 +179,7 @@ impl RedisStore {
                 .key(&key)
                 .arg(read)
                 .arg(record.encode())
-                .arg(deadline_ms(&record, self.idle_timeout));
+                .arg(deadline_ms(&record, self.settings.idle_timeout));
             if self.run::<i64>("SWAP", &key, &script).await? == 1 {
                 return Ok(Some((record, out)));
             }
@@ -223,7 +219,7 @@ impl RedisStore {
                 .key(session_key(&new))
                 .arg(read)
                 .arg(record.encode())
-                .arg(deadline_ms(&record, self.idle_timeout));
+                .arg(deadline_ms(&record, self.settings.idle_timeout));
             if self.run::<i64>("MOVE", &old_key, &script).await? == 1 {
                 return Ok(Rotated::Moved(new_id, record));
             }
@@ -260,7 +256,7 @@ impl RedisStore {
             .arg(at.saturating_mul(1000))
             .arg(keep)
             .arg(user)
-            .arg(deadline_ms(record, self.idle_timeout))
+            .arg(deadline_ms(record, self.settings.idle_timeout))
             .arg(SESSION_PREFIX);
         self.run("KEEP_NEWEST", &index, &script).await
     }
@@ -304,7 +300,7 @@ impl RedisStore {
             return Ok(None);
         };
         Ok(
-            match record::judge(digest.label(), &bytes, now, self.idle_timeout) {
+            match record::judge(digest.label(), &bytes, now, self.settings.idle_timeout) {
                 Judged::Live(record) => Some((bytes, record)),
                 Judged::Expired | Judged::Unreadable => None,
             },

@@ -36,7 +36,7 @@ impl RedisStore {
     /// Returns once `--redis-replica-acks` replicas hold every write this
     /// store made or read before the call; at once when that is 0.
     pub async fn confirm(&self) -> Result<(), StoreError> {
-        let needed = self.replica_acks;
+        let needed = self.settings.replica_acks;
         if needed == 0 {
             return Ok(());
         }
@@ -80,7 +80,7 @@ impl RedisStore {
     /// for: at connect, and after trouble (a failover may reach another
     /// version).
     pub(super) async fn learn_wait(&self) -> Result<(), StoreError> {
-        if self.replica_acks == 0 {
+        if self.settings.replica_acks == 0 {
             return Ok(());
         }
         let mut ask = redis::cmd("COMMAND");
@@ -98,7 +98,7 @@ impl RedisStore {
     /// settings, read on a connection of its own with the URL's
     /// credentials (`durability::replica_shortfalls` judges them).
     pub(super) async fn survey_replicas(&self, survey: &mut Survey) -> Result<(), StoreError> {
-        if self.replica_acks == 0 {
+        if self.settings.replica_acks == 0 {
             return Ok(());
         }
         let mut conn = self.link().shared();
@@ -118,7 +118,7 @@ impl RedisStore {
             });
         }
         let online = listed.iter().filter(|replica| replica.online).count();
-        let (fine, found) = replica_shortfalls(self.replica_acks, online, &replicas);
+        let (fine, found) = replica_shortfalls(self.settings.replica_acks, online, &replicas);
         if found.is_empty() {
             survey.fine.push(fine);
         }
