@@ -13,13 +13,24 @@ use std::time::{Duration, Instant};
 
 use latch::sessions::pace::{Counter, Counts, Limit, Paced, Rule};
 use latch::sessions::redis::{RedisStore, COMMAND_TIMEOUT};
-use latch::sessions::store::{Durability, Rotated, StoreError, Stored, Version};
+use latch::sessions::store::{Durability, Rotated, Settings, StoreError, Stored, Version};
 use latch::sessions::{now, Record, SessionId, AUTH_PREFIX, THEME};
 use redis::aio::MultiplexedConnection;
 use sha2::{Digest, Sha256};
 
 use crate::support::redis::{RedisServer, DURABLE};
 use crate::support::{TempDir, TIMEOUT};
+
+/// How these tests open a store: strict, no idle timeout, no cap, no
+/// replica acks.
+fn store_settings(durability: Durability, idle_timeout: u64) -> Settings {
+    Settings {
+        idle_timeout,
+        max_sessions: None,
+        durability,
+        replica_acks: 0,
+    }
+}
 
 /// What the store tests need of their own server: the store itself, and a
 /// plain connection for looking at what it wrote.
@@ -37,9 +48,12 @@ impl RedisServer {
     }
 
     async fn store_with(&self, idle_timeout: u64) -> RedisStore {
-        RedisStore::connect(&self.url(), Durability::Strict, 0, idle_timeout)
-            .await
-            .unwrap()
+        RedisStore::connect(
+            &self.url(),
+            store_settings(Durability::Strict, idle_timeout),
+        )
+        .await
+        .unwrap()
     }
 }
 
@@ -619,8 +633,12 @@ async fn the_live_count_follows_creates_rotates_and_deletes() {
 #[ignore = "needs redis-server: apt-get install redis-server"]
 async fn create_anonymous_never_goes_past_the_cap_even_from_two_instances() {
     let redis = RedisServer::start();
-    let a = Arc::new(redis.store().await.with_max_sessions(Some(10)));
-    let b = Arc::new(redis.store().await.with_max_sessions(Some(10)));
+    let capped = Settings {
+        max_sessions: Some(10),
+        ..store_settings(Durability::Strict, 0)
+    };
+    let a = Arc::new(RedisStore::connect(&redis.url(), capped).await.unwrap());
+    let b = Arc::new(RedisStore::connect(&redis.url(), capped).await.unwrap());
     let creates: Vec<_> = (0..40)
         .map(|n| {
             let store = Arc::clone(if n % 2 == 0 { &a } else { &b });
@@ -668,7 +686,7 @@ fn settings_named(why: &str) -> &str {
 }
 
 async fn strict_error(redis: &RedisServer) -> String {
-    match RedisStore::connect(&redis.url(), Durability::Strict, 0, 0).await {
+    match RedisStore::connect(&redis.url(), store_settings(Durability::Strict, 0)).await {
         Err(StoreError::NotDurable(why)) => settings_named(&why).to_owned(),
         Err(other) => panic!("not a durability error: {other}"),
         Ok(_) => panic!("strict mode accepted a server that can lose writes"),
@@ -747,25 +765,29 @@ async fn strict_mode_refuses_a_server_whose_settings_cannot_be_read() {
         why.starts_with("its settings cannot be read (CONFIG GET refused"),
         "{why}"
     );
-    assert!(RedisStore::connect(&redis.url(), Durability::Relaxed, 0, 0)
-        .await
-        .is_ok());
+    assert!(
+        RedisStore::connect(&redis.url(), store_settings(Durability::Relaxed, 0))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 #[ignore = "needs redis-server: apt-get install redis-server"]
 async fn strict_mode_accepts_a_durable_server() {
     let redis = RedisServer::start();
-    assert!(RedisStore::connect(&redis.url(), Durability::Strict, 0, 0)
-        .await
-        .is_ok());
+    assert!(
+        RedisStore::connect(&redis.url(), store_settings(Durability::Strict, 0))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 #[ignore = "needs redis-server: apt-get install redis-server"]
 async fn relaxed_mode_accepts_a_server_without_appendonly() {
     let redis = RedisServer::start_with(&["--appendonly", "no"]);
-    let store = RedisStore::connect(&redis.url(), Durability::Relaxed, 0, 0)
+    let store = RedisStore::connect(&redis.url(), store_settings(Durability::Relaxed, 0))
         .await
         .unwrap();
     let id = store.create(&record()).await.unwrap();
@@ -1032,7 +1054,7 @@ async fn a_bad_url_is_refused_without_repeating_it() {
         "redis://user:s3cret@host:notaport/0",
         "/var/run/redis.sock",
     ] {
-        match RedisStore::connect(url, Durability::Strict, 0, 0).await {
+        match RedisStore::connect(url, store_settings(Durability::Strict, 0)).await {
             Err(StoreError::Unusable(why)) => assert!(!why.contains("s3cret"), "{why}"),
             Err(other) => panic!("{url}: {other}"),
             Ok(_) => panic!("{url} accepted"),
@@ -1047,7 +1069,7 @@ async fn credentials_come_from_the_url_and_a_refusal_names_no_password() {
     settings.extend(["--requirepass", "s3cret"]);
     let redis = RedisServer::start_with(&settings);
     for url in [redis.url(), format!("{}?pass=wrong", redis.url())] {
-        match RedisStore::connect(&url, Durability::Strict, 0, 0).await {
+        match RedisStore::connect(&url, store_settings(Durability::Strict, 0)).await {
             Err(StoreError::Unusable(why)) => {
                 assert!(
                     why.contains("credentials") && !why.contains("wrong"),
@@ -1058,7 +1080,7 @@ async fn credentials_come_from_the_url_and_a_refusal_names_no_password() {
         }
     }
     let url = format!("{}?pass=s3cret", redis.url());
-    let store = RedisStore::connect(&url, Durability::Strict, 0, 0)
+    let store = RedisStore::connect(&url, store_settings(Durability::Strict, 0))
         .await
         .unwrap();
     store.create(&record()).await.unwrap();
@@ -1164,14 +1186,14 @@ async fn rediss_speaks_tls_and_checks_the_server_certificate() {
     // no other test reads it.
     std::env::set_var("SSL_CERT_FILE", &ca);
     let url = format!("rediss://localhost:{port}/0");
-    let store = RedisStore::connect(&url, Durability::Strict, 0, 0)
+    let store = RedisStore::connect(&url, store_settings(Durability::Strict, 0))
         .await
         .unwrap();
     let id = store.create(&record()).await.unwrap();
     assert!(record_of(&store, &id, now()).await.unwrap().is_some());
     // The certificate names localhost, not 127.0.0.1: refused.
     let wrong_name = format!("rediss://127.0.0.1:{port}/0");
-    let refused = RedisStore::connect(&wrong_name, Durability::Strict, 0, 0).await;
+    let refused = RedisStore::connect(&wrong_name, store_settings(Durability::Strict, 0)).await;
     let Err(why) = refused else {
         panic!("a certificate for another name was accepted");
     };
@@ -1183,7 +1205,7 @@ async fn rediss_speaks_tls_and_checks_the_server_certificate() {
 #[tokio::test]
 async fn rediss_without_the_tls_feature_says_how_to_get_it() {
     let Err(StoreError::Unusable(why)) =
-        RedisStore::connect("rediss://h:6380/0", Durability::Strict, 0, 0).await
+        RedisStore::connect("rediss://h:6380/0", store_settings(Durability::Strict, 0)).await
     else {
         panic!("rediss:// accepted without TLS support");
     };
@@ -1195,7 +1217,7 @@ async fn an_unreachable_redis_is_unavailable_within_the_bound() {
     let dir = TempDir::new();
     let url = format!("redis+unix://{}", dir.path().join("nobody.sock").display());
     let started = Instant::now();
-    let result = RedisStore::connect(&url, Durability::Strict, 0, 0).await;
+    let result = RedisStore::connect(&url, store_settings(Durability::Strict, 0)).await;
     assert!(
         matches!(result, Err(StoreError::Unavailable(_))),
         "{:?}",

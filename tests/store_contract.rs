@@ -615,7 +615,8 @@ mod files {
 mod redis {
     use super::*;
     use crate::support::redis::RedisServer;
-    use latch::sessions::redis::{Durability, RedisStore};
+    use latch::sessions::redis::RedisStore;
+    use latch::sessions::store::{Durability, Settings};
 
     struct Redis {
         server: RedisServer,
@@ -629,11 +630,14 @@ mod redis {
         }
 
         async fn store(&self, idle_timeout: u64, max_sessions: Option<u64>) -> Store {
-            let redis =
-                RedisStore::connect(&self.server.url(), Durability::Strict, 0, idle_timeout)
-                    .await
-                    .unwrap();
-            Store::Redis(Box::new(redis.with_max_sessions(max_sessions)))
+            let settings = Settings {
+                idle_timeout,
+                max_sessions,
+                durability: Durability::Strict,
+                replica_acks: 0,
+            };
+            let redis = RedisStore::connect(&self.server.url(), settings).await;
+            Store::Redis(Box::new(redis.unwrap()))
         }
     }
 

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use latch::auth::auth_hash as session_auth_hash;
-use latch::sessions::redis::{Durability, RedisStore};
+use latch::sessions::redis::RedisStore;
+use latch::sessions::store::{Durability, Settings};
 use latch::sessions::{Record, THEME};
 
 use crate::servers::USER;
@@ -73,7 +74,13 @@ impl RedisProcess {
     ) -> Vec<(String, String)> {
         let auth_hash = session_auth_hash(password_hash, 0);
         runtime.block_on(async {
-            let store = RedisStore::connect(&self.url(), Durability::Strict, 0, 0)
+            let settings = Settings {
+                idle_timeout: 0,
+                max_sessions: None,
+                durability: Durability::Strict,
+                replica_acks: 0,
+            };
+            let store = RedisStore::connect(&self.url(), settings)
                 .await
                 .expect("latch connects to the bench's redis-server");
             self.set_appendfsync("no");

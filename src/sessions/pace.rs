@@ -135,7 +135,8 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
         .max(1)
 }
 
-fn millis(d: Duration) -> u64 {
+/// A duration in whole ms, as the paces count (the Redis store's too).
+pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 

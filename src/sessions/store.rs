@@ -47,7 +47,7 @@ use crate::sessions::{Record, SessionId};
 use crate::trace::{self, Change, Place, Seen};
 
 pub use crate::sessions::stored::{
-    Durability, Listing, Removed, Rotated, StoreError, Stored, Survey, Version,
+    Durability, Listing, Removed, Rotated, Settings, StoreError, Stored, Survey, Version,
 };
 
 pub enum Store {
@@ -108,20 +108,6 @@ impl Location {
     }
 }
 
-/// How a store is opened: the serve flags it needs.
-#[derive(Clone, Copy, Debug)]
-pub struct Settings {
-    /// `--idle-timeout` (0: none).
-    pub idle_timeout: u64,
-    /// `--max-sessions`: new anonymous sessions are refused past it
-    /// (`None`: no cap, for the commands that only read).
-    pub max_sessions: Option<u64>,
-    pub durability: Durability,
-    /// `--redis-replica-acks`: how many replicas confirm a sign-out before
-    /// its answer (`Store::confirm`).
-    pub replica_acks: u32,
-}
-
 /// A dir that cannot be opened, in the system's own words (the caller
 /// names the dir).
 fn opening(e: std::io::Error) -> StoreError {
@@ -150,15 +136,7 @@ impl Store {
                 Store::Files(files.with_max_sessions(settings.max_sessions))
             }
             Location::Redis(url) => {
-                let redis = RedisStore::connect(
-                    url,
-                    settings.durability,
-                    settings.replica_acks,
-                    settings.idle_timeout,
-                );
-                Store::Redis(Box::new(
-                    redis.await?.with_max_sessions(settings.max_sessions),
-                ))
+                Store::Redis(Box::new(RedisStore::connect(url, *settings).await?))
             }
         })
     }
@@ -218,11 +196,7 @@ impl Store {
                 fine: vec![fine],
                 shortfalls: Vec::new(),
             }),
-            Location::Redis(url) => {
-                let (durability, acks) = (settings.durability, settings.replica_acks);
-                let redis = RedisStore::open(url, durability, acks, settings.idle_timeout).await?;
-                redis.survey().await
-            }
+            Location::Redis(url) => RedisStore::open(url, *settings).await?.survey().await,
         }
     }
 

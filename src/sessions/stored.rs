@@ -213,3 +213,17 @@ impl Durability {
         }
     }
 }
+
+/// How a store is opened: the serve flags it needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// `--idle-timeout` (0: none).
+    pub idle_timeout: u64,
+    /// `--max-sessions`: new anonymous sessions are refused past it
+    /// (`None`: no cap, for the commands that only read).
+    pub max_sessions: Option<u64>,
+    pub durability: Durability,
+    /// `--redis-replica-acks`: how many replicas confirm a sign-out before
+    /// its answer (`Store::confirm`).
+    pub replica_acks: u32,
+}

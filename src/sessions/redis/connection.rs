@@ -41,7 +41,7 @@ use super::link::{self, lock, Link, COMMAND_TIMEOUT};
 use super::url::Target;
 use super::{error, sentinel, RedisStore};
 use crate::log_event;
-use crate::sessions::stored::{Durability, StoreError, Survey};
+use crate::sessions::stored::{Durability, Settings, StoreError, Survey};
 use crate::trace;
 
 /// How long `connect` waits for the first connection, retries included.
@@ -54,15 +54,9 @@ pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
 impl RedisStore {
     /// Connects to the primary `url` names (`url::parse`), and checks
     /// everything `survey` looks at: in strict mode a shortfall is
-    /// `NotDurable`, naming each. `idle_timeout` (seconds, 0: off) is the
-    /// sessions' idle timeout, as for the file store.
-    pub async fn connect(
-        url: &str,
-        durability: Durability,
-        replica_acks: u32,
-        idle_timeout: u64,
-    ) -> Result<RedisStore, StoreError> {
-        let store = RedisStore::open(url, durability, replica_acks, idle_timeout).await?;
+    /// `NotDurable`, naming each.
+    pub async fn connect(url: &str, settings: Settings) -> Result<RedisStore, StoreError> {
+        let store = RedisStore::open(url, settings).await?;
         let survey = store.survey().await?;
         store.judged(survey.shortfalls)?;
         store.mark_checked(Some(Instant::now()));
@@ -71,12 +65,7 @@ impl RedisStore {
 
     /// Connects to the primary `url` names, and checks nothing: for
     /// `connect`, and for `latch check`, which reports what `survey` finds.
-    pub async fn open(
-        url: &str,
-        durability: Durability,
-        replica_acks: u32,
-        idle_timeout: u64,
-    ) -> Result<RedisStore, StoreError> {
+    pub async fn open(url: &str, settings: Settings) -> Result<RedisStore, StoreError> {
         let target = super::url::parse(url)?;
         let link = match tokio::time::timeout(FIRST_CONNECT_TIMEOUT, reach(&target)).await {
             Ok(link) => link?,
@@ -90,10 +79,7 @@ impl RedisStore {
         Ok(RedisStore {
             target,
             link: RwLock::new(Arc::new(link)),
-            durability,
-            replica_acks,
-            idle_timeout,
-            max_sessions: None,
+            settings,
             checked: Default::default(),
             checking: Default::default(),
             waitaof: Default::default(),
@@ -107,27 +93,15 @@ impl RedisStore {
         Arc::clone(&self.link.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Sends one command on the shared connection and reads its reply (a
-    /// `--trace` row).
+    /// Sends one command on the shared connection and reads its reply.
     pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         self.verified().await?;
-        self.query_on(&mut self.link().shared(), cmd).await
-    }
-
-    /// `query` on a given connection, checked already.
-    pub(super) async fn query_on<T: FromRedisValue>(
-        &self,
-        conn: &mut impl ConnectionLike,
-        cmd: &Cmd,
-    ) -> Result<T, StoreError> {
-        let reply = self.bounded(cmd.query_async::<Value>(conn)).await;
-        trace::row("redis", Exchange(Sent::Command(cmd), &reply));
-        parse(reply?)
+        self.send_on(&mut self.link().shared(), Sent::Command(cmd))
+            .await
     }
 
     /// Runs the script `name` (one of `scripts`) on `key`, on the shared
-    /// connection: `EVALSHA`, and `EVAL` when the server lost it (a
-    /// `--trace` row).
+    /// connection, and reads its reply.
     pub(super) async fn run<T: FromRedisValue>(
         &self,
         name: &'static str,
@@ -135,21 +109,26 @@ impl RedisStore {
         script: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
         self.verified().await?;
-        self.run_on(&mut self.link().shared(), name, key, script)
+        self.send_on(&mut self.link().shared(), Sent::Script(name, key, script))
             .await
     }
 
-    /// `run` on a given connection, checked already.
-    pub(super) async fn run_on<T: FromRedisValue>(
+    /// Sends a command, or runs a script (`EVALSHA`, and `EVAL` when the
+    /// server lost it), on `conn`, checked already, and reads its reply (a
+    /// `--trace` row).
+    pub(super) async fn send_on<T: FromRedisValue>(
         &self,
         conn: &mut impl ConnectionLike,
-        name: &'static str,
-        key: &str,
-        script: &ScriptInvocation<'_>,
+        sent: Sent<'_>,
     ) -> Result<T, StoreError> {
-        let reply = self.bounded(script.invoke_async::<Value>(conn)).await;
-        trace::row("redis", Exchange(Sent::Script(name, key), &reply));
-        self.note_room(name, &reply);
+        let reply = match sent {
+            Sent::Command(cmd) => self.bounded(cmd.query_async::<Value>(conn)).await,
+            Sent::Script(.., script) => self.bounded(script.invoke_async::<Value>(conn)).await,
+        };
+        trace::row("redis", Exchange(&sent, &reply));
+        if let Sent::Script(name, ..) = sent {
+            self.note_room(name, &reply);
+        }
         parse(reply?)
     }
 
@@ -227,8 +206,8 @@ impl RedisStore {
     /// `Some(true)`: a check is due after connection trouble;
     /// `Some(false)`: the last check is too old; `None`: none is due.
     fn due(&self) -> Option<bool> {
-        let rechecks =
-            self.durability == Durability::Strict || matches!(self.target, Target::Sentinel(_));
+        let rechecks = self.settings.durability == Durability::Strict
+            || matches!(self.target, Target::Sentinel(_));
         match *lock(&self.checked) {
             None => Some(true),
             Some(at) if rechecks && at.elapsed() >= RECHECK_EVERY => Some(false),
@@ -251,7 +230,7 @@ impl RedisStore {
         } else if let Target::Sentinel(_) = self.target {
             self.link().is_primary().await?;
         }
-        match self.durability {
+        match self.settings.durability {
             Durability::Strict => self.judged(self.primary_shortfalls().await?),
             Durability::Relaxed => Ok(()),
         }
@@ -316,7 +295,7 @@ impl RedisStore {
         self.learn_wait().await?;
         self.survey_replicas(&mut survey).await?;
         if let Target::Sentinel(sentinels) = &self.target {
-            sentinel::survey(sentinels, self.replica_acks, &mut survey).await;
+            sentinel::survey(sentinels, self.settings.replica_acks, &mut survey).await;
         }
         Ok(survey)
     }
@@ -328,7 +307,7 @@ impl RedisStore {
             return Ok(());
         }
         let message = found.join("; ");
-        match self.durability {
+        match self.settings.durability {
             Durability::Strict => Err(error::not_durable(&format!(
                 "{message} (to run anyway: --redis-durability relaxed)"
             ))),
@@ -344,7 +323,7 @@ impl RedisStore {
         let mut conn = self.link().shared();
         Ok(
             match self.bounded(config_get().query_async(&mut conn)).await {
-                Ok(settings) => shortfalls(&settings, self.replica_acks),
+                Ok(config) => shortfalls(&config, self.settings.replica_acks),
                 // A refused command (unknown, renamed, NOPERM) is not an outage.
                 Err(StoreError::Failed(why)) => vec![unverifiable(&why)],
                 Err(e) => return Err(e),
@@ -378,10 +357,12 @@ fn parse<T: FromRedisValue>(reply: Value) -> Result<T, StoreError> {
     T::from_redis_value(reply).map_err(|e| error::from_redis(RedisError::from(e)))
 }
 
-/// What one exchange sent: a command, or a script by name and its key.
-enum Sent<'a> {
+/// What one exchange sends: a command, or a script by name, its key, and
+/// its invocation.
+#[derive(Clone, Copy)]
+pub(super) enum Sent<'a> {
     Command(&'a Cmd),
-    Script(&'static str, &'a str),
+    Script(&'static str, &'a str, &'a ScriptInvocation<'a>),
 }
 
 /// One exchange as `--trace` shows it, formatted only when the request is
@@ -390,12 +371,12 @@ enum Sent<'a> {
 /// secret (a digest cannot be turned back into an id), so it is shown
 /// whole, as `redis-cli` would find it; a value is shown by its size: a
 /// session's JSON holds its CSRF token.
-struct Exchange<'a>(Sent<'a>, &'a Result<Value, StoreError>);
+struct Exchange<'a>(&'a Sent<'a>, &'a Result<Value, StoreError>);
 
 impl fmt::Display for Exchange<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Sent::Script(name, key) => write!(f, "EVALSHA {name} {key}")?,
+        match self.0 {
+            Sent::Script(name, key, _) => write!(f, "EVALSHA {name} {key}")?,
             // The verb and its first argument, and the rest by their
             // count, unless they are numbers only.
             Sent::Command(cmd) => {

@@ -71,13 +71,10 @@ pub fn config_get() -> Cmd {
 pub fn shortfalls(settings: &HashMap<String, String>, replica_acks: u32) -> Vec<String> {
     let mut found = durable_shortfalls(settings);
     if replica_acks > 0 {
-        let set = settings
-            .get(MIN_REPLICAS)
-            .and_then(|v| v.parse::<u32>().ok());
-        if set.is_none_or(|n| n < replica_acks) {
-            let shown = settings
-                .get(MIN_REPLICAS)
-                .map_or("not reported", String::as_str);
+        let set = settings.get(MIN_REPLICAS);
+        // None (not reported, not a number) is below any Some.
+        if set.and_then(|v| v.parse().ok()) < Some(replica_acks) {
+            let shown = set.map_or("not reported", String::as_str);
             found.push(format!(
                 "{MIN_REPLICAS} is {shown:?}, latch needs at least {replica_acks} (as many as \
                  --redis-replica-acks): otherwise a primary cut off from its replicas keeps \
@@ -199,25 +196,24 @@ pub fn replica_shortfalls(
                         "replica {addr}: {PRIORITY} is 0: Sentinel never promotes it, yet its \
                          confirmation counts, so the one promoted may lack a sign-out"
                     )),
-                    Some(priority) => priorities.push(format!("{addr} {priority}")),
+                    Some(priority) => priorities.push((addr, priority)),
                     None => found.push(format!("replica {addr}: does not report {PRIORITY}")),
                 }
             }
         }
     }
-    let value = |entry: &String| entry.rsplit(' ').next().map(str::to_owned);
-    let first = priorities.first().and_then(value);
-    if priorities.iter().any(|entry| value(entry) != first) {
+    if priorities.windows(2).any(|pair| pair[0].1 != pair[1].1) {
+        let each: Vec<String> = priorities.iter().map(|(a, p)| format!("{a} {p}")).collect();
         found.push(format!(
             "the replicas' {PRIORITY} differ ({}): Sentinel promotes the lowest even when \
              another one has a sign-out it lacks; give them all the same",
-            priorities.join(", ")
+            each.join(", ")
         ));
     }
     let fine = format!(
         "a sign-out waits for {replica_acks} of {online} replica(s) online, each durable, \
          {PRIORITY} {}",
-        first.unwrap_or_else(|| "-".to_owned())
+        priorities.first().map_or("-", |&(_, priority)| priority)
     );
     (fine, found)
 }

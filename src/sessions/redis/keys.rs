@@ -83,12 +83,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_session_key_is_named_like_its_file_and_read_back_only_so() {
+    fn a_session_key_is_read_back_as_its_digest_and_nothing_else_is() {
         let id = crate::sessions::SessionId::generate();
         let key = session_key(&id.digest());
-        assert!(key.starts_with("latch:s:"));
-        assert!(!key.contains(id.as_str()));
-        assert!(key[8..].starts_with(&id.label().to_string()));
         assert_eq!(digest_of_key(key.as_bytes()), Some(id.digest()));
         for bad in [
             format!("latch:s:{}", "A".repeat(64)),

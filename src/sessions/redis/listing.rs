@@ -24,23 +24,21 @@ impl RedisStore {
     /// (never by its id), oldest first, as the store contract lists.
     pub async fn list(&self, now: u64) -> Result<Vec<Listing>, StoreError> {
         let mut listings = Vec::new();
-        let mut scan = SessionScan::default();
-        while let Some(batch) = self.next_batch(&mut scan).await? {
-            for (digest, bytes) in batch {
-                let judged = record::judge(digest.label(), &bytes, now, self.idle_timeout);
-                if let Judged::Live(record) = judged {
-                    let epoch = match record.user() {
-                        Some(user) => self.epoch(user).await?,
-                        None => 0,
-                    };
-                    listings.push(Listing {
-                        label: digest.label(),
-                        record,
-                        epoch,
-                    });
-                }
+        self.judge_each(now, async |digest, _, judged| {
+            if let Judged::Live(record) = judged {
+                let epoch = match record.user() {
+                    Some(user) => self.epoch(user).await?,
+                    None => 0,
+                };
+                listings.push(Listing {
+                    label: digest.label(),
+                    record,
+                    epoch,
+                });
             }
-        }
+            Ok(())
+        })
+        .await?;
         listings.sort_by_key(|listing| (listing.record.created, listing.label));
         Ok(listings)
     }
@@ -61,66 +59,59 @@ impl RedisStore {
     /// judged (`DROP`), so a session written meanwhile is never lost.
     pub async fn clear(&self, now: u64) -> Result<Removed, StoreError> {
         let mut removed = Removed::default();
-        let mut scan = SessionScan::default();
-        while let Some(batch) = self.next_batch(&mut scan).await? {
-            for (digest, bytes) in batch {
-                let count = match record::judge(digest.label(), &bytes, now, self.idle_timeout) {
-                    Judged::Live(_) => continue,
-                    Judged::Expired => &mut removed.expired,
-                    Judged::Unreadable => &mut removed.unreadable,
-                };
-                if self.drop_if_unchanged(&digest, bytes).await? {
-                    *count += 1;
-                }
+        self.judge_each(now, async |digest, bytes, judged| {
+            let count = match judged {
+                Judged::Live(_) => return Ok(()),
+                Judged::Expired => &mut removed.expired,
+                Judged::Unreadable => &mut removed.unreadable,
+            };
+            if self.drop_if_unchanged(&digest, bytes).await? {
+                *count += 1;
             }
-        }
+            Ok(())
+        })
+        .await?;
         Ok(removed)
     }
 
-    /// The next batch of session keys and their values: `SCAN` (never
-    /// `KEYS`, which stops the server while it runs), then one `MGET`. A
-    /// key `SCAN` returns twice is given once, and a key gone between the
-    /// two is left out. `None` once the walk is done.
-    async fn next_batch(
+    /// Judges every session, with the bytes judged, batch by batch: `SCAN`
+    /// (never `KEYS`, which stops the server while it runs), then one
+    /// `MGET` per batch. A key `SCAN` returns twice is judged once, and a
+    /// key gone between the two is left out.
+    async fn judge_each(
         &self,
-        scan: &mut SessionScan,
-    ) -> Result<Option<Vec<(Digest, Vec<u8>)>>, StoreError> {
-        if scan.done {
-            return Ok(None);
+        now: u64,
+        mut judged: impl AsyncFnMut(Digest, Vec<u8>, Judged) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let (mut cursor, mut seen) = (0, HashSet::new());
+        loop {
+            let command = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{SESSION_PREFIX}*"))
+                .arg("COUNT")
+                .arg(1000)
+                .clone();
+            let (next, names): (u64, Vec<Vec<u8>>) = self.query(&command).await?;
+            let digests: Vec<Digest> = names
+                .iter()
+                .filter_map(|name| digest_of_key(name))
+                .filter(|digest| seen.insert(*digest))
+                .collect();
+            if !digests.is_empty() {
+                let keys: Vec<String> = digests.iter().map(session_key).collect();
+                let values: Vec<Option<Vec<u8>>> = self.query(redis::cmd("MGET").arg(keys)).await?;
+                for (digest, value) in digests.into_iter().zip(values) {
+                    let Some(bytes) = value else { continue };
+                    let verdict =
+                        record::judge(digest.label(), &bytes, now, self.settings.idle_timeout);
+                    judged(digest, bytes, verdict).await?;
+                }
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
         }
-        let command = redis::cmd("SCAN")
-            .arg(scan.cursor)
-            .arg("MATCH")
-            .arg(format!("{SESSION_PREFIX}*"))
-            .arg("COUNT")
-            .arg(1000)
-            .clone();
-        let (next, names): (u64, Vec<Vec<u8>>) = self.query(&command).await?;
-        (scan.cursor, scan.done) = (next, next == 0);
-        let digests: Vec<Digest> = names
-            .iter()
-            .filter_map(|name| digest_of_key(name))
-            .filter(|digest| scan.seen.insert(*digest))
-            .collect();
-        if digests.is_empty() {
-            return Ok(Some(Vec::new()));
-        }
-        let keys: Vec<String> = digests.iter().map(session_key).collect();
-        let values: Vec<Option<Vec<u8>>> = self.query(redis::cmd("MGET").arg(keys)).await?;
-        let batch = digests
-            .into_iter()
-            .zip(values)
-            .filter_map(|(digest, value)| Some((digest, value?)))
-            .collect();
-        Ok(Some(batch))
     }
-}
-
-/// Where a walk over the session keys is: `SCAN`'s cursor, and the keys
-/// given so far.
-#[derive(Default)]
-struct SessionScan {
-    cursor: u64,
-    done: bool,
-    seen: HashSet<Digest>,
 }

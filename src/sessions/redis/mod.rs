@@ -1,23 +1,13 @@
 //! The Redis session store: sessions in one Redis (or Valkey) primary,
-//! shared by any number of latch instances (docs/contract.md, "The Redis
-//! store"). It keeps every promise of `sessions::store`, across instances:
-//!
-//! - every write is one Lua script (`scripts`), atomic, and durable when
-//!   it returns (the server acknowledges a write only once it is on disk:
-//!   `durability`);
-//! - `modify` and `rotate` are compare-and-set on the exact bytes read,
-//!   re-read and re-applied when another write came first, so a session
-//!   that is gone (a logout, an expiry, on any instance) is never written
-//!   back;
-//! - no key holds a session id (`keys`); a value is the exact JSON of a
-//!   session file;
-//! - Redis expires sessions itself (`PXAT` their deadline), and latch still
-//!   refuses an expired record it reads;
-//! - signing out never fails for lack of memory: `delete`, a `rotate` that
-//!   keeps nothing, and `bump_epoch` are allowed past `maxmemory`;
-//! - with `--redis-replica-acks N`, `confirm` waits for N replicas
-//!   (`replicas`); with `redis+sentinel://`, latch follows the primary
-//!   across failovers (`connection`, `sentinel`).
+//! shared by any number of latch instances. It keeps every promise of
+//! `sessions::store` across instances, as docs/contract.md, "The Redis
+//! store", lists them. Where each is kept: every write is one atomic Lua
+//! script (`scripts`), acknowledged only once it is on disk
+//! (`durability`), and with `--redis-replica-acks` once replicas hold it
+//! (`replicas`); `modify` and `rotate` compare-and-set on the exact bytes
+//! read, so a session gone on any instance (a logout, an expiry) is never
+//! written back; no key holds a session id (`keys`); the primary is
+//! followed across failovers (`connection`, `sentinel`).
 //!
 //! Every call is bounded in time (`COMMAND_TIMEOUT`); see `StoreError` for
 //! what each failure means to the caller. A write that timed out may still
@@ -46,8 +36,7 @@ use std::time::Instant;
 
 use crate::sessions::id::Digest;
 use crate::sessions::record::{self, Judged};
-pub use crate::sessions::stored::Durability;
-use crate::sessions::stored::{Rotated, StoreError, Stored, Version};
+use crate::sessions::stored::{Rotated, Settings, StoreError, Stored, Version};
 use crate::sessions::{Record, SessionId};
 use crate::trace::Place;
 pub use connection::RECHECK_EVERY;
@@ -66,13 +55,9 @@ pub struct RedisStore {
     target: url::Target,
     /// The primary as last reached; replaced when Sentinel names another.
     link: RwLock<Arc<link::Link>>,
-    durability: Durability,
-    /// How many replicas must confirm a sign-out before its answer
-    /// (`replicas`; 0: none).
-    replica_acks: u32,
-    idle_timeout: u64,
-    /// New anonymous sessions are refused once `count` reaches this.
-    max_sessions: Option<u64>,
+    /// The flags it serves with (`--max-sessions` caps `count`, for
+    /// `create_anonymous`).
+    settings: Settings,
     /// When the last check passed; `None` after connection trouble
     /// (`connection`).
     checked: Mutex<Option<Instant>>,
@@ -91,7 +76,7 @@ pub struct RedisStore {
 
 impl RedisStore {
     pub fn idle_timeout(&self) -> u64 {
-        self.idle_timeout
+        self.settings.idle_timeout
     }
 
     /// The session's key (for `--trace`).
@@ -100,12 +85,6 @@ impl RedisStore {
             kind: "key",
             name: session_key(&id.digest()),
         }
-    }
-
-    /// Caps the sessions `create_anonymous` lets Redis hold.
-    pub fn with_max_sessions(mut self, max_sessions: Option<u64>) -> RedisStore {
-        self.max_sessions = max_sessions;
-        self
     }
 
     /// The session `id`, if it is live, with its user's epoch and the
@@ -120,7 +99,7 @@ impl RedisStore {
         let Some((bytes, epoch)) = read else {
             return Ok(None);
         };
-        match record::judge(id.label(), &bytes, now, self.idle_timeout) {
+        match record::judge(id.label(), &bytes, now, self.settings.idle_timeout) {
             Judged::Live(record) => Ok(Some(Stored {
                 record,
                 epoch,
@@ -148,7 +127,7 @@ impl RedisStore {
         record: &Record,
         _now: u64,
     ) -> Result<Option<SessionId>, StoreError> {
-        self.create_within(record, self.max_sessions).await
+        self.create_within(record, self.settings.max_sessions).await
     }
 
     async fn create_within(
@@ -166,7 +145,7 @@ impl RedisStore {
             script
                 .key(&key)
                 .arg(&value)
-                .arg(deadline_ms(record, self.idle_timeout))
+                .arg(deadline_ms(record, self.settings.idle_timeout))
                 .arg(max_live.unwrap_or(0)); // the script's 0: no cap
             match self.run::<i64>("CREATE", &key, &script).await? {
                 1 => return Ok(Some(id)),
@@ -200,7 +179,7 @@ impl RedisStore {
                 .key(&key)
                 .arg(read)
                 .arg(record.encode())
-                .arg(deadline_ms(&record, self.idle_timeout));
+                .arg(deadline_ms(&record, self.settings.idle_timeout));
             if self.run::<i64>("SWAP", &key, &script).await? == 1 {
                 return Ok(Some((record, out)));
             }
@@ -240,7 +219,7 @@ impl RedisStore {
                 .key(session_key(&new))
                 .arg(read)
                 .arg(record.encode())
-                .arg(deadline_ms(&record, self.idle_timeout));
+                .arg(deadline_ms(&record, self.settings.idle_timeout));
             if self.run::<i64>("MOVE", &old_key, &script).await? == 1 {
                 return Ok(Rotated::Moved(new_id, record));
             }
@@ -277,7 +256,7 @@ impl RedisStore {
             .arg(at.saturating_mul(1000))
             .arg(keep)
             .arg(user)
-            .arg(deadline_ms(record, self.idle_timeout))
+            .arg(deadline_ms(record, self.settings.idle_timeout))
             .arg(SESSION_PREFIX);
         self.run("KEEP_NEWEST", &index, &script).await
     }
@@ -321,7 +300,7 @@ impl RedisStore {
             return Ok(None);
         };
         Ok(
-            match record::judge(digest.label(), &bytes, now, self.idle_timeout) {
+            match record::judge(digest.label(), &bytes, now, self.settings.idle_timeout) {
                 Judged::Live(record) => Some((bytes, record)),
                 Judged::Expired | Judged::Unreadable => None,
             },

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::keys::pace_key;
 use super::{scripts, RedisStore};
-use crate::sessions::pace::{Counter, Counts, Limit, Paced};
+use crate::sessions::pace::{millis, Counter, Counts, Limit, Paced};
 use crate::sessions::stored::StoreError;
 
 impl RedisStore {
@@ -42,8 +42,4 @@ impl RedisStore {
     pub async fn forget(&self, counter: &Counter) -> Result<(), StoreError> {
         self.query(redis::cmd("DEL").arg(pace_key(counter))).await
     }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

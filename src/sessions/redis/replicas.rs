@@ -1,30 +1,27 @@
 //! A sign-out confirmed by replicas before it is answered
-//! (docs/contract.md, "Replicas and Sentinel"; the README's "Why a
-//! sign-out's 303 waits for a replica" has the measurement).
+//! (docs/contract.md, "Replicas and Sentinel", says which wait and what a
+//! shortfall answers; the README's "Why a sign-out's 303 waits for a
+//! replica" has the measurement).
 //!
-//! How: `WAIT N T` returns how many replicas hold every write made on its
-//! connection before it (`WAITAOF 0 N T`, Redis 7.2 and later: have it on
-//! disk too). The replication stream is one ordered log, so a replica
-//! that holds a write holds every write the primary made before it.
-//! `confirm` therefore makes one small write of its own (`FENCE`) after the
-//! sign-out's writes, and waits for that: it covers the writes of this
-//! request, and also a write by another request that this one only *saw*
-//! (a logout that finds its session already gone answers "signed out"
-//! too, and the delete it saw may be unconfirmed yet). One wait covers a
-//! whole logout, however many writes it made.
+//! `WAIT N T` returns how many replicas hold every write made on its
+//! connection before it (`WAITAOF 0 N T`, Redis 7.2 and later: on disk
+//! too), and the replication stream is one ordered log. So `confirm` makes
+//! one small write of its own (`FENCE`) and waits for that: it covers the
+//! writes of this request, and also a write by another request that this
+//! one only *saw* (a logout that finds its session already gone).
 //!
 //! A `WAIT` blocks its connection until it returns, and the shared
 //! connection carries every request's commands (64 pipelined logouts took
 //! 1.5 ms without and 136 ms with a `WAIT` each): so each confirmation
 //! runs on a connection of its own (`link::Link::own`), kept for the next
-//! one. Not confirmed in time: `Unavailable`, naming the count; latch does
-//! not retry, and a retry by the user is safe (it confirms again).
+//! one.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use redis::Value;
 
+use super::connection::Sent;
 use super::durability::{config_get, listed_replicas, replica_shortfalls, Replica};
 use super::keys::FENCE;
 use super::link::ask;
@@ -39,7 +36,7 @@ impl RedisStore {
     /// Returns once `--redis-replica-acks` replicas hold every write this
     /// store made or read before the call; at once when that is 0.
     pub async fn confirm(&self) -> Result<(), StoreError> {
-        let needed = self.replica_acks;
+        let needed = self.settings.replica_acks;
         if needed == 0 {
             return Ok(());
         }
@@ -48,7 +45,8 @@ impl RedisStore {
         let mut conn = self.bounded(link.own()).await?;
         let mut fence = scripts::BUMP.prepare_invoke();
         fence.key(FENCE);
-        self.run_on::<u64>(&mut conn, "BUMP", FENCE, &fence).await?;
+        self.send_on::<u64>(&mut conn, Sent::Script("BUMP", FENCE, &fence))
+            .await?;
         let mut wait = match self.waitaof.load(Ordering::SeqCst) {
             // numlocal 0: the primary's own fsync came before its reply
             // (appendfsync always), and 1 would fail on a primary without
@@ -57,7 +55,7 @@ impl RedisStore {
             false => redis::cmd("WAIT"),
         };
         wait.arg(needed).arg(WAIT_FOR.as_millis() as u64);
-        let confirmed = match self.query_on(&mut conn, &wait).await? {
+        let confirmed = match self.send_on(&mut conn, Sent::Command(&wait)).await? {
             // WAIT: replicas; WAITAOF: [local, replicas].
             Value::Int(n) => n,
             Value::Array(counts) => match counts.last() {
@@ -82,12 +80,14 @@ impl RedisStore {
     /// for: at connect, and after trouble (a failover may reach another
     /// version).
     pub(super) async fn learn_wait(&self) -> Result<(), StoreError> {
-        if self.replica_acks == 0 {
+        if self.settings.replica_acks == 0 {
             return Ok(());
         }
         let mut ask = redis::cmd("COMMAND");
         ask.arg("INFO").arg("WAITAOF");
-        let known: Vec<Value> = self.query_on(&mut self.link().shared(), &ask).await?;
+        let known: Vec<Value> = self
+            .send_on(&mut self.link().shared(), Sent::Command(&ask))
+            .await?;
         let has = matches!(known.first(), Some(Value::Array(_)));
         self.waitaof.store(has, Ordering::SeqCst);
         Ok(())
@@ -98,12 +98,15 @@ impl RedisStore {
     /// settings, read on a connection of its own with the URL's
     /// credentials (`durability::replica_shortfalls` judges them).
     pub(super) async fn survey_replicas(&self, survey: &mut Survey) -> Result<(), StoreError> {
-        if self.replica_acks == 0 {
+        if self.settings.replica_acks == 0 {
             return Ok(());
         }
         let mut conn = self.link().shared();
         let info: String = self
-            .query_on(&mut conn, redis::cmd("INFO").arg("replication"))
+            .send_on(
+                &mut conn,
+                Sent::Command(redis::cmd("INFO").arg("replication")),
+            )
             .await?;
         let listed = listed_replicas(&info);
         let mut replicas = Vec::new();
@@ -115,7 +118,7 @@ impl RedisStore {
             });
         }
         let online = listed.iter().filter(|replica| replica.online).count();
-        let (fine, found) = replica_shortfalls(self.replica_acks, online, &replicas);
+        let (fine, found) = replica_shortfalls(self.settings.replica_acks, online, &replicas);
         if found.is_empty() {
             survey.fine.push(fine);
         }
