@@ -77,7 +77,7 @@ pub async fn respond(www_root: Option<&Path>, parts: &Parts) -> Result<Response,
         Ok(Found::Missing) => built_in(path).map_or(Found::Missing, Found::File),
         Ok(found) => found,
         Err(e) => {
-            log_event!("www: cannot read {}: {e}", cut(path, MAX_PATH));
+            log_event!("www: cannot read {shown}: {e}");
             Found::Missing
         }
     };
