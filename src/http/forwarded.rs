@@ -7,6 +7,9 @@
 //! the header only when the connection comes from the proxy it was told to
 //! trust (`--trusted-proxy`), and then only its last entry: the one that
 //! proxy wrote (MDN, "X-Forwarded-For: security and privacy concerns").
+//! No RFC defines `X-Forwarded-For`, but it is what nginx and Caddy send;
+//! the standard `Forwarded` (RFC 7239) is not read (docs/contract.md, "The
+//! client address").
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
