@@ -167,7 +167,7 @@ fn built_in(path: &str) -> Option<StaticFile> {
 
 /// What a path names under the www dir. Expected misses are values, not
 /// errors (as in hyper-staticfile's `resolve.rs`).
-pub enum Found {
+enum Found {
     File(StaticFile),
     /// A directory (`/dir` asked for without its slash).
     Directory,
@@ -178,15 +178,15 @@ pub enum Found {
 
 /// A file to serve: its validators and type come from its metadata, and
 /// its contents are read only if a 200 with a body is sent.
-pub struct StaticFile {
+struct StaticFile {
     /// A file on disk streamed (`FileBody`), a built-in one as it is.
-    pub body: Body,
+    body: Body,
     /// The `Content-Length`.
-    pub length: u64,
-    pub content_type: &'static str,
+    length: u64,
+    content_type: &'static str,
     /// A built-in file has no modification time: its version is the
     /// binary's.
-    pub validators: Validators,
+    validators: Validators,
 }
 
 /// What `relative` names under `root` (already canonical).
@@ -197,7 +197,7 @@ pub struct StaticFile {
 ///    device) is `Missing`, and is never opened (opening a FIFO blocks).
 /// 3. Open the file, and take the validators from the open file, so they
 ///    describe the very bytes that will be sent. Opening reads nothing.
-pub fn find(root: &Path, relative: &Path) -> io::Result<Found> {
+fn find(root: &Path, relative: &Path) -> io::Result<Found> {
     // 1.
     let real = match fs::canonicalize(root.join(relative)) {
         Ok(real) => real,
