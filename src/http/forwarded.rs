@@ -150,7 +150,10 @@ mod tests {
         let h = forwarded(&[CLIENT]);
         let said = ignored_forwarded_for(other, proxy, &h).unwrap().to_string();
         assert!(said.starts_with("X-Forwarded-For from 192.0.2.9, which is not"));
-        assert!(ignored_forwarded_for(other, None, &h).is_none(), "no proxy set");
+        assert!(
+            ignored_forwarded_for(other, None, &h).is_none(),
+            "no proxy set"
+        );
         assert!(ignored_forwarded_for(addr(LOCALHOST), proxy, &h).is_none());
         assert!(ignored_forwarded_for(other, proxy, &HeaderMap::new()).is_none());
     }

@@ -8,6 +8,7 @@
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::path::Path;
+use std::sync::LazyLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -20,6 +21,7 @@ mod body;
 
 use crate::error::Error;
 use crate::http::conditional::Validators;
+use crate::http::encoding::hex;
 use crate::http::paths::{content_type, relative_path};
 use crate::http::response::{
     insert_static, method_not_allowed, not_found, options, redirect, response, Body, Response,
@@ -149,17 +151,28 @@ fn to_directory(uri: &Uri) -> Response {
     redirect(StatusCode::PERMANENT_REDIRECT, &location)
 }
 
-/// A built-in file, versioned by the binary: its ETag is a hash of its
-/// bytes, and it has no modification date.
+/// The ETag of each built-in file, in `BUILT_IN`'s order: a hash of its
+/// bytes, so it changes with the binary. Hashed once, not on every request
+/// for the stylesheet.
+static BUILT_IN_ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let etag = |bytes| {
+        let digest = hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)[..8]);
+        format!("\"built-in-{digest}\"")
+    };
+    BUILT_IN.iter().map(|&(_, _, bytes)| etag(bytes)).collect()
+});
+
+/// A built-in file, versioned by the binary (`BUILT_IN_ETAGS`): it has no
+/// modification date.
 fn built_in(path: &str) -> Option<StaticFile> {
-    let &(_, content_type, bytes) = BUILT_IN.iter().find(|(p, _, _)| *p == path)?;
-    let digest = crate::http::encoding::hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)[..8]);
+    let at = BUILT_IN.iter().position(|(p, _, _)| *p == path)?;
+    let (_, content_type, bytes) = BUILT_IN[at];
     Some(StaticFile {
         body: Either::Left(Full::new(Bytes::from_static(bytes))),
         length: bytes.len() as u64,
         content_type,
         validators: Validators {
-            etag: format!("\"built-in-{digest}\""),
+            etag: BUILT_IN_ETAGS[at].clone(),
             modified: None,
         },
     })
