@@ -337,6 +337,12 @@ fn a_missing_www_dir_still_serves_the_pages_and_the_built_in_stylesheet() {
         Some("text/css; charset=utf-8")
     );
     assert!(!style.body.is_empty());
+    // Versioned by the binary: the same ETag every time, so a 304 answers.
+    let etag = style.header("etag").unwrap();
+    assert!(etag.starts_with("\"built-in-"), "{etag}");
+    let again = server.send("GET", "/style.css", None, &[("if-none-match", etag)], "");
+    assert_eq!(again.status, 304);
+    assert_eq!(again.header("etag"), Some(etag));
 
     assert_eq!(server.get("/a.txt", None).status, 404);
 }

@@ -7,7 +7,11 @@
 //! the header only when the connection comes from the proxy it was told to
 //! trust (`--trusted-proxy`), and then only its last entry: the one that
 //! proxy wrote (MDN, "X-Forwarded-For: security and privacy concerns").
+//! No RFC defines `X-Forwarded-For`, but it is what nginx and Caddy send;
+//! the standard `Forwarded` (RFC 7239) is not read (docs/contract.md, "The
+//! client address").
 
+use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
 use hyper::header::HeaderMap;
@@ -50,20 +54,25 @@ pub fn client_address(peer: IpAddr, trusted_proxy: Option<IpAddr>, headers: &Hea
 /// `--trusted-proxy` is set, for the caller to tell the operator: either a
 /// client's forgery (ignored, as it should be) or a proxy arriving from an
 /// address the flag does not name, under which every client would be
-/// counted as one.
+/// counted as one. The words are written only where they are shown: the
+/// caller says them once, and a client sending the header on every request
+/// must not cost a string each time.
 pub fn ignored_forwarded_for(
     peer: IpAddr,
     trusted_proxy: Option<IpAddr>,
     headers: &HeaderMap,
-) -> Option<String> {
+) -> Option<impl fmt::Display> {
     let proxy = trusted_proxy?;
     let peer = peer.to_canonical();
     let ignored = headers.contains_key("x-forwarded-for") && !is_trusted_proxy(peer, Some(proxy));
     ignored.then(|| {
-        format!(
-            "X-Forwarded-For from {peer}, which is not --trusted-proxy {proxy}: ignored, \
-             the request counts as {peer}. If {peer} is your proxy, set --trusted-proxy to it"
-        )
+        fmt::from_fn(move |f| {
+            write!(
+                f,
+                "X-Forwarded-For from {peer}, which is not --trusted-proxy {proxy}: ignored, \
+                 the request counts as {peer}. If {peer} is your proxy, set --trusted-proxy to it"
+            )
+        })
     })
 }
 
@@ -139,11 +148,14 @@ mod tests {
     fn a_header_from_anyone_else_is_said_to_be_ignored() {
         let (other, proxy) = (addr("192.0.2.9"), Some(addr(LOCALHOST)));
         let h = forwarded(&[CLIENT]);
-        let said = ignored_forwarded_for(other, proxy, &h).unwrap();
+        let said = ignored_forwarded_for(other, proxy, &h).unwrap().to_string();
         assert!(said.starts_with("X-Forwarded-For from 192.0.2.9, which is not"));
-        assert_eq!(ignored_forwarded_for(other, None, &h), None, "no proxy set");
-        assert_eq!(ignored_forwarded_for(addr(LOCALHOST), proxy, &h), None);
-        assert_eq!(ignored_forwarded_for(other, proxy, &HeaderMap::new()), None);
+        assert!(
+            ignored_forwarded_for(other, None, &h).is_none(),
+            "no proxy set"
+        );
+        assert!(ignored_forwarded_for(addr(LOCALHOST), proxy, &h).is_none());
+        assert!(ignored_forwarded_for(other, proxy, &HeaderMap::new()).is_none());
     }
 
     #[test]

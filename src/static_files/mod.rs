@@ -8,6 +8,7 @@
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::path::Path;
+use std::sync::LazyLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -20,6 +21,7 @@ mod body;
 
 use crate::error::Error;
 use crate::http::conditional::Validators;
+use crate::http::encoding::hex;
 use crate::http::paths::{content_type, relative_path};
 use crate::http::response::{
     insert_static, method_not_allowed, not_found, options, redirect, response, Body, Response,
@@ -77,7 +79,7 @@ pub async fn respond(www_root: Option<&Path>, parts: &Parts) -> Result<Response,
         Ok(Found::Missing) => built_in(path).map_or(Found::Missing, Found::File),
         Ok(found) => found,
         Err(e) => {
-            log_event!("www: cannot read {}: {e}", cut(path, MAX_PATH));
+            log_event!("www: cannot read {shown}: {e}");
             Found::Missing
         }
     };
@@ -149,17 +151,28 @@ fn to_directory(uri: &Uri) -> Response {
     redirect(StatusCode::PERMANENT_REDIRECT, &location)
 }
 
-/// A built-in file, versioned by the binary: its ETag is a hash of its
-/// bytes, and it has no modification date.
+/// The ETag of each built-in file, in `BUILT_IN`'s order: a hash of its
+/// bytes, so it changes with the binary. Hashed once, not on every request
+/// for the stylesheet.
+static BUILT_IN_ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let etag = |bytes| {
+        let digest = hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)[..8]);
+        format!("\"built-in-{digest}\"")
+    };
+    BUILT_IN.iter().map(|&(_, _, bytes)| etag(bytes)).collect()
+});
+
+/// A built-in file, versioned by the binary (`BUILT_IN_ETAGS`): it has no
+/// modification date.
 fn built_in(path: &str) -> Option<StaticFile> {
-    let &(_, content_type, bytes) = BUILT_IN.iter().find(|(p, _, _)| *p == path)?;
-    let digest = crate::http::encoding::hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)[..8]);
+    let at = BUILT_IN.iter().position(|(p, _, _)| *p == path)?;
+    let (_, content_type, bytes) = BUILT_IN[at];
     Some(StaticFile {
         body: Either::Left(Full::new(Bytes::from_static(bytes))),
         length: bytes.len() as u64,
         content_type,
         validators: Validators {
-            etag: format!("\"built-in-{digest}\""),
+            etag: BUILT_IN_ETAGS[at].clone(),
             modified: None,
         },
     })
@@ -167,7 +180,7 @@ fn built_in(path: &str) -> Option<StaticFile> {
 
 /// What a path names under the www dir. Expected misses are values, not
 /// errors (as in hyper-staticfile's `resolve.rs`).
-pub enum Found {
+enum Found {
     File(StaticFile),
     /// A directory (`/dir` asked for without its slash).
     Directory,
@@ -178,15 +191,15 @@ pub enum Found {
 
 /// A file to serve: its validators and type come from its metadata, and
 /// its contents are read only if a 200 with a body is sent.
-pub struct StaticFile {
+struct StaticFile {
     /// A file on disk streamed (`FileBody`), a built-in one as it is.
-    pub body: Body,
+    body: Body,
     /// The `Content-Length`.
-    pub length: u64,
-    pub content_type: &'static str,
+    length: u64,
+    content_type: &'static str,
     /// A built-in file has no modification time: its version is the
     /// binary's.
-    pub validators: Validators,
+    validators: Validators,
 }
 
 /// What `relative` names under `root` (already canonical).
@@ -197,7 +210,7 @@ pub struct StaticFile {
 ///    device) is `Missing`, and is never opened (opening a FIFO blocks).
 /// 3. Open the file, and take the validators from the open file, so they
 ///    describe the very bytes that will be sent. Opening reads nothing.
-pub fn find(root: &Path, relative: &Path) -> io::Result<Found> {
+fn find(root: &Path, relative: &Path) -> io::Result<Found> {
     // 1.
     let real = match fs::canonicalize(root.join(relative)) {
         Ok(real) => real,
