@@ -23,9 +23,9 @@ use std::fmt::Display;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-pub use recent::{Recent, BROWSERS, COOKIE_MAX_AGE, PER_BROWSER};
+pub use recent::{Recent, COOKIE_MAX_AGE, PER_BROWSER};
 pub use traced::Traced;
-pub use tracker::{before_after, Change, Changed, CookieSet, Place, Seen, State, Tracker};
+pub use tracker::{before_after, Change, Changed, CookieSet, Place, Seen, Tracker};
 
 /// How much `--trace` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub enum Mode {
 
 /// The longest line of a table, in bytes: a request line or a header value
 /// is the client's to choose, and the log must stay bounded.
-pub const MAX_LINE: usize = 256;
+const MAX_LINE: usize = 256;
 
 /// One row: a label and what happened, possibly on several lines.
 pub type Row = (&'static str, String);

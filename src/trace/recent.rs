@@ -19,7 +19,7 @@ pub const PER_BROWSER: usize = 20;
 /// The `trace` cookie's lifetime: a day of learning.
 pub const COOKIE_MAX_AGE: u64 = 24 * 60 * 60;
 /// The browsers kept.
-pub const BROWSERS: usize = 64;
+const BROWSERS: usize = 64;
 
 /// The recent requests of each browser, the one seen last at the back.
 #[derive(Default)]

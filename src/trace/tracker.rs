@@ -40,7 +40,7 @@ pub struct Seen {
 }
 
 /// What the request did to one stored session, in the order it ran.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Change {
     Created(Seen),
     Rewritten(Seen),
@@ -59,7 +59,7 @@ pub enum State {
 }
 
 /// What the answer did to the session cookie.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum CookieSet {
     /// No `Set-Cookie` for it: the browser sends the same one next time.
     Kept,
@@ -139,13 +139,13 @@ impl Tracker {
 
 /// The tracker's answer: the request's session before and after, the
 /// cookie, and every change to the store in order.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Changed {
-    pub before: State,
-    pub after: State,
+    before: State,
+    after: State,
     /// The session cookie as sent, and as the browser holds it after.
     pub cookie: (String, String),
-    pub changes: Vec<Change>,
+    changes: Vec<Change>,
 }
 
 impl Changed {
