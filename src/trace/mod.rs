@@ -161,6 +161,8 @@ pub fn short(secret: &str) -> String {
 /// A cookie latch does not know may be another site's secret on the same
 /// host: it is cut too.
 pub fn cookie_line(line: &str, public: &[&str]) -> String {
+    // A `Set-Cookie`'s attributes after its value (RFC 6265 §4.1.1) are
+    // no secret: they stay whole.
     const ATTRIBUTES: [&str; 5] = ["path", "max-age", "samesite", "expires", "domain"];
     line.split(';')
         .map(|part| match part.split_once('=') {

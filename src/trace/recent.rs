@@ -81,8 +81,9 @@ impl Recent {
     }
 }
 
-/// Where the browser `key` names is kept, comparing every key in constant
-/// time.
+/// Where the browser `key` names is kept, each kept key compared with it
+/// in constant time: how long a made-up key takes to be refused does not
+/// tell how much of it was right.
 fn position(browsers: &VecDeque<Browser>, key: &str) -> Option<usize> {
     browsers
         .iter()
