@@ -88,9 +88,10 @@ pub fn row(label: &'static str, detail: impl Display) {
 }
 
 /// The session the request chose (`auth::session`), for the tracker's
-/// "before": `seen` runs only when the request is traced.
+/// "before": `seen` runs only when the request is traced, on its first
+/// look.
 pub fn session_before(seen: impl FnOnce() -> Option<Seen>) {
-    with_table(|table| table.tracker.before(seen()));
+    with_table(|table| table.tracker.before(seen));
 }
 
 /// A change the store made to a session, for the tracker: `change` runs

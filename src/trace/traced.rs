@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn the_summary_is_the_tables_first_line_and_all_of_summary_mode() {
         let mut tracker = Tracker::default();
-        tracker.before(Some(seen("aaaaaaaaaaaa", Some("alice"), "dark")));
+        tracker.before(|| Some(seen("aaaaaaaaaaaa", Some("alice"), "dark")));
         tracker.changed(Change::Created(seen("bbbbbbbbbbbb", None, "dark")));
         let set = CookieSet::New {
             shown: "Mrv0…".into(),
