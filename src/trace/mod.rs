@@ -23,9 +23,9 @@ use std::fmt::Display;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-pub use recent::{Recent, BROWSERS, COOKIE_MAX_AGE, PER_BROWSER};
+pub use recent::{Recent, COOKIE_MAX_AGE, PER_BROWSER};
 pub use traced::Traced;
-pub use tracker::{before_after, Change, Changed, CookieSet, Place, Seen, State, Tracker};
+pub use tracker::{before_after, Change, Changed, CookieSet, Place, Seen, Tracker};
 
 /// How much `--trace` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub enum Mode {
 
 /// The longest line of a table, in bytes: a request line or a header value
 /// is the client's to choose, and the log must stay bounded.
-pub const MAX_LINE: usize = 256;
+const MAX_LINE: usize = 256;
 
 /// One row: a label and what happened, possibly on several lines.
 pub type Row = (&'static str, String);
@@ -88,9 +88,10 @@ pub fn row(label: &'static str, detail: impl Display) {
 }
 
 /// The session the request chose (`auth::session`), for the tracker's
-/// "before": `seen` runs only when the request is traced.
+/// "before": `seen` runs only when the request is traced, on its first
+/// look.
 pub fn session_before(seen: impl FnOnce() -> Option<Seen>) {
-    with_table(|table| table.tracker.before(seen()));
+    with_table(|table| table.tracker.before(seen));
 }
 
 /// A change the store made to a session, for the tracker: `change` runs
@@ -161,6 +162,8 @@ pub fn short(secret: &str) -> String {
 /// A cookie latch does not know may be another site's secret on the same
 /// host: it is cut too.
 pub fn cookie_line(line: &str, public: &[&str]) -> String {
+    // A `Set-Cookie`'s attributes after its value (RFC 6265 §4.1.1) are
+    // no secret: they stay whole.
     const ATTRIBUTES: [&str; 5] = ["path", "max-age", "samesite", "expires", "domain"];
     line.split(';')
         .map(|part| match part.split_once('=') {

@@ -19,7 +19,7 @@ pub const PER_BROWSER: usize = 20;
 /// The `trace` cookie's lifetime: a day of learning.
 pub const COOKIE_MAX_AGE: u64 = 24 * 60 * 60;
 /// The browsers kept.
-pub const BROWSERS: usize = 64;
+const BROWSERS: usize = 64;
 
 /// The recent requests of each browser, the one seen last at the back.
 #[derive(Default)]
@@ -81,8 +81,9 @@ impl Recent {
     }
 }
 
-/// Where the browser `key` names is kept, comparing every key in constant
-/// time.
+/// Where the browser `key` names is kept, each kept key compared with it
+/// in constant time: how long a made-up key takes to be refused does not
+/// tell how much of it was right.
 fn position(browsers: &VecDeque<Browser>, key: &str) -> Option<usize> {
     browsers
         .iter()

@@ -3,6 +3,8 @@
 //! first line alone (`--trace=summary`), one line per request, so that a
 //! walk through the site reads as a lesson's execution table.
 
+use std::fmt::Write;
+
 use super::{Changed, CookieSet, Mode, Row, Table, MAX_LINE};
 use crate::log::cut;
 
@@ -75,13 +77,10 @@ impl Traced {
         let rows = self.rows.iter().map(|(l, d)| (*l, d.as_str()));
         for (n, (label, detail)) in rows.chain([("changed", changed.as_str())]).enumerate() {
             let mut lines = detail.lines().map(|line| cut(line, MAX_LINE));
-            out.push_str(&format!(
-                "\n  {:>2}  {label:<12} {}",
-                n + 1,
-                lines.next().unwrap_or_default()
-            ));
+            let first = lines.next().unwrap_or_default();
+            let _ = write!(out, "\n  {:>2}  {label:<12} {first}", n + 1);
             for more in lines {
-                out.push_str(&format!("\n      {:<12} {more}", ""));
+                let _ = write!(out, "\n      {:<12} {more}", "");
             }
         }
         out
@@ -157,7 +156,7 @@ mod tests {
     #[test]
     fn the_summary_is_the_tables_first_line_and_all_of_summary_mode() {
         let mut tracker = Tracker::default();
-        tracker.before(Some(seen("aaaaaaaaaaaa", Some("alice"), "dark")));
+        tracker.before(|| Some(seen("aaaaaaaaaaaa", Some("alice"), "dark")));
         tracker.changed(Change::Created(seen("bbbbbbbbbbbb", None, "dark")));
         let set = CookieSet::New {
             shown: "Mrv0…".into(),

@@ -40,7 +40,7 @@ pub struct Seen {
 }
 
 /// What the request did to one stored session, in the order it ran.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Change {
     Created(Seen),
     Rewritten(Seen),
@@ -59,7 +59,7 @@ pub enum State {
 }
 
 /// What the answer did to the session cookie.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum CookieSet {
     /// No `Set-Cookie` for it: the browser sends the same one next time.
     Kept,
@@ -78,10 +78,11 @@ pub struct Tracker {
 
 impl Tracker {
     /// The session the request chose; the first choice stands (a handler
-    /// that looks again sees what it changed itself).
-    pub(super) fn before(&mut self, seen: Option<Seen>) {
+    /// that looks again sees what it changed itself), and a later look is
+    /// not even built.
+    pub(super) fn before(&mut self, seen: impl FnOnce() -> Option<Seen>) {
         if self.before == State::NotRead {
-            self.before = seen.map_or(State::NoSession, |s| State::Session(s.bounded()));
+            self.before = seen().map_or(State::NoSession, |s| State::Session(s.bounded()));
         }
     }
 
@@ -139,13 +140,13 @@ impl Tracker {
 
 /// The tracker's answer: the request's session before and after, the
 /// cookie, and every change to the store in order.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Changed {
-    pub before: State,
-    pub after: State,
+    before: State,
+    after: State,
     /// The session cookie as sent, and as the browser holds it after.
     pub cookie: (String, String),
-    pub changes: Vec<Change>,
+    changes: Vec<Change>,
 }
 
 impl Changed {
@@ -316,7 +317,7 @@ pub(super) mod tests {
     #[test]
     fn a_logout_that_moves_the_session_ends_under_the_new_cookie_not_rewritten() {
         let mut tracker = Tracker::default();
-        tracker.before(Some(seen("aaaa", Some("alice"), "dark")));
+        tracker.before(|| Some(seen("aaaa", Some("alice"), "dark")));
         tracker.changed(Change::Created(seen("bbbb", None, "dark")));
         tracker.changed(deleted("aaaa"));
         let set = CookieSet::New {
@@ -331,7 +332,7 @@ pub(super) mod tests {
     #[test]
     fn a_flush_removes_the_cookie_and_leaves_no_session() {
         let mut tracker = Tracker::default();
-        tracker.before(Some(seen("aaaa", Some("alice"), "dark")));
+        tracker.before(|| Some(seen("aaaa", Some("alice"), "dark")));
         tracker.changed(deleted("aaaa"));
         let changed = tracker.finish(Some("Tqjb…".into()), CookieSet::Removed);
         assert_eq!(changed.after, State::NoSession);
@@ -341,8 +342,8 @@ pub(super) mod tests {
     #[test]
     fn a_rewrite_in_place_is_seen_after_and_a_second_look_does_not_replace_the_first() {
         let mut tracker = Tracker::default();
-        tracker.before(Some(seen("aaaa", Some("alice"), "dark")));
-        tracker.before(None);
+        tracker.before(|| Some(seen("aaaa", Some("alice"), "dark")));
+        tracker.before(|| unreachable!("a second look is not built"));
         tracker.changed(Change::Rewritten(seen("aaaa", Some("alice"), "light")));
         let changed = tracker.finish(Some("Tqjb…".into()), CookieSet::Kept);
         assert!(changed.rewritten());
