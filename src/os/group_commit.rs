@@ -17,6 +17,7 @@
 //! 4. Otherwise it waits for the running one to end, and looks again: the
 //!    running one may have begun before its ticket, and then covers it not.
 
+use std::fmt;
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -95,16 +96,19 @@ impl DirSync {
 
 /// The `--trace` row of one writer's fsync: run by it (`ran`: how many
 /// writes that fsync covered), or shared with a writer that ran one.
+/// Formatted only when the request is traced: every write passes here.
 fn trace_row(dir: &Path, ran: Option<u64>, result: io::Result<()>) -> io::Result<()> {
-    let how = match ran {
-        Some(0 | 1) => String::new(),
-        Some(n) => format!(", one fsync for {n} writes done at the same moment"),
-        None => ", shared: run by a write done at the same moment, begun after this one".into(),
-    };
-    let done = match &result {
-        Ok(()) => "the names it holds now survive a crash".to_string(),
-        Err(e) => format!("failed: {e}"),
-    };
+    let how = fmt::from_fn(|f| match ran {
+        Some(0 | 1) => Ok(()),
+        Some(n) => write!(f, ", one fsync for {n} writes done at the same moment"),
+        None => {
+            f.write_str(", shared: run by a write done at the same moment, begun after this one")
+        }
+    });
+    let done = fmt::from_fn(|f| match &result {
+        Ok(()) => f.write_str("the names it holds now survive a crash"),
+        Err(e) => write!(f, "failed: {e}"),
+    });
     let dir = dir.display();
     trace::row(
         "disk",
