@@ -11,12 +11,16 @@
 //! 1. A writer, its rename done, takes a ticket: the count of tickets so
 //!    far. Every ticket up to it belongs to a rename already done.
 //! 2. If an fsync that began after the ticket was taken has ended, the
-//!    writer is done (and if that fsync failed, it fails too).
+//!    writer is done; if one such fsync failed, it fails too, even when a
+//!    later one succeeded: after a failed fsync the kernel may have marked
+//!    the unwritten change clean, so a later success proves nothing
+//!    (PostgreSQL's "fsyncgate", 2018; its wiki page "Fsync Errors").
 //! 3. If none is running, it starts one, covering every ticket taken so
 //!    far, and wakes the others when it ends.
 //! 4. Otherwise it waits for the running one to end, and looks again: the
 //!    running one may have begun before its ticket, and then covers it not.
 
+use std::fmt;
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -55,13 +59,13 @@ impl DirSync {
         let mut ran = None;
         loop {
             // 2.
-            if state.synced >= ticket {
-                return trace_row(dir, ran, Ok(()));
-            }
             if let Some((covered, kind, why)) = &state.failed {
                 if *covered >= ticket {
                     return trace_row(dir, ran, Err(io::Error::new(*kind, why.clone())));
                 }
+            }
+            if state.synced >= ticket {
+                return trace_row(dir, ran, Ok(()));
             }
             // 3.
             if !state.running {
@@ -95,16 +99,19 @@ impl DirSync {
 
 /// The `--trace` row of one writer's fsync: run by it (`ran`: how many
 /// writes that fsync covered), or shared with a writer that ran one.
+/// Formatted only when the request is traced: every write passes here.
 fn trace_row(dir: &Path, ran: Option<u64>, result: io::Result<()>) -> io::Result<()> {
-    let how = match ran {
-        Some(0 | 1) => String::new(),
-        Some(n) => format!(", one fsync for {n} writes done at the same moment"),
-        None => ", shared: run by a write done at the same moment, begun after this one".into(),
-    };
-    let done = match &result {
-        Ok(()) => "the names it holds now survive a crash".to_string(),
-        Err(e) => format!("failed: {e}"),
-    };
+    let how = fmt::from_fn(|f| match ran {
+        Some(0 | 1) => Ok(()),
+        Some(n) => write!(f, ", one fsync for {n} writes done at the same moment"),
+        None => {
+            f.write_str(", shared: run by a write done at the same moment, begun after this one")
+        }
+    });
+    let done = fmt::from_fn(|f| match &result {
+        Ok(()) => f.write_str("the names it holds now survive a crash"),
+        Err(e) => write!(f, "failed: {e}"),
+    });
     let dir = dir.display();
     trace::row(
         "disk",
@@ -144,5 +151,13 @@ mod tests {
         assert_eq!(error.kind(), io::ErrorKind::NotFound);
         // A later writer starts an fsync of its own: a failure is not sticky.
         assert!(sync.sync(&std::env::temp_dir()).is_ok());
+        // A writer whose fsync failed while it waited is told so, though a
+        // later fsync succeeded before it looked.
+        let mut state = sync.lock();
+        let ticket = state.tickets + 1;
+        state.failed = Some((ticket, io::ErrorKind::Other, "failed".into()));
+        state.synced = ticket + 1;
+        drop(state);
+        assert!(sync.sync(&std::env::temp_dir()).is_err());
     }
 }

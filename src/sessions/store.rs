@@ -180,7 +180,7 @@ impl Store {
 
     /// Where the session `id` names is kept: its file, or its Redis key.
     /// Neither is a secret: a digest cannot be turned back into the id.
-    pub fn place(&self, id: &SessionId) -> Place {
+    fn place(&self, id: &SessionId) -> Place {
         on_backend!(self, b => b.place(id))
     }
 

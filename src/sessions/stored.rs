@@ -27,8 +27,8 @@ pub struct Stored {
 /// loses: one round trip to a shared store saved in the usual case. It is
 /// only where the change starts, never what makes it safe: the compare
 /// decides, so a stale version costs one more try, never a wrong write.
-/// The file store keeps none (it reads under the session's lock, from its
-/// cache).
+/// The file store keeps none (it reads under the session's lock, from the
+/// disk, never its cache).
 #[derive(Debug)]
 pub struct Version(Option<Vec<u8>>);
 

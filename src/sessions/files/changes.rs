@@ -165,9 +165,10 @@ impl FileStore {
     }
 
     /// Notes that `id` is signed in as its record's user, then ends the
-    /// user's oldest sign-ins past `keep`: each one is re-read under its
-    /// lock and deleted only if it still holds that user's sign-in (an
-    /// entry that no longer does is just dropped from the index).
+    /// user's oldest sign-ins past `keep`. Newest first, each is read
+    /// under its lock: the first `keep` that still hold that user's
+    /// sign-in stay, every later one that does is deleted then and there
+    /// (an entry that no longer does is just dropped from the index).
     pub async fn keep_newest_sign_ins(
         &self,
         id: &SessionId,
@@ -184,22 +185,17 @@ impl FileStore {
             let Some(oldest_first) = files.sign_ins.past(&user, keep) else {
                 return Ok(0);
             };
-            let holds = |file: &Locked| -> io::Result<bool> {
-                let read = file.read(now)?;
-                Ok(matches!(read, Some(Judged::Live(r)) if r.user() == Some(user.as_str())))
-            };
-            let mut live = Vec::new();
-            for key in oldest_first {
-                if holds(&files.lock(&key))? {
-                    live.push(key);
-                } else {
-                    files.sign_ins.remove(&user, &key);
-                }
-            }
-            let mut ended = 0;
-            for key in live.iter().take(live.len().saturating_sub(keep)) {
+            let (mut kept, mut ended) = (0, 0);
+            for key in oldest_first.iter().rev() {
                 let file = files.lock(key);
-                if holds(&file)? && file.unlink()? {
+                let read = file.read(now)?;
+                let holds =
+                    matches!(read, Some(Judged::Live(r)) if r.user() == Some(user.as_str()));
+                if holds && kept < keep {
+                    kept += 1;
+                    continue;
+                }
+                if holds && file.unlink()? {
                     ended += 1;
                 }
                 files.sign_ins.remove(&user, key);

@@ -267,12 +267,7 @@ mod tests {
     use super::*;
 
     fn temp_dir() -> std::path::PathBuf {
-        let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes).unwrap();
-        let dir = std::env::temp_dir().join(format!(
-            "latch-dir-test-{}",
-            crate::http::encoding::hex(&bytes)
-        ));
+        let dir = std::env::temp_dir().join(format!("latch-dir-test-{}", hex(&random_32()[..8])));
         prepare(&dir).unwrap();
         dir
     }
