@@ -10,8 +10,8 @@
 //!   password hash and "sign out everywhere" epoch (`auth_hash`,
 //!   `sign_in_stands`; Django's `get_session_auth_hash`);
 //! - the CSRF check of signed-in POSTs (`csrf`), password checks
-//!   (`password`), the users file (`users`) and login throttling
-//!   (`throttle`).
+//!   (`password`), the users file (`users`), login throttling
+//!   (`throttle`) and its device cookies (`device`).
 
 pub mod csrf;
 pub mod device;

@@ -3,7 +3,9 @@
 //! and memory whatever clients do, fairly between client addresses, and a
 //! failure answered no sooner than the users file's floor
 //! (`users::timing`), so that the time of a failure does not tell which
-//! names exist.
+//! names exist. A hash is slow by design (OWASP Password Storage Cheat
+//! Sheet, "Work Factors"), for the server too: unbounded, sign-ins alone
+//! could take every core and all the memory.
 //!
 //! The places a check takes are moved into the work itself, on the
 //! blocking pool, and given back when the hash is done: a client that

@@ -15,8 +15,9 @@
 //! `--secure-cookies` keeps such cookies out.
 
 use std::fmt;
+use std::sync::Arc;
 
-use crate::auth::users::UsersFile;
+use crate::auth::users::{Users, UsersFile};
 use crate::auth::{sign_in_stands, sign_out_if_void};
 use crate::log_event;
 use crate::sessions::store::{Store, StoreError, Stored, Version};
@@ -31,8 +32,9 @@ pub async fn current(
     now: u64,
 ) -> Result<Option<Session>, StoreError> {
     trace_no_ids(ids);
-    match chosen(store, users, ids, now).await? {
-        Some((id, stored)) => settle(store, users, id, stored, now).await,
+    let users = users.snapshot();
+    match chosen(store, &users, ids, now).await? {
+        Some((id, stored, stands)) => settle(store, users, id, stored, stands, now).await,
         None => Ok(None),
     }
 }
@@ -47,20 +49,22 @@ pub async fn every(
     now: u64,
 ) -> Result<Vec<Session>, StoreError> {
     trace_no_ids(ids);
+    let users = users.snapshot();
     let mut loaded = Vec::new();
     for id in ids.iter() {
-        if let Some(stored) = load(store, id, now).await? {
-            loaded.push((id, stored));
+        if let Some((stored, stands)) = load(store, &users, id, now).await? {
+            loaded.push((id, stored, stands));
         }
     }
     trace::session_before(|| {
-        let signed_in = loaded.iter().find(|(_, s)| s.record.user().is_some());
-        let (id, stored) = signed_in.or(loaded.first())?;
+        let signed_in = loaded.iter().find(|(_, s, _)| s.record.user().is_some());
+        let (id, stored, _) = signed_in.or(loaded.first())?;
         Some(store.seen(id, &stored.record))
     });
     let mut sessions = Vec::new();
-    for (id, stored) in loaded {
-        if let Some(session) = settle(store, users, id, stored, now).await? {
+    for (id, stored, stands) in loaded {
+        let users = Arc::clone(&users);
+        if let Some(session) = settle(store, users, id, stored, stands, now).await? {
             sessions.push(session);
         }
     }
@@ -77,11 +81,10 @@ pub async fn for_error_page(
     ids: &CookieIds,
     now: u64,
 ) -> Option<Record> {
-    let (_, stored) = chosen(store, users, ids, now).await.ok()??;
-    let Stored {
-        mut record, epoch, ..
-    } = stored;
-    if !sign_in_stands(&users.snapshot(), &record, epoch) {
+    let users = users.snapshot();
+    let (_, stored, stands) = chosen(store, &users, ids, now).await.ok()??;
+    let mut record = stored.record;
+    if !stands {
         record.remove_auth();
     }
     Some(record)
@@ -93,47 +96,57 @@ pub async fn for_error_page(
 /// `MAX_SESSION_COOKIES` sessions, and one in the usual case (one cookie).
 async fn chosen<'a>(
     store: &Store,
-    users: &UsersFile,
+    users: &Users,
     ids: &'a CookieIds,
     now: u64,
-) -> Result<Option<(&'a SessionId, Stored)>, StoreError> {
-    let users = users.snapshot();
-    let mut first_live: Option<(&SessionId, Stored)> = None;
+) -> Result<Option<(&'a SessionId, Stored, bool)>, StoreError> {
+    let mut first_live: Option<(&SessionId, Stored, bool)> = None;
     let mut signed_in = None;
     for id in ids.iter() {
-        let Some(stored) = load(store, id, now).await? else {
+        let Some((stored, stands)) = load(store, users, id, now).await? else {
             continue;
         };
-        if stored.record.user().is_some() && sign_in_stands(&users, &stored.record, stored.epoch) {
-            if let Some((passed, _)) = &first_live {
+        if stored.record.user().is_some() && stands {
+            if let Some((passed, ..)) = &first_live {
                 trace::row("session", Looked::Preferred(id.label(), passed.label()));
             }
-            signed_in = Some((id, stored));
+            signed_in = Some((id, stored, stands));
             break;
         }
-        first_live.get_or_insert((id, stored));
+        first_live.get_or_insert((id, stored, stands));
     }
     let chosen = signed_in.or(first_live);
     trace::session_before(|| {
-        let (id, stored) = chosen.as_ref()?;
+        let (id, stored, _) = chosen.as_ref()?;
         Some(store.seen(id, &stored.record))
     });
     Ok(chosen)
 }
 
-/// Step 1: the session `id` names, if it is live, with its user's epoch.
-/// A well-formed id with no live session is no session: latch never adopts
-/// an id it did not issue (OWASP "strict session management").
-async fn load(store: &Store, id: &SessionId, now: u64) -> Result<Option<Stored>, StoreError> {
+/// Step 1: the session `id` names, if it is live, with its user's epoch,
+/// and whether its sign-in stands (`sign_in_stands`): judged here, once
+/// per session and request. A well-formed id with no live session is no
+/// session: latch never adopts an id it did not issue (OWASP "strict
+/// session management").
+async fn load(
+    store: &Store,
+    users: &Users,
+    id: &SessionId,
+    now: u64,
+) -> Result<Option<(Stored, bool)>, StoreError> {
     let loaded = store.load(id, now).await?;
     match &loaded {
         Some(stored) => trace::row("session", Looked::Loaded(id.label(), &stored.record)),
         None => trace::row("session", Looked::NotLive(id.label())),
     }
-    Ok(loaded)
+    Ok(loaded.map(|stored| {
+        let stands = sign_in_stands(users, &stored.record, stored.epoch);
+        (stored, stands)
+    }))
 }
 
-/// Steps 2 and 3 for a session the request uses, as loaded (step 1):
+/// Steps 2 and 3 for a session the request uses, as loaded (step 1),
+/// with `users` the version of the file it was judged by:
 ///
 /// 2. A signed-in session whose `_auth_hash` no longer matches its user
 ///    (password changed, user removed, "sign out everywhere") is signed
@@ -146,9 +159,10 @@ async fn load(store: &Store, id: &SessionId, now: u64) -> Result<Option<Stored>,
 /// it, so the request goes on with the change made in memory only.
 async fn settle(
     store: &Store,
-    users: &UsersFile,
+    users: Arc<Users>,
     id: &SessionId,
     stored: Stored,
+    stands: bool,
     now: u64,
 ) -> Result<Option<Session>, StoreError> {
     let label = id.label();
@@ -158,8 +172,7 @@ async fn settle(
         version,
     } = stored;
     // 2.
-    let users = users.snapshot();
-    let void = !sign_in_stands(&users, &record, epoch);
+    let void = !stands;
     // 3.
     let idle = store.idle_timeout();
     let touch = record.needs_touch(now, idle);

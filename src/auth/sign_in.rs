@@ -32,7 +32,8 @@ pub struct SignedIn {
 /// seconds.
 ///
 /// 1. The `_auth_hash` binds the sign-in to the password hash and the
-///    user's epoch as they are now (`auth_hash`).
+///    user's epoch as they are now (`auth_hash`), beside one new CSRF
+///    token, whichever way the session is made.
 /// 2. With a session already (`old`), move it to a fresh id: its non-auth
 ///    data (the theme) comes along, unless it was signed in as someone
 ///    else; the old id then names nothing.
@@ -50,10 +51,11 @@ pub async fn sign_in(
     // 1.
     let epoch = store.epoch(user).await?;
     let hash = auth_hash(password_hash, epoch);
-    let fresh = Record::new(now, ttl, store.idle_timeout(), csrf::new_token());
+    let token = csrf::new_token();
+    let fresh = Record::new(now, ttl, store.idle_timeout(), token.clone());
     // 2.
     if let Some(old) = old {
-        let (user, hash, token) = (user.to_owned(), hash.clone(), csrf::new_token());
+        let (user, hash, token) = (user.to_owned(), hash.clone(), token.clone());
         let lifetime = (fresh.created, fresh.expires, fresh.seen);
         let start = move |r: &mut Record| {
             if r.user().is_some_and(|previous| previous != user) {
@@ -70,7 +72,7 @@ pub async fn sign_in(
     }
     // 3.
     let mut record = fresh;
-    record.sign_in(user, &hash, now, &csrf::new_token());
+    record.sign_in(user, &hash, now, &token);
     let id = store.create(&record).await?;
     keep_newest(store, id, record, None).await
 }

@@ -205,16 +205,19 @@ pub async fn sign_out(
     };
     let user = own.record.user().unwrap_or_default().to_owned();
     let others: Vec<Session> = sessions.collect();
-    // 4.
-    let everywhere = scope == Scope::All;
-    if everywhere {
+    // 4. `everywhere`: the users other than the request's own that this
+    //    signed out everywhere, each once, whose log line is still to say so.
+    let mut everywhere: Vec<&str> = Vec::new();
+    if scope == Scope::All {
         sign_out_everywhere(store, &user).await?;
         for other in &others {
             let other_user = other.record.user().unwrap_or_default();
-            if other_user != user {
-                if let Err(e) = sign_out_everywhere(store, other_user).await {
-                    log_event!("logout user={other_user}: not signed out everywhere: {e}");
-                }
+            if other_user == user || everywhere.contains(&other_user) {
+                continue;
+            }
+            match sign_out_everywhere(store, other_user).await {
+                Ok(()) => everywhere.push(other_user),
+                Err(e) => log_event!("logout user={other_user}: not signed out everywhere: {e}"),
             }
         }
     }
@@ -233,12 +236,20 @@ pub async fn sign_out(
             store.confirm().await?;
             return Ok(SignedOut::AlreadyGone);
         }
-        Err(e) if !everywhere => return Err(e),
+        Err(e) if scope == Scope::This => return Err(e),
         Err(error) => delete_after_commit(store, &own, error).await,
     };
     trace::row("sign out", format_args!("step 3, {ended}"));
-    for other in others {
-        end_another(store, &other, now).await;
+    for other in &others {
+        let other_user = other.record.user().unwrap_or_default();
+        let scope = match everywhere.iter().position(|u| *u == other_user) {
+            Some(i) => {
+                everywhere.swap_remove(i);
+                Scope::All
+            }
+            None => Scope::This,
+        };
+        end_another(store, other, scope, now).await;
     }
     // 8.
     store.confirm().await?;
@@ -326,9 +337,9 @@ async fn delete_after_commit(store: &Store, session: &Session, error: StoreError
 }
 
 /// Step 3 for a session the request named beside its own: deleted, with
-/// its own log line; a failure is logged, and the request's own sign-out
-/// stands.
-async fn end_another(store: &Store, session: &Session, now: u64) {
+/// its own log line (`scope=all` when step 4 signed its user out
+/// everywhere); a failure is logged, and the request's own sign-out stands.
+async fn end_another(store: &Store, session: &Session, scope: Scope, now: u64) {
     let user = session.record.user().unwrap_or_default();
     match end(store, session, Mode::Flush, now).await {
         Ok(Some(ended)) => {
@@ -336,7 +347,7 @@ async fn end_another(store: &Store, session: &Session, now: u64) {
                 "sign out",
                 format_args!("step 3, another session the request named: {ended}"),
             );
-            log_event!("{}", ended.log_line(user, Scope::This));
+            log_event!("{}", ended.log_line(user, scope));
         }
         Ok(None) => {}
         Err(e) => {

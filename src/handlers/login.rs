@@ -59,9 +59,10 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
     };
     // 1.
     let turn = app.hashing.turn(client).await?;
-    // 2.
-    let known = app.users.snapshot();
-    let device = known.hash_of(&username).and_then(|hash| {
+    // 2. (`check`: the name's line, or the decoy, from one version of the
+    //    users file for the device cookie and the check of step 3.)
+    let check = app.users.password_check(&username);
+    let device = check.user_hash().and_then(|hash| {
         device::presented(&request.parts.headers, app.device_cookie, &username, hash)
     });
     let attempt = app.throttle.attempt(client, &username, device);
@@ -95,8 +96,7 @@ pub async fn post(app: &App, request: &Request<'_>, form: &Form) -> Result<Respo
         },
     );
     // 3.
-    let check = app.users.password_check(&username);
-    let known_user = check.is_known_user();
+    let known_user = check.user_hash().is_some();
     let matched = app.hashing.check(turn, check, password).await?;
     trace::row(
         "password",

@@ -177,8 +177,10 @@ impl PasswordCheck {
         }
     }
 
-    pub fn is_known_user(&self) -> bool {
-        self.user_hash.is_some()
+    /// The user's password hash; `None` for a name with no usable line,
+    /// whose check is against the decoy.
+    pub fn user_hash(&self) -> Option<&str> {
+        self.user_hash.as_ref().map(|(hash, _)| hash.as_str())
     }
 
     /// The memory the check will hold, in KiB: the user's hash's, or the
@@ -259,7 +261,7 @@ mod tests {
         assert_eq!(recognize(&decoys.decoy), Ok(DEFAULT_KIND));
         let floor = Duration::from_millis(45);
         let unknown = PasswordCheck::new(None, Arc::clone(&decoys), floor);
-        assert!(!unknown.is_known_user());
+        assert_eq!(unknown.user_hash(), None);
         assert_eq!(unknown.memory_kib(), DEFAULT_KIND.memory_kib());
         assert_eq!(unknown.run(""), None);
         let hash = crate::auth::users::hash_password("pw");

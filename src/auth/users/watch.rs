@@ -212,7 +212,7 @@ mod tests {
         file.refresh();
         assert!(file.snapshot().hash_of("bob").is_none(), "read");
         assert!(file.snapshot().hash_of("carol").is_some());
-        assert!(!file.password_check("bob").is_known_user());
+        assert_eq!(file.password_check("bob").user_hash(), None);
 
         std::fs::remove_file(&path).unwrap();
         file.refresh();
