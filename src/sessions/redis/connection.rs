@@ -96,6 +96,15 @@ impl RedisStore {
     /// Sends one command on the shared connection and reads its reply.
     pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         self.verified().await?;
+        self.query_unverified(cmd).await
+    }
+
+    /// `query` without a check first: for the questions of the check and
+    /// of `survey`, which come before any verdict.
+    pub(super) async fn query_unverified<T: FromRedisValue>(
+        &self,
+        cmd: &Cmd,
+    ) -> Result<T, StoreError> {
         self.send_on(&mut self.link().shared(), Sent::Command(cmd))
             .await
     }
@@ -320,15 +329,12 @@ impl RedisStore {
 
     /// The primary's settings, read (`durability::config_get`) and judged.
     async fn primary_shortfalls(&self) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.link().shared();
-        Ok(
-            match self.bounded(config_get().query_async(&mut conn)).await {
-                Ok(config) => shortfalls(&config, self.settings.replica_acks),
-                // A refused command (unknown, renamed, NOPERM) is not an outage.
-                Err(StoreError::Failed(why)) => vec![unverifiable(&why)],
-                Err(e) => return Err(e),
-            },
-        )
+        Ok(match self.query_unverified(&config_get()).await {
+            Ok(config) => shortfalls(&config, self.settings.replica_acks),
+            // A refused command (unknown, renamed, NOPERM) is not an outage.
+            Err(StoreError::Failed(why)) => vec![unverifiable(&why)],
+            Err(e) => return Err(e),
+        })
     }
 }
 

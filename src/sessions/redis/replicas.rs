@@ -85,9 +85,7 @@ impl RedisStore {
         }
         let mut ask = redis::cmd("COMMAND");
         ask.arg("INFO").arg("WAITAOF");
-        let known: Vec<Value> = self
-            .send_on(&mut self.link().shared(), Sent::Command(&ask))
-            .await?;
+        let known: Vec<Value> = self.query_unverified(&ask).await?;
         let has = matches!(known.first(), Some(Value::Array(_)));
         self.waitaof.store(has, Ordering::SeqCst);
         Ok(())
@@ -101,12 +99,8 @@ impl RedisStore {
         if self.settings.replica_acks == 0 {
             return Ok(());
         }
-        let mut conn = self.link().shared();
         let info: String = self
-            .send_on(
-                &mut conn,
-                Sent::Command(redis::cmd("INFO").arg("replication")),
-            )
+            .query_unverified(redis::cmd("INFO").arg("replication"))
             .await?;
         let listed = listed_replicas(&info);
         let mut replicas = Vec::new();
