@@ -378,10 +378,9 @@ pub(super) enum Sent<'a> {
 /// One exchange as `--trace` shows it, formatted only when the request is
 /// traced: `GET latch:epoch:616c6963 → 2`, `EVALSHA SWAP latch:s:<the 64
 /// hex digits of the id's digest> → 1`, `EVAL BUMP latch:fence, WAIT 1
-/// 1000 → [7, 1]`. A key is no
-/// secret (a digest cannot be turned back into an id), so it is shown
-/// whole, as `redis-cli` would find it; a value is shown by its size: a
-/// session's JSON holds its CSRF token.
+/// 1000 → [7, 1]`. A key is no secret (a digest cannot be turned back
+/// into an id), so it is shown whole, as `redis-cli` would find it; a
+/// value is shown by its size: a session's JSON holds its CSRF token.
 struct Exchange<'a>(&'a Sent<'a>, &'a Result<Value, StoreError>);
 
 impl fmt::Display for Exchange<'_> {
@@ -420,10 +419,12 @@ fn shown_arg(arg: redis::Arg<&[u8]>) -> String {
     }
 }
 
-/// A reply, never a stored value's bytes: numbers and short numeric
-/// strings as they are, other strings by their size.
+/// A command or a reply as `--trace` shows it, never a stored value's
+/// bytes.
 struct Shown<T>(T);
 
+/// A reply: numbers and short numeric strings as they are, other strings
+/// by their size.
 impl fmt::Display for Shown<&Value> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
