@@ -37,9 +37,10 @@ use redis::aio::ConnectionLike;
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value};
 
 use super::durability::{config_get, durable, shortfalls, unverifiable};
+use super::keys::FENCE;
 use super::link::{self, lock, Link, COMMAND_TIMEOUT};
 use super::url::Target;
-use super::{error, sentinel, RedisStore};
+use super::{error, replicas, sentinel, RedisStore};
 use crate::log_event;
 use crate::sessions::stored::{Durability, Settings, StoreError, Survey};
 use crate::trace;
@@ -96,6 +97,15 @@ impl RedisStore {
     /// Sends one command on the shared connection and reads its reply.
     pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         self.verified().await?;
+        self.query_unverified(cmd).await
+    }
+
+    /// `query` without a check first: for the questions of the check and
+    /// of `survey`, which come before any verdict.
+    pub(super) async fn query_unverified<T: FromRedisValue>(
+        &self,
+        cmd: &Cmd,
+    ) -> Result<T, StoreError> {
         self.send_on(&mut self.link().shared(), Sent::Command(cmd))
             .await
     }
@@ -124,6 +134,7 @@ impl RedisStore {
         let reply = match sent {
             Sent::Command(cmd) => self.bounded(cmd.query_async::<Value>(conn)).await,
             Sent::Script(.., script) => self.bounded(script.invoke_async::<Value>(conn)).await,
+            Sent::Fenced(wait) => self.bounded(replicas::fenced(conn, wait)).await,
         };
         trace::row("redis", Exchange(&sent, &reply));
         if let Sent::Script(name, ..) = sent {
@@ -320,15 +331,12 @@ impl RedisStore {
 
     /// The primary's settings, read (`durability::config_get`) and judged.
     async fn primary_shortfalls(&self) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.link().shared();
-        Ok(
-            match self.bounded(config_get().query_async(&mut conn)).await {
-                Ok(config) => shortfalls(&config, self.settings.replica_acks),
-                // A refused command (unknown, renamed, NOPERM) is not an outage.
-                Err(StoreError::Failed(why)) => vec![unverifiable(&why)],
-                Err(e) => return Err(e),
-            },
-        )
+        Ok(match self.query_unverified(&config_get()).await {
+            Ok(config) => shortfalls(&config, self.settings.replica_acks),
+            // A refused command (unknown, renamed, NOPERM) is not an outage.
+            Err(StoreError::Failed(why)) => vec![unverifiable(&why)],
+            Err(e) => return Err(e),
+        })
     }
 }
 
@@ -357,42 +365,49 @@ fn parse<T: FromRedisValue>(reply: Value) -> Result<T, StoreError> {
     T::from_redis_value(reply).map_err(|e| error::from_redis(RedisError::from(e)))
 }
 
-/// What one exchange sends: a command, or a script by name, its key, and
-/// its invocation.
+/// What one exchange sends: a command, a script by name, its key, and
+/// its invocation, or a confirmation's fence and its `WAIT`
+/// (`replicas::fenced`).
 #[derive(Clone, Copy)]
 pub(super) enum Sent<'a> {
     Command(&'a Cmd),
     Script(&'static str, &'a str, &'a ScriptInvocation<'a>),
+    Fenced(&'a Cmd),
 }
 
 /// One exchange as `--trace` shows it, formatted only when the request is
 /// traced: `GET latch:epoch:616c6963 → 2`, `EVALSHA SWAP latch:s:<the 64
-/// hex digits of the id's digest> → 1`, `WAIT 1 1000 → 1`. A key is no
-/// secret (a digest cannot be turned back into an id), so it is shown
-/// whole, as `redis-cli` would find it; a value is shown by its size: a
-/// session's JSON holds its CSRF token.
+/// hex digits of the id's digest> → 1`, `EVAL BUMP latch:fence, WAIT 1
+/// 1000 → [7, 1]`. A key is no secret (a digest cannot be turned back
+/// into an id), so it is shown whole, as `redis-cli` would find it; a
+/// value is shown by its size: a session's JSON holds its CSRF token.
 struct Exchange<'a>(&'a Sent<'a>, &'a Result<Value, StoreError>);
 
 impl fmt::Display for Exchange<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Sent::Script(name, key, _) => write!(f, "EVALSHA {name} {key}")?,
-            // The verb and its first argument, and the rest by their
-            // count, unless they are numbers only.
-            Sent::Command(cmd) => {
-                let args: Vec<String> = cmd.args_iter().map(shown_arg).collect();
-                let number = |arg: &String| arg.bytes().all(|b| b.is_ascii_digit());
-                match args.get(2..) {
-                    Some(more) if !more.iter().all(number) => {
-                        write!(f, "{} (+{} args)", args[..2].join(" "), more.len())?
-                    }
-                    _ => f.write_str(&args.join(" "))?,
-                }
-            }
+            Sent::Command(cmd) => write!(f, "{}", Shown(*cmd))?,
+            Sent::Fenced(wait) => write!(f, "EVAL BUMP {FENCE}, {}", Shown(*wait))?,
         }
         match self.1 {
             Ok(reply) => write!(f, " → {}", Shown(reply)),
             Err(e) => write!(f, " → error: {e}"),
+        }
+    }
+}
+
+/// A command: the verb and its first argument, and the rest by their
+/// count, unless they are numbers only.
+impl fmt::Display for Shown<&Cmd> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let args: Vec<String> = self.0.args_iter().map(shown_arg).collect();
+        let number = |arg: &String| arg.bytes().all(|b| b.is_ascii_digit());
+        match args.get(2..) {
+            Some(more) if !more.iter().all(number) => {
+                write!(f, "{} (+{} args)", args[..2].join(" "), more.len())
+            }
+            _ => f.write_str(&args.join(" ")),
         }
     }
 }
@@ -404,11 +419,13 @@ fn shown_arg(arg: redis::Arg<&[u8]>) -> String {
     }
 }
 
-/// A reply, never a stored value's bytes: numbers and short numeric
-/// strings as they are, other strings by their size.
-struct Shown<'a>(&'a Value);
+/// A command or a reply as `--trace` shows it, never a stored value's
+/// bytes.
+struct Shown<T>(T);
 
-impl fmt::Display for Shown<'_> {
+/// A reply: numbers and short numeric strings as they are, other strings
+/// by their size.
+impl fmt::Display for Shown<&Value> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Value::Nil => f.write_str("nil"),

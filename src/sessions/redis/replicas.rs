@@ -14,12 +14,13 @@
 //! connection carries every request's commands (64 pipelined logouts took
 //! 1.5 ms without and 136 ms with a `WAIT` each): so each confirmation
 //! runs on a connection of its own (`link::Link::own`), kept for the next
-//! one.
+//! one. The fence and its `WAIT` go in one round trip (`fenced`).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use redis::Value;
+use redis::aio::ConnectionLike;
+use redis::{Cmd, RedisResult, Value};
 
 use super::connection::Sent;
 use super::durability::{config_get, listed_replicas, replica_shortfalls, Replica};
@@ -43,10 +44,6 @@ impl RedisStore {
         self.verified().await?;
         let link = self.link();
         let mut conn = self.bounded(link.own()).await?;
-        let mut fence = scripts::BUMP.prepare_invoke();
-        fence.key(FENCE);
-        self.send_on::<u64>(&mut conn, Sent::Script("BUMP", FENCE, &fence))
-            .await?;
         let mut wait = match self.waitaof.load(Ordering::SeqCst) {
             // numlocal 0: the primary's own fsync came before its reply
             // (appendfsync always), and 1 would fail on a primary without
@@ -55,7 +52,8 @@ impl RedisStore {
             false => redis::cmd("WAIT"),
         };
         wait.arg(needed).arg(WAIT_FOR.as_millis() as u64);
-        let confirmed = match self.send_on(&mut conn, Sent::Command(&wait)).await? {
+        let (_fence, waited): (u64, Value) = self.send_on(&mut conn, Sent::Fenced(&wait)).await?;
+        let confirmed = match waited {
             // WAIT: replicas; WAITAOF: [local, replicas].
             Value::Int(n) => n,
             Value::Array(counts) => match counts.last() {
@@ -85,9 +83,7 @@ impl RedisStore {
         }
         let mut ask = redis::cmd("COMMAND");
         ask.arg("INFO").arg("WAITAOF");
-        let known: Vec<Value> = self
-            .send_on(&mut self.link().shared(), Sent::Command(&ask))
-            .await?;
+        let known: Vec<Value> = self.query_unverified(&ask).await?;
         let has = matches!(known.first(), Some(Value::Array(_)));
         self.waitaof.store(has, Ordering::SeqCst);
         Ok(())
@@ -101,12 +97,8 @@ impl RedisStore {
         if self.settings.replica_acks == 0 {
             return Ok(());
         }
-        let mut conn = self.link().shared();
         let info: String = self
-            .send_on(
-                &mut conn,
-                Sent::Command(redis::cmd("INFO").arg("replication")),
-            )
+            .query_unverified(redis::cmd("INFO").arg("replication"))
             .await?;
         let listed = listed_replicas(&info);
         let mut replicas = Vec::new();
@@ -125,4 +117,17 @@ impl RedisStore {
         survey.shortfalls.extend(found);
         Ok(())
     }
+}
+
+/// The fence, then `wait`, in one round trip (a pipeline): Redis runs them
+/// in order on this connection, so the `WAIT` covers the fence. The fence
+/// is `BUMP` sent whole (`EVAL`), not by its hash: a server that lacks the
+/// script (restarted, newly promoted) would answer `NOSCRIPT`, and the
+/// `WAIT` would then count replicas for nothing. Either reply's error is
+/// the exchange's, with its code, for `error::from_redis` to sort.
+pub(super) async fn fenced(conn: &mut impl ConnectionLike, wait: &Cmd) -> RedisResult<Value> {
+    let mut both = redis::pipe();
+    both.cmd("EVAL").arg(scripts::BUMP_SOURCE).arg(1).arg(FENCE);
+    both.add_command(wait.clone()).ignore_errors();
+    both.query_async::<Value>(conn).await?.extract_error()
 }
