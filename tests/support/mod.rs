@@ -335,15 +335,21 @@ pub fn signal(child: &Child, name: &str) {
 }
 
 pub fn wait_bounded(child: &mut Child) -> ExitStatus {
-    let deadline = Instant::now() + TIMEOUT;
+    wait_within(child, TIMEOUT).expect("process did not exit in time")
+}
+
+/// How the child exited, or `None` (and the child killed and reaped) when
+/// it ran past `timeout`.
+pub fn wait_within(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            return status;
+            return Some(status);
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("process did not exit in time");
+            return None;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
