@@ -32,6 +32,14 @@ const GOOD: Plan = Plan {
     absent_sentinels: 0,
 };
 
+/// One primary and one replica, no Sentinel: the wait for a replica alone.
+const PAIR: Plan = Plan {
+    servers: ONE_REPLICA,
+    replicas: &[&[]],
+    sentinels: 0,
+    absent_sentinels: 0,
+};
+
 /// Signed-in sessions made for the load, more than it can use.
 const SESSIONS: usize = 40_000;
 /// Clients posting logouts at once.
@@ -302,13 +310,8 @@ fn without_the_wait_the_same_failover_brings_answered_logouts_back() {
 #[test]
 #[ignore = "needs redis-server and redis-sentinel: apt-get install redis-server redis-sentinel"]
 fn a_replica_down_makes_sign_outs_503_within_about_a_second_and_reads_go_on() {
-    // One primary, one replica, no Sentinel: the wait is asked for.
-    let setup = Setup::start(&Plan {
-        servers: ONE_REPLICA,
-        replicas: &[&[]],
-        sentinels: 0,
-        absent_sentinels: 0,
-    });
+    // The wait is asked for.
+    let setup = Setup::start(&PAIR);
     let users = UsersFile::new(&[ALICE]);
     let server = instance(&setup, &users, &["--redis-replica-acks", "1"]);
     let mut sessions = signed_in_sessions(&setup, &users, 3);
@@ -350,12 +353,7 @@ fn a_replica_down_makes_sign_outs_503_within_about_a_second_and_reads_go_on() {
 #[test]
 #[ignore = "needs redis-server and redis-sentinel: apt-get install redis-server redis-sentinel"]
 fn the_wait_for_a_replica_costs_each_sign_out_about_the_replicas_fsync() {
-    let setup = Setup::start(&Plan {
-        servers: ONE_REPLICA,
-        replicas: &[&[]],
-        sentinels: 0,
-        absent_sentinels: 0,
-    });
+    let setup = Setup::start(&PAIR);
     let users = UsersFile::new(&[ALICE]);
     let waits = instance(&setup, &users, &["--redis-replica-acks", "1"]);
     let not = instance(&setup, &users, &[]);
