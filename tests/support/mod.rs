@@ -391,12 +391,10 @@ pub struct Response {
 impl Response {
     /// The first header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers_named(name).first().copied()
     }
 
+    /// Every header of that name, in order (case-insensitive).
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
