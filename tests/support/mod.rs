@@ -311,7 +311,7 @@ impl Server {
     /// status.
     pub fn stop(&mut self, name: &str) -> ExitStatus {
         let mut child = self.child.take().expect("server still running");
-        signal(&child, name);
+        signal(child.id(), name);
         wait_bounded(&mut child)
     }
 }
@@ -325,13 +325,14 @@ impl Drop for Server {
     }
 }
 
-pub fn signal(child: &Child, name: &str) {
+/// Sends signal `name` (`TERM`, `STOP`, ...) to process `pid`, with kill(1).
+pub fn signal(pid: u32, name: &str) {
     let status = Command::new("kill")
         .arg(format!("-{name}"))
-        .arg(child.id().to_string())
+        .arg(pid.to_string())
         .status()
         .unwrap();
-    assert!(status.success());
+    assert!(status.success(), "kill -{name} {pid}");
 }
 
 pub fn wait_bounded(child: &mut Child) -> ExitStatus {
@@ -719,7 +720,7 @@ impl Server {
 
     /// Sends a signal (`HUP`, `TERM`, ...) to the running server.
     pub fn send_signal(&self, name: &str) {
-        signal(self.child.as_ref().expect("server still running"), name);
+        signal(self.pid(), name);
     }
 
     /// Whether the server process is still running.

@@ -295,13 +295,7 @@ impl Node {
     }
 
     fn signal(&self, name: &str) {
-        let pid = self.child.as_ref().expect("running").id();
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(pid.to_string())
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{name} {}", self.name);
+        super::signal(self.child.as_ref().expect("running").id(), name);
     }
 }
 
