@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::TempDir;
+use super::{free_port, TempDir};
 
 /// What an ignored test's reason, and a failure to start, tell the reader.
 pub const NEEDS_SENTINEL: &str =
@@ -394,15 +394,6 @@ fn pump(mut from: TcpStream, mut to: TcpStream, state: &Forwarding, stoppable: b
     }
     let _ = to.shutdown(Shutdown::Both);
     let _ = from.shutdown(Shutdown::Both);
-}
-
-/// A loopback port free now (Redis has no "port 0 = any").
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One command to the server or Sentinel on `port`, bounded.
