@@ -28,8 +28,7 @@ use serde_json::Value;
 
 use crate::support::{
     session_file_for, session_files, try_send, wait_within, Options, Response, Server, TempDir,
-    UsersFile,
-    ALICE, BOB, FORM, TIMEOUT,
+    UsersFile, ALICE, BOB, FORM, TIMEOUT,
 };
 
 // What the clients saw answered before the kill: facts the disk must keep.
