@@ -20,7 +20,7 @@ use latch::sessions::store::{Durability, Location, Settings, Store};
 use latch::sessions::{now, Record};
 
 use crate::support::sentinel::{Plan, Setup, ONE_REPLICA};
-use crate::support::{block_on, run_cli, try_send, Options, Server, UsersFile, ALICE, FORM};
+use crate::support::{block_on, run_cli, try_send, Server, UsersFile, ALICE, FORM};
 
 /// A primary, two replicas of equal priority and three Sentinels, every
 /// server durable and refusing writes without a replica: the topology the
@@ -46,12 +46,7 @@ const SESSIONS: usize = 40_000;
 const WORKERS: usize = 8;
 
 fn instance(setup: &Setup, users: &UsersFile, extra: &[&str]) -> Server {
-    Server::start_with(Options {
-        args: extra.iter().map(|flag| flag.to_string()).collect(),
-        sessions: Some(setup.url()),
-        users: Some(users.path()),
-        ..Options::default()
-    })
+    Server::sharing(&setup.url(), users, extra)
 }
 
 /// `count` sessions signed in as alice, stored straight through the store

@@ -619,6 +619,17 @@ impl Server {
         Server::with_users_on(Backend::Files, users, args)
     }
 
+    /// `latch serve --sessions <url> --users <users>` with extra flags: one
+    /// of several instances on one store and one users file.
+    pub fn sharing(url: &str, users: &UsersFile, extra: &[&str]) -> Server {
+        Server::start_with(Options {
+            args: extra.iter().map(|flag| flag.to_string()).collect(),
+            sessions: Some(url.to_owned()),
+            users: Some(users.path()),
+            ..Options::default()
+        })
+    }
+
     /// Signs in through `POST /login` and returns the new session id.
     pub fn login(&self, user: &str, password: &str) -> String {
         self.login_with(user, password, None)
