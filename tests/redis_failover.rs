@@ -20,7 +20,7 @@ use latch::sessions::store::{Durability, Location, Settings, Store};
 use latch::sessions::{now, Record};
 
 use crate::support::sentinel::{Plan, Setup, ONE_REPLICA};
-use crate::support::{block_on, run_cli, try_send, Server, UsersFile, ALICE, FORM};
+use crate::support::{block_on, run_cli, store_settings, try_send, Server, UsersFile, ALICE, FORM};
 
 /// A primary, two replicas of equal priority and three Sentinels, every
 /// server durable and refusing writes without a replica: the topology the
@@ -56,10 +56,8 @@ fn signed_in_sessions(setup: &Setup, users: &UsersFile, count: usize) -> Vec<(St
     let (loaded, _) = Users::load(&users.path()).unwrap();
     let hash = auth_hash(loaded.hash_of(ALICE.0).unwrap(), 0);
     let settings = Settings {
-        idle_timeout: 0,
-        max_sessions: None,
-        durability: Durability::Strict,
         replica_acks: 1,
+        ..store_settings(Durability::Strict, 0)
     };
     block_on(async {
         let store = Store::open_beside_server(&Location::Redis(setup.url()), &settings)

@@ -806,7 +806,7 @@ pub mod sentinel;
 
 mod backend;
 pub(crate) use backend::on_both_backends;
-pub use backend::{redis_key, stored_name, Backend};
+pub use backend::{redis_key, store_settings, stored_name, Backend};
 use redis::RedisServer;
 
 /// `POST /login` with a user name and password, whatever it answers.
