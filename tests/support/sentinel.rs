@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::redis::DURABLE;
 use super::{free_port, TempDir};
 
 /// What an ignored test's reason, and a failure to start, tell the reader.
@@ -33,17 +34,6 @@ pub const NEEDS_SENTINEL: &str =
 
 /// The name the Sentinels monitor the primary under.
 pub const SERVICE: &str = "latch";
-
-/// A durable server (strict mode's four settings; `--save ''` so that the
-/// append-only file alone keeps what is kept).
-const DURABLE: &[&str] = &[
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "always",
-    "--save",
-    "",
-];
 
 /// What a primary needs for one confirmation: refusing writes without a
 /// replica (every server gets it, each being a future primary).
@@ -82,9 +72,15 @@ impl Setup {
     pub fn start(plan: &Plan) -> Setup {
         let dir = TempDir::new();
         let data = |name: &str, extra: &[&str]| {
-            let mut args: Vec<String> = DURABLE.iter().map(|s| s.to_string()).collect();
-            args.extend(plan.servers.iter().map(|s| s.to_string()));
-            args.extend(extra.iter().map(|s| s.to_string()));
+            // Durable, and `--save ''`: the append-only file alone keeps
+            // what is kept.
+            let args: Vec<String> = DURABLE
+                .iter()
+                .chain(&["--save", ""])
+                .chain(plan.servers)
+                .chain(extra)
+                .map(|s| s.to_string())
+                .collect();
             Node::start_server(&dir, name, &args)
         };
         let primary = data("primary", &[]);
