@@ -23,7 +23,7 @@
 //! exactly the regressions it exists for.
 
 use std::fs::File;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::support::{Server, TempDir, TIMEOUT};
+use crate::support::{free_port, Server, TempDir, TIMEOUT};
 use latch::trace::short;
 
 /// Starting Chromium on a busy 2-core machine can take a while; every other
@@ -789,11 +789,6 @@ fn chromedriver_ready(port: u16) -> bool {
         }
     }
     false
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// The failure message when the browser cannot start, with chromedriver's log.

@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::{
-    session_file_for, session_files, try_send, Options, Response, Server, TempDir, UsersFile,
-    ALICE, BOB, FORM, TIMEOUT,
+    session_file_for, session_files, try_send, wait_within, Options, Response, Server, TempDir,
+    UsersFile, ALICE, BOB, FORM, TIMEOUT,
 };
 
 // What the clients saw answered before the kill: facts the disk must keep.
@@ -437,18 +437,7 @@ fn run(command: &mut Command) -> Result<(), String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("did not finish in time".into());
-            }
-        }
-    };
+    let status = wait_within(&mut child, TIMEOUT).ok_or("did not finish in time")?;
     let mut stderr = String::new();
     let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
     if status.success() {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::redis::RedisServer;
 use crate::support::{
-    self, read_response, Options, Response, Server, TempDir, UsersFile, ALICE, FORM, TIMEOUT,
+    self, read_response, Response, Server, TempDir, UsersFile, ALICE, FORM, TIMEOUT,
 };
 
 const NEEDS: &str = "needs redis-server and nginx: apt-get install redis-server nginx";
@@ -207,12 +207,7 @@ fn new_session_cookie(answer: &Response) -> String {
 /// `latch serve` behind nginx: sessions in `redis`, users from `users`,
 /// and `X-Forwarded-For` believed from nginx at 127.0.0.1.
 fn instance(redis: &RedisServer, users: &UsersFile) -> Server {
-    Server::start_with(Options {
-        args: vec!["--trusted-proxy=127.0.0.1".into()],
-        sessions: Some(redis.url()),
-        users: Some(users.path()),
-        ..Options::default()
-    })
+    Server::sharing(&redis.url(), users, &["--trusted-proxy=127.0.0.1"])
 }
 
 /// How many `access GET /account 200` lines an instance logged.

@@ -20,7 +20,7 @@ use latch::sessions::store::{Durability, Location, Settings, Store};
 use latch::sessions::{now, Record};
 
 use crate::support::sentinel::{Plan, Setup, ONE_REPLICA};
-use crate::support::{block_on, run_cli, try_send, Options, Server, UsersFile, ALICE, FORM};
+use crate::support::{block_on, run_cli, store_settings, try_send, Server, UsersFile, ALICE, FORM};
 
 /// A primary, two replicas of equal priority and three Sentinels, every
 /// server durable and refusing writes without a replica: the topology the
@@ -32,18 +32,21 @@ const GOOD: Plan = Plan {
     absent_sentinels: 0,
 };
 
+/// One primary and one replica, no Sentinel: the wait for a replica alone.
+const PAIR: Plan = Plan {
+    servers: ONE_REPLICA,
+    replicas: &[&[]],
+    sentinels: 0,
+    absent_sentinels: 0,
+};
+
 /// Signed-in sessions made for the load, more than it can use.
 const SESSIONS: usize = 40_000;
 /// Clients posting logouts at once.
 const WORKERS: usize = 8;
 
 fn instance(setup: &Setup, users: &UsersFile, extra: &[&str]) -> Server {
-    Server::start_with(Options {
-        args: extra.iter().map(|flag| flag.to_string()).collect(),
-        sessions: Some(setup.url()),
-        users: Some(users.path()),
-        ..Options::default()
-    })
+    Server::sharing(&setup.url(), users, extra)
 }
 
 /// `count` sessions signed in as alice, stored straight through the store
@@ -53,10 +56,8 @@ fn signed_in_sessions(setup: &Setup, users: &UsersFile, count: usize) -> Vec<(St
     let (loaded, _) = Users::load(&users.path()).unwrap();
     let hash = auth_hash(loaded.hash_of(ALICE.0).unwrap(), 0);
     let settings = Settings {
-        idle_timeout: 0,
-        max_sessions: None,
-        durability: Durability::Strict,
         replica_acks: 1,
+        ..store_settings(Durability::Strict, 0)
     };
     block_on(async {
         let store = Store::open_beside_server(&Location::Redis(setup.url()), &settings)
@@ -302,13 +303,8 @@ fn without_the_wait_the_same_failover_brings_answered_logouts_back() {
 #[test]
 #[ignore = "needs redis-server and redis-sentinel: apt-get install redis-server redis-sentinel"]
 fn a_replica_down_makes_sign_outs_503_within_about_a_second_and_reads_go_on() {
-    // One primary, one replica, no Sentinel: the wait is asked for.
-    let setup = Setup::start(&Plan {
-        servers: ONE_REPLICA,
-        replicas: &[&[]],
-        sentinels: 0,
-        absent_sentinels: 0,
-    });
+    // The wait is asked for.
+    let setup = Setup::start(&PAIR);
     let users = UsersFile::new(&[ALICE]);
     let server = instance(&setup, &users, &["--redis-replica-acks", "1"]);
     let mut sessions = signed_in_sessions(&setup, &users, 3);
@@ -350,12 +346,7 @@ fn a_replica_down_makes_sign_outs_503_within_about_a_second_and_reads_go_on() {
 #[test]
 #[ignore = "needs redis-server and redis-sentinel: apt-get install redis-server redis-sentinel"]
 fn the_wait_for_a_replica_costs_each_sign_out_about_the_replicas_fsync() {
-    let setup = Setup::start(&Plan {
-        servers: ONE_REPLICA,
-        replicas: &[&[]],
-        sentinels: 0,
-        absent_sentinels: 0,
-    });
+    let setup = Setup::start(&PAIR);
     let users = UsersFile::new(&[ALICE]);
     let waits = instance(&setup, &users, &["--redis-replica-acks", "1"]);
     let not = instance(&setup, &users, &[]);

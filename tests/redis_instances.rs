@@ -18,23 +18,14 @@ use latch::sessions::redis::{COMMAND_TIMEOUT, RECHECK_EVERY};
 
 use crate::support::redis::{RedisServer, DURABLE};
 use crate::support::{
-    redis_key, repo_www, run_cli, stored_name, try_send, Options, Response, Server, TempDir,
-    UsersFile, ALICE, BOB, FORM, TIMEOUT,
+    redis_key, repo_www, run_cli, stored_name, try_send, Response, Server, TempDir, UsersFile,
+    ALICE, BOB, FORM, TIMEOUT,
 };
 
 /// `latch serve --sessions <redis URL> --users <the shared file>` with
 /// extra flags.
 fn instance(redis: &RedisServer, users: &UsersFile, extra: &[&str]) -> Server {
-    instance_at(&redis.url(), users, extra)
-}
-
-fn instance_at(url: &str, users: &UsersFile, extra: &[&str]) -> Server {
-    Server::start_with(Options {
-        args: extra.iter().map(|flag| flag.to_string()).collect(),
-        sessions: Some(url.to_owned()),
-        users: Some(users.path()),
-        ..Options::default()
-    })
+    Server::sharing(&redis.url(), users, extra)
 }
 
 /// Instances A and B on one Redis, with the same flags.
@@ -832,7 +823,7 @@ fn a_redis_password_in_the_url_is_never_printed() {
 
     // Accepted: nothing latch logs while serving holds it either.
     let right = format!("{}?pass=s3cret-pw", redis.url());
-    let server = instance_at(&right, &users, &[]);
+    let server = Server::sharing(&right, &users, &[]);
     let alice = cookie(&server.login(ALICE.0, ALICE.1));
     let token = server.csrf_token(&alice);
     let logout = server.logout(&alice, &token);

@@ -19,18 +19,7 @@ use redis::aio::MultiplexedConnection;
 use sha2::{Digest, Sha256};
 
 use crate::support::redis::{RedisServer, DURABLE};
-use crate::support::{TempDir, TIMEOUT};
-
-/// How these tests open a store: strict, no idle timeout, no cap, no
-/// replica acks.
-fn store_settings(durability: Durability, idle_timeout: u64) -> Settings {
-    Settings {
-        idle_timeout,
-        max_sessions: None,
-        durability,
-        replica_acks: 0,
-    }
-}
+use crate::support::{store_settings, TempDir, TIMEOUT};
 
 /// What the store tests need of their own server: the store itself, and a
 /// plain connection for looking at what it wrote.

@@ -615,6 +615,7 @@ mod files {
 mod redis {
     use super::*;
     use crate::support::redis::RedisServer;
+    use crate::support::store_settings;
     use latch::sessions::redis::RedisStore;
     use latch::sessions::store::{Durability, Settings};
 
@@ -631,10 +632,8 @@ mod redis {
 
         async fn store(&self, idle_timeout: u64, max_sessions: Option<u64>) -> Store {
             let settings = Settings {
-                idle_timeout,
                 max_sessions,
-                durability: Durability::Strict,
-                replica_acks: 0,
+                ..store_settings(Durability::Strict, idle_timeout)
             };
             let redis = RedisStore::connect(&self.server.url(), settings).await;
             Store::Redis(Box::new(redis.unwrap()))

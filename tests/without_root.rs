@@ -15,9 +15,9 @@ use std::fs;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::TempDir;
+use crate::support::{wait_within, TempDir};
 
 /// The user a normal user stands for: `nobody`, who owns nothing.
 const NOBODY: u32 = 65534;
@@ -51,18 +51,8 @@ fn every_test_a_plain_cargo_test_runs_passes_as_a_user_without_root() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + SUITE_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the suite as uid {NOBODY} took more than {SUITE_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = wait_within(&mut child, SUITE_TIMEOUT)
+        .unwrap_or_else(|| panic!("the suite as uid {NOBODY} took more than {SUITE_TIMEOUT:?}"));
     let output = fs::read_to_string(&out).unwrap();
     let summary = output
         .lines()

@@ -39,7 +39,7 @@ HOST=latch.example.org
 PASSWORD='correct horse battery'
 
 # shellcheck source=deploy/checks.sh
-. "$REPO/deploy/checks.sh" # ok, fail, check, die; counts $failures
+. "$REPO/deploy/checks.sh" # ok, fail, check, die, free_port, wait_for; counts $failures
 for c in redis-server redis-cli openssl curl python3 "$NGINX"; do
     command -v "$c" >/dev/null || die "missing $c"
 done
@@ -47,24 +47,12 @@ done
 
 T=$(mktemp -d /tmp/latch-two.XXXXXX)
 echo "working in $T"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
 }
 trap cleanup EXIT
-# wait_for DESCRIPTION COMMAND...: retries COMMAND for up to 10 s.
-wait_for() {
-    local what=$1
-    shift
-    for _ in $(seq 100); do
-        if "$@" 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "gave up waiting for $what" >&2
-    return 1
-}
 
 echo "== 1. Redis with redis.conf"
 ADMIN_PW=$(openssl rand -hex 32)
@@ -85,7 +73,7 @@ start_redis() {
         --dir "$T/redis" --logfile "$T/redis/log" --pidfile "$T/redis/pid" &
     REDIS_PID=$!
     PIDS+=("$REDIS_PID")
-    wait_for "redis-server" test -S "$SOCKET"
+    wait_for "redis-server" 10 test -S "$SOCKET"
 }
 start_redis
 as_latch() { redis-cli -s "$SOCKET" --user latch --pass "$LATCH_PW" --no-auth-warning "$@"; }
@@ -191,7 +179,7 @@ start_latch A "$A_PORT"
 start_latch B "$B_PORT"
 "$NGINX" -q -p "$T/nginx" -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" &
 PIDS+=("$!")
-wait_for nginx curl -sk -o /dev/null "https://127.0.0.1:$HTTPS_PORT/"
+wait_for nginx 10 curl -sk -o /dev/null "https://127.0.0.1:$HTTPS_PORT/"
 
 BASE=https://$HOST:$HTTPS_PORT
 web() { # curl through nginx, from 127.0.0.2, as a browser on the site
@@ -253,7 +241,7 @@ check "Redis down: 503" grep -q '^HTTP/[0-9.]* 503' "$T/down.h"
 check "Redis down: Retry-After" grep -qi '^retry-after: [0-9]' "$T/down.h"
 start_redis
 signed_in() { [ "$(status -H "Cookie: __Host-sid=$ALICE" "$BASE/account")" = 200 ]; }
-check "Redis back: alice is served again, by itself, within 10 s" wait_for "service" signed_in
+check "Redis back: alice is served again, by itself, within 10 s" wait_for "service" 10 signed_in
 both_signed_in() { signed_in && signed_in; } # nginx takes turns
 check "Redis back: both instances serve alice" both_signed_in
 

@@ -36,7 +36,7 @@ LATCH=$(realpath "${1:-$REPO/target/release/latch}")
 PASSWORD='correct horse battery'
 
 # shellcheck source=deploy/checks.sh
-. "$REPO/deploy/checks.sh" # ok, fail, check, die; counts $failures
+. "$REPO/deploy/checks.sh" # ok, fail, check, die, free_port, wait_for; counts $failures
 for c in redis-server redis-sentinel redis-cli openssl curl python3; do
     command -v "$c" >/dev/null || die "missing $c"
 done
@@ -44,24 +44,12 @@ done
 
 T=$(mktemp -d /tmp/latch-sentinel.XXXXXX)
 echo "working in $T"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
 }
 trap cleanup EXIT
-# wait_for DESCRIPTION SECONDS COMMAND...: retries COMMAND for that long.
-wait_for() {
-    local what=$1 seconds=$2
-    shift 2
-    for _ in $(seq $((seconds * 10))); do
-        if "$@" 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "gave up waiting for $what" >&2
-    return 1
-}
 
 echo "== 1. three Redis servers with redis.conf and replication.conf"
 ADMIN_PW=$(openssl rand -hex 32)

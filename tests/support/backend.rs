@@ -4,7 +4,7 @@
 //! listed test a file-store test and a Redis test, as
 //! `every_contract_function!` does for the store contract.
 
-use latch::sessions::store::{Listing, Store};
+use latch::sessions::store::{Durability, Listing, Settings, Store};
 use sha2::Digest;
 
 use super::{block_on, session_files, Options, Server, TempDir};
@@ -57,6 +57,17 @@ pub fn stored_name(id: &str) -> String {
     latch::http::encoding::hex(&sha2::Sha256::digest(id.as_bytes()))
 }
 
+/// How a test opens a store itself: no cap, no replica acks (a test that
+/// wants one sets it over these).
+pub fn store_settings(durability: Durability, idle_timeout: u64) -> Settings {
+    Settings {
+        idle_timeout,
+        max_sessions: None,
+        durability,
+        replica_acks: 0,
+    }
+}
+
 /// The Redis key a session id's record is stored under.
 pub fn redis_key(id: &str) -> String {
     format!("latch:s:{}", stored_name(id))
@@ -87,17 +98,12 @@ impl Server {
     /// A store on the server's sessions, as `latch sessions` opens it
     /// beside a running server (read only, no idle timeout of its own).
     async fn store(&self) -> Store {
-        use latch::sessions::store::{Durability, Location, Settings};
+        use latch::sessions::store::Location;
         let location = match &self.redis {
             Some(redis) => Location::Redis(redis.url()),
             None => Location::Dir(self.sessions_dir()),
         };
-        let settings = Settings {
-            idle_timeout: 0,
-            max_sessions: None,
-            durability: Durability::Strict,
-            replica_acks: 0,
-        };
+        let settings = store_settings(Durability::Strict, 0);
         Store::open_beside_server(&location, &settings)
             .await
             .unwrap()

@@ -4,7 +4,7 @@
 //! goes over the wire.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -311,7 +311,7 @@ impl Server {
     /// status.
     pub fn stop(&mut self, name: &str) -> ExitStatus {
         let mut child = self.child.take().expect("server still running");
-        signal(&child, name);
+        signal(child.id(), name);
         wait_bounded(&mut child)
     }
 }
@@ -325,28 +325,45 @@ impl Drop for Server {
     }
 }
 
-pub fn signal(child: &Child, name: &str) {
+/// Sends signal `name` (`TERM`, `STOP`, ...) to process `pid`, with kill(1).
+pub fn signal(pid: u32, name: &str) {
     let status = Command::new("kill")
         .arg(format!("-{name}"))
-        .arg(child.id().to_string())
+        .arg(pid.to_string())
         .status()
         .unwrap();
-    assert!(status.success());
+    assert!(status.success(), "kill -{name} {pid}");
 }
 
 pub fn wait_bounded(child: &mut Child) -> ExitStatus {
-    let deadline = Instant::now() + TIMEOUT;
+    wait_within(child, TIMEOUT).expect("process did not exit in time")
+}
+
+/// How the child exited, or `None` (and the child killed and reaped) when
+/// it ran past `timeout`.
+pub fn wait_within(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            return status;
+            return Some(status);
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("process did not exit in time");
+            return None;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A loopback port free now, for a program that cannot be told to pick one
+/// (Redis and chromedriver have no "port 0 = any").
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Makes a FIFO at `path`, with mkfifo(1).
@@ -385,12 +402,10 @@ pub struct Response {
 impl Response {
     /// The first header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers_named(name).first().copied()
     }
 
+    /// Every header of that name, in order (case-insensitive).
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
@@ -604,6 +619,17 @@ impl Server {
         Server::with_users_on(Backend::Files, users, args)
     }
 
+    /// `latch serve --sessions <url> --users <users>` with extra flags: one
+    /// of several instances on one store and one users file.
+    pub fn sharing(url: &str, users: &UsersFile, extra: &[&str]) -> Server {
+        Server::start_with(Options {
+            args: extra.iter().map(|flag| flag.to_string()).collect(),
+            sessions: Some(url.to_owned()),
+            users: Some(users.path()),
+            ..Options::default()
+        })
+    }
+
     /// Signs in through `POST /login` and returns the new session id.
     pub fn login(&self, user: &str, password: &str) -> String {
         self.login_with(user, password, None)
@@ -715,7 +741,7 @@ impl Server {
 
     /// Sends a signal (`HUP`, `TERM`, ...) to the running server.
     pub fn send_signal(&self, name: &str) {
-        signal(self.child.as_ref().expect("server still running"), name);
+        signal(self.pid(), name);
     }
 
     /// Whether the server process is still running.
@@ -780,7 +806,7 @@ pub mod sentinel;
 
 mod backend;
 pub(crate) use backend::on_both_backends;
-pub use backend::{redis_key, stored_name, Backend};
+pub use backend::{redis_key, store_settings, stored_name, Backend};
 use redis::RedisServer;
 
 /// `POST /login` with a user name and password, whatever it answers.

@@ -104,12 +104,7 @@ impl RedisServer {
 
     /// Sends a signal (`STOP`, `CONT`) to the server.
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.pid().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{name} redis-server");
+        super::signal(self.pid(), name);
     }
 
     /// Starts `redis-server` and waits (bounded) until it answers PING.

@@ -25,7 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::TempDir;
+use super::redis::DURABLE;
+use super::{free_port, TempDir};
 
 /// What an ignored test's reason, and a failure to start, tell the reader.
 pub const NEEDS_SENTINEL: &str =
@@ -33,17 +34,6 @@ pub const NEEDS_SENTINEL: &str =
 
 /// The name the Sentinels monitor the primary under.
 pub const SERVICE: &str = "latch";
-
-/// A durable server (strict mode's four settings; `--save ''` so that the
-/// append-only file alone keeps what is kept).
-const DURABLE: &[&str] = &[
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "always",
-    "--save",
-    "",
-];
 
 /// What a primary needs for one confirmation: refusing writes without a
 /// replica (every server gets it, each being a future primary).
@@ -82,9 +72,15 @@ impl Setup {
     pub fn start(plan: &Plan) -> Setup {
         let dir = TempDir::new();
         let data = |name: &str, extra: &[&str]| {
-            let mut args: Vec<String> = DURABLE.iter().map(|s| s.to_string()).collect();
-            args.extend(plan.servers.iter().map(|s| s.to_string()));
-            args.extend(extra.iter().map(|s| s.to_string()));
+            // Durable, and `--save ''`: the append-only file alone keeps
+            // what is kept.
+            let args: Vec<String> = DURABLE
+                .iter()
+                .chain(&["--save", ""])
+                .chain(plan.servers)
+                .chain(extra)
+                .map(|s| s.to_string())
+                .collect();
             Node::start_server(&dir, name, &args)
         };
         let primary = data("primary", &[]);
@@ -295,13 +291,7 @@ impl Node {
     }
 
     fn signal(&self, name: &str) {
-        let pid = self.child.as_ref().expect("running").id();
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(pid.to_string())
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{name} {}", self.name);
+        super::signal(self.child.as_ref().expect("running").id(), name);
     }
 }
 
@@ -400,15 +390,6 @@ fn pump(mut from: TcpStream, mut to: TcpStream, state: &Forwarding, stoppable: b
     }
     let _ = to.shutdown(Shutdown::Both);
     let _ = from.shutdown(Shutdown::Both);
-}
-
-/// A loopback port free now (Redis has no "port 0 = any").
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One command to the server or Sentinel on `port`, bounded.
