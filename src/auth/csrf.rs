@@ -38,21 +38,23 @@ pub fn given<'a>(form: &'a Form, headers: &'a HeaderMap) -> &'a str {
         .unwrap_or_default()
 }
 
-/// What the check of a POST's token found.
+/// What the check of a POST's token found. The token given is kept as it
+/// came; only the `--trace` row shortens it (`Display`), so an untraced
+/// POST formats nothing.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Checked {
+pub enum Checked<'a> {
     /// No signed-in session: nothing worth forging, and the cross-origin
     /// check still covers the request. Passes.
     NotSignedIn,
     /// The token equals a signed-in session's `_csrf`. Passes.
-    Matched(String),
+    Matched(&'a str),
     /// No token was sent. Refused.
     Missing,
     /// The token equals no signed-in session's `_csrf`. Refused.
-    Mismatched(String),
+    Mismatched(&'a str),
 }
 
-impl Checked {
+impl Checked<'_> {
     pub fn passed(&self) -> bool {
         matches!(self, Checked::NotSignedIn | Checked::Matched(_))
     }
@@ -68,7 +70,10 @@ impl Checked {
 /// this origin can know a session's token. Asking for the token of every
 /// one would leave the very user whose browser carries a tossed cookie
 /// unable to sign out.
-pub fn check<'a>(signed_in: impl IntoIterator<Item = &'a Record>, given: &str) -> Checked {
+pub fn check<'a, 'g>(
+    signed_in: impl IntoIterator<Item = &'a Record>,
+    given: &'g str,
+) -> Checked<'g> {
     let mut any_signed_in = false;
     let mut matched = false;
     for record in signed_in {
@@ -78,14 +83,14 @@ pub fn check<'a>(signed_in: impl IntoIterator<Item = &'a Record>, given: &str) -
     }
     match (any_signed_in, matched) {
         (false, _) => Checked::NotSignedIn,
-        (true, true) => Checked::Matched(trace::short(given)),
+        (true, true) => Checked::Matched(given),
         (true, false) if given.is_empty() => Checked::Missing,
-        (true, false) => Checked::Mismatched(trace::short(given)),
+        (true, false) => Checked::Mismatched(given),
     }
 }
 
 /// The `--trace` row of the check.
-impl fmt::Display for Checked {
+impl fmt::Display for Checked<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Checked::NotSignedIn => {
@@ -93,10 +98,17 @@ impl fmt::Display for Checked {
             }
             Checked::Matched(token) => write!(
                 f,
-                "token {token} equals the _csrf of the signed-in session (constant-time compare)"
+                "token {} equals the _csrf of the signed-in session (constant-time compare)",
+                trace::short(token)
             ),
             Checked::Missing => f.write_str("no csrf_token field or X-CSRF-Token header → 403"),
-            Checked::Mismatched(token) => write!(f, "token {token} does not equal _csrf → 403"),
+            Checked::Mismatched(token) => {
+                write!(
+                    f,
+                    "token {} does not equal _csrf → 403",
+                    trace::short(token)
+                )
+            }
         }
     }
 }
@@ -127,7 +139,10 @@ mod tests {
         assert_eq!(check([], ""), Checked::NotSignedIn);
         assert!(check([&a, &b], "token-b").passed(), "any named session");
         assert_eq!(check([&a], ""), Checked::Missing);
-        assert_eq!(check([&a], "token-b"), Checked::Mismatched("tok…".into()));
+        assert_eq!(check([&a], "token-b"), Checked::Mismatched("token-b"));
+        assert!(check([&a], "token-b")
+            .to_string()
+            .contains("token tok… does not"));
         assert!(!check([&a], "token-b").passed());
         let mut no_token = a.clone();
         no_token.data.remove(crate::sessions::CSRF);
