@@ -569,6 +569,35 @@ fn scope_all_with_a_tossed_cookie_signs_the_user_out_everywhere_once(backend: Ba
     assert_eq!(epoch, 1, "one advance for one user");
 }
 
+/// "Sign out everywhere" with two sessions of another user named beside
+/// ours (cookies tossed in): that user is signed out everywhere too, with
+/// one advance of their epoch however many of their sessions the request
+/// names. Each ended session has its log line; the user's first says
+/// `scope=all`, the next one `scope=this`, as for the request's own user.
+fn scope_all_with_two_sessions_of_another_user_named_signs_that_user_out_everywhere_once(
+    backend: Backend,
+) {
+    let server = Server::with_users_on(backend, &[ALICE, BOB], &[]);
+    let (alice, token) = signed_in(&server);
+    let (bob_1, bob_2) = (server.login(BOB.0, BOB.1), server.login(BOB.0, BOB.1));
+    let bob_elsewhere = server.login(BOB.0, BOB.1);
+    let named = format!("sid={alice}; sid={bob_1}; sid={bob_2}");
+    let response = server.post(
+        "/logout",
+        Some(&named),
+        &format!("csrf_token={token}&scope=all"),
+    );
+    assert_eq!(response.status, 303, "{}", response.text());
+    for id in [&alice, &bob_1, &bob_2, &bob_elsewhere] {
+        assert!(!server.is_signed_in(&format!("sid={id}")));
+    }
+    assert_eq!(server.epoch("bob"), 1, "one advance for one user");
+    server.log_barrier();
+    let log = server.stderr();
+    assert_eq!(count(&log, "logout user=bob scope=all"), 1, "{log}");
+    assert_eq!(count(&log, "logout user=bob scope=this"), 1, "{log}");
+}
+
 on_both_backends! {
     logout_by_get_head_put_delete_is_405_with_allow_post_and_the_user_stays_signed_in,
     options_on_logout_is_204_with_allow,
@@ -596,4 +625,5 @@ on_both_backends! {
     logout_ends_every_signed_in_session_the_cookies_name,
     logout_naming_several_signed_in_sessions_without_a_matching_token_is_403_and_changes_nothing,
     scope_all_with_a_tossed_cookie_signs_the_user_out_everywhere_once,
+    scope_all_with_two_sessions_of_another_user_named_signs_that_user_out_everywhere_once,
 }
