@@ -37,10 +37,9 @@ use redis::aio::ConnectionLike;
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value};
 
 use super::durability::{config_get, durable, shortfalls, unverifiable};
-use super::keys::FENCE;
 use super::link::{self, lock, Link, COMMAND_TIMEOUT};
 use super::url::Target;
-use super::{error, replicas, sentinel, RedisStore};
+use super::{error, sentinel, RedisStore};
 use crate::log_event;
 use crate::sessions::stored::{Durability, Settings, StoreError, Survey};
 use crate::trace;
@@ -134,7 +133,6 @@ impl RedisStore {
         let reply = match sent {
             Sent::Command(cmd) => self.bounded(cmd.query_async::<Value>(conn)).await,
             Sent::Script(.., script) => self.bounded(script.invoke_async::<Value>(conn)).await,
-            Sent::Fenced(wait) => self.bounded(replicas::fenced(conn, wait)).await,
         };
         trace::row("redis", Exchange(&sent, &reply));
         if let Sent::Script(name, ..) = sent {
@@ -365,49 +363,42 @@ fn parse<T: FromRedisValue>(reply: Value) -> Result<T, StoreError> {
     T::from_redis_value(reply).map_err(|e| error::from_redis(RedisError::from(e)))
 }
 
-/// What one exchange sends: a command, a script by name, its key, and
-/// its invocation, or a confirmation's fence and its `WAIT`
-/// (`replicas::fenced`).
+/// What one exchange sends: a command, or a script by name, its key, and
+/// its invocation.
 #[derive(Clone, Copy)]
 pub(super) enum Sent<'a> {
     Command(&'a Cmd),
     Script(&'static str, &'a str, &'a ScriptInvocation<'a>),
-    Fenced(&'a Cmd),
 }
 
 /// One exchange as `--trace` shows it, formatted only when the request is
 /// traced: `GET latch:epoch:616c6963 → 2`, `EVALSHA SWAP latch:s:<the 64
-/// hex digits of the id's digest> → 1`, `EVAL BUMP latch:fence, WAIT 1
-/// 1000 → [7, 1]`. A key is no secret (a digest cannot be turned back
-/// into an id), so it is shown whole, as `redis-cli` would find it; a
-/// value is shown by its size: a session's JSON holds its CSRF token.
+/// hex digits of the id's digest> → 1`, `WAIT 1 1000 → 1`. A key is no
+/// secret (a digest cannot be turned back into an id), so it is shown
+/// whole, as `redis-cli` would find it; a value is shown by its size: a
+/// session's JSON holds its CSRF token.
 struct Exchange<'a>(&'a Sent<'a>, &'a Result<Value, StoreError>);
 
 impl fmt::Display for Exchange<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Sent::Script(name, key, _) => write!(f, "EVALSHA {name} {key}")?,
-            Sent::Command(cmd) => write!(f, "{}", Shown(*cmd))?,
-            Sent::Fenced(wait) => write!(f, "EVAL BUMP {FENCE}, {}", Shown(*wait))?,
+            // The verb and its first argument, and the rest by their
+            // count, unless they are numbers only.
+            Sent::Command(cmd) => {
+                let args: Vec<String> = cmd.args_iter().map(shown_arg).collect();
+                let number = |arg: &String| arg.bytes().all(|b| b.is_ascii_digit());
+                match args.get(2..) {
+                    Some(more) if !more.iter().all(number) => {
+                        write!(f, "{} (+{} args)", args[..2].join(" "), more.len())?
+                    }
+                    _ => f.write_str(&args.join(" "))?,
+                }
+            }
         }
         match self.1 {
             Ok(reply) => write!(f, " → {}", Shown(reply)),
             Err(e) => write!(f, " → error: {e}"),
-        }
-    }
-}
-
-/// A command: the verb and its first argument, and the rest by their
-/// count, unless they are numbers only.
-impl fmt::Display for Shown<&Cmd> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let args: Vec<String> = self.0.args_iter().map(shown_arg).collect();
-        let number = |arg: &String| arg.bytes().all(|b| b.is_ascii_digit());
-        match args.get(2..) {
-            Some(more) if !more.iter().all(number) => {
-                write!(f, "{} (+{} args)", args[..2].join(" "), more.len())
-            }
-            _ => f.write_str(&args.join(" ")),
         }
     }
 }
@@ -419,13 +410,11 @@ fn shown_arg(arg: redis::Arg<&[u8]>) -> String {
     }
 }
 
-/// A command or a reply as `--trace` shows it, never a stored value's
-/// bytes.
-struct Shown<T>(T);
+/// A reply, never a stored value's bytes: numbers and short numeric
+/// strings as they are, other strings by their size.
+struct Shown<'a>(&'a Value);
 
-/// A reply: numbers and short numeric strings as they are, other strings
-/// by their size.
-impl fmt::Display for Shown<&Value> {
+impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Value::Nil => f.write_str("nil"),

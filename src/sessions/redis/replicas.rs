@@ -14,13 +14,12 @@
 //! connection carries every request's commands (64 pipelined logouts took
 //! 1.5 ms without and 136 ms with a `WAIT` each): so each confirmation
 //! runs on a connection of its own (`link::Link::own`), kept for the next
-//! one. The fence and its `WAIT` go in one round trip (`fenced`).
+//! one.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use redis::aio::ConnectionLike;
-use redis::{Cmd, RedisResult, Value};
+use redis::Value;
 
 use super::connection::Sent;
 use super::durability::{config_get, listed_replicas, replica_shortfalls, Replica};
@@ -44,6 +43,10 @@ impl RedisStore {
         self.verified().await?;
         let link = self.link();
         let mut conn = self.bounded(link.own()).await?;
+        let mut fence = scripts::BUMP.prepare_invoke();
+        fence.key(FENCE);
+        self.send_on::<u64>(&mut conn, Sent::Script("BUMP", FENCE, &fence))
+            .await?;
         let mut wait = match self.waitaof.load(Ordering::SeqCst) {
             // numlocal 0: the primary's own fsync came before its reply
             // (appendfsync always), and 1 would fail on a primary without
@@ -52,8 +55,7 @@ impl RedisStore {
             false => redis::cmd("WAIT"),
         };
         wait.arg(needed).arg(WAIT_FOR.as_millis() as u64);
-        let (_fence, waited): (u64, Value) = self.send_on(&mut conn, Sent::Fenced(&wait)).await?;
-        let confirmed = match waited {
+        let confirmed = match self.send_on(&mut conn, Sent::Command(&wait)).await? {
             // WAIT: replicas; WAITAOF: [local, replicas].
             Value::Int(n) => n,
             Value::Array(counts) => match counts.last() {
@@ -117,17 +119,4 @@ impl RedisStore {
         survey.shortfalls.extend(found);
         Ok(())
     }
-}
-
-/// The fence, then `wait`, in one round trip (a pipeline): Redis runs them
-/// in order on this connection, so the `WAIT` covers the fence. The fence
-/// is `BUMP` sent whole (`EVAL`), not by its hash: a server that lacks the
-/// script (restarted, newly promoted) would answer `NOSCRIPT`, and the
-/// `WAIT` would then count replicas for nothing. Either reply's error is
-/// the exchange's, with its code, for `error::from_redis` to sort.
-pub(super) async fn fenced(conn: &mut impl ConnectionLike, wait: &Cmd) -> RedisResult<Value> {
-    let mut both = redis::pipe();
-    both.cmd("EVAL").arg(scripts::BUMP_SOURCE).arg(1).arg(FENCE);
-    both.add_command(wait.clone()).ignore_errors();
-    both.query_async::<Value>(conn).await?.extract_error()
 }

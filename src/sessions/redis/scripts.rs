@@ -24,7 +24,7 @@ use redis::Script;
 
 /// A script, hashed once, at its first use (`EVALSHA` sends the hash).
 macro_rules! lua {
-    ($source:expr) => {
+    ($source:literal) => {
         LazyLock::new(|| Script::new($source))
     };
 }
@@ -88,13 +88,11 @@ return 1
 /// Advances a user's epoch. KEYS: the epoch key. Returns the new epoch.
 /// Allowed at the memory limit: "sign out everywhere" must work even when
 /// Redis is full (a few bytes past `maxmemory`, once per use).
-pub static BUMP: LazyLock<Script> = lua!(BUMP_SOURCE);
-
-/// `BUMP`'s text, which a confirmation's fence sends whole (`EVAL`):
-/// `replicas::fenced` says why.
-pub const BUMP_SOURCE: &str = r"#!lua flags=allow-oom
+pub static BUMP: LazyLock<Script> = lua!(
+    r"#!lua flags=allow-oom
 return redis.call('INCR', KEYS[1])
-";
+"
+);
 
 /// A session and its user's epoch in one round trip: a signed-in request
 /// needs both. KEYS: the session key. ARGV: the epoch key prefix.
